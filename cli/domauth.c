@@ -1,0 +1,420 @@
+/* domauth.c: the command-line front end. Parses arguments, builds a
+ * resolver (c-ares, or an offline zone file), runs the library and prints
+ * for people or, with --json, for scripts. No checking logic lives here. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "domauth.h"
+
+/* Exit codes of "spf check": one per result, documented in domauth(1). */
+enum {
+    EXIT_USAGE = 64,    /* EX_USAGE */
+    EXIT_DATAERR = 65,  /* EX_DATAERR: a zone file or record that does not parse */
+    EXIT_NOINPUT = 66,  /* EX_NOINPUT */
+    EXIT_SOFTWARE = 70, /* EX_SOFTWARE: resolver setup failed, out of memory */
+};
+
+static int result_exit_code(da_spf_result r)
+{
+    switch (r) {
+    case DA_SPF_PASS: return 0;
+    case DA_SPF_FAIL: return 1;
+    case DA_SPF_SOFTFAIL: return 2;
+    case DA_SPF_NEUTRAL: return 3;
+    case DA_SPF_NONE: return 4;
+    case DA_SPF_PERMERROR: return 5;
+    case DA_SPF_TEMPERROR: return 6;
+    }
+    return EXIT_SOFTWARE;
+}
+
+static const char usage_main[] =
+    "usage: domauth COMMAND [ARGS]\n"
+    "\n"
+    "Sender-domain authentication for mail servers.\n"
+    "\n"
+    "commands:\n"
+    "  spf check   evaluate SPF (RFC 7208) for a client IP and sender\n"
+    "  spf trace   the same, showing every term, DNS question and counter\n"
+    "  spf lint    check the syntax of an SPF record given on the command line\n"
+    "\n"
+    "  domauth COMMAND --help   shows the options of a command\n"
+    "  domauth --version\n"
+    "\n"
+    "See domauth(1).\n";
+
+static const char usage_spf_check[] =
+    "usage: domauth spf check|trace --ip IP (--mail-from ADDR | --helo NAME) [options]\n"
+    "\n"
+    "Evaluates SPF for a message from IP with the given MAIL FROM and HELO.\n"
+    "With an empty --mail-from (or none), the HELO identity is checked, as\n"
+    "postmaster@HELO (RFC 7208 section 2.4).\n"
+    "\n"
+    "identity:\n"
+    "  --ip IP               client address (IPv4 or IPv6)\n"
+    "  --mail-from ADDR      envelope sender (MAIL FROM); may be empty\n"
+    "  --helo NAME           HELO/EHLO name\n"
+    "  --helo-identity       check the HELO identity even when --mail-from is set\n"
+    "  --receiver NAME       this host's name, for %{r}, Received-SPF and the\n"
+    "                        Authentication-Results authserv-id (default: unknown)\n"
+    "DNS:\n"
+    "  --dns-server ADDR[:PORT][,...]  servers to ask (default: /etc/resolv.conf;\n"
+    "                        IPv6 as [ADDR]:PORT)\n"
+    "  --dns-timeout MS      time per try (default 2000)\n"
+    "  --dns-tries N         tries per server (default 2)\n"
+    "  --no-edns0            do not advertise EDNS0 (large answers then need TCP)\n"
+    "  --zone FILE           answer from a zone file instead, offline\n"
+    "                        (lines of 'name TYPE data'; see domauth(1))\n"
+    "limits (RFC 7208 section 4.6.4):\n"
+    "  --max-lookups N       DNS-querying terms (default 10)\n"
+    "  --max-void N          void lookups (default 2)\n"
+    "output:\n"
+    "  --json                one JSON object instead of text\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "The first line of output is the result: pass, fail, softfail, neutral, none,\n"
+    "temperror or permerror. Exit status: pass 0, fail 1, softfail 2, neutral 3,\n"
+    "none 4, permerror 5, temperror 6; 64 for a usage error, 65 for a zone file\n"
+    "that does not parse, 66 for a file that cannot be read, 70 for an internal\n"
+    "error.\n";
+
+static const char usage_spf_lint[] =
+    "usage: domauth spf lint RECORD\n"
+    "\n"
+    "Checks the syntax of an SPF record, e.g.\n"
+    "  domauth spf lint 'v=spf1 mx include:_spf.example.net -all'\n"
+    "Prints 'ok' and exits 0, or names the term that is wrong and exits 65.\n"
+    "DNS is not consulted.\n";
+
+/* ------------------------------------------------------------- output */
+
+static void json_string(FILE *out, const char *s)
+{
+    if (s == NULL) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20 || *p >= 0x7f)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static const char *trace_kind_name(da_spf_trace_kind kind)
+{
+    switch (kind) {
+    case DA_SPF_TRACE_RECORD: return "record";
+    case DA_SPF_TRACE_TERM: return "term";
+    case DA_SPF_TRACE_QUERY: return "dns";
+    case DA_SPF_TRACE_LIMIT: return "limit";
+    case DA_SPF_TRACE_RESULT: return "result";
+    case DA_SPF_TRACE_NOTE: return "note";
+    }
+    return "?";
+}
+
+static void print_json(const da_spf_eval *ev, const char *received, const char *authres,
+                       const char *receiver, bool with_trace)
+{
+    printf("{\"result\":");
+    json_string(stdout, da_spf_result_name(da_spf_eval_result(ev)));
+    printf(",\"identity\":");
+    json_string(stdout, da_spf_eval_identity(ev));
+    printf(",\"sender\":");
+    json_string(stdout, da_spf_eval_sender(ev));
+    printf(",\"domain\":");
+    json_string(stdout, da_spf_eval_domain(ev));
+    printf(",\"mechanism\":");
+    json_string(stdout, da_spf_eval_mechanism(ev));
+    printf(",\"explanation\":");
+    json_string(stdout, da_spf_eval_explanation(ev));
+    printf(",\"problem\":");
+    json_string(stdout, da_spf_eval_problem(ev));
+    printf(",\"dns_terms\":%u,\"void_lookups\":%u,\"dns_answers\":%u",
+           da_spf_eval_dns_terms(ev), da_spf_eval_void_lookups(ev), da_spf_eval_queries(ev));
+    printf(",\"received_spf\":");
+    json_string(stdout, received);
+    printf(",\"authentication_results\":");
+    char *ar = NULL;
+    if (authres != NULL && (ar = malloc(strlen(receiver) + strlen(authres) + 3)) != NULL)
+        sprintf(ar, "%s; %s", receiver, authres);
+    json_string(stdout, ar);
+    free(ar);
+    if (with_trace) {
+        printf(",\"trace\":[");
+        for (size_t i = 0; i < da_spf_eval_trace_count(ev); i++) {
+            const da_spf_trace_event *t = da_spf_eval_trace_get(ev, i);
+            printf("%s{\"kind\":\"%s\",\"depth\":%u,\"text\":", i ? "," : "",
+                   trace_kind_name(t->kind), t->depth);
+            json_string(stdout, t->text);
+            printf("}");
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+static void print_trace(const da_spf_eval *ev)
+{
+    for (size_t i = 0; i < da_spf_eval_trace_count(ev); i++) {
+        const da_spf_trace_event *t = da_spf_eval_trace_get(ev, i);
+        printf("%*s%-6s %s\n", (int)(2 * t->depth), "", trace_kind_name(t->kind), t->text);
+    }
+    printf("counters: %u DNS-querying terms, %u void lookups, %u DNS answers used\n",
+           da_spf_eval_dns_terms(ev), da_spf_eval_void_lookups(ev), da_spf_eval_queries(ev));
+}
+
+/* -------------------------------------------------------------- input */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        if (cap > (64u << 20)) { /* a zone file is not this large */
+            free(buf);
+            buf = NULL;
+            errno = EFBIG;
+            break;
+        }
+        char *bigger = realloc(buf, cap * 2);
+        if (bigger == NULL) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static bool parse_unsigned(const char *s, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v > max || s[0] == '-')
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_spf_check(int argc, char **argv, bool tracing)
+{
+    enum { O_IP = 256, O_FROM, O_HELO, O_HELO_ID, O_RECEIVER, O_SERVER, O_TIMEOUT, O_TRIES,
+           O_NOEDNS, O_ZONE, O_MAXLOOK, O_MAXVOID, O_JSON };
+    static const struct option options[] = {
+        {"ip", required_argument, NULL, O_IP},
+        {"mail-from", required_argument, NULL, O_FROM},
+        {"helo", required_argument, NULL, O_HELO},
+        {"helo-identity", no_argument, NULL, O_HELO_ID},
+        {"receiver", required_argument, NULL, O_RECEIVER},
+        {"dns-server", required_argument, NULL, O_SERVER},
+        {"dns-timeout", required_argument, NULL, O_TIMEOUT},
+        {"dns-tries", required_argument, NULL, O_TRIES},
+        {"no-edns0", no_argument, NULL, O_NOEDNS},
+        {"zone", required_argument, NULL, O_ZONE},
+        {"max-lookups", required_argument, NULL, O_MAXLOOK},
+        {"max-void", required_argument, NULL, O_MAXVOID},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    da_spf_request req = {.trace = true};
+    da_resolver_options ropt = {.use_edns0 = true};
+    const char *zone_path = NULL;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case O_IP: req.client_ip = optarg; break;
+        case O_FROM: req.mail_from = optarg; break;
+        case O_HELO: req.helo = optarg; break;
+        case O_HELO_ID: req.helo_identity = true; break;
+        case O_RECEIVER: req.receiver = optarg; break;
+        case O_SERVER: ropt.servers = optarg; break;
+        case O_NOEDNS: ropt.use_edns0 = false; break;
+        case O_ZONE: zone_path = optarg; break;
+        case O_JSON: json = true; break;
+        case O_TIMEOUT:
+        case O_TRIES:
+        case O_MAXLOOK:
+        case O_MAXVOID: {
+            unsigned v;
+            if (!parse_unsigned(optarg, c == O_TIMEOUT ? 600000 : 1000, &v) || v == 0) {
+                fprintf(stderr, "domauth: --%s: '%s' is not a positive number in range\n",
+                        options[c - O_IP].name, optarg);
+                return EXIT_USAGE;
+            }
+            if (c == O_TIMEOUT) ropt.timeout_ms = v;
+            else if (c == O_TRIES) ropt.tries = v;
+            else if (c == O_MAXLOOK) req.max_dns_terms = v;
+            else req.max_void_lookups = v;
+            break;
+        }
+        case 'h': fputs(usage_spf_check, stdout); return 0;
+        default: fputs(usage_spf_check, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "domauth: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (req.client_ip == NULL) {
+        fprintf(stderr, "domauth: --ip is required\n%s", usage_spf_check);
+        return EXIT_USAGE;
+    }
+    if ((req.mail_from == NULL || !*req.mail_from) && (req.helo == NULL || !*req.helo)) {
+        fprintf(stderr, "domauth: give --mail-from, or --helo for the HELO identity\n");
+        return EXIT_USAGE;
+    }
+    if (req.helo_identity && (req.helo == NULL || !*req.helo)) {
+        fprintf(stderr, "domauth: --helo-identity needs --helo\n");
+        return EXIT_USAGE;
+    }
+    req.now = (int64_t)time(NULL);
+    const char *receiver = req.receiver && *req.receiver ? req.receiver : "unknown";
+
+    char err[512] = "";
+    da_spf_eval *ev = da_spf_eval_new(&req, err, sizeof err);
+    if (ev == NULL) {
+        fprintf(stderr, "domauth: %s\n", err);
+        return EXIT_USAGE;
+    }
+
+    da_zone *zone = NULL;
+    da_resolver *resolver = NULL;
+    int status = EXIT_SOFTWARE;
+    if (zone_path != NULL) {
+        size_t len;
+        char *text = read_file(zone_path, &len);
+        if (text == NULL) {
+            fprintf(stderr, "domauth: cannot read zone file %s: %s\n", zone_path, strerror(errno));
+            status = EXIT_NOINPUT;
+            goto out;
+        }
+        zone = da_zone_new();
+        int rc = zone ? da_zone_load_text(zone, text, len, err, sizeof err) : -1;
+        free(text);
+        if (rc != 0) {
+            fprintf(stderr, "domauth: %s: %s\n", zone_path, zone ? err : "out of memory");
+            status = EXIT_DATAERR;
+            goto out;
+        }
+        resolver = da_resolver_new_zone(zone);
+    } else {
+        resolver = da_resolver_new_cares(&ropt, err, sizeof err);
+    }
+    if (resolver == NULL) {
+        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
+        goto out;
+    }
+    if (da_spf_eval_run(ev, resolver) != 0) {
+        fprintf(stderr, "domauth: the DNS resolver failed\n");
+        goto out;
+    }
+
+    char *received = da_spf_received_spf(ev);
+    char *authres = da_spf_authres_clause(ev);
+    if (json) {
+        print_json(ev, received, authres, receiver, tracing);
+    } else {
+        printf("%s\n", da_spf_result_name(da_spf_eval_result(ev)));
+        if (tracing)
+            print_trace(ev);
+        if (da_spf_eval_explanation(ev) != NULL)
+            printf("explanation: %s\n", da_spf_eval_explanation(ev));
+        if (da_spf_eval_problem(ev) != NULL)
+            printf("problem: %s\n", da_spf_eval_problem(ev));
+        if (received != NULL)
+            printf("Received-SPF: %s\n", received);
+        if (authres != NULL)
+            printf("Authentication-Results: %s; %s\n", receiver, authres);
+    }
+    free(received);
+    free(authres);
+    status = result_exit_code(da_spf_eval_result(ev));
+
+out:
+    da_resolver_free(resolver);
+    da_zone_free(zone);
+    da_spf_eval_free(ev);
+    return status;
+}
+
+static int cmd_spf_lint(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_spf_lint, stdout);
+        return 0;
+    }
+    if (argc != 2) {
+        fputs(usage_spf_lint, stderr);
+        return EXIT_USAGE;
+    }
+    char err[512];
+    if (da_spf_record_check(argv[1], strlen(argv[1]), err, sizeof err) != 0) {
+        printf("permerror: %s\n", err);
+        return EXIT_DATAERR;
+    }
+    printf("ok\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("domauth %s\n", DOMAUTH_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "spf") == 0) {
+        if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+            fputs(usage_main, argc < 3 ? stderr : stdout);
+            return argc < 3 ? EXIT_USAGE : 0;
+        }
+        if (strcmp(argv[2], "check") == 0)
+            return cmd_spf_check(argc - 2, argv + 2, false);
+        if (strcmp(argv[2], "trace") == 0)
+            return cmd_spf_check(argc - 2, argv + 2, true);
+        if (strcmp(argv[2], "lint") == 0)
+            return cmd_spf_lint(argc - 2, argv + 2);
+        fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr, "domauth: unknown command '%s'\n\n%s", argv[1], usage_main);
+    return EXIT_USAGE;
+}

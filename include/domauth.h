@@ -1,0 +1,232 @@
+/* domauth.h: the public interface of libdomauth.
+ * The library does no I/O of its own except through a resolver the caller
+ * creates; engines are fed DNS answers and return values. Every object is
+ * opaque; each constructor names the function that frees what it returns. */
+#ifndef DOMAUTH_H
+#define DOMAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DOMAUTH_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ DNS */
+
+typedef enum da_dns_type {
+    DA_DNS_A = 1,
+    DA_DNS_CNAME = 5,
+    DA_DNS_SOA = 6,
+    DA_DNS_PTR = 12,
+    DA_DNS_MX = 15,
+    DA_DNS_TXT = 16,
+    DA_DNS_AAAA = 28,
+    DA_DNS_SPF = 99,
+} da_dns_type;
+
+typedef enum da_dns_status {
+    DA_DNS_NOERROR = 0, /* the name exists; zero or more records of the type */
+    DA_DNS_NXDOMAIN,    /* RCODE 3: no such name */
+    DA_DNS_SERVFAIL,    /* any other RCODE, or an answer that did not parse */
+    DA_DNS_TIMEOUT,     /* no answer within the time allowed */
+} da_dns_status;
+
+const char *da_dns_type_name(da_dns_type type);
+const char *da_dns_status_name(da_dns_status status);
+
+/* One resource record of the type that was asked for. Strings are
+ * NUL-terminated and owned by the answer that holds the record. */
+typedef struct da_dns_rr {
+    da_dns_type type;
+    uint32_t ttl;
+    uint8_t addr[16];       /* A: first 4 bytes; AAAA: all 16 */
+    uint16_t preference;    /* MX */
+    const char *name;       /* MX exchange, PTR or CNAME target, lower case */
+    const char *text;       /* TXT/SPF: character-strings concatenated */
+    size_t text_len;        /* TXT/SPF: may contain NUL bytes */
+} da_dns_rr;
+
+/* An answer to one question, holding only records of the asked type (a
+ * backend follows CNAMEs itself). ttl is the minimum record TTL, or the
+ * negative-caching TTL (RFC 2308) for NXDOMAIN and empty answers. */
+typedef struct da_dns_answer {
+    da_dns_status status;
+    uint32_t ttl;
+    size_t count;
+    const da_dns_rr *records;
+} da_dns_answer;
+
+typedef struct da_dns_question {
+    const char *name; /* without the trailing dot */
+    da_dns_type type;
+} da_dns_question;
+
+/* A heap-allocated answer that owns its records: build one with
+ * da_dns_answer_new and the add functions; free with da_dns_answer_free. */
+da_dns_answer *da_dns_answer_new(da_dns_status status, uint32_t ttl);
+int da_dns_answer_add_addr(da_dns_answer *answer, da_dns_type type, const uint8_t *addr,
+                           uint32_t ttl);
+int da_dns_answer_add_name(da_dns_answer *answer, da_dns_type type, uint16_t preference,
+                           const char *name, uint32_t ttl);
+int da_dns_answer_add_text(da_dns_answer *answer, da_dns_type type, const char *text,
+                           size_t len, uint32_t ttl);
+da_dns_answer *da_dns_answer_copy(const da_dns_answer *answer);
+void da_dns_answer_free(da_dns_answer *answer);
+
+/* A resolver answers questions. The callback runs once per submitted
+ * question, from da_resolver_run (blocking backends) or from the owner's
+ * event loop (asynchronous backends); the answer is valid only during the
+ * callback. */
+typedef struct da_resolver da_resolver;
+typedef void (*da_resolver_callback)(void *arg, const da_dns_question *question,
+                                     const da_dns_answer *answer);
+
+int da_resolver_submit(da_resolver *resolver, const da_dns_question *question,
+                       da_resolver_callback callback, void *arg);
+/* Blocks until every submitted question has been answered. */
+int da_resolver_run(da_resolver *resolver);
+void da_resolver_free(da_resolver *resolver);
+
+typedef struct da_resolver_options {
+    const char *servers;   /* "ADDR[:PORT][,ADDR[:PORT]...]"; NULL: /etc/resolv.conf */
+    unsigned timeout_ms;   /* per try; 0: 2000 */
+    unsigned tries;        /* 0: 2 */
+    bool use_edns0;        /* advertise a 1232-byte UDP payload */
+} da_resolver_options;
+
+/* Blocking c-ares resolver (for the command line). On failure returns NULL
+ * and writes a reason into err. */
+da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
+                                   size_t err_size);
+
+/* In-memory zone: records added by the caller, answered without I/O. Used by
+ * tests, the conformance suite, fuzzers and the offline demo. */
+typedef struct da_zone da_zone;
+da_zone *da_zone_new(void);
+void da_zone_free(da_zone *zone);
+/* Adds a record; the zone copies everything. */
+int da_zone_add(da_zone *zone, const char *name, const da_dns_rr *record);
+/* Makes every query for name (type 0: any type) time out, or answer
+ * SERVFAIL. */
+int da_zone_add_failure(da_zone *zone, const char *name, da_dns_type type,
+                        da_dns_status status);
+/* Marks a name as existing even with no records (NODATA instead of NXDOMAIN). */
+int da_zone_add_name(da_zone *zone, const char *name);
+/* Loads a zone from text: one record a line, "name TYPE data" (see
+ * da_zone_load_text in doc/zone-format.md). Returns 0, or -1 with
+ * "line N: reason" in err. */
+int da_zone_load_text(da_zone *zone, const char *text, size_t len, char *err,
+                      size_t err_size);
+/* Answers a question from the zone, synchronously. Caller frees. */
+da_dns_answer *da_zone_lookup(const da_zone *zone, const da_dns_question *question);
+/* A resolver over a zone; the zone must outlive the resolver. */
+da_resolver *da_resolver_new_zone(const da_zone *zone);
+
+/* ------------------------------------------------------------------ SPF */
+
+typedef enum da_spf_result {
+    DA_SPF_NONE = 0,
+    DA_SPF_NEUTRAL,
+    DA_SPF_PASS,
+    DA_SPF_FAIL,
+    DA_SPF_SOFTFAIL,
+    DA_SPF_TEMPERROR,
+    DA_SPF_PERMERROR,
+} da_spf_result;
+
+const char *da_spf_result_name(da_spf_result result);
+
+typedef struct da_spf_request {
+    const char *client_ip;  /* IPv4 or IPv6 text; IPv4-mapped IPv6 is checked as IPv4 */
+    const char *mail_from;  /* MAIL FROM address; NULL or "" checks the HELO identity */
+    const char *helo;       /* HELO/EHLO name */
+    const char *receiver;   /* %{r} and the Received-SPF receiver; NULL: "unknown" */
+    int64_t now;            /* %{t}, seconds since the epoch (the library reads no clock) */
+    bool helo_identity;     /* check the HELO identity even when mail_from is set */
+    bool trace;             /* keep a trace of the final pass (da_spf_eval_trace_*) */
+    /* Limits of RFC 7208 section 4.6.4; 0 means the RFC's value. */
+    unsigned max_dns_terms;   /* 10 */
+    unsigned max_void_lookups; /* 2 */
+    unsigned max_mx_names;    /* 10 */
+    unsigned max_ptr_names;   /* 10 */
+} da_spf_request;
+
+typedef struct da_spf_eval da_spf_eval;
+
+/* Creates an evaluation. Returns NULL with a reason in err when the request
+ * is unusable (e.g. the client IP does not parse). Free with da_spf_eval_free. */
+da_spf_eval *da_spf_eval_new(const da_spf_request *request, char *err, size_t err_size);
+void da_spf_eval_free(da_spf_eval *eval);
+
+typedef enum da_spf_step_kind {
+    DA_SPF_STEP_QUERIES, /* answer the listed questions, then step again */
+    DA_SPF_STEP_DONE,    /* the result is ready */
+} da_spf_step_kind;
+
+typedef struct da_spf_step {
+    da_spf_step_kind kind;
+    size_t count;                      /* questions not yet answered */
+    const da_dns_question *questions;  /* valid until the next step */
+} da_spf_step;
+
+/* Advances the evaluation as far as the answers it has allow. The questions
+ * it lists are independent and may be answered in any order; some are
+ * prefetches the evaluation may turn out not to need. */
+da_spf_step da_spf_eval_step(da_spf_eval *eval);
+/* Feeds the answer to a question; the evaluation copies what it keeps.
+ * Answers to questions it did not ask are ignored. */
+void da_spf_eval_answer(da_spf_eval *eval, const da_dns_question *question,
+                        const da_dns_answer *answer);
+
+/* Results, valid once a step returned DA_SPF_STEP_DONE. Strings are owned by
+ * the evaluation. */
+da_spf_result da_spf_eval_result(const da_spf_eval *eval);
+const char *da_spf_eval_identity(const da_spf_eval *eval);      /* "mailfrom" or "helo" */
+const char *da_spf_eval_sender(const da_spf_eval *eval);        /* checked <sender> */
+const char *da_spf_eval_domain(const da_spf_eval *eval);        /* checked domain */
+const char *da_spf_eval_mechanism(const da_spf_eval *eval);     /* matched term, or NULL */
+const char *da_spf_eval_explanation(const da_spf_eval *eval);   /* for fail, else NULL */
+const char *da_spf_eval_problem(const da_spf_eval *eval);       /* why perm/temperror */
+unsigned da_spf_eval_dns_terms(const da_spf_eval *eval);
+unsigned da_spf_eval_void_lookups(const da_spf_eval *eval);
+unsigned da_spf_eval_queries(const da_spf_eval *eval);          /* DNS answers consumed */
+
+/* The trace: one line per event of the final evaluation pass, in order. */
+typedef enum da_spf_trace_kind {
+    DA_SPF_TRACE_RECORD,   /* record fetched for a domain */
+    DA_SPF_TRACE_TERM,     /* a term evaluated, and whether it matched */
+    DA_SPF_TRACE_QUERY,    /* a DNS question and its answer */
+    DA_SPF_TRACE_LIMIT,    /* a counter moved */
+    DA_SPF_TRACE_RESULT,   /* a check_host() result */
+    DA_SPF_TRACE_NOTE,
+} da_spf_trace_kind;
+
+typedef struct da_spf_trace_event {
+    da_spf_trace_kind kind;
+    unsigned depth;   /* include/redirect nesting */
+    const char *text;
+} da_spf_trace_event;
+
+size_t da_spf_eval_trace_count(const da_spf_eval *eval);
+const da_spf_trace_event *da_spf_eval_trace_get(const da_spf_eval *eval, size_t index);
+
+/* Runs an evaluation to the end over a resolver (blocking). */
+int da_spf_eval_run(da_spf_eval *eval, da_resolver *resolver);
+
+/* Header field values (without "Name: " and without a line ending), made
+ * safe for a header whatever the inputs held. Caller frees with free(). */
+char *da_spf_received_spf(const da_spf_eval *eval);
+char *da_spf_authres_clause(const da_spf_eval *eval);
+
+/* Checks a record's syntax without DNS. Returns 0 and fills nothing, or -1
+ * with "term N (text): reason" in err. */
+int da_spf_record_check(const char *record, size_t len, char *err, size_t err_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -89,6 +89,10 @@ void ip_format(const ip_addr *addr, char out[IP_TEXT_MAX])
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* Upper-case nibbles, as in the example of RFC 7208 section 7.3; names
+ * compare case-insensitively, but explanation text shows the difference. */
+static const char hex_upper[] = "0123456789ABCDEF";
+
 void ip_format_dotted(const ip_addr *addr, char out[IP_NIBBLES_MAX + 8])
 {
     if (addr->family == 4) {
@@ -97,9 +101,9 @@ void ip_format_dotted(const ip_addr *addr, char out[IP_NIBBLES_MAX + 8])
     }
     char *p = out;
     for (int i = 0; i < 16; i++) {
-        *p++ = hex_digits[addr->bytes[i] >> 4];
+        *p++ = hex_upper[addr->bytes[i] >> 4];
         *p++ = '.';
-        *p++ = hex_digits[addr->bytes[i] & 15];
+        *p++ = hex_upper[addr->bytes[i] & 15];
         *p++ = i == 15 ? '\0' : '.';
     }
 }

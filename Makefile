@@ -1,0 +1,154 @@
+# Makefile: the quick start. Wraps meson/ninja: `make deps build demo check`.
+# Builds live in build/ (gcc), build-clang/, build-asan/ and build-fuzz/; the
+# real work is in meson.build files, tests/run-fuzz.sh and tests/summarize.py.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+JOBS ?= 2
+# Seconds each fuzz target runs in `make check` / `make fuzz`.
+FUZZ_SECONDS ?= 30
+MESON ?= meson
+NINJA ?= ninja
+
+# Debian 12 packages the build and the tests use.
+DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
+        libc-ares-dev libyaml-dev python3 python3-yaml python3-spf unbound \
+        iproute2 util-linux
+
+# Not root: use sudo when there is one.
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+, := ,
+
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+CHECK_DIR := build-check
+STEPS := $(CHECK_DIR)/failed-steps
+
+DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
+
+.PHONY: all deps build demo check bench clean fuzz check-build check-clang check-asan check-fuzz
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	    echo "deps: all Debian packages present"; \
+	else \
+	    echo "deps: installing$$missing"; \
+	    $(SUDO) apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null; \
+	fi
+
+# Files whose appearance changes what meson configures (tests/meson.build and
+# tests/fuzz/meson.build look for them with fs.exists, which ninja does not
+# watch): when one is newer than a tree's build.ninja, that tree reconfigures.
+OPTIONAL_FILES = $(wildcard tests/integration/real_dns.sh tests/fuzz/fuzz_dns_wire.c \
+                            tests/unit/*.c tests/unit/*/*.c)
+
+# $(call setup,DIR,ENV,ARGS): configure DIR once (again when an optional file
+# appeared); otherwise ninja reconfigures by itself when a meson.build changes.
+define setup
+	@if [ ! -f $(1)/build.ninja ]; then \
+	    echo "== meson setup $(1)"; \
+	    $(2) $(MESON) setup $(1) $(3) >$(1).setup.log 2>&1 \
+	        || $(2) $(MESON) setup --wipe $(1) $(3) >$(1).setup.log 2>&1 \
+	        || { cat $(1).setup.log; rm -f $(1).setup.log; exit 1; }; \
+	    rm -f $(1).setup.log; \
+	else \
+	    for f in $(OPTIONAL_FILES); do \
+	        if [ "$$f" -nt $(1)/build.ninja ]; then \
+	            echo "== meson setup --reconfigure $(1) ($$f changed)"; \
+	            $(MESON) setup --reconfigure $(1) >/dev/null || exit 1; \
+	            break; \
+	        fi; \
+	    done; \
+	fi
+endef
+
+build:
+	$(call setup,build,CC=gcc,)
+	$(NINJA) -C build -j$(JOBS)
+
+demo: deps build
+	@echo; echo "== pass: 192.0.2.10 is example.com's MX host"
+	@$(DEMO) --ip 192.0.2.10 --mail-from alice@example.com --helo mail.example.com; \
+	    echo "(exit status $$?)"
+	@echo; echo "== softfail: 203.0.113.66 is not listed for example.com (~all)"
+	@$(DEMO) --ip 203.0.113.66 --mail-from alice@example.com --helo mail.example.com; \
+	    echo "(exit status $$?)"
+	@echo; echo "== fail: 203.0.113.66 is not listed for strict.example.org (-all)"
+	@$(DEMO) --ip 203.0.113.66 --mail-from bob@strict.example.org --helo mx.strict.example.org; \
+	    echo "(exit status $$?)"
+	@echo; echo "== fail with the domain's own explanation (exp=)"
+	@$(DEMO) --ip 203.0.113.99 --mail-from carol@explained.example.org --helo mx.explained.example.org; \
+	    echo "(exit status $$?)"
+	@echo; echo "== permerror: a record that does not parse"
+	@$(DEMO) --ip 192.0.2.10 --mail-from dave@broken.example.net --helo mail.example.com; \
+	    echo "(exit status $$?)"
+
+# check: every step runs even when an earlier one failed; failed steps are
+# listed in $(STEPS) and counted by the summary, whose last line is
+# "N passed, N failed[, N skipped]". Exits non-zero when anything failed.
+check: deps
+	@rm -rf $(CHECK_DIR); mkdir -p $(CHECK_DIR); date +%s >$(CHECK_DIR)/start
+	@for step in build:check-build build-clang:check-clang build-asan:check-asan fuzz:check-fuzz; do \
+	    $(MAKE) --no-print-directory $${step#*:} \
+	        || echo "$${step%%:*}: make $${step#*:} failed (see its output above)" >>$(STEPS); \
+	done
+	@start=$$(cat $(CHECK_DIR)/start); \
+	python3 tests/summarize.py --tree build --tree build-asan \
+	    --fuzz $(CHECK_DIR)/fuzz.tap --steps $(STEPS) --elapsed $$(( $$(date +%s) - start ))
+
+# The steps of check; each fails only when something could not be built
+# (test failures are counted from the TAP output instead).
+check-build:
+	@echo "== build (gcc)"
+	@$(MAKE) --no-print-directory build
+	@rm -f build/meson-logs/testlog.json
+	@echo "== meson test (build)"
+	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) || true
+
+check-clang:
+	@echo "== build-clang (clang -Werror)"
+	$(call setup,build-clang,CC=clang,)
+	@$(NINJA) -C build-clang -j$(JOBS)
+
+check-asan:
+	@echo "== build-asan (clang, address + undefined sanitizers)"
+	$(call setup,build-asan,CC=clang,-Db_sanitize=address$(,)undefined -Db_lundef=false \
+	    -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all)
+	@$(NINJA) -C build-asan -j$(JOBS)
+	@rm -f build-asan/meson-logs/testlog.json
+	@echo "== meson test (build-asan, without the integration suite)"
+	@$(SAN_ENV) $(MESON) test -C build-asan --no-rebuild --num-processes $(JOBS) \
+	    --no-suite integration || true
+
+check-fuzz:
+	@echo "== build-fuzz (clang, libFuzzer) and $(FUZZ_SECONDS) s per target"
+	$(call setup,build-fuzz,CC=clang,-Dfuzz=true -Dtests=false \
+	    -Db_sanitize=address$(,)undefined -Db_lundef=false \
+	    "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
+	@$(NINJA) -C build-fuzz -j$(JOBS)
+	@mkdir -p $(CHECK_DIR)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz | tee $(CHECK_DIR)/fuzz.tap
+
+fuzz:
+	$(call setup,build-fuzz,CC=clang,-Dfuzz=true -Dtests=false \
+	    -Db_sanitize=address$(,)undefined -Db_lundef=false \
+	    "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
+	$(NINJA) -C build-fuzz -j$(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz
+
+bench:
+	@echo "bench: the benchmark against other SPF implementations comes with the next issue;"
+	@echo "       there is nothing to measure yet."
+
+clean:
+	rm -rf build build-clang build-asan build-fuzz $(CHECK_DIR) .fuzz-corpus

@@ -496,8 +496,7 @@ typedef enum term_outcome {
 
 /* Returns TERM_MATCH, TERM_NO_MATCH, a da_spf_result that ends the
  * evaluation (temperror/permerror), or SPF_BLOCKED. */
-static int evaluate_term(pass *ps, const spf_term *t, const char *domain, unsigned depth,
-                         bool in_include)
+static int evaluate_term(pass *ps, const spf_term *t, const char *domain, unsigned depth)
 {
     da_spf_eval *ev = ps->ev;
     switch (t->mechanism) {
@@ -635,7 +634,6 @@ static int evaluate_term(pass *ps, const spf_term *t, const char *domain, unsign
         if (address_in(ev, a, 32, 128))
             return TERM_MATCH;
     }
-    (void)in_include;
     return waiting ? SPF_BLOCKED : TERM_NO_MATCH;
 }
 
@@ -741,7 +739,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
             if (rc != 0)
                 return rc;
         }
-        int outcome = evaluate_term(ps, t, domain, depth, in_include);
+        int outcome = evaluate_term(ps, t, domain, depth);
         if (outcome == SPF_BLOCKED)
             return SPF_BLOCKED;
         if (outcome == TERM_NO_MATCH) {
@@ -960,7 +958,7 @@ void da_spf_eval_answer(da_spf_eval *ev, const da_dns_question *q, const da_dns_
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         const da_dns_rr *src = &a->records[i];
-        if (src->type != q->type && !(q->type == DA_DNS_TXT && src->type == DA_DNS_TXT))
+        if (src->type != q->type)
             continue;
         da_dns_rr *dst = &rrs[kept];
         *dst = *src;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "domauth.h"
+#include "domauth_net.h"
 
 /* Exit codes of "spf check": one per result, documented in domauth(1). */
 enum {

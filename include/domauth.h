@@ -98,10 +98,8 @@ typedef struct da_resolver_options {
     bool use_edns0;        /* advertise a 1232-byte UDP payload */
 } da_resolver_options;
 
-/* Blocking c-ares resolver (for the command line). On failure returns NULL
- * and writes a reason into err. */
-da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
-                                   size_t err_size);
+/* Network backends (c-ares, blocking or on a libuv loop) are in
+ * libdomauth-net: see domauth_net.h. The core library opens no sockets. */
 
 /* In-memory zone: records added by the caller, answered without I/O. Used by
  * tests, the conformance suite, fuzzers and the offline demo. */
@@ -126,6 +124,42 @@ da_dns_answer *da_zone_lookup(const da_zone *zone, const da_dns_question *questi
 /* A resolver over a zone; the zone must outlive the resolver. */
 da_resolver *da_resolver_new_zone(const da_zone *zone);
 
+/* ------------------------------------------------------------ DNS cache */
+
+/* A shared, bounded DNS cache for one thread (one event loop). It honours
+ * TTLs within a floor and a ceiling, keeps NXDOMAIN and empty answers for
+ * their negative TTL (RFC 2308), evicts the least recently used entry when
+ * full, and coalesces identical questions in flight so a burst for one name
+ * costs one upstream query. Not thread-safe. */
+typedef struct da_dns_cache da_dns_cache;
+
+/* Milliseconds from any fixed point; injectable so tests control time. */
+typedef uint64_t (*da_clock_ms_fn)(void *arg);
+
+typedef struct da_dns_cache_options {
+    size_t max_entries;        /* 0: 100000 */
+    uint32_t min_ttl;          /* seconds; floor for positive answers (0: 0) */
+    uint32_t max_ttl;          /* seconds; ceiling (0: 86400) */
+    uint32_t max_negative_ttl; /* seconds; ceiling for NXDOMAIN/NODATA (0: 3600) */
+    uint32_t error_ttl;        /* seconds to keep SERVFAIL/timeouts (0: not kept) */
+    da_clock_ms_fn clock;      /* NULL: CLOCK_MONOTONIC */
+    void *clock_arg;
+} da_dns_cache_options;
+
+typedef struct da_dns_cache_stats {
+    uint64_t hits, misses, coalesced, evictions, expirations, upstream_errors;
+    size_t in_flight, entries, bytes;
+} da_dns_cache_stats;
+
+da_dns_cache *da_dns_cache_new(const da_dns_cache_options *options);
+/* Questions still in flight are answered SERVFAIL to their waiters first. */
+void da_dns_cache_free(da_dns_cache *cache);
+void da_dns_cache_get_stats(const da_dns_cache *cache, da_dns_cache_stats *stats);
+/* A resolver that answers from cache, asking upstream on a miss. Neither the
+ * cache nor upstream is owned; both must outlive it. A hit's callback runs
+ * inside da_resolver_submit. */
+da_resolver *da_resolver_new_cached(da_dns_cache *cache, da_resolver *upstream);
+
 /* ------------------------------------------------------------------ SPF */
 
 typedef enum da_spf_result {
@@ -148,6 +182,7 @@ typedef struct da_spf_request {
     int64_t now;            /* %{t}, seconds since the epoch (the library reads no clock) */
     bool helo_identity;     /* check the HELO identity even when mail_from is set */
     bool trace;             /* keep a trace of the final pass (da_spf_eval_trace_*) */
+    struct da_spf_record_cache *records; /* optional shared parsed records */
     /* Limits of RFC 7208 section 4.6.4; 0 means the RFC's value. */
     unsigned max_dns_terms;   /* 10 */
     unsigned max_void_lookups; /* 2 */
@@ -216,6 +251,27 @@ const da_spf_trace_event *da_spf_eval_trace_get(const da_spf_eval *eval, size_t 
 
 /* Runs an evaluation to the end over a resolver (blocking). */
 int da_spf_eval_run(da_spf_eval *eval, da_resolver *resolver);
+
+/* Runs an evaluation over an asynchronous resolver: done is called once,
+ * when the result is ready (possibly before this returns, when every answer
+ * was cached). The evaluation steps after every answer, so it moves on as
+ * soon as what it needs has arrived. da_spf_eval_free may be called from
+ * done or later; questions still in flight are then let go safely. */
+typedef void (*da_spf_done_fn)(void *arg, da_spf_eval *eval);
+int da_spf_eval_start(da_spf_eval *eval, da_resolver *resolver, da_spf_done_fn done,
+                      void *arg);
+/* Ends an evaluation now with temperror (e.g. its deadline passed); done is
+ * called if it had not been. */
+void da_spf_eval_abort(da_spf_eval *eval, const char *reason);
+
+/* Parsed SPF records shared between evaluations, keyed by record text, so a
+ * hot domain's record is parsed once. Bounded (least recently used goes
+ * first); one per thread. Pass it in da_spf_request.records. */
+typedef struct da_spf_record_cache da_spf_record_cache;
+da_spf_record_cache *da_spf_record_cache_new(size_t max_records);
+void da_spf_record_cache_free(da_spf_record_cache *cache);
+void da_spf_record_cache_stats(const da_spf_record_cache *cache, uint64_t *hits,
+                               uint64_t *parses);
 
 /* Header field values (without "Name: " and without a line ending), made
  * safe for a header whatever the inputs held. Caller frees with free(). */

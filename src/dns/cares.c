@@ -2,6 +2,7 @@
  * only moves bytes (UDP, TCP retry on truncation, timeouts, server failover);
  * queries are built and responses parsed by wire.c so TTLs, NXDOMAIN and
  * NODATA come out exactly as the server said them. */
+#include "domauth_net.h"
 #include "resolver.h"
 #include "wire.h"
 

@@ -1,0 +1,28 @@
+/* domauth_net.h: DNS backends that use the network, in libdomauth-net. The
+ * core library (domauth.h) opens no sockets; front ends link this too. */
+#ifndef DOMAUTH_NET_H
+#define DOMAUTH_NET_H
+
+#include "domauth.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Blocking c-ares resolver (the command line): da_resolver_run waits for
+ * every submitted question. On failure returns NULL with a reason in err. */
+da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
+                                   size_t err_size);
+
+/* c-ares driven by a libuv loop: never blocks; callbacks run from the loop.
+ * da_resolver_run is a no-op (the loop's owner runs the loop). The loop must
+ * outlive the resolver; free the resolver before closing the loop, then run
+ * the loop once more so its handles finish closing. */
+struct uv_loop_s;
+da_resolver *da_resolver_new_uv(struct uv_loop_s *loop, const da_resolver_options *options,
+                                char *err, size_t err_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

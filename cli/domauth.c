@@ -8,17 +8,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "commands.h"
 #include "domauth.h"
 #include "domauth_net.h"
 
-/* Exit codes of "spf check": one per result, documented in domauth(1). */
 enum {
-    EXIT_USAGE = 64,    /* EX_USAGE */
-    EXIT_DATAERR = 65,  /* EX_DATAERR: a zone file or record that does not parse */
-    EXIT_NOINPUT = 66,  /* EX_NOINPUT */
-    EXIT_SOFTWARE = 70, /* EX_SOFTWARE: resolver setup failed, out of memory */
+    EXIT_USAGE = CLI_EXIT_USAGE,
+    EXIT_DATAERR = CLI_EXIT_DATAERR,
+    EXIT_NOINPUT = CLI_EXIT_NOINPUT,
+    EXIT_SOFTWARE = CLI_EXIT_SOFTWARE,
 };
 
+/* Exit codes of "spf check": one per result, documented in domauth(1). */
 static int result_exit_code(da_spf_result r)
 {
     switch (r) {
@@ -41,6 +42,7 @@ static const char usage_main[] =
     "commands:\n"
     "  spf check   evaluate SPF (RFC 7208) for a client IP and sender\n"
     "  spf trace   the same, showing every term, DNS question and counter\n"
+    "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check the syntax of an SPF record given on the command line\n"
     "\n"
     "  domauth COMMAND --help   shows the options of a command\n"
@@ -413,6 +415,8 @@ int main(int argc, char **argv)
             return cmd_spf_check(argc - 2, argv + 2, true);
         if (strcmp(argv[2], "lint") == 0)
             return cmd_spf_lint(argc - 2, argv + 2);
+        if (strcmp(argv[2], "batch") == 0)
+            return cmd_spf_batch(argc - 2, argv + 2);
         fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);
         return EXIT_USAGE;
     }

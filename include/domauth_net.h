@@ -10,7 +10,9 @@ extern "C" {
 #endif
 
 /* Blocking c-ares resolver (the command line): da_resolver_run waits for
- * every submitted question. On failure returns NULL with a reason in err. */
+ * every submitted question. On failure returns NULL with a reason in err.
+ * For both c-ares resolvers, da_resolver_free answers every question still
+ * pending with SERVFAIL, so nothing waits forever. */
 da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
                                    size_t err_size);
 
@@ -21,6 +23,11 @@ da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err
 struct uv_loop_s;
 da_resolver *da_resolver_new_uv(struct uv_loop_s *loop, const da_resolver_options *options,
                                 char *err, size_t err_size);
+
+/* da_spf_eval_start with a deadline (0: 20000 ms, RFC 7208 section 4.6.4's
+ * suggestion): when it passes, the evaluation ends as temperror. */
+int da_spf_eval_start_uv(da_spf_eval *eval, struct uv_loop_s *loop, da_resolver *resolver,
+                         unsigned deadline_ms, da_spf_done_fn done, void *arg);
 
 #ifdef __cplusplus
 }

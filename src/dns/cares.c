@@ -1,7 +1,8 @@
-/* cares.c: the blocking c-ares resolver behind da_resolver_new_cares. c-ares
- * only moves bytes (UDP, TCP retry on truncation, timeouts, server failover);
- * queries are built and responses parsed by wire.c so TTLs, NXDOMAIN and
- * NODATA come out exactly as the server said them. */
+/* cares.c: the c-ares resolvers: blocking (da_resolver_new_cares, for the
+ * command line) and on a libuv loop (da_resolver_new_uv, for the daemon).
+ * c-ares only moves bytes (UDP, TCP retry on truncation, timeouts, server
+ * failover); queries are built and responses parsed by wire.c so TTLs,
+ * NXDOMAIN and NODATA come out exactly as the server said them. */
 #include "domauth_net.h"
 #include "resolver.h"
 #include "wire.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 enum {
     DEFAULT_TIMEOUT_MS = 2000,
@@ -37,8 +39,19 @@ typedef struct cares_query {
     struct cares_query *next;
 } cares_query;
 
+/* A socket c-ares asked us to watch, on the loop. */
+typedef struct cares_watch {
+    uv_poll_t handle;
+    ares_socket_t fd;
+    cares_resolver *owner;
+    struct cares_watch *next;
+} cares_watch;
+
 struct cares_resolver {
     ares_channel channel;
+    uv_loop_t *loop;       /* NULL: blocking */
+    uv_timer_t timer;      /* loop mode: c-ares timeouts and queued answers */
+    cares_watch *watches;
     bool channel_ready;
     bool library_ready;
     bool destroying;
@@ -194,6 +207,9 @@ static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *a
     (void)timeouts;
     cr->in_flight--;
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED || cr->destroying) {
+        /* Whoever waits must still hear, or it would wait forever. */
+        static const da_dns_answer gone = {.status = DA_DNS_SERVFAIL};
+        query->callback(query->arg, &query->question, &gone);
         query_free(query);
         return;
     }
@@ -211,6 +227,8 @@ static int cares_submit(void *impl, const da_dns_question *q, da_resolver_callba
                         void *arg)
 {
     cares_resolver *cr = impl;
+    if (cr->destroying)
+        return -1;
     cares_query *query = calloc(1, sizeof *query);
     if (query == NULL || (query->name = strdup(q->name)) == NULL) {
         free(query);
@@ -251,6 +269,142 @@ static void deliver_done(cares_resolver *cr)
         query_free(query);
     }
 }
+
+/* ------------------------------------------------------ on a libuv loop */
+
+static void loop_schedule(cares_resolver *cr);
+
+static void on_loop_timer(uv_timer_t *timer)
+{
+    cares_resolver *cr = timer->data;
+    ares_process_fd(cr->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    deliver_done(cr);
+    loop_schedule(cr);
+}
+
+/* Queued answers go out on the next loop turn; otherwise wake for c-ares'
+ * next timeout. */
+static void loop_schedule(cares_resolver *cr)
+{
+    if (cr->destroying)
+        return;
+    if (cr->done_head != NULL) {
+        uv_timer_start(&cr->timer, on_loop_timer, 0, 0);
+        return;
+    }
+    if (cr->in_flight == 0) {
+        uv_timer_stop(&cr->timer);
+        return;
+    }
+    struct timeval buf;
+    struct timeval *tv = ares_timeout(cr->channel, NULL, &buf);
+    uint64_t ms = tv == NULL ? 1000 : (uint64_t)tv->tv_sec * 1000u + ((uint64_t)tv->tv_usec + 999) / 1000u;
+    uv_timer_start(&cr->timer, on_loop_timer, ms, 0);
+}
+
+static void on_socket_ready(uv_poll_t *handle, int status, int events)
+{
+    cares_watch *w = handle->data;
+    cares_resolver *cr = w->owner;
+    /* On a poll error let c-ares read and write, so it sees the failure. */
+    bool readable = status < 0 || (events & UV_READABLE);
+    bool writable = status < 0 || (events & UV_WRITABLE);
+    ares_process_fd(cr->channel, readable ? w->fd : ARES_SOCKET_BAD,
+                    writable ? w->fd : ARES_SOCKET_BAD);
+    deliver_done(cr);
+    loop_schedule(cr);
+}
+
+static void on_watch_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void watch_close(cares_watch *w)
+{
+    uv_poll_stop(&w->handle);
+    uv_close((uv_handle_t *)&w->handle, on_watch_closed);
+}
+
+/* c-ares tells us which sockets to watch, and stops before closing one. */
+static void on_socket_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+    cares_resolver *cr = data;
+    cares_watch **slot = &cr->watches;
+    while (*slot != NULL && (*slot)->fd != fd)
+        slot = &(*slot)->next;
+    cares_watch *w = *slot;
+    if (!readable && !writable) {
+        if (w != NULL) {
+            *slot = w->next;
+            watch_close(w);
+        }
+        return;
+    }
+    if (w == NULL) {
+        w = calloc(1, sizeof *w);
+        if (w == NULL)
+            return; /* the query will time out */
+        if (uv_poll_init_socket(cr->loop, &w->handle, fd) != 0) {
+            free(w);
+            return;
+        }
+        w->fd = fd;
+        w->owner = cr;
+        w->handle.data = w;
+        w->next = cr->watches;
+        cr->watches = w;
+    }
+    uv_poll_start(&w->handle, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0),
+                  on_socket_ready);
+}
+
+static int loop_submit(void *impl, const da_dns_question *q, da_resolver_callback callback,
+                       void *arg)
+{
+    cares_resolver *cr = impl;
+    int rc = cares_submit(impl, q, callback, arg);
+    if (rc == 0)
+        loop_schedule(cr);
+    return rc;
+}
+
+static int loop_run(void *impl)
+{
+    (void)impl; /* the loop's owner runs the loop */
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void loop_destroy(void *impl)
+{
+    cares_resolver *cr = impl;
+    deliver_done(cr);
+    cr->destroying = true;
+    if (cr->channel_ready)
+        ares_destroy(cr->channel);
+    while (cr->watches != NULL) {
+        cares_watch *w = cr->watches;
+        cr->watches = w->next;
+        watch_close(w);
+    }
+    while (cr->done_head != NULL) {
+        cares_query *query = cr->done_head;
+        cr->done_head = query->next;
+        query_free(query);
+    }
+    if (cr->library_ready)
+        ares_library_cleanup();
+    /* The timer handle lives inside cr: free cr once the loop has closed it. */
+    uv_timer_stop(&cr->timer);
+    uv_close((uv_handle_t *)&cr->timer, on_timer_closed);
+}
+
+static const resolver_ops loop_resolver_ops = {loop_submit, loop_run, loop_destroy};
 
 /* ------------------------------------------------------------ run */
 
@@ -321,6 +475,7 @@ static int cares_run(void *impl)
 static void cares_destroy(void *impl)
 {
     cares_resolver *cr = impl;
+    deliver_done(cr);
     cr->destroying = true;
     if (cr->channel_ready)
         ares_destroy(cr->channel); /* frees in-flight queries via their callbacks */
@@ -355,6 +510,11 @@ static int open_channel(cares_resolver *cr, const da_resolver_options *opt, char
         ao.ednspsz = DNS_WIRE_EDNS_PAYLOAD;
         mask |= ARES_OPT_EDNSPSZ;
     }
+    if (cr->loop != NULL) {
+        ao.sock_state_cb = on_socket_state;
+        ao.sock_state_cb_data = cr;
+        mask |= ARES_OPT_SOCK_STATE_CB;
+    }
     int rc = ares_init_options(&cr->channel, &ao, mask);
     if (rc != ARES_SUCCESS) {
         snprintf(err, err_size, "cannot set up the c-ares resolver: %s", ares_strerror(rc));
@@ -376,8 +536,8 @@ static int open_channel(cares_resolver *cr, const da_resolver_options *opt, char
     return 0;
 }
 
-da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
-                                   size_t err_size)
+static cares_resolver *cares_create(uv_loop_t *loop, const da_resolver_options *options,
+                                     char *err, size_t err_size)
 {
     static const da_resolver_options defaults = {0};
     const da_resolver_options *opt = options != NULL ? options : &defaults;
@@ -387,7 +547,8 @@ da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err
         return NULL;
     }
     cr->use_edns0 = opt->use_edns0;
-    /* Reference counted by c-ares; balanced in cares_destroy. */
+    cr->loop = loop;
+    /* Reference counted by c-ares; balanced in destroy. */
     int rc = ares_library_init(ARES_LIB_INIT_ALL);
     if (rc != ARES_SUCCESS) {
         snprintf(err, err_size, "cannot initialise c-ares: %s", ares_strerror(rc));
@@ -396,10 +557,38 @@ da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err
     }
     cr->library_ready = true;
     if (open_channel(cr, opt, err, err_size) != 0) {
+        cr->loop = NULL; /* no timer was set up: destroy the blocking way */
         cares_destroy(cr);
         return NULL;
     }
+    return cr;
+}
+
+da_resolver *da_resolver_new_cares(const da_resolver_options *options, char *err,
+                                   size_t err_size)
+{
+    cares_resolver *cr = cares_create(NULL, options, err, err_size);
+    if (cr == NULL)
+        return NULL;
     da_resolver *resolver = resolver_wrap(&cares_resolver_ops, cr);
+    if (resolver == NULL)
+        snprintf(err, err_size, "out of memory");
+    return resolver;
+}
+
+da_resolver *da_resolver_new_uv(uv_loop_t *loop, const da_resolver_options *options, char *err,
+                                size_t err_size)
+{
+    if (loop == NULL) {
+        snprintf(err, err_size, "no event loop given");
+        return NULL;
+    }
+    cares_resolver *cr = cares_create(loop, options, err, err_size);
+    if (cr == NULL)
+        return NULL;
+    uv_timer_init(loop, &cr->timer);
+    cr->timer.data = cr;
+    da_resolver *resolver = resolver_wrap(&loop_resolver_ops, cr);
     if (resolver == NULL)
         snprintf(err, err_size, "out of memory");
     return resolver;

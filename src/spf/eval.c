@@ -18,6 +18,7 @@
 #include "domauth.h"
 #include "macro.h"
 #include "record.h"
+#include "record_cache.h"
 #include "spf_internal.h"
 #include "util/arena.h"
 #include "util/ip.h"
@@ -45,9 +46,10 @@ typedef struct memo_entry {
     da_dns_answer answer;
     /* For TXT answers used as SPF records: the selection, parsed once. */
     select_state selection;
-    spf_record *record;
+    const spf_record *record;
     const char *record_text;
-    char *record_problem;
+    const char *record_problem;
+    spf_cached_record *shared; /* reference into the shared record cache */
 } memo_entry;
 
 struct da_spf_eval {
@@ -74,6 +76,18 @@ struct da_spf_eval {
 
     da_spf_trace_event *trace;
     size_t trace_count, trace_capacity;
+
+    da_spf_record_cache *records; /* shared parsed records, or NULL */
+
+    /* Asynchronous driving (da_spf_eval_start). */
+    da_resolver *resolver;
+    da_spf_done_fn on_done;
+    void *on_done_arg;
+    unsigned outstanding;  /* submitted, not yet called back */
+    bool stepping;         /* inside async_advance */
+    bool progressed;       /* an answer arrived while stepping */
+    bool notified;         /* on_done has been called */
+    bool free_requested;   /* freed by the owner while questions were out */
 };
 
 /* State of one replay. Strings it makes live in the scratch arena until the
@@ -454,13 +468,25 @@ static void select_record(da_spf_eval *ev, memo_entry *e)
         return;
     }
     e->record_text = found->text;
+    if (ev->records != NULL) {
+        e->shared = spf_record_cache_get(ev->records, found->text, found->text_len, &e->record,
+                                         &e->record_problem);
+        if (e->shared != NULL) {
+            e->selection = e->record != NULL ? SELECT_OK : SELECT_INVALID;
+            return;
+        }
+    }
     char err[512];
-    if (spf_record_parse(&ev->memory, found->text, found->text_len, &e->record, err,
+    spf_record *parsed = NULL;
+    if (spf_record_parse(&ev->memory, found->text, found->text_len, &parsed, err,
                          sizeof err) != 0) {
         e->selection = SELECT_INVALID;
         e->record_problem = arena_strdup(&ev->memory, err);
+        if (e->record_problem == NULL)
+            e->record_problem = "out of memory";
         return;
     }
+    e->record = parsed;
     e->selection = SELECT_OK;
 }
 
@@ -816,6 +842,7 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     ip_format(&ev->ip, ev->ip_text);
     ev->now = req->now;
     ev->tracing = req->trace;
+    ev->records = req->records;
     ev->max_dns_terms = or_default(req->max_dns_terms, 10);
     ev->max_void = or_default(req->max_void_lookups, 2);
     ev->max_mx = or_default(req->max_mx_names, 10);
@@ -872,16 +899,29 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     return ev;
 }
 
-void da_spf_eval_free(da_spf_eval *ev)
+static void eval_destroy(da_spf_eval *ev)
 {
-    if (ev == NULL)
-        return;
+    for (size_t i = 0; i < ev->memo_count; i++)
+        spf_record_cache_release(ev->memo[i]->shared);
     arena_free(&ev->memory);
     arena_free(&ev->scratch);
     free(ev->memo);
     free(ev->questions);
     free(ev->trace);
     free(ev);
+}
+
+void da_spf_eval_free(da_spf_eval *ev)
+{
+    if (ev == NULL)
+        return;
+    /* Answers still due from the resolver would land in freed memory: the
+     * last of them frees instead. */
+    if (ev->outstanding > 0 || ev->stepping) {
+        ev->free_requested = true;
+        return;
+    }
+    eval_destroy(ev);
 }
 
 static const char *keep(da_spf_eval *ev, const char *s)
@@ -991,6 +1031,93 @@ int da_spf_eval_run(da_spf_eval *ev, da_resolver *resolver)
             return -1;
     }
     return -1;
+}
+
+/* ------------------------------------------------------- asynchronous */
+
+/* Calls on_done once. The owner may free the evaluation inside it, so
+ * nothing may touch ev after this returns. */
+static void async_notify(da_spf_eval *ev)
+{
+    if (ev->notified || ev->on_done == NULL)
+        return;
+    ev->notified = true;
+    ev->on_done(ev->on_done_arg, ev);
+}
+
+static void async_callback(void *arg, const da_dns_question *q, const da_dns_answer *a);
+
+/* Steps until the evaluation is done or waits for answers not yet here.
+ * Cached answers may arrive inside da_resolver_submit; they only set
+ * `progressed`, and this loop steps again, so callbacks never recurse. */
+static void async_advance(da_spf_eval *ev)
+{
+    ev->stepping = true;
+    do {
+        ev->progressed = false;
+        da_spf_step s = da_spf_eval_step(ev);
+        if (s.kind == DA_SPF_STEP_DONE)
+            break;
+        for (size_t i = 0; i < s.count; i++) {
+            ev->outstanding++;
+            if (da_resolver_submit(ev->resolver, &s.questions[i], async_callback, ev) != 0) {
+                ev->outstanding--;
+                da_spf_eval_answer(ev, &s.questions[i], &servfail_answer);
+                ev->progressed = true;
+            }
+        }
+    } while (ev->progressed && !ev->done);
+    ev->stepping = false;
+    if (ev->free_requested) {
+        if (ev->outstanding == 0)
+            eval_destroy(ev);
+        return;
+    }
+    if (ev->done)
+        async_notify(ev);
+}
+
+static void async_callback(void *arg, const da_dns_question *q, const da_dns_answer *a)
+{
+    da_spf_eval *ev = arg;
+    ev->outstanding--;
+    if (!ev->done)
+        da_spf_eval_answer(ev, q, a);
+    if (ev->stepping) {
+        ev->progressed = true;
+        return;
+    }
+    if (ev->free_requested) {
+        if (ev->outstanding == 0)
+            eval_destroy(ev);
+        return;
+    }
+    if (!ev->done)
+        async_advance(ev);
+}
+
+int da_spf_eval_start(da_spf_eval *ev, da_resolver *resolver, da_spf_done_fn done, void *arg)
+{
+    if (ev->resolver != NULL || resolver == NULL || done == NULL)
+        return -1;
+    ev->resolver = resolver;
+    ev->on_done = done;
+    ev->on_done_arg = arg;
+    async_advance(ev);
+    return 0;
+}
+
+void da_spf_eval_abort(da_spf_eval *ev, const char *reason)
+{
+    if (ev->done)
+        return;
+    ev->done = true;
+    ev->result = DA_SPF_TEMPERROR;
+    ev->problem = keep(ev, reason ? reason : "evaluation aborted");
+    ev->mechanism = ev->explanation = NULL;
+    ev->trace_count = 0;
+    if (!ev->stepping)
+        async_notify(ev);
 }
 
 da_spf_result da_spf_eval_result(const da_spf_eval *ev) { return ev->result; }

@@ -466,6 +466,42 @@ static void run_resolver(const da_zone *zone, const da_spf_request *req, outcome
     da_resolver_free(r);
 }
 
+static void on_async_done(void *arg, da_spf_eval *ev)
+{
+    (void)ev;
+    *(bool *)arg = true;
+}
+
+/* Runs the evaluation asynchronously (da_spf_eval_start) through a DNS cache
+ * shared by the scenario's tests and a parsed-record cache shared by the
+ * whole suite, so hits, coalescing and shared records are exercised too. */
+static void run_async(const da_zone *zone, da_dns_cache *cache, da_spf_record_cache *records,
+                      const da_spf_request *req, outcome *o)
+{
+    char err[256] = "";
+    da_resolver *zr = da_resolver_new_zone(zone);
+    da_resolver *cr = zr ? da_resolver_new_cached(cache, zr) : NULL;
+    da_spf_request shared = *req;
+    shared.records = records;
+    da_spf_eval *ev = cr ? da_spf_eval_new(&shared, err, sizeof err) : NULL;
+    bool done = false;
+    if (ev == NULL) {
+        snprintf(o->problem, sizeof o->problem, "async setup failed: %s", err);
+    } else if (da_spf_eval_start(ev, cr, on_async_done, &done) != 0) {
+        snprintf(o->problem, sizeof o->problem, "da_spf_eval_start failed");
+    } else {
+        for (int round = 0; !done && round < MAX_STEPS; round++)
+            da_resolver_run(zr);
+        if (done)
+            outcome_collect(o, ev);
+        else
+            snprintf(o->problem, sizeof o->problem, "async evaluation never finished");
+    }
+    da_spf_eval_free(ev);
+    da_resolver_free(cr);
+    da_resolver_free(zr);
+}
+
 /* ------------------------------------------------------- expectations */
 
 static const char *canonical_result(const char *word)
@@ -624,7 +660,8 @@ static const char *skip_reason_for(const char *suite, const char *test)
 }
 
 static void run_scenario(const options *opt, const char *suite, yaml_document_t *doc,
-                         suite_counts *counts, suite_counts *resolver_counts)
+                         suite_counts *counts, suite_counts *resolver_counts,
+                         suite_counts *async_counts, da_spf_record_cache *records)
 {
     yaml_node_t *root = yaml_document_get_root_node(doc);
     const char *desc = map_str(doc, root, "description");
@@ -634,6 +671,9 @@ static void run_scenario(const options *opt, const char *suite, yaml_document_t 
         return;
     char why[512] = "";
     da_zone *zone = zone_build(doc, zonedata, why, sizeof why);
+    /* One DNS cache per scenario: its tests share one zone, so later tests
+     * of a scenario are answered from cache. */
+    da_dns_cache *cache = da_dns_cache_new(NULL);
     for (yaml_node_pair_t *p = tests->data.mapping.pairs.start; p < tests->data.mapping.pairs.top;
          p++) {
         const char *name = node_str(doc, yaml_document_get_node(doc, p->key));
@@ -678,18 +718,26 @@ static void run_scenario(const options *opt, const char *suite, yaml_document_t 
             print_outcome(&step, "");
         }
 
-        /* The second driver, for the RFC 7208 suite: same answers through
-         * da_resolver_new_zone + da_spf_eval_run; both must agree. */
+        /* Two more drivers for the RFC 7208 suite, which must agree with
+         * the step driver: da_resolver_new_zone + da_spf_eval_run, and the
+         * asynchronous da_spf_eval_start behind the DNS and record caches. */
         if (strcmp(suite, "rfc7208") == 0) {
-            char rpath[512];
-            snprintf(rpath, sizeof rpath, "%s-resolver/%s/%s", suite, desc, name);
-            if (step.hit_error_rule) {
-                tap_line(true, rpath, "uses the error.* timeout rule, which the zone "
-                                      "resolver cannot apply");
-                resolver_counts->skipped++;
-            } else {
+            for (int driver = 0; driver < 2; driver++) {
+                const char *label = driver == 0 ? "resolver" : "async";
+                suite_counts *dc = driver == 0 ? resolver_counts : async_counts;
+                char rpath[512];
+                snprintf(rpath, sizeof rpath, "%s-%s/%s/%s", suite, label, desc, name);
+                if (step.hit_error_rule) {
+                    tap_line(true, rpath, "uses the error.* timeout rule, which the zone "
+                                          "resolver cannot apply");
+                    dc->skipped++;
+                    continue;
+                }
                 outcome res = {0};
-                run_resolver(zone, &req, &res);
+                if (driver == 0)
+                    run_resolver(zone, &req, &res);
+                else
+                    run_async(zone, cache, records, &req, &res);
                 char rreason[512] = "";
                 bool rok = check_outcome(&res, &e, doc, zonedata, rreason, sizeof rreason);
                 bool agree = res.ok_run == step.ok_run &&
@@ -698,19 +746,21 @@ static void run_scenario(const options *opt, const char *suite, yaml_document_t 
                               (res.explanation != NULL && step.explanation != NULL &&
                                strcmp(res.explanation, step.explanation) == 0));
                 if (rok && !agree)
-                    snprintf(rreason, sizeof rreason,
-                             "resolver driver disagrees with the step driver");
+                    snprintf(rreason, sizeof rreason, "%s driver disagrees with the step driver",
+                             label);
                 tap_line(rok && agree, rpath, NULL);
                 if (rok && agree)
-                    resolver_counts->passed++;
+                    dc->passed++;
                 else
-                    resolver_counts->failed++;
+                    dc->failed++;
                 if (!(rok && agree) || opt->verbose) {
                     if (!(rok && agree))
                         printf("#   %s\n", rreason);
                     print_test_info(doc, t);
                     print_expected(&e);
-                    print_outcome(&res, " (resolver)");
+                    char paren[32];
+                    snprintf(paren, sizeof paren, " (%s)", label);
+                    print_outcome(&res, paren);
                     printf("#   step driver: %s, explanation %s\n",
                            step.ok_run ? step.result : "(none)",
                            step.explanation ? step.explanation : "(null)");
@@ -720,11 +770,13 @@ static void run_scenario(const options *opt, const char *suite, yaml_document_t 
         }
         outcome_free(&step);
     }
+    da_dns_cache_free(cache);
     da_zone_free(zone);
 }
 
 static int run_suite(const options *opt, const char *suite, const char *path,
-                     suite_counts *counts, suite_counts *resolver_counts)
+                     suite_counts *counts, suite_counts *resolver_counts,
+                     suite_counts *async_counts, da_spf_record_cache *records)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -750,7 +802,7 @@ static int run_suite(const options *opt, const char *suite, const char *path,
             yaml_document_delete(&doc);
             break;
         }
-        run_scenario(opt, suite, &doc, counts, resolver_counts);
+        run_scenario(opt, suite, &doc, counts, resolver_counts, async_counts, records);
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
@@ -818,12 +870,18 @@ int main(int argc, char **argv)
 
     suite_counts counts[NSUITES] = {{0}}, resolver = {"rfc7208-tests.yml (resolver driver)", 0,
                                                       0, 0};
+    suite_counts async = {"rfc7208-tests.yml (async driver, cached)", 0, 0, 0};
+    da_spf_record_cache *records = da_spf_record_cache_new(64);
     int rc = 0;
     for (size_t i = 0; i < NSUITES; i++) {
         counts[i].file = suites[i].file;
-        if (run_suite(&opt, suites[i].suite, paths[i], &counts[i], &resolver) != 0)
+        if (run_suite(&opt, suites[i].suite, paths[i], &counts[i], &resolver, &async,
+                      records) != 0)
             rc = 1;
     }
+    uint64_t record_hits, record_parses;
+    da_spf_record_cache_stats(records, &record_hits, &record_parses);
+    da_spf_record_cache_free(records);
     for (size_t i = 0; i < NSUITES; i++) {
         const suite_counts *c = &counts[i];
         printf("# %s: %d of %d passed", c->file, c->passed, c->passed + c->failed);
@@ -836,6 +894,11 @@ int main(int argc, char **argv)
     if (resolver.skipped)
         printf(", %d skipped", resolver.skipped);
     printf("\n");
+    printf("# %s: %d of %d passed", async.file, async.passed, async.passed + async.failed);
+    if (async.skipped)
+        printf(", %d skipped", async.skipped);
+    printf(" (parsed records: %llu parsed, %llu reused)\n", (unsigned long long)record_parses,
+           (unsigned long long)record_hits);
     printf("1..%d\n", tap_number);
     if (tap_number == 0 && opt.only != NULL) {
         printf("# no test matched '%s'\n", opt.only);

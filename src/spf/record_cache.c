@@ -1,0 +1,164 @@
+/* record_cache.c: parsed SPF records shared between evaluations, keyed by
+ * the record's exact text, so a hot domain is parsed once. Entries are
+ * reference-counted: eviction only unlinks them; the last reference frees. */
+#include "record_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/arena.h"
+
+struct spf_cached_record {
+    spf_cached_record *hash_next, *lru_prev, *lru_next;
+    uint64_t hash;
+    unsigned refs; /* the cache's own reference counts as one */
+    arena memory;
+    const spf_record *record;
+    const char *problem;
+    size_t text_len;
+    char text[];
+};
+
+struct da_spf_record_cache {
+    spf_cached_record **buckets;
+    size_t mask, count, max;
+    spf_cached_record *lru_head, *lru_tail;
+    uint64_t hits, parses;
+};
+
+static uint64_t text_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+da_spf_record_cache *da_spf_record_cache_new(size_t max_records)
+{
+    da_spf_record_cache *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->max = max_records ? max_records : 10000;
+    size_t n = 64;
+    while (n < c->max && n < ((size_t)1 << 22))
+        n *= 2;
+    c->buckets = calloc(n, sizeof *c->buckets);
+    if (c->buckets == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    return c;
+}
+
+static void entry_destroy(spf_cached_record *e)
+{
+    arena_free(&e->memory);
+    free(e);
+}
+
+void spf_record_cache_release(spf_cached_record *e)
+{
+    if (e != NULL && --e->refs == 0)
+        entry_destroy(e);
+}
+
+static void lru_unlink(da_spf_record_cache *c, spf_cached_record *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        c->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        c->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_front(da_spf_record_cache *c, spf_cached_record *e)
+{
+    e->lru_next = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lru_prev = e;
+    c->lru_head = e;
+    if (c->lru_tail == NULL)
+        c->lru_tail = e;
+}
+
+/* Drops the cache's reference; evaluations still holding one keep it. */
+static void evict(da_spf_record_cache *c, spf_cached_record *e)
+{
+    spf_cached_record **slot = &c->buckets[e->hash & c->mask];
+    while (*slot != e)
+        slot = &(*slot)->hash_next;
+    *slot = e->hash_next;
+    lru_unlink(c, e);
+    c->count--;
+    spf_record_cache_release(e);
+}
+
+void da_spf_record_cache_free(da_spf_record_cache *c)
+{
+    if (c == NULL)
+        return;
+    while (c->lru_head != NULL)
+        evict(c, c->lru_head);
+    free(c->buckets);
+    free(c);
+}
+
+void da_spf_record_cache_stats(const da_spf_record_cache *c, uint64_t *hits, uint64_t *parses)
+{
+    *hits = c->hits;
+    *parses = c->parses;
+}
+
+spf_cached_record *spf_record_cache_get(da_spf_record_cache *c, const char *text, size_t len,
+                                        const spf_record **record, const char **problem)
+{
+    uint64_t hash = text_hash(text, len);
+    for (spf_cached_record *e = c->buckets[hash & c->mask]; e; e = e->hash_next) {
+        if (e->hash == hash && e->text_len == len && memcmp(e->text, text, len) == 0) {
+            c->hits++;
+            lru_unlink(c, e);
+            lru_push_front(c, e);
+            e->refs++;
+            *record = e->record;
+            *problem = e->problem;
+            return e;
+        }
+    }
+    spf_cached_record *e = calloc(1, sizeof *e + len + 1);
+    if (e == NULL)
+        return NULL;
+    arena_init(&e->memory);
+    memcpy(e->text, text, len);
+    e->text_len = len;
+    e->hash = hash;
+    c->parses++;
+    char err[512];
+    spf_record *parsed = NULL;
+    if (spf_record_parse(&e->memory, e->text, len, &parsed, err, sizeof err) != 0) {
+        e->problem = arena_strdup(&e->memory, err);
+        if (e->problem == NULL) {
+            entry_destroy(e);
+            return NULL;
+        }
+    }
+    e->record = parsed;
+    e->refs = 2; /* the cache's and the caller's */
+    spf_cached_record **slot = &c->buckets[hash & c->mask];
+    e->hash_next = *slot;
+    *slot = e;
+    lru_push_front(c, e);
+    c->count++;
+    while (c->count > c->max && c->lru_tail != NULL && c->lru_tail != e)
+        evict(c, c->lru_tail);
+    *record = e->record;
+    *problem = e->problem;
+    return e;
+}

@@ -194,6 +194,13 @@ int da_resolver_submit(da_resolver *resolver, const da_dns_question *question,
     return resolver->ops->submit(resolver->impl, question, callback, arg);
 }
 
+const da_dns_answer *resolver_peek(da_resolver *resolver, const da_dns_question *question)
+{
+    if (resolver->ops->peek == NULL)
+        return NULL;
+    return resolver->ops->peek(resolver->impl, question);
+}
+
 int da_resolver_run(da_resolver *resolver)
 {
     return resolver->ops->run(resolver->impl);

@@ -303,6 +303,34 @@ typedef struct cached_resolver {
     da_resolver *upstream;
 } cached_resolver;
 
+/* A live entry for the question, or NULL; an expired one is dropped. */
+static cache_entry *cache_lookup(da_dns_cache *c, const char *name, da_dns_type type,
+                                 uint64_t hash)
+{
+    cache_entry *e = entry_find(c, name, type, hash);
+    if (e != NULL && e->expires_ms <= cache_now(c)) {
+        entry_remove(c, e);
+        c->stats.expirations++;
+        return NULL;
+    }
+    if (e != NULL) {
+        c->stats.hits++;
+        lru_unlink(c, e);
+        lru_push_front(c, e);
+    }
+    return e;
+}
+
+static const da_dns_answer *cached_peek(void *impl, const da_dns_question *q)
+{
+    cached_resolver *cr = impl;
+    char name[256];
+    if (dns_name_normalize(q->name, name, sizeof name) != 0)
+        return NULL;
+    cache_entry *e = cache_lookup(cr->cache, name, q->type, key_hash(name, q->type));
+    return e != NULL ? e->answer : NULL;
+}
+
 static int cached_submit(void *impl, const da_dns_question *q, da_resolver_callback callback,
                          void *arg)
 {
@@ -313,16 +341,8 @@ static int cached_submit(void *impl, const da_dns_question *q, da_resolver_callb
         return -1;
     uint64_t hash = key_hash(name, q->type);
 
-    cache_entry *e = entry_find(c, name, q->type, hash);
-    if (e != NULL && e->expires_ms <= cache_now(c)) {
-        entry_remove(c, e);
-        c->stats.expirations++;
-        e = NULL;
-    }
+    cache_entry *e = cache_lookup(c, name, q->type, hash);
     if (e != NULL) {
-        c->stats.hits++;
-        lru_unlink(c, e);
-        lru_push_front(c, e);
         callback(arg, q, e->answer);
         return 0;
     }
@@ -375,7 +395,8 @@ static void cached_destroy(void *impl)
     free(impl);
 }
 
-static const resolver_ops cached_resolver_ops = {cached_submit, cached_run, cached_destroy};
+static const resolver_ops cached_resolver_ops = {
+    .submit = cached_submit, .run = cached_run, .destroy = cached_destroy, .peek = cached_peek};
 
 da_resolver *da_resolver_new_cached(da_dns_cache *cache, da_resolver *upstream)
 {

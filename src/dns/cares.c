@@ -404,7 +404,8 @@ static void loop_destroy(void *impl)
     uv_close((uv_handle_t *)&cr->timer, on_timer_closed);
 }
 
-static const resolver_ops loop_resolver_ops = {loop_submit, loop_run, loop_destroy};
+static const resolver_ops loop_resolver_ops = {
+    .submit = loop_submit, .run = loop_run, .destroy = loop_destroy};
 
 /* ------------------------------------------------------------ run */
 
@@ -489,7 +490,8 @@ static void cares_destroy(void *impl)
     free(cr);
 }
 
-static const resolver_ops cares_resolver_ops = {cares_submit, cares_run, cares_destroy};
+static const resolver_ops cares_resolver_ops = {
+    .submit = cares_submit, .run = cares_run, .destroy = cares_destroy};
 
 /* ------------------------------------------------------------ setup */
 

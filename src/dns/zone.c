@@ -457,7 +457,8 @@ static void zone_destroy(void *impl)
     free(zr);
 }
 
-static const resolver_ops zone_resolver_ops = {zone_submit, zone_run, zone_destroy};
+static const resolver_ops zone_resolver_ops = {
+    .submit = zone_submit, .run = zone_run, .destroy = zone_destroy};
 
 da_resolver *da_resolver_new_zone(const da_zone *zone)
 {

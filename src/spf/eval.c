@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/resolver.h"
 #include "domauth.h"
 #include "macro.h"
 #include "record.h"
@@ -192,6 +193,38 @@ static memo_entry *memo_get(da_spf_eval *ev, const char *norm, da_dns_type type)
 
 static const da_dns_answer servfail_answer = {.status = DA_DNS_SERVFAIL};
 
+/* Copies what SPF uses of an answer into the evaluation's memory. */
+static void memo_store(da_spf_eval *ev, memo_entry *e, const da_dns_answer *a)
+{
+    arena *m = &ev->memory;
+    e->answer.status = a->status;
+    e->answer.ttl = a->ttl;
+    e->answered = true;
+    /* At most what one DNS message could hold. */
+    size_t count = a->count > 4096 ? 4096 : a->count;
+    da_dns_rr *rrs = count ? arena_alloc(m, count * sizeof *rrs) : NULL;
+    if (count && rrs == NULL) {
+        e->answer = servfail_answer;
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        const da_dns_rr *src = &a->records[i];
+        if (src->type != e->type)
+            continue;
+        da_dns_rr *dst = &rrs[kept];
+        *dst = *src;
+        dst->name = src->name ? arena_strdup(m, src->name) : NULL;
+        dst->text = src->text ? arena_strndup(m, src->text, src->text_len) : NULL;
+        if ((src->name && !dst->name) || (src->text && !dst->text))
+            continue;
+        kept++;
+    }
+    e->answer.count = kept;
+    e->answer.records = rrs;
+}
+
+
 static void trace_answer(pass *ps, unsigned depth, const char *name, da_dns_type type,
                          const da_dns_answer *a)
 {
@@ -232,6 +265,13 @@ static const da_dns_answer *need(pass *ps, unsigned depth, const char *name, da_
     if (e == NULL) {
         ps->out_of_memory = true;
         return &servfail_answer;
+    }
+    if (!e->answered && ps->ev->resolver != NULL) {
+        /* A cache can answer during the replay itself, saving a step. */
+        const da_dns_answer *held =
+            resolver_peek(ps->ev->resolver, &(da_dns_question){e->name, e->type});
+        if (held != NULL)
+            memo_store(ps->ev, e, held);
     }
     if (e->answered) {
         if (!prefetch) {
@@ -981,36 +1021,8 @@ finished:
 void da_spf_eval_answer(da_spf_eval *ev, const da_dns_question *q, const da_dns_answer *a)
 {
     memo_entry *e = answered_entry(ev, q->name, q->type);
-    if (e == NULL || e->answered)
-        return;
-    arena *m = &ev->memory;
-    e->answer.status = a->status;
-    e->answer.ttl = a->ttl;
-    /* Only address, name and text data matter to SPF; keep at most what a
-     * DNS message could hold. */
-    size_t count = a->count > 4096 ? 4096 : a->count;
-    da_dns_rr *rrs = count ? arena_alloc(m, count * sizeof *rrs) : NULL;
-    if (count && rrs == NULL) {
-        e->answer = servfail_answer;
-        e->answered = true;
-        return;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++) {
-        const da_dns_rr *src = &a->records[i];
-        if (src->type != q->type)
-            continue;
-        da_dns_rr *dst = &rrs[kept];
-        *dst = *src;
-        dst->name = src->name ? arena_strdup(m, src->name) : NULL;
-        dst->text = src->text ? arena_strndup(m, src->text, src->text_len) : NULL;
-        if ((src->name && !dst->name) || (src->text && !dst->text))
-            continue;
-        kept++;
-    }
-    e->answer.count = kept;
-    e->answer.records = rrs;
-    e->answered = true;
+    if (e != NULL && !e->answered)
+        memo_store(ev, e, a);
 }
 
 static void run_callback(void *arg, const da_dns_question *q, const da_dns_answer *a)
@@ -1020,6 +1032,7 @@ static void run_callback(void *arg, const da_dns_question *q, const da_dns_answe
 
 int da_spf_eval_run(da_spf_eval *ev, da_resolver *resolver)
 {
+    ev->resolver = resolver; /* for peeking at cached answers */
     for (unsigned round = 0; round < 10000; round++) {
         da_spf_step s = da_spf_eval_step(ev);
         if (s.kind == DA_SPF_STEP_DONE)

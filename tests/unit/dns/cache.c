@@ -49,7 +49,8 @@ static void fake_destroy(void *impl)
     (void)impl;
 }
 
-static const resolver_ops fake_ops = {fake_submit, fake_run, fake_destroy};
+static const resolver_ops fake_ops = {
+    .submit = fake_submit, .run = fake_run, .destroy = fake_destroy};
 
 /* Answers the oldest pending question with the given answer. */
 static bool fake_answer_next(fake_upstream *f, const da_dns_answer *a)

@@ -1,0 +1,113 @@
+/* config.h: domauth.conf as data. The parser reads the text of a file (the
+ * caller reads the file) and reports every error with the file name, the
+ * line and what was expected. Nothing here touches the network or disk. */
+#ifndef DA_CONFIG_H
+#define DA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/ipset.h"
+#include "domauth.h"
+
+enum { SPF_RESULT_COUNT = 7 }; /* da_spf_result values 0..6 */
+
+typedef enum policy_action {
+    ACTION_ACCEPT, /* let the message through (with headers, tag, score) */
+    ACTION_DEFER,  /* 4xx: the sender tries again later */
+    ACTION_REJECT, /* 5xx */
+} policy_action;
+
+typedef enum check_identity {
+    IDENTITY_MAILFROM,    /* MAIL FROM, or HELO when the sender is empty */
+    IDENTITY_HEADER_FROM, /* header From: after DATA; MAIL FROM when there is none */
+} check_identity;
+
+typedef enum reply_stage {
+    STAGE_MAIL, /* answer at MAIL FROM */
+    STAGE_RCPT, /* answer at RCPT TO (the default: per-recipient overrides apply) */
+    STAGE_DATA, /* answer at the end of DATA */
+} reply_stage;
+
+/* What to do for one SPF result. */
+typedef struct result_policy {
+    policy_action action;
+    char *reply;      /* "CODE [X.Y.Z] text"; text may hold %{explanation} etc. */
+    bool tag_subject;
+    char *tag;        /* subject prefix */
+    double score;
+} result_policy;
+
+/* Settings a [domain NAME] section may override. */
+typedef struct policy_settings {
+    bool monitor;
+    check_identity identity;
+    bool check_helo;
+    bool skip_authenticated;
+    bool check_local;
+    bool skip_trusted;
+    reply_stage stage;
+    bool received_spf;
+    bool received_spf_skip_none;
+    bool authentication_results;
+    bool remove_forged_authres;
+    char *score_header;
+    double defer_threshold;  /* 0: off */
+    double reject_threshold; /* 0: off */
+    char *defer_threshold_reply;
+    char *reject_threshold_reply;
+    result_policy results[SPF_RESULT_COUNT];
+} policy_settings;
+
+typedef struct domain_policy {
+    char *domain; /* lower case */
+    policy_settings settings;
+} domain_policy;
+
+typedef struct domauth_config {
+    char *path; /* for messages */
+    /* [daemon] */
+    char *user, *group, *pidfile;
+    char *milter_listen, *policy_listen; /* "unix:/path" or "inet:host:port" */
+    unsigned socket_mode;
+    char *dns_servers;
+    unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;
+    char *event_log, *database;
+    bool syslog;
+    char *syslog_facility;
+    char *authserv_id;
+    char *receiver;
+    unsigned max_sessions;
+    /* [hosts] */
+    ip_set whitelist, trusted, local;
+    char **whitelist_files, **trusted_files;
+    size_t whitelist_file_count, trusted_file_count;
+    /* [policy] and [domain NAME] */
+    policy_settings global;
+    domain_policy *domains;
+    size_t domain_count;
+} domauth_config;
+
+/* Fills every default (observe-only; see domauth.conf(5)). */
+int config_init(domauth_config *cfg);
+void config_free(domauth_config *cfg);
+
+/* Parses text as the file `path`. Returns 0, or -1 with
+ * "PATH:LINE: reason" in err; cfg is then freed and must not be used. */
+int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
+                 size_t err_size);
+
+/* The settings for a recipient domain: its [domain] section, a parent
+ * domain's, or the global ones. */
+const policy_settings *config_settings_for(const domauth_config *cfg, const char *rcpt_domain);
+
+/* Checks a reply "CODE [X.Y.Z] text" for the class it must have (4 or 5).
+ * Returns 0, or -1 with the reason. */
+int config_check_reply(const char *reply, char cls, char *err, size_t err_size);
+
+/* Writes the sample configuration, every key commented with its default. */
+void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);
+
+const char *policy_action_name(policy_action action);
+
+#endif

@@ -1,0 +1,213 @@
+/* Unit tests for domauth.conf parsing and the whitelist forms: defaults,
+ * every value type, per-domain overrides, and errors that name the line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "tap.h"
+
+static int parse(domauth_config *cfg, const char *text, char *err)
+{
+    if (config_init(cfg) != 0)
+        return -2;
+    return config_parse(cfg, "test.conf", text, strlen(text), err, 512);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+    domauth_config cfg;
+    char err[512] = "";
+    int rc = parse(&cfg, text, err);
+    TAP_OK(rc == -1 && strstr(err, want) != NULL, "error names '%s'", want);
+    if (rc != -1 || strstr(err, want) == NULL)
+        printf("#   got rc %d, '%s'\n", rc, err);
+    if (rc == 0)
+        config_free(&cfg);
+}
+
+static bool contains(const ip_set *set, const char *ip)
+{
+    ip_addr a;
+    ip_parse(ip, strlen(ip), &a);
+    ip_unmap(&a);
+    return ip_set_contains(set, &a);
+}
+
+/* Writes a sample line, uncommenting ";key = value" and ";[section]". */
+static void emit_uncommented(void *arg, const char *line)
+{
+    if (line[0] == ';' && line[1] != ' ' && line[1] != '\0')
+        line++;
+    fprintf(arg, "%s\n", line);
+}
+
+int main(void)
+{
+    domauth_config cfg;
+    char err[512] = "";
+
+    /* Defaults: observe only, fail would be rejected, scores 5 and 2. */
+    TAP_OK(parse(&cfg, "", err) == 0, "an empty file is the defaults");
+    TAP_OK(cfg.global.monitor && cfg.global.skip_authenticated && !cfg.global.check_local,
+           "monitor on, authenticated skipped, local not checked");
+    TAP_OK(cfg.global.results[DA_SPF_FAIL].action == ACTION_REJECT &&
+               cfg.global.results[DA_SPF_TEMPERROR].action == ACTION_ACCEPT,
+           "fail would reject, temperror accepts");
+    TAP_OK(cfg.global.results[DA_SPF_FAIL].score == 5.0 &&
+               cfg.global.results[DA_SPF_SOFTFAIL].score == 2.0 &&
+               cfg.global.results[DA_SPF_PASS].score == 0.0,
+           "scores fail 5.0, softfail 2.0, pass 0");
+    TAP_STR_EQ(cfg.global.results[DA_SPF_FAIL].tag, "*** FRAUD ***", "fail tag text");
+    TAP_OK(!cfg.global.results[DA_SPF_FAIL].tag_subject, "subject tagging off by default");
+    TAP_OK(cfg.global.received_spf && cfg.global.received_spf_skip_none, "Received-SPF on, not for none");
+    TAP_OK(contains(&cfg.local, "127.0.0.1") && contains(&cfg.local, "10.1.2.3") &&
+               contains(&cfg.local, "172.31.255.255") && !contains(&cfg.local, "172.32.0.1") &&
+               contains(&cfg.local, "192.168.7.7") && contains(&cfg.local, "::1") &&
+               contains(&cfg.local, "fd00::1") && contains(&cfg.local, "fe80::1") &&
+               !contains(&cfg.local, "192.0.2.1"),
+           "local networks: loopback and private ranges only");
+    config_free(&cfg);
+
+    /* Every value type, comments, whitelist forms. */
+    const char *full =
+        "; a comment\n"
+        "# another\n"
+        "[daemon]\n"
+        "milter = unix:/run/domauth/milter.sock\n"
+        "policy = inet:127.0.0.1:10045\n"
+        "socket_mode = 0600\n"
+        "dns_timeout_ms = 500 ; inline comment\n"
+        "syslog = off\n"
+        "[hosts]\n"
+        "whitelist = 192.168.1.100 the printer\n"
+        "whitelist = 192.168.1.110-192.168.1.120 lab\n"
+        "whitelist = 10.9.0.0/255.255.0.0\n"
+        "whitelist = 10.8.0.0/16 vpn\n"
+        "whitelist = 2001:db8:1::/48\n"
+        "trusted = 203.0.113.5\n"
+        "[policy]\n"
+        "monitor = no\n"
+        "identity = header_from\n"
+        "reply_stage = data\n"
+        "fail_action = defer\n"
+        "fail_reply = 451 4.7.1 Please try again later\n"
+        "fail_tag_subject = yes\n"
+        "softfail_score = -1.5\n"
+        "reject_threshold = 7\n"
+        "[domain Example.ORG]\n"
+        "monitor = yes\n"
+        "fail_action = reject\n"
+        "fail_reply = 554 Transaction failed\n";
+    TAP_OK(parse(&cfg, full, err) == 0, "a full file parses");
+    if (err[0])
+        printf("#   %s\n", err);
+    TAP_STR_EQ(cfg.milter_listen, "unix:/run/domauth/milter.sock", "milter listener");
+    TAP_OK(cfg.socket_mode == 0600 && cfg.dns_timeout_ms == 500 && !cfg.syslog,
+           "octal mode, number with inline comment, boolean off");
+    TAP_OK(contains(&cfg.whitelist, "192.168.1.100") && !contains(&cfg.whitelist, "192.168.1.101"),
+           "single address");
+    TAP_OK(contains(&cfg.whitelist, "192.168.1.110") && contains(&cfg.whitelist, "192.168.1.120") &&
+               !contains(&cfg.whitelist, "192.168.1.121"),
+           "range a-b, inclusive");
+    TAP_OK(contains(&cfg.whitelist, "10.9.200.1") && !contains(&cfg.whitelist, "10.10.0.1"),
+           "address/netmask");
+    TAP_OK(contains(&cfg.whitelist, "10.8.255.255"), "address/prefix");
+    TAP_OK(contains(&cfg.whitelist, "2001:db8:1:ffff::1") && !contains(&cfg.whitelist, "2001:db8:2::1"),
+           "IPv6 prefix");
+    TAP_OK(contains(&cfg.whitelist, "::ffff:192.168.1.100"), "IPv4-mapped client matches IPv4 entry");
+    TAP_OK(contains(&cfg.trusted, "203.0.113.5"), "trusted relay");
+    TAP_OK(!cfg.global.monitor && cfg.global.identity == IDENTITY_HEADER_FROM &&
+               cfg.global.stage == STAGE_DATA,
+           "global policy keys");
+    TAP_OK(cfg.global.results[DA_SPF_FAIL].action == ACTION_DEFER &&
+               cfg.global.results[DA_SPF_FAIL].tag_subject &&
+               cfg.global.results[DA_SPF_SOFTFAIL].score == -1.5 &&
+               cfg.global.reject_threshold == 7.0,
+           "per-result keys and threshold");
+    const policy_settings *org = config_settings_for(&cfg, "example.org");
+    const policy_settings *sub = config_settings_for(&cfg, "mail.EXAMPLE.org");
+    const policy_settings *other = config_settings_for(&cfg, "example.net");
+    TAP_OK(org != &cfg.global && sub == org && other == &cfg.global,
+           "domain override found for the domain and its subdomains only");
+    TAP_OK(org->monitor && org->results[DA_SPF_FAIL].action == ACTION_REJECT &&
+               strcmp(org->results[DA_SPF_FAIL].reply, "554 Transaction failed") == 0,
+           "override keys apply");
+    TAP_OK(org->identity == IDENTITY_HEADER_FROM && org->results[DA_SPF_SOFTFAIL].score == -1.5,
+           "keys the domain does not set fall back to the global ones");
+    config_free(&cfg);
+
+    /* Order of sections does not matter for overrides. */
+    TAP_OK(parse(&cfg, "[domain a.example]\nmonitor = no\n[policy]\nsoftfail_score = 9\n", err) == 0 &&
+               config_settings_for(&cfg, "a.example")->results[DA_SPF_SOFTFAIL].score == 9.0,
+           "a [domain] section sees [policy] keys set after it");
+    config_free(&cfg);
+
+    /* Errors name the file, the line and what was expected. */
+    expect_error("[policy]\nmonitor = maybe\n", "test.conf:2: monitor: expected yes or no");
+    expect_error("[daemon]\n\nmilter = tcp:1.2.3.4\n", "test.conf:3: milter: expected unix:/path or inet:host:port");
+    expect_error("[policy]\nfail_action = bounce\n", "test.conf:2: fail_action: expected one of accept, defer, reject");
+    expect_error("[policy]\nfail_reply = hello\n", "test.conf:2: fail_reply: a reply starts with a three-digit code");
+    expect_error("[policy]\nfail_reply = 550 4.7.1 x\n", "does not match reply code");
+    expect_error("[policy]\nfail_action = defer\n", "fail_reply: a defer reply must start with 4xx");
+    expect_error("[policy]\nsoftfail_score = lots\n", "test.conf:2: softfail_score: expected a number");
+    expect_error("[hosts]\nwhitelist = 192.168.1.300\n", "test.conf:2: whitelist: '192.168.1.300' is not an IP address");
+    expect_error("[hosts]\nwhitelist = 10.0.0.9-10.0.0.1\n", "ends before it starts");
+    expect_error("[hosts]\nwhitelist = 10.0.0.0/255.0.255.0\n", "not a prefix length or netmask");
+    expect_error("[policy]\nmonitr = no\n", "test.conf:2: unknown key 'monitr' in [policy]");
+    expect_error("[polcy]\nmonitor = no\n", "test.conf:2: unknown section [polcy]");
+    expect_error("[policy]\nmonitor = no\nmonitor = yes\n", "test.conf:3: 'monitor' is given twice (first on line 2)");
+    expect_error("[domain x.example]\nmilter = inet:1.2.3.4:5\n", "test.conf:2: 'milter' cannot be set per domain");
+    expect_error("[policy]\nthis line has no equals sign\n", "test.conf:2: expected 'key = value'");
+    {
+        char text[600] = "[policy]\nfail_reply = 550 ";
+        memset(text + strlen(text), 'x', 400);
+        strcat(text, "\n");
+        expect_error(text, "test.conf:2: line longer than");
+    }
+    {
+        const char text[] = "[policy]\nmonitor = no\0\n";
+        domauth_config c2;
+        config_init(&c2);
+        int rc = config_parse(&c2, "test.conf", text, sizeof text - 1, err, sizeof err);
+        TAP_OK(rc == -1 && strstr(err, "test.conf:2: NUL byte") != NULL, "a NUL byte is an error, not the end");
+    }
+
+    /* Whitelist files: errors name the line in that file. */
+    {
+        ip_set set;
+        ip_set_init(&set);
+        const char *file = "# office\n192.0.2.1 gateway\n\n192.0.2.0/33\n";
+        TAP_OK(ip_set_add_lines(&set, file, strlen(file), err, sizeof err) == -1 &&
+                   strstr(err, "line 4:") != NULL,
+               "whitelist file errors name the line");
+        ip_set_free(&set);
+    }
+
+    /* The sample file, every key uncommented, parses to the defaults. */
+    {
+        char *sample = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&sample, &len);
+        config_write_sample(emit_uncommented, f);
+        fclose(f);
+        domauth_config c3, defaults;
+        int rc = parse(&c3, sample, err);
+        TAP_OK(rc == 0, "the sample configuration, uncommented, parses");
+        if (rc != 0)
+            printf("#   %s\n", err);
+        config_init(&defaults);
+        if (rc == 0) {
+            TAP_OK(c3.global.monitor == defaults.global.monitor &&
+                       c3.dns_timeout_ms == defaults.dns_timeout_ms &&
+                       strcmp(c3.milter_listen, defaults.milter_listen) == 0 &&
+                       c3.global.results[DA_SPF_FAIL].score == 5.0 &&
+                       strcmp(c3.global.results[DA_SPF_FAIL].reply,
+                              defaults.global.results[DA_SPF_FAIL].reply) == 0,
+                   "the sample shows the real defaults");
+            config_free(&c3);
+        }
+        config_free(&defaults);
+        free(sample);
+    }
+    return tap_done();
+}

@@ -16,6 +16,11 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
         libc-ares-dev libuv1-dev libssl-dev libinih-dev libsqlite3-dev libyaml-dev python3 python3-yaml python3-spf unbound \
         iproute2 util-linux
 
+# Debian packages only `make bench` needs (so `make check` does not grow):
+# the peers (libspf2, pyspf over dnspython), the DNS server and its control
+# tool, and what sets up the network namespace and CPU pinning.
+BENCH_DEPS := libspf2-dev python3-spf python3-dnspython unbound iproute2 util-linux
+
 # Not root: use sudo when there is one.
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 , := ,
@@ -28,7 +33,7 @@ STEPS := $(CHECK_DIR)/failed-steps
 
 DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
 
-.PHONY: all deps build demo check bench clean fuzz check-build check-clang check-asan check-fuzz
+.PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan check-fuzz
 
 all: build
 
@@ -146,9 +151,25 @@ fuzz:
 	$(NINJA) -C build-fuzz -j$(JOBS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz
 
-bench:
-	@echo "bench: the benchmark against other SPF implementations comes with the next issue;"
-	@echo "       there is nothing to measure yet."
+# bench: domauth against libspf2 and pyspf over a generated SPF world served
+# by unbound in a private network namespace (bench/README.md). Needs root;
+# BENCH_* variables in the environment resize it (see bench/run.sh).
+bench: deps bench-deps build
+	$(SUDO) bench/run.sh
+
+bench-deps:
+	@missing=""; \
+	for p in $(BENCH_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	    echo "bench-deps: all Debian packages present"; \
+	else \
+	    echo "bench-deps: installing$$missing"; \
+	    $(SUDO) apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null; \
+	fi
 
 clean:
 	rm -rf build build-clang build-asan build-fuzz $(CHECK_DIR) .fuzz-corpus

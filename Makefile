@@ -33,7 +33,8 @@ STEPS := $(CHECK_DIR)/failed-steps
 
 DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
 
-.PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan check-fuzz
+.PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan \
+        check-integration check-fuzz
 
 all: build
 
@@ -54,7 +55,7 @@ deps:
 # Files whose appearance changes what meson configures (tests/meson.build and
 # tests/fuzz/meson.build look for them with fs.exists, which ninja does not
 # watch): when one is newer than a tree's build.ninja, that tree reconfigures.
-OPTIONAL_FILES = $(wildcard tests/integration/real_dns.sh tests/fuzz/fuzz_dns_wire.c \
+OPTIONAL_FILES = $(wildcard tests/integration/*.sh tests/fuzz/*.c \
                             tests/unit/*.c tests/unit/*/*.c)
 
 # $(call setup,DIR,ENV,ARGS): configure DIR once (again when an optional file
@@ -103,7 +104,8 @@ demo: deps build
 # "N passed, N failed[, N skipped]". Exits non-zero when anything failed.
 check: deps
 	@rm -rf $(CHECK_DIR); mkdir -p $(CHECK_DIR); date +%s >$(CHECK_DIR)/start
-	@for step in build:check-build build-clang:check-clang build-asan:check-asan fuzz:check-fuzz; do \
+	@for step in build:check-build build-clang:check-clang build-asan:check-asan \
+	             build:check-integration fuzz:check-fuzz; do \
 	    $(MAKE) --no-print-directory $${step#*:} \
 	        || echo "$${step%%:*}: make $${step#*:} failed (see its output above)" >>$(STEPS); \
 	done
@@ -116,9 +118,14 @@ check: deps
 check-build:
 	@echo "== build (gcc)"
 	@$(MAKE) --no-print-directory build
-	@rm -f build/meson-logs/testlog.json
-	@echo "== meson test (build)"
-	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) || true
+	@rm -f build/meson-logs/testlog.json build/meson-logs/integration.json
+	@echo "== meson test (build, without the integration suite)"
+	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration || true
+
+# After check-asan, so the integration tests also run the fresh ASan binary.
+check-integration:
+	@echo "== meson test (build, integration suite: real DNS servers in namespaces)"
+	@$(MESON) test -C build --no-rebuild --suite integration --logbase integration || true
 
 check-clang:
 	@echo "== build-clang (clang -Werror)"

@@ -27,7 +27,8 @@ static const char usage_spf_batch[] =
     "  --concurrency N       evaluations in flight at once (default 100)\n"
     "  --deadline MS         time allowed per evaluation; then temperror (default 20000)\n"
     "  --dns-server ADDR[:PORT][,...]   as for spf check\n"
-    "  --dns-timeout MS, --dns-tries N, --no-edns0   as for spf check\n"
+    "  --dns-timeout MS, --dns-tries N, --no-edns0   as for spf check (c-ares\n"
+    "                        doubles the timeout on each retry)\n"
     "  --zone FILE           answer from a zone file instead, offline\n"
     "  --cache-size N        DNS cache entries (default 100000)\n"
     "  --receiver NAME       value of %{r}\n"
@@ -55,6 +56,15 @@ typedef struct batch {
     unsigned deadline_ms, concurrency;
     bool json, input_done, any_bad_line;
     bool filling; /* inside fill(): a check may finish synchronously */
+    /* stdin that can go quiet (a pipe, a terminal) is read on the loop, so
+     * answers keep flowing while no input comes; a file is read directly. */
+    bool stream_input;
+    uv_pipe_t stdin_pipe;
+    bool stdin_reading;
+    char *partial;            /* an incomplete last line */
+    size_t partial_len;
+    char **lines;             /* complete lines not yet started */
+    size_t lines_head, lines_count, lines_cap;
     unsigned line_number, in_flight;
     uint64_t checks;
     /* Slots from the oldest unprinted request on; a ring would bound memory
@@ -94,7 +104,9 @@ static batch_slot *slot_at(batch *b, size_t index)
 
 static void flush_ready(batch *b)
 {
+    bool wrote = false;
     while (b->count > 0 && b->slots[b->first].output != NULL) {
+        wrote = true;
         batch_slot *s = &b->slots[b->first];
         fputs(s->output, stdout);
         free(s->output);
@@ -104,6 +116,10 @@ static void flush_ready(batch *b)
         b->first_index++;
         b->count--;
     }
+    /* Results go out as they are ready: a program feeding requests one at
+     * a time waits for each answer. */
+    if (wrote)
+        fflush(stdout);
 }
 
 static int slot_push(batch *b, char *line, size_t *index)
@@ -279,38 +295,141 @@ static void start_line(batch *b, char *line)
     }
 }
 
-/* Reads requests until the window is full. Reading stdin blocks the loop
- * briefly; acceptable for a batch tool reading a file or a pipe. */
+/* Takes one line (without its end) from the input: the next buffered line
+ * (stream input) or one read now (file input). NULL: none available now. */
+static char *next_line(batch *b)
+{
+    if (b->stream_input) {
+        if (b->lines_count == 0)
+            return NULL;
+        char *line = b->lines[b->lines_head];
+        b->lines_head = (b->lines_head + 1) % b->lines_cap;
+        b->lines_count--;
+        return line;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        b->input_done = true;
+        return NULL;
+    }
+    return line;
+}
+
+static void start_reading(batch *b);
+
+/* Starts requests until the window is full or input runs dry. */
 static void fill(batch *b)
 {
     if (b->filling)
         return;
     b->filling = true;
-    char *line = NULL;
-    size_t cap = 0;
-    while (!b->input_done && b->in_flight < b->concurrency) {
-        ssize_t n = getline(&line, &cap, stdin);
-        if (n < 0) {
-            b->input_done = true;
+    while (b->in_flight < b->concurrency) {
+        char *line = next_line(b);
+        if (line == NULL)
             break;
-        }
         b->line_number++;
+        size_t n = strlen(line);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
         const char *p = line;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p == '\0' || *p == '#')
+        if (*p == '\0' || *p == '#') {
+            free(line);
             continue;
-        char *copy = strdup(line);
-        if (copy == NULL) {
-            b->input_done = true;
-            break;
         }
-        start_line(b, copy);
+        start_line(b, line);
     }
-    free(line);
     b->filling = false;
+    if (b->stream_input)
+        start_reading(b);
+}
+
+/* ---- stdin on the loop ---- */
+
+static int queue_line(batch *b, const char *data, size_t len)
+{
+    if (b->lines_count == b->lines_cap) {
+        size_t cap = b->lines_cap ? b->lines_cap * 2 : 64;
+        char **n = malloc(cap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        for (size_t i = 0; i < b->lines_count; i++)
+            n[i] = b->lines[(b->lines_head + i) % b->lines_cap];
+        free(b->lines);
+        b->lines = n;
+        b->lines_head = 0;
+        b->lines_cap = cap;
+    }
+    char *line = malloc(len + 1);
+    if (line == NULL)
+        return -1;
+    memcpy(line, data, len);
+    line[len] = '\0';
+    b->lines[(b->lines_head + b->lines_count) % b->lines_cap] = line;
+    b->lines_count++;
+    return 0;
+}
+
+static void stdin_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)handle;
+    char *p = malloc(suggested);
+    *buf = uv_buf_init(p, p ? (unsigned)suggested : 0);
+}
+
+/* Splits what arrives into lines, keeping a partial last line. */
+static void on_stdin(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    batch *b = stream->data;
+    if (nread < 0) {
+        if (b->partial_len > 0)
+            queue_line(b, b->partial, b->partial_len);
+        free(b->partial);
+        b->partial = NULL;
+        b->partial_len = 0;
+        b->input_done = true;
+        uv_read_stop(stream);
+        b->stdin_reading = false;
+    } else {
+        const char *p = buf->base, *end = buf->base + nread;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t part = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            char *joined = realloc(b->partial, b->partial_len + part + 1);
+            if (joined == NULL)
+                break;
+            b->partial = joined;
+            memcpy(b->partial + b->partial_len, p, part);
+            b->partial_len += part;
+            if (nl == NULL)
+                break;
+            queue_line(b, b->partial, b->partial_len);
+            b->partial_len = 0;
+            p = nl + 1;
+        }
+    }
+    free(buf->base);
+    fill(b);
+}
+
+/* Reads while there is room: a full window stops reading, so a fast
+ * producer cannot fill memory. */
+static void start_reading(batch *b)
+{
+    if (b->input_done)
+        return;
+    bool want = b->lines_count < (size_t)b->concurrency;
+    if (want && !b->stdin_reading) {
+        if (uv_read_start((uv_stream_t *)&b->stdin_pipe, stdin_alloc, on_stdin) == 0)
+            b->stdin_reading = true;
+    } else if (!want && b->stdin_reading) {
+        uv_read_stop((uv_stream_t *)&b->stdin_pipe);
+        b->stdin_reading = false;
+    }
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -434,13 +553,23 @@ int cmd_spf_batch(int argc, char **argv)
         goto out;
     }
 
+    uv_handle_type input_type = uv_guess_handle(0);
+    if (!b.zone_mode && (input_type == UV_NAMED_PIPE || input_type == UV_TTY ||
+                         input_type == UV_TCP)) {
+        if (uv_pipe_init(&b.loop, &b.stdin_pipe, 0) == 0 && uv_pipe_open(&b.stdin_pipe, 0) == 0) {
+            b.stdin_pipe.data = &b;
+            b.stream_input = true;
+        }
+    }
     uint64_t started = uv_hrtime();
     fill(&b);
-    while (b.in_flight > 0 || !b.input_done) {
-        if (b.zone_mode)
+    while (b.in_flight > 0 || !b.input_done || b.lines_count > 0) {
+        if (b.zone_mode) {
             da_resolver_run(b.upstream);
-        else
-            uv_run(&b.loop, UV_RUN_ONCE);
+        } else if (uv_run(&b.loop, UV_RUN_ONCE) == 0 && b.in_flight == 0 && b.lines_count == 0 &&
+                   !b.stdin_reading) {
+            b.input_done = true; /* nothing left that could make progress */
+        }
         fill(&b);
     }
     flush_ready(&b);
@@ -466,6 +595,12 @@ out:
     da_dns_cache_free(b.cache);
     da_spf_record_cache_free(b.records);
     da_zone_free(zone);
+    if (b.stream_input)
+        uv_close((uv_handle_t *)&b.stdin_pipe, NULL);
+    for (size_t i = 0; i < b.lines_count; i++)
+        free(b.lines[(b.lines_head + i) % b.lines_cap]);
+    free(b.lines);
+    free(b.partial);
     uv_run(&b.loop, UV_RUN_DEFAULT); /* let closing handles finish */
     uv_loop_close(&b.loop);
     for (size_t i = 0; i < b.count; i++) {

@@ -142,13 +142,14 @@ typedef struct da_dns_cache_options {
     uint32_t max_ttl;          /* seconds; ceiling (0: 86400) */
     uint32_t max_negative_ttl; /* seconds; ceiling for NXDOMAIN/NODATA (0: 3600) */
     uint32_t error_ttl;        /* seconds to keep SERVFAIL/timeouts (0: not kept) */
+    size_t max_upstream;       /* questions sent upstream at once; more wait (0: 500) */
     da_clock_ms_fn clock;      /* NULL: CLOCK_MONOTONIC */
     void *clock_arg;
 } da_dns_cache_options;
 
 typedef struct da_dns_cache_stats {
     uint64_t hits, misses, coalesced, evictions, expirations, upstream_errors;
-    size_t in_flight, entries, bytes;
+    size_t in_flight, queued, entries, bytes;
 } da_dns_cache_stats;
 
 da_dns_cache *da_dns_cache_new(const da_dns_cache_options *options);

@@ -61,18 +61,23 @@ def count_tap(text, where):
 
 
 def read_testlog(tree):
-    path = os.path.join(tree, 'meson-logs', 'testlog.json')
-    if not os.path.exists(path):
+    """Every test run logged in the tree: testlog.json and the logs of runs
+    made with --logbase (integration.json)."""
+    logs = os.path.join(tree, 'meson-logs')
+    paths = [os.path.join(logs, name) for name in ('testlog.json', 'integration.json')]
+    paths = [p for p in paths if os.path.exists(p)]
+    if not paths:
         return None
     entries = []
-    with open(path, encoding='utf-8', errors='replace') as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                try:
-                    entries.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
+    for path in paths:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        entries.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        pass
     return entries
 
 

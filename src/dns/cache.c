@@ -31,7 +31,10 @@ typedef struct cache_waiter {
 
 typedef struct inflight {
     struct inflight *hash_next;
-    struct da_dns_cache *cache; /* NULL once the cache is gone */
+    struct inflight *queue_next; /* waiting for a free upstream slot */
+    struct da_dns_cache *cache;  /* NULL once the cache is gone */
+    da_resolver *upstream;
+    bool submitted;
     uint64_t hash;
     da_dns_question question;
     cache_waiter *waiters, *waiters_tail;
@@ -44,6 +47,10 @@ struct da_dns_cache {
     inflight **inflight_buckets;
     size_t bucket_mask;
     cache_entry *lru_head, *lru_tail;
+    /* Misses beyond max_upstream wait here, oldest first, so a burst
+     * cannot overrun the upstream (or the socket buffer its answers use). */
+    inflight *queue_head, *queue_tail;
+    size_t upstream_active;
     da_dns_cache_stats stats;
 };
 
@@ -90,6 +97,8 @@ da_dns_cache *da_dns_cache_new(const da_dns_cache_options *options)
         c->options.min_ttl = c->options.max_ttl;
     if (c->options.clock == NULL)
         c->options.clock = monotonic_ms;
+    if (c->options.max_upstream == 0)
+        c->options.max_upstream = 500;
     size_t buckets = 64;
     while (buckets < c->options.max_entries && buckets < ((size_t)1 << 24))
         buckets *= 2;
@@ -256,18 +265,41 @@ static void deliver_and_free(inflight *f, const da_dns_answer *a)
     free(f);
 }
 
+static void on_upstream_answer(void *arg, const da_dns_question *q, const da_dns_answer *a);
+
+/* Sends queued questions while upstream slots are free. */
+static void submit_queued(da_dns_cache *c)
+{
+    while (c->queue_head != NULL && c->upstream_active < c->options.max_upstream) {
+        inflight *f = c->queue_head;
+        c->queue_head = f->queue_next;
+        if (c->queue_head == NULL)
+            c->queue_tail = NULL;
+        c->stats.queued--;
+        f->submitted = true;
+        c->upstream_active++;
+        if (da_resolver_submit(f->upstream, &f->question, on_upstream_answer, f) != 0) {
+            static const da_dns_answer failed = {.status = DA_DNS_SERVFAIL};
+            on_upstream_answer(f, &f->question, &failed);
+        }
+    }
+}
+
 static void on_upstream_answer(void *arg, const da_dns_question *q, const da_dns_answer *a)
 {
     (void)q;
     inflight *f = arg;
     da_dns_cache *c = f->cache;
     if (c != NULL) {
+        c->upstream_active--;
         inflight_unlink(c, f);
         if (a->status == DA_DNS_SERVFAIL || a->status == DA_DNS_TIMEOUT)
             c->stats.upstream_errors++;
         cache_store(c, f->name, f->question.type, f->hash, a);
     }
     deliver_and_free(f, a);
+    if (c != NULL)
+        submit_queued(c);
 }
 
 void da_dns_cache_free(da_dns_cache *c)
@@ -288,6 +320,13 @@ void da_dns_cache_free(da_dns_cache *c)
                 w = next;
             }
         }
+    }
+    /* Queued questions were never sent: nothing upstream will free them. */
+    inflight *q = c->queue_head;
+    while (q != NULL) {
+        inflight *next = q->queue_next;
+        free(q);
+        q = next;
     }
     while (c->lru_head != NULL)
         entry_remove(c, c->lru_head);
@@ -372,11 +411,24 @@ static int cached_submit(void *impl, const da_dns_question *q, da_resolver_callb
     f->hash = hash;
     f->cache = c;
     f->waiters = f->waiters_tail = w;
+    f->upstream = cr->upstream;
     inflight **slot = &c->inflight_buckets[hash & c->bucket_mask];
     f->hash_next = *slot;
     *slot = f;
     c->stats.in_flight++;
+    if (c->upstream_active >= c->options.max_upstream) {
+        if (c->queue_tail != NULL)
+            c->queue_tail->queue_next = f;
+        else
+            c->queue_head = f;
+        c->queue_tail = f;
+        c->stats.queued++;
+        return 0;
+    }
+    f->submitted = true;
+    c->upstream_active++;
     if (da_resolver_submit(cr->upstream, &f->question, on_upstream_answer, f) != 0) {
+        c->upstream_active--;
         inflight_unlink(c, f);
         free(w);
         free(f);

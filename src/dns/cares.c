@@ -500,7 +500,11 @@ static int open_channel(cares_resolver *cr, const da_resolver_options *opt, char
 {
     struct ares_options ao;
     memset(&ao, 0, sizeof ao);
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF;
+    /* Many questions in flight share one UDP socket per server: a burst of
+     * answers must not overflow its receive buffer (each lost answer costs
+     * a whole timeout). The kernel caps this at net.core.rmem_max. */
+    ao.socket_receive_buffer_size = 4 << 20;
     /* No IGNTC: a truncated UDP answer makes c-ares ask again over TCP. */
     ao.flags = ARES_FLAG_NOSEARCH;
     ao.timeout = opt->timeout_ms ? (int)opt->timeout_ms : DEFAULT_TIMEOUT_MS;

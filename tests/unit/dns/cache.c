@@ -260,6 +260,48 @@ static void cache_tests(void)
     da_resolver_free(upstream);
 }
 
+/* ---- the cap on questions sent upstream at once ---- */
+
+static void upstream_cap_tests(void)
+{
+    fake_upstream up = {0};
+    da_resolver *upstream = resolver_wrap(&fake_ops, &up);
+    da_dns_cache_options opt = {.max_upstream = 2, .clock = fake_clock};
+    da_dns_cache *cache = da_dns_cache_new(&opt);
+    da_resolver *r = da_resolver_new_cached(cache, upstream);
+    heard h[4] = {{0}};
+    const char *names[] = {"q1.example", "q2.example", "q3.example", "q4.example"};
+    for (int i = 0; i < 4; i++)
+        ask(r, names[i], &h[i]);
+    da_dns_cache_stats st;
+    da_dns_cache_get_stats(cache, &st);
+    TAP_OK(up.submitted == 2 && st.queued == 2 && st.in_flight == 4,
+           "only max_upstream questions go out; the rest wait (%u sent, %zu queued)",
+           up.submitted, st.queued);
+    da_dns_answer *a = txt_answer("x", 60);
+    fake_answer_next(&up, a);
+    TAP_OK(h[0].calls == 1 && up.submitted == 3, "an answer frees a slot for the next question");
+    fake_answer_next(&up, a);
+    fake_answer_next(&up, a);
+    fake_answer_next(&up, a);
+    TAP_OK(h[1].calls == 1 && h[2].calls == 1 && h[3].calls == 1 && up.submitted == 4,
+           "every queued question is asked and answered in turn");
+    /* Freeing with questions queued: their waiters hear, nothing leaks. */
+    heard late[3] = {{0}};
+    ask(r, "l1.example", &late[0]);
+    ask(r, "l2.example", &late[1]);
+    ask(r, "l3.example", &late[2]);
+    da_resolver_free(r);
+    da_dns_cache_free(cache);
+    TAP_OK(late[0].calls == 1 && late[1].calls == 1 && late[2].calls == 1 &&
+               late[2].status == DA_DNS_SERVFAIL,
+           "queued questions are answered SERVFAIL when the cache goes");
+    while (fake_answer_next(&up, a))
+        ;
+    da_dns_answer_free(a);
+    da_resolver_free(upstream);
+}
+
 /* ---- the asynchronous evaluation driver ---- */
 
 typedef struct finished {
@@ -371,6 +413,7 @@ static void async_tests(void)
 int main(void)
 {
     cache_tests();
+    upstream_cap_tests();
     async_tests();
     return tap_done();
 }

@@ -1,0 +1,116 @@
+/* address.c: the first addr-spec of a From: header field; see address.h.
+ * A small scanner: it skips comments and quoted strings, prefers an
+ * angle-addr, and otherwise takes the first word that holds an '@'. */
+#include "address.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* Copies the addr-spec in [s, e), dropping comments and whitespace. */
+static int copy_spec(const char *s, const char *e, char *out, size_t out_size)
+{
+    size_t n = 0;
+    int depth = 0;
+    bool in_quote = false;
+    for (const char *p = s; p < e; p++) {
+        char c = *p;
+        if (!in_quote && c == '(') {
+            depth++;
+            continue;
+        }
+        if (!in_quote && c == ')' && depth > 0) {
+            depth--;
+            continue;
+        }
+        if (depth > 0)
+            continue;
+        if (c == '"')
+            in_quote = !in_quote;
+        if (!in_quote && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+            continue;
+        if ((unsigned char)c < 0x20 || (unsigned char)c == 0x7f)
+            return -1;
+        if (n + 1 >= out_size)
+            return -1;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    const char *at = strrchr(out, '@');
+    return n > 2 && at != NULL && at != out && at[1] != '\0' ? 0 : -1;
+}
+
+/* Without angle brackets: the word (outside comments and quotes) holding
+ * the '@', so "John Doe john@x.example" gives john@x.example. */
+static int copy_word_with_at(const char *s, const char *e, char *out, size_t out_size)
+{
+    const char *word = s;
+    int depth = 0;
+    bool in_quote = false;
+    for (const char *p = s; p <= e; p++) {
+        bool boundary = p == e || (!in_quote && depth == 0 &&
+                                   (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'));
+        if (boundary) {
+            if (p > word && memchr(word, '@', (size_t)(p - word)) != NULL)
+                return copy_spec(word, p, out, out_size);
+            word = p + 1;
+            continue;
+        }
+        if (*p == '"' && depth == 0)
+            in_quote = !in_quote;
+        else if (!in_quote && *p == '(')
+            depth++;
+        else if (!in_quote && *p == ')' && depth > 0)
+            depth--;
+    }
+    return -1;
+}
+
+int header_from_address(const char *value, size_t len, char *out, size_t out_size)
+{
+    const char *end = value + len;
+    const char *word_start = value;
+    int depth = 0;
+    bool in_quote = false;
+    for (const char *p = value; p < end; p++) {
+        char c = *p;
+        if (in_quote) {
+            if (c == '\\' && p + 1 < end)
+                p++;
+            else if (c == '"')
+                in_quote = false;
+            continue;
+        }
+        if (depth > 0) {
+            if (c == '\\' && p + 1 < end)
+                p++;
+            else if (c == '(')
+                depth++;
+            else if (c == ')')
+                depth--;
+            continue;
+        }
+        if (c == '"') {
+            in_quote = true;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == '<') {
+            const char *close = memchr(p + 1, '>', (size_t)(end - p - 1));
+            if (close == NULL)
+                return -1;
+            /* An obsolete route "@a,@b:" before the addr-spec is dropped. */
+            const char *spec = p + 1;
+            const char *colon = memchr(spec, ':', (size_t)(close - spec));
+            if (colon != NULL && *spec == '@')
+                spec = colon + 1;
+            return copy_spec(spec, close, out, out_size);
+        } else if (c == ':') {
+            word_start = p + 1; /* "group: a@b, c@d;" */
+        } else if (c == ',' || c == ';') {
+            /* The end of a mailbox without angle brackets. */
+            if (copy_word_with_at(word_start, p, out, out_size) == 0)
+                return 0;
+            word_start = p + 1;
+        }
+    }
+    return copy_word_with_at(word_start, end, out, out_size);
+}

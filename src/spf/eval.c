@@ -538,15 +538,31 @@ static memo_entry *answered_entry(da_spf_eval *ev, const char *name, da_dns_type
     return memo_find(ev, norm, type);
 }
 
-/* Asks early for what the record will probably need next, so that chains of
- * includes resolve in parallel rather than one after another. */
-static void prefetch_targets(pass *ps, unsigned depth, const spf_record *rec)
+/* Asks early for what the record will probably need next, so that its
+ * lookups (and chains of includes) resolve in parallel rather than one
+ * after another: include and redirect targets' records, and the addresses
+ * or MX sets of a, mx and exists terms whose targets hold no macro. Only
+ * terms within the DNS-term limit are prefetched; prefetches are never
+ * counted and their answers are used only if the sequential walk asks. */
+static void prefetch_targets(pass *ps, unsigned depth, const spf_record *rec,
+                             const char *domain)
 {
-    for (size_t i = 0; i < rec->count; i++) {
+    unsigned budget = ps->ev->max_dns_terms;
+    for (size_t i = 0; i < rec->count && budget > 0; i++) {
         const spf_term *t = &rec->terms[i];
-        if (t->mechanism == SPF_INCLUDE && strchr(t->domain_spec, '%') == NULL &&
-            name_is_queryable(t->domain_spec))
-            need(ps, depth, t->domain_spec, DA_DNS_TXT, true);
+        if (!spf_mechanism_queries_dns(t->mechanism))
+            continue;
+        budget--;
+        const char *target = t->domain_spec ? t->domain_spec : domain;
+        if (strchr(target, '%') != NULL || !name_is_queryable(target))
+            continue;
+        switch (t->mechanism) {
+        case SPF_INCLUDE: need(ps, depth, target, DA_DNS_TXT, true); break;
+        case SPF_A: need(ps, depth, target, address_type(ps->ev), true); break;
+        case SPF_MX: need(ps, depth, target, DA_DNS_MX, true); break;
+        case SPF_EXISTS: need(ps, depth, target, DA_DNS_A, true); break;
+        default: break;
+        }
     }
     if (rec->redirect != NULL && strchr(rec->redirect, '%') == NULL &&
         name_is_queryable(rec->redirect))
@@ -796,7 +812,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
     }
     const spf_record *rec = e->record;
     trace(ps, DA_SPF_TRACE_RECORD, depth, "%s: \"%s\"", domain, e->record_text);
-    prefetch_targets(ps, depth, rec);
+    prefetch_targets(ps, depth, rec, domain);
 
     for (size_t i = 0; i < rec->count; i++) {
         const spf_term *t = &rec->terms[i];

@@ -44,6 +44,7 @@ static const char usage_main[] =
     "  spf trace   the same, showing every term, DNS question and counter\n"
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check the syntax of an SPF record given on the command line\n"
+    "  log         the decisions domauthd logged (domauth log --help)\n"
     "\n"
     "  domauth COMMAND --help   shows the options of a command\n"
     "  domauth --version\n"
@@ -404,6 +405,7 @@ int main(int argc, char **argv)
         printf("domauth %s\n", DOMAUTH_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "spf") == 0) {
         if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
             fputs(usage_main, argc < 3 ? stderr : stdout);

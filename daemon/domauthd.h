@@ -1,0 +1,123 @@
+/* domauthd.h: the daemon's shared types. One process, one libuv loop: the
+ * listeners (milter, Postfix policy), the DNS resolver and caches, the event
+ * log and the current configuration all live here. Only the daemon has
+ * concurrency; the library it drives does no I/O of its own. */
+#ifndef DA_DAEMON_H
+#define DA_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "domauth.h"
+#include "domauth_net.h"
+#include "eventlog.h"
+#include "policy/decision.h"
+
+/* A configuration shared by the sessions that started under it; a reload
+ * makes a new one, and the old one goes when its last session ends. */
+typedef struct config_ref {
+    domauth_config config;
+    unsigned refs;
+    char authserv_id[256];
+    char receiver[256];
+} config_ref;
+
+config_ref *config_ref_get(config_ref *ref);
+void config_ref_put(config_ref *ref);
+
+typedef struct daemon_stats {
+    uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
+        protocol_errors;
+} daemon_stats;
+
+typedef struct listener listener;
+
+typedef struct domauthd {
+    uv_loop_t *loop;
+    const char *config_path;
+    config_ref *config; /* the current one */
+    da_resolver *upstream, *resolver; /* c-ares on the loop, the cache in front */
+    da_dns_cache *cache;
+    da_spf_record_cache *records;
+    eventlog *events;
+    listener *listeners;
+    uv_signal_t sighup, sigterm, sigint;
+    bool stopping;
+    daemon_stats stats;
+} domauthd;
+
+/* ---- connections (listen.c) ---- */
+
+typedef enum conn_kind { CONN_MILTER, CONN_POLICY } conn_kind;
+
+typedef struct conn conn;
+
+/* What a protocol handler supplies. */
+typedef struct conn_handler {
+    /* Called with bytes read; returns the number used. A handler waiting
+     * for a check returns fewer and is fed the rest after conn_resume. */
+    size_t (*on_data)(conn *c, const uint8_t *data, size_t len);
+    void (*on_close)(conn *c); /* free protocol state (checks may still be out) */
+} conn_handler;
+
+struct conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } io;
+    domauthd *daemon;
+    config_ref *config;
+    conn_kind kind;
+    const conn_handler *handler;
+    void *state;        /* the protocol's */
+    unsigned refs;      /* the connection itself and each check in flight */
+    bool closing;
+    bool paused;        /* waiting for a check: input is held back */
+    uint8_t *held;      /* bytes read but not yet used */
+    size_t held_len, held_cap;
+    char peer[64];
+};
+
+void conn_ref(conn *c);
+void conn_unref(conn *c);
+/* Queues bytes to send (copied). */
+void conn_send(conn *c, const void *data, size_t len);
+/* Stops handing input to the handler until conn_resume. */
+void conn_pause(conn *c);
+void conn_resume(conn *c);
+void conn_close(conn *c);
+
+/* Opens every listener the configuration names. */
+int listeners_open(domauthd *d, char *err, size_t err_size);
+void listeners_close(domauthd *d);
+/* The address a listener is bound to ("inet:127.0.0.1:8895"), for logs. */
+const char *listener_address(const listener *l);
+
+/* ---- checks (check.c) ---- */
+
+typedef struct check_job check_job;
+typedef void (*check_done_fn)(conn *c, void *arg, const decision *d, const da_spf_eval *eval);
+
+/* Decides for one message (or recipient): skips, or runs SPF asynchronously
+ * and applies ps. done runs once, from the loop, unless the connection has
+ * closed meanwhile (then the job just cleans up). The decision and eval are
+ * valid during done only. The event is logged either way. */
+void check_start(conn *c, const policy_settings *ps, const session_facts *facts,
+                 const char *rcpt, const char *queue_id, check_done_fn done, void *arg);
+
+/* ---- protocols ---- */
+
+extern const conn_handler milter_handler;
+extern const conn_handler policy_handler;
+void *milter_state_new(conn *c);
+void *policy_state_new(conn *c);
+
+/* ---- logging of the daemon itself (main.c) ---- */
+
+void daemon_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,336 @@
+/* listen.c: listeners (unix or inet) and the connections they accept. A
+ * connection reads into its own buffer and hands bytes to its protocol
+ * handler; while the handler waits for a check the rest is held, so frames
+ * are processed in order and none is lost. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "domauthd.h"
+
+enum { READ_CHUNK = 65536 };
+
+struct listener {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } io;
+    domauthd *daemon;
+    conn_kind kind;
+    char address[300];
+    char unix_path[256];
+    listener *next;
+};
+
+const char *listener_address(const listener *l)
+{
+    return l->address;
+}
+
+/* ------------------------------------------------------- connections */
+
+static void on_conn_closed(uv_handle_t *handle)
+{
+    conn *c = handle->data;
+    conn_unref(c);
+}
+
+void conn_ref(conn *c)
+{
+    c->refs++;
+}
+
+void conn_unref(conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    config_ref_put(c->config);
+    free(c->held);
+    free(c);
+}
+
+void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->daemon->stats.sessions_active--;
+    if (c->handler->on_close != NULL)
+        c->handler->on_close(c);
+    uv_close(&c->io.handle, on_conn_closed);
+}
+
+typedef struct write_req {
+    uv_write_t req;
+    char data[];
+} write_req;
+
+static void on_written(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    conn *c = req->data;
+    if (status < 0 && !c->closing)
+        conn_close(c);
+    conn_unref(c);
+    free(w);
+}
+
+void conn_send(conn *c, const void *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    write_req *w = malloc(sizeof *w + len);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, data, len);
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+    w->req.data = c;
+    conn_ref(c);
+    if (uv_write(&w->req, &c->io.stream, &buf, 1, on_written) != 0) {
+        conn_unref(c);
+        free(w);
+        conn_close(c);
+    }
+}
+
+/* Keeps bytes the handler did not use, in order, ahead of later reads. */
+static int hold(conn *c, const uint8_t *data, size_t len)
+{
+    if (c->held_len + len > c->held_cap) {
+        size_t cap = c->held_cap ? c->held_cap : 4096;
+        while (cap < c->held_len + len)
+            cap *= 2;
+        uint8_t *n = realloc(c->held, cap);
+        if (n == NULL)
+            return -1;
+        c->held = n;
+        c->held_cap = cap;
+    }
+    memcpy(c->held + c->held_len, data, len);
+    c->held_len += len;
+    return 0;
+}
+
+/* Hands data to the handler until it pauses; keeps what it did not use. */
+static void deliver(conn *c, const uint8_t *data, size_t len)
+{
+    while (len > 0 && !c->paused && !c->closing) {
+        size_t used = c->handler->on_data(c, data, len);
+        if (used > len)
+            used = len;
+        data += used;
+        len -= used;
+        if (used == 0 && !c->paused)
+            break; /* the handler closed or cannot go on */
+    }
+    if (len > 0 && !c->closing && hold(c, data, len) != 0)
+        conn_close(c);
+}
+
+static void alloc_buffer(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)handle;
+    (void)suggested;
+    char *p = malloc(READ_CHUNK);
+    *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = stream->data;
+    if (nread < 0) {
+        conn_close(c);
+    } else if (nread > 0) {
+        conn_ref(c);
+        if (c->paused || c->held_len > 0) {
+            if (hold(c, (const uint8_t *)buf->base, (size_t)nread) != 0)
+                conn_close(c);
+        } else {
+            deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+        }
+        conn_unref(c);
+    }
+    free(buf->base);
+}
+
+void conn_pause(conn *c)
+{
+    c->paused = true;
+}
+
+void conn_resume(conn *c)
+{
+    if (c->closing || !c->paused)
+        return;
+    if (c->daemon->stopping) {
+        /* The reply is queued; the session ends with it. */
+        conn_close(c);
+        return;
+    }
+    c->paused = false;
+    conn_ref(c);
+    /* Feed what was held; the handler may pause again part-way. */
+    while (c->held_len > 0 && !c->paused && !c->closing) {
+        size_t len = c->held_len;
+        uint8_t *data = c->held;
+        c->held = NULL;
+        c->held_len = c->held_cap = 0;
+        deliver(c, data, len);
+        free(data);
+    }
+    conn_unref(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    listener *l = server->data;
+    domauthd *d = l->daemon;
+    if (status < 0 || d->stopping)
+        return;
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->daemon = d;
+    c->kind = l->kind;
+    c->refs = 1; /* released by on_conn_closed */
+    c->config = config_ref_get(d->config);
+    c->handler = l->kind == CONN_MILTER ? &milter_handler : &policy_handler;
+    int rc = l->io.handle.type == UV_TCP ? uv_tcp_init(d->loop, &c->io.tcp)
+                                         : uv_pipe_init(d->loop, &c->io.pipe, 0);
+    if (rc != 0) {
+        conn_unref(c);
+        return;
+    }
+    c->io.handle.data = c;
+    if (uv_accept(server, &c->io.stream) != 0) {
+        c->closing = true;
+        uv_close(&c->io.handle, on_conn_closed);
+        return;
+    }
+    if (l->io.handle.type == UV_TCP) {
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &len) == 0) {
+            if (ss.ss_family == AF_INET6)
+                uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+            else
+                uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+        }
+        uv_tcp_nodelay(&c->io.tcp, 1);
+    } else {
+        snprintf(c->peer, sizeof c->peer, "unix");
+    }
+    d->stats.connections++;
+    d->stats.sessions_active++;
+    c->state = l->kind == CONN_MILTER ? milter_state_new(c) : policy_state_new(c);
+    if (c->state == NULL || uv_read_start(&c->io.stream, alloc_buffer, on_read) != 0)
+        conn_close(c);
+}
+
+/* ---------------------------------------------------------- listeners */
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode, char *err,
+                    size_t err_size)
+{
+    listener *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    l->daemon = d;
+    l->kind = kind;
+    snprintf(l->address, sizeof l->address, "%s", spec);
+    int rc;
+    bool initialized = false;
+    if (strncmp(spec, "unix:", 5) == 0) {
+        snprintf(l->unix_path, sizeof l->unix_path, "%s", spec + 5);
+        unlink(l->unix_path); /* a stale socket from an earlier run */
+        rc = uv_pipe_init(d->loop, &l->io.pipe, 0);
+        initialized = rc == 0;
+        if (rc == 0)
+            rc = uv_pipe_bind(&l->io.pipe, l->unix_path);
+        if (rc == 0 && chmod(l->unix_path, mode) != 0)
+            rc = uv_translate_sys_error(errno);
+    } else {
+        char host[256];
+        const char *hp = spec + 5;
+        const char *colon = strrchr(hp, ':');
+        snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
+        int port = atoi(colon + 1);
+        char *h = host; /* [v6]:port */
+        size_t hl = strlen(h);
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h[hl - 1] = '\0';
+            h++;
+        }
+        struct sockaddr_storage ss;
+        if (strchr(h, ':') != NULL)
+            rc = uv_ip6_addr(h, port, (struct sockaddr_in6 *)&ss);
+        else
+            rc = uv_ip4_addr(h, port, (struct sockaddr_in *)&ss);
+        if (rc == 0) {
+            rc = uv_tcp_init(d->loop, &l->io.tcp);
+            initialized = rc == 0;
+        }
+        if (rc == 0)
+            rc = uv_tcp_bind(&l->io.tcp, (struct sockaddr *)&ss, 0);
+    }
+    l->io.handle.data = l;
+    if (rc == 0)
+        rc = uv_listen(&l->io.stream, 511, on_connection);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", spec, uv_strerror(rc));
+        if (initialized)
+            uv_close(&l->io.handle, on_listener_closed);
+        else
+            free(l);
+        return -1;
+    }
+    l->next = d->listeners;
+    d->listeners = l;
+    daemon_log(LOG_INFO, "listening for %s on %s", kind == CONN_MILTER ? "milter" : "policy",
+               spec);
+    return 0;
+}
+
+int listeners_open(domauthd *d, char *err, size_t err_size)
+{
+    const domauth_config *cfg = &d->config->config;
+    if (cfg->milter_listen && *cfg->milter_listen &&
+        open_one(d, cfg->milter_listen, CONN_MILTER, cfg->socket_mode, err, err_size) != 0)
+        return -1;
+    if (cfg->policy_listen && *cfg->policy_listen &&
+        open_one(d, cfg->policy_listen, CONN_POLICY, cfg->socket_mode, err, err_size) != 0)
+        return -1;
+    if (d->listeners == NULL) {
+        snprintf(err, err_size, "no listener configured: set milter or policy in [daemon]");
+        return -1;
+    }
+    return 0;
+}
+
+void listeners_close(domauthd *d)
+{
+    listener *l = d->listeners;
+    d->listeners = NULL;
+    while (l != NULL) {
+        listener *next = l->next;
+        if (l->unix_path[0])
+            unlink(l->unix_path);
+        uv_close(&l->io.handle, on_listener_closed);
+        l = next;
+    }
+}

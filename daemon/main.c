@@ -1,0 +1,492 @@
+/* main.c: domauthd, the daemon beside the MTA. Loads domauth.conf, opens the
+ * listeners, drops privileges, and runs one libuv loop. SIGHUP reloads the
+ * configuration (a broken one is refused and the old kept); SIGTERM stops
+ * accepting and lets sessions in progress finish. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "domauthd.h"
+
+#define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
+
+/* The daemon's own log: syslog always, stderr too in the foreground. These
+ * two flags are process-wide by nature (like syslog itself). */
+static bool log_to_stderr = true;
+static bool log_verbose;
+
+void daemon_log(int priority, const char *fmt, ...)
+{
+    if (priority == LOG_DEBUG && !log_verbose)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    syslog(priority, "%s", msg);
+    if (log_to_stderr)
+        fprintf(stderr, "domauthd: %s\n", msg);
+}
+
+config_ref *config_ref_get(config_ref *ref)
+{
+    ref->refs++;
+    return ref;
+}
+
+void config_ref_put(config_ref *ref)
+{
+    if (ref != NULL && --ref->refs == 0) {
+        config_free(&ref->config);
+        free(ref);
+    }
+}
+
+static const char usage[] =
+    "usage: domauthd [-c FILE] [-f | -d] [-t] [-v]\n"
+    "\n"
+    "Checks the senders of arriving mail (SPF) for Postfix or Sendmail, through\n"
+    "a milter and/or a Postfix policy delegation listener, and applies the\n"
+    "site's policy from domauth.conf. Observes only until monitor = no.\n"
+    "\n"
+    "  -c, --config FILE   configuration (default " DEFAULT_CONFIG "; when that\n"
+    "                      file does not exist the built-in defaults are used)\n"
+    "  -f, --foreground    stay in the foreground and log to stderr too (default)\n"
+    "  -d, --daemon        detach from the terminal (with pidfile if configured)\n"
+    "  -t, --check-config  check the configuration and exit: 0 if it is usable\n"
+    "  --sample-config     print a configuration with every key and its default\n"
+    "  -v, --verbose       log more\n"
+    "  -h, --help          this text\n"
+    "  --version\n"
+    "\n"
+    "Signals: HUP reloads the configuration, TERM or INT stops after the\n"
+    "sessions in progress. See domauthd(8) and domauth.conf(5).\n";
+
+/* ------------------------------------------------------ configuration */
+
+static char *read_file(const char *path, size_t *len, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (*len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (16u << 20)) {
+                snprintf(err, err_size, "%s is larger than 16 MiB", path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            char *n = realloc(buf, cap);
+            if (n == NULL) {
+                free(buf);
+                fclose(f);
+                snprintf(err, err_size, "out of memory");
+                return NULL;
+            }
+            buf = n;
+        }
+        size_t got = fread(buf + *len, 1, cap - *len, f);
+        *len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    return buf;
+}
+
+static int load_list_files(ip_set *set, char **files, size_t count, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len;
+        char *text = read_file(files[i], &len, err, err_size);
+        if (text == NULL)
+            return -1;
+        char why[300];
+        int rc = ip_set_add_lines(set, text, len, why, sizeof why);
+        free(text);
+        if (rc != 0) {
+            snprintf(err, err_size, "%s:%s", files[i], why + (strncmp(why, "line ", 5) == 0 ? 5 : 0));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Loads path into a new config_ref; NULL with a reason in err. A missing
+ * default file means the built-in defaults. */
+static config_ref *config_load(const char *path, bool path_given, char *err, size_t err_size)
+{
+    config_ref *ref = calloc(1, sizeof *ref);
+    if (ref == NULL || config_init(&ref->config) != 0) {
+        free(ref);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    ref->refs = 1;
+    size_t len = 0;
+    char *text = NULL;
+    if (path_given || access(path, F_OK) == 0) {
+        text = read_file(path, &len, err, err_size);
+        if (text == NULL) {
+            config_ref_put(ref);
+            return NULL;
+        }
+    }
+    if (config_parse(&ref->config, path, text ? text : "", len, err, err_size) != 0) {
+        free(text);
+        free(ref);
+        return NULL;
+    }
+    free(text);
+    domauth_config *cfg = &ref->config;
+    if (load_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
+                        err_size) != 0 ||
+        load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
+                        err_size) != 0) {
+        config_ref_put(ref);
+        return NULL;
+    }
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(ref->authserv_id, sizeof ref->authserv_id, "%s",
+             cfg->authserv_id && *cfg->authserv_id ? cfg->authserv_id : host);
+    snprintf(ref->receiver, sizeof ref->receiver, "%s",
+             cfg->receiver && *cfg->receiver ? cfg->receiver : host);
+    return ref;
+}
+
+static void emit_line(void *arg, const char *line)
+{
+    fprintf(arg, "%s\n", line);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static bool same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void on_sighup(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    domauthd *d = handle->data;
+    /* Log files are reopened whatever the configuration says: logrotate
+     * sends HUP after moving them. */
+    if (d->events != NULL)
+        eventlog_reopen(d->events);
+    char err[600];
+    config_ref *fresh = config_load(d->config_path, true, err, sizeof err);
+    if (fresh == NULL) {
+        daemon_log(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
+        return;
+    }
+    const domauth_config *old = &d->config->config, *cfg = &fresh->config;
+    if (!same(old->milter_listen, cfg->milter_listen) ||
+        !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
+        !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database))
+        daemon_log(LOG_WARNING, "reload: listeners, user, DNS servers and database change "
+                                "only at restart; the rest applies now");
+    config_ref *previous = d->config;
+    d->config = fresh;
+    config_ref_put(previous); /* sessions that started under it keep it */
+    daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,
+               cfg->global.monitor ? "on" : "off");
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void on_stop_timer(uv_timer_t *timer)
+{
+    /* Sessions still open after the grace period are closed; the MTA applies
+     * its default action (milter_default_action) to them. */
+    daemon_log(LOG_WARNING, "stopping: closing sessions still open after the grace period");
+    uv_walk(timer->loop, close_handle, NULL);
+}
+
+/* Idle sessions close now; one waiting for a check closes after its
+ * reply (see conn_resume). Listeners are already closing. */
+static void close_idle_session(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if ((h->type != UV_TCP && h->type != UV_NAMED_PIPE) || uv_is_closing(h) || h->data == NULL)
+        return;
+    conn *c = h->data;
+    if (!c->paused)
+        conn_close(c);
+}
+
+static void on_sigterm(uv_signal_t *handle, int signum)
+{
+    domauthd *d = handle->data;
+    if (d->stopping) {
+        daemon_log(LOG_WARNING, "second signal %d: stopping now", signum);
+        uv_walk(d->loop, close_handle, NULL);
+        return;
+    }
+    d->stopping = true;
+    daemon_log(LOG_INFO, "signal %d: no new sessions; finishing %llu in progress", signum,
+               (unsigned long long)d->stats.sessions_active);
+    listeners_close(d);
+    uv_walk(d->loop, close_idle_session, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    static uv_timer_t grace;
+    uv_timer_init(d->loop, &grace);
+    uv_timer_start(&grace, on_stop_timer, 10000, 0);
+    uv_unref((uv_handle_t *)&grace);
+    /* The resolver's handles keep the loop alive only while work is out. */
+}
+
+/* ------------------------------------------------------ process setup */
+
+static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->user == NULL || *cfg->user == '\0')
+        return 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (pw == NULL) {
+        snprintf(err, err_size, "user '%s' does not exist", cfg->user);
+        return -1;
+    }
+    gid_t gid = pw->pw_gid;
+    if (cfg->group && *cfg->group) {
+        struct group *gr = getgrnam(cfg->group);
+        if (gr == NULL) {
+            snprintf(err, err_size, "group '%s' does not exist", cfg->group);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    /* Unix sockets and the database directory must stay usable. */
+    if (cfg->milter_listen && strncmp(cfg->milter_listen, "unix:", 5) == 0)
+        (void)!chown(cfg->milter_listen + 5, pw->pw_uid, gid);
+    if (cfg->policy_listen && strncmp(cfg->policy_listen, "unix:", 5) == 0)
+        (void)!chown(cfg->policy_listen + 5, pw->pw_uid, gid);
+    if (cfg->database && *cfg->database) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", cfg->database);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL && slash != dir) {
+            *slash = '\0';
+            mkdir(dir, 0750);
+            (void)!chown(dir, pw->pw_uid, gid);
+        }
+    }
+    if (getuid() != 0) {
+        snprintf(err, err_size, "user = %s needs domauthd started as root", cfg->user);
+        return -1;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
+        snprintf(err, err_size, "cannot become %s: %s", cfg->user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path, char *err, size_t err_size)
+{
+    if (path == NULL || *path == '\0')
+        return 0;
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+        snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int detach(char *err, size_t err_size)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, err_size, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    if (chdir("/") != 0) {
+        snprintf(err, err_size, "chdir /: %s", strerror(errno));
+        return -1;
+    }
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    log_to_stderr = false;
+    return 0;
+}
+
+static int facility_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } table[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
+                 {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+                 {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+                 {"local7", LOG_LOCAL7}, {"user", LOG_USER}};
+    for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(name, table[i].name) == 0)
+            return table[i].value;
+    return LOG_MAIL;
+}
+
+/* --------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    enum { O_SAMPLE = 256, O_VERSION };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+        {"daemon", no_argument, NULL, 'd'},       {"check-config", no_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"sample-config", no_argument, NULL, O_SAMPLE},
+        {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0},
+    };
+    const char *path = DEFAULT_CONFIG;
+    bool path_given = false, daemonize = false, check_only = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:fdtvh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; path_given = true; break;
+        case 'f': daemonize = false; break;
+        case 'd': daemonize = true; break;
+        case 't': check_only = true; break;
+        case 'v': log_verbose = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        case O_SAMPLE: config_write_sample(emit_line, stdout); return 0;
+        case O_VERSION: printf("domauthd %s\n", DOMAUTH_VERSION); return 0;
+        default: fputs(usage, stderr); return 64;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "domauthd: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 64;
+    }
+
+    char err[700];
+    config_ref *cfg = config_load(path, path_given, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "domauthd: %s\n", err);
+        return 78; /* EX_CONFIG */
+    }
+    if (check_only) {
+        printf("%s: ok%s\n", path, access(path, F_OK) == 0 ? "" : " (built-in defaults)");
+        config_ref_put(cfg);
+        return 0;
+    }
+    openlog("domauthd", LOG_PID | LOG_NDELAY, facility_of(cfg->config.syslog_facility));
+
+    domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg};
+    int status = 1;
+    if (listeners_open(&d, err, sizeof err) != 0) {
+        daemon_log(LOG_ERR, "%s", err);
+        goto out;
+    }
+    if (daemonize) {
+        if (detach(err, sizeof err) != 0 || uv_loop_fork(d.loop) != 0) {
+            daemon_log(LOG_ERR, "cannot detach: %s", err);
+            goto out;
+        }
+    }
+    if (write_pidfile(cfg->config.pidfile, err, sizeof err) != 0 ||
+        drop_privileges(&cfg->config, err, sizeof err) != 0) {
+        daemon_log(LOG_ERR, "%s", err);
+        goto out;
+    }
+
+    /* Created after fork and privilege drop: the log's writer thread and
+     * its files belong to the running user. */
+    eventlog_options eo = {.syslog = cfg->config.syslog,
+                           .syslog_facility = cfg->config.syslog_facility,
+                           .json_path = cfg->config.event_log,
+                           .database_path = cfg->config.database};
+    err[0] = '\0';
+    d.events = eventlog_open(d.loop, &eo, err, sizeof err);
+    if (err[0])
+        daemon_log(LOG_WARNING, "event log: %s (mail keeps flowing)", err);
+
+    da_resolver_options ro = {.servers = cfg->config.dns_servers && *cfg->config.dns_servers
+                                             ? cfg->config.dns_servers
+                                             : NULL,
+                              .timeout_ms = cfg->config.dns_timeout_ms,
+                              .tries = cfg->config.dns_tries,
+                              .use_edns0 = true};
+    d.upstream = da_resolver_new_uv(d.loop, &ro, err, sizeof err);
+    da_dns_cache_options co = {.max_entries = cfg->config.cache_entries};
+    d.cache = da_dns_cache_new(&co);
+    d.records = da_spf_record_cache_new(0);
+    if (d.upstream == NULL || d.cache == NULL || d.records == NULL ||
+        (d.resolver = da_resolver_new_cached(d.cache, d.upstream)) == NULL) {
+        daemon_log(LOG_ERR, "cannot set up DNS: %s", d.upstream ? "out of memory" : err);
+        goto out;
+    }
+
+    uv_signal_init(d.loop, &d.sighup);
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+    uv_signal_start(&d.sighup, on_sighup, SIGHUP);
+    uv_signal_start(&d.sigterm, on_sigterm, SIGTERM);
+    uv_signal_start(&d.sigint, on_sigterm, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+
+    daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
+               DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
+               cfg->authserv_id);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    daemon_log(LOG_INFO, "stopped after %llu connections, %llu checks, %llu skipped",
+               (unsigned long long)d.stats.connections, (unsigned long long)d.stats.checks,
+               (unsigned long long)d.stats.skips);
+    status = 0;
+
+out:
+    if (!d.stopping)
+        listeners_close(&d);
+    da_resolver_free(d.resolver);
+    da_resolver_free(d.upstream);
+    da_dns_cache_free(d.cache);
+    da_spf_record_cache_free(d.records);
+    if (d.events != NULL)
+        eventlog_close(d.events);
+    uv_walk(d.loop, close_handle, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(d.loop);
+    if (cfg->config.pidfile && *cfg->config.pidfile && status == 0)
+        unlink(cfg->config.pidfile);
+    config_ref_put(d.config);
+    closelog();
+    return status;
+}

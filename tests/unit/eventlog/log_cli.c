@@ -1,0 +1,316 @@
+/* End-to-end test of `domauth log`: fills a database through daemon/eventlog.c
+ * (a real uv loop), then runs the built domauth (DOMAUTH_BIN or argv[1]) and
+ * checks its filters, --json, --summary, --purge-before and exit codes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "eventlog.h"
+#include "tap.h"
+
+static char tmpdir[64], db_path[128];
+static const char *domauth_bin;
+
+/* Runs "domauth log ARGS"; returns the exit status and the output (to free). */
+static int run_log(const char *args, char **output)
+{
+    char command[1024];
+    snprintf(command, sizeof command, "'%s' log %s 2>%s/stderr.txt", domauth_bin, args, tmpdir);
+    FILE *p = popen(command, "r");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (p == NULL || buf == NULL) {
+        free(buf);
+        if (p != NULL)
+            pclose(p);
+        *output = NULL;
+        return -1;
+    }
+    for (size_t got; (got = fread(buf + n, 1, cap - 1 - n, p)) > 0;) {
+        n += got;
+        if (n == cap - 1) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    buf[n] = '\0';
+    *output = buf;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Runs ARGS and checks the exit status and the number of output lines. */
+static char *expect(const char *args, int status, int lines, const char *what)
+{
+    char *out;
+    int got = run_log(args, &out);
+    TAP_OK(got == status && count_lines(out) == lines, "%s (exit %d, %d lines)", what, got,
+           count_lines(out));
+    return out;
+}
+
+static char *stderr_text(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/stderr.txt", tmpdir);
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 4096);
+    if (f != NULL && buf != NULL) {
+        size_t n = fread(buf, 1, 4095, f);
+        buf[n] = '\0';
+    }
+    if (f != NULL)
+        fclose(f);
+    return buf;
+}
+
+/* Six decisions: four on fixed days (UTC), two in the last hours. */
+static void fill_database(void)
+{
+    int64_t now = (int64_t)time(NULL);
+    event_record events[] = {
+        {.time = 1762768800 /* 2025-11-10 10:00 */, .listener = "milter", .queue_id = "Q1",
+         .client_ip = "192.0.2.1", .helo = "mx.example.com", .mail_from = "a@example.com",
+         .identity = "mailfrom", .domain = "example.com", .result = "pass", .mechanism = "mx",
+         .score = 0, .action = "accept"},
+        {.time = 1762862400 /* 2025-11-11 12:00 */, .listener = "policy",
+         .client_ip = "192.0.2.2", .helo = "evil", .mail_from = "b@Evil.Example",
+         .identity = "mailfrom", .domain = "Evil.Example", .result = "fail", .mechanism = "-all",
+         .score = 5, .action = "reject", .reply = "550 5.7.23 Evil.Example says no"},
+        {.time = 1762939800 /* 2025-11-12 09:30 */, .listener = "milter",
+         .client_ip = "2001:db8::1", .helo = "h.example.org", .mail_from = "c@example.org",
+         .identity = "mailfrom", .domain = "example.org", .result = "softfail",
+         .mechanism = "~all", .score = 2.5, .action = "accept", .held_action = "defer",
+         .reply = "451 4.7.23 try later"},
+        {.time = 1762943400 /* 2025-11-12 10:30 */, .listener = "milter",
+         .client_ip = "198.51.100.5", .helo = "laptop", .mail_from = "me@example.com",
+         .skip_reason = "authenticated", .score = 0, .action = "accept"},
+        {.time = now - 1800, .listener = "policy", .client_ip = "192.0.2.1",
+         .helo = "cr\r\nlf \x1b[2J", .mail_from = "esc\x1b]0;owned\x07@example.net",
+         .identity = "mailfrom", .domain = "example.net", .result = "temperror",
+         .problem = "DNS timeout", .score = 0, .action = "defer"},
+        {.time = now - 7200, .listener = "milter", .client_ip = "192.0.2.9", .helo = "ok",
+         .mail_from = "", .identity = "helo", .domain = "ok.example", .result = "pass",
+         .mechanism = "a", .score = -1, .action = "tag"},
+    };
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char err[512];
+    eventlog_options o = {.database_path = db_path};
+    eventlog *log = eventlog_open(&loop, &o, err, sizeof err);
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        eventlog_write(log, &events[i]);
+    eventlog_close(log);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    TAP_OK(err[0] == '\0', "the database is filled through eventlog (%s)", err);
+}
+
+static void test_filters(void)
+{
+    char args[512];
+    char *out;
+#define DB "--database '%s' "
+    snprintf(args, sizeof args, DB "--json", db_path);
+    out = expect(args, 0, 6, "--json: one line per event");
+    char *temperror = strstr(out, "\"temperror\""), *tag = strstr(out, "\"tag\"");
+    char *pass2025 = strstr(out, "\"time\":1762768800");
+    TAP_OK(temperror && tag && pass2025 && temperror < tag && tag < pass2025,
+           "--json: newest first");
+    TAP_OK(strstr(out, "\"helo\":\"cr\\r\\nlf \\u001b[2J\"") != NULL,
+           "--json: hostile values are escaped");
+    TAP_OK(strstr(out, "\"mail_from\":\"\",") != NULL && strstr(out, "\"score\":2.5,") != NULL &&
+               strstr(out, "\"queue_id\":null") != NULL && strstr(out, "\"id\":") != NULL,
+           "--json: empty strings, numbers, nulls and the id");
+    free(out);
+
+    snprintf(args, sizeof args, DB "--result fail --json", db_path);
+    out = expect(args, 0, 1, "--result fail");
+    TAP_OK(strstr(out, "\"domain\":\"Evil.Example\"") != NULL, "--result fail: the right one");
+    free(out);
+    snprintf(args, sizeof args, DB "--result fail,softfail --json", db_path);
+    free(expect(args, 0, 2, "--result with a list"));
+    snprintf(args, sizeof args, DB "--ip 192.0.2.1 --json", db_path);
+    free(expect(args, 0, 2, "--ip"));
+    snprintf(args, sizeof args, DB "--domain evil.EXAMPLE --json", db_path);
+    free(expect(args, 0, 1, "--domain ignores case"));
+    snprintf(args, sizeof args, DB "--action defer --json", db_path);
+    free(expect(args, 0, 2, "--action matches what was done and what was held back"));
+    snprintf(args, sizeof args, DB "--skip --json", db_path);
+    out = expect(args, 0, 1, "--skip");
+    TAP_OK(strstr(out, "\"skip_reason\":\"authenticated\"") != NULL, "--skip: the skipped one");
+    free(out);
+    snprintf(args, sizeof args, DB "--since 2025-11-11 --until 2025-11-12T10:00 --json",
+             db_path);
+    free(expect(args, 0, 2, "--since and --until with dates"));
+    snprintf(args, sizeof args, DB "--since '2025-11-12 09:30:00' --until @1762943401 --json",
+             db_path);
+    free(expect(args, 0, 2, "--since includes, --until excludes; @SECONDS"));
+    snprintf(args, sizeof args, DB "--since 1h --json", db_path);
+    out = expect(args, 0, 1, "--since 1h");
+    TAP_OK(strstr(out, "\"temperror\"") != NULL, "--since 1h: the last half hour's");
+    free(out);
+    snprintf(args, sizeof args, DB "--since 3h --result pass --ip 192.0.2.9 --json", db_path);
+    free(expect(args, 0, 1, "filters combine"));
+    snprintf(args, sizeof args, DB "--limit 2 --json", db_path);
+    free(expect(args, 0, 2, "--limit"));
+    snprintf(args, sizeof args, DB "--result neutral", db_path);
+    out = expect(args, 0, 1, "nothing matches: exit 0");
+    TAP_OK(strstr(out, "no events match") != NULL, "nothing matches: said so");
+    free(out);
+}
+
+static void test_table(void)
+{
+    char args[512], *out;
+    snprintf(args, sizeof args, DB, db_path);
+    out = expect(args, 0, 7, "table: a header and six rows");
+    TAP_OK(strchr(out, '\x1b') == NULL && strchr(out, '\x07') == NULL,
+           "table: no escape sequence reaches the terminal");
+    /* Every row's client column starts where the header's does. */
+    const char *header = out, *client = strstr(out, "CLIENT");
+    size_t column = client ? (size_t)(client - header) : 0;
+    bool aligned = client != NULL;
+    int rows = 0;
+    for (const char *line = strchr(out, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        const char *row = line + 1;
+        aligned = aligned && row[column - 1] == ' ' && row[column] != ' ' &&
+                  (strncmp(row + column, "192.0.2.", 8) == 0 ||
+                   strncmp(row + column, "2001:db8::1", 11) == 0 ||
+                   strncmp(row + column, "198.51.100.5", 12) == 0);
+        rows++;
+    }
+    TAP_OK(aligned && rows == 6, "table: columns are aligned");
+    TAP_OK(strstr(out, "accept(defer)") != NULL && strstr(out, "skipped: authenticated") &&
+               strstr(out, " <> ") != NULL && strstr(out, "DNS timeout") != NULL,
+           "table: held actions, skips, the null sender and problems are shown");
+    free(out);
+    snprintf(args, sizeof args, DB "--limit 1", db_path);
+    out = expect(args, 0, 2, "table: --limit 1");
+    free(out);
+    char *said = stderr_text();
+    TAP_OK(said && strstr(said, "--limit 0") != NULL, "table: says when more events exist");
+    free(said);
+}
+
+/* The count on the first line of a --summary that starts with label and
+ * spaces, or -1. */
+static long summary_count(const char *out, const char *label)
+{
+    size_t n = strlen(label);
+    for (const char *line = out; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (strncmp(line, label, n) != 0 || line[n] != ' ')
+            continue;
+        const char *p = line + n;
+        while (*p == ' ')
+            p++;
+        return strtol(p, NULL, 10);
+    }
+    return -1;
+}
+
+static void test_summary(void)
+{
+    char args[512], *out;
+    snprintf(args, sizeof args, DB "--summary", db_path);
+    out = expect(args, 0, 17, "--summary");
+    TAP_OK(strstr(out, "6 events, from 2025-11-10 10:00:00") != NULL, "--summary: total and span");
+    TAP_OK(summary_count(out, "pass") == 2 && summary_count(out, "fail") == 1 &&
+               summary_count(out, "skipped: authenticated") == 1 &&
+               summary_count(out, "accept") == 3 && summary_count(out, "tag") == 1 &&
+               summary_count(out, "defer") == 1,
+           "--summary: counts per result and action");
+    free(out);
+    snprintf(args, sizeof args, DB "--summary --json --since 2025-11-11", db_path);
+    out = expect(args, 0, 1, "--summary --json");
+    TAP_OK(strstr(out, "{\"events\":5,") == out && strstr(out, "\"pass\":1") != NULL &&
+               strstr(out, "\"reject\":1") != NULL &&
+               strstr(out, "\"held\":{\"defer\":1}") != NULL,
+           "--summary --json: over the selection");
+    free(out);
+}
+
+static void test_errors_and_purge(void)
+{
+    char args[512], *out, *said;
+    snprintf(args, sizeof args, "--database '%s/none.db'", tmpdir);
+    free(expect(args, 66, 0, "a missing database: exit 66"));
+    said = stderr_text();
+    TAP_OK(said && strstr(said, "no event database at") != NULL, "a missing database: said so");
+    free(said);
+    snprintf(args, sizeof args, "--database '%s/stderr.txt'", tmpdir);
+    free(expect(args, 66, 0, "a file that is not a database: exit 66"));
+    snprintf(args, sizeof args, DB "--since yesterday", db_path);
+    free(expect(args, 64, 0, "a bad time: exit 64"));
+    snprintf(args, sizeof args, DB "--result maybe", db_path);
+    free(expect(args, 64, 0, "an unknown result: exit 64"));
+    snprintf(args, sizeof args, DB "--frobnicate", db_path);
+    free(expect(args, 64, 0, "an unknown option: exit 64"));
+    snprintf(args, sizeof args, DB "--purge-before 1d --json", db_path);
+    free(expect(args, 64, 0, "--purge-before with a filter: exit 64"));
+    out = NULL;
+    int status = run_log("--help", &out);
+    TAP_OK(status == 0 && strstr(out, "--purge-before") && strstr(out, "--summary") &&
+               strstr(out, "Exit status"),
+           "--help: exit 0 and every option");
+    free(out);
+
+    char config[160];
+    snprintf(config, sizeof config, "%s/domauth.conf", tmpdir);
+    FILE *f = fopen(config, "w");
+    fprintf(f, "[daemon]\ndatabase = %s\n", db_path);
+    fclose(f);
+    snprintf(args, sizeof args, "--config '%s' --json", config);
+    free(expect(args, 0, 6, "--config: the database key is used"));
+
+    snprintf(args, sizeof args, DB "--purge-before 2025-11-12", db_path);
+    out = expect(args, 0, 1, "--purge-before");
+    TAP_OK(strstr(out, "2 events before") != NULL, "--purge-before: says how many");
+    free(out);
+    snprintf(args, sizeof args, DB "--json", db_path);
+    free(expect(args, 0, 4, "--purge-before: the older events are gone"));
+}
+
+int main(int argc, char **argv)
+{
+    domauth_bin = argc > 1 ? argv[1] : getenv("DOMAUTH_BIN");
+    if (domauth_bin == NULL || access(domauth_bin, X_OK) != 0) {
+        TAP_SKIP("no domauth binary (set DOMAUTH_BIN)");
+        return tap_done();
+    }
+    /* The fixed days above are UTC; domauth reads TIME in local time. */
+    setenv("TZ", "UTC", 1);
+    tzset();
+    strcpy(tmpdir, "/tmp/domauth-log-test-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(db_path, sizeof db_path, "%s/events.db", tmpdir);
+    fill_database();
+    test_filters();
+    test_table();
+    test_summary();
+    test_errors_and_purge();
+
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);
+    if (system(command) != 0)
+        printf("# could not remove %s\n", tmpdir);
+    return tap_done();
+}

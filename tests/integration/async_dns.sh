@@ -498,8 +498,11 @@ $diffs}"
         echo "192.0.2.59 u@big.test h.example	temperror"
         echo "192.0.2.10 u@pass.test h.example	pass ip4:192.0.2.0/24"
     } | make_requests notcp
+    # One at a time: c-ares 1.18 resets every query pending on a server
+    # whose TCP connection is refused, so a small query still in flight
+    # beside the big one may fail with it (temperror, mail accepted).
     run_batch notcp "$domauth_bin" "$workdir/notcp.in" --dns-server 127.0.0.1:53 --no-edns0 \
-        --dns-timeout 300 --dns-tries 1
+        --dns-timeout 300 --dns-tries 1 --concurrency 1
     problems=$(run_problems notcp)
     diffs=$(output_diff notcp)
     if [ -z "$problems$diffs" ] && [ "$elapsed_ms" -lt 2500 ]; then

@@ -44,6 +44,7 @@ static const char usage_main[] =
     "  spf trace   the same, showing every term, DNS question and counter\n"
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check the syntax of an SPF record given on the command line\n"
+    "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "\n"
     "  domauth COMMAND --help   shows the options of a command\n"
@@ -404,6 +405,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("domauth %s\n", DOMAUTH_VERSION);
         return 0;
+    }
+    if (strcmp(argv[1], "dkim") == 0) {
+        int cmd_dkim(int, char **);
+        return cmd_dkim(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "spf") == 0) {

@@ -1,0 +1,159 @@
+/* canon.c: the "simple" and "relaxed" canonicalizations of RFC 6376
+ * section 3.4, for one header field at a time and for a body that arrives
+ * in pieces. The body side keeps a count of held-back line ends instead of
+ * the lines themselves, so its memory does not depend on the message. */
+#include <string.h>
+
+#include "dkim_internal.h"
+
+static bool is_wsp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* ------------------------------------------------------------- headers */
+
+static void relaxed_header(strbuf *out, const char *field, size_t len)
+{
+    const char *colon = memchr(field, ':', len);
+    size_t name_end = colon ? (size_t)(colon - field) : len;
+    size_t trimmed = name_end;
+    while (trimmed > 0 && (is_wsp(field[trimmed - 1]) || field[trimmed - 1] == '\r' ||
+                           field[trimmed - 1] == '\n'))
+        trimmed--;
+    /* A name cannot hold a line break, but a broken field can: unfold it
+     * like the value. */
+    for (size_t i = 0; i < trimmed; i++)
+        if (field[i] != '\r' && field[i] != '\n')
+            strbuf_putc(out, lower(field[i]));
+    strbuf_putc(out, ':');
+    /* Unfold (drop CR and LF), squeeze whitespace runs to one space, and
+     * drop the whitespace at both ends of the value. */
+    bool pending_space = false, started = false;
+    for (size_t i = name_end + 1; i < len; i++) {
+        char c = field[i];
+        if (c == '\r' || c == '\n')
+            continue;
+        if (is_wsp(c)) {
+            pending_space = started;
+            continue;
+        }
+        if (pending_space)
+            strbuf_putc(out, ' ');
+        pending_space = false;
+        started = true;
+        strbuf_putc(out, c);
+    }
+}
+
+void dkim_canon_header(strbuf *out, da_dkim_canon canon, const char *field, size_t len,
+                       bool with_crlf)
+{
+    if (canon == DA_DKIM_RELAXED)
+        relaxed_header(out, field, len);
+    else
+        strbuf_append(out, field, len);
+    if (with_crlf)
+        strbuf_append(out, "\r\n", 2);
+}
+
+/* ---------------------------------------------------------------- body */
+
+void dkim_body_canon_init(dkim_body_canon *bc, da_dkim_canon canon, int64_t limit,
+                          dkim_emit_fn emit, void *emit_arg)
+{
+    memset(bc, 0, sizeof *bc);
+    bc->canon = canon;
+    bc->limit = limit;
+    bc->emit = emit;
+    bc->emit_arg = emit_arg;
+}
+
+static void flush_buffer(dkim_body_canon *bc)
+{
+    if (bc->buf_len > 0)
+        bc->emit(bc->emit_arg, bc->buf, bc->buf_len);
+    bc->buf_len = 0;
+}
+
+/* Every canonical byte goes through here: counted always, passed on only
+ * while under the l= limit. */
+static void put_byte(dkim_body_canon *bc, unsigned char c)
+{
+    bc->total++;
+    if (bc->limit >= 0 && bc->emitted >= (uint64_t)bc->limit)
+        return;
+    bc->emitted++;
+    bc->buf[bc->buf_len++] = c;
+    if (bc->buf_len == sizeof bc->buf)
+        flush_buffer(bc);
+}
+
+static void put_held_line_ends(dkim_body_canon *bc)
+{
+    for (; bc->held_crlf > 0; bc->held_crlf--) {
+        put_byte(bc, '\r');
+        put_byte(bc, '\n');
+    }
+}
+
+/* A byte that is neither part of a line end nor (relaxed) whitespace: the
+ * held line ends were not trailing after all. */
+static void put_content(dkim_body_canon *bc, unsigned char c)
+{
+    put_held_line_ends(bc);
+    if (bc->held_space)
+        put_byte(bc, ' ');
+    bc->held_space = false;
+    bc->any_content = true;
+    put_byte(bc, c);
+}
+
+static void feed_byte(dkim_body_canon *bc, unsigned char c)
+{
+    if (bc->held_cr) {
+        bc->held_cr = false;
+        if (c == '\n') {
+            bc->held_space = false; /* relaxed: whitespace at a line end goes */
+            bc->held_crlf++;
+            return;
+        }
+        put_content(bc, '\r'); /* a bare CR is ordinary text */
+    }
+    if (c == '\r') {
+        bc->held_cr = true;
+    } else if (bc->canon == DA_DKIM_RELAXED && (c == ' ' || c == '\t')) {
+        bc->held_space = true;
+    } else {
+        put_content(bc, c);
+    }
+}
+
+void dkim_body_canon_feed(dkim_body_canon *bc, const unsigned char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        feed_byte(bc, data[i]);
+}
+
+/* Trailing empty lines are dropped and the body ends with exactly one CRLF;
+ * the exception is relaxed's empty body, which stays empty (section 3.4.4;
+ * simple makes an empty body one CRLF, section 3.4.3). */
+void dkim_body_canon_finish(dkim_body_canon *bc)
+{
+    if (bc->held_cr) {
+        bc->held_cr = false;
+        put_content(bc, '\r');
+    }
+    bc->held_crlf = 0;
+    bc->held_space = false;
+    if (bc->canon == DA_DKIM_SIMPLE || bc->any_content) {
+        put_byte(bc, '\r');
+        put_byte(bc, '\n');
+    }
+    flush_buffer(bc);
+}

@@ -1,0 +1,179 @@
+/* canon.c: unit tests for DKIM canonicalization (RFC 6376 section 3.4):
+ * the example of section 3.4.6 through the message reader, every chunk
+ * size, empty bodies, trailing lines, l= limits and LF line ends. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dkim/dkim_internal.h"
+#include "tap.h"
+
+/* The example message of section 3.4.6. */
+static const char example[] = "A: X\r\n"
+                              "B : Y\t\r\n"
+                              "\tZ  \r\n"
+                              "\r\n"
+                              " C \r\n"
+                              "D \t E\r\n"
+                              "\r\n"
+                              "\r\n";
+
+static void collect(void *arg, const unsigned char *data, size_t len)
+{
+    strbuf_append(arg, (const char *)data, len);
+}
+
+typedef struct canon_run {
+    strbuf headers, body;
+    dkim_body_canon bc;
+} canon_run;
+
+static void feed_body(void *arg, const unsigned char *data, size_t len)
+{
+    canon_run *r = arg;
+    dkim_body_canon_feed(&r->bc, data, len);
+}
+
+/* Canonicalizes a whole message, fed in chunks, into headers and body. */
+static void canonicalize(const char *msg, size_t len, da_dkim_canon canon, size_t chunk,
+                         int64_t limit, canon_run *r)
+{
+    strbuf_init(&r->headers);
+    strbuf_init(&r->body);
+    dkim_body_canon_init(&r->bc, canon, limit, collect, &r->body);
+    dkim_message m;
+    dkim_message_init(&m, 0, feed_body, r);
+    for (size_t off = 0; off < len; off += chunk)
+        dkim_message_feed(&m, (const unsigned char *)msg + off, len - off < chunk ? len - off : chunk);
+    dkim_message_finish(&m);
+    dkim_body_canon_finish(&r->bc);
+    for (size_t i = 0; i < m.field_count; i++)
+        dkim_canon_header(&r->headers, canon, m.header.data + m.fields[i].start, m.fields[i].len, true);
+    strbuf_append(&r->headers, "", 0);
+    strbuf_append(&r->body, "", 0);
+    dkim_message_free(&m);
+}
+
+static void free_run(canon_run *r)
+{
+    strbuf_free(&r->headers);
+    strbuf_free(&r->body);
+}
+
+static void test_rfc_example(void)
+{
+    static const size_t chunks[] = {1, 2, 3, 5, 17, 4096};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        canon_run r;
+        canonicalize(example, strlen(example), DA_DKIM_RELAXED, chunks[c], -1, &r);
+        TAP_STR_EQ(r.headers.data, "a:X\r\nb:Y Z\r\n", "3.4.6 relaxed headers (chunks of %zu)",
+                   chunks[c]);
+        TAP_STR_EQ(r.body.data, " C\r\nD E\r\n", "3.4.6 relaxed body (chunks of %zu)", chunks[c]);
+        free_run(&r);
+        canonicalize(example, strlen(example), DA_DKIM_SIMPLE, chunks[c], -1, &r);
+        TAP_STR_EQ(r.headers.data, "A: X\r\nB : Y\t\r\n\tZ  \r\n",
+                   "3.4.6 simple headers (chunks of %zu)", chunks[c]);
+        TAP_STR_EQ(r.body.data, " C \r\nD \t E\r\n", "3.4.6 simple body (chunks of %zu)",
+                   chunks[c]);
+        free_run(&r);
+    }
+}
+
+static void test_lf_line_ends(void)
+{
+    /* The same message with bare LF line ends canonicalizes identically. */
+    const char *lf = "A: X\nB : Y\t\n\tZ  \n\n C \nD \t E\n\n\n";
+    canon_run r;
+    canonicalize(lf, strlen(lf), DA_DKIM_RELAXED, 3, -1, &r);
+    TAP_STR_EQ(r.headers.data, "a:X\r\nb:Y Z\r\n", "LF line ends read as CRLF: headers");
+    TAP_STR_EQ(r.body.data, " C\r\nD E\r\n", "LF line ends read as CRLF: body");
+    free_run(&r);
+}
+
+static const char *body_of(const char *msg, da_dkim_canon canon, int64_t limit, uint64_t *total)
+{
+    static char out[256];
+    canon_run r;
+    canonicalize(msg, strlen(msg), canon, 1, limit, &r);
+    snprintf(out, sizeof out, "%s", r.body.data ? r.body.data : "");
+    if (total != NULL)
+        *total = r.bc.total;
+    free_run(&r);
+    return out;
+}
+
+static void test_body_edges(void)
+{
+    TAP_STR_EQ(body_of("A: x\r\n\r\n", DA_DKIM_SIMPLE, -1, NULL), "\r\n",
+               "simple: an empty body is one CRLF");
+    TAP_STR_EQ(body_of("A: x\r\n\r\n", DA_DKIM_RELAXED, -1, NULL), "",
+               "relaxed: an empty body stays empty");
+    TAP_STR_EQ(body_of("A: x\r\n", DA_DKIM_SIMPLE, -1, NULL), "\r\n",
+               "simple: no blank line at all is an empty body");
+    TAP_STR_EQ(body_of("A: x\r\n\r\nabc", DA_DKIM_SIMPLE, -1, NULL), "abc\r\n",
+               "simple: a missing final CRLF is added");
+    TAP_STR_EQ(body_of("A: x\r\n\r\nabc  ", DA_DKIM_RELAXED, -1, NULL), "abc\r\n",
+               "relaxed: trailing whitespace without CRLF goes, CRLF added");
+    TAP_STR_EQ(body_of("A: x\r\n\r\n\r\n\r\nabc\r\n\r\n \t \r\n", DA_DKIM_RELAXED, -1, NULL),
+               "\r\n\r\nabc\r\n", "relaxed: leading empty lines stay, trailing (and blank) go");
+    TAP_STR_EQ(body_of("A: x\r\n\r\n\r\n\r\n", DA_DKIM_SIMPLE, -1, NULL), "\r\n",
+               "simple: only empty lines become one CRLF");
+    TAP_STR_EQ(body_of("A: x\r\n\r\na\rb\r\n", DA_DKIM_SIMPLE, -1, NULL), "a\rb\r\n",
+               "a bare CR is text");
+    TAP_STR_EQ(body_of("A: x\r\n\r\n\tindented\r\n", DA_DKIM_RELAXED, -1, NULL), " indented\r\n",
+               "relaxed: leading whitespace becomes one space");
+    uint64_t total = 0;
+    TAP_STR_EQ(body_of("A: x\r\n\r\nhello world\r\n", DA_DKIM_SIMPLE, 5, &total), "hello",
+               "l=5 passes only 5 canonical bytes on");
+    TAP_OK(total == 13, "and counts all 13");
+    TAP_STR_EQ(body_of("A: x\r\n\r\nhi\r\n", DA_DKIM_SIMPLE, 0, NULL), "", "l=0 passes nothing");
+}
+
+static void test_headers(void)
+{
+    strbuf sb;
+    strbuf_init(&sb);
+    const char *f = "SUBJect \t:  Hello\r\n \tthere   world  ";
+    dkim_canon_header(&sb, DA_DKIM_RELAXED, f, strlen(f), true);
+    TAP_STR_EQ(sb.data, "subject:Hello there world\r\n", "relaxed header: name, unfold, squeeze");
+    strbuf_clear(&sb);
+    dkim_canon_header(&sb, DA_DKIM_SIMPLE, f, strlen(f), false);
+    TAP_STR_EQ(sb.data, f, "simple header: unchanged");
+    strbuf_clear(&sb);
+    dkim_canon_header(&sb, DA_DKIM_RELAXED, "X-Empty:", 8, true);
+    TAP_STR_EQ(sb.data, "x-empty:\r\n", "relaxed header with an empty value");
+    strbuf_clear(&sb);
+    dkim_canon_header(&sb, DA_DKIM_RELAXED, "no colon here", 13, false);
+    TAP_STR_EQ(sb.data, "no colon here:", "a line without a colon does not crash");
+    strbuf_free(&sb);
+}
+
+static void test_header_limits(void)
+{
+    dkim_message m;
+    strbuf sink;
+    strbuf_init(&sink);
+    dkim_message_init(&m, 64, collect, &sink);
+    const char *big = "Subject: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    int rc = dkim_message_feed(&m, (const unsigned char *)big, strlen(big));
+    TAP_OK(rc == -1 && m.failed && strstr(m.problem, "too large") != NULL,
+           "a header block over the limit is refused (%s)", m.problem);
+    dkim_message_free(&m);
+    dkim_message_init(&m, 0, collect, &sink);
+    const char *folded = "A: 1\r\n continued\r\nB: 2\r\n\r\nbody";
+    dkim_message_feed(&m, (const unsigned char *)folded, strlen(folded));
+    dkim_message_finish(&m);
+    TAP_OK(m.field_count == 2 && m.fields[0].len == 16, "a folded field is one field");
+    TAP_STR_EQ(sink.data, "body", "the body is passed on");
+    dkim_message_free(&m);
+    strbuf_free(&sink);
+}
+
+int main(void)
+{
+    test_rfc_example();
+    test_lf_line_ends();
+    test_body_edges();
+    test_headers();
+    test_header_limits();
+    return tap_done();
+}

@@ -22,6 +22,7 @@ typedef struct config_ref {
     unsigned refs;
     char authserv_id[256];
     char receiver[256];
+    struct da_dkim_key **dkim_keys; /* loaded from config.dkim_keys[i].path */
 } config_ref;
 
 config_ref *config_ref_get(config_ref *ref);

@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "domauth_dkim.h"
 #include "domauthd.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
@@ -50,9 +51,43 @@ config_ref *config_ref_get(config_ref *ref)
 void config_ref_put(config_ref *ref)
 {
     if (ref != NULL && --ref->refs == 0) {
+        for (size_t i = 0; ref->dkim_keys && i < ref->config.dkim_key_count; i++)
+            da_dkim_key_free(ref->dkim_keys[i]);
+        free(ref->dkim_keys);
         config_free(&ref->config);
         free(ref);
     }
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t err_size);
+
+/* Reads every key of the DKIM key table; an error names the config line. */
+static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
+{
+    domauth_config *cfg = &ref->config;
+    if (cfg->dkim_key_count == 0)
+        return 0;
+    ref->dkim_keys = calloc(cfg->dkim_key_count, sizeof *ref->dkim_keys);
+    if (ref->dkim_keys == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->dkim_key_count; i++) {
+        const dkim_key_entry *k = &cfg->dkim_keys[i];
+        size_t len;
+        char why[400];
+        char *text = read_file(k->path, &len, why, sizeof why);
+        if (text != NULL) {
+            ref->dkim_keys[i] = da_dkim_key_load(text, len, why, sizeof why);
+            memset(text, 0, len); /* private key material */
+            free(text);
+        }
+        if (ref->dkim_keys[i] == NULL) {
+            snprintf(err, err_size, "%s:%u: key: %s", cfg->path, k->line, why);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static const char usage[] =
@@ -162,7 +197,8 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
     if (load_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
                         err_size) != 0 ||
         load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
-                        err_size) != 0) {
+                        err_size) != 0 ||
+        load_dkim_keys(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;
     }

@@ -25,9 +25,12 @@ typedef enum value_type {
     T_REPLY,
     T_IPLIST,
     T_FILELIST,
+    T_CANON,
+    T_SHA1,
+    T_DKIMKEY,
 } value_type;
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY } section_kind;
+typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM } section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -41,6 +44,7 @@ typedef struct key_spec {
 #define DAEMON(name, type, field, def, doc) {S_DAEMON, name, type, offsetof(domauth_config, field), def, doc}
 #define HOSTS(name, type, field, doc) {S_HOSTS, name, type, offsetof(domauth_config, field), "", doc}
 #define POLICY(name, type, field, def, doc) {S_POLICY, name, type, offsetof(policy_settings, field), def, doc}
+#define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
     DAEMON("milter", T_LISTEN, milter_listen, "inet:127.0.0.1:8895",
@@ -81,6 +85,29 @@ static const key_spec keys[] = {
     HOSTS("trusted", T_IPLIST, trusted,
           "The site's own relays (same forms). Not checked while skip_trusted is on."),
     HOSTS("trusted_file", T_FILELIST, trusted_files, "A file of trusted relays."),
+    DKIM("verify", T_BOOL, dkim_verify, "yes",
+         "Verify DKIM signatures of arriving mail (milter only: it needs the body)\n"
+         "and add dkim= results to Authentication-Results."),
+    DKIM("sign", T_BOOL, dkim_sign, "yes",
+         "Sign outgoing mail for the domains of the key table (milter only)."),
+    DKIM("key", T_DKIMKEY, dkim_keys, "",
+         "The key table: DOMAIN SELECTOR KEYFILE, one line each, e.g.\n"
+         "key = example.com mail2026 /etc/domauth/keys/mail2026.private\n"
+         "(make keys with domauth dkim keygen; * as DOMAIN signs any sender).\n"
+         "The header From: domain chooses the key. May be given many times."),
+    DKIM("sign_authenticated", T_BOOL, dkim_sign_authenticated, "yes",
+         "Sign mail from SMTP AUTH sessions."),
+    DKIM("sign_trusted", T_BOOL, dkim_sign_trusted, "yes",
+         "Sign mail from the trusted relays of [hosts]."),
+    DKIM("sign_loopback", T_BOOL, dkim_sign_loopback, "yes",
+         "Sign mail submitted on this host (127.0.0.1, ::1, or no client address)."),
+    DKIM("canonicalization", T_CANON, dkim_canon, "relaxed/relaxed",
+         "Header/body canonicalization for signing: simple or relaxed each."),
+    DKIM("sign_headers", T_STRING, dkim_headers, "",
+         "Header fields to sign, colon-separated (empty: a standard set, with\n"
+         "From, To, Subject and Date over-signed)."),
+    DKIM("rsa_sha1", T_SHA1, dkim_sha1_neutral, "fail",
+         "How a valid rsa-sha1 signature counts (RFC 8301): fail or neutral."),
     POLICY("monitor", T_BOOL, monitor, "yes",
            "Observe only: every message goes through with its headers, and the log\n"
            "says what enforcement would have done. Turn off to enforce."),
@@ -294,6 +321,44 @@ int config_check_reply(const char *reply, char cls, char *err, size_t err_size)
     return 0;
 }
 
+/* "DOMAIN SELECTOR KEYFILE" into the key table. */
+static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_t why_size)
+{
+    char domain[256], selector[128], path[1024], extra[2];
+    if (sscanf(value, "%255s %127s %1023s %1s", domain, selector, path, extra) != 3) {
+        snprintf(why, why_size, "expected DOMAIN SELECTOR KEYFILE, not '%.100s'", value);
+        return -1;
+    }
+    for (char *p = selector; *p; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
+            snprintf(why, why_size, "selector '%s' is not a DNS label sequence", selector);
+            return -1;
+        }
+    }
+    dkim_key_entry *n = realloc(cfg->dkim_keys, (cfg->dkim_key_count + 1) * sizeof *n);
+    if (n == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    cfg->dkim_keys = n;
+    dkim_key_entry *k = &n[cfg->dkim_key_count];
+    k->domain = strdup(domain);
+    k->selector = strdup(selector);
+    k->path = strdup(path);
+    k->line = 0;
+    if (!k->domain || !k->selector || !k->path) {
+        free(k->domain);
+        free(k->selector);
+        free(k->path);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    for (char *p = k->domain; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    cfg->dkim_key_count++;
+    return 0;
+}
+
 /* Sets one typed value at base+offset. */
 static int set_value(domauth_config *cfg, void *base, value_type type, size_t offset,
                      const char *value, char *why, size_t why_size)
@@ -339,6 +404,25 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return 0;
     case T_IPLIST:
         return ip_set_add_entry(slot, value, strlen(value), why, why_size);
+    case T_CANON: {
+        static const char *const canons[] = {"simple/simple", "simple/relaxed",
+                                             "relaxed/simple", "relaxed/relaxed",
+                                             "simple", "relaxed"};
+        if (parse_choice(value, canons, 6, &choice, why, why_size) != 0)
+            return -1;
+        return set_string(slot, value, why, why_size);
+    }
+    case T_SHA1: {
+        static const char *const modes[] = {"fail", "neutral"};
+        if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
+            return -1;
+        *(bool *)slot = choice == 1;
+        return 0;
+    }
+    case T_DKIMKEY:
+        if (*value == '\0')
+            return 0; /* the default: no keys */
+        return add_dkim_key(cfg, value, why, why_size);
     case T_FILELIST: {
         char ***list = slot;
         size_t *count = offset == offsetof(domauth_config, whitelist_files)
@@ -367,6 +451,17 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
+    if (strncmp(name, "dkim_", 5) == 0) {
+        static const char *const dkim_results[DKIM_RESULT_COUNT] = {
+            "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+        for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
+            char key[40];
+            snprintf(key, sizeof key, "dkim_%s_score", dkim_results[r]);
+            if (strcmp(name, key) == 0)
+                return parse_score(value, &ps->dkim_scores[r], why, why_size);
+        }
+        return -2;
+    }
     const char *underscore = strchr(name, '_');
     if (underscore == NULL)
         return -2;
@@ -427,7 +522,7 @@ int config_init(domauth_config *cfg)
         const key_spec *k = &keys[i];
         if (k->section == S_HOSTS)
             continue;
-        void *base = k->section == S_DAEMON ? (void *)cfg : (void *)&cfg->global;
+        void *base = k->section == S_POLICY ? (void *)&cfg->global : (void *)cfg;
         if (set_value(cfg, base, k->type, k->offset, k->default_value, why, sizeof why) != 0)
             goto fail;
     }
@@ -451,10 +546,16 @@ void config_free(domauth_config *cfg)
 {
     free(cfg->path);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (keys[i].section == S_DAEMON &&
-            (keys[i].type == T_STRING || keys[i].type == T_LISTEN))
+        if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM) &&
+            (keys[i].type == T_STRING || keys[i].type == T_LISTEN || keys[i].type == T_CANON))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
+    for (size_t i = 0; i < cfg->dkim_key_count; i++) {
+        free(cfg->dkim_keys[i].domain);
+        free(cfg->dkim_keys[i].selector);
+        free(cfg->dkim_keys[i].path);
+    }
+    free(cfg->dkim_keys);
     ip_set_free(&cfg->whitelist);
     ip_set_free(&cfg->trusted);
     ip_set_free(&cfg->local);
@@ -589,9 +690,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         kind = S_HOSTS;
     else if (strcmp(section, "policy") == 0)
         kind = S_POLICY;
+    else if (strcmp(section, "dkim") == 0)
+        kind = S_DKIM;
     else {
         fail_at(st, st->line,
-                "unknown section [%s]; expected [daemon], [hosts], [policy] or [domain NAME]",
+                "unknown section [%s]; expected [daemon], [hosts], [dkim], [policy] or "
+                "[domain NAME]",
                 section);
         return 1;
     }
@@ -599,7 +703,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         const key_spec *k = &keys[i];
         if (k->section != kind || strcmp(k->name, name) != 0)
             continue;
-        bool repeatable = k->type == T_IPLIST || k->type == T_FILELIST;
+        bool repeatable = k->type == T_IPLIST || k->type == T_FILELIST || k->type == T_DKIMKEY;
         if (!repeatable && st->seen_line[i] != 0) {
             fail_at(st, st->line, "'%s' is given twice (first on line %u)", name,
                     st->seen_line[i]);
@@ -609,6 +713,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         void *base = kind == S_POLICY ? (void *)&st->cfg->global : (void *)st->cfg;
         if (set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why) != 0)
             fail_at(st, st->line, "%s: %s", name, why);
+        else if (k->type == T_DKIMKEY && st->cfg->dkim_key_count > 0)
+            st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = st->line;
         return 1;
     }
     if (kind == S_POLICY) {
@@ -760,7 +866,8 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     static const struct {
         section_kind kind;
         const char *header;
-    } sections[] = {{S_DAEMON, "[daemon]"}, {S_HOSTS, "[hosts]"}, {S_POLICY, "[policy]"}};
+    } sections[] = {{S_DAEMON, "[daemon]"}, {S_HOSTS, "[hosts]"}, {S_DKIM, "[dkim]"},
+                    {S_POLICY, "[policy]"}};
     char line[512];
     emit(arg, "; domauth.conf: configuration of domauthd. Every key is shown with its");
     emit(arg, "; default, commented out; see domauth.conf(5). Lines starting with ; or #");
@@ -773,7 +880,10 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
                 continue;
             emit(arg, "");
             emit_doc(emit, arg, keys[i].doc);
-            if (keys[i].type == T_IPLIST)
+            if (keys[i].type == T_DKIMKEY)
+                snprintf(line, sizeof line, ";%s = example.com mail2026 /etc/domauth/keys/mail2026.private",
+                         keys[i].name);
+            else if (keys[i].type == T_IPLIST)
                 snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
             else if (keys[i].type == T_FILELIST)
                 snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name,
@@ -805,6 +915,11 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
         snprintf(line, sizeof line, ";%s_score = %s", name, d->score);
         emit(arg, line);
     }
+    emit(arg, "");
+    emit(arg, "; DKIM results add to the score too (none, pass, fail, neutral, policy,");
+    emit(arg, "; temperror, permerror):");
+    emit(arg, ";dkim_pass_score = 0");
+    emit(arg, ";dkim_fail_score = 0");
     emit(arg, "");
     emit(arg, "; Per recipient domain: any [policy] key, overriding the global value.");
     emit(arg, ";[domain example.org]");

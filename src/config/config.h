@@ -10,7 +10,16 @@
 #include "config/ipset.h"
 #include "domauth.h"
 
-enum { SPF_RESULT_COUNT = 7 }; /* da_spf_result values 0..6 */
+enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
+enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
+
+/* One line of the DKIM key table: sign mail from domain with this key. */
+typedef struct dkim_key_entry {
+    char *domain; /* lower case; "*" signs any domain with this key */
+    char *selector;
+    char *path;
+    unsigned line; /* where it was configured, for messages */
+} dkim_key_entry;
 
 typedef enum policy_action {
     ACTION_ACCEPT, /* let the message through (with headers, tag, score) */
@@ -57,6 +66,7 @@ typedef struct policy_settings {
     char *defer_threshold_reply;
     char *reject_threshold_reply;
     result_policy results[SPF_RESULT_COUNT];
+    double dkim_scores[DKIM_RESULT_COUNT]; /* indexed by da_dkim_result */
 } policy_settings;
 
 typedef struct domain_policy {
@@ -82,6 +92,14 @@ typedef struct domauth_config {
     ip_set whitelist, trusted, local;
     char **whitelist_files, **trusted_files;
     size_t whitelist_file_count, trusted_file_count;
+    /* [dkim] */
+    bool dkim_verify, dkim_sign;
+    bool dkim_sign_authenticated, dkim_sign_trusted, dkim_sign_loopback;
+    char *dkim_canon;   /* "relaxed/relaxed" */
+    char *dkim_headers; /* "" for the default set */
+    bool dkim_sha1_neutral;
+    dkim_key_entry *dkim_keys;
+    size_t dkim_key_count;
     /* [policy] and [domain NAME] */
     policy_settings global;
     domain_policy *domains;

@@ -152,15 +152,8 @@ void policy_decide(const policy_settings *ps, skip_reason skip, const da_spf_eva
     const char *reply_template = rp->reply;
 
     /* The score may ask for more than the result alone does. */
-    policy_action by_score = ACTION_ACCEPT;
     const char *score_template = NULL;
-    if (ps->reject_threshold > 0 && d->score >= ps->reject_threshold) {
-        by_score = ACTION_REJECT;
-        score_template = ps->reject_threshold_reply;
-    } else if (ps->defer_threshold > 0 && d->score >= ps->defer_threshold) {
-        by_score = ACTION_DEFER;
-        score_template = ps->defer_threshold_reply;
-    }
+    policy_action by_score = policy_threshold_action(ps, d->score, &score_template);
     if (severity(by_score) > severity(d->enforced)) {
         d->enforced = by_score;
         reply_template = score_template;
@@ -184,6 +177,54 @@ void policy_decide(const policy_settings *ps, skip_reason skip, const da_spf_eva
         snprintf(buf, sizeof buf, "%.1f", d->score);
         d->score_value = strdup(buf);
     }
+}
+
+policy_action policy_threshold_action(const policy_settings *ps, double score,
+                                      const char **reply_template)
+{
+    *reply_template = NULL;
+    if (ps->reject_threshold > 0 && score >= ps->reject_threshold) {
+        *reply_template = ps->reject_threshold_reply;
+        return ACTION_REJECT;
+    }
+    if (ps->defer_threshold > 0 && score >= ps->defer_threshold) {
+        *reply_template = ps->defer_threshold_reply;
+        return ACTION_DEFER;
+    }
+    return ACTION_ACCEPT;
+}
+
+void policy_add_score(const policy_settings *ps, decision *d, double add, const char *why)
+{
+    d->score += add;
+    const char *tmpl;
+    policy_action by_score = policy_threshold_action(ps, d->score, &tmpl);
+    if (severity(by_score) > severity(d->enforced)) {
+        d->enforced = by_score;
+        policy_expand_reply(tmpl, NULL, d->reply, sizeof d->reply);
+        d->why = why;
+        d->action = d->monitor ? ACTION_ACCEPT : d->enforced;
+    }
+    if (d->score_value != NULL) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.1f", d->score);
+        free(d->score_value);
+        d->score_value = strdup(buf);
+    }
+}
+
+int decision_copy(decision *dst, const decision *src)
+{
+    *dst = *src;
+    dst->received_spf = src->received_spf ? strdup(src->received_spf) : NULL;
+    dst->authres = src->authres ? strdup(src->authres) : NULL;
+    dst->score_value = src->score_value ? strdup(src->score_value) : NULL;
+    if ((src->received_spf && !dst->received_spf) || (src->authres && !dst->authres) ||
+        (src->score_value && !dst->score_value)) {
+        decision_free(dst);
+        return -1;
+    }
+    return 0;
 }
 
 void decision_free(decision *d)

@@ -62,6 +62,18 @@ typedef struct decision {
 void policy_decide(const policy_settings *ps, skip_reason skip, const da_spf_eval *eval,
                    const char *authserv_id, decision *d);
 void decision_free(decision *d);
+/* A deep copy; returns -1 when out of memory (dst is then empty). */
+int decision_copy(decision *dst, const decision *src);
+
+/* The action a total score asks for under ps's thresholds, and the reply
+ * template for it (NULL for accept). */
+policy_action policy_threshold_action(const policy_settings *ps, double score,
+                                      const char **reply_template);
+
+/* Adds to the score of a decision already made (e.g. DKIM results at the
+ * end of the message) and raises its action if a threshold is now reached.
+ * Updates score_value too. */
+void policy_add_score(const policy_settings *ps, decision *d, double add, const char *why);
 
 /* Expands %{explanation} %{result} %{domain} %{ip} %{sender} in a reply
  * template; the result is printable ASCII only (DNS text is untrusted). */

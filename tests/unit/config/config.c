@@ -172,6 +172,29 @@ int main(void)
         TAP_OK(rc == -1 && strstr(err, "test.conf:2: NUL byte") != NULL, "a NUL byte is an error, not the end");
     }
 
+    /* [dkim]: the key table, canonicalization, rsa-sha1, DKIM scores. */
+    TAP_OK(parse(&cfg,
+                 "[dkim]\nkey = Example.COM sel1 /k/sel1.private\nkey = * any /k/any.private\n"
+                 "canonicalization = simple/relaxed\nrsa_sha1 = neutral\n"
+                 "[policy]\ndkim_fail_score = 3.5\n[domain x.example]\ndkim_pass_score = -2\n",
+                 err) == 0,
+           "a [dkim] section parses");
+    TAP_OK(cfg.dkim_key_count == 2 && strcmp(cfg.dkim_keys[0].domain, "example.com") == 0 &&
+               strcmp(cfg.dkim_keys[0].selector, "sel1") == 0 && cfg.dkim_keys[0].line == 2 &&
+               strcmp(cfg.dkim_keys[1].domain, "*") == 0,
+           "key table: domain lower-cased, selector, line kept");
+    TAP_OK(strcmp(cfg.dkim_canon, "simple/relaxed") == 0 && cfg.dkim_sha1_neutral && cfg.dkim_verify,
+           "canonicalization, rsa_sha1, verify default");
+    TAP_OK(cfg.global.dkim_scores[2] == 3.5 &&
+               config_settings_for(&cfg, "x.example")->dkim_scores[1] == -2.0 &&
+               config_settings_for(&cfg, "x.example")->dkim_scores[2] == 3.5,
+           "DKIM scores, globally and per domain");
+    config_free(&cfg);
+    expect_error("[dkim]\nkey = example.com sel1\n", "test.conf:2: key: expected DOMAIN SELECTOR KEYFILE");
+    expect_error("[dkim]\nkey = example.com s/el /k\n", "is not a DNS label sequence");
+    expect_error("[dkim]\ncanonicalization = loose\n", "test.conf:2: canonicalization: expected one of");
+    expect_error("[policy]\ndkim_great_score = 1\n", "unknown key 'dkim_great_score'");
+
     /* Whitelist files: errors name the line in that file. */
     {
         ip_set set;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frontend.h"
 #include "domauth.h"
 #include "domauth_dkim.h"
 #include "domauth_net.h"
@@ -104,43 +105,15 @@ static const char usage_check_dns[] =
 
 /* ---------------------------------------------------------------- input */
 
-static char *read_whole_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-        if (bigger == NULL) {
-            free(buf);
-            buf = NULL;
-            errno = EFBIG;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf != NULL)
-        buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static da_dkim_key *load_key_file(const char *path)
 {
     size_t len;
-    char *text = read_whole_file(path, &len);
+    char err[256] = "";
+    char *text = front_read_file(path, 1u << 20, &len, err, sizeof err);
     if (text == NULL) {
-        fprintf(stderr, "domauth: cannot read key file %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "domauth: key file: %s\n", err);
         return NULL;
     }
-    char err[256] = "";
     da_dkim_key *key = da_dkim_key_load(text, len, err, sizeof err);
     explicit_bzero(text, len);
     free(text);
@@ -186,19 +159,10 @@ static da_resolver *make_resolver(const char *zone_path, const da_resolver_optio
         }
         return r;
     }
-    size_t len;
-    char *text = read_whole_file(zone_path, &len);
-    if (text == NULL) {
-        fprintf(stderr, "domauth: cannot read zone file %s: %s\n", zone_path, strerror(errno));
-        *status = EXIT_NOINPUT;
-        return NULL;
-    }
-    *zone = da_zone_new();
-    int rc = *zone ? da_zone_load_text(*zone, text, len, err, sizeof err) : -1;
-    free(text);
-    if (rc != 0) {
-        fprintf(stderr, "domauth: %s: %s\n", zone_path, *zone ? err : "out of memory");
-        *status = EXIT_DATAERR;
+    int load_status = front_load_zone(zone_path, zone, err, sizeof err);
+    if (load_status != 0) {
+        fprintf(stderr, "domauth: %s\n", err);
+        *status = load_status;
         return NULL;
     }
     return da_resolver_new_zone(*zone);
@@ -475,20 +439,6 @@ out:
 
 /* --------------------------------------------------------------- verify */
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 /* Text from a message: printable ASCII only, so nothing reaches the
  * terminal or a log as a control sequence or a new line. */
 static void print_safe(const char *s)
@@ -556,31 +506,31 @@ static void print_verify_json(const da_dkim_verify *v, da_dkim_result overall,
                               const char *authres)
 {
     printf("{\"result\":");
-    json_string(da_dkim_result_name(overall));
+    front_json_string(stdout, da_dkim_result_name(overall));
     printf(",\"signatures\":[");
     for (size_t i = 0; i < da_dkim_verify_count(v); i++) {
         da_dkim_signature_info info;
         da_dkim_verify_get(v, i, &info);
         printf("%s{\"result\":", i ? "," : "");
-        json_string(da_dkim_result_name(info.result));
+        front_json_string(stdout, da_dkim_result_name(info.result));
         printf(",\"reason\":");
-        json_string(info.reason);
+        front_json_string(stdout, info.reason);
         printf(",\"domain\":");
-        json_string(info.domain);
+        front_json_string(stdout, info.domain);
         printf(",\"selector\":");
-        json_string(info.selector);
+        front_json_string(stdout, info.selector);
         printf(",\"identity\":");
-        json_string(info.identity);
+        front_json_string(stdout, info.identity);
         printf(",\"algorithm\":");
-        json_string(info.algorithm);
+        front_json_string(stdout, info.algorithm);
         printf(",\"header_b\":");
-        json_string(info.header_b);
+        front_json_string(stdout, info.header_b);
         printf(",\"body_length\":%lld,\"body_bytes\":%llu,\"key_bits\":%u,\"testing\":%s}",
                (long long)info.body_length, (unsigned long long)info.body_bytes, info.key_bits,
                info.testing ? "true" : "false");
     }
     printf("],\"authentication_results\":");
-    json_string(authres);
+    front_json_string(stdout, authres);
     printf("}\n");
 }
 

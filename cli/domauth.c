@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "frontend.h"
 #include "domauth.h"
 #include "domauth_net.h"
 
@@ -97,30 +98,6 @@ static const char usage_spf_lint[] =
 
 /* ------------------------------------------------------------- output */
 
-static void json_string(FILE *out, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20 || *p >= 0x7f)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
 static const char *trace_kind_name(da_spf_trace_kind kind)
 {
     switch (kind) {
@@ -138,28 +115,28 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
                        const char *receiver, bool with_trace)
 {
     printf("{\"result\":");
-    json_string(stdout, da_spf_result_name(da_spf_eval_result(ev)));
+    front_json_string(stdout, da_spf_result_name(da_spf_eval_result(ev)));
     printf(",\"identity\":");
-    json_string(stdout, da_spf_eval_identity(ev));
+    front_json_string(stdout, da_spf_eval_identity(ev));
     printf(",\"sender\":");
-    json_string(stdout, da_spf_eval_sender(ev));
+    front_json_string(stdout, da_spf_eval_sender(ev));
     printf(",\"domain\":");
-    json_string(stdout, da_spf_eval_domain(ev));
+    front_json_string(stdout, da_spf_eval_domain(ev));
     printf(",\"mechanism\":");
-    json_string(stdout, da_spf_eval_mechanism(ev));
+    front_json_string(stdout, da_spf_eval_mechanism(ev));
     printf(",\"explanation\":");
-    json_string(stdout, da_spf_eval_explanation(ev));
+    front_json_string(stdout, da_spf_eval_explanation(ev));
     printf(",\"problem\":");
-    json_string(stdout, da_spf_eval_problem(ev));
+    front_json_string(stdout, da_spf_eval_problem(ev));
     printf(",\"dns_terms\":%u,\"void_lookups\":%u,\"dns_answers\":%u",
            da_spf_eval_dns_terms(ev), da_spf_eval_void_lookups(ev), da_spf_eval_queries(ev));
     printf(",\"received_spf\":");
-    json_string(stdout, received);
+    front_json_string(stdout, received);
     printf(",\"authentication_results\":");
     char *ar = NULL;
     if (authres != NULL && (ar = malloc(strlen(receiver) + strlen(authres) + 3)) != NULL)
         sprintf(ar, "%s; %s", receiver, authres);
-    json_string(stdout, ar);
+    front_json_string(stdout, ar);
     free(ar);
     if (with_trace) {
         printf(",\"trace\":[");
@@ -167,7 +144,7 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
             const da_spf_trace_event *t = da_spf_eval_trace_get(ev, i);
             printf("%s{\"kind\":\"%s\",\"depth\":%u,\"text\":", i ? "," : "",
                    trace_kind_name(t->kind), t->depth);
-            json_string(stdout, t->text);
+            front_json_string(stdout, t->text);
             printf("}");
         }
         printf("]");
@@ -186,38 +163,6 @@ static void print_trace(const da_spf_eval *ev)
 }
 
 /* -------------------------------------------------------------- input */
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap)
-            break;
-        if (cap > (64u << 20)) { /* a zone file is not this large */
-            free(buf);
-            buf = NULL;
-            errno = EFBIG;
-            break;
-        }
-        char *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 static bool parse_unsigned(const char *s, unsigned max, unsigned *out)
 {
@@ -320,19 +265,10 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
     da_resolver *resolver = NULL;
     int status = EXIT_SOFTWARE;
     if (zone_path != NULL) {
-        size_t len;
-        char *text = read_file(zone_path, &len);
-        if (text == NULL) {
-            fprintf(stderr, "domauth: cannot read zone file %s: %s\n", zone_path, strerror(errno));
-            status = EXIT_NOINPUT;
-            goto out;
-        }
-        zone = da_zone_new();
-        int rc = zone ? da_zone_load_text(zone, text, len, err, sizeof err) : -1;
-        free(text);
-        if (rc != 0) {
-            fprintf(stderr, "domauth: %s: %s\n", zone_path, zone ? err : "out of memory");
-            status = EXIT_DATAERR;
+        int load_status = front_load_zone(zone_path, &zone, err, sizeof err);
+        if (load_status != 0) {
+            fprintf(stderr, "domauth: %s\n", err);
+            status = load_status;
             goto out;
         }
         resolver = da_resolver_new_zone(zone);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "frontend.h"
 #include "../daemon/eventlog_schema.h"
 #include "commands.h"
 #include "config/config.h"
@@ -629,25 +630,6 @@ static int purge(sqlite3 *db, int64_t before)
 
 /* --------------------------------------------------- database access */
 
-static char *read_small_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16;
-    char *buf = malloc(cap);
-    size_t n = buf ? fread(buf, 1, cap, f) : 0;
-    bool too_big = buf && n == cap;
-    fclose(f);
-    if (buf == NULL || too_big) {
-        free(buf);
-        errno = buf ? EFBIG : ENOMEM;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* The database path: --database, else the configuration's 'database' key,
  * else the default. Sets *path (to free) or returns an exit status. */
 static int database_path(const log_options *o, char **path)
@@ -656,10 +638,11 @@ static int database_path(const log_options *o, char **path)
         return (*path = strdup(o->database)) ? 0 : CLI_EXIT_SOFTWARE;
     const char *file = o->config ? o->config : DEFAULT_CONFIG;
     size_t len = 0;
-    char *text = read_small_file(file, &len);
+    char why[300];
+    char *text = front_read_file(file, 16u << 20, &len, why, sizeof why);
     if (text == NULL) {
         if (o->config != NULL || errno != ENOENT) {
-            fprintf(stderr, "domauth: cannot read %s: %s\n", file, strerror(errno));
+            fprintf(stderr, "domauth: %s\n", why);
             if (o->config != NULL)
                 return CLI_EXIT_NOINPUT;
         }

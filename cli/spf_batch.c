@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "commands.h"
+#include "frontend.h"
 #include "domauth.h"
 #include "domauth_net.h"
 
@@ -79,24 +80,6 @@ typedef struct batch_job {
     size_t index;
 } batch_job;
 
-static void json_put(FILE *out, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static batch_slot *slot_at(batch *b, size_t index)
 {
     return &b->slots[(b->first + (index - b->first_index)) % b->capacity];
@@ -157,15 +140,15 @@ static char *format_output(batch *b, batch_slot *s, const da_spf_eval *ev, const
     const char *mech = da_spf_eval_mechanism(ev);
     if (b->json) {
         fprintf(out, "{\"line\":%u,\"result\":\"%s\",\"client_ip\":", s->line_number, result);
-        json_put(out, ip);
+        front_json_string(out, ip);
         fputs(",\"mail_from\":", out);
-        json_put(out, from);
+        front_json_string(out, from);
         fputs(",\"helo\":", out);
-        json_put(out, helo);
+        front_json_string(out, helo);
         fputs(",\"mechanism\":", out);
-        json_put(out, mech);
+        front_json_string(out, mech);
         fputs(",\"problem\":", out);
-        json_put(out, da_spf_eval_problem(ev));
+        front_json_string(out, da_spf_eval_problem(ev));
         fputs("}\n", out);
     } else {
         fprintf(out, "%s %s %s %s", result, ip, *from ? from : "<>", helo);
@@ -432,34 +415,6 @@ static void start_reading(batch *b)
     }
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *n = realloc(buf, cap);
-            if (n == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = n;
-        }
-        size_t got = fread(buf + *len, 1, cap - *len, f);
-        *len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    return buf;
-}
-
 int cmd_spf_batch(int argc, char **argv)
 {
     enum { O_CONC = 256, O_DEADLINE, O_SERVER, O_TIMEOUT, O_TRIES, O_NOEDNS, O_ZONE, O_CACHE,
@@ -527,19 +482,10 @@ int cmd_spf_batch(int argc, char **argv)
     b.cache = da_dns_cache_new(&copt);
     b.records = da_spf_record_cache_new(0);
     if (zone_path != NULL) {
-        size_t len;
-        char *text = read_all(zone_path, &len);
-        if (text == NULL) {
-            fprintf(stderr, "domauth: cannot read zone file %s: %s\n", zone_path, strerror(errno));
-            status = CLI_EXIT_NOINPUT;
-            goto out;
-        }
-        zone = da_zone_new();
-        int rc = zone ? da_zone_load_text(zone, text, len, err, sizeof err) : -1;
-        free(text);
-        if (rc != 0) {
-            fprintf(stderr, "domauth: %s: %s\n", zone_path, err);
-            status = CLI_EXIT_DATAERR;
+        int load_status = front_load_zone(zone_path, &zone, err, sizeof err);
+        if (load_status != 0) {
+            fprintf(stderr, "domauth: %s\n", err);
+            status = load_status;
             goto out;
         }
         b.upstream = da_resolver_new_zone(zone);

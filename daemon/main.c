@@ -17,6 +17,7 @@
 
 #include "domauth_dkim.h"
 #include "domauthd.h"
+#include "frontend.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 
@@ -59,8 +60,6 @@ void config_ref_put(config_ref *ref)
     }
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t err_size);
-
 /* Reads every key of the DKIM key table; an error names the config line. */
 static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
 {
@@ -76,7 +75,7 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
         const dkim_key_entry *k = &cfg->dkim_keys[i];
         size_t len;
         char why[400];
-        char *text = read_file(k->path, &len, why, sizeof why);
+        char *text = front_read_file(k->path, 1u << 20, &len, why, sizeof why);
         if (text != NULL) {
             ref->dkim_keys[i] = da_dkim_key_load(text, len, why, sizeof why);
             memset(text, 0, len); /* private key material */
@@ -112,48 +111,11 @@ static const char usage[] =
 
 /* ------------------------------------------------------ configuration */
 
-static char *read_file(const char *path, size_t *len, char *err, size_t err_size)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (16u << 20)) {
-                snprintf(err, err_size, "%s is larger than 16 MiB", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            char *n = realloc(buf, cap);
-            if (n == NULL) {
-                free(buf);
-                fclose(f);
-                snprintf(err, err_size, "out of memory");
-                return NULL;
-            }
-            buf = n;
-        }
-        size_t got = fread(buf + *len, 1, cap - *len, f);
-        *len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    return buf;
-}
-
 static int load_list_files(ip_set *set, char **files, size_t count, char *err, size_t err_size)
 {
     for (size_t i = 0; i < count; i++) {
         size_t len;
-        char *text = read_file(files[i], &len, err, err_size);
+        char *text = front_read_file(files[i], 16u << 20, &len, err, err_size);
         if (text == NULL)
             return -1;
         char why[300];
@@ -181,7 +143,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
     size_t len = 0;
     char *text = NULL;
     if (path_given || access(path, F_OK) == 0) {
-        text = read_file(path, &len, err, err_size);
+        text = front_read_file(path, 16u << 20, &len, err, err_size);
         if (text == NULL) {
             config_ref_put(ref);
             return NULL;

@@ -142,28 +142,6 @@ static void send_simple(conn *c, char reply)
     send_frames(c, &out);
 }
 
-/* "550 5.7.23 text" -> code, enhanced status (may be empty), text. */
-static void split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,
-                        const char **text)
-{
-    *code = (unsigned)((reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0'));
-    const char *p = reply + 3;
-    while (*p == ' ')
-        p++;
-    enhanced[0] = '\0';
-    if (p[0] >= '2' && p[0] <= '5' && p[1] == '.') {
-        size_t n = strspn(p, "0123456789.");
-        if (n < enh_size) {
-            memcpy(enhanced, p, n);
-            enhanced[n] = '\0';
-            p += n;
-            while (*p == ' ')
-                p++;
-        }
-    }
-    *text = p;
-}
-
 static void append_verdict(strbuf *out, const decision *d)
 {
     char err[128];
@@ -174,7 +152,7 @@ static void append_verdict(strbuf *out, const decision *d)
     unsigned code;
     char enhanced[32];
     const char *text;
-    split_reply(d->reply, &code, enhanced, sizeof enhanced, &text);
+    policy_split_reply(d->reply, &code, enhanced, sizeof enhanced, &text);
     if (milter_encode_replycode(out, code, enhanced, text, err, sizeof err) != 0)
         milter_encode_simple(out, d->action == ACTION_DEFER ? SMFIR_TEMPFAIL : SMFIR_REJECT,
                              err, sizeof err);

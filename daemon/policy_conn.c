@@ -48,28 +48,6 @@ static void send_reply(conn *c, strbuf *out)
     strbuf_free(out);
 }
 
-/* "550 5.7.23 text" -> code, enhanced (maybe empty), text. */
-static void split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,
-                        const char **text)
-{
-    *code = (unsigned)((reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0'));
-    const char *p = reply + 3;
-    while (*p == ' ')
-        p++;
-    enhanced[0] = '\0';
-    if (p[0] >= '2' && p[0] <= '5' && p[1] == '.') {
-        size_t n = strspn(p, "0123456789.");
-        if (n < enh_size) {
-            memcpy(enhanced, p, n);
-            enhanced[n] = '\0';
-            p += n;
-            while (*p == ' ')
-                p++;
-        }
-    }
-    *text = p;
-}
-
 typedef struct pending {
     char *instance;
 } pending;
@@ -86,7 +64,7 @@ static void on_checked(conn *c, void *arg, const decision *d, const da_spf_eval 
         unsigned code;
         char enhanced[32];
         const char *text;
-        split_reply(d->reply, &code, enhanced, sizeof enhanced, &text);
+        policy_split_reply(d->reply, &code, enhanced, sizeof enhanced, &text);
         if (policyd_reply_code(&out, code, enhanced, text, err, sizeof err) != 0)
             policyd_reply_action(&out, d->action == ACTION_DEFER ? "DEFER_IF_PERMIT" : "REJECT",
                                  text, err, sizeof err);

@@ -335,6 +335,10 @@ static int zone_load_line(da_zone *zone, const char *p, const char *end, char *w
         rr.name = data;
     } else if (strcasecmp(type, "TXT") == 0 || strcasecmp(type, "SPF") == 0) {
         rr.type = strcasecmp(type, "TXT") == 0 ? DA_DNS_TXT : DA_DNS_SPF;
+        if (p >= end) {
+            snprintf(why, why_size, "%s needs its data: one or more quoted strings", type);
+            return -1;
+        }
         if (parse_txt_data(p, end, data, sizeof data, &data_len) != 0) {
             snprintf(why, why_size, "TXT data must be quoted strings");
             return -1;

@@ -1,23 +1,12 @@
 /* mailtext.c: SMTP reply lines and header field text for filters; see
  * mailtext.h. Every input is (pointer, length) or a C string from our own
  * code; hostile bytes are replaced, never passed on. */
+#include "util/errbuf.h"
 #include "mailtext.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_size,
-                                                      const char *fmt, ...)
-{
-    if (err != NULL && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static bool is_digit(char c)
 {
@@ -106,9 +95,9 @@ int mailtext_reply_line(strbuf *out, unsigned code, const char *enhanced, const 
 {
     unsigned code_class = code / 100;
     if (code < 400 || code > 599 || (code / 10) % 10 > 5)
-        return fail(err, err_size, "reply code %u is not a 4xx or 5xx SMTP code", code);
+        return errbuf_set(err, err_size, "reply code %u is not a 4xx or 5xx SMTP code", code);
     if (enhanced != NULL && enhanced[0] != '\0' && !enhanced_status_valid(enhanced, code_class))
-        return fail(err, err_size, "enhanced status \"%.20s\" is not %u.N.N (RFC 3463)",
+        return errbuf_set(err, err_size, "enhanced status \"%.20s\" is not %u.N.N (RFC 3463)",
                     enhanced, code_class);
     strbuf_printf(out, "%u", code);
     if (enhanced != NULL && enhanced[0] != '\0')
@@ -181,7 +170,7 @@ int mailtext_header_fold(strbuf *out, size_t name_len, const char *value, size_t
         }
         if (line_len + with_space > MAILTEXT_HEADER_LINE_MAX) {
             rewind_to(out, mark);
-            return fail(err, err_size, "a word of %zu bytes cannot fit a %d-byte header line",
+            return errbuf_set(err, err_size, "a word of %zu bytes cannot fit a %d-byte header line",
                         word_len, MAILTEXT_HEADER_LINE_MAX);
         }
         put_word(out, value + start, word_len, false, false);
@@ -202,7 +191,7 @@ int mailtext_header_one_line(strbuf *out, size_t name_len, const char *value, si
         line_len += first ? word_len : word_len + 1;
         if (line_len > MAILTEXT_HEADER_LINE_MAX) {
             rewind_to(out, mark);
-            return fail(err, err_size, "header longer than %d bytes on one line",
+            return errbuf_set(err, err_size, "header longer than %d bytes on one line",
                         MAILTEXT_HEADER_LINE_MAX);
         }
         if (!first)

@@ -1,24 +1,13 @@
 /* milter.c: the milter wire codec; see milter.h. Bytes from the MTA are
  * never trusted: every length is checked where it is read, every string
  * must end with a NUL inside its payload, and nothing is read past it. */
+#include "util/errbuf.h"
 #include "milter.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_size,
-                                                      const char *fmt, ...)
-{
-    if (err != NULL && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -195,7 +184,7 @@ int milter_parse_optneg(const uint8_t *payload, size_t len, milter_optneg *out, 
     /* Longer payloads are accepted and the rest ignored, as libmilter does,
      * so a future MTA may append fields. */
     if (len < MILTER_OPTNEG_SIZE)
-        return fail(err, err_size, "OPTNEG payload of %zu bytes; %d needed", len,
+        return errbuf_set(err, err_size, "OPTNEG payload of %zu bytes; %d needed", len,
                     MILTER_OPTNEG_SIZE);
     out->version = get32(payload);
     out->actions = get32(payload + 4);
@@ -214,9 +203,9 @@ int milter_parse_macros(const uint8_t *payload, size_t len, milter_macros *out, 
                         size_t err_size)
 {
     if (len < 1)
-        return fail(err, err_size, "MACRO payload is empty; the command letter is missing");
+        return errbuf_set(err, err_size, "MACRO payload is empty; the command letter is missing");
     if (!macro_stage_valid((char)payload[0]))
-        return fail(err, err_size, "MACRO for command 0x%02x, which takes no macros",
+        return errbuf_set(err, err_size, "MACRO for command 0x%02x, which takes no macros",
                     payload[0]);
     reader r = {payload, len, 1};
     size_t count = 0;
@@ -224,11 +213,11 @@ int milter_parse_macros(const uint8_t *payload, size_t len, milter_macros *out, 
         const char *name, *value;
         size_t name_len;
         if (!read_string(&r, &name, &name_len))
-            return fail(err, err_size, "MACRO name %zu is not NUL-terminated", count + 1);
+            return errbuf_set(err, err_size, "MACRO name %zu is not NUL-terminated", count + 1);
         if (name_len == 0)
-            return fail(err, err_size, "MACRO name %zu is empty", count + 1);
+            return errbuf_set(err, err_size, "MACRO name %zu is empty", count + 1);
         if (!read_string(&r, &value, NULL))
-            return fail(err, err_size, "MACRO %.40s has no NUL-terminated value", name);
+            return errbuf_set(err, err_size, "MACRO %.40s has no NUL-terminated value", name);
         count++;
     }
     out->command = (char)payload[0];
@@ -283,11 +272,11 @@ static int parse_connect_address(reader *r, milter_connect *out, char *err, size
 {
     size_t address_len;
     if (!read_u16(r, &out->port))
-        return fail(err, err_size, "CONNECT family '%c' without a 2-byte port", out->family);
+        return errbuf_set(err, err_size, "CONNECT family '%c' without a 2-byte port", out->family);
     if (!read_string(r, &out->address, &address_len))
-        return fail(err, err_size, "CONNECT address is not NUL-terminated");
+        return errbuf_set(err, err_size, "CONNECT address is not NUL-terminated");
     if (address_len == 0 && out->family != SMFIA_UNIX)
-        return fail(err, err_size, "CONNECT address is empty");
+        return errbuf_set(err, err_size, "CONNECT address is empty");
     return 0;
 }
 
@@ -297,9 +286,9 @@ int milter_parse_connect(const uint8_t *payload, size_t len, milter_connect *out
     reader r = {payload, len, 0};
     memset(out, 0, sizeof *out);
     if (!read_string(&r, &out->hostname, NULL))
-        return fail(err, err_size, "CONNECT hostname is not NUL-terminated");
+        return errbuf_set(err, err_size, "CONNECT hostname is not NUL-terminated");
     if (at_end(&r))
-        return fail(err, err_size, "CONNECT has no address family");
+        return errbuf_set(err, err_size, "CONNECT has no address family");
     out->family = (char)r.p[r.pos++];
     switch (out->family) {
     case SMFIA_INET:
@@ -311,11 +300,11 @@ int milter_parse_connect(const uint8_t *payload, size_t len, milter_connect *out
     case SMFIA_UNKNOWN:
         break;
     default:
-        return fail(err, err_size, "CONNECT address family 0x%02x is not 4, 6, L or U",
+        return errbuf_set(err, err_size, "CONNECT address family 0x%02x is not 4, 6, L or U",
                     (unsigned char)out->family);
     }
     if (!at_end(&r))
-        return fail(err, err_size, "CONNECT has %zu bytes after its last field", r.len - r.pos);
+        return errbuf_set(err, err_size, "CONNECT has %zu bytes after its last field", r.len - r.pos);
     return 0;
 }
 
@@ -324,9 +313,9 @@ int milter_parse_string(const uint8_t *payload, size_t len, const char **out, ch
 {
     reader r = {payload, len, 0};
     if (!read_string(&r, out, NULL))
-        return fail(err, err_size, "string is not NUL-terminated");
+        return errbuf_set(err, err_size, "string is not NUL-terminated");
     if (!at_end(&r))
-        return fail(err, err_size, "%zu bytes after the string", r.len - r.pos);
+        return errbuf_set(err, err_size, "%zu bytes after the string", r.len - r.pos);
     return 0;
 }
 
@@ -334,9 +323,9 @@ int milter_parse_args(const uint8_t *payload, size_t len, milter_args *out, char
                       size_t err_size)
 {
     if (len == 0)
-        return fail(err, err_size, "address missing");
+        return errbuf_set(err, err_size, "address missing");
     if (payload[len - 1] != 0)
-        return fail(err, err_size, "last argument is not NUL-terminated");
+        return errbuf_set(err, err_size, "last argument is not NUL-terminated");
     size_t count = 0;
     for (size_t i = 0; i < len; i++)
         count += payload[i] == 0;
@@ -364,14 +353,14 @@ int milter_parse_header(const uint8_t *payload, size_t len, milter_header *out, 
     reader r = {payload, len, 0};
     size_t name_len;
     if (!read_string(&r, &out->name, &name_len))
-        return fail(err, err_size, "HEADER name is not NUL-terminated");
+        return errbuf_set(err, err_size, "HEADER name is not NUL-terminated");
     if (!mailtext_header_name_valid(out->name, name_len))
-        return fail(err, err_size, "HEADER name of %zu bytes is empty or holds a byte that "
+        return errbuf_set(err, err_size, "HEADER name of %zu bytes is empty or holds a byte that "
                     "is not printable ASCII or is ':'", name_len);
     if (!read_string(&r, &out->value, &out->value_len))
-        return fail(err, err_size, "HEADER value is not NUL-terminated");
+        return errbuf_set(err, err_size, "HEADER value is not NUL-terminated");
     if (!at_end(&r))
-        return fail(err, err_size, "HEADER has %zu bytes after its value", r.len - r.pos);
+        return errbuf_set(err, err_size, "HEADER has %zu bytes after its value", r.len - r.pos);
     return 0;
 }
 
@@ -389,7 +378,7 @@ int milter_parse_empty(const uint8_t *payload, size_t len, char *err, size_t err
 {
     (void)payload;
     if (len != 0)
-        return fail(err, err_size, "%zu bytes of payload where none is expected", len);
+        return errbuf_set(err, err_size, "%zu bytes of payload where none is expected", len);
     return 0;
 }
 
@@ -426,7 +415,7 @@ int milter_parse_command(const milter_frame *frame, milter_command *out, char *e
     case SMFIC_DATA:
         return milter_parse_empty(p, n, err, err_size);
     default:
-        return fail(err, err_size, "command 0x%02x is not a milter command",
+        return errbuf_set(err, err_size, "command 0x%02x is not a milter command",
                     (unsigned char)frame->command);
     }
 }
@@ -460,11 +449,11 @@ int milter_negotiate(const milter_optneg *offered, uint32_t required_actions,
                      milter_optneg *agreed, char *err, size_t err_size)
 {
     if (offered->version < MILTER_PROTOCOL_VERSION_MIN)
-        return fail(err, err_size, "MTA speaks milter protocol version %lu; at least %d needed",
+        return errbuf_set(err, err_size, "MTA speaks milter protocol version %lu; at least %d needed",
                     (unsigned long)offered->version, MILTER_PROTOCOL_VERSION_MIN);
     uint32_t missing = required_actions & ~offered->actions;
     if (missing != 0)
-        return fail(err, err_size, "MTA does not allow actions 0x%lx (offered 0x%lx)",
+        return errbuf_set(err, err_size, "MTA does not allow actions 0x%lx (offered 0x%lx)",
                     (unsigned long)missing, (unsigned long)offered->actions);
     /* Both Postfix and Sendmail refuse a version above their own. */
     agreed->version = offered->version < MILTER_PROTOCOL_VERSION ? offered->version
@@ -490,18 +479,18 @@ static int check_symlists(const milter_optneg *agreed, const milter_symlist *lis
     if (count == 0)
         return 0;
     if ((agreed->actions & SMFIF_SETSYMLIST) == 0 || agreed->version < 6)
-        return fail(err, err_size, "symbol lists need SMFIF_SETSYMLIST and version 6");
+        return errbuf_set(err, err_size, "symbol lists need SMFIF_SETSYMLIST and version 6");
     uint32_t seen = 0;
     for (size_t i = 0; i < count; i++) {
         if (lists[i].stage > SMFIM_EOH)
-            return fail(err, err_size, "symbol list stage %lu is not 0..6",
+            return errbuf_set(err, err_size, "symbol list stage %lu is not 0..6",
                         (unsigned long)lists[i].stage);
         if (seen & (1u << lists[i].stage))
-            return fail(err, err_size, "two symbol lists for stage %lu",
+            return errbuf_set(err, err_size, "two symbol lists for stage %lu",
                         (unsigned long)lists[i].stage);
         seen |= 1u << lists[i].stage;
         if (!symlist_text_valid(lists[i].macros))
-            return fail(err, err_size, "symbol list for stage %lu is empty or not printable",
+            return errbuf_set(err, err_size, "symbol list for stage %lu is empty or not printable",
                         (unsigned long)lists[i].stage);
     }
     return 0;
@@ -522,7 +511,7 @@ int milter_encode_optneg_reply(strbuf *out, const milter_optneg *agreed,
         put32(&payload, lists[i].stage);
         strbuf_append(&payload, lists[i].macros, strlen(lists[i].macros) + 1);
     }
-    int rc = payload.failed ? fail(err, err_size, "out of memory") : 0;
+    int rc = payload.failed ? errbuf_set(err, err_size, "out of memory") : 0;
     if (rc == 0)
         milter_encode_frame(out, SMFIC_OPTNEG, payload.data, payload.len);
     strbuf_free(&payload);
@@ -549,7 +538,7 @@ int milter_encode_simple(strbuf *out, char reply, char *err, size_t err_size)
                                       SMFIR_TEMPFAIL, SMFIR_DISCARD,  SMFIR_PROGRESS,
                                       SMFIR_SKIP,     SMFIR_SHUTDOWN, SMFIR_CONN_FAIL};
     if (reply == '\0' || memchr(no_payload, reply, sizeof no_payload) == NULL)
-        return fail(err, err_size, "reply 0x%02x is not a reply without payload",
+        return errbuf_set(err, err_size, "reply 0x%02x is not a reply without payload",
                     (unsigned char)reply);
     milter_encode_frame(out, reply, NULL, 0);
     return 0;
@@ -560,7 +549,7 @@ static int encode_built(strbuf *out, char letter, strbuf *payload, char *err, si
 {
     int rc = 0;
     if (payload->failed)
-        rc = fail(err, err_size, "out of memory");
+        rc = errbuf_set(err, err_size, "out of memory");
     else if (payload->data == NULL)
         milter_encode_frame(out, letter, "", 1);
     else /* strbuf keeps a NUL after its bytes: that is the terminator sent */
@@ -586,10 +575,10 @@ static int encode_header_edit(strbuf *out, char letter, const uint32_t *index, c
 {
     size_t name_len = strlen(name), value_len = strlen(value);
     if (!mailtext_header_name_valid(name, name_len))
-        return fail(err, err_size, "header name \"%.40s\" is not printable ASCII without ':'",
+        return errbuf_set(err, err_size, "header name \"%.40s\" is not printable ASCII without ':'",
                     name);
     if (!mailtext_header_value_valid(name_len, value, value_len))
-        return fail(err, err_size, "value for %.40s has CR, a bare LF, a control byte or a "
+        return errbuf_set(err, err_size, "value for %.40s has CR, a bare LF, a control byte or a "
                     "line over %d bytes", name, MAILTEXT_HEADER_LINE_MAX);
     strbuf payload;
     strbuf_init(&payload);
@@ -618,7 +607,7 @@ int milter_encode_chgheader(strbuf *out, uint32_t index, const char *name, const
     /* Sendmail counts from 1 and Postfix reads 0 as 1: refuse the
      * ambiguity rather than edit a header the caller did not mean. */
     if (index == 0)
-        return fail(err, err_size, "CHGHEADER index is 1-based; 0 given");
+        return errbuf_set(err, err_size, "CHGHEADER index is 1-based; 0 given");
     return encode_header_edit(out, SMFIR_CHGHEADER, &index, name, value, err, err_size);
 }
 
@@ -629,11 +618,11 @@ int milter_encode_quarantine(strbuf *out, const char *reason, char *err, size_t 
     if (reason == NULL ||
         mailtext_header_one_line(&line, 0, reason, strlen(reason), err, err_size) != 0) {
         strbuf_free(&line);
-        return reason == NULL ? fail(err, err_size, "quarantine reason missing") : -1;
+        return reason == NULL ? errbuf_set(err, err_size, "quarantine reason missing") : -1;
     }
     if (line.len == 0) {
         strbuf_free(&line);
-        return fail(err, err_size, "quarantine reason is empty");
+        return errbuf_set(err, err_size, "quarantine reason is empty");
     }
     return encode_built(out, SMFIR_QUARANTINE, &line, err, err_size);
 }

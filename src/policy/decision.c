@@ -108,6 +108,29 @@ void policy_expand_reply(const char *tmpl, const da_spf_eval *ev, char *out, siz
     strbuf_free(&sb);
 }
 
+void policy_split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,
+                        const char **text)
+{
+    *code = 0;
+    for (int i = 0; i < 3 && reply[i] >= '0' && reply[i] <= '9'; i++)
+        *code = *code * 10 + (unsigned)(reply[i] - '0');
+    const char *p = reply + (*code >= 100 ? 3 : 0);
+    while (*p == ' ')
+        p++;
+    enhanced[0] = '\0';
+    if (p[0] >= '2' && p[0] <= '5' && p[1] == '.') {
+        size_t n = strspn(p, "0123456789.");
+        if (n < enh_size) {
+            memcpy(enhanced, p, n);
+            enhanced[n] = '\0';
+            p += n;
+            while (*p == ' ')
+                p++;
+        }
+    }
+    *text = p;
+}
+
 static int severity(policy_action a)
 {
     return a == ACTION_REJECT ? 2 : a == ACTION_DEFER ? 1 : 0;

@@ -80,6 +80,11 @@ void policy_add_score(const policy_settings *ps, decision *d, double add, const 
 void policy_expand_reply(const char *template_text, const da_spf_eval *eval, char *out,
                          size_t out_size);
 
+/* Splits a checked reply "550 5.7.23 text" into its code, enhanced status
+ * code (empty when absent) and text (pointing into reply). */
+void policy_split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,
+                        const char **text);
+
 /* True when an Authentication-Results value claims authserv_id (RFC 8601
  * section 5: such headers from outside must be removed). */
 bool policy_authres_claims(const char *header_value, const char *authserv_id);

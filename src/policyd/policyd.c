@@ -1,6 +1,7 @@
 /* policyd.c: the Postfix policy delegation codec; see policyd.h. Input is
  * bounded where it arrives (line, attribute and request limits are checked
  * before a byte is stored) and a bad request never desynchronises the next. */
+#include "util/errbuf.h"
 #include "policyd.h"
 
 #include <stdarg.h>
@@ -273,18 +274,6 @@ const char *policyd_parser_error(const policyd_parser *parser)
 
 /* ------------------------------------------------------------ replies */
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_size,
-                                                      const char *fmt, ...)
-{
-    if (err != NULL && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 void policyd_reply_dunno(strbuf *out)
 {
     strbuf_puts(out, "action=DUNNO\n\n");
@@ -307,7 +296,7 @@ int policyd_reply_action(strbuf *out, const char *action, const char *text, char
                          size_t err_size)
 {
     if (action == NULL || !action_word_valid(action))
-        return fail(err, err_size, "action \"%.40s\" is not a word of letters and '_'",
+        return errbuf_set(err, err_size, "action \"%.40s\" is not a word of letters and '_'",
                     action ? action : "(null)");
     strbuf_printf(out, "action=%s", action);
     mailtext_reply_text(out, text, false);
@@ -336,7 +325,7 @@ int policyd_reply_prepend(strbuf *out, const char *name, const char *value, char
 {
     size_t name_len = name ? strlen(name) : 0;
     if (name == NULL || !mailtext_header_name_valid(name, name_len))
-        return fail(err, err_size, "header name is empty or not printable ASCII without ':'");
+        return errbuf_set(err, err_size, "header name is empty or not printable ASCII without ':'");
     strbuf header;
     strbuf_init(&header);
     const char *v = value ? value : "";

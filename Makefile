@@ -18,9 +18,14 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
         python3-dkim python3-nacl opendkim-tools opendkim
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
-# the peers (libspf2, pyspf over dnspython), the DNS server and its control
-# tool, and what sets up the network namespace and CPU pinning.
-BENCH_DEPS := libspf2-dev python3-spf python3-dnspython unbound iproute2 util-linux
+# the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which
+# socat serves on TCP), the DNS server and its control tool, and what sets up
+# the network namespace and CPU pinning.
+BENCH_DEPS := libspf2-dev python3-spf python3-dnspython unbound iproute2 util-linux \
+              postfix-policyd-spf-python socat
+# The DKIM benchmark (bench/dkim) also builds against libopendkim; its other
+# peers (python3-dkim, python3-nacl) are in DEPS already.
+BENCH_DEPS += libopendkim-dev
 
 # Not root: use sudo when there is one.
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
@@ -160,7 +165,8 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz
 
 # bench: domauth against libspf2 and pyspf over a generated SPF world served
-# by unbound in a private network namespace (bench/README.md). Needs root;
+# by unbound in a private network namespace, and domauthd's policy listener
+# against policyd-spf on the same world (bench/README.md). Needs root;
 # BENCH_* variables in the environment resize it (see bench/run.sh).
 bench: deps bench-deps build
 	$(SUDO) bench/run.sh
@@ -175,6 +181,7 @@ bench-deps:
 	    echo "bench-deps: all Debian packages present"; \
 	else \
 	    echo "bench-deps: installing$$missing"; \
+	    echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections; \
 	    $(SUDO) apt-get update -q && \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null; \
 	fi

@@ -7,7 +7,11 @@ import glob
 import os
 import re
 import statistics
+import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'policy'))
+import report_policy  # noqa: E402  (bench/policy/report_policy.py)
 
 IMPLS = ('domauth', 'domauth-gentle', 'libspf2', 'libspf2-cache16', 'pyspf')
 SCENARIOS = ('warm', 'cold', 'inflight10k')
@@ -325,14 +329,24 @@ def main():
     if server_drops is not None:
         print('== drops at the sockets on port 53 (unbound, proxy) over the whole run: %d'
               % server_drops)
+    txt = load_txt(world)
+    cold = {}
+    if any(label.split('.')[0] in SCENARIOS for label in figs):
+        print()
+        print_table(figs, latency_ms)
+        cold = cold_analysis(out, stream, latency_ms)
+        agreement(out, stream, txt)
+        targets(figs, cold)
+    policy_lines = report_policy.report(out, world, marks, stream, txt)
     print()
-    print_table(figs, latency_ms)
-    cold = cold_analysis(out, stream, latency_ms)
-    agreement(out, stream, load_txt(world))
-    targets(figs, cold)
-    print()
-    for line in ratio_lines(figs, cold):
+    for line in ratio_lines(figs, cold) + policy_lines:
         print(line)
+    # The DKIM benchmark (bench/dkim): its own report, from WORK/dkim.
+    dkim_work = os.path.join(work, 'dkim')
+    if os.path.exists(os.path.join(dkim_work, 'out', 'results.txt')):
+        print(flush=True)
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     'dkim', 'report.py'), dkim_work])
 
 
 if __name__ == '__main__':

@@ -42,6 +42,7 @@ typedef struct domauthd {
     da_resolver *upstream, *resolver; /* c-ares on the loop, the cache in front */
     da_dns_cache *cache;
     da_spf_record_cache *records;
+    struct da_dkim_key_cache *dkim_key_cache; /* decoded keys of senders */
     eventlog *events;
     listener *listeners;
     uv_signal_t sighup, sigterm, sigint;

@@ -432,7 +432,12 @@ int main(int argc, char **argv)
                            .json_path = cfg->config.event_log,
                            .database_path = cfg->config.database};
     err[0] = '\0';
-    d.events = eventlog_open(d.loop, &eo, err, sizeof err);
+    /* No output, no writer thread: handing it every decision to drop would
+     * cost more than the checks themselves. */
+    bool any_output = eo.syslog || (eo.json_path && *eo.json_path) ||
+                      (eo.database_path && *eo.database_path);
+    if (any_output)
+        d.events = eventlog_open(d.loop, &eo, err, sizeof err);
     if (err[0])
         daemon_log(LOG_WARNING, "event log: %s (mail keeps flowing)", err);
 
@@ -446,6 +451,7 @@ int main(int argc, char **argv)
     da_dns_cache_options co = {.max_entries = cfg->config.cache_entries};
     d.cache = da_dns_cache_new(&co);
     d.records = da_spf_record_cache_new(0);
+    d.dkim_key_cache = da_dkim_key_cache_new(0);
     if (d.upstream == NULL || d.cache == NULL || d.records == NULL ||
         (d.resolver = da_resolver_new_cached(d.cache, d.upstream)) == NULL) {
         daemon_log(LOG_ERR, "cannot set up DNS: %s", d.upstream ? "out of memory" : err);
@@ -477,6 +483,7 @@ out:
     da_resolver_free(d.upstream);
     da_dns_cache_free(d.cache);
     da_spf_record_cache_free(d.records);
+    da_dkim_key_cache_free(d.dkim_key_cache);
     if (d.events != NULL)
         eventlog_close(d.events);
     uv_walk(d.loop, close_handle, NULL);

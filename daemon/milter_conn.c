@@ -563,6 +563,7 @@ static void dkim_start(conn *c, milter_state *m)
     /* Our own outgoing mail is signed, not verified. */
     if (cfg->dkim_verify && m->signer == NULL) {
         da_dkim_verify_options vo = {.now = (int64_t)time(NULL),
+                                     .key_cache = c->daemon->dkim_key_cache,
                                      .sha1 = cfg->dkim_sha1_neutral ? DA_DKIM_SHA1_NEUTRAL
                                                                     : DA_DKIM_SHA1_FAIL};
         da_dkim_verify *v = da_dkim_verify_new(&vo, err, sizeof err);

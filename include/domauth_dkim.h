@@ -123,12 +123,22 @@ typedef enum da_dkim_sha1_policy {
     DA_DKIM_SHA1_NEUTRAL,  /* report a good rsa-sha1 signature as neutral */
 } da_dkim_sha1_policy;
 
+/* Decoded public keys shared between verifications, keyed by the key
+ * record's text, so a busy signer's key is decoded once rather than per
+ * message (decoding an RSA key costs several RSA verifications). Bounded;
+ * one per thread. */
+typedef struct da_dkim_key_cache da_dkim_key_cache;
+da_dkim_key_cache *da_dkim_key_cache_new(size_t slots); /* 0: 1024 */
+void da_dkim_key_cache_free(da_dkim_key_cache *cache);
+void da_dkim_key_cache_stats(const da_dkim_key_cache *cache, uint64_t *hits, uint64_t *decodes);
+
 typedef struct da_dkim_verify_options {
     int64_t now;                 /* seconds since the epoch, for x= (required) */
     da_dkim_sha1_policy sha1;
     unsigned min_rsa_bits;       /* 0: 1024 (RFC 8301); less is refused */
     unsigned max_signatures;     /* 0: 8; later ones are permerror, not evaluated */
     size_t max_header_bytes;     /* 0: 1 MiB; more makes every signature permerror */
+    da_dkim_key_cache *key_cache; /* optional; must outlive the verification */
 } da_dkim_verify_options;
 
 typedef struct da_dkim_verify da_dkim_verify;

@@ -134,10 +134,82 @@ static void feed_byte(dkim_body_canon *bc, unsigned char c)
     }
 }
 
+/* Like put_byte for a run of bytes: counted, passed on up to the limit,
+ * large runs straight to emit without the copy. */
+static void put_bytes(dkim_body_canon *bc, const unsigned char *p, size_t n)
+{
+    bc->total += n;
+    size_t take = n;
+    if (bc->limit >= 0) {
+        uint64_t room = bc->emitted >= (uint64_t)bc->limit ? 0 : (uint64_t)bc->limit - bc->emitted;
+        if (take > room)
+            take = (size_t)room;
+    }
+    bc->emitted += take;
+    if (take >= sizeof bc->buf) {
+        flush_buffer(bc);
+        bc->emit(bc->emit_arg, p, take);
+        return;
+    }
+    while (take > 0) {
+        size_t space = sizeof bc->buf - bc->buf_len;
+        size_t now = take < space ? take : space;
+        memcpy(bc->buf + bc->buf_len, p, now);
+        bc->buf_len += now;
+        p += now;
+        take -= now;
+        if (bc->buf_len == sizeof bc->buf)
+            flush_buffer(bc);
+    }
+}
+
+/* Bytes that need no decision (not CR; for relaxed, not SP or TAB either)
+ * are handled a run at a time: that is almost all of a body. */
+static size_t plain_run(const dkim_body_canon *bc, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    if (bc->canon == DA_DKIM_RELAXED) {
+        /* One SP between two non-blank bytes is already canonical, so runs
+         * go on through words; a run never starts with a space (one may be
+         * held already) and stops before a tab, a second blank or a CR. */
+        if (n > 0 && p[0] == ' ')
+            return 0;
+        while (i < n) {
+            unsigned char ch = p[i];
+            if (ch == '\r' || ch == '\t')
+                break;
+            if (ch == ' ' && (i + 1 >= n || p[i + 1] == ' ' || p[i + 1] == '\t' ||
+                              p[i + 1] == '\r'))
+                break;
+            i++;
+        }
+    } else {
+        const unsigned char *cr = memchr(p, '\r', n);
+        i = cr ? (size_t)(cr - p) : n;
+    }
+    return i;
+}
+
 void dkim_body_canon_feed(dkim_body_canon *bc, const unsigned char *data, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
+    size_t i = 0;
+    while (i < len) {
+        if (!bc->held_cr) {
+            size_t run = plain_run(bc, data + i, len - i);
+            if (run > 0) {
+                put_held_line_ends(bc);
+                if (bc->held_space)
+                    put_byte(bc, ' ');
+                bc->held_space = false;
+                bc->any_content = true;
+                put_bytes(bc, data + i, run);
+                i += run;
+                continue;
+            }
+        }
         feed_byte(bc, data[i]);
+        i++;
+    }
 }
 
 /* Trailing empty lines are dropped and the body ends with exactly one CRLF;

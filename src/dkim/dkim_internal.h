@@ -102,6 +102,9 @@ typedef struct dkim_key_record {
 int dkim_key_record_parse(const char *text, size_t len, dkim_key_record *out, char *err,
                           size_t err_size);
 void dkim_key_record_clear(dkim_key_record *rec);
+/* dkim_key_record_parse through a cache of decoded keys (cache may be NULL). */
+int dkim_key_record_parse_cached(da_dkim_key_cache *cache, const char *text, size_t len,
+                                 dkim_key_record *out, char *err, size_t err_size);
 
 /* ------------------------------------------------------ DKIM-Signature */
 

@@ -183,3 +183,109 @@ int da_dkim_record_check(const char *record, size_t len, unsigned *bits, char *e
     dkim_key_record_clear(&rec);
     return rc;
 }
+
+/* ------------------------------------------------------------ key cache */
+
+/* Direct-mapped: a record's hash picks its slot and a newcomer replaces the
+ * old one. Hot keys stay; no list to keep. Each user takes its own
+ * reference to the EVP_PKEY, so replacing a slot frees nothing in use. */
+typedef struct key_slot {
+    uint64_t hash;
+    char *text;
+    size_t len;
+    dkim_key_record rec;
+} key_slot;
+
+struct da_dkim_key_cache {
+    key_slot *slots;
+    size_t count;
+    uint64_t hits, decodes;
+};
+
+da_dkim_key_cache *da_dkim_key_cache_new(size_t slots)
+{
+    da_dkim_key_cache *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->count = slots ? slots : 1024;
+    c->slots = calloc(c->count, sizeof *c->slots);
+    if (c->slots == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void slot_clear(key_slot *slot)
+{
+    free(slot->text);
+    dkim_key_record_clear(&slot->rec);
+    memset(slot, 0, sizeof *slot);
+}
+
+void da_dkim_key_cache_free(da_dkim_key_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        slot_clear(&c->slots[i]);
+    free(c->slots);
+    free(c);
+}
+
+void da_dkim_key_cache_stats(const da_dkim_key_cache *c, uint64_t *hits, uint64_t *decodes)
+{
+    *hits = c->hits;
+    *decodes = c->decodes;
+}
+
+static uint64_t record_hash(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* A copy of rec holding its own reference to the key. */
+static int record_share(dkim_key_record *dst, const dkim_key_record *src)
+{
+    *dst = *src;
+    if (src->key != NULL && EVP_PKEY_up_ref(src->key) != 1) {
+        dst->key = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int dkim_key_record_parse_cached(da_dkim_key_cache *c, const char *text, size_t len,
+                                 dkim_key_record *rec, char *err, size_t err_size)
+{
+    if (c == NULL)
+        return dkim_key_record_parse(text, len, rec, err, err_size);
+    uint64_t h = record_hash(text, len);
+    key_slot *slot = &c->slots[h % c->count];
+    if (slot->text != NULL && slot->hash == h && slot->len == len &&
+        memcmp(slot->text, text, len) == 0 && record_share(rec, &slot->rec) == 0) {
+        c->hits++;
+        return 0;
+    }
+    c->decodes++;
+    if (dkim_key_record_parse(text, len, rec, err, err_size) != 0)
+        return -1;
+    char *copy = malloc(len ? len : 1);
+    dkim_key_record shared;
+    if (copy != NULL && record_share(&shared, rec) == 0) {
+        slot_clear(slot);
+        memcpy(copy, text, len);
+        slot->text = copy;
+        slot->len = len;
+        slot->hash = h;
+        slot->rec = shared;
+    } else {
+        free(copy);
+    }
+    return 0;
+}

@@ -122,35 +122,46 @@ static int header_byte(dkim_message *m, char c)
     return 0;
 }
 
+/* The body, passed on in runs: a CR is added only before a bare LF (mail
+ * read from a file), everything else goes through untouched. */
+static void body_runs(dkim_message *m, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        const unsigned char *nl = memchr(p, '\n', n);
+        size_t seg = nl ? (size_t)(nl - p) : n;
+        bool cr_before = seg > 0 ? p[seg - 1] == '\r' : m->prev_cr;
+        if (nl != NULL && !cr_before) {
+            if (seg > 0)
+                m->body(m->body_arg, p, seg);
+            m->body(m->body_arg, (const unsigned char *)"\r\n", 2);
+            m->prev_cr = false;
+            p += seg + 1;
+            n -= seg + 1;
+            continue;
+        }
+        size_t take = nl ? seg + 1 : seg;
+        m->body(m->body_arg, p, take);
+        m->prev_cr = p[take - 1] == '\r';
+        p += take;
+        n -= take;
+    }
+}
+
 int dkim_message_feed(dkim_message *m, const unsigned char *data, size_t len)
 {
     if (m->failed)
         return -1;
-    unsigned char out[4096];
-    size_t out_len = 0;
-    for (size_t i = 0; i < len; i++) {
+    size_t i = 0;
+    for (; i < len && !m->headers_done; i++) {
         unsigned char c = data[i];
-        unsigned char normalized[2];
-        size_t n = 0;
-        if (c == '\n' && !m->prev_cr)
-            normalized[n++] = '\r';
-        normalized[n++] = c;
+        if (c == '\n' && !m->prev_cr && header_byte(m, '\r') != 0)
+            return -1;
+        if (header_byte(m, (char)c) != 0)
+            return -1;
         m->prev_cr = c == '\r';
-        for (size_t k = 0; k < n; k++) {
-            if (!m->headers_done) {
-                if (header_byte(m, (char)normalized[k]) != 0)
-                    return -1;
-                continue;
-            }
-            out[out_len++] = normalized[k];
-            if (out_len == sizeof out) {
-                m->body(m->body_arg, out, out_len);
-                out_len = 0;
-            }
-        }
     }
-    if (out_len > 0)
-        m->body(m->body_arg, out, out_len);
+    if (i < len)
+        body_runs(m, data + i, len - i);
     return 0;
 }
 

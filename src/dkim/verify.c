@@ -343,7 +343,8 @@ void da_dkim_verify_answer(da_dkim_verify *v, const da_dns_question *question,
 
 /* Picks the first record that parses as a key (several are an error of
  * the publisher, section 3.6.2.2, which leaves the choice to us). */
-static int select_key(const key_query *q, dkim_key_record *rec, char *why, size_t why_size)
+static int select_key(da_dkim_key_cache *cache, const key_query *q, dkim_key_record *rec,
+                      char *why, size_t why_size)
 {
     if (q->status == DA_DNS_SERVFAIL || q->status == DA_DNS_TIMEOUT) {
         snprintf(why, why_size, "key lookup for %.120s failed (%s)", q->name,
@@ -359,7 +360,8 @@ static int select_key(const key_query *q, dkim_key_record *rec, char *why, size_
     char first_error[160] = "";
     for (size_t i = 0; i < q->record_count; i++) {
         char err[160];
-        if (dkim_key_record_parse(q->records[i], q->record_lens[i], rec, err, sizeof err) == 0)
+        if (dkim_key_record_parse_cached(cache, q->records[i], q->record_lens[i], rec, err,
+                                         sizeof err) == 0)
             return DA_DKIM_PASS;
         if (i == 0)
             snprintf(first_error, sizeof first_error, "%s", err);
@@ -442,7 +444,7 @@ static void decide(const da_dkim_verify *v, verify_sig *vs)
 {
     dkim_key_record rec;
     char why[400];
-    int r = select_key(vs->query, &rec, why, sizeof why);
+    int r = select_key(v->options.key_cache, vs->query, &rec, why, sizeof why);
     if (r != DA_DKIM_PASS) {
         conclude(vs, (da_dkim_result)r, why);
         return;

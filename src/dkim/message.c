@@ -152,13 +152,29 @@ int dkim_message_feed(dkim_message *m, const unsigned char *data, size_t len)
     if (m->failed)
         return -1;
     size_t i = 0;
-    for (; i < len && !m->headers_done; i++) {
-        unsigned char c = data[i];
-        if (c == '\n' && !m->prev_cr && header_byte(m, '\r') != 0)
+    /* Header lines a run at a time: everything up to a LF is appended as it
+     * is; only the LF needs a look (a bare one gets its CR, and a blank line
+     * ends the block). */
+    while (i < len && !m->headers_done) {
+        const unsigned char *nl = memchr(data + i, '\n', len - i);
+        size_t seg = nl ? (size_t)(nl - (data + i)) : len - i;
+        if (seg > 0) {
+            if (m->header.len + seg > m->max_header_bytes)
+                return message_fail(m, "the header block is too large");
+            strbuf_append(&m->header, (const char *)data + i, seg);
+            if (m->header.failed)
+                return message_fail(m, "out of memory");
+            m->prev_cr = data[i + seg - 1] == '\r';
+            i += seg;
+        }
+        if (nl == NULL)
+            break;
+        if (!m->prev_cr && header_byte(m, '\r') != 0)
             return -1;
-        if (header_byte(m, (char)c) != 0)
+        if (header_byte(m, '\n') != 0)
             return -1;
-        m->prev_cr = c == '\r';
+        m->prev_cr = false;
+        i++;
     }
     if (i < len)
         body_runs(m, data + i, len - i);

@@ -14,7 +14,7 @@ NINJA ?= ninja
 # Debian 12 packages the build and the tests use.
 DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
         libc-ares-dev libuv1-dev libssl-dev libinih-dev libsqlite3-dev libyaml-dev python3 python3-yaml python3-spf unbound \
-        iproute2 util-linux \
+        iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
@@ -54,6 +54,7 @@ deps:
 	    echo "deps: all Debian packages present"; \
 	else \
 	    echo "deps: installing$$missing"; \
+	    echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections; \
 	    $(SUDO) apt-get update -q && \
 	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null; \
 	fi
@@ -61,7 +62,7 @@ deps:
 # Files whose appearance changes what meson configures (tests/meson.build and
 # tests/fuzz/meson.build look for them with fs.exists, which ninja does not
 # watch): when one is newer than a tree's build.ninja, that tree reconfigures.
-OPTIONAL_FILES = $(wildcard tests/integration/*.sh tests/fuzz/*.c \
+OPTIONAL_FILES = $(wildcard tests/integration/*.sh tests/e2e/*.sh tests/daemon/*.sh tests/fuzz/*.c \
                             tests/unit/*.c tests/unit/*/*.c)
 
 # $(call setup,DIR,ENV,ARGS): configure DIR once (again when an optional file
@@ -125,13 +126,13 @@ check-build:
 	@echo "== build (gcc)"
 	@$(MAKE) --no-print-directory build
 	@rm -f build/meson-logs/testlog.json build/meson-logs/integration.json
-	@echo "== meson test (build, without the integration suite)"
-	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration || true
+	@echo "== meson test (build, without the integration and e2e suites)"
+	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration --no-suite e2e || true
 
 # After check-asan, so the integration tests also run the fresh ASan binary.
 check-integration:
-	@echo "== meson test (build, integration suite: real DNS servers in namespaces)"
-	@$(MESON) test -C build --no-rebuild --suite integration --logbase integration || true
+	@echo "== meson test (build, integration and e2e suites: real DNS servers and Postfix in namespaces)"
+	@$(MESON) test -C build --no-rebuild --suite integration --suite e2e --logbase integration || true
 
 check-clang:
 	@echo "== build-clang (clang -Werror)"
@@ -144,9 +145,9 @@ check-asan:
 	    -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all)
 	@$(NINJA) -C build-asan -j$(JOBS)
 	@rm -f build-asan/meson-logs/testlog.json
-	@echo "== meson test (build-asan, without the integration suite)"
+	@echo "== meson test (build-asan, without the integration and e2e suites)"
 	@$(SAN_ENV) $(MESON) test -C build-asan --no-rebuild --num-processes $(JOBS) \
-	    --no-suite integration || true
+	    --no-suite integration --no-suite e2e || true
 
 check-fuzz:
 	@echo "== build-fuzz (clang, libFuzzer) and $(FUZZ_SECONDS) s per target"

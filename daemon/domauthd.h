@@ -92,6 +92,10 @@ void conn_send(conn *c, const void *data, size_t len);
 void conn_pause(conn *c);
 void conn_resume(conn *c);
 void conn_close(conn *c);
+/* Moves the connection to the current configuration, between requests or
+ * messages only: Postfix keeps policy and milter connections open across
+ * SMTP sessions, and a reload must reach them. */
+void conn_refresh_config(conn *c);
 
 /* Opens every listener the configuration names. */
 int listeners_open(domauthd *d, char *err, size_t err_size);

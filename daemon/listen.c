@@ -55,6 +55,15 @@ void conn_unref(conn *c)
     free(c);
 }
 
+void conn_refresh_config(conn *c)
+{
+    if (c->config == c->daemon->config)
+        return;
+    config_ref *old = c->config;
+    c->config = config_ref_get(c->daemon->config);
+    config_ref_put(old);
+}
+
 void conn_close(conn *c)
 {
     if (c->closing)
@@ -189,12 +198,32 @@ void conn_resume(conn *c)
     conn_unref(c);
 }
 
+static void on_listener_closed(uv_handle_t *handle);
+
 static void on_connection(uv_stream_t *server, int status)
 {
     listener *l = server->data;
     domauthd *d = l->daemon;
     if (status < 0 || d->stopping)
         return;
+    if (d->stats.sessions_active >= d->config->config.max_sessions) {
+        /* Over the limit: take the connection off the queue and close it, so
+         * the MTA applies its default action now rather than waiting. */
+        uv_stream_t *refused = malloc(l->io.handle.type == UV_TCP ? sizeof(uv_tcp_t)
+                                                                  : sizeof(uv_pipe_t));
+        if (refused == NULL)
+            return;
+        if (l->io.handle.type == UV_TCP)
+            uv_tcp_init(d->loop, (uv_tcp_t *)refused);
+        else
+            uv_pipe_init(d->loop, (uv_pipe_t *)refused, 0);
+        uv_accept(server, refused);
+        refused->data = refused;
+        uv_close((uv_handle_t *)refused, on_listener_closed);
+        daemon_log(LOG_WARNING, "max_sessions (%u) reached: a %s connection was refused",
+                   d->config->config.max_sessions, l->kind == CONN_MILTER ? "milter" : "policy");
+        return;
+    }
     conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return;

@@ -298,6 +298,8 @@ static da_dkim_result dkim_overall(const da_dkim_verify *v)
  * clauses. NULL when there is nothing to report. */
 static char *combined_authres(conn *c, const milter_state *m, const decision *d)
 {
+    if (!message_settings(c, m)->authentication_results)
+        return NULL;
     bool dkim_done = m->dkim != NULL && m->dkim->done;
     if (d->authres == NULL && !dkim_done)
         return NULL;
@@ -751,6 +753,8 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         return 1;
     case SMFIC_MAIL: {
         message_reset(m);
+        conn_refresh_config(c);
+        cfg = &c->config->config;
         char address[1024];
         strip_brackets(cmd.args.address, address, sizeof address);
         set_str(&m->mail_from, address);

@@ -99,6 +99,7 @@ static const char *domain_of(const char *address)
 static int on_request(conn *c, policy_state *p)
 {
     const policyd_request *r = policyd_parser_request(&p->parser);
+    conn_refresh_config(c);
     const char *state = r->protocol_state ? r->protocol_state : "";
     bool checkable = strcasecmp(state, "RCPT") == 0 || strcasecmp(state, "MAIL") == 0 ||
                      strcasecmp(state, "DATA") == 0 ||
@@ -129,7 +130,9 @@ static int on_request(conn *c, policy_state *p)
     };
     const policy_settings *ps = config_settings_for(&c->config->config, domain_of(r->recipient));
     conn_pause(c);
-    check_start(c, ps, &facts, r->recipient, r->queue_id, on_checked, pd);
+    /* Postfix sends an empty queue_id until it has assigned one. */
+    const char *queue_id = r->queue_id && *r->queue_id ? r->queue_id : NULL;
+    check_start(c, ps, &facts, r->recipient, queue_id, on_checked, pd);
     return 0;
 }
 

@@ -65,7 +65,8 @@ static const key_spec keys[] = {
            "Time allowed for one SPF check; then the result is temperror."),
     DAEMON("cache_entries", T_UINT, cache_entries, "100000", "DNS cache size, in answers."),
     DAEMON("max_sessions", T_UINT, max_sessions, "2000",
-           "Connections served at once; more wait in the listen queue."),
+           "Connections served at once; beyond it a new connection is closed at\n"
+           "once, and the MTA applies its default action (milter_default_action)."),
     DAEMON("event_log", T_STRING, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
     DAEMON("database", T_STRING, database, "/var/lib/domauth/events.db",

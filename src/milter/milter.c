@@ -194,9 +194,11 @@ int milter_parse_optneg(const uint8_t *payload, size_t len, milter_optneg *out, 
 
 /* The stages that carry macros, as libmilter accepts them (plus UNKNOWN,
  * for which Postfix sends its milter_unknown_command_macros). */
+/* Macros may come before any command the MTA sends: Postfix sends them
+ * before every header (L) and body chunk (B) too. */
 static bool macro_stage_valid(char command)
 {
-    return command != '\0' && strchr("CHMRTNEU", command) != NULL;
+    return command != '\0' && strchr("ABCEHKLMNQRTU", command) != NULL;
 }
 
 int milter_parse_macros(const uint8_t *payload, size_t len, milter_macros *out, char *err,

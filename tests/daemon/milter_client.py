@@ -108,10 +108,13 @@ def run(args):
             headers.append([name, value])
     for name, value in headers:
         v = value if s.leadspc else value.lstrip(b" ")
+        # Postfix sends macros before every header and body chunk too.
+        s.send(b"D", b"L" + z("i", "QUEUE1"))
         step(b"L", name + b"\0" + v + b"\0", 0x80)
     step(b"N", b"", 0x40000)
     body_crlf = body.replace(b"\n", b"\r\n")
     for i in range(0, len(body_crlf), 65535):
+        s.send(b"D", b"B" + z("i", "QUEUE1"))
         step(b"B", body_crlf[i:i + 65535], 0x80000)
     s.send(b"E")
     letter, payload, edits = s.expect_reply(0)

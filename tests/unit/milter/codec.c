@@ -187,6 +187,28 @@ static void test_frame_bytes(void)
     milter_decoder_free(&d);
 }
 
+/* Postfix sends macros before every header and body chunk as well (its
+ * end-of-header and end-of-data macro lists): they must parse. */
+static void test_macros_for_every_command(void)
+{
+    char err[200];
+    milter_macros mac;
+    static const char letters[] = "ABCEHKLMNQRTU";
+    bool all = true;
+    for (const char *l = letters; *l; l++) {
+        char payload[] = "Xi\0" "QID1\0";
+        payload[0] = *l;
+        if (milter_parse_macros((const uint8_t *)payload, sizeof payload - 1, &mac, err,
+                                sizeof err) != 0 ||
+            strcmp(milter_macros_get(&mac, "i"), "QID1") != 0)
+            all = false;
+    }
+    TAP_OK(all, "macros parse before every MTA command, headers (L) and body (B) included");
+    const char bad[] = "Oi\0x\0";
+    TAP_OK(milter_parse_macros((const uint8_t *)bad, sizeof bad - 1, &mac, err, sizeof err) != 0,
+           "macros for OPTNEG are refused: %s", err);
+}
+
 static void test_bad_lengths(void)
 {
     milter_decoder d;
@@ -698,6 +720,7 @@ int main(void)
 {
     test_conversation_in_every_chunking();
     test_frame_bytes();
+    test_macros_for_every_command();
     test_bad_lengths();
     test_every_truncation();
     test_malformed_payloads();

@@ -11,6 +11,7 @@
  * replay costs little more than walking the terms again. */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,17 +148,10 @@ static void trace(pass *ps, da_spf_trace_kind kind, unsigned depth, const char *
 
 /* ----------------------------------------------------------------- memo */
 
-static int normalize_name(const char *name, char *out)
+/* The memo's key: dns_name_normalize, and never empty. */
+static int normalize_name(const char *name, char out[256])
 {
-    size_t len = strlen(name);
-    if (len > 0 && name[len - 1] == '.')
-        len--;
-    if (len == 0 || len > 253)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        out[i] = (char)tolower((unsigned char)name[i]);
-    out[len] = '\0';
-    return 0;
+    return dns_name_normalize(name, out, 256) == 0 && out[0] != '\0' ? 0 : -1;
 }
 
 static memo_entry *memo_find(const da_spf_eval *ev, const char *norm, da_dns_type type)
@@ -254,7 +248,9 @@ static void trace_answer(pass *ps, unsigned depth, const char *name, da_dns_type
 }
 
 /* Returns the answer to (name, type), or NULL after noting the question.
- * A prefetch asks without blocking the replay. */
+ * A prefetch asks without blocking the replay. The answer is either
+ * servfail_answer (the question could not be asked) or the answer inside
+ * its memo entry, which entry_of recovers. */
 static const da_dns_answer *need(pass *ps, unsigned depth, const char *name, da_dns_type type,
                                  bool prefetch)
 {
@@ -530,6 +526,15 @@ static void select_record(da_spf_eval *ev, memo_entry *e)
     e->selection = SELECT_OK;
 }
 
+/* The memo entry holding an answer need() returned; NULL for the shared
+ * servfail_answer. */
+static memo_entry *entry_of(const da_dns_answer *a)
+{
+    if (a == &servfail_answer)
+        return NULL;
+    return (memo_entry *)(void *)((const char *)a - offsetof(memo_entry, answer));
+}
+
 static memo_entry *answered_entry(da_spf_eval *ev, const char *name, da_dns_type type)
 {
     char norm[256];
@@ -793,9 +798,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
     if (is_dns_error(a))
         return fail_with(ps, DA_SPF_TEMPERROR, "DNS %s looking up TXT %s",
                          da_dns_status_name(a->status), domain);
-    memo_entry *e = answered_entry(ev, domain, DA_DNS_TXT);
-    if (e == NULL)
-        return fail_with(ps, DA_SPF_TEMPERROR, "out of memory");
+    memo_entry *e = entry_of(a); /* not servfail_answer: errors returned above */
     if (e->selection == SELECT_UNKNOWN)
         select_record(ev, e);
     switch (e->selection) {

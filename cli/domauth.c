@@ -112,7 +112,7 @@ static const char *trace_kind_name(da_spf_trace_kind kind)
 }
 
 static void print_json(const da_spf_eval *ev, const char *received, const char *authres,
-                       const char *receiver, bool with_trace)
+                       bool with_trace)
 {
     printf("{\"result\":");
     front_json_string(stdout, da_spf_result_name(da_spf_eval_result(ev)));
@@ -133,11 +133,7 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
     printf(",\"received_spf\":");
     front_json_string(stdout, received);
     printf(",\"authentication_results\":");
-    char *ar = NULL;
-    if (authres != NULL && (ar = malloc(strlen(receiver) + strlen(authres) + 3)) != NULL)
-        sprintf(ar, "%s; %s", receiver, authres);
-    front_json_string(stdout, ar);
-    free(ar);
+    front_json_string(stdout, authres);
     if (with_trace) {
         printf(",\"trace\":[");
         for (size_t i = 0; i < da_spf_eval_trace_count(ev); i++) {
@@ -285,9 +281,9 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
     }
 
     char *received = da_spf_received_spf(ev);
-    char *authres = da_spf_authres_clause(ev);
+    char *authres = da_spf_authres_value(ev, receiver);
     if (json) {
-        print_json(ev, received, authres, receiver, tracing);
+        print_json(ev, received, authres, tracing);
     } else {
         printf("%s\n", da_spf_result_name(da_spf_eval_result(ev)));
         if (tracing)
@@ -299,7 +295,7 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         if (received != NULL)
             printf("Received-SPF: %s\n", received);
         if (authres != NULL)
-            printf("Authentication-Results: %s; %s\n", receiver, authres);
+            printf("Authentication-Results: %s\n", authres);
     }
     free(received);
     free(authres);

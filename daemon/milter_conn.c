@@ -265,15 +265,9 @@ static session_facts facts_of(const milter_state *m)
     };
 }
 
-static const char *domain_of(const char *address)
-{
-    const char *at = address ? strrchr(address, '@') : NULL;
-    return at ? at + 1 : NULL;
-}
-
 static const policy_settings *message_settings(conn *c, const milter_state *m)
 {
-    return config_settings_for(&c->config->config, domain_of(m->first_rcpt));
+    return config_settings_for(&c->config->config, address_domain(m->first_rcpt));
 }
 
 /* The result that counts for scoring when a message has several
@@ -541,7 +535,7 @@ static void dkim_start(conn *c, milter_state *m)
         return;
     char err[256];
     if (should_sign(c, m)) {
-        const char *from_domain = domain_of(m->header_from);
+        const char *from_domain = address_domain(m->header_from);
         const char *d_domain = NULL;
         int k = from_domain ? signing_key(c, from_domain, &d_domain) : -1;
         if (k >= 0) {
@@ -774,7 +768,7 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         strip_brackets(cmd.args.address, address, sizeof address);
         if (m->first_rcpt == NULL)
             set_str(&m->first_rcpt, address);
-        const policy_settings *ps = config_settings_for(cfg, domain_of(address));
+        const policy_settings *ps = config_settings_for(cfg, address_domain(address));
         if (ps->stage == STAGE_RCPT && ps->identity == IDENTITY_MAILFROM) {
             start_check(c, m, ps, address, SMFIC_RCPT);
             return 0;

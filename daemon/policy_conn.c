@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "domauthd.h"
+#include "policy/address.h"
 #include "policyd/policyd.h"
 
 typedef struct policy_state {
@@ -89,12 +90,6 @@ static void on_checked(conn *c, void *arg, const decision *d, const da_spf_eval 
     conn_resume(c);
 }
 
-static const char *domain_of(const char *address)
-{
-    const char *at = address ? strrchr(address, '@') : NULL;
-    return at ? at + 1 : NULL;
-}
-
 /* Returns 1 to go on, 0 when a check was started. */
 static int on_request(conn *c, policy_state *p)
 {
@@ -128,7 +123,8 @@ static int on_request(conn *c, policy_state *p)
         .mail_from = r->sender ? r->sender : "",
         .header_from = NULL, /* not visible to a policy service */
     };
-    const policy_settings *ps = config_settings_for(&c->config->config, domain_of(r->recipient));
+    const policy_settings *ps =
+        config_settings_for(&c->config->config, address_domain(r->recipient));
     conn_pause(c);
     /* Postfix sends an empty queue_id until it has assigned one. */
     const char *queue_id = r->queue_id && *r->queue_id ? r->queue_id : NULL;

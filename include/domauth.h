@@ -278,6 +278,9 @@ void da_spf_record_cache_stats(const da_spf_record_cache *cache, uint64_t *hits,
  * safe for a header whatever the inputs held. Caller frees with free(). */
 char *da_spf_received_spf(const da_spf_eval *eval);
 char *da_spf_authres_clause(const da_spf_eval *eval);
+/* The whole Authentication-Results value: authserv_id (NULL or "":
+ * "localhost"), made a token or quoted, then "; " and the spf= clause. */
+char *da_spf_authres_value(const da_spf_eval *eval, const char *authserv_id);
 
 /* Checks a record's syntax without DNS. Returns 0 and fills nothing, or -1
  * with "term N (text): reason" in err. */

@@ -174,3 +174,17 @@ char *da_spf_authres_clause(const da_spf_eval *eval)
     header_append_token(&out, helo ? da_spf_eval_domain(eval) : da_spf_eval_sender(eval));
     return strbuf_take(&out);
 }
+
+char *da_spf_authres_value(const da_spf_eval *eval, const char *authserv_id)
+{
+    char *clause = da_spf_authres_clause(eval);
+    if (clause == NULL)
+        return NULL;
+    strbuf sb;
+    strbuf_init(&sb);
+    header_append_token(&sb, authserv_id && *authserv_id ? authserv_id : "localhost");
+    strbuf_puts(&sb, "; ");
+    strbuf_puts(&sb, clause);
+    free(clause);
+    return strbuf_take(&sb);
+}

@@ -114,3 +114,9 @@ int header_from_address(const char *value, size_t len, char *out, size_t out_siz
     }
     return copy_word_with_at(word_start, end, out, out_size);
 }
+
+const char *address_domain(const char *address)
+{
+    const char *at = address ? strrchr(address, '@') : NULL;
+    return at ? at + 1 : NULL;
+}

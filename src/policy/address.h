@@ -10,4 +10,7 @@
  * Returns 0 with it in out, or -1 when there is none. */
 int header_from_address(const char *value, size_t len, char *out, size_t out_size);
 
+/* The domain of an address: what follows its last '@', or NULL. */
+const char *address_domain(const char *address);
+
 #endif

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "authres/authres.h"
 #include "spf/spf_internal.h"
 #include "util/strbuf.h"
 
@@ -136,25 +135,6 @@ static int severity(policy_action a)
     return a == ACTION_REJECT ? 2 : a == ACTION_DEFER ? 1 : 0;
 }
 
-static char *header_received_spf(const da_spf_eval *ev)
-{
-    return da_spf_received_spf(ev);
-}
-
-static char *header_authres(const da_spf_eval *ev, const char *authserv_id)
-{
-    char *clause = da_spf_authres_clause(ev);
-    if (clause == NULL)
-        return NULL;
-    strbuf sb;
-    strbuf_init(&sb);
-    header_append_token(&sb, authserv_id && *authserv_id ? authserv_id : "localhost");
-    strbuf_puts(&sb, "; ");
-    strbuf_puts(&sb, clause);
-    free(clause);
-    return strbuf_take(&sb);
-}
-
 void policy_decide(const policy_settings *ps, skip_reason skip, const da_spf_eval *ev,
                    const char *authserv_id, decision *d)
 {
@@ -192,9 +172,9 @@ void policy_decide(const policy_settings *ps, skip_reason skip, const da_spf_eva
         snprintf(d->tag, sizeof d->tag, "%s", rp->tag);
     }
     if (ps->received_spf && !(ps->received_spf_skip_none && r == DA_SPF_NONE))
-        d->received_spf = header_received_spf(ev);
+        d->received_spf = da_spf_received_spf(ev);
     if (ps->authentication_results)
-        d->authres = header_authres(ev, authserv_id);
+        d->authres = da_spf_authres_value(ev, authserv_id);
     if (ps->score_header != NULL && *ps->score_header) {
         char buf[64];
         snprintf(buf, sizeof buf, "%.1f", d->score);

@@ -11,10 +11,11 @@
 #include <time.h>
 
 #include "resolver.h"
+#include "util/lru.h"
 
 typedef struct cache_entry {
     struct cache_entry *hash_next;
-    struct cache_entry *lru_prev, *lru_next;
+    lru_node lru;
     uint64_t hash;
     da_dns_type type;
     uint64_t expires_ms;
@@ -46,7 +47,7 @@ struct da_dns_cache {
     cache_entry **buckets;
     inflight **inflight_buckets;
     size_t bucket_mask;
-    cache_entry *lru_head, *lru_tail;
+    lru_list lru;
     /* Misses beyond max_upstream wait here, oldest first, so a burst
      * cannot overrun the upstream (or the socket buffer its answers use). */
     inflight *queue_head, *queue_tail;
@@ -114,37 +115,13 @@ da_dns_cache *da_dns_cache_new(const da_dns_cache_options *options)
     return c;
 }
 
-static void lru_unlink(da_dns_cache *c, cache_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_front(da_dns_cache *c, cache_entry *e)
-{
-    e->lru_prev = NULL;
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
-    c->lru_head = e;
-    if (c->lru_tail == NULL)
-        c->lru_tail = e;
-}
-
 static void entry_remove(da_dns_cache *c, cache_entry *e)
 {
     cache_entry **slot = &c->buckets[e->hash & c->bucket_mask];
     while (*slot != e)
         slot = &(*slot)->hash_next;
     *slot = e->hash_next;
-    lru_unlink(c, e);
+    lru_unlink(&c->lru, &e->lru);
     c->stats.entries--;
     c->stats.bytes -= e->bytes;
     da_dns_answer_free(e->answer);
@@ -220,11 +197,11 @@ static void cache_store(da_dns_cache *c, const char *name, da_dns_type type, uin
     cache_entry **slot = &c->buckets[hash & c->bucket_mask];
     e->hash_next = *slot;
     *slot = e;
-    lru_push_front(c, e);
+    lru_push_front(&c->lru, &e->lru);
     c->stats.entries++;
     c->stats.bytes += e->bytes;
-    while (c->stats.entries > c->options.max_entries && c->lru_tail != NULL) {
-        entry_remove(c, c->lru_tail);
+    while (c->stats.entries > c->options.max_entries && c->lru.tail != NULL) {
+        entry_remove(c, LRU_ENTRY(c->lru.tail, cache_entry, lru));
         c->stats.evictions++;
     }
 }
@@ -328,8 +305,8 @@ void da_dns_cache_free(da_dns_cache *c)
         free(q);
         q = next;
     }
-    while (c->lru_head != NULL)
-        entry_remove(c, c->lru_head);
+    while (c->lru.head != NULL)
+        entry_remove(c, LRU_ENTRY(c->lru.head, cache_entry, lru));
     free(c->buckets);
     free(c->inflight_buckets);
     free(c);
@@ -354,8 +331,7 @@ static cache_entry *cache_lookup(da_dns_cache *c, const char *name, da_dns_type 
     }
     if (e != NULL) {
         c->stats.hits++;
-        lru_unlink(c, e);
-        lru_push_front(c, e);
+        lru_touch(&c->lru, &e->lru);
     }
     return e;
 }

@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "util/arena.h"
+#include "util/lru.h"
 
 struct spf_cached_record {
-    spf_cached_record *hash_next, *lru_prev, *lru_next;
+    spf_cached_record *hash_next;
+    lru_node lru;
     uint64_t hash;
     unsigned refs; /* the cache's own reference counts as one */
     arena memory;
@@ -22,7 +24,7 @@ struct spf_cached_record {
 struct da_spf_record_cache {
     spf_cached_record **buckets;
     size_t mask, count, max;
-    spf_cached_record *lru_head, *lru_tail;
+    lru_list lru;
     uint64_t hits, parses;
 };
 
@@ -66,29 +68,6 @@ void spf_record_cache_release(spf_cached_record *e)
         entry_destroy(e);
 }
 
-static void lru_unlink(da_spf_record_cache *c, spf_cached_record *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        c->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        c->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_front(da_spf_record_cache *c, spf_cached_record *e)
-{
-    e->lru_next = c->lru_head;
-    if (c->lru_head)
-        c->lru_head->lru_prev = e;
-    c->lru_head = e;
-    if (c->lru_tail == NULL)
-        c->lru_tail = e;
-}
-
 /* Drops the cache's reference; evaluations still holding one keep it. */
 static void evict(da_spf_record_cache *c, spf_cached_record *e)
 {
@@ -96,7 +75,7 @@ static void evict(da_spf_record_cache *c, spf_cached_record *e)
     while (*slot != e)
         slot = &(*slot)->hash_next;
     *slot = e->hash_next;
-    lru_unlink(c, e);
+    lru_unlink(&c->lru, &e->lru);
     c->count--;
     spf_record_cache_release(e);
 }
@@ -105,8 +84,8 @@ void da_spf_record_cache_free(da_spf_record_cache *c)
 {
     if (c == NULL)
         return;
-    while (c->lru_head != NULL)
-        evict(c, c->lru_head);
+    while (c->lru.head != NULL)
+        evict(c, LRU_ENTRY(c->lru.head, spf_cached_record, lru));
     free(c->buckets);
     free(c);
 }
@@ -124,8 +103,7 @@ spf_cached_record *spf_record_cache_get(da_spf_record_cache *c, const char *text
     for (spf_cached_record *e = c->buckets[hash & c->mask]; e; e = e->hash_next) {
         if (e->hash == hash && e->text_len == len && memcmp(e->text, text, len) == 0) {
             c->hits++;
-            lru_unlink(c, e);
-            lru_push_front(c, e);
+            lru_touch(&c->lru, &e->lru);
             e->refs++;
             *record = e->record;
             *problem = e->problem;
@@ -154,10 +132,10 @@ spf_cached_record *spf_record_cache_get(da_spf_record_cache *c, const char *text
     spf_cached_record **slot = &c->buckets[hash & c->mask];
     e->hash_next = *slot;
     *slot = e;
-    lru_push_front(c, e);
+    lru_push_front(&c->lru, &e->lru);
     c->count++;
-    while (c->count > c->max && c->lru_tail != NULL && c->lru_tail != e)
-        evict(c, c->lru_tail);
+    while (c->count > c->max && c->lru.tail != NULL && c->lru.tail != &e->lru)
+        evict(c, LRU_ENTRY(c->lru.tail, spf_cached_record, lru));
     *record = e->record;
     *problem = e->problem;
     return e;

@@ -41,7 +41,8 @@ static const char usage_spf_batch[] =
     "64 for a usage error, 66/70 as for spf check.\n";
 
 typedef struct batch_slot {
-    char *line;        /* the request as read, for the output */
+    char *line;        /* the request as read, split in place into: */
+    const char *ip, *from, *helo; /* its three words ("" for a null sender) */
     char *output;      /* the finished output line, or NULL while pending */
     unsigned line_number;
 } batch_slot;
@@ -122,6 +123,7 @@ static int slot_push(batch *b, char *line, size_t *index)
     *index = b->first_index + b->count;
     batch_slot *s = &b->slots[(b->first + b->count) % b->capacity];
     s->line = line;
+    s->ip = s->from = s->helo = NULL;
     s->output = NULL;
     s->line_number = b->line_number;
     b->count++;
@@ -167,11 +169,7 @@ static void on_checked(void *arg, da_spf_eval *ev)
     batch_job *job = arg;
     batch *b = job->b;
     batch_slot *s = slot_at(b, job->index);
-    /* The slot's line was split in place into ip, from and helo. */
-    const char *ip = s->line;
-    const char *from = ip + strlen(ip) + 1;
-    const char *helo = from + strlen(from) + 1;
-    s->output = format_output(b, s, ev, ip, from, helo);
+    s->output = format_output(b, s, ev, s->ip, s->from, s->helo);
     if (s->output == NULL)
         s->output = strdup("error: out of memory\n");
     da_spf_eval_free(ev);
@@ -182,8 +180,9 @@ static void on_checked(void *arg, da_spf_eval *ev)
     fill(b);
 }
 
-/* Splits "IP FROM HELO" in place into three NUL-separated words. */
-static const char *split_request(char *line, char **ip, char **from, char **helo)
+/* Splits "IP FROM HELO" in place into three words; a MAIL FROM written
+ * <> or - is the null sender. */
+static const char *split_request(char *line, batch_slot *s)
 {
     char *words[3];
     int n = 0;
@@ -203,24 +202,9 @@ static const char *split_request(char *line, char **ip, char **from, char **helo
         p++;
     if (n < 3 || *p)
         return "expected three fields: CLIENT-IP MAIL-FROM HELO";
-    /* Pack the words so the output can find them again after the first NUL. */
-    char packed[3][1024];
-    for (int i = 0; i < 3; i++) {
-        if (strlen(words[i]) >= sizeof packed[i])
-            return "field too long";
-        strcpy(packed[i], words[i]);
-    }
-    if (strcmp(packed[1], "<>") == 0 || strcmp(packed[1], "-") == 0)
-        packed[1][0] = '\0';
-    char *out = line;
-    for (int i = 0; i < 3; i++) {
-        size_t len = strlen(packed[i]);
-        memcpy(out, packed[i], len + 1);
-        out += len + 1;
-    }
-    *ip = line;
-    *from = *ip + strlen(*ip) + 1;
-    *helo = *from + strlen(*from) + 1;
+    s->ip = words[0];
+    s->from = strcmp(words[1], "<>") == 0 || strcmp(words[1], "-") == 0 ? "" : words[1];
+    s->helo = words[2];
     return NULL;
 }
 
@@ -236,14 +220,13 @@ static char *error_output(unsigned line_number, const char *reason)
 static void start_line(batch *b, char *line)
 {
     size_t index;
-    char *ip = NULL, *from = NULL, *helo = NULL;
-    const char *bad = split_request(line, &ip, &from, &helo);
     if (slot_push(b, line, &index) != 0) {
         free(line);
         b->input_done = true;
         return;
     }
     batch_slot *s = slot_at(b, index);
+    const char *bad = split_request(line, s);
     if (bad != NULL) {
         b->any_bad_line = true;
         s->output = error_output(s->line_number, bad);
@@ -251,7 +234,7 @@ static void start_line(batch *b, char *line)
         return;
     }
     char err[256];
-    da_spf_request req = {.client_ip = ip, .mail_from = from, .helo = helo,
+    da_spf_request req = {.client_ip = s->ip, .mail_from = s->from, .helo = s->helo,
                           .receiver = b->receiver, .now = (int64_t)time(NULL),
                           .records = b->records};
     da_spf_eval *ev = da_spf_eval_new(&req, err, sizeof err);

@@ -46,6 +46,7 @@ typedef struct domauthd {
     eventlog *events;
     listener *listeners;
     uv_signal_t sighup, sigterm, sigint;
+    uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
     bool stopping;
     daemon_stats stats;
 } domauthd;

@@ -255,10 +255,9 @@ static void on_sigterm(uv_signal_t *handle, int signum)
     uv_close((uv_handle_t *)&d->sighup, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
-    static uv_timer_t grace;
-    uv_timer_init(d->loop, &grace);
-    uv_timer_start(&grace, on_stop_timer, 10000, 0);
-    uv_unref((uv_handle_t *)&grace);
+    uv_timer_init(d->loop, &d->grace);
+    uv_timer_start(&d->grace, on_stop_timer, 10000, 0);
+    uv_unref((uv_handle_t *)&d->grace);
     /* The resolver's handles keep the loop alive only while work is out. */
 }
 

@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "util/file.h"
+#include "util/json.h"
 #include "domauth.h"
 #include "domauth_dkim.h"
 #include "domauth_net.h"
@@ -109,7 +110,7 @@ static da_dkim_key *load_key_file(const char *path)
 {
     size_t len;
     char err[256] = "";
-    char *text = front_read_file(path, 1u << 20, &len, err, sizeof err);
+    char *text = util_read_file(path, 1u << 20, &len, err, sizeof err);
     if (text == NULL) {
         fprintf(stderr, "domauth: key file: %s\n", err);
         return NULL;
@@ -159,7 +160,7 @@ static da_resolver *make_resolver(const char *zone_path, const da_resolver_optio
         }
         return r;
     }
-    int load_status = front_load_zone(zone_path, zone, err, sizeof err);
+    int load_status = da_zone_load_file(zone_path, zone, err, sizeof err);
     if (load_status != 0) {
         fprintf(stderr, "domauth: %s\n", err);
         *status = load_status;
@@ -506,31 +507,31 @@ static void print_verify_json(const da_dkim_verify *v, da_dkim_result overall,
                               const char *authres)
 {
     printf("{\"result\":");
-    front_json_string(stdout, da_dkim_result_name(overall));
+    json_fputs(stdout, da_dkim_result_name(overall));
     printf(",\"signatures\":[");
     for (size_t i = 0; i < da_dkim_verify_count(v); i++) {
         da_dkim_signature_info info;
         da_dkim_verify_get(v, i, &info);
         printf("%s{\"result\":", i ? "," : "");
-        front_json_string(stdout, da_dkim_result_name(info.result));
+        json_fputs(stdout, da_dkim_result_name(info.result));
         printf(",\"reason\":");
-        front_json_string(stdout, info.reason);
+        json_fputs(stdout, info.reason);
         printf(",\"domain\":");
-        front_json_string(stdout, info.domain);
+        json_fputs(stdout, info.domain);
         printf(",\"selector\":");
-        front_json_string(stdout, info.selector);
+        json_fputs(stdout, info.selector);
         printf(",\"identity\":");
-        front_json_string(stdout, info.identity);
+        json_fputs(stdout, info.identity);
         printf(",\"algorithm\":");
-        front_json_string(stdout, info.algorithm);
+        json_fputs(stdout, info.algorithm);
         printf(",\"header_b\":");
-        front_json_string(stdout, info.header_b);
+        json_fputs(stdout, info.header_b);
         printf(",\"body_length\":%lld,\"body_bytes\":%llu,\"key_bits\":%u,\"testing\":%s}",
                (long long)info.body_length, (unsigned long long)info.body_bytes, info.key_bits,
                info.testing ? "true" : "false");
     }
     printf("],\"authentication_results\":");
-    front_json_string(stdout, authres);
+    json_fputs(stdout, authres);
     printf("}\n");
 }
 

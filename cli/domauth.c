@@ -9,7 +9,8 @@
 #include <time.h>
 
 #include "commands.h"
-#include "frontend.h"
+#include "util/file.h"
+#include "util/json.h"
 #include "domauth.h"
 #include "domauth_net.h"
 
@@ -115,32 +116,32 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
                        bool with_trace)
 {
     printf("{\"result\":");
-    front_json_string(stdout, da_spf_result_name(da_spf_eval_result(ev)));
+    json_fputs(stdout, da_spf_result_name(da_spf_eval_result(ev)));
     printf(",\"identity\":");
-    front_json_string(stdout, da_spf_eval_identity(ev));
+    json_fputs(stdout, da_spf_eval_identity(ev));
     printf(",\"sender\":");
-    front_json_string(stdout, da_spf_eval_sender(ev));
+    json_fputs(stdout, da_spf_eval_sender(ev));
     printf(",\"domain\":");
-    front_json_string(stdout, da_spf_eval_domain(ev));
+    json_fputs(stdout, da_spf_eval_domain(ev));
     printf(",\"mechanism\":");
-    front_json_string(stdout, da_spf_eval_mechanism(ev));
+    json_fputs(stdout, da_spf_eval_mechanism(ev));
     printf(",\"explanation\":");
-    front_json_string(stdout, da_spf_eval_explanation(ev));
+    json_fputs(stdout, da_spf_eval_explanation(ev));
     printf(",\"problem\":");
-    front_json_string(stdout, da_spf_eval_problem(ev));
+    json_fputs(stdout, da_spf_eval_problem(ev));
     printf(",\"dns_terms\":%u,\"void_lookups\":%u,\"dns_answers\":%u",
            da_spf_eval_dns_terms(ev), da_spf_eval_void_lookups(ev), da_spf_eval_queries(ev));
     printf(",\"received_spf\":");
-    front_json_string(stdout, received);
+    json_fputs(stdout, received);
     printf(",\"authentication_results\":");
-    front_json_string(stdout, authres);
+    json_fputs(stdout, authres);
     if (with_trace) {
         printf(",\"trace\":[");
         for (size_t i = 0; i < da_spf_eval_trace_count(ev); i++) {
             const da_spf_trace_event *t = da_spf_eval_trace_get(ev, i);
             printf("%s{\"kind\":\"%s\",\"depth\":%u,\"text\":", i ? "," : "",
                    trace_kind_name(t->kind), t->depth);
-            front_json_string(stdout, t->text);
+            json_fputs(stdout, t->text);
             printf("}");
         }
         printf("]");
@@ -261,7 +262,7 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
     da_resolver *resolver = NULL;
     int status = EXIT_SOFTWARE;
     if (zone_path != NULL) {
-        int load_status = front_load_zone(zone_path, &zone, err, sizeof err);
+        int load_status = da_zone_load_file(zone_path, &zone, err, sizeof err);
         if (load_status != 0) {
             fprintf(stderr, "domauth: %s\n", err);
             status = load_status;

@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "frontend.h"
+#include "util/file.h"
+#include "util/json.h"
 #include "../daemon/eventlog_schema.h"
 #include "commands.h"
 #include "config/config.h"
@@ -337,7 +338,7 @@ static char *display_copy(const char *s, size_t *width)
     if (out == NULL)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = evs_utf8_len(p);
+        size_t n = json_utf8_len(p);
         bool control = n == 1 ? (*p < 0x20 || *p == 0x7F) : n == 2 && p[0] == 0xC2 && p[1] < 0xA0;
         if (n == 0 || control) {
             *o++ = '?';
@@ -437,10 +438,10 @@ static void print_json_row(sqlite3_stmt *st)
         case SQLITE_NULL: fputs("null", stdout); break;
         case SQLITE_INTEGER: printf("%lld", (long long)sqlite3_column_int64(st, c + 1)); break;
         case SQLITE_FLOAT:
-            evs_format_number(sqlite3_column_double(st, c + 1), number);
+            json_format_number(sqlite3_column_double(st, c + 1), number);
             fputs(number, stdout);
             break;
-        default: evs_json_string(column_text(st, c + 1), put_stdout, stdout); break;
+        default: json_write_string(column_text(st, c + 1), put_stdout, stdout); break;
         }
     }
     fputs("}\n", stdout);
@@ -533,7 +534,7 @@ static int print_counts(sqlite3 *db, const char *head, const where_clause *w, co
         long long count = sqlite3_column_int64(st, 1);
         if (json) {
             printf("%s", i ? "," : "");
-            evs_json_string(label ? label : "-", put_stdout, stdout);
+            json_write_string(label ? label : "-", put_stdout, stdout);
             printf(":%lld", count);
         } else {
             size_t width;
@@ -639,7 +640,7 @@ static int database_path(const log_options *o, char **path)
     const char *file = o->config ? o->config : DEFAULT_CONFIG;
     size_t len = 0;
     char why[300];
-    char *text = front_read_file(file, 16u << 20, &len, why, sizeof why);
+    char *text = util_read_file(file, 16u << 20, &len, why, sizeof why);
     if (text == NULL) {
         if (o->config != NULL || errno != ENOENT) {
             fprintf(stderr, "domauth: %s\n", why);

@@ -10,7 +10,8 @@
 #include <uv.h>
 
 #include "commands.h"
-#include "frontend.h"
+#include "util/file.h"
+#include "util/json.h"
 #include "domauth.h"
 #include "domauth_net.h"
 
@@ -142,15 +143,15 @@ static char *format_output(batch *b, batch_slot *s, const da_spf_eval *ev, const
     const char *mech = da_spf_eval_mechanism(ev);
     if (b->json) {
         fprintf(out, "{\"line\":%u,\"result\":\"%s\",\"client_ip\":", s->line_number, result);
-        front_json_string(out, ip);
+        json_fputs(out, ip);
         fputs(",\"mail_from\":", out);
-        front_json_string(out, from);
+        json_fputs(out, from);
         fputs(",\"helo\":", out);
-        front_json_string(out, helo);
+        json_fputs(out, helo);
         fputs(",\"mechanism\":", out);
-        front_json_string(out, mech);
+        json_fputs(out, mech);
         fputs(",\"problem\":", out);
-        front_json_string(out, da_spf_eval_problem(ev));
+        json_fputs(out, da_spf_eval_problem(ev));
         fputs("}\n", out);
     } else {
         fprintf(out, "%s %s %s %s", result, ip, *from ? from : "<>", helo);
@@ -465,7 +466,7 @@ int cmd_spf_batch(int argc, char **argv)
     b.cache = da_dns_cache_new(&copt);
     b.records = da_spf_record_cache_new(0);
     if (zone_path != NULL) {
-        int load_status = front_load_zone(zone_path, &zone, err, sizeof err);
+        int load_status = da_zone_load_file(zone_path, &zone, err, sizeof err);
         if (load_status != 0) {
             fprintf(stderr, "domauth: %s\n", err);
             status = load_status;

@@ -230,7 +230,7 @@ static void syslog_value(bounded *b, const char *value)
             bounded_put(b, "...", 3);
             break;
         }
-        size_t n = evs_utf8_len(p);
+        size_t n = json_utf8_len(p);
         if (n == 0) {
             bounded_put(b, "?", 1);
             n = 1;
@@ -261,7 +261,7 @@ size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
         if (c == EVC_TIME)
             continue; /* syslog stamps the line itself */
         if (c == EVC_SCORE) {
-            evs_format_number(r->score, number);
+            json_format_number(r->score, number);
             value = number;
         } else if ((value = column_string(r, c)) == NULL) {
             continue;
@@ -310,10 +310,10 @@ static void json_build(line_buffer *b, const event_record *r, bool newline_first
             snprintf(number, sizeof number, "%lld", (long long)r->time);
             line_puts(b, number);
         } else if (c == EVC_SCORE) {
-            evs_format_number(r->score, number);
+            json_format_number(r->score, number);
             line_puts(b, number);
         } else {
-            evs_json_string(column_string(r, c), line_put, b);
+            json_write_string(column_string(r, c), line_put, b);
         }
     }
     line_puts(b, "}\n");

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json.h"
+
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * eventlog.c's migrations; readers accept older versions. */
@@ -54,93 +56,7 @@ static inline const char *eventlog_column_name(int column)
     return column >= 0 && column < EVC_COUNT ? names[column] : "?";
 }
 
-/* Length of the well-formed UTF-8 sequence at p (1 for ASCII), or 0 when the
- * bytes there are not one (a stray continuation byte, an overlong form, a
- * surrogate, a truncated sequence). p is NUL-terminated, and NUL is never a
- * continuation byte, so reading stops at the end. */
-static inline size_t evs_utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;       /* overlong */
-        if (c == 0xED) hi = 0x9F;       /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;       /* overlong */
-        if (c == 0xF4) hi = 0x8F;       /* beyond U+10FFFF */
-    } else
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
-typedef void evs_put_fn(void *ctx, const char *bytes, size_t len);
-
-/* Writes s as a JSON string (null for NULL). Well-formed UTF-8 passes through
- * unchanged; control characters are escaped; a byte that is not part of
- * well-formed UTF-8 is written as \u00XX (its Latin-1 reading), so the line
- * stays valid JSON whatever the client sent. */
-static inline void evs_json_string(const char *s, evs_put_fn *put, void *ctx)
-{
-    if (s == NULL) {
-        put(ctx, "null", 4);
-        return;
-    }
-    put(ctx, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = evs_utf8_len(p);
-        char esc[8];
-        if (n > 1) {
-            put(ctx, (const char *)p, n);
-            p += n;
-            continue;
-        }
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            put(ctx, esc, 2);
-        } else if (*p == '\n') {
-            put(ctx, "\\n", 2);
-        } else if (*p == '\r') {
-            put(ctx, "\\r", 2);
-        } else if (*p == '\t') {
-            put(ctx, "\\t", 2);
-        } else if (*p < 0x20 || *p >= 0x7F) {
-            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)*p);
-            put(ctx, esc, 6);
-        } else {
-            put(ctx, (const char *)p, 1);
-        }
-        p++;
-    }
-    put(ctx, "\"", 1);
-}
-
-/* The shortest decimal that reads back as v, or "null" when v is not a
- * finite number (JSON has no NaN). out must hold 32 bytes. */
-static inline void evs_format_number(double v, char *out)
-{
-    if (v != v || v - v != 0) { /* NaN, or an infinity */
-        strcpy(out, "null");
-        return;
-    }
-    for (int digits = 6; digits <= 17; digits++) {
-        snprintf(out, 32, "%.*g", digits, v);
-        if (strtod(out, NULL) == v)
-            return;
-    }
-}
+/* JSON strings and numbers: src/util/json, the one escaper of every --json
+ * output. */
 
 #endif

@@ -17,7 +17,8 @@
 
 #include "domauth_dkim.h"
 #include "domauthd.h"
-#include "frontend.h"
+#include "util/file.h"
+#include "util/json.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 
@@ -75,7 +76,7 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
         const dkim_key_entry *k = &cfg->dkim_keys[i];
         size_t len;
         char why[400];
-        char *text = front_read_file(k->path, 1u << 20, &len, why, sizeof why);
+        char *text = util_read_file(k->path, 1u << 20, &len, why, sizeof why);
         if (text != NULL) {
             ref->dkim_keys[i] = da_dkim_key_load(text, len, why, sizeof why);
             memset(text, 0, len); /* private key material */
@@ -115,7 +116,7 @@ static int load_list_files(ip_set *set, char **files, size_t count, char *err, s
 {
     for (size_t i = 0; i < count; i++) {
         size_t len;
-        char *text = front_read_file(files[i], 16u << 20, &len, err, err_size);
+        char *text = util_read_file(files[i], 16u << 20, &len, err, err_size);
         if (text == NULL)
             return -1;
         char why[300];
@@ -143,7 +144,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
     size_t len = 0;
     char *text = NULL;
     if (path_given || access(path, F_OK) == 0) {
-        text = front_read_file(path, 16u << 20, &len, err, err_size);
+        text = util_read_file(path, 16u << 20, &len, err, err_size);
         if (text == NULL) {
             config_ref_put(ref);
             return NULL;

@@ -15,8 +15,8 @@
 
 #include "domauth_dkim.h"
 #include "domauthd.h"
-#include "milter/milter.h"
-#include "policy/address.h"
+#include "proto/milter.h"
+#include "msg/address.h"
 
 enum {
     MAX_FORGED = 32,

@@ -8,8 +8,8 @@
 #include <syslog.h>
 
 #include "domauthd.h"
-#include "policy/address.h"
-#include "policyd/policyd.h"
+#include "msg/address.h"
+#include "proto/policyd.h"
 
 typedef struct policy_state {
     policyd_parser parser;

@@ -119,6 +119,11 @@ int da_zone_add_name(da_zone *zone, const char *name);
  * "line N: reason" in err. */
 int da_zone_load_text(da_zone *zone, const char *text, size_t len, char *err,
                       size_t err_size);
+/* Loads a zone file (domauth(1), ZONE FILES) for offline answers. Returns
+ * 0 with *zone set (free with da_zone_free), or an exit status with
+ * "PATH: reason" in err: 66 (EX_NOINPUT) when the file cannot be read, 65
+ * (EX_DATAERR) when a line does not parse. */
+int da_zone_load_file(const char *path, da_zone **zone, char *err, size_t err_size);
 /* Answers a question from the zone, synchronously. Caller frees. */
 da_dns_answer *da_zone_lookup(const da_zone *zone, const da_dns_question *question);
 /* A resolver over a zone; the zone must outlive the resolver. */

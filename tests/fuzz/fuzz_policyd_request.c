@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policyd/policyd.h"
+#include "proto/policyd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

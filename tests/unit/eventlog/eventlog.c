@@ -287,7 +287,7 @@ static void json_expected(const char *s, char *out)
 {
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t len = evs_utf8_len(p);
+        size_t len = json_utf8_len(p);
         if (len == 0) {
             out[n++] = (char)(0xC0 | *p >> 6);
             out[n++] = (char)(0x80 | (*p & 0x3F));

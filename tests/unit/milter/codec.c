@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "milter/milter.h"
+#include "proto/milter.h"
 #include "tap.h"
 
 #define LEN(a) (sizeof(a) - 1) /* string literal without its final NUL */

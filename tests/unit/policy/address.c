@@ -1,7 +1,7 @@
 /* Unit tests for extracting the sender address of a From: header. */
 #include <string.h>
 
-#include "policy/address.h"
+#include "msg/address.h"
 #include "tap.h"
 
 static void finds(const char *value, const char *want)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policyd/policyd.h"
+#include "proto/policyd.h"
 #include "tap.h"
 
 #define LEN(a) (sizeof(a) - 1)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "milter/mailtext.h"
+#include "msg/mailtext.h"
 #include "util/strbuf.h"
 
 /* A frame on the wire: a 4-byte big-endian length, then that many bytes:

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "milter/mailtext.h"
+#include "msg/mailtext.h"
 
 /* Known attribute names and where their value goes in policyd_request. */
 #define FIELD(name) {#name, offsetof(policyd_request, name)}

@@ -1,0 +1,54 @@
+/* file.c: see file.h. */
+#include "file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
+                     size_t err_size)
+{
+    err[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (ferror(f)) {
+            snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (n < cap - 1)
+            break; /* end of file */
+        if (cap > max_bytes) {
+            snprintf(err, err_size, "cannot read %s: larger than %zu bytes", path, max_bytes);
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        char *bigger = realloc(buf, cap * 2);
+        if (bigger == NULL) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf == NULL) {
+        if (err[0] == '\0')
+            snprintf(err, err_size, "cannot read %s: out of memory", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}

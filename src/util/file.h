@@ -1,0 +1,14 @@
+/* file.h: reading a whole file for the front ends and the zone loader.
+ * The engines never call it: they take bytes, not paths. */
+#ifndef DA_UTIL_FILE_H
+#define DA_UTIL_FILE_H
+
+#include <stddef.h>
+
+/* Reads a whole file of at most max_bytes. Returns a NUL-terminated buffer
+ * (free with free()) and its length, or NULL with "cannot read PATH: why"
+ * in err. */
+char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
+                     size_t err_size);
+
+#endif

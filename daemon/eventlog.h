@@ -10,26 +10,51 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* One entry of a message's results vector (RFC 8601 terms), flattened. */
+typedef struct event_result {
+    const char *method;  /* "spf", "dkim", "from", later "senderid", "dmarc", "arc" */
+    const char *result;  /* "pass", "fail", ... */
+    const char *domain;  /* the domain judged: SPF's checked domain, DKIM's d= */
+    const char *detail;  /* SPF's matched mechanism, DKIM's selector; may be NULL */
+    const char *reason;  /* why (a problem, a failure reason); may be NULL */
+    const char *props;   /* "smtp.mailfrom=a@b.example", "header.d=b.example header.s=s1" */
+} event_result;
+
+/* What was done for one recipient (RCPT-stage rejects differ per recipient). */
+typedef struct event_rcpt {
+    const char *address;
+    const char *action;      /* accept, tag, defer, reject, ... as done */
+    const char *reply;       /* the reply sent for it, or NULL */
+} event_rcpt;
+
+/* One event per message, written after the final verdict. */
 typedef struct event_record {
     int64_t time;            /* seconds since the epoch */
-    const char *listener;    /* "milter" or "policy" */
+    const char *listener;    /* "milter", "policy", "verify", ... */
     const char *queue_id;    /* may be NULL */
     const char *client_ip;
     const char *client_name; /* may be NULL */
     const char *helo;
     const char *mail_from;   /* "" for the null sender */
-    const char *rcpt;        /* first or current recipient; may be NULL */
+    const char *rcpt;        /* the first recipient; may be NULL */
     const char *header_from; /* may be NULL */
+    /* The SPF result that decided, kept as columns for filtering; the whole
+     * results vector is in results. */
     const char *identity;    /* "mailfrom", "helo", "header_from", or NULL when skipped */
     const char *domain;      /* the checked domain */
     const char *result;      /* SPF result word, or NULL when skipped */
     const char *mechanism;   /* matched term, may be NULL */
     const char *problem;     /* for temperror/permerror, may be NULL */
-    const char *skip_reason; /* "authenticated", "whitelisted", "local", "trusted" or NULL */
+    const char *skip_reason; /* "authenticated", "whitelisted", "local", "trusted", ... */
     double score;
     const char *action;      /* what was done: accept, tag, defer, reject */
     const char *held_action; /* what monitor mode held back, or NULL */
     const char *reply;       /* the SMTP reply sent or held back, may be NULL */
+    const char *reasons;     /* why the action: "spf=fail: fail_action reject; ..." */
+    const event_result *results;
+    size_t result_count;
+    const event_rcpt *rcpts; /* every recipient and what was done for it */
+    size_t rcpt_count;
 } event_record;
 
 typedef struct eventlog eventlog;

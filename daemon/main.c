@@ -165,12 +165,10 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
         config_ref_put(ref);
         return NULL;
     }
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    snprintf(ref->authserv_id, sizeof ref->authserv_id, "%s",
-             cfg->authserv_id && *cfg->authserv_id ? cfg->authserv_id : host);
-    snprintf(ref->receiver, sizeof ref->receiver, "%s",
-             cfg->receiver && *cfg->receiver ? cfg->receiver : host);
+    snprintf(ref->host_name, sizeof ref->host_name, "localhost");
+    gethostname(ref->host_name, sizeof ref->host_name - 1);
+    ref->svc = (svc_config){.config = cfg, .host_name = ref->host_name,
+                            .dkim_keys = ref->dkim_keys};
     return ref;
 }
 
@@ -458,6 +456,14 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    d.env = (svc_env){.loop = d.loop,
+                      .resolver = d.resolver,
+                      .records = d.records,
+                      .dkim_key_cache = d.dkim_key_cache,
+                      .events = d.events,
+                      .counters = &d.counters,
+                      .log = daemon_log};
+
     uv_signal_init(d.loop, &d.sighup);
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
@@ -469,11 +475,13 @@ int main(int argc, char **argv)
 
     daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
                DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
-               cfg->authserv_id);
+               cfg->config.authserv_id && *cfg->config.authserv_id
+                   ? cfg->config.authserv_id
+                   : "the MTA's host name (milter macro j), else this host's");
     uv_run(d.loop, UV_RUN_DEFAULT);
-    daemon_log(LOG_INFO, "stopped after %llu connections, %llu checks, %llu skipped",
-               (unsigned long long)d.stats.connections, (unsigned long long)d.stats.checks,
-               (unsigned long long)d.stats.skips);
+    daemon_log(LOG_INFO, "stopped after %llu connections, %llu messages checked, %llu skipped",
+               (unsigned long long)d.stats.connections, (unsigned long long)d.counters.checked,
+               (unsigned long long)d.counters.skipped);
     status = 0;
 
 out:

@@ -179,6 +179,27 @@ static const result_defaults result_default[SPF_RESULT_COUNT] = {
                           "0"},
 };
 
+/* Indexed by da_dkim_result. RFC 7372 names 5.7.20 (no valid signature). */
+static const char *const dkim_result_names[DKIM_RESULT_COUNT] = {
+    "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+static const result_defaults dkim_result_default[DKIM_RESULT_COUNT] = {
+    {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
+    {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy", "no", "", "0"},
+    {"accept", "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later", "no",
+     "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "", "0"},
+};
+static const result_defaults invalid_from_default = {
+    "accept", "550 5.7.1 The From: header field must hold exactly one valid address", "no",
+    "", "0"};
+
+/* Sets one of the result_keys (by suffix) on rp. -2 when no such suffix. */
+static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
+                          const char *value, char *why, size_t why_size);
+
 const char *policy_action_name(policy_action action)
 {
     switch (action) {
@@ -453,16 +474,16 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
     if (strncmp(name, "dkim_", 5) == 0) {
-        static const char *const dkim_results[DKIM_RESULT_COUNT] = {
-            "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
         for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-            char key[40];
-            snprintf(key, sizeof key, "dkim_%s_score", dkim_results[r]);
-            if (strcmp(name, key) == 0)
-                return parse_score(value, &ps->dkim_scores[r], why, why_size);
+            size_t n = strlen(dkim_result_names[r]);
+            if (strncmp(name + 5, dkim_result_names[r], n) == 0 && name[5 + n] == '_')
+                return set_result_key(cfg, &ps->dkim_results[r], name + 6 + n, value, why,
+                                      why_size);
         }
         return -2;
     }
+    if (strncmp(name, "invalid_from_", 13) == 0)
+        return set_result_key(cfg, &ps->invalid_from, name + 13, value, why, why_size);
     const char *underscore = strchr(name, '_');
     if (underscore == NULL)
         return -2;
@@ -481,14 +502,50 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
 
 /* ------------------------------------------------------- init and free */
 
+static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
+                          const char *value, char *why, size_t why_size)
+{
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (strcmp(suffix, result_keys[k].suffix) == 0)
+            return set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, value, why,
+                             why_size);
+    return -2;
+}
+
+static int set_result_defaults(domauth_config *cfg, result_policy *rp, const result_defaults *d)
+{
+    char why[256];
+    const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, values[k], why,
+                      sizeof why) != 0)
+            return -1;
+    return 0;
+}
+
+/* Every result table of a settings block, for freeing and copying. */
+static size_t result_tables(policy_settings *ps, result_policy **out)
+{
+    size_t n = 0;
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        out[n++] = &ps->results[r];
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        out[n++] = &ps->dkim_results[r];
+    out[n++] = &ps->invalid_from;
+    return n;
+}
+enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + 1 };
+
 static void settings_free(policy_settings *ps)
 {
     free(ps->score_header);
     free(ps->defer_threshold_reply);
     free(ps->reject_threshold_reply);
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        free(ps->results[r].reply);
-        free(ps->results[r].tag);
+    result_policy *tables[RESULT_TABLES_MAX];
+    size_t n = result_tables(ps, tables);
+    for (size_t i = 0; i < n; i++) {
+        free(tables[i]->reply);
+        free(tables[i]->tag);
     }
     memset(ps, 0, sizeof *ps);
 }
@@ -500,10 +557,12 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
     dst->defer_threshold_reply = strdup(src->defer_threshold_reply);
     dst->reject_threshold_reply = strdup(src->reject_threshold_reply);
     bool ok = dst->score_header && dst->defer_threshold_reply && dst->reject_threshold_reply;
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        dst->results[r].reply = strdup(src->results[r].reply);
-        dst->results[r].tag = strdup(src->results[r].tag);
-        ok = ok && dst->results[r].reply && dst->results[r].tag;
+    result_policy *tables[RESULT_TABLES_MAX];
+    size_t n = result_tables(dst, tables);
+    for (size_t i = 0; i < n; i++) {
+        tables[i]->reply = strdup(tables[i]->reply);
+        tables[i]->tag = strdup(tables[i]->tag);
+        ok = ok && tables[i]->reply && tables[i]->tag;
     }
     if (!ok) {
         settings_free(dst);
@@ -527,14 +586,14 @@ int config_init(domauth_config *cfg)
         if (set_value(cfg, base, k->type, k->offset, k->default_value, why, sizeof why) != 0)
             goto fail;
     }
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const result_defaults *d = &result_default[r];
-        const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
-        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-            if (set_value(cfg, &cfg->global.results[r], result_keys[k].type,
-                          result_keys[k].offset, values[k], why, sizeof why) != 0)
-                goto fail;
-    }
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        if (set_result_defaults(cfg, &cfg->global.results[r], &result_default[r]) != 0)
+            goto fail;
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        if (set_result_defaults(cfg, &cfg->global.dkim_results[r], &dkim_result_default[r]) != 0)
+            goto fail;
+    if (set_result_defaults(cfg, &cfg->global.invalid_from, &invalid_from_default) != 0)
+        goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
         goto fail;
     return 0;

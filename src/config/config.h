@@ -65,8 +65,9 @@ typedef struct policy_settings {
     double reject_threshold; /* 0: off */
     char *defer_threshold_reply;
     char *reject_threshold_reply;
-    result_policy results[SPF_RESULT_COUNT];
-    double dkim_scores[DKIM_RESULT_COUNT]; /* indexed by da_dkim_result */
+    result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
+    result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
+    result_policy invalid_from; /* header_from identity, and no single parseable From: */
 } policy_settings;
 
 typedef struct domain_policy {

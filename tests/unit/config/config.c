@@ -185,9 +185,9 @@ int main(void)
            "key table: domain lower-cased, selector, line kept");
     TAP_OK(strcmp(cfg.dkim_canon, "simple/relaxed") == 0 && cfg.dkim_sha1_neutral && cfg.dkim_verify,
            "canonicalization, rsa_sha1, verify default");
-    TAP_OK(cfg.global.dkim_scores[2] == 3.5 &&
-               config_settings_for(&cfg, "x.example")->dkim_scores[1] == -2.0 &&
-               config_settings_for(&cfg, "x.example")->dkim_scores[2] == 3.5,
+    TAP_OK(cfg.global.dkim_results[2].score == 3.5 &&
+               config_settings_for(&cfg, "x.example")->dkim_results[1].score == -2.0 &&
+               config_settings_for(&cfg, "x.example")->dkim_results[2].score == 3.5,
            "DKIM scores, globally and per domain");
     config_free(&cfg);
     expect_error("[dkim]\nkey = example.com sel1\n", "test.conf:2: key: expected DOMAIN SELECTOR KEYFILE");

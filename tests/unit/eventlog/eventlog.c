@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "eventlog.h"
+#include "store/eventlog.h"
 #include "eventlog_schema.h"
 #include "tap.h"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "eventlog.h"
+#include "store/eventlog.h"
 #include "tap.h"
 
 static char tmpdir[64], db_path[128];

@@ -200,11 +200,12 @@ void policy_verdict(const verdict_input *in, verdict *v)
                                r->result, policy_action_name(rp->action));
             }
         }
-        /* One score from every result meets the thresholds, once every
-         * result is in. */
-        if (in->final) {
+        /* One score from every result meets the thresholds: the final
+         * score, or before it the lowest it can still become. */
+        {
             const char *tmpl;
-            policy_action by_score = policy_threshold_action(ps, v->score, &tmpl);
+            double lowest = v->score + (in->final ? 0 : in->pending_score_min);
+            policy_action by_score = policy_threshold_action(ps, lowest, &tmpl);
             if (severity(by_score) > severity(v->enforced)) {
                 v->enforced = by_score;
                 reply_template = tmpl;

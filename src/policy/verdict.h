@@ -63,7 +63,11 @@ typedef struct verdict_input {
     const char *authserv_id;
     const char *received_spf;  /* the Received-SPF value, or NULL */
     const message_view *message; /* NULL before DATA: no header edits */
-    bool final;                /* no result can still come: thresholds apply */
+    bool final;                /* no result can still come */
+    /* Before the final decision: the lowest total the results still to
+     * come may add (<= 0). Thresholds act on score + this, so an early
+     * threshold never acts on a score a later result could lower. */
+    double pending_score_min;
     /* For %{...} in reply templates: the SPF result entry's values. */
     const char *client_ip, *sender;
 } verdict_input;

@@ -82,7 +82,6 @@ struct svc_msg {
     bool spf_started, spf_done;
     const char *spf_identity; /* "mailfrom", "helo", "header_from" */
     skip_reason skip;
-    bool skip_known;
     /* the pending decision */
     waiting waiting;
     svc_reply_fn fn;
@@ -96,7 +95,24 @@ struct svc_msg {
     char *received_spf;
     bool event_written;
     const char *message_action;   /* as done at the end of the message */
+    /* A reply callback may free the message: inside the service's own
+     * calls the free waits until the outermost one returns. */
+    unsigned depth;
+    bool free_pending;
 };
+
+static void really_free(svc_msg *m);
+
+static void enter(svc_msg *m)
+{
+    m->depth++;
+}
+
+static void leave(svc_msg *m)
+{
+    if (--m->depth == 0 && m->free_pending)
+        really_free(m);
+}
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -285,9 +301,19 @@ static void spf_check_all(svc_msg *m)
     continue_waiting(m);
 }
 
+static void spf_job_done(spf_job *job);
+
 static void spf_done(void *arg)
 {
     spf_job *job = arg;
+    svc_msg *m = job->m;
+    enter(m);
+    spf_job_done(job);
+    leave(m);
+}
+
+static void spf_job_done(spf_job *job)
+{
     svc_msg *m = job->m;
     /* A HELO that does not fail leaves the decision to the main identity
      * (RFC 7208 section 2.3). */
@@ -312,7 +338,10 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
     if (m->spf_started)
         return;
     m->spf_started = true;
-    if (ps->identity == IDENTITY_HEADER_FROM) {
+    /* A front end that sees no header (policy delegation) checks MAIL
+     * FROM: domauthd -t and the start-up log say so, and the event names
+     * the identity checked. */
+    if (ps->identity == IDENTITY_HEADER_FROM && m->caps.sees_message) {
         m->spf_identity = "header_from";
         if (m->from_invalid || m->from_fields != 1 || m->from_addresses == NULL) {
             /* Nothing to check: an invalid From: is its own finding
@@ -342,8 +371,10 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
 static void dkim_done(void *arg)
 {
     svc_msg *m = arg;
+    enter(m);
     m->dkim_done = true;
     continue_waiting(m);
+    leave(m);
 }
 
 static bool is_loopback(const char *ip)
@@ -742,8 +773,17 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
         .subject = m->subject,
         .signing = m->signer != NULL || m->signature != NULL,
     };
+    /* Until DKIM is in, its most negative score may still come: a
+     * threshold acts early only if it would be reached even then. */
+    double pending_min = 0;
+    if (!final && dkim_expected(m)) {
+        for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+            if (ps->dkim_results[r].score < pending_min)
+                pending_min = ps->dkim_results[r].score;
+    }
     verdict_input in = {
         .ps = ps,
+        .pending_score_min = pending_min,
         .skip = m->skip,
         .results = &m->results,
         .authserv_id = m->authserv_id,
@@ -773,12 +813,11 @@ static void reply_with(svc_msg *m, svc_reply_fn fn, void *arg, const verdict *v)
     fn(arg, &r);
 }
 
+/* Skips depend on the settings (per recipient domain): decided with the
+ * settings of each decision. */
 static void ensure_skip(svc_msg *m, const policy_settings *ps)
 {
-    if (m->skip_known)
-        return;
     m->skip = decide_skip(m, ps);
-    m->skip_known = true;
 }
 
 static rcpt_entry *add_rcpt(svc_msg *m, const char *rcpt, size_t len)
@@ -898,12 +937,25 @@ void svc_msg_check_mail(svc_msg *m, svc_reply_fn fn, void *arg)
     m->waiting = WAIT_MAIL;
     m->fn = fn;
     m->fn_arg = arg;
+    enter(m);
     spf_start(m, ps);
     continue_waiting(m);
+    leave(m);
 }
+
+static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
+                       void *arg);
 
 void svc_msg_check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
                         void *arg)
+{
+    enter(m);
+    check_rcpt(m, rcpt, len, force, fn, arg);
+    leave(m);
+}
+
+static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
+                       void *arg)
 {
     rcpt_entry *e = add_rcpt(m, rcpt, len);
     const policy_settings *ps = settings_for(m, e ? e->address : NULL);
@@ -933,7 +985,16 @@ void svc_msg_check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, sv
     continue_waiting(m);
 }
 
+static void check_end(svc_msg *m, svc_reply_fn fn, void *arg);
+
 void svc_msg_check_end(svc_msg *m, svc_reply_fn fn, void *arg)
+{
+    enter(m);
+    check_end(m, fn, arg);
+    leave(m);
+}
+
+static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
 {
     const policy_settings *ps = message_settings(m);
     ensure_skip(m, ps);
@@ -1111,6 +1172,15 @@ void svc_msg_free(svc_msg *m)
         return;
     if (m->rcpt_count > 0 || m->final_made)
         write_event(m);
+    if (m->depth > 0) {
+        m->free_pending = true;
+        return;
+    }
+    really_free(m);
+}
+
+static void really_free(svc_msg *m)
+{
     for (size_t i = 0; i < m->spf_count; i++) {
         da_drive_cancel(m->spf[i].drive);
         da_spf_eval_free(m->spf[i].eval);

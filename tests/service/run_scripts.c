@@ -13,9 +13,12 @@
  *   connect IP [helo=H] [auth=USER] [mta=NAME] [name=CLIENTNAME]
  *   mail ADDRESS | mail-repeat CHAR COUNT @DOMAIN
  *   rcpt ADDRESS
- *   header NAME: VALUE        (value as on the wire after the colon)
+ *   header NAME: VALUE        (value as on the wire after the colon; \n is CRLF
+ *                             and \t a TAB, for folded fields)
  *   header-repeat COUNT NAME: VALUE
- *   eoh | body TEXT | eom | free
+ *   eoh | body TEXT | eom | free | finish
+ *   free-on-reply             free the message inside the end-of-message reply
+ *                             (as the milter does), to catch use after free
  *   expect reply ACTION [REPLY-GLOB]      the last reply
  *   expect edit OP NAME [VALUE-GLOB]      OP: insert append change delete
  *   expect no-edit NAME
@@ -52,7 +55,9 @@ typedef struct scenario {
     bool configured;
     domauth_config config;
     da_zone *zone;
-    da_resolver *resolver;
+    da_resolver *zone_resolver, *resolver;
+    da_dns_cache *cache;
+    bool free_on_reply;       /* as the milter adapter does at the end */
     uv_loop_t loop;
     svc_env env;
     svc_config svc;
@@ -70,6 +75,7 @@ typedef struct scenario {
     strbuf event_json; /* the last event, as key=value lines */
     bool have_event;
     unsigned events;
+    bool in_eom;
 } scenario;
 
 static void clear_edits(scenario *s)
@@ -87,6 +93,7 @@ static void on_reply(void *arg, const svc_reply *r)
 {
     scenario *s = arg;
     s->replied = true;
+    bool end = s->free_on_reply && s->in_eom;
     const char *names[] = {"accept", "defer", "reject"};
     snprintf(s->reply_action, sizeof s->reply_action, "%s",
              r->action == ACTION_ACCEPT && r->verdict && r->verdict->tag_subject
@@ -102,6 +109,11 @@ static void on_reply(void *arg, const svc_reply *r)
         s->edits[i].index = r->edits[i].index;
     }
     s->edit_count = r->edit_count;
+    if (end) {
+        /* Inside the service's own call, as milter_conn.c does. */
+        svc_msg_free(s->msg);
+        s->msg = NULL;
+    }
 }
 
 static void kv(strbuf *sb, const char *key, const char *value)
@@ -160,6 +172,8 @@ static void on_event(void *ctx, const event_record *e)
         char key[64];
         snprintf(key, sizeof key, "props%zu", i);
         kv(sb, key, e->results[i].props);
+        snprintf(key, sizeof key, "reason%zu", i);
+        kv(sb, key, e->results[i].reason);
     }
 }
 
@@ -167,7 +181,7 @@ static void run_loop(scenario *s)
 {
     /* The zone answers when run; timers and drives live on the loop. */
     for (int i = 0; i < 1000; i++) {
-        da_resolver_run(s->resolver);
+        da_resolver_run(s->zone_resolver);
         if (uv_run(&s->loop, UV_RUN_NOWAIT) == 0)
             break;
     }
@@ -202,6 +216,8 @@ static void teardown(scenario *s)
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         da_resolver_free(s->resolver);
+        da_resolver_free(s->zone_resolver);
+        da_dns_cache_free(s->cache);
         da_zone_free(s->zone);
         config_free(&s->config);
     }
@@ -233,7 +249,12 @@ static bool setup(scenario *s)
         da_zone_free(s->zone);
         return false;
     }
-    s->resolver = da_resolver_new_zone(s->zone);
+    /* A cache in front, as in domauthd: a hit answers inside submit, so
+     * replies can come inside the call that asked. */
+    s->zone_resolver = da_resolver_new_zone(s->zone);
+    da_dns_cache_options co = {.max_entries = 1000};
+    s->cache = da_dns_cache_new(&co);
+    s->resolver = da_resolver_new_cached(s->cache, s->zone_resolver);
     uv_loop_init(&s->loop);
     memset(&s->counters, 0, sizeof s->counters);
     s->env = (svc_env){.loop = &s->loop,
@@ -508,6 +529,9 @@ static void command(scenario *s, char *line, unsigned lineno)
             if (p[0] == '\\' && p[1] == 'n') {
                 strbuf_puts(&v, "\r\n");
                 p++;
+            } else if (p[0] == '\\' && p[1] == 't') {
+                strbuf_putc(&v, '\t');
+                p++;
             } else {
                 strbuf_putc(&v, *p);
             }
@@ -529,7 +553,14 @@ static void command(scenario *s, char *line, unsigned lineno)
         strbuf_free(&b);
         return;
     } else if (strcmp(cmd, "eom") == 0) {
+        s->in_eom = true;
         svc_msg_check_end(m, on_reply, s);
+        run_loop(s);
+        s->in_eom = false;
+        return;
+    } else if (strcmp(cmd, "free-on-reply") == 0) {
+        s->free_on_reply = true;
+        return;
     } else if (strcmp(cmd, "free") == 0) {
         svc_msg_free(m);
         s->msg = NULL;
@@ -590,6 +621,7 @@ static void run_file(const char *dir, const char *name)
             s.helo[0] = s.auth[0] = s.mta[0] = s.name[0] = '\0';
             s.caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
                                 .can_insert = true, .can_change = true};
+            s.free_on_reply = false;
             continue;
         }
         if (strcmp(p, "config") == 0) {

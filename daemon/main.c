@@ -203,9 +203,10 @@ static void on_sighup(uv_signal_t *handle, int signum)
     const domauth_config *old = &d->config->config, *cfg = &fresh->config;
     if (!same(old->milter_listen, cfg->milter_listen) ||
         !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
-        !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database))
-        daemon_log(LOG_WARNING, "reload: listeners, user, DNS servers and database change "
-                                "only at restart; the rest applies now");
+        !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
+        !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile))
+        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
+                                "database change only at restart; the rest applies now");
     config_ref *previous = d->config;
     d->config = fresh;
     config_ref_put(previous); /* sessions that started under it keep it */
@@ -308,16 +309,42 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
     return 0;
 }
 
-static int write_pidfile(const char *path, char *err, size_t err_size)
+/* Writes the pidfile and returns a copy of its path in *written, for main
+ * to remove at exit: the configuration that named it may be gone by then
+ * (a reload frees the start-up one), and a reload does not move it. */
+static int write_pidfile(const char *path, char **written, char *err, size_t err_size)
 {
+    *written = NULL;
     if (path == NULL || *path == '\0')
         return 0;
     FILE *f = fopen(path, "w");
-    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+    if (f == NULL) {
         snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(errno));
         return -1;
     }
+    *written = strdup(path);
+    if (fprintf(f, "%ld\n", (long)getpid()) < 0) {
+        int e = errno;
+        fclose(f);
+        snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(e));
+        return -1;
+    }
+    if (fclose(f) != 0) {
+        snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (*written == NULL) {
+        unlink(path);
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+static void remove_pidfile(const char *path)
+{
+    if (path != NULL && unlink(path) != 0 && errno != ENOENT)
+        daemon_log(LOG_WARNING, "cannot remove pidfile %s: %s", path, strerror(errno));
 }
 
 static int detach(char *err, size_t err_size)
@@ -409,6 +436,7 @@ int main(int argc, char **argv)
 
     domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg};
     int status = 1;
+    char *pidfile = NULL; /* the path written, removed at exit */
     if (listeners_open(&d, err, sizeof err) != 0) {
         daemon_log(LOG_ERR, "%s", err);
         goto out;
@@ -419,7 +447,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (write_pidfile(cfg->config.pidfile, err, sizeof err) != 0 ||
+    if (write_pidfile(cfg->config.pidfile, &pidfile, err, sizeof err) != 0 ||
         drop_privileges(&cfg->config, err, sizeof err) != 0) {
         daemon_log(LOG_ERR, "%s", err);
         goto out;
@@ -471,6 +499,9 @@ int main(int argc, char **argv)
                DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
                cfg->authserv_id);
     uv_run(d.loop, UV_RUN_DEFAULT);
+    /* A SIGHUP may have freed the start-up configuration: from here on only
+     * d.config is the configuration. */
+    cfg = NULL;
     daemon_log(LOG_INFO, "stopped after %llu connections, %llu checks, %llu skipped",
                (unsigned long long)d.stats.connections, (unsigned long long)d.stats.checks,
                (unsigned long long)d.stats.skips);
@@ -489,8 +520,8 @@ out:
     uv_walk(d.loop, close_handle, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
-    if (cfg->config.pidfile && *cfg->config.pidfile && status == 0)
-        unlink(cfg->config.pidfile);
+    remove_pidfile(pidfile);
+    free(pidfile);
     config_ref_put(d.config);
     closelog();
     return status;

@@ -130,6 +130,48 @@ static int load_list_files(ip_set *set, char **files, size_t count, char *err, s
     return 0;
 }
 
+/* getpwnam and getgrnam leave errno alone, or set one of these, when the
+ * name does not exist; other values say the lookup itself failed. */
+static const char *lookup_error(int e)
+{
+    if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+        return "";
+    static char text[200];
+    snprintf(text, sizeof text, " (the lookup failed: %s)", strerror(e));
+    return text;
+}
+
+/* What the parser cannot see from the text: that the user and group exist
+ * (so -t, and systemd's ExecStartPre with it, catches what would stop the
+ * start) and that the resolver takes the DNS server list. */
+static int check_system(const domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->user && *cfg->user) {
+        errno = 0;
+        if (getpwnam(cfg->user) == NULL) {
+            snprintf(err, err_size, "%s:%u: user: no user '%s' on this system%s", cfg->path,
+                     config_key_line(cfg, "daemon", "user"), cfg->user, lookup_error(errno));
+            return -1;
+        }
+    }
+    if (cfg->group && *cfg->group) {
+        errno = 0;
+        if (getgrnam(cfg->group) == NULL) {
+            snprintf(err, err_size, "%s:%u: group: no group '%s' on this system%s", cfg->path,
+                     config_key_line(cfg, "daemon", "group"), cfg->group, lookup_error(errno));
+            return -1;
+        }
+    }
+    char why[300];
+    if (cfg->dns_servers && *cfg->dns_servers &&
+        da_resolver_check_servers(cfg->dns_servers, why, sizeof why) != 0) {
+        snprintf(err, err_size, "%s:%u: dns_servers: %s", cfg->path,
+                 config_key_line(cfg, "daemon", "dns_servers"), why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Loads path into a new config_ref; NULL with a reason in err. A missing
  * default file means the built-in defaults. */
 static config_ref *config_load(const char *path, bool path_given, char *err, size_t err_size)
@@ -157,6 +199,10 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
     }
     free(text);
     domauth_config *cfg = &ref->config;
+    if (check_system(cfg, err, err_size) != 0) {
+        config_ref_put(ref);
+        return NULL;
+    }
     if (load_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
                         err_size) != 0 ||
         load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,

@@ -8,7 +8,7 @@
 : "${BENCH_POLICY_PEER_REQUESTS:=3000}"   # requests policyd-spf gets (about 160/s)
 : "${BENCH_POLICY_SAMPLE_REPS:=10}"       # domauth: rounds over those same requests
 : "${BENCH_POLICY_REPS:=3}"               # domauth: rounds over the whole policy stream
-: "${BENCH_DOMAUTHD:=$repo/build/daemon/domauthd}" # the daemon under test
+: "${BENCH_DOMAUTHD:=$BENCH_BUILD/daemon/domauthd}" # the daemon under test
 export BENCH_POLICY_DOMAINS BENCH_POLICY_PEER_REQUESTS BENCH_POLICY_SAMPLE_REPS \
     BENCH_POLICY_REPS BENCH_DOMAUTHD
 

@@ -383,10 +383,62 @@ static int range_entry(const char *a, size_t alen, const char *b, size_t blen, c
     return 0;
 }
 
+/* Text that can only have been meant as an address (or a network). */
+static bool looks_like_address(const char *s, size_t len)
+{
+    size_t i = 0;
+    bool dot_or_colon = false;
+    for (; i < len && strchr("0123456789abcdefABCDEF.:/", s[i]) != NULL; i++)
+        dot_or_colon = dot_or_colon || s[i] == '.' || s[i] == ':';
+    return i == len && dot_or_colon;
+}
+
+/* A range written with spaces: "a - b", "a -b" or "a- b", where the entry's
+ * first word is text[0..n). Without this, "a" would be the entry and "- b" a
+ * comment (issue 8). Returns 1 with the range in e, 0 when the text is not
+ * such a range (what follows the first word is a comment, as in "192.0.2.1 -
+ * the printer"), or -1 with the reason in err when it is a broken one, as
+ * "192.0.2.1 - 192.0.2.300" is. */
+static int spaced_range(const char *text, size_t len, size_t n, entry *e, char *err,
+                        size_t err_size)
+{
+    size_t alen = n, p = n;
+    bool trailing_dash = text[n - 1] == '-' && memchr(text, '-', n - 1) == NULL;
+    if (trailing_dash) {
+        alen = n - 1;
+    } else {
+        while (p < len && is_blank(text[p]))
+            p++;
+        if (p == len || text[p] != '-' || memchr(text, '-', n) != NULL)
+            return 0;
+        p++;
+    }
+    while (p < len && is_blank(text[p]))
+        p++;
+    const char *b = text + p;
+    size_t blen = word_length(b, len - p), what_len = p + blen;
+    if (blen == 0) {
+        snprintf(err, err_size, "range '%.*s' has no end", (int)what_len, text);
+        return -1;
+    }
+    if (!trailing_dash && !looks_like_address(b, blen))
+        return 0; /* "a - a comment" */
+    if (memchr(text, '/', alen) != NULL || memchr(b, '/', blen) != NULL) {
+        snprintf(err, err_size, "'%.*s' is not a range of two addresses of one family",
+                 (int)what_len, text);
+        return -1;
+    }
+    return range_entry(text, alen, b, blen, text, what_len, e, err, err_size) == 0 ? 1 : -1;
+}
+
 static int parse_entry(const char *text, size_t len, entry *e, char *err, size_t err_size)
 {
-    /* The entry ends at the first blank; the rest is a comment. */
+    /* The entry ends at the first blank; the rest is a comment, except
+     * for the second half of a range written with spaces. */
     size_t n = word_length(text, len);
+    int spaced = spaced_range(text, len, n, e, err, err_size);
+    if (spaced != 0)
+        return spaced > 0 ? 0 : -1;
     const char *dash = memchr(text, '-', n);
     const char *slash = memchr(text, '/', n);
     ip_addr a;

@@ -1,7 +1,7 @@
 /* ipset.h: sets of IPv4/IPv6 address ranges for the whitelist, the trusted
  * relays and the local networks. Entries are written as an address, a range
- * "a-b", "addr/netmask" or "addr/prefix", optionally followed by a space
- * and a comment. A lookup is a binary search over sorted, merged
+ * "a-b" (also "a - b"), "addr/netmask" or "addr/prefix", optionally followed
+ * by a space and a comment. A lookup is a binary search over sorted, merged
  * ranges (see ipset.c), and is right whichever adders built the set. */
 #ifndef DA_CONFIG_IPSET_H
 #define DA_CONFIG_IPSET_H

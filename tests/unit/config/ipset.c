@@ -1,7 +1,7 @@
-/* Unit tests for src/config/ipset.c: the entry forms, the family
- * boundaries, copies, and a randomized differential test of the
- * sorted-runs lookup against a linear reference. Set DOMAUTH_TEST_SEED to
- * replay other random sets. */
+/* Unit tests for src/config/ipset.c: the entry forms (with the range written
+ * "a - b", issue 8), the family boundaries, copies, and a randomized
+ * differential test of the sorted-runs lookup against a linear reference.
+ * Set DOMAUTH_TEST_SEED to replay other random sets. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +63,44 @@ static void forms(void)
     TAP_OK(contains(&set, "::ffff:192.0.2.7"), "an IPv4-mapped client matches the IPv4 entry");
     ip_set_free(&set);
 
+    /* Issue 8: "a - b" was the address a and the comment "- b". */
+    ip_set_init(&set);
+    TAP_OK(add(&set, "192.0.2.40 - 192.0.2.45", err) == 0 && contains(&set, "192.0.2.40") &&
+               contains(&set, "192.0.2.42") && contains(&set, "192.0.2.45") &&
+               !contains(&set, "192.0.2.39") && !contains(&set, "192.0.2.46"),
+           "'192.0.2.40 - 192.0.2.45' is the range .40 to .45");
+    TAP_OK(add(&set, "192.0.2.50 -192.0.2.51 lab", err) == 0 &&
+               add(&set, "192.0.2.60-\t192.0.2.61", err) == 0 && contains(&set, "192.0.2.51") &&
+               contains(&set, "192.0.2.61") && !contains(&set, "192.0.2.52"),
+           "'a -b' and 'a- b' are ranges too, with a comment after them");
+    TAP_OK(add(&set, "2001:db8::10 - 2001:db8::1f", err) == 0 &&
+               contains(&set, "2001:db8::1a") && !contains(&set, "2001:db8::20"),
+           "an IPv6 range written with spaces");
+    TAP_OK(add(&set, "192.0.2.70 - the gateway", err) == 0 && contains(&set, "192.0.2.70") &&
+               !contains(&set, "192.0.2.71"),
+           "'a - words' is still an address and a comment");
+    ip_set_free(&set);
+    expect_error("192.0.2.40 - 192.0.2.450", "'192.0.2.40 - 192.0.2.450' is not a range");
+    expect_error("192.0.2.40 -", "range '192.0.2.40 -' has no end");
+    expect_error("192.0.2.40- gateway", "'192.0.2.40- gateway' is not a range");
+    expect_error("192.0.2.0/24 - 192.0.3.255", "'192.0.2.0/24 - 192.0.3.255' is not a range");
+    expect_error("192.0.2.45 - 192.0.2.40", "range '192.0.2.45 - 192.0.2.40' ends before");
+    expect_error("192.0.2.1 - 2001:db8::1", "two addresses of one family");
     expect_error("10.0.0.9-10.0.0.1", "ends before it starts");
     expect_error("10.0.0.0/255.0.255.0", "not a prefix length or netmask");
     expect_error("10.0.0.0/33", "not a prefix length or netmask");
     expect_error("192.168.1.300", "'192.168.1.300' is not an IP address");
 
-    /* A file, and the line of an error. */
+    /* A file: the spaced range, and the line of an error. */
     ip_set_init(&set);
-    const char *file = "# lab\r\n192.0.2.40-192.0.2.45 lab\n\n2001:db8::/32\n";
+    const char *file = "# lab\r\n192.0.2.40 - 192.0.2.45 lab\n\n2001:db8::/32\n";
     TAP_OK(ip_set_add_lines(&set, file, strlen(file), err, 256) == 0 &&
                contains(&set, "192.0.2.44") && contains(&set, "2001:db8:ffff::"),
-           "a file with a range, a prefix and comments");
-    const char *bad = "192.0.2.1\n192.0.2.40-192.0.2.4500\n192.0.2.2\n";
+           "a file with a spaced range");
+    const char *bad = "192.0.2.1\n192.0.2.40 - 192.0.2.4500\n192.0.2.2\n";
     TAP_OK(ip_set_add_lines(&set, bad, strlen(bad), err, 256) == -1 &&
-               strstr(err, "line 2: '192.0.2.40-192.0.2.4500' is not a range") != NULL,
-           "a file's broken range names its line");
+               strstr(err, "line 2: '192.0.2.40 - 192.0.2.4500' is not a range") != NULL,
+           "a file's broken spaced range names its line");
     TAP_OK(contains(&set, "192.0.2.1") && !contains(&set, "192.0.2.2"),
            "the lines before the bad one stay added, and are found");
     ip_set_free(&set);
@@ -216,8 +239,8 @@ static void random_address(int family, uint8_t *b)
     step(b, family, b[0] == 0xff ? -d : d);
 }
 
-static void format_range(int family, const uint8_t *low, const uint8_t *high, char *out,
-                         size_t size)
+static void format_range(int family, const uint8_t *low, const uint8_t *high, bool spaced,
+                         char *out, size_t size)
 {
     ip_addr a = {.family = family}, b = {.family = family};
     memcpy(a.bytes, low, 16);
@@ -225,7 +248,7 @@ static void format_range(int family, const uint8_t *low, const uint8_t *high, ch
     char x[IP_TEXT_MAX], y[IP_TEXT_MAX];
     ip_format(&a, x);
     ip_format(&b, y);
-    snprintf(out, size, "%s-%s", x, y);
+    snprintf(out, size, spaced ? "%s - %s" : "%s-%s", x, y);
 }
 
 /* A random entry, as text and as the range the reference expects. */
@@ -248,11 +271,11 @@ static void random_entry(char *text, size_t size, ref_range *r)
             strcat(text, " a comment");
         return;
     }
-    if (kind < 6) { /* a range a-b */
+    if (kind < 6) { /* a range a-b or "a - b" */
         memcpy(r->low, base, 16);
         memcpy(r->high, base, 16);
         step(r->high, family, (int)below(below(8) == 0 ? 5000 : 40));
-        format_range(family, r->low, r->high, text, size);
+        format_range(family, r->low, r->high, below(2) == 0, text, size);
         return;
     }
     /* A network: mostly long prefixes, sometimes a short one. */

@@ -284,6 +284,7 @@ int main(void)
         "[hosts]\n"
         "whitelist = 192.168.1.100 the printer\n"
         "whitelist = 192.168.1.110-192.168.1.120 lab\n"
+        "whitelist = 192.0.2.40 - 192.0.2.45 spaced range\n"
         "whitelist = 10.9.0.0/255.255.0.0\n"
         "whitelist = 10.8.0.0/16 vpn\n"
         "whitelist = 2001:db8:1::/48\n"
@@ -312,6 +313,9 @@ int main(void)
     TAP_OK(contains(&cfg.whitelist, "192.168.1.110") && contains(&cfg.whitelist, "192.168.1.120") &&
                !contains(&cfg.whitelist, "192.168.1.121"),
            "range a-b, inclusive");
+    TAP_OK(contains(&cfg.whitelist, "192.0.2.40") && contains(&cfg.whitelist, "192.0.2.45") &&
+               !contains(&cfg.whitelist, "192.0.2.46"),
+           "range 'a - b' with spaces is the whole range, not a and a comment");
     TAP_OK(contains(&cfg.whitelist, "10.9.200.1") && !contains(&cfg.whitelist, "10.10.0.1"),
            "address/netmask");
     TAP_OK(contains(&cfg.whitelist, "10.8.255.255"), "address/prefix");
@@ -355,6 +359,8 @@ int main(void)
     expect_error("[policy]\nsoftfail_score = lots\n", "test.conf:2: softfail_score: expected a number");
     expect_error("[hosts]\nwhitelist = 192.168.1.300\n", "test.conf:2: whitelist: '192.168.1.300' is not an IP address");
     expect_error("[hosts]\nwhitelist = 10.0.0.9-10.0.0.1\n", "ends before it starts");
+    expect_error("[hosts]\nwhitelist = 192.0.2.40 - 192.0.2.450\n",
+                 "test.conf:2: whitelist: '192.0.2.40 - 192.0.2.450' is not a range");
     expect_error("[hosts]\nwhitelist = 10.0.0.0/255.0.255.0\n", "not a prefix length or netmask");
     expect_error("[policy]\nmonitr = no\n", "test.conf:2: unknown key 'monitr' in [policy]");
     expect_error("[polcy]\nmonitor = no\n", "test.conf:1: unknown section [polcy]");

@@ -34,6 +34,7 @@ typedef struct auth_result {
     const char *detail;  /* e.g. SPF's matched mechanism (not in the header) */
     const char *explanation; /* SPF's exp= text or problem, for replies (not in the header) */
     const char *policy_as;   /* judge by this table instead of the method's ("invalid_from") */
+    const char *sender;      /* the address checked, for %{sender} in replies (not in the header) */
     auth_prop props[AUTH_RESULT_MAX_PROPS];
     size_t prop_count;
     bool in_header;      /* false: kept for policy and the log only */

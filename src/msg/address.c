@@ -151,13 +151,14 @@ static int add_mailbox(const char *s, const char *e, char ***list, size_t *count
     size_t len = (size_t)(e - s);
     char *spec = malloc(len + 1);
     char **bigger = realloc(*list, (*count + 2) * sizeof *bigger);
+    if (bigger != NULL) {
+        *list = bigger;
+        bigger[*count] = NULL; /* the list stays terminated whatever follows */
+    }
     if (spec == NULL || bigger == NULL) {
         free(spec);
-        if (bigger != NULL)
-            *list = bigger;
         return -1;
     }
-    *list = bigger;
     if (header_from_address(s, len, spec, len + 1) != 0) {
         free(spec);
         return -1;

@@ -78,7 +78,7 @@ static void expand_reply(const char *tmpl, const auth_result *r, const verdict_i
             else if (i == 3)
                 value = in->client_ip;
             else
-                value = in->sender;
+                value = r->sender ? r->sender : in->sender;
             if (value == NULL)
                 value = i == 0 ? "authentication check failed" : "";
         }

@@ -588,6 +588,8 @@ static void add_spf_result(svc_msg *m, const spf_job *job)
     auth_result_comment(rs, e, comment);
     free(comment);
     auth_result_explanation(rs, e, explanation ? explanation : da_spf_eval_problem(ev));
+    if (e != NULL)
+        e->sender = arena_strdup(&rs->memory, da_spf_eval_sender(ev));
     if (header_identity)
         auth_result_prop(rs, e, "header.from", da_spf_eval_sender(ev));
     else if (helo)
@@ -618,10 +620,19 @@ static void add_dkim_results(svc_msg *m)
         counters(m)->dkim[DA_DKIM_NONE]++;
         return;
     }
+    /* Signatures past the verifier's bound (max_signatures) are not
+     * evaluated: one counted comment, not a result each, so a flood of
+     * bogus signatures neither bloats the header nor counts in policy. */
+    size_t not_evaluated = 0;
+    auth_result *last = NULL;
     for (size_t i = 0; i < n; i++) {
         da_dkim_signature_info info;
         if (da_dkim_verify_get(m->verify, i, &info) != 0)
             continue;
+        if (info.result == DA_DKIM_PERMERROR && strncmp(info.reason, "not evaluated", 13) == 0) {
+            not_evaluated++;
+            continue;
+        }
         auth_result *e = auth_results_add(rs, "dkim", da_dkim_result_name(info.result), NULL,
                                           info.domain, info.selector);
         char comment[600];
@@ -638,6 +649,13 @@ static void add_dkim_results(svc_msg *m)
         auth_result_prop(rs, e, "header.a", info.algorithm);
         auth_result_prop(rs, e, "header.b", info.header_b);
         counters(m)->dkim[info.result]++;
+        last = e;
+    }
+    if (not_evaluated > 0 && last != NULL) {
+        char comment[700];
+        snprintf(comment, sizeof comment, "%s; %zu more signatures not evaluated",
+                 last->comment ? last->comment : "", not_evaluated);
+        auth_result_comment(rs, last, comment);
     }
 }
 

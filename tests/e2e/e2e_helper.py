@@ -6,7 +6,7 @@
                                exit 1 when there is none
   match JSONL ID RCPT k=v...   like event, then compares fields (v "null" is
                                JSON null); prints the mismatches, exit 1 on any
-  count JSONL [k=v...]         number of events whose fields all match (k~v:
+  count JSONL [k=v...]         number of events whose fields all match (k!=v: differs; k~v:
                                the field contains v)
   dbcount DBJSON [k=v...]      the same over `domauth log --json` output
   headers FILE                 the header block of a message, one unfolded
@@ -47,7 +47,10 @@ def find(events, ident, rcpt=None):
 def parse_conds(args):
     conds = []
     for a in args:
-        if '~' in a and ('=' not in a or a.index('~') < a.index('=')):
+        if '!=' in a:
+            k, v = a.split('!=', 1)
+            conds.append((k, '!=', v))
+        elif '~' in a and ('=' not in a or a.index('~') < a.index('=')):
             k, v = a.split('~', 1)
             conds.append((k, '~', v))
         else:
@@ -70,6 +73,8 @@ def matches(e, conds):
         if op == '=' and got != v:
             return False
         if op == '~' and v not in got:
+            return False
+        if op == '!=' and got == v:
             return False
     return True
 

@@ -588,7 +588,14 @@ scenario_defaults() {
         $tm "$mode: monitor: fail: Received-SPF: fail" header_has $id '^Received-SPF: fail '
         t "$mode: monitor: fail: event says reject was held back" event_is $id "" result=fail \
             action=accept held_action=reject score=5 'reply~550 5.7.23 fail.test does not designate 192.0.2.10'
-        t "$mode: queue_id unknown at RCPT is NULL" event_is $id "" queue_id=null
+        # The milter's event is written at the end of the message, when
+        # Postfix has assigned the queue id; a policy request at RCPT has none.
+        if [ $mode = milter ]; then
+            t "$mode: the event has the queue id (written at the end of the message)" \
+                event_is $id "" 'queue_id!=null'
+        else
+            t "$mode: queue_id unknown at RCPT is NULL" event_is $id "" queue_id=null
+        fi
         t "$mode: monitor: domauth log --action reject lists the held-back reject" \
             db_has $id --action reject --result fail -- held_action=reject action=accept listener=$mode
         [ $mode = milter ] && t "$mode: monitor: no subject tag" header_has $id "^Subject: e2e $id\$"

@@ -12,5 +12,6 @@ enum {
 
 int cmd_spf_batch(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

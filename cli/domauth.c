@@ -47,6 +47,7 @@ static const char usage_main[] =
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check the syntax of an SPF record given on the command line\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
+    "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "\n"
     "  domauth COMMAND --help   shows the options of a command\n"
@@ -344,6 +345,7 @@ int main(int argc, char **argv)
         return cmd_dkim(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "spf") == 0) {
         if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
             fputs(usage_main, argc < 3 ? stderr : stdout);

@@ -14,7 +14,7 @@
 
 #include "util/file.h"
 #include "util/json.h"
-#include "../daemon/eventlog_schema.h"
+#include "store/eventlog_schema.h"
 #include "commands.h"
 #include "config/config.h"
 

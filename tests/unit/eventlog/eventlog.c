@@ -1,4 +1,4 @@
-/* Unit tests for daemon/eventlog.c: the syslog line format against hostile
+/* Unit tests for src/store/eventlog.c: the syslog line format against hostile
  * values, every field round-tripping through SQLite and the JSON file, the
  * schema, open failures, a full disk, a locked database and queue overflow. */
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "eventlog.h"
-#include "eventlog_schema.h"
+#include "store/eventlog.h"
+#include "store/eventlog_schema.h"
 #include "tap.h"
 
 static char tmpdir[64];

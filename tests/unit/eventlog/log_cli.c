@@ -1,4 +1,4 @@
-/* End-to-end test of `domauth log`: fills a database through daemon/eventlog.c
+/* End-to-end test of `domauth log`: fills a database through src/store/eventlog.c
  * (a real uv loop), then runs the built domauth (DOMAUTH_BIN or argv[1]) and
  * checks its filters, --json, --summary, --purge-before and exit codes. */
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "eventlog.h"
+#include "store/eventlog.h"
 #include "tap.h"
 
 static char tmpdir[64], db_path[128];

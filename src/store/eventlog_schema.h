@@ -1,8 +1,8 @@
 /* eventlog_schema.h: the events table as domauthd writes it and `domauth log`
  * reads it (columns, schema version, creation SQL), plus the JSON string and
  * number formatting both use, so the JSON file and `domauth log --json` agree. */
-#ifndef DA_DAEMON_EVENTLOG_SCHEMA_H
-#define DA_DAEMON_EVENTLOG_SCHEMA_H
+#ifndef DA_STORE_EVENTLOG_SCHEMA_H
+#define DA_STORE_EVENTLOG_SCHEMA_H
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* eventlog.c: domauthd's record of its decisions. eventlog_write copies a
  * record onto a bounded queue and returns; one writer thread turns each into
  * a syslog line, a JSON line and an SQLite row. Nothing here decides anything. */
-#include "eventlog.h"
-#include "eventlog_schema.h"
+#include "store/eventlog.h"
+#include "store/eventlog_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * eventlog.c's migrations; readers accept older versions. */
-#define EVENTLOG_SCHEMA_VERSION 1
+#define EVENTLOG_SCHEMA_VERSION 2
 
 /* The columns after id, in the order of enum eventlog_column. The INSERT
  * binds them as ?1..?19 and `domauth log` selects them in this order. */

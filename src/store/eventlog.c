@@ -242,6 +242,48 @@ static void syslog_pair(bounded *b, const char *key, const char *value)
     syslog_value(b, value);
 }
 
+/* The results vector in short, "spf=fail(d=example.com) dkim=pass(d=...)",
+ * and the recipients, "a@example.net(reject) b@example.net(accept)"; they
+ * are escaped as one value each. */
+static void syslog_summaries(bounded *b, const event_record *r)
+{
+    char text[SUMMARY_MAX];
+    if (r->results != NULL && r->result_count > 0) {
+        bounded t = {text, sizeof text, 0};
+        text[0] = '\0';
+        for (size_t i = 0; i < r->result_count; i++) {
+            const event_result *x = &r->results[i];
+            if (i)
+                bounded_put(&t, " ", 1);
+            bounded_puts(&t, x->method ? x->method : "?");
+            bounded_put(&t, "=", 1);
+            bounded_puts(&t, x->result ? x->result : "?");
+            if (x->domain != NULL) {
+                bounded_puts(&t, "(d=");
+                bounded_puts(&t, x->domain);
+                bounded_put(&t, ")", 1);
+            }
+        }
+        syslog_pair(b, "results", text);
+    }
+    if (r->rcpts != NULL && r->rcpt_count > 0) {
+        bounded t = {text, sizeof text, 0};
+        text[0] = '\0';
+        for (size_t i = 0; i < r->rcpt_count; i++) {
+            const event_rcpt *x = &r->rcpts[i];
+            if (i)
+                bounded_put(&t, " ", 1);
+            bounded_puts(&t, x->address ? x->address : "?");
+            if (x->action != NULL) {
+                bounded_put(&t, "(", 1);
+                bounded_puts(&t, x->action);
+                bounded_put(&t, ")", 1);
+            }
+        }
+        syslog_pair(b, "recipients", text);
+    }
+}
+
 size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
 {
     bounded b = {buf, size, 0};
@@ -260,6 +302,7 @@ size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
         }
         syslog_pair(&b, event_field_name(f), value);
     }
+    syslog_summaries(&b, r);
     return b.len;
 }
 

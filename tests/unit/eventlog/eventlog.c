@@ -514,6 +514,47 @@ static void test_syslog_format(void)
     char tiny[10];
     len = eventlog_format_syslog(&r, tiny, sizeof tiny);
     TAP_OK(len == 9 && tiny[9] == '\0', "syslog: a short buffer is filled and terminated");
+
+    /* One event per message: the reasons, the results vector and the
+     * recipients, in short. */
+    event_result vector[] = {
+        {"spf", "fail", "example.com", "-all", NULL, "smtp.mailfrom=a@example.com"},
+        {"dkim", "pass", "example.org", "s1", NULL, "header.d=example.org header.s=s1"},
+        {"arc", "none", NULL, NULL, NULL, NULL},
+    };
+    event_rcpt rcpts[] = {{"a@example.net", "reject", "550 5.7.23 no"},
+                          {"b@example.net", "accept", NULL}};
+    event_record m = {
+        .time = 1780000000, .listener = "milter", .client_ip = "192.0.2.1",
+        .helo = "mx.example.com", .mail_from = "a@example.com", .action = "reject",
+        .reasons = "spf=fail: fail_action reject", .results = vector, .result_count = 3,
+        .rcpts = rcpts, .rcpt_count = 2,
+    };
+    eventlog_format_syslog(&m, line, sizeof line);
+    TAP_STR_EQ(line,
+               "listener=\"milter\" client_ip=\"192.0.2.1\" helo=\"mx.example.com\" "
+               "mail_from=\"a@example.com\" score=\"0\" action=\"reject\" "
+               "reasons=\"spf=fail: fail_action reject\" "
+               "results=\"spf=fail(d=example.com) dkim=pass(d=example.org) arc=none\" "
+               "recipients=\"a@example.net(reject) b@example.net(accept)\"",
+               "syslog: reasons, results and recipients in short");
+    vector[1].domain = "evil\" result=\"pass\r\nFAKE";
+    rcpts[0].address = "x\"@y\x1b[2J";
+    eventlog_format_syslog(&m, line, sizeof line);
+    n = syslog_pairs(line, keys, values, 32);
+    TAP_OK(n == 9 && strcmp(values[7], "spf=fail(d=example.com) dkim=pass(d=evil\" "
+                                       "result=\"passFAKE) arc=none") == 0 &&
+               strcmp(values[8], "x\"@y[2J(reject) b@example.net(accept)") == 0,
+           "syslog: a hostile domain or address in them cannot add a key or a line");
+    m.result_count = 64;
+    event_result many[64];
+    for (int i = 0; i < 64; i++)
+        many[i] = vector[0];
+    m.results = many;
+    eventlog_format_syslog(&m, line, sizeof line);
+    n = syslog_pairs(line, keys, values, 32);
+    TAP_OK(n == 9 && strlen(values[7]) == 259 && strcmp(values[7] + 256, "...") == 0,
+           "syslog: a long results vector is cut like any value");
 }
 
 /* ------------------------------------------------------ round trip */

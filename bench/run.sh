@@ -23,7 +23,8 @@ bench=$repo/bench
 : "${BENCH_TIMEOUT:=240}"             # seconds, per driver run
 : "${BENCH_KEEP:=0}"                  # 1: keep the work directory
 : "${BENCH_SCENARIOS:=warm cold inflight policy}" # which scenarios run
-export BENCH_SCENARIOS
+: "${BENCH_BUILD:=$repo/build}"       # the meson build tree to measure
+export BENCH_SCENARIOS BENCH_BUILD
 export BENCH_SEED BENCH_DOMAINS BENCH_REQUESTS BENCH_PYSPF_REQUESTS BENCH_INFLIGHT \
     BENCH_LATENCY_MS BENCH_COLD_REQUESTS BENCH_COLD_INFLIGHT BENCH_COLD_SERIAL_REQUESTS \
     BENCH_BIG_INFLIGHT BENCH_BIG_REQUESTS BENCH_TIMEOUT BENCH_KEEP
@@ -52,7 +53,7 @@ preflight() {
     "$PY" -c 'import spf, dns.resolver' 2>/dev/null || die "python3-spf missing"
     [ -f /usr/include/spf2/spf.h ] || die "libspf2-dev missing"
     unshare -n -m true 2>/dev/null || die "unshare -n -m not permitted here"
-    [ -f "$repo/build/src/libdomauth-net.a" ] || die "build first (make build)"
+    [ -f "$BENCH_BUILD/src/libdomauth-net.a" ] || die "build first (make build)"
     if wants policy; then policy_preflight; fi
 }
 
@@ -61,9 +62,9 @@ build_drivers() { # bin-dir
     # shellcheck disable=SC2046
     cc $cflags -I"$repo/include" -o "$1/spf_bench_domauth" \
         "$bench/spf_bench_domauth.c" "$bench/bench_util.c" \
-        "$repo/build/src/libdomauth-net.a" "$repo/build/src/libdomauth.a" \
+        "$BENCH_BUILD/src/libdomauth-net.a" "$BENCH_BUILD/src/libdomauth.a" \
         $(pkg-config --libs libcares libuv libcrypto) \
-        || die "spf_bench_domauth does not build (is the async API in build/?)"
+        || die "spf_bench_domauth does not build (is the async API in $BENCH_BUILD?)"
     cc $cflags -o "$1/spf_bench_libspf2" "$bench/spf_bench_libspf2.c" "$bench/bench_util.c" \
         -lspf2 || die "spf_bench_libspf2 does not build"
     cc $cflags -o "$1/delay_proxy" "$bench/delay_proxy.c" || die "delay_proxy does not build"

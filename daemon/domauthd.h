@@ -12,17 +12,18 @@
 #include "config/config.h"
 #include "domauth.h"
 #include "domauth_net.h"
-#include "eventlog.h"
+#include "store/eventlog.h"
 #include "policy/decision.h"
+#include "service/service.h"
 
 /* A configuration shared by the sessions that started under it; a reload
  * makes a new one, and the old one goes when its last session ends. */
 typedef struct config_ref {
     domauth_config config;
     unsigned refs;
-    char authserv_id[256];
-    char receiver[256];
+    char host_name[256];
     struct da_dkim_key **dkim_keys; /* loaded from config.dkim_keys[i].path */
+    svc_config svc;                 /* the service's view of the above */
 } config_ref;
 
 config_ref *config_ref_get(config_ref *ref);
@@ -44,6 +45,8 @@ typedef struct domauthd {
     da_spf_record_cache *records;
     struct da_dkim_key_cache *dkim_key_cache; /* decoded keys of senders */
     eventlog *events;
+    svc_env env;          /* what every message check shares */
+    svc_counters counters;
     listener *listeners;
     uv_signal_t sighup, sigterm, sigint;
     uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
@@ -103,18 +106,6 @@ int listeners_open(domauthd *d, char *err, size_t err_size);
 void listeners_close(domauthd *d);
 /* The address a listener is bound to ("inet:127.0.0.1:8895"), for logs. */
 const char *listener_address(const listener *l);
-
-/* ---- checks (check.c) ---- */
-
-typedef struct check_job check_job;
-typedef void (*check_done_fn)(conn *c, void *arg, const decision *d, const da_spf_eval *eval);
-
-/* Decides for one message (or recipient): skips, or runs SPF asynchronously
- * and applies ps. done runs once, from the loop, unless the connection has
- * closed meanwhile (then the job just cleans up). The decision and eval are
- * valid during done only. The event is logged either way. */
-void check_start(conn *c, const policy_settings *ps, const session_facts *facts,
-                 const char *rcpt, const char *queue_id, check_done_fn done, void *arg);
 
 /* ---- protocols ---- */
 

@@ -130,6 +130,48 @@ static int load_list_files(ip_set *set, char **files, size_t count, char *err, s
     return 0;
 }
 
+/* getpwnam and getgrnam leave errno alone, or set one of these, when the
+ * name does not exist; other values say the lookup itself failed. */
+static const char *lookup_error(int e)
+{
+    if (e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM)
+        return "";
+    static char text[200];
+    snprintf(text, sizeof text, " (the lookup failed: %s)", strerror(e));
+    return text;
+}
+
+/* What the parser cannot see from the text: that the user and group exist
+ * (so -t, and systemd's ExecStartPre with it, catches what would stop the
+ * start) and that the resolver takes the DNS server list. */
+static int check_system(const domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->user && *cfg->user) {
+        errno = 0;
+        if (getpwnam(cfg->user) == NULL) {
+            snprintf(err, err_size, "%s:%u: user: no user '%s' on this system%s", cfg->path,
+                     config_key_line(cfg, "daemon", "user"), cfg->user, lookup_error(errno));
+            return -1;
+        }
+    }
+    if (cfg->group && *cfg->group) {
+        errno = 0;
+        if (getgrnam(cfg->group) == NULL) {
+            snprintf(err, err_size, "%s:%u: group: no group '%s' on this system%s", cfg->path,
+                     config_key_line(cfg, "daemon", "group"), cfg->group, lookup_error(errno));
+            return -1;
+        }
+    }
+    char why[300];
+    if (cfg->dns_servers && *cfg->dns_servers &&
+        da_resolver_check_servers(cfg->dns_servers, why, sizeof why) != 0) {
+        snprintf(err, err_size, "%s:%u: dns_servers: %s", cfg->path,
+                 config_key_line(cfg, "daemon", "dns_servers"), why);
+        return -1;
+    }
+    return 0;
+}
+
 /* Loads path into a new config_ref; NULL with a reason in err. A missing
  * default file means the built-in defaults. */
 static config_ref *config_load(const char *path, bool path_given, char *err, size_t err_size)
@@ -157,6 +199,10 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
     }
     free(text);
     domauth_config *cfg = &ref->config;
+    if (check_system(cfg, err, err_size) != 0) {
+        config_ref_put(ref);
+        return NULL;
+    }
     if (load_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
                         err_size) != 0 ||
         load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
@@ -165,12 +211,10 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
         config_ref_put(ref);
         return NULL;
     }
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    snprintf(ref->authserv_id, sizeof ref->authserv_id, "%s",
-             cfg->authserv_id && *cfg->authserv_id ? cfg->authserv_id : host);
-    snprintf(ref->receiver, sizeof ref->receiver, "%s",
-             cfg->receiver && *cfg->receiver ? cfg->receiver : host);
+    snprintf(ref->host_name, sizeof ref->host_name, "localhost");
+    gethostname(ref->host_name, sizeof ref->host_name - 1);
+    ref->svc = (svc_config){.config = cfg, .host_name = ref->host_name,
+                            .dkim_keys = ref->dkim_keys};
     return ref;
 }
 
@@ -203,9 +247,10 @@ static void on_sighup(uv_signal_t *handle, int signum)
     const domauth_config *old = &d->config->config, *cfg = &fresh->config;
     if (!same(old->milter_listen, cfg->milter_listen) ||
         !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
-        !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database))
-        daemon_log(LOG_WARNING, "reload: listeners, user, DNS servers and database change "
-                                "only at restart; the rest applies now");
+        !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
+        !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile))
+        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
+                                "database change only at restart; the rest applies now");
     config_ref *previous = d->config;
     d->config = fresh;
     config_ref_put(previous); /* sessions that started under it keep it */
@@ -308,16 +353,42 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
     return 0;
 }
 
-static int write_pidfile(const char *path, char *err, size_t err_size)
+/* Writes the pidfile and returns a copy of its path in *written, for main
+ * to remove at exit: the configuration that named it may be gone by then
+ * (a reload frees the start-up one), and a reload does not move it. */
+static int write_pidfile(const char *path, char **written, char *err, size_t err_size)
 {
+    *written = NULL;
     if (path == NULL || *path == '\0')
         return 0;
     FILE *f = fopen(path, "w");
-    if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+    if (f == NULL) {
         snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(errno));
         return -1;
     }
+    *written = strdup(path);
+    if (fprintf(f, "%ld\n", (long)getpid()) < 0) {
+        int e = errno;
+        fclose(f);
+        snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(e));
+        return -1;
+    }
+    if (fclose(f) != 0) {
+        snprintf(err, err_size, "cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (*written == NULL) {
+        unlink(path);
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+static void remove_pidfile(const char *path)
+{
+    if (path != NULL && unlink(path) != 0 && errno != ENOENT)
+        daemon_log(LOG_WARNING, "cannot remove pidfile %s: %s", path, strerror(errno));
 }
 
 static int detach(char *err, size_t err_size)
@@ -409,6 +480,7 @@ int main(int argc, char **argv)
 
     domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg};
     int status = 1;
+    char *pidfile = NULL; /* the path written, removed at exit */
     if (listeners_open(&d, err, sizeof err) != 0) {
         daemon_log(LOG_ERR, "%s", err);
         goto out;
@@ -419,7 +491,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (write_pidfile(cfg->config.pidfile, err, sizeof err) != 0 ||
+    if (write_pidfile(cfg->config.pidfile, &pidfile, err, sizeof err) != 0 ||
         drop_privileges(&cfg->config, err, sizeof err) != 0) {
         daemon_log(LOG_ERR, "%s", err);
         goto out;
@@ -458,6 +530,14 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    d.env = (svc_env){.loop = d.loop,
+                      .resolver = d.resolver,
+                      .records = d.records,
+                      .dkim_key_cache = d.dkim_key_cache,
+                      .events = d.events,
+                      .counters = &d.counters,
+                      .log = daemon_log};
+
     uv_signal_init(d.loop, &d.sighup);
     uv_signal_init(d.loop, &d.sigterm);
     uv_signal_init(d.loop, &d.sigint);
@@ -469,11 +549,16 @@ int main(int argc, char **argv)
 
     daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
                DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
-               cfg->authserv_id);
+               cfg->config.authserv_id && *cfg->config.authserv_id
+                   ? cfg->config.authserv_id
+                   : "the MTA's host name (milter macro j), else this host's");
     uv_run(d.loop, UV_RUN_DEFAULT);
-    daemon_log(LOG_INFO, "stopped after %llu connections, %llu checks, %llu skipped",
-               (unsigned long long)d.stats.connections, (unsigned long long)d.stats.checks,
-               (unsigned long long)d.stats.skips);
+    /* A SIGHUP may have freed the start-up configuration: from here on only
+     * d.config is the configuration. */
+    cfg = NULL;
+    daemon_log(LOG_INFO, "stopped after %llu connections, %llu messages checked, %llu skipped",
+               (unsigned long long)d.stats.connections, (unsigned long long)d.counters.checked,
+               (unsigned long long)d.counters.skipped);
     status = 0;
 
 out:
@@ -489,8 +574,8 @@ out:
     uv_walk(d.loop, close_handle, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
-    if (cfg->config.pidfile && *cfg->config.pidfile && status == 0)
-        unlink(cfg->config.pidfile);
+    remove_pidfile(pidfile);
+    free(pidfile);
     config_ref_put(d.config);
     closelog();
     return status;

@@ -1,6 +1,12 @@
-/* policy_conn.c: a Postfix policy delegation session (SMTPD_POLICY_README):
- * requests decoded by src/policyd, one check per request, one "action="
- * reply each, in order, on a connection Postfix keeps open. */
+/* policy_conn.c: a Postfix policy delegation session (SMTPD_POLICY_README),
+ * a thin adapter over the message service: requests decoded by src/proto,
+ * one check per request, one "action=" reply each, in order, on a
+ * connection Postfix keeps open.
+ *
+ * Postfix sends one request per recipient, all with the same instance
+ * attribute for one message; the requests of an instance are one message
+ * to the service, whose event is written when the next instance starts,
+ * when the connection closes, or after EVENT_FLUSH_MS without a request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,21 +14,57 @@
 #include <syslog.h>
 
 #include "domauthd.h"
-#include "msg/address.h"
 #include "proto/policyd.h"
+
+enum { EVENT_FLUSH_MS = 2000 };
 
 typedef struct policy_state {
     policyd_parser parser;
-    char *last_instance; /* headers are prepended once per message */
+    svc_msg *msg;          /* the message (instance) in progress */
+    config_ref *msg_config;
+    char *instance;
+    bool prepended;        /* the one header of this message was added */
+    uv_timer_t *flush;     /* writes the event of an idle message */
 } policy_state;
+
+static void on_flush_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void message_end(policy_state *p)
+{
+    svc_msg_free(p->msg); /* writes its event */
+    p->msg = NULL;
+    if (p->msg_config != NULL)
+        config_ref_put(p->msg_config);
+    p->msg_config = NULL;
+    free(p->instance);
+    p->instance = NULL;
+    p->prepended = false;
+    if (p->flush != NULL)
+        uv_timer_stop(p->flush);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    policy_state *p = t->data;
+    message_end(p);
+}
 
 void *policy_state_new(conn *c)
 {
-    (void)c;
     policy_state *p = calloc(1, sizeof *p);
-    if (p != NULL && policyd_parser_init(&p->parser, NULL) != 0) {
+    if (p == NULL)
+        return NULL;
+    if (policyd_parser_init(&p->parser, NULL) != 0) {
         free(p);
-        p = NULL;
+        return NULL;
+    }
+    p->flush = malloc(sizeof *p->flush);
+    if (p->flush != NULL) {
+        uv_timer_init(c->daemon->loop, p->flush);
+        p->flush->data = p;
     }
     return p;
 }
@@ -32,8 +74,10 @@ static void policy_close(conn *c)
     policy_state *p = c->state;
     if (p == NULL)
         return;
+    message_end(p);
+    if (p->flush != NULL)
+        uv_close((uv_handle_t *)p->flush, on_flush_closed);
     policyd_parser_free(&p->parser);
-    free(p->last_instance);
     free(p);
     c->state = NULL;
 }
@@ -49,45 +93,74 @@ static void send_reply(conn *c, strbuf *out)
     strbuf_free(out);
 }
 
-typedef struct pending {
-    char *instance;
-} pending;
-
-static void on_checked(conn *c, void *arg, const decision *d, const da_spf_eval *ev)
+static void send_dunno(conn *c)
 {
-    (void)ev;
-    pending *pd = arg;
+    strbuf out;
+    strbuf_init(&out);
+    policyd_reply_dunno(&out);
+    send_reply(c, &out);
+}
+
+static void on_reply(void *arg, const svc_reply *r)
+{
+    conn *c = arg;
     policy_state *p = c->state;
     strbuf out;
     strbuf_init(&out);
     char err[128];
-    if (d->action != ACTION_ACCEPT) {
+    if (r->action != ACTION_ACCEPT) {
         unsigned code;
         char enhanced[32];
         const char *text;
-        policy_split_reply(d->reply, &code, enhanced, sizeof enhanced, &text);
+        policy_split_reply(r->reply ? r->reply : "", &code, enhanced, sizeof enhanced, &text);
         if (policyd_reply_code(&out, code, enhanced, text, err, sizeof err) != 0)
-            policyd_reply_action(&out, d->action == ACTION_DEFER ? "DEFER_IF_PERMIT" : "REJECT",
+            policyd_reply_action(&out, r->action == ACTION_DEFER ? "DEFER_IF_PERMIT" : "REJECT",
                                  text, err, sizeof err);
-    } else {
-        /* One PREPEND per reply, once per message: Received-SPF if on,
-         * otherwise Authentication-Results. */
-        bool first = p != NULL && (pd->instance == NULL || p->last_instance == NULL ||
-                                   strcmp(pd->instance, p->last_instance) != 0);
-        const char *name = d->received_spf ? "Received-SPF" : "Authentication-Results";
-        const char *value = d->received_spf ? d->received_spf : d->authres;
-        if (!first || value == NULL ||
-            policyd_reply_prepend(&out, name, value, err, sizeof err) != 0)
+    } else if (p != NULL && !p->prepended && r->edit_count > 0) {
+        /* One PREPEND per reply, once per message (the service keeps only
+         * the one edit this protocol can make). */
+        const header_edit *e = &r->edits[0];
+        if (policyd_reply_prepend(&out, e->name, e->value, err, sizeof err) != 0) {
+            daemon_log(LOG_WARNING, "policy %s: %s not prepended: %s", c->peer, e->name, err);
             policyd_reply_dunno(&out);
-        if (first && p != NULL && pd->instance != NULL) {
-            free(p->last_instance);
-            p->last_instance = strdup(pd->instance);
         }
+        p->prepended = true;
+    } else {
+        policyd_reply_dunno(&out);
     }
     send_reply(c, &out);
-    free(pd->instance);
-    free(pd);
+    if (p != NULL && p->flush != NULL)
+        uv_timer_start(p->flush, on_flush, EVENT_FLUSH_MS, 0);
     conn_resume(c);
+}
+
+static int message_begin(conn *c, policy_state *p, const policyd_request *r)
+{
+    message_end(p);
+    p->msg_config = config_ref_get(c->config);
+    svc_caps caps = {
+        .listener = "policy",
+        .sees_message = false,
+        .can_insert = true,
+        .can_change = false,
+        .max_added = 1,
+    };
+    svc_session s = {
+        .client_ip = r->client_address,
+        .client_name = r->client_name,
+        .helo = r->helo_name,
+        .auth_user = r->sasl_username,
+    };
+    p->msg = svc_msg_new(&c->daemon->env, &p->msg_config->svc, &caps, &s);
+    if (p->msg == NULL) {
+        config_ref_put(p->msg_config);
+        p->msg_config = NULL;
+        return -1;
+    }
+    p->instance = r->instance ? strdup(r->instance) : NULL;
+    const char *sender = r->sender ? r->sender : "";
+    svc_msg_mail_from(p->msg, sender, strlen(sender));
+    return 0;
 }
 
 /* Returns 1 to go on, 0 when a check was started. */
@@ -100,35 +173,24 @@ static int on_request(conn *c, policy_state *p)
                      strcasecmp(state, "DATA") == 0 ||
                      strcasecmp(state, "END-OF-MESSAGE") == 0;
     if (r->request == NULL || strcmp(r->request, "smtpd_access_policy") != 0 || !checkable) {
-        strbuf out;
-        strbuf_init(&out);
-        policyd_reply_dunno(&out);
-        send_reply(c, &out);
+        send_dunno(c);
         return 1;
     }
-    pending *pd = calloc(1, sizeof *pd);
-    if (pd == NULL) {
-        strbuf out;
-        strbuf_init(&out);
-        policyd_reply_dunno(&out);
-        send_reply(c, &out);
+    bool same_message = p->msg != NULL && r->instance != NULL && p->instance != NULL &&
+                        strcmp(r->instance, p->instance) == 0;
+    if (!same_message && message_begin(c, p, r) != 0) {
+        daemon_log(LOG_ERR, "policy %s: out of memory: request not checked", c->peer);
+        send_dunno(c);
         return 1;
     }
-    pd->instance = r->instance ? strdup(r->instance) : NULL;
-    session_facts facts = {
-        .client_ip = r->client_address,
-        .client_name = r->client_name,
-        .helo = r->helo_name,
-        .authenticated = r->sasl_username != NULL && *r->sasl_username,
-        .mail_from = r->sender ? r->sender : "",
-        .header_from = NULL, /* not visible to a policy service */
-    };
-    const policy_settings *ps =
-        config_settings_for(&c->config->config, address_domain(r->recipient));
-    conn_pause(c);
     /* Postfix sends an empty queue_id until it has assigned one. */
-    const char *queue_id = r->queue_id && *r->queue_id ? r->queue_id : NULL;
-    check_start(c, ps, &facts, r->recipient, queue_id, on_checked, pd);
+    if (r->queue_id && *r->queue_id)
+        svc_msg_queue_id(p->msg, r->queue_id);
+    if (p->flush != NULL)
+        uv_timer_stop(p->flush);
+    conn_pause(c);
+    const char *rcpt = r->recipient ? r->recipient : "";
+    svc_msg_check_rcpt(p->msg, rcpt, strlen(rcpt), true, on_reply, c);
     return 0;
 }
 

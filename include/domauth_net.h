@@ -24,6 +24,10 @@ struct uv_loop_s;
 da_resolver *da_resolver_new_uv(struct uv_loop_s *loop, const da_resolver_options *options,
                                 char *err, size_t err_size);
 
+/* Checks a server list as the c-ares resolvers read it ("ADDR[:PORT],...",
+ * "[V6]:PORT"), without making a resolver: 0, or -1 with the reason. */
+int da_resolver_check_servers(const char *servers, char *err, size_t err_size);
+
 /* da_spf_eval_start with a deadline (0: 20000 ms, RFC 7208 section 4.6.4's
  * suggestion): when it passes, the evaluation ends as temperror. */
 int da_spf_eval_start_uv(da_spf_eval *eval, struct uv_loop_s *loop, da_resolver *resolver,

@@ -8,9 +8,11 @@
 : "${BENCH_POLICY_PEER_REQUESTS:=3000}"   # requests policyd-spf gets (about 160/s)
 : "${BENCH_POLICY_SAMPLE_REPS:=10}"       # domauth: rounds over those same requests
 : "${BENCH_POLICY_REPS:=3}"               # domauth: rounds over the whole policy stream
-: "${BENCH_DOMAUTHD:=$repo/build/daemon/domauthd}" # the daemon under test
+: "${BENCH_POLICY_WHITELIST:=1000000}"    # entries in the domauth-wl row's whitelist_file
+: "${BENCH_POLICY_WL_REPS:=$BENCH_POLICY_SAMPLE_REPS}" # domauth-wl: rounds over the sample
+: "${BENCH_DOMAUTHD:=$BENCH_BUILD/daemon/domauthd}" # the daemon under test
 export BENCH_POLICY_DOMAINS BENCH_POLICY_PEER_REQUESTS BENCH_POLICY_SAMPLE_REPS \
-    BENCH_POLICY_REPS BENCH_DOMAUTHD
+    BENCH_POLICY_REPS BENCH_POLICY_WHITELIST BENCH_POLICY_WL_REPS BENCH_DOMAUTHD
 
 POLICY_DOMAUTHD_PORT=10045   # as in bench/policy/domauthd.conf
 POLICY_PEER_PORT=10046
@@ -31,6 +33,14 @@ policy_prepare() { # bin-dir
     cc -O2 -std=c17 -Wall -Wextra -Werror -o "$1/null_policyd" "$bench/policy/null_policyd.c" \
         || die "null_policyd does not build"
     "$PY" "$bench/policy/policy_stream.py" "$work/world" --domains "$BENCH_POLICY_DOMAINS"
+    # The domauth-wl row: the same configuration plus a large whitelist_file whose
+    # entries cover none of the stream's clients, so every request is
+    # checked against the whole whitelist and then evaluated as before.
+    "$PY" "$bench/policy/whitelist.py" "$work/world/whitelist.txt" \
+        --entries "$BENCH_POLICY_WHITELIST" --seed "$BENCH_SEED"
+    { cat "$bench/policy/domauthd.conf"
+      printf '\n[hosts]\nwhitelist_file = %s\n' "$work/world/whitelist.txt"
+    } > "$work/domauthd-wl.conf"
 }
 
 # Waits until something listens on 127.0.0.1:PORT (without connecting:
@@ -92,6 +102,28 @@ scenario_policy() {
         --conns 4 --warm 0 --reps "$BENCH_POLICY_REPS" --tag 0xd3
     run_driver policy.domauth-16conn 0 "$client" "${common[@]}" --stream "$stream" \
         --conns 16 --warm 0 --reps "$BENCH_POLICY_REPS" --tag 0xd4
+    kill -TERM "$d_pid" 2>/dev/null || true
+    wait "$d_pid" 2>/dev/null || true
+
+    # The same requests as policy.domauth with a BENCH_POLICY_WHITELIST-entry
+    # whitelist_file: first how long the configuration takes to load
+    # (domauthd -t), then a domauthd of its own, warmed by one pass.
+    local t0 t1
+    t0=$(date +%s%N)
+    if "$BENCH_DOMAUTHD" -t -c "$work/domauthd-wl.conf" > "$work/out/policy.wl-load.stdout" \
+            2>&1; then
+        t1=$(date +%s%N)
+        echo "LOAD entries=$BENCH_POLICY_WHITELIST ms=$(( (t1 - t0) / 1000000 ))" \
+            > "$work/out/policy.wl-load.txt"
+    fi
+    taskset -c 0 "$BENCH_DOMAUTHD" -f -c "$work/domauthd-wl.conf" \
+        > "$work/out/domauthd-wl.stdout" 2> "$work/out/domauthd-wl.stderr" &
+    d_pid=$!
+    pids+=("$d_pid")
+    policy_wait_listen "$POLICY_DOMAUTHD_PORT" "$d_pid" "domauthd (whitelist)"
+    run_driver policy.domauth-wl 0 "$client" --connect "127.0.0.1:$POLICY_DOMAUTHD_PORT" \
+        --server-pid "$d_pid" --stream "$stream" --count "$BENCH_POLICY_PEER_REQUESTS" \
+        --warm 1 --reps "$BENCH_POLICY_WL_REPS" --tag 0xd6
     kill -TERM "$d_pid" 2>/dev/null || true
     wait "$d_pid" 2>/dev/null || true
 

@@ -14,10 +14,12 @@ ROWS = (
     ('domauth-long', 'domauth', 'whole policy stream'),
     ('domauth-4conn', 'domauth', 'whole stream, 4 conns'),
     ('domauth-16conn', 'domauth', 'whole stream, 16 conns'),
+    ('domauth-wl', 'domauth', 'same sample, big whitelist'),
     ('null', 'null server', 'transport floor (DUNNO)'),
 )
 PEER = 'policy.policyd-spf'
 OURS = 'policy.domauth'
+WHITELISTED = 'policy.domauth-wl'
 TARGET = 50.0
 
 
@@ -112,6 +114,11 @@ def agreement(out, stream, txt):
         if res and name != 'null':
             ok = sum(1 for i in res if res[i] == stream[i]['expected'])
             print('  %-15s = world model on %d of %d' % (name, ok, len(res)))
+    wl = _results(out, WHITELISTED)
+    if wl:
+        both = sorted(set(wl) & set(ours))
+        print('  domauth-wl      = domauth on %d of %d (its whitelist covers no client of '
+              'the stream)' % (sum(1 for i in both if wl[i] == ours[i]), len(both)))
     patterns = collections.defaultdict(list)
     for i in common:
         key = (ours[i], peer[i], stream[i]['expected'])
@@ -153,6 +160,32 @@ def notes(world):
         print('        ' + open(path).read().strip())
 
 
+def whitelist_load(out):
+    """The LOAD line policy.sh wrote for the domauth-wl row, as a dict."""
+    path = os.path.join(out, 'policy.wl-load.txt')
+    if not os.path.exists(path):
+        return None
+    for line in open(path):
+        if line.startswith('LOAD '):
+            return {k: int(v) for k, v in _kv(line).items()}
+    return None
+
+
+def whitelist_notes(out, runs):
+    loaded = whitelist_load(out)
+    if loaded is None and runs.get(WHITELISTED) is None:
+        return
+    print('        domauth-wl: the requests of the domauth row, served by a second '
+          'domauthd whose')
+    print('        configuration adds a whitelist_file (bench/policy/whitelist.py) whose '
+          'entries cover no')
+    if loaded:
+        print('        client of the stream: %d entries, which domauthd -t loads in %d ms.'
+              % (loaded['entries'], loaded['ms']))
+    else:
+        print('        client of the stream.')
+
+
 def report(out, world, marks, stream, txt):
     """Prints the section; returns the RATIO/FIGURE lines (printed last)."""
     runs = load(out, marks)
@@ -163,6 +196,7 @@ def report(out, world, marks, stream, txt):
     print()
     table(runs)
     notes(world)
+    whitelist_notes(out, runs)
     agreement(out, stream, txt)
     lines = []
     peer, ours = runs.get(PEER), runs.get(OURS)
@@ -191,9 +225,17 @@ def report(out, world, marks, stream, txt):
                 xcore['checks_per_s'] / peer['checks_per_s']))
     else:
         print('  not computed (a run is missing)')
+    wl = runs.get(WHITELISTED)
+    if ours and wl:
+        lines.append('RATIO policy requests_per_s domauth-wl/domauth = %.4f' % (
+            wl['checks_per_s'] / ours['checks_per_s']))
     for name, _, _ in ROWS:
         f = runs.get('policy.' + name)
         if f:
             lines.append('FIGURE policy requests_per_s %s = %.0f' % (name, f['checks_per_s']))
             lines.append('FIGURE policy p99_ms %s = %.3f' % (name, f['p99_ms']))
+    loaded = whitelist_load(out)
+    if loaded:
+        lines.append('FIGURE policy whitelist_load_ms entries=%d = %d' % (loaded['entries'],
+                                                                          loaded['ms']))
     return lines

@@ -1,10 +1,10 @@
-/* config.c: domauth.conf, parsed with libinih (Debian's libinih) for the INI
- * syntax and a table of keys for everything else, so that the parser, the
- * sample file and the defaults cannot drift apart. */
+/* config.c: domauth.conf: an INI-style file read by its own line reader
+ * (Postfix-style continuation lines, one limit for a logical line, every
+ * error with its line), and a table of keys for everything else, so that the
+ * parser, the sample file and the defaults cannot drift apart. */
 #include "config.h"
 
 #include <ctype.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +28,11 @@ typedef enum value_type {
     T_CANON,
     T_SHA1,
     T_DKIMKEY,
+    T_FACILITY,   /* a syslog facility name, stored in lower case */
+    T_PATH,       /* an absolute path, or empty */
+    T_HOSTNAME,   /* a host name (a token in header fields), or empty */
+    T_HEADER,     /* a header field name, or empty */
+    T_HEADERLIST, /* header field names, colon-separated, or empty */
 } value_type;
 
 typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM } section_kind;
@@ -52,11 +57,12 @@ static const key_spec keys[] = {
            "unix:/path or inet:host:port; empty turns it off."),
     DAEMON("policy", T_LISTEN, policy_listen, "inet:127.0.0.1:10045",
            "Postfix policy delegation listener (check_policy_service); empty turns it off."),
-    DAEMON("socket_mode", T_MODE, socket_mode, "0660", "Permissions of unix sockets (octal)."),
+    DAEMON("socket_mode", T_MODE, socket_mode, "0660",
+           "Permissions of unix sockets (octal, at most 0777)."),
     DAEMON("user", T_STRING, user, "",
            "Run as this user after the listeners are open (empty: stay as started)."),
     DAEMON("group", T_STRING, group, "", "Group to run as (empty: the user's group)."),
-    DAEMON("pidfile", T_STRING, pidfile, "", "Write the process id here (empty: none)."),
+    DAEMON("pidfile", T_PATH, pidfile, "", "Write the process id here (empty: none)."),
     DAEMON("dns_servers", T_STRING, dns_servers, "",
            "DNS servers, ADDR[:PORT],... (empty: those of /etc/resolv.conf)."),
     DAEMON("dns_timeout_ms", T_UINT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
@@ -67,15 +73,16 @@ static const key_spec keys[] = {
     DAEMON("max_sessions", T_UINT, max_sessions, "2000",
            "Connections served at once; beyond it a new connection is closed at\n"
            "once, and the MTA applies its default action (milter_default_action)."),
-    DAEMON("event_log", T_STRING, event_log, "",
+    DAEMON("event_log", T_PATH, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
-    DAEMON("database", T_STRING, database, "/var/lib/domauth/events.db",
+    DAEMON("database", T_PATH, database, "/var/lib/domauth/events.db",
            "SQLite database of decisions, read by `domauth log` (empty: none)."),
     DAEMON("syslog", T_BOOL, syslog, "yes", "Log every decision to syslog."),
-    DAEMON("syslog_facility", T_STRING, syslog_facility, "mail", "Syslog facility."),
-    DAEMON("authserv_id", T_STRING, authserv_id, "",
+    DAEMON("syslog_facility", T_FACILITY, syslog_facility, "mail",
+           "Syslog facility: mail, daemon, user or local0 to local7."),
+    DAEMON("authserv_id", T_HOSTNAME, authserv_id, "",
            "The authserv-id of Authentication-Results (empty: this host's name)."),
-    DAEMON("receiver", T_STRING, receiver, "",
+    DAEMON("receiver", T_HOSTNAME, receiver, "",
            "This host's name in Received-SPF and %{r} (empty: this host's name)."),
     HOSTS("whitelist", T_IPLIST, whitelist,
           "Clients never checked. One entry per line: 192.0.2.7, 192.0.2.10-192.0.2.20,\n"
@@ -104,7 +111,7 @@ static const key_spec keys[] = {
          "Sign mail submitted on this host (127.0.0.1, ::1, or no client address)."),
     DKIM("canonicalization", T_CANON, dkim_canon, "relaxed/relaxed",
          "Header/body canonicalization for signing: simple or relaxed each."),
-    DKIM("sign_headers", T_STRING, dkim_headers, "",
+    DKIM("sign_headers", T_HEADERLIST, dkim_headers, "",
          "Header fields to sign, colon-separated (empty: a standard set, with\n"
          "From, To, Subject and Date over-signed)."),
     DKIM("rsa_sha1", T_SHA1, dkim_sha1_neutral, "fail",
@@ -132,7 +139,7 @@ static const key_spec keys[] = {
            "Add an Authentication-Results header."),
     POLICY("remove_forged_authres", T_BOOL, remove_forged_authres, "yes",
            "Remove Authentication-Results headers that claim our authserv-id."),
-    POLICY("score_header", T_STRING, score_header, "X-Domauth-Score",
+    POLICY("score_header", T_HEADER, score_header, "X-Domauth-Score",
            "Header that carries the message's score (empty: none)."),
     POLICY("defer_threshold", T_SCORE, defer_threshold, "0",
            "Defer when the score reaches this (0: never)."),
@@ -179,6 +186,27 @@ static const result_defaults result_default[SPF_RESULT_COUNT] = {
                           "0"},
 };
 
+/* Indexed by da_dkim_result. RFC 7372 names 5.7.20 (no valid signature). */
+static const char *const dkim_result_names[DKIM_RESULT_COUNT] = {
+    "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+static const result_defaults dkim_result_default[DKIM_RESULT_COUNT] = {
+    {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
+    {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable", "no", "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy", "no", "", "0"},
+    {"accept", "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later", "no",
+     "", "0"},
+    {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "", "0"},
+};
+static const result_defaults invalid_from_default = {
+    "accept", "550 5.7.1 The From: header field must hold exactly one valid address", "no",
+    "", "0"};
+
+/* Sets one of the result_keys (by suffix) on rp. -2 when no such suffix. */
+static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
+                          const char *value, char *why, size_t why_size);
+
 const char *policy_action_name(policy_action action)
 {
     switch (action) {
@@ -217,16 +245,48 @@ static int parse_bool(const char *v, bool *out, char *why, size_t why_size)
             return 0;
         }
     }
-    snprintf(why, why_size, "expected yes or no, not '%s'", v);
+    snprintf(why, why_size, "expected yes or no, not '%.200s'", v);
     return -1;
 }
 
-static int parse_uint(const char *v, int base, unsigned *out, char *why, size_t why_size)
+enum { UINT_LIMIT = 100000000 };
+
+/* Digits only (strtoul alone would take a sign, blanks and overflow). */
+static int parse_uint_range(const char *v, unsigned min, unsigned max, unsigned *out, char *why,
+                            size_t why_size)
 {
-    char *end;
-    unsigned long n = strtoul(v, &end, base);
-    if (*v == '\0' || *v == '-' || *end != '\0' || n > 100000000ul) {
-        snprintf(why, why_size, "expected a whole number, not '%s'", v);
+    unsigned long n = 0;
+    size_t digits = strspn(v, "0123456789");
+    bool ok = digits > 0 && v[digits] == '\0' && digits <= 10;
+    if (ok)
+        n = strtoul(v, NULL, 10);
+    if (!ok || n < min || n > max) {
+        snprintf(why, why_size, "expected a whole number from %u to %u, not '%s'", min, max, v);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
+/* The least value of a [daemon] number: 0 would not mean "none" but the
+ * built-in default (the resolver, the cache and the SPF deadline read 0 so),
+ * or, for max_sessions, refuse every connection. */
+static unsigned uint_minimum(const char *name)
+{
+    static const char *const at_least_one[] = {"dns_timeout_ms", "dns_tries", "spf_deadline_ms",
+                                               "cache_entries", "max_sessions"};
+    for (size_t i = 0; i < sizeof at_least_one / sizeof at_least_one[0]; i++)
+        if (strcmp(name, at_least_one[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_mode(const char *v, unsigned *out, char *why, size_t why_size)
+{
+    size_t digits = strspn(v, "01234567");
+    unsigned long n = digits > 0 && digits <= 11 && v[digits] == '\0' ? strtoul(v, NULL, 8) : 0;
+    if (digits == 0 || v[digits] != '\0' || digits > 11 || n > 0777) {
+        snprintf(why, why_size, "expected an octal mode such as 0660, at most 0777, not '%.200s'", v);
         return -1;
     }
     *out = (unsigned)n;
@@ -237,8 +297,10 @@ static int parse_score(const char *v, double *out, char *why, size_t why_size)
 {
     char *end;
     double d = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || d != d || d > 1e6 || d < -1e6) {
-        snprintf(why, why_size, "expected a number such as 5.0 or -1.5, not '%s'", v);
+    /* Decimal only: strtod would also take hexadecimal, inf and nan. */
+    if (*v == '\0' || v[strspn(v, "0123456789.+-eE")] != '\0' || strpbrk(v, "0123456789") == NULL ||
+        *end != '\0' || d != d || d > 1e6 || d < -1e6) {
+        snprintf(why, why_size, "expected a number such as 5.0 or -1.5, not '%.200s'", v);
         return -1;
     }
     *out = d;
@@ -258,7 +320,7 @@ static int parse_choice(const char *v, const char *const *names, size_t n, int *
     for (size_t i = 0; i < n && used > 0 && (size_t)used < why_size; i++)
         used += snprintf(why + used, why_size - (size_t)used, "%s %s", i ? "," : "", names[i]);
     if (used > 0 && (size_t)used < why_size)
-        snprintf(why + used, why_size - (size_t)used, "; not '%s'", v);
+        snprintf(why + used, why_size - (size_t)used, "; not '%.200s'", v);
     return -1;
 }
 
@@ -271,17 +333,22 @@ static int check_listen(const char *v, char *why, size_t why_size)
     if (strncmp(v, "inet:", 5) == 0) {
         const char *colon = strrchr(v + 5, ':');
         unsigned port;
-        if (colon != NULL && colon > v + 5 && parse_uint(colon + 1, 10, &port, why, why_size) == 0 &&
-            port > 0 && port < 65536)
+        if (colon != NULL && colon > v + 5 &&
+            parse_uint_range(colon + 1, 1, 65535, &port, why, why_size) == 0)
             return 0;
     }
-    snprintf(why, why_size, "expected unix:/path or inet:host:port, not '%s'", v);
+    snprintf(why, why_size, "expected unix:/path or inet:host:port, not '%.200s'", v);
     return -1;
 }
 
 int config_check_reply(const char *reply, char cls, char *err, size_t err_size)
 {
     size_t len = strlen(reply);
+    if (len > 510) {
+        snprintf(err, err_size, "a reply line is at most 510 characters (RFC 5321), not %zu",
+                 len);
+        return -1;
+    }
     if (len < 3 || !isdigit((unsigned char)reply[0]) || !isdigit((unsigned char)reply[1]) ||
         !isdigit((unsigned char)reply[2]) || (len > 3 && reply[3] != ' ')) {
         snprintf(err, err_size, "a reply starts with a three-digit code, e.g. '550 5.7.23 text'");
@@ -319,6 +386,99 @@ int config_check_reply(const char *reply, char cls, char *err, size_t err_size)
             return -1;
         }
     }
+    /* A mistyped macro would reach the client as it is. */
+    static const char *const macros[] = {"%{explanation}", "%{result}", "%{domain}", "%{ip}",
+                                         "%{sender}"};
+    for (const char *q = strstr(reply, "%{"); q != NULL; q = strstr(q + 2, "%{")) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof macros / sizeof macros[0] && !known; i++)
+            known = strncmp(q, macros[i], strlen(macros[i])) == 0;
+        if (!known) {
+            size_t n = strcspn(q, "}");
+            snprintf(err, err_size,
+                     "unknown macro '%.*s'; expected %%{explanation}, %%{result}, %%{domain}, "
+                     "%%{ip} or %%{sender}",
+                     (int)(q[n] ? n + 1 : n > 40 ? 40 : n), q);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A host or domain name: labels of letters, digits, '-' and '_' (and UTF-8
+ * bytes), 1 to 63 characters each, 253 in all, no empty label. */
+static bool is_domain_name(const char *d)
+{
+    size_t len = strlen(d), label = 0;
+    if (len == 0 || len > 253)
+        return false;
+    for (const char *p = d; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!isalnum(c) && c != '-' && c != '_' && c < 0x80)
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return label > 0;
+}
+
+static bool is_field_name(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e || s[i] == ':' || s[i] == ';')
+            return false;
+    return true;
+}
+
+/* "From : To:subject" -> "From:To:subject", or an error. The signer refuses
+ * blanks in the list and skips names past 128 characters, so they are
+ * refused here, where a mistake still names its line. */
+static int normalize_header_list(const char *v, char **out, char *why, size_t why_size)
+{
+    char *copy = malloc(strlen(v) + 1);
+    if (copy == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    size_t used = 0, count = 0;
+    const char *p = v;
+    while (*v != '\0') {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ":"), len = n;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        const char *problem = NULL;
+        if (len == 0)
+            problem = "an empty name in the list (two colons, or one at an end)";
+        else if (!is_field_name(p, len) || len > 128)
+            problem = "not a header field name (at most 128 printable characters, no ';')";
+        else if (++count > 128)
+            problem = "more than 128 names";
+        if (problem != NULL) {
+            snprintf(why, why_size, "'%.*s': %s", (int)(len > 60 ? 60 : len), p, problem);
+            free(copy);
+            return -1;
+        }
+        if (used > 0)
+            copy[used++] = ':';
+        memcpy(copy + used, p, len);
+        used += len;
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    copy[used] = '\0';
+    free(*out);
+    *out = copy;
     return 0;
 }
 
@@ -335,6 +495,20 @@ static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_
             snprintf(why, why_size, "selector '%s' is not a DNS label sequence", selector);
             return -1;
         }
+    }
+    if (strcmp(domain, "*") != 0 && !is_domain_name(domain)) {
+        snprintf(why, why_size, "'%s' is not a domain name (or * for any)", domain);
+        return -1;
+    }
+    if (!is_domain_name(selector) ||
+        (strcmp(domain, "*") != 0 && strlen(domain) + strlen(selector) + 12 > 253)) {
+        snprintf(why, why_size, "selector '%s' is not valid or %s._domainkey.%s is too long",
+                 selector, selector, domain);
+        return -1;
+    }
+    if (path[0] != '/') {
+        snprintf(why, why_size, "the key file must be an absolute path, not '%.200s'", path);
+        return -1;
     }
     dkim_key_entry *n = realloc(cfg->dkim_keys, (cfg->dkim_key_count + 1) * sizeof *n);
     if (n == NULL) {
@@ -373,9 +547,9 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
     case T_BOOL:
         return parse_bool(value, slot, why, why_size);
     case T_UINT:
-        return parse_uint(value, 10, slot, why, why_size);
+        return parse_uint_range(value, 0, UINT_LIMIT, slot, why, why_size);
     case T_MODE:
-        return parse_uint(value, 8, slot, why, why_size);
+        return parse_mode(value, slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:
@@ -411,8 +585,42 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
                                              "simple", "relaxed"};
         if (parse_choice(value, canons, 6, &choice, why, why_size) != 0)
             return -1;
-        return set_string(slot, value, why, why_size);
+        /* Stored as listed: the signer compares in lower case. */
+        return set_string(slot, canons[choice], why, why_size);
     }
+    case T_FACILITY: {
+        /* The names domauthd and its event log map (syslog.h). */
+        static const char *const facilities[] = {"mail",   "daemon", "user",   "local0",
+                                                 "local1", "local2", "local3", "local4",
+                                                 "local5", "local6", "local7"};
+        if (parse_choice(value, facilities, sizeof facilities / sizeof facilities[0], &choice,
+                         why, why_size) != 0)
+            return -1;
+        return set_string(slot, facilities[choice], why, why_size);
+    }
+    case T_PATH:
+        /* domauthd -d runs in /, and a reload reads the file again there. */
+        if (*value != '\0' && *value != '/') {
+            snprintf(why, why_size, "expected an absolute path (or nothing), not '%.200s'", value);
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
+    case T_HOSTNAME:
+        if (*value != '\0' && !is_domain_name(value)) {
+            snprintf(why, why_size, "expected a host name such as mx.example.org, not '%.200s'",
+                     value);
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
+    case T_HEADER:
+        if (*value != '\0' && (!is_field_name(value, strlen(value)) || strlen(value) > 128)) {
+            snprintf(why, why_size,
+                     "expected a header field name such as X-Domauth-Score, not '%.200s'", value);
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
+    case T_HEADERLIST:
+        return normalize_header_list(value, slot, why, why_size);
     case T_SHA1: {
         static const char *const modes[] = {"fail", "neutral"};
         if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
@@ -425,6 +633,10 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
             return 0; /* the default: no keys */
         return add_dkim_key(cfg, value, why, why_size);
     case T_FILELIST: {
+        if (*value != '/') {
+            snprintf(why, why_size, "expected an absolute path, not '%.200s'", value);
+            return -1;
+        }
         char ***list = slot;
         size_t *count = offset == offsetof(domauth_config, whitelist_files)
                             ? &cfg->whitelist_file_count
@@ -453,16 +665,16 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
     if (strncmp(name, "dkim_", 5) == 0) {
-        static const char *const dkim_results[DKIM_RESULT_COUNT] = {
-            "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
         for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-            char key[40];
-            snprintf(key, sizeof key, "dkim_%s_score", dkim_results[r]);
-            if (strcmp(name, key) == 0)
-                return parse_score(value, &ps->dkim_scores[r], why, why_size);
+            size_t n = strlen(dkim_result_names[r]);
+            if (strncmp(name + 5, dkim_result_names[r], n) == 0 && name[5 + n] == '_')
+                return set_result_key(cfg, &ps->dkim_results[r], name + 6 + n, value, why,
+                                      why_size);
         }
         return -2;
     }
+    if (strncmp(name, "invalid_from_", 13) == 0)
+        return set_result_key(cfg, &ps->invalid_from, name + 13, value, why, why_size);
     const char *underscore = strchr(name, '_');
     if (underscore == NULL)
         return -2;
@@ -481,14 +693,71 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
 
 /* ------------------------------------------------------- init and free */
 
+static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
+                          const char *value, char *why, size_t why_size)
+{
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (strcmp(suffix, result_keys[k].suffix) == 0)
+            return set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, value, why,
+                             why_size);
+    return -2;
+}
+
+static int set_result_defaults(domauth_config *cfg, result_policy *rp, const result_defaults *d)
+{
+    char why[256];
+    const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, values[k], why,
+                      sizeof why) != 0)
+            return -1;
+    return 0;
+}
+
+/* Every result table of a settings block, for freeing and copying. */
+static size_t result_tables(policy_settings *ps, result_policy **out)
+{
+    size_t n = 0;
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        out[n++] = &ps->results[r];
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        out[n++] = &ps->dkim_results[r];
+    out[n++] = &ps->invalid_from;
+    return n;
+}
+enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + 1 };
+
+static void lines_free(struct config_lines *l);
+
+/* The types held as a malloc'ed string in the structure. */
+static bool is_string_type(value_type type)
+{
+    switch (type) {
+    case T_STRING:
+    case T_LISTEN:
+    case T_CANON:
+    case T_FACILITY:
+    case T_PATH:
+    case T_HOSTNAME:
+    case T_HEADER:
+    case T_HEADERLIST:
+    case T_REPLY:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void settings_free(policy_settings *ps)
 {
     free(ps->score_header);
     free(ps->defer_threshold_reply);
     free(ps->reject_threshold_reply);
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        free(ps->results[r].reply);
-        free(ps->results[r].tag);
+    result_policy *tables[RESULT_TABLES_MAX];
+    size_t n = result_tables(ps, tables);
+    for (size_t i = 0; i < n; i++) {
+        free(tables[i]->reply);
+        free(tables[i]->tag);
     }
     memset(ps, 0, sizeof *ps);
 }
@@ -500,10 +769,12 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
     dst->defer_threshold_reply = strdup(src->defer_threshold_reply);
     dst->reject_threshold_reply = strdup(src->reject_threshold_reply);
     bool ok = dst->score_header && dst->defer_threshold_reply && dst->reject_threshold_reply;
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        dst->results[r].reply = strdup(src->results[r].reply);
-        dst->results[r].tag = strdup(src->results[r].tag);
-        ok = ok && dst->results[r].reply && dst->results[r].tag;
+    result_policy *tables[RESULT_TABLES_MAX];
+    size_t n = result_tables(dst, tables);
+    for (size_t i = 0; i < n; i++) {
+        tables[i]->reply = strdup(tables[i]->reply);
+        tables[i]->tag = strdup(tables[i]->tag);
+        ok = ok && tables[i]->reply && tables[i]->tag;
     }
     if (!ok) {
         settings_free(dst);
@@ -527,14 +798,14 @@ int config_init(domauth_config *cfg)
         if (set_value(cfg, base, k->type, k->offset, k->default_value, why, sizeof why) != 0)
             goto fail;
     }
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const result_defaults *d = &result_default[r];
-        const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
-        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-            if (set_value(cfg, &cfg->global.results[r], result_keys[k].type,
-                          result_keys[k].offset, values[k], why, sizeof why) != 0)
-                goto fail;
-    }
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        if (set_result_defaults(cfg, &cfg->global.results[r], &result_default[r]) != 0)
+            goto fail;
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        if (set_result_defaults(cfg, &cfg->global.dkim_results[r], &dkim_result_default[r]) != 0)
+            goto fail;
+    if (set_result_defaults(cfg, &cfg->global.invalid_from, &invalid_from_default) != 0)
+        goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
         goto fail;
     return 0;
@@ -548,7 +819,7 @@ void config_free(domauth_config *cfg)
     free(cfg->path);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM) &&
-            (keys[i].type == T_STRING || keys[i].type == T_LISTEN || keys[i].type == T_CANON))
+            is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
     for (size_t i = 0; i < cfg->dkim_key_count; i++) {
@@ -572,10 +843,51 @@ void config_free(domauth_config *cfg)
         settings_free(&cfg->domains[i].settings);
     }
     free(cfg->domains);
+    lines_free(cfg->lines);
     memset(cfg, 0, sizeof *cfg);
 }
 
 /* -------------------------------------------------------------- parse */
+
+/* Where each single-valued key was set: finds a key given twice, and lets
+ * the daemon name the line of a value it checks itself (config_key_line). */
+typedef struct key_line {
+    char *section; /* "daemon", "policy", "domain example.org", ... */
+    char *name;
+    unsigned line;
+} key_line;
+
+struct config_lines {
+    key_line *items;
+    size_t count;
+};
+
+static void lines_free(struct config_lines *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].section);
+        free(l->items[i].name);
+    }
+    free(l->items);
+    free(l);
+}
+
+static const key_line *lines_find(const struct config_lines *l, const char *section,
+                                  const char *name)
+{
+    for (size_t i = 0; l != NULL && i < l->count; i++)
+        if (strcmp(l->items[i].section, section) == 0 && strcmp(l->items[i].name, name) == 0)
+            return &l->items[i];
+    return NULL;
+}
+
+unsigned config_key_line(const domauth_config *cfg, const char *section, const char *name)
+{
+    const key_line *k = lines_find(cfg->lines, section, name);
+    return k != NULL ? k->line : 0;
+}
 
 /* A [domain] section's settings are applied after the whole file, on top of
  * the final [policy] values, so the order of sections does not matter. */
@@ -587,43 +899,21 @@ typedef struct pending_key {
 
 typedef struct parse_state {
     domauth_config *cfg;
-    const char *text, *pos, *end;
-    unsigned line;
-    bool line_too_long;
-    int line_buffer; /* what libinih reads a line into */
     char *err;
     size_t err_size;
     bool failed;
     pending_key *pending;
     size_t pending_count;
-    unsigned seen_line[sizeof keys / sizeof keys[0]];
+    /* The current section: "daemon", ... or "domain example.org". */
+    bool in_section;
+    char section[CONFIG_LINE_MAX + 1];
+    /* The logical line being gathered: a key and its value so far. */
+    bool have_key, key_is_list;
+    unsigned key_line;
+    char key[CONFIG_LINE_MAX + 1];
+    char value[CONFIG_LINE_MAX + 1];
+    size_t value_len;
 } parse_state;
-
-/* Feeds libinih one line at a time, counting lines so that every error can
- * name its line (Debian's libinih does not pass line numbers). */
-static char *read_line(char *buf, int size, void *stream)
-{
-    parse_state *st = stream;
-    if (st->pos >= st->end)
-        return NULL;
-    const char *eol = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
-    size_t len = eol ? (size_t)(eol - st->pos) + 1 : (size_t)(st->end - st->pos);
-    st->line++;
-    st->line_buffer = size;
-    if (len + 1 > (size_t)size) {
-        st->line_too_long = true;
-        len = (size_t)size - 2;
-        memcpy(buf, st->pos, len);
-        buf[len] = '\n';
-        buf[len + 1] = '\0';
-        st->pos = eol ? eol + 1 : st->end;
-        return buf;
-    }
-    memcpy(buf, st->pos, len);
-    buf[len] = '\0';
-    st->pos += len;
-    return buf;
-}
 
 static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -633,7 +923,7 @@ static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
     if (st->failed)
         return;
     st->failed = true;
-    char msg[400];
+    char msg[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -642,91 +932,352 @@ static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
              line, msg);
 }
 
-static const char *domain_of_section(const char *section)
+/* Records name as set in section on line; a second time is an error that
+ * names both lines. */
+static int note_key(parse_state *st, const char *section, const char *name, unsigned line)
 {
-    if (strncasecmp(section, "domain", 6) != 0 || (section[6] != ' ' && section[6] != '\t'))
-        return NULL;
-    const char *d = section + 7;
-    while (*d == ' ' || *d == '\t')
-        d++;
-    return *d ? d : NULL;
+    struct config_lines *l = st->cfg->lines;
+    const key_line *first = lines_find(l, section, name);
+    if (first != NULL) {
+        fail_at(st, line, "'%s' is given twice in [%s] (first on line %u)", name, section,
+                first->line);
+        return -1;
+    }
+    key_line *n = l ? realloc(l->items, (l->count + 1) * sizeof *n) : NULL;
+    if (n == NULL) {
+        fail_at(st, line, "out of memory");
+        return -1;
+    }
+    l->items = n;
+    n[l->count] = (key_line){strdup(section), strdup(name), line};
+    if (n[l->count].section == NULL || n[l->count].name == NULL) {
+        free(n[l->count].section);
+        free(n[l->count].name);
+        fail_at(st, line, "out of memory");
+        return -1;
+    }
+    l->count++;
+    return 0;
 }
 
-/* libinih's handler: nonzero means "go on". Errors are kept in st. */
-static int on_key(void *user, const char *section, const char *name, const char *value)
+static const char *domain_of_section(const char *section)
 {
-    parse_state *st = user;
-    if (st->failed)
-        return 1;
-    if (st->line_too_long) {
-        fail_at(st, st->line, "line longer than %d characters; shorten it or split a list "
-                "over several lines", st->line_buffer - 3);
-        return 1;
+    if (strncmp(section, "domain ", 7) != 0)
+        return NULL;
+    return section + 7;
+}
+
+static bool section_kind_of(const char *section, section_kind *kind)
+{
+    static const struct {
+        const char *name;
+        section_kind kind;
+    } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(section, names[i].name) == 0) {
+            *kind = names[i].kind;
+            return true;
+        }
     }
-    char why[300] = "";
+    return false;
+}
+
+/* The keys that may be given many times, each time one more entry. */
+static bool is_list_key(const char *section, const char *name)
+{
+    section_kind kind;
+    if (!section_kind_of(section, &kind))
+        return false;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
+            return keys[i].type == T_IPLIST || keys[i].type == T_FILELIST ||
+                   keys[i].type == T_DKIMKEY;
+    return false;
+}
+
+/* One key = value of the current section, continuation lines joined. */
+static void handle_key(parse_state *st, const char *section, const char *name, const char *value,
+                       unsigned line)
+{
+    if (st->failed)
+        return;
+    if (!is_list_key(section, name) && note_key(st, section, name, line) != 0)
+        return;
+    char why[400] = "";
     const char *domain = domain_of_section(section);
     if (domain != NULL) {
         pending_key *n = realloc(st->pending, (st->pending_count + 1) * sizeof *n);
         if (n == NULL) {
-            fail_at(st, st->line, "out of memory");
-            return 1;
+            fail_at(st, line, "out of memory");
+            return;
         }
         st->pending = n;
         pending_key *pk = &n[st->pending_count];
         pk->section_domain = strdup(domain);
         pk->name = strdup(name);
         pk->value = strdup(value);
-        pk->line = st->line;
+        pk->line = line;
         st->pending_count++;
-        for (char *p = pk->section_domain; p && *p; p++)
-            *p = (char)tolower((unsigned char)*p);
         if (!pk->section_domain || !pk->name || !pk->value)
-            fail_at(st, st->line, "out of memory");
-        return 1;
+            fail_at(st, line, "out of memory");
+        return;
     }
     section_kind kind;
-    if (strcmp(section, "daemon") == 0)
-        kind = S_DAEMON;
-    else if (strcmp(section, "hosts") == 0)
-        kind = S_HOSTS;
-    else if (strcmp(section, "policy") == 0)
-        kind = S_POLICY;
-    else if (strcmp(section, "dkim") == 0)
-        kind = S_DKIM;
-    else {
-        fail_at(st, st->line,
-                "unknown section [%s]; expected [daemon], [hosts], [dkim], [policy] or "
-                "[domain NAME]",
-                section);
-        return 1;
+    if (!section_kind_of(section, &kind)) {
+        fail_at(st, line, "unknown section [%s]", section); /* checked at the header */
+        return;
     }
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const key_spec *k = &keys[i];
         if (k->section != kind || strcmp(k->name, name) != 0)
             continue;
-        bool repeatable = k->type == T_IPLIST || k->type == T_FILELIST || k->type == T_DKIMKEY;
-        if (!repeatable && st->seen_line[i] != 0) {
-            fail_at(st, st->line, "'%s' is given twice (first on line %u)", name,
-                    st->seen_line[i]);
-            return 1;
-        }
-        st->seen_line[i] = st->line;
         void *base = kind == S_POLICY ? (void *)&st->cfg->global : (void *)st->cfg;
-        if (set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why) != 0)
-            fail_at(st, st->line, "%s: %s", name, why);
-        else if (k->type == T_DKIMKEY && st->cfg->dkim_key_count > 0)
-            st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = st->line;
-        return 1;
+        int rc;
+        if (k->type == T_UINT)
+            rc = parse_uint_range(value, uint_minimum(k->name), UINT_LIMIT,
+                                  (unsigned *)(void *)((char *)base + k->offset), why, sizeof why);
+        else
+            rc = set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why);
+        if (rc != 0)
+            fail_at(st, line, "%s: %s", name, why);
+        else if (k->type == T_DKIMKEY && *value != '\0' && st->cfg->dkim_key_count > 0)
+            st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = line;
+        return;
     }
     if (kind == S_POLICY) {
         int rc = set_policy_key(st->cfg, &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
-            fail_at(st, st->line, "%s: %s", name, why);
+            fail_at(st, line, "%s: %s", name, why);
         if (rc != -2)
-            return 1;
+            return;
     }
-    fail_at(st, st->line, "unknown key '%s' in [%s]", name, section);
-    return 1;
+    fail_at(st, line, "unknown key '%s' in [%s]", name, section);
+}
+
+/* ---- the line reader ----
+ * A logical line is a line that starts in the first column and the lines
+ * after it that start with white space (Postfix's main.cf rule); comment and
+ * blank lines in between are skipped. A continuation is joined to the value
+ * with one space, or, for the list keys, is one more entry. */
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Cuts an inline comment (';' after white space) and trailing blanks. */
+static size_t value_length(const char *v, size_t len)
+{
+    bool was_space = false;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] == ';' && was_space) {
+            len = i;
+            break;
+        }
+        was_space = isspace((unsigned char)v[i]) != 0;
+    }
+    while (len > 0 && isspace((unsigned char)v[len - 1]))
+        len--;
+    return len;
+}
+
+/* An indented "word =" or "[...]": a key or header that was indented by
+ * mistake, which as a continuation would silently join the value above. */
+static bool looks_like_key(const char *s, size_t len)
+{
+    if (len > 0 && s[0] == '[')
+        return true;
+    size_t i = 0;
+    while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_'))
+        i++;
+    if (i == 0)
+        return false;
+    while (i < len && is_blank(s[i]))
+        i++;
+    return i < len && s[i] == '=';
+}
+
+static void flush_key(parse_state *st)
+{
+    if (!st->have_key)
+        return;
+    st->have_key = false;
+    st->value[st->value_len] = '\0';
+    handle_key(st, st->section, st->key, st->value, st->key_line);
+}
+
+static void start_section(parse_state *st, const char *s, size_t len, unsigned line)
+{
+    const char *close = memchr(s, ']', len);
+    if (close == NULL) {
+        fail_at(st, line, "expected ']' at the end of the section header");
+        return;
+    }
+    const char *after = close + 1, *end = s + len;
+    while (after < end && is_blank(*after))
+        after++;
+    if (after < end && *after != ';' && *after != '#') {
+        fail_at(st, line, "unexpected text after the section header: '%.*s'",
+                (int)(end - after > 60 ? 60 : end - after), after);
+        return;
+    }
+    const char *name = s + 1;
+    while (name < close && is_blank(*name))
+        name++;
+    size_t n = (size_t)(close - name);
+    while (n > 0 && is_blank(name[n - 1]))
+        n--;
+    char text[CONFIG_LINE_MAX + 1];
+    snprintf(text, sizeof text, "%.*s", (int)n, name);
+    section_kind kind;
+    if (section_kind_of(text, &kind)) {
+        snprintf(st->section, sizeof st->section, "%s", text);
+        st->in_section = true;
+        return;
+    }
+    if (strncasecmp(text, "domain", 6) != 0 || (text[6] != '\0' && !is_blank(text[6]))) {
+        fail_at(st, line,
+                "unknown section [%s]; expected [daemon], [hosts], [dkim], [policy] or "
+                "[domain NAME]",
+                text);
+        return;
+    }
+    char *d = text + 6;
+    while (is_blank(*d))
+        d++;
+    if (*d == '\0') {
+        fail_at(st, line, "[domain] needs a domain name, e.g. [domain example.org]");
+        return;
+    }
+    if (strpbrk(d, " \t,") != NULL) {
+        fail_at(st, line,
+                "[domain %s]: one domain per section (a section covers the domain's "
+                "subdomains too); give each domain its own [domain NAME]",
+                d);
+        return;
+    }
+    if (!is_domain_name(d)) {
+        fail_at(st, line, "[domain %s]: '%s' is not a domain name, e.g. [domain example.org]",
+                d, d);
+        return;
+    }
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    snprintf(st->section, sizeof st->section, "domain %s", d);
+    st->in_section = true;
+}
+
+static void start_key(parse_state *st, const char *s, size_t len, unsigned line)
+{
+    size_t n = 0;
+    while (n < len && s[n] != '=' && s[n] != ':')
+        n++;
+    size_t name_len = n;
+    while (name_len > 0 && is_blank(s[name_len - 1]))
+        name_len--;
+    if (n == len || name_len == 0) {
+        fail_at(st, line, "expected 'key = value', a [section] header or a comment");
+        return;
+    }
+    if (!st->in_section) {
+        fail_at(st, line,
+                "'%.*s' comes before any section; expected [daemon], [hosts], [dkim], "
+                "[policy] or [domain NAME] first",
+                (int)(name_len > 60 ? 60 : name_len), s);
+        return;
+    }
+    const char *v = s + n + 1;
+    size_t vlen = value_length(v, len - n - 1);
+    while (vlen > 0 && isspace((unsigned char)*v)) {
+        v++;
+        vlen--;
+    }
+    memcpy(st->key, s, name_len);
+    st->key[name_len] = '\0';
+    memcpy(st->value, v, vlen);
+    st->value_len = vlen;
+    st->key_line = line;
+    st->have_key = true;
+    st->key_is_list = is_list_key(st->section, st->key);
+}
+
+static void continue_key(parse_state *st, const char *s, size_t len, unsigned line)
+{
+    if (looks_like_key(s, len)) {
+        fail_at(st, line,
+                "an indented line continues the value of '%s' (line %u), but this one looks "
+                "like a key or a section header; start it in the first column",
+                st->key, st->key_line);
+        return;
+    }
+    size_t vlen = value_length(s, len);
+    if (st->key_is_list) {
+        /* One more entry, from this line. */
+        flush_key(st);
+        memcpy(st->value, s, vlen);
+        st->value_len = vlen;
+        st->key_line = line;
+        st->have_key = true;
+        return;
+    }
+    if (vlen == 0)
+        return;
+    if (st->value_len + 1 + vlen > CONFIG_LINE_MAX) {
+        fail_at(st, st->key_line,
+                "'%s' is longer than %d characters with its continuation lines (to line %u); "
+                "that is the limit of a logical line",
+                st->key, CONFIG_LINE_MAX, line);
+        return;
+    }
+    if (st->value_len > 0)
+        st->value[st->value_len++] = ' ';
+    memcpy(st->value + st->value_len, s, vlen);
+    st->value_len += vlen;
+}
+
+static void parse_lines(parse_state *st, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte order mark */
+    unsigned line = 0;
+    while (p < end && !st->failed) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        const char *s = p;
+        p = eol ? eol + 1 : end;
+        line++;
+        if (n > CONFIG_LINE_MAX) {
+            fail_at(st, line,
+                    "line longer than %d characters; split a long value over indented "
+                    "continuation lines (the limit of a logical line is also %d)",
+                    CONFIG_LINE_MAX, CONFIG_LINE_MAX);
+            return;
+        }
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+            n--; /* also the '\r' of CRLF */
+        size_t indent = 0;
+        while (indent < n && is_blank(s[indent]))
+            indent++;
+        s += indent;
+        n -= indent;
+        if (n == 0 || s[0] == ';' || s[0] == '#')
+            continue; /* blank or comment: a logical line goes on after it */
+        if (indent > 0 && st->have_key) {
+            continue_key(st, s, n, line);
+            continue;
+        }
+        /* A new logical line. An indented one with nothing to continue is
+         * taken as it is, as libinih did. */
+        flush_key(st);
+        if (st->failed)
+            return;
+        if (s[0] == '[')
+            start_section(st, s, n, line);
+        else
+            start_key(st, s, n, line);
+    }
+    flush_key(st);
 }
 
 /* Replies must match their action's class: 4xx for defer, 5xx for reject. */
@@ -762,8 +1313,10 @@ static int apply_domains(parse_state *st)
                 dp = &cfg->domains[d];
         if (dp == NULL) {
             domain_policy *n = realloc(cfg->domains, (cfg->domain_count + 1) * sizeof *n);
-            if (n == NULL)
+            if (n == NULL) {
+                fail_at(st, pk->line, "out of memory");
                 return -1;
+            }
             cfg->domains = n;
             dp = &n[cfg->domain_count];
             memset(dp, 0, sizeof *dp);
@@ -775,7 +1328,7 @@ static int apply_domains(parse_state *st)
             }
             cfg->domain_count++;
         }
-        char why[300];
+        char why[400];
         int rc = set_policy_key(cfg, &dp->settings, pk->name, pk->value, why, sizeof why);
         if (rc == -1)
             fail_at(st, pk->line, "%s: %s", pk->name, why);
@@ -786,44 +1339,71 @@ static int apply_domains(parse_state *st)
     return st->failed ? -1 : 0;
 }
 
+/* What no single value shows: listeners and the user they run as. */
+static void check_daemon(parse_state *st)
+{
+    const domauth_config *cfg = st->cfg;
+    bool milter = cfg->milter_listen && *cfg->milter_listen;
+    bool policy = cfg->policy_listen && *cfg->policy_listen;
+    unsigned milter_line = config_key_line(cfg, "daemon", "milter");
+    unsigned policy_line = config_key_line(cfg, "daemon", "policy");
+    if (!milter && !policy)
+        fail_at(st, milter_line > policy_line ? milter_line : policy_line,
+                "milter and policy are both empty: domauthd would serve nothing; set at "
+                "least one listener");
+    else if (milter && policy && strcmp(cfg->milter_listen, cfg->policy_listen) == 0)
+        fail_at(st, milter_line > policy_line ? milter_line : policy_line,
+                "milter and policy are both %s; they need addresses of their own",
+                cfg->milter_listen);
+    if ((cfg->user == NULL || *cfg->user == '\0') && cfg->group && *cfg->group)
+        fail_at(st, config_key_line(cfg, "daemon", "group"),
+                "group = %s needs user: domauthd changes its group only with its user",
+                cfg->group);
+}
+
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
                  size_t err_size)
 {
     cfg->path = strdup(path ? path : "(config)");
-    parse_state st = {.cfg = cfg, .text = text, .pos = text, .end = text + len, .err = err,
-                      .err_size = err_size};
-    /* libinih stops at a NUL byte; refuse one rather than ignore the rest. */
+    parse_state *st = calloc(1, sizeof *st);
+    if (st == NULL || cfg->path == NULL ||
+        (cfg->lines == NULL && (cfg->lines = calloc(1, sizeof *cfg->lines)) == NULL)) {
+        snprintf(err, err_size, "%s:0: out of memory", path ? path : "(config)");
+        free(st);
+        config_free(cfg);
+        return -1;
+    }
+    *st = (parse_state){.cfg = cfg, .err = err, .err_size = err_size};
+    /* Refuse a NUL byte rather than read a file that is not text. */
     const char *nul = memchr(text, '\0', len);
     if (nul != NULL) {
         unsigned line = 1;
         for (const char *p = text; p < nul; p++)
             line += *p == '\n';
-        fail_at(&st, line, "NUL byte in the file");
+        fail_at(st, line, "NUL byte in the file");
     }
-    if (!st.failed) {
-        int rc = ini_parse_stream(read_line, &st, on_key, &st);
-        if (rc > 0 && !st.failed)
-            fail_at(&st, (unsigned)rc,
-                    "expected 'key = value', a [section] header or a comment");
-        else if (rc < 0 && !st.failed)
-            fail_at(&st, 0, "could not be read");
-    }
-    if (!st.failed)
-        apply_domains(&st);
-    if (!st.failed && check_replies(&st, &cfg->global, "[policy] ") == 0) {
-        for (size_t d = 0; d < cfg->domain_count && !st.failed; d++) {
+    if (!st->failed)
+        parse_lines(st, text, len);
+    if (!st->failed)
+        apply_domains(st);
+    if (!st->failed)
+        check_daemon(st);
+    if (!st->failed && check_replies(st, &cfg->global, "[policy] ") == 0) {
+        for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
             char where[300];
             snprintf(where, sizeof where, "[domain %s] ", cfg->domains[d].domain);
-            check_replies(&st, &cfg->domains[d].settings, where);
+            check_replies(st, &cfg->domains[d].settings, where);
         }
     }
-    for (size_t i = 0; i < st.pending_count; i++) {
-        free(st.pending[i].section_domain);
-        free(st.pending[i].name);
-        free(st.pending[i].value);
+    for (size_t i = 0; i < st->pending_count; i++) {
+        free(st->pending[i].section_domain);
+        free(st->pending[i].name);
+        free(st->pending[i].value);
     }
-    free(st.pending);
-    if (st.failed) {
+    free(st->pending);
+    bool failed = st->failed;
+    free(st);
+    if (failed) {
         config_free(cfg);
         return -1;
     }

@@ -12,6 +12,8 @@
 
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
 enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
+/* The longest logical line (a line and its continuation lines). */
+enum { CONFIG_LINE_MAX = 4096 };
 
 /* One line of the DKIM key table: sign mail from domain with this key. */
 typedef struct dkim_key_entry {
@@ -65,8 +67,9 @@ typedef struct policy_settings {
     double reject_threshold; /* 0: off */
     char *defer_threshold_reply;
     char *reject_threshold_reply;
-    result_policy results[SPF_RESULT_COUNT];
-    double dkim_scores[DKIM_RESULT_COUNT]; /* indexed by da_dkim_result */
+    result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
+    result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
+    result_policy invalid_from; /* header_from identity, and no single parseable From: */
 } policy_settings;
 
 typedef struct domain_policy {
@@ -104,6 +107,7 @@ typedef struct domauth_config {
     policy_settings global;
     domain_policy *domains;
     size_t domain_count;
+    struct config_lines *lines; /* where each key was set (config_key_line) */
 } domauth_config;
 
 /* Fills every default (observe-only; see domauth.conf(5)). */
@@ -114,6 +118,10 @@ void config_free(domauth_config *cfg);
  * "PATH:LINE: reason" in err; cfg is then freed and must not be used. */
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
                  size_t err_size);
+
+/* The line that set a single-valued key, 0 when it was not set; section is
+ * "daemon", "dkim", "policy" or "domain NAME" (NAME in lower case). */
+unsigned config_key_line(const domauth_config *cfg, const char *section, const char *name);
 
 /* The settings for a recipient domain: its [domain] section, a parent
  * domain's, or the global ones. */

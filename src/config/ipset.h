@@ -1,32 +1,52 @@
 /* ipset.h: sets of IPv4/IPv6 address ranges for the whitelist, the trusted
  * relays and the local networks. Entries are written as an address, a range
- * "a-b", "addr/netmask" or "addr/prefix", optionally followed by a space and
- * a comment. */
+ * "a-b" (also "a - b"), "addr/netmask" or "addr/prefix", optionally followed
+ * by a space and a comment. A lookup is a binary search over sorted, merged
+ * ranges (see ipset.c), and is right whichever adders built the set. */
 #ifndef DA_CONFIG_IPSET_H
 #define DA_CONFIG_IPSET_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/ip.h"
 
-typedef struct ip_range {
-    int family;
-    uint8_t low[16], high[16];
-} ip_range;
+/* An address as a 128-bit number, high half first; IPv4 uses the low 32 bits. */
+typedef struct ip_key {
+    uint64_t hi, lo;
+} ip_key;
+
+/* The addresses low..high, both included. */
+typedef struct ip_span {
+    ip_key low, high;
+} ip_span;
+
+/* Run sizes more than double towards the front (ipset.c), so 64 runs would
+ * need more spans than memory holds. */
+#define IP_RUNS_MAX 64
+
+/* One family's spans, cut into sorted runs; the fields are ipset.c's. */
+typedef struct ip_runs {
+    ip_span *spans;
+    size_t count, capacity;
+    size_t run_end[IP_RUNS_MAX];
+    unsigned runs;
+} ip_runs;
 
 typedef struct ip_set {
-    ip_range *ranges;
-    size_t count, capacity;
+    ip_runs v4, v6;
 } ip_set;
 
 void ip_set_init(ip_set *set);
 void ip_set_free(ip_set *set);
+/* dst gets its own copy of src; -1 when out of memory (dst is then empty). */
 int ip_set_copy(ip_set *dst, const ip_set *src);
 /* Parses one entry (text up to len); blank text and text starting with '#'
  * are accepted and add nothing. Returns 0, or -1 with the reason in err. */
 int ip_set_add_entry(ip_set *set, const char *text, size_t len, char *err, size_t err_size);
-/* Adds every line of a file's contents; errors name the line. */
+/* Adds every line of a file's contents; errors name the line. The lines
+ * before a bad one stay added. */
 int ip_set_add_lines(ip_set *set, const char *text, size_t len, char *err, size_t err_size);
 bool ip_set_contains(const ip_set *set, const ip_addr *addr);
 /* Loopback (127/8, ::1) and private networks (10/8, 172.16/12, 192.168/16,

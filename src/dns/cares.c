@@ -175,6 +175,15 @@ fail:
     return -1;
 }
 
+int da_resolver_check_servers(const char *servers, char *err, size_t err_size)
+{
+    char *csv = NULL;
+    if (build_server_csv(servers, &csv, err, err_size) != 0)
+        return -1;
+    free(csv);
+    return 0;
+}
+
 /* ---------------------------------------------------------- answers */
 
 static void done_push(cares_resolver *cr, cares_query *query)

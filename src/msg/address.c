@@ -4,6 +4,7 @@
 #include "address.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Copies the addr-spec in [s, e), dropping comments and whitespace. */
@@ -119,4 +120,107 @@ const char *address_domain(const char *address)
 {
     const char *at = address ? strrchr(address, '@') : NULL;
     return at ? at + 1 : NULL;
+}
+
+void address_list_free(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+static bool blank(const char *s, const char *e)
+{
+    int depth = 0;
+    for (const char *p = s; p < e; p++) {
+        if (*p == '(')
+            depth++;
+        else if (*p == ')' && depth > 0)
+            depth--;
+        else if (depth == 0 && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            return false;
+    }
+    return true;
+}
+
+/* One mailbox in [s, e): its addr-spec appended to list. */
+static int add_mailbox(const char *s, const char *e, char ***list, size_t *count)
+{
+    size_t len = (size_t)(e - s);
+    char *spec = malloc(len + 1);
+    char **bigger = realloc(*list, (*count + 2) * sizeof *bigger);
+    if (spec == NULL || bigger == NULL) {
+        free(spec);
+        if (bigger != NULL)
+            *list = bigger;
+        return -1;
+    }
+    *list = bigger;
+    if (header_from_address(s, len, spec, len + 1) != 0) {
+        free(spec);
+        return -1;
+    }
+    (*list)[(*count)++] = spec;
+    (*list)[*count] = NULL;
+    return 0;
+}
+
+int header_mailboxes(const char *value, size_t len, char ***out)
+{
+    *out = NULL;
+    char **list = NULL;
+    size_t count = 0;
+    const char *end = value + len, *start = value;
+    int depth = 0;
+    bool in_quote = false, in_angle = false;
+    for (const char *p = value; p <= end; p++) {
+        bool at_end = p == end;
+        char c = at_end ? ',' : *p;
+        if (!at_end && in_quote) {
+            if (c == '\\' && p + 1 < end)
+                p++;
+            else if (c == '"')
+                in_quote = false;
+            continue;
+        }
+        if (!at_end && depth > 0) {
+            if (c == '\\' && p + 1 < end)
+                p++;
+            else if (c == '(')
+                depth++;
+            else if (c == ')')
+                depth--;
+            continue;
+        }
+        if (!at_end && in_angle) {
+            if (c == '>')
+                in_angle = false;
+            continue;
+        }
+        if (c == '"') {
+            in_quote = true;
+        } else if (c == '(') {
+            depth++;
+        } else if (c == '<') {
+            in_angle = true;
+        } else if (c == ':') {
+            /* A group's display name: its members follow. */
+            if (!blank(start, p) && memchr(start, '@', (size_t)(p - start)) == NULL)
+                start = p + 1;
+        } else if (c == ',' || c == ';') {
+            if (!blank(start, p) && add_mailbox(start, p, &list, &count) != 0) {
+                address_list_free(list);
+                return -1;
+            }
+            start = p + 1;
+        }
+    }
+    if (in_quote || in_angle || depth > 0) {
+        address_list_free(list);
+        return -1;
+    }
+    *out = list;
+    return (int)count;
 }

@@ -201,3 +201,47 @@ int mailtext_header_one_line(strbuf *out, size_t name_len, const char *value, si
     }
     return 0;
 }
+
+int mailtext_header_fold_or_cut(strbuf *out, size_t name_len, const char *value, size_t len,
+                                bool *cut)
+{
+    char err[128];
+    *cut = false;
+    size_t before = out->len;
+    if (mailtext_header_fold(out, name_len, value, len, err, sizeof err) == 0)
+        return out->failed ? -1 : 0;
+    out->len = before;
+    /* The longest word that fits on a line of its own after a fold (a TAB)
+     * or after "Name: ", whichever is shorter. */
+    size_t room = MAILTEXT_HEADER_LINE_MAX - 1;
+    if (name_len + 2 < MAILTEXT_HEADER_LINE_MAX && MAILTEXT_HEADER_LINE_MAX - name_len - 2 < room)
+        room = MAILTEXT_HEADER_LINE_MAX - name_len - 2;
+    static const char marker[] = "[...]";
+    size_t keep = room > sizeof marker + 16 ? room - sizeof marker - 16 : 1;
+    strbuf cut_value;
+    strbuf_init(&cut_value);
+    size_t word = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = value[i];
+        bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        if (space) {
+            word = 0;
+            strbuf_putc(&cut_value, c);
+            continue;
+        }
+        if (word < keep)
+            strbuf_putc(&cut_value, c);
+        else if (word == keep) {
+            strbuf_puts(&cut_value, marker);
+            *cut = true;
+        }
+        word++;
+    }
+    int rc = cut_value.failed ? -1
+                              : mailtext_header_fold(out, name_len, cut_value.data ? cut_value.data : "",
+                                                     cut_value.len, err, sizeof err);
+    strbuf_free(&cut_value);
+    if (rc != 0)
+        out->len = before;
+    return rc != 0 || out->failed ? -1 : 0;
+}

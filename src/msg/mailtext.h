@@ -63,4 +63,11 @@ int mailtext_header_fold(strbuf *out, size_t name_len, const char *value, size_t
 int mailtext_header_one_line(strbuf *out, size_t name_len, const char *value, size_t len,
                              char *err, size_t err_size);
 
+/* mailtext_header_fold, but never refusing: a word too long for any line
+ * is cut to fit with the marker "[...]" in its place, and *cut says so (the
+ * caller logs it). A verdict's header is thus never dropped for its
+ * content. Returns 0, or -1 only when out of memory. */
+int mailtext_header_fold_or_cut(strbuf *out, size_t name_len, const char *value, size_t len,
+                                bool *cut);
+
 #endif

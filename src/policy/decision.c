@@ -19,6 +19,8 @@ const char *skip_reason_name(skip_reason reason)
     case SKIP_WHITELISTED: return "whitelisted";
     case SKIP_LOCAL: return "local";
     case SKIP_TRUSTED: return "trusted";
+    case SKIP_BAD_CLIENT_IP: return "bad-client-ip";
+    case SKIP_NO_MEMORY: return "no-memory";
     }
     return NULL;
 }

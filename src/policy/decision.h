@@ -17,6 +17,8 @@ typedef enum skip_reason {
     SKIP_WHITELISTED,
     SKIP_LOCAL,
     SKIP_TRUSTED,
+    SKIP_BAD_CLIENT_IP, /* the MTA gave an address that does not parse */
+    SKIP_NO_MEMORY,     /* the check could not be made: let the mail through */
 } skip_reason;
 
 const char *skip_reason_name(skip_reason reason); /* NULL for SKIP_NONE */

@@ -36,6 +36,61 @@ static void append_comment(strbuf *out, const da_spf_eval *eval)
     strbuf_putc(out, ')');
 }
 
+char *spf_result_comment(const da_spf_eval *eval)
+{
+    strbuf out;
+    strbuf_init(&out);
+    append_comment(&out, eval);
+    /* Without its parentheses and escapes: the caller quotes it. */
+    strbuf plain;
+    strbuf_init(&plain);
+    const char *text = out.data ? out.data : "()";
+    for (size_t i = 1; i + 1 < out.len; i++) {
+        if (text[i] == '\\' && i + 2 < out.len)
+            i++;
+        strbuf_putc(&plain, text[i]);
+    }
+    strbuf_free(&out);
+    return strbuf_take(&plain);
+}
+
+char *spf_received_spf_as(const da_spf_eval *eval, const char *identity,
+                          const char *envelope_from)
+{
+    strbuf out;
+    strbuf_init(&out);
+    strbuf_puts(&out, da_spf_result_name(da_spf_eval_result(eval)));
+    strbuf_putc(&out, ' ');
+    append_comment(&out, eval);
+    strbuf_puts(&out, " client-ip=");
+    strbuf_puts(&out, spf_eval_client_ip_text(eval));
+    strbuf_puts(&out, "; envelope-from=");
+    header_append_value(&out, envelope_from);
+    strbuf_puts(&out, "; helo=");
+    header_append_value(&out, spf_eval_helo(eval));
+    strbuf_puts(&out, "; receiver=");
+    header_append_value(&out, spf_eval_receiver(eval));
+    strbuf_puts(&out, "; identity=");
+    strbuf_puts(&out, identity);
+    if (strcmp(identity, "mailfrom") != 0 && strcmp(identity, "helo") != 0) {
+        /* The checked address is not the envelope's: say which it was. */
+        strbuf_puts(&out, "; x-checked=");
+        header_append_value(&out, da_spf_eval_sender(eval));
+    }
+    const char *mechanism = da_spf_eval_mechanism(eval);
+    if (mechanism != NULL) {
+        strbuf_puts(&out, "; mechanism=");
+        header_append_value(&out, mechanism);
+    }
+    const char *problem = da_spf_eval_problem(eval);
+    if (problem != NULL) {
+        strbuf_puts(&out, "; problem=");
+        header_append_value(&out, problem);
+    }
+    strbuf_putc(&out, ';');
+    return strbuf_take(&out);
+}
+
 char *da_spf_received_spf(const da_spf_eval *eval)
 {
     strbuf out;

@@ -9,4 +9,13 @@ const char *spf_eval_client_ip_text(const da_spf_eval *eval);
 const char *spf_eval_helo(const da_spf_eval *eval);
 const char *spf_eval_receiver(const da_spf_eval *eval);
 
+/* The text of the Received-SPF comment ("receiver: domain of sender
+ * designates ip as permitted sender"), unquoted. Caller frees. */
+char *spf_result_comment(const da_spf_eval *eval);
+/* Received-SPF naming the identity checked and the real envelope sender,
+ * for checks of another identity than MAIL FROM (e.g. "header-from").
+ * Caller frees. */
+char *spf_received_spf_as(const da_spf_eval *eval, const char *identity,
+                          const char *envelope_from);
+
 #endif

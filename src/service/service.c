@@ -1,0 +1,1215 @@
+/* service.c: one message check; see service.h.
+ *
+ * A message moves through: envelope (MAIL, RCPT: SPF may run and decide
+ * early when reply_stage says so), headers (From:, Subject:, forged fields,
+ * the block kept for DKIM), body (streamed to DKIM), end (SPF if still due,
+ * DKIM key lookups, both in parallel on the engine driver), then one
+ * verdict over every result, the edits the front end can make, and the
+ * event. */
+#include "service.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "dns/driver.h"
+#include "msg/address.h"
+#include "spf/spf_internal.h"
+#include "util/ip.h"
+#include "util/strbuf.h"
+
+typedef struct spf_job {
+    svc_msg *m;
+    da_spf_eval *eval;
+    da_drive *drive;
+    char *address;      /* the address checked (header From: identity) */
+    bool helo_phase;    /* checking HELO first (check_helo) */
+    bool done;
+} spf_job;
+
+typedef struct rcpt_entry {
+    char *address;
+    const char *action; /* as done; NULL until decided */
+    char *reply;
+    bool refused;       /* deferred or rejected at RCPT */
+} rcpt_entry;
+
+typedef enum waiting {
+    WAIT_NONE,
+    WAIT_MAIL,
+    WAIT_RCPT,
+    WAIT_END,
+} waiting;
+
+struct svc_msg {
+    const svc_env *env;
+    const svc_config *cfg;
+    svc_caps caps;
+    /* session */
+    char *client_ip, *client_name, *helo, *auth_user, *mta_name;
+    char authserv_id[256], receiver[256];
+    /* envelope */
+    char *mail_from;
+    bool mail_from_too_long;
+    char *queue_id;
+    rcpt_entry *rcpts;
+    size_t rcpt_count;
+    const policy_settings *rcpt_ps; /* settings of the recipient being decided */
+    /* headers */
+    unsigned from_fields;
+    char **from_addresses;  /* of the first From: field */
+    bool from_invalid;
+    char *subject;
+    bool has_subject;
+    unsigned authres_seen, score_seen;
+    unsigned *forged_authres, *score_fields;
+    size_t forged_authres_count, score_field_count;
+    strbuf header_block;
+    bool headers_ended, header_block_too_long;
+    /* DKIM */
+    da_dkim_verify *verify;
+    da_drive *dkim_drive;
+    bool dkim_running, dkim_done;
+    da_dkim_sign *signer;
+    char *signature;
+    /* SPF */
+    spf_job spf[SVC_FROM_ADDRESSES_MAX];
+    size_t spf_count;
+    bool spf_started, spf_done;
+    const char *spf_identity; /* "mailfrom", "helo", "header_from" */
+    skip_reason skip;
+    /* the pending decision */
+    waiting waiting;
+    svc_reply_fn fn;
+    void *fn_arg;
+    bool in_callback_chain;
+    /* the outcome */
+    auth_results results;
+    bool results_built;
+    verdict final;
+    bool final_made;
+    char *received_spf;
+    bool event_written;
+    const char *message_action;   /* as done at the end of the message */
+    /* A reply callback may free the message: inside the service's own
+     * calls the free waits until the outermost one returns. */
+    unsigned depth;
+    bool free_pending;
+};
+
+static void really_free(svc_msg *m);
+
+static void enter(svc_msg *m)
+{
+    m->depth++;
+}
+
+static void leave(svc_msg *m)
+{
+    if (--m->depth == 0 && m->free_pending)
+        really_free(m);
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? dup_n(s, strlen(s)) : NULL;
+}
+
+static void say(const svc_msg *m, int priority, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const svc_msg *m, int priority, const char *fmt, ...)
+{
+    if (m->env->log == NULL)
+        return;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    m->env->log(priority, "%s", text);
+}
+
+static svc_counters *counters(const svc_msg *m)
+{
+    static svc_counters unused; /* written, never read: no counters wanted */
+    return m->env->counters ? m->env->counters : &unused;
+}
+
+svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *caps,
+                     const svc_session *s)
+{
+    svc_msg *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->env = env;
+    m->cfg = cfg;
+    m->caps = *caps;
+    m->client_ip = dup_or_null(s->client_ip);
+    m->client_name = dup_or_null(s->client_name);
+    m->helo = dup_or_null(s->helo);
+    m->auth_user = s->auth_user && *s->auth_user ? dup_or_null(s->auth_user) : NULL;
+    m->mta_name = s->mta_name && *s->mta_name ? dup_or_null(s->mta_name) : NULL;
+    const domauth_config *c = cfg->config;
+    const char *fallback = m->mta_name ? m->mta_name : cfg->host_name ? cfg->host_name : "localhost";
+    snprintf(m->authserv_id, sizeof m->authserv_id, "%s",
+             c->authserv_id && *c->authserv_id ? c->authserv_id : fallback);
+    snprintf(m->receiver, sizeof m->receiver, "%s",
+             c->receiver && *c->receiver ? c->receiver : fallback);
+    m->mail_from = dup_or_null("");
+    strbuf_init(&m->header_block);
+    auth_results_init(&m->results);
+    return m;
+}
+
+/* ------------------------------------------------------------ envelope */
+
+static bool address_too_long(const char *a, size_t len)
+{
+    if (len > SVC_PATH_MAX - 2) /* the path's brackets count */
+        return true;
+    const char *at = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] == '@')
+            at = a + i;
+    if (at == NULL)
+        return len > SVC_DOMAIN_MAX;
+    return (size_t)(at - a) > SVC_LOCAL_PART_MAX || len - (size_t)(at - a) - 1 > SVC_DOMAIN_MAX;
+}
+
+void svc_msg_mail_from(svc_msg *m, const char *address, size_t len)
+{
+    free(m->mail_from);
+    m->mail_from = dup_n(address, len);
+    m->mail_from_too_long = address_too_long(address, len);
+    if (m->mail_from_too_long) {
+        counters(m)->invalid_input++;
+        say(m, LOG_WARNING,
+            "client %s: MAIL FROM of %zu bytes is beyond RFC 5321's limits (local-part 64, "
+            "domain 255, path 256); checked whole",
+            m->client_ip ? m->client_ip : "-", len);
+    }
+}
+
+void svc_msg_queue_id(svc_msg *m, const char *queue_id)
+{
+    if (queue_id != NULL && *queue_id) {
+        free(m->queue_id);
+        m->queue_id = dup_or_null(queue_id);
+    }
+}
+
+const char *svc_msg_signature(const svc_msg *m)
+{
+    return m->signature;
+}
+
+static const policy_settings *settings_for(const svc_msg *m, const char *rcpt)
+{
+    return config_settings_for(m->cfg->config, address_domain(rcpt));
+}
+
+/* The settings the message as a whole is judged by: its first recipient
+ * that was not refused, else the first recipient, else the global ones. */
+static const policy_settings *message_settings(const svc_msg *m)
+{
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        if (!m->rcpts[i].refused)
+            return settings_for(m, m->rcpts[i].address);
+    return m->rcpt_count ? settings_for(m, m->rcpts[0].address) : &m->cfg->config->global;
+}
+
+static bool dkim_expected(const svc_msg *m)
+{
+    return m->caps.sees_body && m->cfg->config->dkim_verify;
+}
+
+/* ---------------------------------------------------------------- skip */
+
+static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
+{
+    if (ps->skip_authenticated && m->auth_user != NULL)
+        return SKIP_AUTHENTICATED;
+    if (m->client_ip == NULL)
+        return SKIP_LOCAL; /* a local submission: no client address */
+    ip_addr ip;
+    if (!ip_parse(m->client_ip, strlen(m->client_ip), &ip))
+        return SKIP_BAD_CLIENT_IP;
+    session_facts f = {.client_ip = m->client_ip, .authenticated = m->auth_user != NULL};
+    return policy_skip(m->cfg->config, ps, &f);
+}
+
+/* ----------------------------------------------------------------- SPF */
+
+static void spf_done(void *arg);
+
+static int spf_job_start(svc_msg *m, spf_job *job, const char *address, bool helo_phase)
+{
+    da_spf_request req = {
+        .client_ip = m->client_ip,
+        .mail_from = address,
+        .helo = m->helo ? m->helo : "",
+        .receiver = m->receiver,
+        .now = (int64_t)time(NULL),
+        .helo_identity = helo_phase,
+        .records = m->env->records,
+    };
+    char err[256];
+    job->m = m;
+    job->helo_phase = helo_phase;
+    job->done = false;
+    job->eval = da_spf_eval_new(&req, err, sizeof err);
+    if (job->eval == NULL) {
+        say(m, LOG_WARNING, "cannot check client %s: %s", m->client_ip ? m->client_ip : "-", err);
+        return -1;
+    }
+    da_engine engine = da_engine_spf(job->eval);
+    if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
+                       &engine, spf_done, job, &job->drive) != 0) {
+        da_spf_eval_abort(job->eval, "could not start the evaluation");
+        job->done = true;
+        counters(m)->errors++;
+    }
+    return 0;
+}
+
+static void continue_waiting(svc_msg *m);
+
+static void spf_check_all(svc_msg *m)
+{
+    if (m->spf_done)
+        return;
+    for (size_t i = 0; i < m->spf_count; i++)
+        if (!m->spf[i].done)
+            return;
+    m->spf_done = true;
+    continue_waiting(m);
+}
+
+static void spf_job_done(spf_job *job);
+
+static void spf_done(void *arg)
+{
+    spf_job *job = arg;
+    svc_msg *m = job->m;
+    enter(m);
+    spf_job_done(job);
+    leave(m);
+}
+
+static void spf_job_done(spf_job *job)
+{
+    svc_msg *m = job->m;
+    /* A HELO that does not fail leaves the decision to the main identity
+     * (RFC 7208 section 2.3). */
+    if (job->helo_phase && da_spf_eval_result(job->eval) != DA_SPF_FAIL) {
+        da_spf_eval_free(job->eval);
+        job->eval = NULL;
+        if (spf_job_start(m, job, m->mail_from, false) == 0)
+            return; /* this callback runs again for the second check */
+        job->done = true;
+        spf_check_all(m);
+        return;
+    }
+    if (job->helo_phase)
+        m->spf_identity = "helo";
+    job->done = true;
+    spf_check_all(m);
+}
+
+/* Starts the SPF check of the configured identity (once per message). */
+static void spf_start(svc_msg *m, const policy_settings *ps)
+{
+    if (m->spf_started)
+        return;
+    m->spf_started = true;
+    /* A front end that sees no header (policy delegation) checks MAIL
+     * FROM: domauthd -t and the start-up log say so, and the event names
+     * the identity checked. */
+    if (ps->identity == IDENTITY_HEADER_FROM && m->caps.sees_message) {
+        m->spf_identity = "header_from";
+        if (m->from_invalid || m->from_fields != 1 || m->from_addresses == NULL) {
+            /* Nothing to check: an invalid From: is its own finding
+             * (never a fallback to another identity). */
+            m->spf_done = true;
+            return;
+        }
+        for (size_t i = 0; m->from_addresses[i] && i < SVC_FROM_ADDRESSES_MAX; i++) {
+            spf_job *job = &m->spf[m->spf_count++];
+            job->address = dup_or_null(m->from_addresses[i]);
+        }
+        for (size_t i = 0; i < m->spf_count; i++)
+            if (spf_job_start(m, &m->spf[i], m->spf[i].address, false) != 0)
+                m->spf[i].done = true;
+    } else {
+        m->spf_identity = *m->mail_from ? "mailfrom" : "helo";
+        spf_job *job = &m->spf[m->spf_count++];
+        bool helo_first = ps->check_helo && m->helo && *m->helo && *m->mail_from;
+        if (spf_job_start(m, job, m->mail_from, helo_first) != 0)
+            job->done = true;
+    }
+    spf_check_all(m);
+}
+
+/* --------------------------------------------------------------- DKIM */
+
+static void dkim_done(void *arg)
+{
+    svc_msg *m = arg;
+    enter(m);
+    m->dkim_done = true;
+    continue_waiting(m);
+    leave(m);
+}
+
+static bool is_loopback(const char *ip)
+{
+    if (ip == NULL)
+        return true; /* a local submission (no client address) */
+    ip_addr a;
+    if (!ip_parse(ip, strlen(ip), &a))
+        return false;
+    ip_unmap(&a);
+    return (a.family == 4 && a.bytes[0] == 127) ||
+           (a.family == 6 && ip_prefix_equal(a.bytes, (const uint8_t[16]){[15] = 1}, 128));
+}
+
+static bool should_sign(const svc_msg *m)
+{
+    const domauth_config *cfg = m->cfg->config;
+    if (!cfg->dkim_sign || cfg->dkim_key_count == 0 || !m->caps.sees_body)
+        return false;
+    if (cfg->dkim_sign_authenticated && m->auth_user != NULL)
+        return true;
+    if (cfg->dkim_sign_loopback && is_loopback(m->client_ip))
+        return true;
+    if (cfg->dkim_sign_trusted && m->client_ip != NULL) {
+        ip_addr a;
+        if (ip_parse(m->client_ip, strlen(m->client_ip), &a)) {
+            ip_unmap(&a);
+            if (ip_set_contains(&cfg->trusted, &a))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The key for the From: domain: the domain itself, a parent domain in the
+ * table (d= that parent), or "*" (d= the From: domain). */
+static int signing_key(const domauth_config *cfg, const char *from_domain, const char **d_domain)
+{
+    int star = -1;
+    for (const char *d = from_domain; d != NULL && *d;
+         d = strchr(d, '.') ? strchr(d, '.') + 1 : NULL) {
+        for (size_t i = 0; i < cfg->dkim_key_count; i++) {
+            if (strcasecmp(cfg->dkim_keys[i].domain, d) == 0) {
+                *d_domain = cfg->dkim_keys[i].domain;
+                return (int)i;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->dkim_key_count; i++)
+        if (strcmp(cfg->dkim_keys[i].domain, "*") == 0)
+            star = (int)i;
+    *d_domain = from_domain;
+    return star;
+}
+
+static da_dkim_canon canon_of(const char *s)
+{
+    return strncmp(s, "relaxed", 7) == 0 ? DA_DKIM_RELAXED : DA_DKIM_SIMPLE;
+}
+
+static void dkim_begin(svc_msg *m)
+{
+    const domauth_config *cfg = m->cfg->config;
+    if (!m->caps.sees_body || m->header_block_too_long)
+        return;
+    strbuf_puts(&m->header_block, "\r\n");
+    if (m->header_block.failed) {
+        m->header_block_too_long = true;
+        return;
+    }
+    char err[256];
+    if (should_sign(m)) {
+        const char *from = m->from_addresses && m->from_fields == 1 ? m->from_addresses[0] : NULL;
+        const char *from_domain = address_domain(from);
+        const char *d_domain = NULL;
+        int k = from_domain ? signing_key(cfg, from_domain, &d_domain) : -1;
+        if (k >= 0 && m->cfg->dkim_keys[k] == NULL) {
+            say(m, LOG_ERR, "not signed for %s: the key %s (line %u) could not be read",
+                d_domain, cfg->dkim_keys[k].path, cfg->dkim_keys[k].line);
+        } else if (k >= 0) {
+            const char *slash = strchr(cfg->dkim_canon, '/');
+            da_dkim_sign_options so = {
+                .domain = d_domain,
+                .selector = cfg->dkim_keys[k].selector,
+                .key = m->cfg->dkim_keys[k],
+                .header_canon = canon_of(cfg->dkim_canon),
+                .body_canon = canon_of(slash ? slash + 1 : cfg->dkim_canon),
+                .headers = cfg->dkim_headers && *cfg->dkim_headers ? cfg->dkim_headers : NULL,
+                .timestamp = (int64_t)time(NULL),
+            };
+            m->signer = da_dkim_sign_new(&so, err, sizeof err);
+            if (m->signer == NULL)
+                say(m, LOG_WARNING, "cannot sign for %s: %s", d_domain, err);
+            else
+                da_dkim_sign_feed(m->signer, m->header_block.data, m->header_block.len);
+        }
+    }
+    /* Our own outgoing mail is signed, not verified. */
+    if (cfg->dkim_verify && m->signer == NULL) {
+        da_dkim_verify_options vo = {
+            .now = (int64_t)time(NULL),
+            .key_cache = m->env->dkim_key_cache,
+            .sha1 = cfg->dkim_sha1_neutral ? DA_DKIM_SHA1_NEUTRAL : DA_DKIM_SHA1_FAIL,
+        };
+        m->verify = da_dkim_verify_new(&vo, err, sizeof err);
+        if (m->verify != NULL)
+            da_dkim_verify_feed(m->verify, m->header_block.data, m->header_block.len);
+        else
+            counters(m)->errors++;
+    }
+    strbuf_free(&m->header_block);
+}
+
+/* ------------------------------------------------------------ headers */
+
+static int push_index(unsigned **list, size_t *count, unsigned value)
+{
+    unsigned *bigger = realloc(*list, (*count + 1) * sizeof *bigger);
+    if (bigger == NULL)
+        return -1;
+    *list = bigger;
+    (*list)[(*count)++] = value;
+    return 0;
+}
+
+static void keep_header(svc_msg *m, const char *name, const char *value, size_t len)
+{
+    if (!m->caps.sees_body || m->header_block_too_long)
+        return;
+    size_t before = m->header_block.len;
+    strbuf_puts(&m->header_block, name);
+    strbuf_putc(&m->header_block, ':');
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+            strbuf_putc(&m->header_block, '\r');
+        strbuf_putc(&m->header_block, value[i]);
+    }
+    strbuf_puts(&m->header_block, "\r\n");
+    if (m->header_block.len > SVC_HEADER_BLOCK_MAX || m->header_block.failed) {
+        m->header_block_too_long = true;
+        m->header_block.len = before;
+        strbuf_free(&m->header_block);
+    }
+}
+
+void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
+{
+    keep_header(m, name, value, len);
+    if (strcasecmp(name, "From") == 0) {
+        m->from_fields++;
+        if (m->from_fields == 1) {
+            int n = header_mailboxes(value, len, &m->from_addresses);
+            if (n <= 0)
+                m->from_invalid = true;
+        }
+    } else if (strcasecmp(name, "Subject") == 0 && !m->has_subject) {
+        m->has_subject = true;
+        const char *v = value;
+        size_t n = len;
+        while (n > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            n--;
+        }
+        m->subject = dup_n(v, n);
+    } else if (strcasecmp(name, "Authentication-Results") == 0) {
+        m->authres_seen++;
+        char *v = dup_n(value, len);
+        if (v != NULL && policy_authres_claims(v, m->authserv_id))
+            push_index(&m->forged_authres, &m->forged_authres_count, m->authres_seen);
+        free(v);
+    }
+    /* Our score header from outside is forged too, whatever it says. */
+    const char *score_header = message_settings(m)->score_header;
+    if (score_header != NULL && *score_header && strcasecmp(name, score_header) == 0) {
+        m->score_seen++;
+        push_index(&m->score_fields, &m->score_field_count, m->score_seen);
+    }
+}
+
+void svc_msg_end_headers(svc_msg *m)
+{
+    if (m->headers_ended)
+        return; /* a second end of headers changes nothing */
+    m->headers_ended = true;
+    dkim_begin(m);
+}
+
+void svc_msg_body(svc_msg *m, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    if (m->signer != NULL)
+        da_dkim_sign_feed(m->signer, data, len);
+    if (m->verify != NULL)
+        da_dkim_verify_feed(m->verify, data, len);
+}
+
+/* ------------------------------------------------------------ results */
+
+static void add_spf_result(svc_msg *m, const spf_job *job)
+{
+    auth_results *rs = &m->results;
+    const da_spf_eval *ev = job->eval;
+    da_spf_result r = da_spf_eval_result(ev);
+    bool header_identity = strcmp(m->spf_identity, "header_from") == 0;
+    bool helo = !header_identity && strcmp(da_spf_eval_identity(ev), "helo") == 0;
+    const char *explanation = da_spf_eval_explanation(ev);
+    auth_result *e = auth_results_add(rs, "spf", da_spf_result_name(r), NULL,
+                                      da_spf_eval_domain(ev), da_spf_eval_mechanism(ev));
+    char *comment = spf_result_comment(ev);
+    auth_result_comment(rs, e, comment);
+    free(comment);
+    auth_result_explanation(rs, e, explanation ? explanation : da_spf_eval_problem(ev));
+    if (header_identity)
+        auth_result_prop(rs, e, "header.from", da_spf_eval_sender(ev));
+    else if (helo)
+        auth_result_prop(rs, e, "smtp.helo", da_spf_eval_domain(ev));
+    else
+        auth_result_prop(rs, e, "smtp.mailfrom", da_spf_eval_sender(ev));
+    counters(m)->spf[r]++;
+}
+
+static void add_dkim_results(svc_msg *m)
+{
+    auth_results *rs = &m->results;
+    if (m->header_block_too_long && m->caps.sees_body && m->cfg->config->dkim_verify &&
+        m->signer == NULL && m->signature == NULL) {
+        char why[96];
+        snprintf(why, sizeof why, "header block over %d bytes: not verified",
+                 SVC_HEADER_BLOCK_MAX);
+        auth_result *e = auth_results_add(rs, "dkim", "permerror", NULL, NULL, NULL);
+        auth_result_comment(rs, e, why);
+        counters(m)->dkim[DA_DKIM_PERMERROR]++;
+        return;
+    }
+    if (m->verify == NULL || !m->dkim_done)
+        return;
+    size_t n = da_dkim_verify_count(m->verify);
+    if (n == 0) {
+        auth_results_add(rs, "dkim", "none", NULL, NULL, NULL);
+        counters(m)->dkim[DA_DKIM_NONE]++;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        da_dkim_signature_info info;
+        if (da_dkim_verify_get(m->verify, i, &info) != 0)
+            continue;
+        auth_result *e = auth_results_add(rs, "dkim", da_dkim_result_name(info.result), NULL,
+                                          info.domain, info.selector);
+        char comment[600];
+        if (info.key_bits > 0)
+            snprintf(comment, sizeof comment, "%u-bit key; %s", info.key_bits, info.reason);
+        else
+            snprintf(comment, sizeof comment, "%s", info.reason);
+        auth_result_comment(rs, e, comment);
+        auth_result_explanation(rs, e, info.reason);
+        auth_result_prop(rs, e, "header.d", info.domain);
+        if (!(info.identity[0] == '@' && info.identity[1] == '\0'))
+            auth_result_prop(rs, e, "header.i", info.identity);
+        auth_result_prop(rs, e, "header.s", info.selector);
+        auth_result_prop(rs, e, "header.a", info.algorithm);
+        auth_result_prop(rs, e, "header.b", info.header_b);
+        counters(m)->dkim[info.result]++;
+    }
+}
+
+static void add_from_finding(svc_msg *m)
+{
+    const char *what = m->from_fields == 0   ? "no From: header field"
+                       : m->from_fields > 1  ? "more than one From: header field"
+                       : "no parseable address in From:";
+    auth_result *e = auth_results_add(&m->results, "spf", "permerror", NULL, NULL, NULL);
+    if (e == NULL)
+        return;
+    auth_result_comment(&m->results, e, what);
+    auth_result_explanation(&m->results, e, what);
+    auth_result_prop(&m->results, e, "policy.identity", "header_from");
+    e->policy_as = "invalid_from";
+    counters(m)->invalid_input++;
+}
+
+/* The results vector as it stands (rebuilt at each decision). */
+static void build_results(svc_msg *m, bool with_dkim)
+{
+    auth_results_free(&m->results);
+    auth_results_init(&m->results);
+    free(m->received_spf);
+    m->received_spf = NULL;
+    if (m->spf_identity != NULL && strcmp(m->spf_identity, "header_from") == 0 &&
+        m->spf_count == 0)
+        add_from_finding(m);
+    for (size_t i = 0; i < m->spf_count; i++) {
+        if (m->spf[i].eval == NULL || !m->spf[i].done)
+            continue;
+        add_spf_result(m, &m->spf[i]);
+        if (m->received_spf == NULL) {
+            const da_spf_eval *ev = m->spf[i].eval;
+            m->received_spf = strcmp(m->spf_identity, "header_from") == 0
+                                  ? spf_received_spf_as(ev, "header-from", m->mail_from)
+                                  : da_spf_received_spf(ev);
+        }
+    }
+    if (with_dkim)
+        add_dkim_results(m);
+    if (m->results.failed)
+        counters(m)->errors++;
+}
+
+/* -------------------------------------------------------------- replies */
+
+static bool edit_possible(const svc_msg *m, const header_edit *e, unsigned *added)
+{
+    /* A subject is tagged only where the fields are seen and can change:
+     * elsewhere a second Subject: would be added. */
+    if (strcasecmp(e->name, "Subject") == 0 && (!m->caps.can_change || !m->caps.sees_message))
+        return false;
+    if ((e->op == HEADER_CHANGE || e->op == HEADER_DELETE) && !m->caps.can_change)
+        return false;
+    if (e->op == HEADER_INSERT_TOP || e->op == HEADER_APPEND ||
+        (e->op == HEADER_CHANGE && !m->caps.can_change)) {
+        if (m->caps.max_added && *added >= m->caps.max_added)
+            return false;
+        (*added)++;
+    }
+    return true;
+}
+
+/* Drops the edits the front end cannot make, so the event records only
+ * what was done: a subject tag that cannot be made is not a tag. */
+static int edit_rank(const header_edit *e)
+{
+    /* Where only some fields can be added, the trace fields go first. */
+    if (strcmp(e->name, "Received-SPF") == 0)
+        return 0;
+    if (strcmp(e->name, "Authentication-Results") == 0 && e->op != HEADER_DELETE)
+        return 1;
+    return 2;
+}
+
+static void keep_possible_edits(svc_msg *m, verdict *v)
+{
+    if (m->caps.max_added > 0) {
+        /* A stable insertion sort by rank; there are a handful of edits. */
+        for (size_t i = 1; i < v->edit_count; i++) {
+            header_edit e = v->edits[i];
+            size_t j = i;
+            while (j > 0 && edit_rank(&v->edits[j - 1]) > edit_rank(&e)) {
+                v->edits[j] = v->edits[j - 1];
+                j--;
+            }
+            v->edits[j] = e;
+        }
+    }
+    unsigned added = 0;
+    size_t kept = 0;
+    bool subject_kept = false;
+    for (size_t i = 0; i < v->edit_count; i++) {
+        header_edit *e = &v->edits[i];
+        if (edit_possible(m, e, &added)) {
+            if (strcmp(e->name, "Subject") == 0)
+                subject_kept = true;
+            v->edits[kept++] = *e;
+        } else {
+            free(e->value);
+        }
+    }
+    v->edit_count = kept;
+    if (v->tag_subject && !subject_kept) {
+        /* Tagged already (no edit needed) stays a tag; otherwise not. */
+        const char *old = m->subject ? m->subject : "";
+        if (strncmp(old, v->tag, strlen(v->tag)) != 0)
+            v->tag_subject = false;
+    }
+    if (m->signature != NULL && v->action == ACTION_ACCEPT) {
+        /* The signature goes on top of everything we add. */
+        header_edit *bigger = realloc(v->edits, (v->edit_count + 1) * sizeof *bigger);
+        char *value = strdup(m->signature);
+        if (bigger != NULL)
+            v->edits = bigger;
+        if (bigger != NULL && value != NULL && edit_possible(m, &(header_edit){HEADER_INSERT_TOP, "DKIM-Signature", 0, NULL}, &added))
+            v->edits[v->edit_count++] = (header_edit){HEADER_INSERT_TOP, "DKIM-Signature", 0, value};
+        else
+            free(value);
+    }
+}
+
+static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool with_message,
+                         verdict *v)
+{
+    message_view view = {
+        .forged_authres = m->forged_authres,
+        .forged_authres_count = m->forged_authres_count,
+        .score_fields = m->score_fields,
+        .score_field_count = m->score_field_count,
+        .has_subject = m->has_subject,
+        .subject = m->subject,
+        .signing = m->signer != NULL || m->signature != NULL,
+    };
+    /* Until DKIM is in, its most negative score may still come: a
+     * threshold acts early only if it would be reached even then. */
+    double pending_min = 0;
+    if (!final && dkim_expected(m)) {
+        for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+            if (ps->dkim_results[r].score < pending_min)
+                pending_min = ps->dkim_results[r].score;
+    }
+    verdict_input in = {
+        .ps = ps,
+        .pending_score_min = pending_min,
+        .skip = m->skip,
+        .results = &m->results,
+        .authserv_id = m->authserv_id,
+        .received_spf = m->received_spf,
+        .message = with_message ? &view : NULL,
+        .final = final,
+        .client_ip = m->client_ip,
+        .sender = m->mail_from,
+    };
+    policy_verdict(&in, v);
+    if (v->failed)
+        counters(m)->errors++;
+    if (with_message)
+        keep_possible_edits(m, v);
+}
+
+static void reply_with(svc_msg *m, svc_reply_fn fn, void *arg, const verdict *v)
+{
+    svc_reply r = {
+        .action = v->action,
+        .reply = v->action == ACTION_ACCEPT ? NULL : v->reply,
+        .edits = v->edits,
+        .edit_count = v->edit_count,
+        .verdict = v,
+        .results = &m->results,
+    };
+    fn(arg, &r);
+}
+
+/* Skips depend on the settings (per recipient domain): decided with the
+ * settings of each decision. */
+static void ensure_skip(svc_msg *m, const policy_settings *ps)
+{
+    m->skip = decide_skip(m, ps);
+}
+
+static rcpt_entry *add_rcpt(svc_msg *m, const char *rcpt, size_t len)
+{
+    rcpt_entry *bigger = realloc(m->rcpts, (m->rcpt_count + 1) * sizeof *bigger);
+    if (bigger == NULL)
+        return NULL;
+    m->rcpts = bigger;
+    rcpt_entry *e = &m->rcpts[m->rcpt_count];
+    memset(e, 0, sizeof *e);
+    e->address = dup_n(rcpt, len);
+    if (e->address == NULL)
+        return NULL;
+    m->rcpt_count++;
+    if (address_too_long(rcpt, len)) {
+        counters(m)->invalid_input++;
+        say(m, LOG_WARNING, "client %s: RCPT TO of %zu bytes is beyond RFC 5321's limits",
+            m->client_ip ? m->client_ip : "-", len);
+    }
+    return e;
+}
+
+/* The early (MAIL or RCPT) decision, once SPF is in. */
+static void decide_early(svc_msg *m)
+{
+    const policy_settings *ps = m->rcpt_ps ? m->rcpt_ps : &m->cfg->config->global;
+    build_results(m, false);
+    verdict v;
+    /* Final only when nothing else can come (no DKIM result to wait for).
+     * A front end that sees no message adds its fields now. */
+    make_verdict(m, ps, !dkim_expected(m), !m->caps.sees_message, &v);
+    if (m->waiting == WAIT_RCPT && m->rcpt_count > 0) {
+        rcpt_entry *e = &m->rcpts[m->rcpt_count - 1];
+        e->action = verdict_action_name(&v);
+        e->refused = v.action != ACTION_ACCEPT;
+        if (e->refused)
+            e->reply = dup_or_null(v.reply);
+    }
+    /* The latest decision stands for the message until a later one: the
+     * event of a transaction that ends here reports it. */
+    if (m->final_made)
+        verdict_free(&m->final);
+    m->final = v;
+    m->final_made = true;
+    if (!m->caps.sees_message || (v.action != ACTION_ACCEPT && m->waiting == WAIT_MAIL))
+        m->message_action = verdict_action_name(&m->final);
+    svc_reply_fn fn = m->fn;
+    void *arg = m->fn_arg;
+    m->waiting = WAIT_NONE;
+    reply_with(m, fn, arg, &m->final);
+}
+
+static void write_event(svc_msg *m);
+
+static void decide_end(svc_msg *m)
+{
+    const policy_settings *ps = message_settings(m);
+    build_results(m, true);
+    if (m->final_made)
+        verdict_free(&m->final);
+    make_verdict(m, ps, true, true, &m->final);
+    m->final_made = true;
+    m->message_action = verdict_action_name(&m->final);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+        if (!m->rcpts[i].refused) {
+            m->rcpts[i].action = m->message_action;
+            if (m->final.action != ACTION_ACCEPT) {
+                free(m->rcpts[i].reply);
+                m->rcpts[i].reply = dup_or_null(m->final.reply);
+            }
+        }
+    }
+    /* The event before the reply: a log that says what the MTA is told. */
+    write_event(m);
+    svc_reply_fn fn = m->fn;
+    void *arg = m->fn_arg;
+    m->waiting = WAIT_NONE;
+    reply_with(m, fn, arg, &m->final);
+}
+
+static void continue_waiting(svc_msg *m)
+{
+    switch (m->waiting) {
+    case WAIT_NONE:
+        return;
+    case WAIT_MAIL:
+    case WAIT_RCPT:
+        if (m->spf_done)
+            decide_early(m);
+        return;
+    case WAIT_END:
+        if (m->spf_done && (m->dkim_done || !m->dkim_running))
+            decide_end(m);
+        return;
+    }
+}
+
+static void accept_now(svc_msg *m, svc_reply_fn fn, void *arg)
+{
+    (void)m;
+    verdict v;
+    memset(&v, 0, sizeof v);
+    v.action = v.enforced = ACTION_ACCEPT;
+    svc_reply r = {.action = ACTION_ACCEPT, .verdict = &v, .results = &m->results};
+    fn(arg, &r);
+}
+
+void svc_msg_check_mail(svc_msg *m, svc_reply_fn fn, void *arg)
+{
+    const policy_settings *ps = &m->cfg->config->global;
+    ensure_skip(m, ps);
+    if (ps->stage != STAGE_MAIL || ps->identity != IDENTITY_MAILFROM || m->skip != SKIP_NONE) {
+        accept_now(m, fn, arg);
+        return;
+    }
+    m->rcpt_ps = ps;
+    m->waiting = WAIT_MAIL;
+    m->fn = fn;
+    m->fn_arg = arg;
+    enter(m);
+    spf_start(m, ps);
+    continue_waiting(m);
+    leave(m);
+}
+
+static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
+                       void *arg);
+
+void svc_msg_check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
+                        void *arg)
+{
+    enter(m);
+    check_rcpt(m, rcpt, len, force, fn, arg);
+    leave(m);
+}
+
+static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
+                       void *arg)
+{
+    rcpt_entry *e = add_rcpt(m, rcpt, len);
+    const policy_settings *ps = settings_for(m, e ? e->address : NULL);
+    ensure_skip(m, ps);
+    bool now = force || (ps->stage == STAGE_RCPT && ps->identity == IDENTITY_MAILFROM);
+    if (!now || m->skip != SKIP_NONE || e == NULL) {
+        if (e != NULL)
+            e->action = m->skip != SKIP_NONE && !m->caps.sees_message ? "accept" : NULL;
+        if (!m->caps.sees_message) {
+            /* Policy delegation: this answer is all there will be. */
+            m->rcpt_ps = ps;
+            m->waiting = WAIT_RCPT;
+            m->fn = fn;
+            m->fn_arg = arg;
+            m->spf_done = true;
+            decide_early(m);
+            return;
+        }
+        accept_now(m, fn, arg);
+        return;
+    }
+    m->rcpt_ps = ps;
+    m->waiting = WAIT_RCPT;
+    m->fn = fn;
+    m->fn_arg = arg;
+    spf_start(m, ps);
+    continue_waiting(m);
+}
+
+static void check_end(svc_msg *m, svc_reply_fn fn, void *arg);
+
+void svc_msg_check_end(svc_msg *m, svc_reply_fn fn, void *arg)
+{
+    enter(m);
+    check_end(m, fn, arg);
+    leave(m);
+}
+
+static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
+{
+    const policy_settings *ps = message_settings(m);
+    ensure_skip(m, ps);
+    if (!m->headers_ended)
+        svc_msg_end_headers(m);
+    if (m->signer != NULL) {
+        char err[256];
+        char *field = da_dkim_sign_finish(m->signer, err, sizeof err);
+        if (field == NULL) {
+            say(m, LOG_WARNING, "queue %s: not signed: %s", m->queue_id ? m->queue_id : "-",
+                err);
+        } else {
+            const char *colon = strchr(field, ':');
+            const char *value = colon ? colon + 1 : field;
+            while (*value == ' ')
+                value++;
+            /* Folded by the signer with CRLF; header edits use bare LF. */
+            strbuf v;
+            strbuf_init(&v);
+            for (const char *p = value; *p; p++)
+                if (*p != '\r')
+                    strbuf_putc(&v, *p);
+            m->signature = strbuf_take(&v);
+            free(field);
+        }
+        da_dkim_sign_free(m->signer);
+        m->signer = NULL;
+    }
+    m->waiting = WAIT_END;
+    m->fn = fn;
+    m->fn_arg = arg;
+    if (m->skip == SKIP_NONE) {
+        /* SPF (if not made at MAIL or RCPT, or the identity is header
+         * From:, known only now) and DKIM in parallel. */
+        spf_start(m, ps);
+        if (m->verify != NULL) {
+            da_dkim_verify_finish(m->verify);
+            da_engine engine = da_engine_dkim(m->verify);
+            m->dkim_running = true;
+            if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
+                               &engine, dkim_done, m, &m->dkim_drive) != 0) {
+                counters(m)->errors++;
+                m->dkim_running = false;
+            }
+        }
+    } else {
+        m->spf_done = true;
+    }
+    continue_waiting(m);
+}
+
+/* --------------------------------------------------------------- event */
+
+static void write_event(svc_msg *m)
+{
+    if (m->event_written)
+        return;
+    m->event_written = true;
+    svc_counters *c = counters(m);
+    c->messages++;
+    if (!m->final_made) {
+        /* Ended before any decision (RSET, or every recipient refused
+         * before anything was checked). */
+        build_results(m, false);
+    }
+    const verdict *v = m->final_made ? &m->final : NULL;
+    if (m->skip != SKIP_NONE)
+        c->skipped++;
+    else
+        c->checked++;
+    const char *action = m->message_action;
+    if (action == NULL) {
+        /* No message-level action (the transaction ended before its end of
+         * message): the strongest done to a recipient. */
+        static const char *const order[] = {"accept", "tag", "defer", "reject"};
+        int rank = 0;
+        for (size_t i = 0; i < m->rcpt_count; i++)
+            for (int k = 3; k > rank; k--)
+                if (m->rcpts[i].action != NULL && strcmp(m->rcpts[i].action, order[k]) == 0)
+                    rank = k;
+        action = order[rank];
+    }
+    if (v != NULL && v->monitor && v->enforced != ACTION_ACCEPT)
+        c->held_back++;
+    if (strcmp(action, "reject") == 0)
+        c->rejected++;
+    else if (strcmp(action, "defer") == 0)
+        c->deferred++;
+    else if (strcmp(action, "tag") == 0)
+        c->tagged++;
+    else
+        c->accepted++;
+    if (m->env->events == NULL && m->env->on_event == NULL)
+        return;
+
+    size_t nres = m->results.count;
+    event_result *res = calloc(nres ? nres : 1, sizeof *res);
+    char **props = calloc(nres ? nres : 1, sizeof *props);
+    event_rcpt *rc = calloc(m->rcpt_count ? m->rcpt_count : 1, sizeof *rc);
+    if (res == NULL || props == NULL || rc == NULL) {
+        c->errors++;
+        free(res);
+        free(props);
+        free(rc);
+        return;
+    }
+    for (size_t i = 0; i < nres; i++) {
+        const auth_result *e = &m->results.items[i];
+        strbuf sb;
+        strbuf_init(&sb);
+        for (size_t k = 0; k < e->prop_count; k++)
+            strbuf_printf(&sb, "%s%s=%s", k ? " " : "", e->props[k].name, e->props[k].value);
+        props[i] = strbuf_take(&sb);
+        res[i] = (event_result){e->method, e->result, e->domain, e->detail,
+                                e->explanation ? e->explanation : e->comment, props[i]};
+    }
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        rc[i] = (event_rcpt){m->rcpts[i].address,
+                             m->rcpts[i].action ? m->rcpts[i].action : "accept",
+                             m->rcpts[i].reply};
+    const auth_result *spf = auth_results_find(&m->results, "spf");
+    const char *held = NULL;
+    if (v != NULL && v->monitor && v->enforced != ACTION_ACCEPT)
+        held = policy_action_name(v->enforced);
+    const char *header_from = m->from_addresses && m->from_fields == 1 ? m->from_addresses[0]
+                                                                        : NULL;
+    event_record rec = {
+        .time = (int64_t)time(NULL),
+        .listener = m->caps.listener,
+        .queue_id = m->queue_id,
+        .client_ip = m->client_ip,
+        .client_name = m->client_name,
+        .helo = m->helo,
+        .mail_from = m->mail_from ? m->mail_from : "",
+        .rcpt = m->rcpt_count ? m->rcpts[0].address : NULL,
+        .header_from = header_from,
+        .identity = spf ? m->spf_identity : NULL,
+        .domain = spf ? spf->domain : NULL,
+        .result = spf ? spf->result : NULL,
+        .mechanism = spf ? spf->detail : NULL,
+        .problem = spf && (strcmp(spf->result, "permerror") == 0 ||
+                           strcmp(spf->result, "temperror") == 0)
+                       ? spf->explanation
+                       : NULL,
+        .skip_reason = skip_reason_name(m->skip),
+        .score = v ? v->score : 0,
+        .action = action,
+        .held_action = held,
+        .reply = v && v->enforced != ACTION_ACCEPT ? v->reply : NULL,
+        .reasons = v ? v->reasons : NULL,
+        .results = res,
+        .result_count = nres,
+        .rcpts = rc,
+        .rcpt_count = m->rcpt_count,
+    };
+    if (m->env->events != NULL)
+        eventlog_write(m->env->events, &rec);
+    if (m->env->on_event != NULL)
+        m->env->on_event(m->env->event_ctx, &rec);
+    for (size_t i = 0; i < nres; i++)
+        free(props[i]);
+    free(props);
+    free(res);
+    free(rc);
+}
+
+void svc_msg_finish(svc_msg *m)
+{
+    write_event(m);
+}
+
+void svc_msg_free(svc_msg *m)
+{
+    if (m == NULL)
+        return;
+    if (m->rcpt_count > 0 || m->final_made)
+        write_event(m);
+    if (m->depth > 0) {
+        m->free_pending = true;
+        return;
+    }
+    really_free(m);
+}
+
+static void really_free(svc_msg *m)
+{
+    for (size_t i = 0; i < m->spf_count; i++) {
+        da_drive_cancel(m->spf[i].drive);
+        da_spf_eval_free(m->spf[i].eval);
+        free(m->spf[i].address);
+    }
+    da_drive_cancel(m->dkim_drive);
+    da_dkim_verify_free(m->verify);
+    da_dkim_sign_free(m->signer);
+    free(m->signature);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+        free(m->rcpts[i].address);
+        free(m->rcpts[i].reply);
+    }
+    free(m->rcpts);
+    address_list_free(m->from_addresses);
+    free(m->subject);
+    free(m->forged_authres);
+    free(m->score_fields);
+    strbuf_free(&m->header_block);
+    auth_results_free(&m->results);
+    if (m->final_made)
+        verdict_free(&m->final);
+    free(m->received_spf);
+    free(m->client_ip);
+    free(m->client_name);
+    free(m->helo);
+    free(m->auth_user);
+    free(m->mta_name);
+    free(m->mail_from);
+    free(m->queue_id);
+    free(m);
+}

@@ -1,0 +1,670 @@
+/* run_scripts.c: the message service without sockets. Each script in
+ * tests/service/ holds scenarios: a configuration, a DNS zone, a session
+ * (client facts, envelope, header fields, body) and what must come out
+ * (replies, header edits, the event), as Postfix's smtpd_check test mode
+ * replays SMTP commands against expected output. One TAP test per
+ * expectation; a policy bug is caught in milliseconds.
+ *
+ * Script lines (leading blanks ignored, '#' starts a comment line):
+ *   === TITLE                 a new scenario (fresh config, zone, message)
+ *   config ... end            domauth.conf text
+ *   zone ... end              zone text (domauth(1), ZONE FILES)
+ *   caps milter|policy|milter-nobody
+ *   connect IP [helo=H] [auth=USER] [mta=NAME] [name=CLIENTNAME]
+ *   mail ADDRESS | mail-repeat CHAR COUNT @DOMAIN
+ *   rcpt ADDRESS
+ *   header NAME: VALUE        (value as on the wire after the colon; \n is CRLF
+ *                             and \t a TAB, for folded fields)
+ *   header-repeat COUNT NAME: VALUE
+ *   eoh | body TEXT | eom | free | finish
+ *   free-on-reply             free the message inside the end-of-message reply
+ *                             (as the milter does), to catch use after free
+ *   expect reply ACTION [REPLY-GLOB]      the last reply
+ *   expect edit OP NAME [VALUE-GLOB]      OP: insert append change delete
+ *   expect no-edit NAME
+ *   expect edits N                        the number of header edits
+ *   expect event KEY=GLOB ...             the last event (see event_value)
+ *   expect no-event
+ */
+#include <dirent.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "domauth.h"
+#include "service/service.h"
+#include "tap.h"
+#include "util/file.h"
+#include "util/strbuf.h"
+
+typedef struct captured_edit {
+    header_op op;
+    char *name, *value;
+    unsigned index;
+} captured_edit;
+
+typedef struct scenario {
+    const char *file;
+    char title[200];
+    strbuf config_text, zone_text;
+    bool in_config, in_zone;
+    bool configured;
+    domauth_config config;
+    da_zone *zone;
+    da_resolver *zone_resolver, *resolver;
+    da_dns_cache *cache;
+    bool free_on_reply;       /* as the milter adapter does at the end */
+    uv_loop_t loop;
+    svc_env env;
+    svc_config svc;
+    svc_caps caps;
+    svc_counters counters;
+    svc_msg *msg;
+    /* the session */
+    char ip[64], helo[256], auth[128], mta[256], name[256];
+    /* what came out */
+    bool replied;
+    char reply_action[16];
+    char reply_text[600];
+    captured_edit *edits;
+    size_t edit_count;
+    strbuf event_json; /* the last event, as key=value lines */
+    bool have_event;
+    unsigned events;
+    bool in_eom;
+} scenario;
+
+static void clear_edits(scenario *s)
+{
+    for (size_t i = 0; i < s->edit_count; i++) {
+        free(s->edits[i].name);
+        free(s->edits[i].value);
+    }
+    free(s->edits);
+    s->edits = NULL;
+    s->edit_count = 0;
+}
+
+static void on_reply(void *arg, const svc_reply *r)
+{
+    scenario *s = arg;
+    s->replied = true;
+    bool end = s->free_on_reply && s->in_eom;
+    const char *names[] = {"accept", "defer", "reject"};
+    snprintf(s->reply_action, sizeof s->reply_action, "%s",
+             r->action == ACTION_ACCEPT && r->verdict && r->verdict->tag_subject
+                 ? "tag"
+                 : names[r->action]);
+    snprintf(s->reply_text, sizeof s->reply_text, "%s", r->reply ? r->reply : "");
+    clear_edits(s);
+    s->edits = calloc(r->edit_count + 1, sizeof *s->edits);
+    for (size_t i = 0; i < r->edit_count; i++) {
+        s->edits[i].op = r->edits[i].op;
+        s->edits[i].name = strdup(r->edits[i].name);
+        s->edits[i].value = strdup(r->edits[i].value ? r->edits[i].value : "");
+        s->edits[i].index = r->edits[i].index;
+    }
+    s->edit_count = r->edit_count;
+    if (end) {
+        /* Inside the service's own call, as milter_conn.c does. */
+        svc_msg_free(s->msg);
+        s->msg = NULL;
+    }
+}
+
+static void kv(strbuf *sb, const char *key, const char *value)
+{
+    strbuf_printf(sb, "%s=%s\n", key, value ? value : "null");
+}
+
+static void on_event(void *ctx, const event_record *e)
+{
+    scenario *s = ctx;
+    s->events++;
+    s->have_event = true;
+    strbuf_clear(&s->event_json);
+    strbuf *sb = &s->event_json;
+    kv(sb, "listener", e->listener);
+    kv(sb, "queue_id", e->queue_id);
+    kv(sb, "client_ip", e->client_ip);
+    kv(sb, "mail_from", e->mail_from);
+    kv(sb, "rcpt", e->rcpt);
+    kv(sb, "header_from", e->header_from);
+    kv(sb, "identity", e->identity);
+    kv(sb, "domain", e->domain);
+    kv(sb, "result", e->result);
+    kv(sb, "mechanism", e->mechanism);
+    kv(sb, "problem", e->problem);
+    kv(sb, "skip", e->skip_reason);
+    char score[32];
+    snprintf(score, sizeof score, "%.1f", e->score);
+    kv(sb, "score", score);
+    kv(sb, "action", e->action);
+    kv(sb, "held", e->held_action);
+    kv(sb, "reply", e->reply);
+    kv(sb, "reasons", e->reasons);
+    strbuf results;
+    strbuf_init(&results);
+    for (size_t i = 0; i < e->result_count; i++)
+        strbuf_printf(&results, "%s%s=%s", i ? " " : "", e->results[i].method,
+                      e->results[i].result);
+    kv(sb, "results", results.data ? results.data : "");
+    strbuf_free(&results);
+    char n[32];
+    snprintf(n, sizeof n, "%zu", e->result_count);
+    kv(sb, "result_count", n);
+    snprintf(n, sizeof n, "%zu", e->rcpt_count);
+    kv(sb, "rcpt_count", n);
+    for (size_t i = 0; i < e->rcpt_count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "rcpt%zu", i);
+        strbuf v;
+        strbuf_init(&v);
+        strbuf_printf(&v, "%s %s", e->rcpts[i].address, e->rcpts[i].action);
+        kv(sb, key, v.data);
+        strbuf_free(&v);
+    }
+    for (size_t i = 0; i < e->result_count; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "props%zu", i);
+        kv(sb, key, e->results[i].props);
+        snprintf(key, sizeof key, "reason%zu", i);
+        kv(sb, key, e->results[i].reason);
+    }
+}
+
+static void run_loop(scenario *s)
+{
+    /* The zone answers when run; timers and drives live on the loop. */
+    for (int i = 0; i < 1000; i++) {
+        da_resolver_run(s->zone_resolver);
+        if (uv_run(&s->loop, UV_RUN_NOWAIT) == 0)
+            break;
+    }
+}
+
+static void say_fail(scenario *s, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say_fail(scenario *s, const char *what, const char *fmt, ...)
+{
+    TAP_OK(false, "%s: %s: %s", s->file, s->title, what);
+    va_list ap;
+    va_start(ap, fmt);
+    char text[2000];
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        printf("#   %s\n", line);
+}
+
+static void pass(scenario *s, const char *what)
+{
+    TAP_OK(true, "%s: %s: %s", s->file, s->title, what);
+}
+
+static void teardown(scenario *s)
+{
+    svc_msg_free(s->msg);
+    s->msg = NULL;
+    if (s->configured) {
+        run_loop(s);
+        uv_walk(&s->loop, (uv_walk_cb)(void (*)(void))NULL, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        da_resolver_free(s->resolver);
+        da_resolver_free(s->zone_resolver);
+        da_dns_cache_free(s->cache);
+        da_zone_free(s->zone);
+        config_free(&s->config);
+    }
+    s->configured = false;
+    clear_edits(s);
+    strbuf_clear(&s->config_text);
+    strbuf_clear(&s->zone_text);
+    s->have_event = false;
+    s->events = 0;
+    s->replied = false;
+}
+
+static bool setup(scenario *s)
+{
+    if (s->configured)
+        return true;
+    char err[600];
+    config_init(&s->config);
+    const char *text = s->config_text.data ? s->config_text.data : "";
+    if (config_parse(&s->config, "test.conf", text, strlen(text), err, sizeof err) != 0) {
+        say_fail(s, "configuration parses", "%s", err);
+        return false;
+    }
+    s->zone = da_zone_new();
+    const char *zt = s->zone_text.data ? s->zone_text.data : "";
+    if (da_zone_load_text(s->zone, zt, strlen(zt), err, sizeof err) != 0) {
+        say_fail(s, "zone loads", "%s", err);
+        config_free(&s->config);
+        da_zone_free(s->zone);
+        return false;
+    }
+    /* A cache in front, as in domauthd: a hit answers inside submit, so
+     * replies can come inside the call that asked. */
+    s->zone_resolver = da_resolver_new_zone(s->zone);
+    da_dns_cache_options co = {.max_entries = 1000};
+    s->cache = da_dns_cache_new(&co);
+    s->resolver = da_resolver_new_cached(s->cache, s->zone_resolver);
+    uv_loop_init(&s->loop);
+    memset(&s->counters, 0, sizeof s->counters);
+    s->env = (svc_env){.loop = &s->loop,
+                       .resolver = s->resolver,
+                       .counters = &s->counters,
+                       .on_event = on_event,
+                       .event_ctx = s};
+    s->svc = (svc_config){.config = &s->config, .host_name = "host.test"};
+    s->configured = true;
+    return true;
+}
+
+static svc_msg *message(scenario *s)
+{
+    if (s->msg == NULL && setup(s)) {
+        svc_session sess = {.client_ip = s->ip[0] ? s->ip : NULL,
+                            .client_name = s->name[0] ? s->name : NULL,
+                            .helo = s->helo,
+                            .auth_user = s->auth[0] ? s->auth : NULL,
+                            .mta_name = s->mta[0] ? s->mta : NULL};
+        s->msg = svc_msg_new(&s->env, &s->svc, &s->caps, &sess);
+    }
+    return s->msg;
+}
+
+static const char *word(char **p)
+{
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+    if (**p == '\0')
+        return NULL;
+    char *start = *p;
+    while (**p && **p != ' ' && **p != '\t')
+        (*p)++;
+    if (**p)
+        *(*p)++ = '\0';
+    return start;
+}
+
+static bool glob(const char *pattern, const char *text)
+{
+    return fnmatch(pattern, text ? text : "", 0) == 0;
+}
+
+static const char *op_name(header_op op)
+{
+    switch (op) {
+    case HEADER_INSERT_TOP: return "insert";
+    case HEADER_APPEND: return "append";
+    case HEADER_CHANGE: return "change";
+    case HEADER_DELETE: return "delete";
+    }
+    return "?";
+}
+
+static void expect(scenario *s, char *rest, unsigned line)
+{
+    char what[300];
+    snprintf(what, sizeof what, "line %u: expect %s", line, rest);
+    const char *kind = word(&rest);
+    while (*rest == ' ')
+        rest++;
+    if (kind == NULL) {
+        say_fail(s, what, "nothing to expect");
+    } else if (strcmp(kind, "reply") == 0) {
+        const char *action = word(&rest);
+        while (*rest == ' ')
+            rest++;
+        if (!s->replied)
+            say_fail(s, what, "no reply came");
+        else if (strcmp(action, s->reply_action) != 0 || (*rest && !glob(rest, s->reply_text)))
+            say_fail(s, what, "got %s '%s'", s->reply_action, s->reply_text);
+        else
+            pass(s, what);
+    } else if (strcmp(kind, "edit") == 0 || strcmp(kind, "no-edit") == 0) {
+        bool want = strcmp(kind, "edit") == 0;
+        const char *op = want ? word(&rest) : NULL;
+        const char *name = word(&rest);
+        while (*rest == ' ')
+            rest++;
+        size_t rl = strlen(rest);
+        if (rl >= 2 && rest[0] == '"' && rest[rl - 1] == '"') {
+            rest[rl - 1] = '\0';
+            rest++;
+        }
+        bool found = false;
+        for (size_t i = 0; i < s->edit_count && name; i++) {
+            const captured_edit *e = &s->edits[i];
+            if (strcasecmp(e->name, name) != 0)
+                continue;
+            if (want && strcmp(op_name(e->op), op) != 0)
+                continue;
+            if (want && *rest && !glob(rest, e->value))
+                continue;
+            found = true;
+        }
+        if (found == want) {
+            pass(s, what);
+        } else {
+            strbuf sb;
+            strbuf_init(&sb);
+            for (size_t i = 0; i < s->edit_count; i++)
+                strbuf_printf(&sb, "%s %s[%u]: %s\n", op_name(s->edits[i].op), s->edits[i].name,
+                              s->edits[i].index, s->edits[i].value);
+            say_fail(s, what, "edits:\n%s", sb.data ? sb.data : "(none)");
+            strbuf_free(&sb);
+        }
+    } else if (strcmp(kind, "edits") == 0) {
+        size_t n = strtoul(rest, NULL, 10);
+        if (n == s->edit_count)
+            pass(s, what);
+        else
+            say_fail(s, what, "got %zu edits", s->edit_count);
+    } else if (strcmp(kind, "no-event") == 0) {
+        if (!s->have_event)
+            pass(s, what);
+        else
+            say_fail(s, what, "an event was written:\n%s", s->event_json.data);
+    } else if (strcmp(kind, "event") == 0) {
+        if (!s->have_event) {
+            say_fail(s, what, "no event was written");
+            return;
+        }
+        if (s->events != 1) {
+            say_fail(s, what, "%u events were written for one message", s->events);
+            return;
+        }
+        /* KEY=GLOB pairs; a glob may hold spaces when quoted "..." */
+        char *p = rest;
+        bool ok = true;
+        char diag[1500] = "";
+        while (*p) {
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                break;
+            char *eq = strchr(p, '=');
+            if (eq == NULL)
+                break;
+            *eq = '\0';
+            const char *key = p;
+            char *value = eq + 1;
+            char *end;
+            if (*value == '"') {
+                value++;
+                end = strchr(value, '"');
+                if (end == NULL)
+                    end = value + strlen(value);
+            } else {
+                end = value + strcspn(value, " ");
+            }
+            char saved = *end;
+            *end = '\0';
+            /* Find "key=" in the event lines. */
+            char needle[80];
+            snprintf(needle, sizeof needle, "%s=", key);
+            const char *got = NULL;
+            size_t got_len = 0;
+            for (const char *l = s->event_json.data; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                if (strncmp(l, needle, strlen(needle)) == 0) {
+                    got = l + strlen(needle);
+                    got_len = len - strlen(needle);
+                    break;
+                }
+                l = nl ? nl + 1 : l + len;
+            }
+            char gotbuf[1200];
+            snprintf(gotbuf, sizeof gotbuf, "%.*s", (int)got_len, got ? got : "");
+            if (got == NULL || !glob(value, gotbuf)) {
+                ok = false;
+                size_t dl = strlen(diag);
+                snprintf(diag + dl, sizeof diag - dl, "%s: got '%s', want '%s'\n", key,
+                         got ? gotbuf : "(absent)", value);
+            }
+            *end = saved;
+            p = *end ? end + 1 : end;
+            if (saved == '"' && *p == ' ')
+                p++;
+        }
+        if (ok)
+            pass(s, what);
+        else
+            say_fail(s, what, "%sevent:\n%s", diag, s->event_json.data);
+    } else {
+        say_fail(s, what, "unknown expectation '%s'", kind);
+    }
+}
+
+static void command(scenario *s, char *line, unsigned lineno)
+{
+    char *rest = line;
+    const char *cmd = word(&rest);
+    while (*rest == ' ')
+        rest++;
+    if (cmd == NULL)
+        return;
+    if (strcmp(cmd, "expect") == 0) {
+        expect(s, rest, lineno);
+        return;
+    }
+    if (strcmp(cmd, "caps") == 0) {
+        if (strcmp(rest, "policy") == 0)
+            s->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1};
+        else if (strcmp(rest, "milter-nobody") == 0)
+            s->caps = (svc_caps){.listener = "milter", .sees_message = true, .can_insert = true,
+                                 .can_change = true};
+        else
+            s->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
+                                 .can_insert = true, .can_change = true};
+        return;
+    }
+    if (strcmp(cmd, "connect") == 0) {
+        const char *ip = word(&rest);
+        snprintf(s->ip, sizeof s->ip, "%s", ip && strcmp(ip, "-") ? ip : "");
+        const char *w;
+        while ((w = word(&rest)) != NULL) {
+            if (strncmp(w, "helo=", 5) == 0)
+                snprintf(s->helo, sizeof s->helo, "%s", w + 5);
+            else if (strncmp(w, "auth=", 5) == 0)
+                snprintf(s->auth, sizeof s->auth, "%s", w + 5);
+            else if (strncmp(w, "mta=", 4) == 0)
+                snprintf(s->mta, sizeof s->mta, "%s", w + 4);
+            else if (strncmp(w, "name=", 5) == 0)
+                snprintf(s->name, sizeof s->name, "%s", w + 5);
+        }
+        return;
+    }
+    svc_msg *m = message(s);
+    if (m == NULL)
+        return;
+    s->replied = false;
+    if (strcmp(cmd, "mail") == 0) {
+        svc_msg_mail_from(m, rest, strlen(rest));
+        svc_msg_check_mail(m, on_reply, s);
+    } else if (strcmp(cmd, "mail-repeat") == 0) {
+        /* mail-repeat CHAR COUNT SUFFIX: a long local-part */
+        const char *ch = word(&rest);
+        const char *count = word(&rest);
+        const char *suffix = word(&rest);
+        size_t n = strtoul(count ? count : "0", NULL, 10);
+        strbuf a;
+        strbuf_init(&a);
+        for (size_t i = 0; i < n; i++)
+            strbuf_putc(&a, ch ? ch[0] : 'a');
+        strbuf_puts(&a, suffix ? suffix : "");
+        svc_msg_mail_from(m, a.data, a.len);
+        strbuf_free(&a);
+        svc_msg_check_mail(m, on_reply, s);
+    } else if (strcmp(cmd, "rcpt") == 0) {
+        svc_msg_check_rcpt(m, rest, strlen(rest), strcmp(s->caps.listener, "policy") == 0,
+                           on_reply, s);
+    } else if (strcmp(cmd, "queue") == 0) {
+        svc_msg_queue_id(m, rest);
+    } else if (strcmp(cmd, "header") == 0 || strcmp(cmd, "header-repeat") == 0) {
+        size_t repeat = 1;
+        if (strcmp(cmd, "header-repeat") == 0) {
+            const char *count = word(&rest);
+            repeat = strtoul(count ? count : "1", NULL, 10);
+            while (*rest == ' ')
+                rest++;
+        }
+        char *colon = strchr(rest, ':');
+        if (colon == NULL)
+            return;
+        *colon = '\0';
+        /* The value as on the wire: "\n" in the script is a folded line. */
+        strbuf v;
+        strbuf_init(&v);
+        for (const char *p = colon + 1; *p; p++) {
+            if (p[0] == '\\' && p[1] == 'n') {
+                strbuf_puts(&v, "\r\n");
+                p++;
+            } else if (p[0] == '\\' && p[1] == 't') {
+                strbuf_putc(&v, '\t');
+                p++;
+            } else {
+                strbuf_putc(&v, *p);
+            }
+        }
+        for (size_t i = 0; i < repeat; i++)
+            svc_msg_header(m, rest, v.data ? v.data : "", v.len);
+        strbuf_free(&v);
+        s->replied = true; /* no reply expected */
+        return;
+    } else if (strcmp(cmd, "eoh") == 0) {
+        svc_msg_end_headers(m);
+        return;
+    } else if (strcmp(cmd, "body") == 0) {
+        strbuf b;
+        strbuf_init(&b);
+        strbuf_puts(&b, rest);
+        strbuf_puts(&b, "\r\n");
+        svc_msg_body(m, b.data, b.len);
+        strbuf_free(&b);
+        return;
+    } else if (strcmp(cmd, "eom") == 0) {
+        s->in_eom = true;
+        svc_msg_check_end(m, on_reply, s);
+        run_loop(s);
+        s->in_eom = false;
+        return;
+    } else if (strcmp(cmd, "free-on-reply") == 0) {
+        s->free_on_reply = true;
+        return;
+    } else if (strcmp(cmd, "free") == 0) {
+        svc_msg_free(m);
+        s->msg = NULL;
+        run_loop(s);
+        return;
+    } else if (strcmp(cmd, "finish") == 0) {
+        svc_msg_finish(m);
+        return;
+    } else {
+        say_fail(s, "script", "line %u: unknown command '%s'", lineno, cmd);
+        return;
+    }
+    run_loop(s);
+}
+
+static void run_file(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t len;
+    char err[300];
+    char *text = util_read_file(path, 1u << 20, &len, err, sizeof err);
+    if (text == NULL) {
+        TAP_OK(false, "%s: %s", name, err);
+        return;
+    }
+    scenario s;
+    memset(&s, 0, sizeof s);
+    s.file = name;
+    strbuf_init(&s.config_text);
+    strbuf_init(&s.zone_text);
+    strbuf_init(&s.event_json);
+    unsigned lineno = 0;
+    for (char *line = text, *next; line != NULL; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (s.in_config || s.in_zone) {
+            if (strcmp(p, "end") == 0) {
+                s.in_config = s.in_zone = false;
+            } else {
+                strbuf *target = s.in_config ? &s.config_text : &s.zone_text;
+                strbuf_puts(target, p);
+                strbuf_putc(target, '\n');
+            }
+            continue;
+        }
+        if (*p == '#' || *p == '\0')
+            continue;
+        if (strncmp(p, "===", 3) == 0) {
+            teardown(&s);
+            snprintf(s.title, sizeof s.title, "%s", p[3] == ' ' ? p + 4 : p + 3);
+            memset(s.ip, 0, sizeof s.ip);
+            s.helo[0] = s.auth[0] = s.mta[0] = s.name[0] = '\0';
+            s.caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
+                                .can_insert = true, .can_change = true};
+            s.free_on_reply = false;
+            continue;
+        }
+        if (strcmp(p, "config") == 0) {
+            s.in_config = true;
+            continue;
+        }
+        if (strcmp(p, "zone") == 0) {
+            s.in_zone = true;
+            continue;
+        }
+        command(&s, p, lineno);
+    }
+    teardown(&s);
+    strbuf_free(&s.config_text);
+    strbuf_free(&s.zone_text);
+    strbuf_free(&s.event_json);
+    free(text);
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_script(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 7 && strcmp(d->d_name + n - 7, ".script") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "tests/service";
+    struct dirent **names;
+    int n = scandir(dir, &names, is_script, by_name);
+    if (n < 0) {
+        printf("Bail out! cannot read %s\n", dir);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        run_file(dir, names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+    return tap_done();
+}

@@ -1,22 +1,24 @@
-/* log.c: "domauth log", the decisions domauthd stored in its SQLite database:
- * a filtered listing (newest first), counts per result and action, and the
- * purge of old rows. Only --purge-before opens the database for writing. */
+/* log.c: "domauth log", the decisions domauthd stored in its event store: a
+ * filtered listing (newest first), counts per result and action, and the
+ * purge of old events. It reads through the store's interface
+ * (store/event_store.h) and writes no SQL; only --purge-before opens the
+ * store for writing. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
 
-#include "util/file.h"
-#include "util/json.h"
-#include "../daemon/eventlog_schema.h"
 #include "commands.h"
 #include "config/config.h"
+#include "store/event_store.h"
+#include "util/file.h"
+#include "util/json.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 #define DEFAULT_DATABASE "/var/lib/domauth/events.db"
@@ -24,16 +26,16 @@
 enum {
     DEFAULT_LIMIT = 100,
     MAX_LIST_ITEMS = 16,  /* values in one --result or --action list */
-    MAX_BINDS = 2 + 2 * MAX_LIST_ITEMS + 2 + MAX_LIST_ITEMS,
+    MAX_METHOD = 32,      /* bytes of a --method name */
     COLUMN_CAP = 40,      /* wider values are shown whole but not aligned */
-    PURGE_CHUNK = 10000,  /* rows per transaction, so domauthd never waits long */
     BUSY_TIMEOUT_MS = 10000,
 };
 
 static const char usage_log[] =
     "usage: domauth log [options]\n"
     "\n"
-    "Lists the decisions domauthd stored in its event database, newest first.\n"
+    "Lists the decisions domauthd stored in its event database, newest first:\n"
+    "one event per message, with every authentication result and recipient.\n"
     "\n"
     "where:\n"
     "  --database PATH       the database (default: the 'database' key of\n"
@@ -42,19 +44,25 @@ static const char usage_log[] =
     "which events (all must match):\n"
     "  --since TIME          at or after TIME\n"
     "  --until TIME          before TIME\n"
+    "  --method M            with a result of method M (spf, dkim, ...); then\n"
+    "                        --result and --domain apply to that result\n"
     "  --result R[,R...]     SPF result: pass fail softfail neutral none\n"
-    "                        temperror permerror\n"
+    "                        temperror permerror; with --method, that method's\n"
+    "                        result (also policy)\n"
     "  --ip IP               client address, as domauthd wrote it\n"
-    "  --domain D            the checked domain (case does not matter)\n"
+    "  --domain D            the checked domain (case does not matter); with\n"
+    "                        --method, the domain of that result (DKIM's d=)\n"
     "  --action A[,A...]     what was done, or what monitor mode held back:\n"
     "                        accept tag defer reject\n"
     "  --skip                only messages not checked (authenticated,\n"
     "                        whitelisted, local or trusted clients)\n"
     "  --limit N             at most N events (default 100; 0: all)\n"
     "output:\n"
-    "  --json                one JSON object a line, every column\n"
-    "  --summary             counts per result and per action over the events\n"
-    "                        selected (--limit does not apply)\n"
+    "  --json                one JSON object a line: every column, the results\n"
+    "                        and the recipients\n"
+    "  --summary             counts per result, per action and per method and\n"
+    "                        result over the events selected (--limit does not\n"
+    "                        apply)\n"
     "maintenance:\n"
     "  --purge-before TIME   delete the events before TIME and exit\n"
     "  -h, --help            this text\n"
@@ -66,7 +74,9 @@ static const char usage_log[] =
     "The columns are the time, the SPF result (- when skipped), the action with\n"
     "what monitor mode held back in parentheses, the client address, the\n"
     "envelope sender (<> when empty), the checked domain and the matched\n"
-    "mechanism or why the check was skipped. See doc/domauth-log.md.\n"
+    "mechanism or why the check was skipped. With --method M, the result,\n"
+    "domain and detail (DKIM's selector) are those of M's result. See\n"
+    "doc/domauth-log.md.\n"
     "\n"
     "Exit status: 0 (also when nothing matches), 64 for a usage error, 65 for a\n"
     "configuration file that does not parse, 66 for a database that is missing\n"
@@ -77,22 +87,18 @@ typedef struct log_options {
     bool have_since, have_until, have_purge;
     int64_t since, until, purge_before;
     char *results, *actions; /* comma lists, as given */
-    const char *ip, *domain;
+    const char *ip, *domain, *method;
     bool skipped, json, summary;
     unsigned long limit;
 } log_options;
 
-/* A WHERE clause built only from the constant fragments below; every value
- * from the command line is a bound parameter. */
-typedef struct where_clause {
-    char sql[1024];
-    struct {
-        const char *text; /* NULL: an integer */
-        int64_t number;
-    } binds[MAX_BINDS];
-    int bind_count;
-    char *list_copy[2]; /* the split --result and --action lists */
-} where_clause;
+/* The store's query made from the options, and the split lists it points
+ * into. */
+typedef struct log_query {
+    event_query q;
+    char *copies[2];
+    const char *results[MAX_LIST_ITEMS], *actions[MAX_LIST_ITEMS];
+} log_query;
 
 /* ------------------------------------------------------------- time */
 
@@ -178,35 +184,11 @@ static void format_time(int64_t t, char *buf, size_t size)
         snprintf(buf, size, "@%lld", (long long)t);
 }
 
-/* ------------------------------------------------------ where clause */
-
-static void where_add(where_clause *w, const char *fragment)
-{
-    size_t used = strlen(w->sql);
-    snprintf(w->sql + used, sizeof w->sql - used, "%s%s", used ? " AND " : " WHERE ", fragment);
-}
-
-static void where_append(where_clause *w, const char *text)
-{
-    size_t used = strlen(w->sql);
-    snprintf(w->sql + used, sizeof w->sql - used, "%s", text);
-}
-
-static void bind_text(where_clause *w, const char *text)
-{
-    w->binds[w->bind_count].text = text;
-    w->binds[w->bind_count++].number = 0;
-}
-
-static void bind_number(where_clause *w, int64_t number)
-{
-    w->binds[w->bind_count].text = NULL;
-    w->binds[w->bind_count++].number = number;
-}
+/* ------------------------------------------------------------ query */
 
 /* Splits a comma list in place into items; returns how many, or -1 when
  * there are too many or one is empty. */
-static int split_list(char *list, char **items)
+static int split_list(char *list, const char **items)
 {
     int n = 0;
     char *save = NULL;
@@ -218,111 +200,95 @@ static int split_list(char *list, char **items)
     return n;
 }
 
-/* Appends "column IN (?,?,...)" binding items. */
-static void where_in(where_clause *w, const char *column, char **items, int n)
+static bool in_list(const char *word, const char *const *list, size_t n)
 {
-    where_append(w, column);
-    where_append(w, " IN (");
-    for (int i = 0; i < n; i++) {
-        where_append(w, i ? ",?" : "?");
-        bind_text(w, items[i]);
-    }
-    where_append(w, ")");
-}
-
-static bool known_result(const char *r)
-{
-    static const char *const results[] = {"pass",    "fail",      "softfail", "neutral",
-                                          "none",    "temperror", "permerror"};
-    for (size_t i = 0; i < sizeof results / sizeof results[0]; i++)
-        if (strcmp(r, results[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(word, list[i]) == 0)
             return true;
     return false;
 }
 
-/* Builds the clause from the options. Returns 0, or CLI_EXIT_USAGE after
- * saying what is wrong. */
-static int where_build(where_clause *w, const log_options *o)
+/* SPF's results, and those of any method (RFC 8601 section 2.7). */
+static const char *const spf_results[] = {"pass", "fail",      "softfail", "neutral",
+                                          "none", "temperror", "permerror"};
+static const char *const any_results[] = {"pass",      "fail",      "softfail", "neutral", "none",
+                                          "temperror", "permerror", "policy"};
+
+/* A method name as RFC 8601 spells them: letters, digits, '-', '_', '.'. */
+static bool method_name(const char *m)
 {
-    char *items[MAX_LIST_ITEMS];
-    if (o->have_since) {
-        where_add(w, "time >= ?");
-        bind_number(w, o->since);
-    }
-    if (o->have_until) {
-        where_add(w, "time < ?");
-        bind_number(w, o->until);
+    size_t n = strlen(m);
+    if (n == 0 || n > MAX_METHOD)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)m[i]) && m[i] != '-' && m[i] != '_' && m[i] != '.')
+            return false;
+    return true;
+}
+
+/* Builds the query from the options. Returns 0, or CLI_EXIT_USAGE after
+ * saying what is wrong. */
+static int query_build(log_query *lq, const log_options *o)
+{
+    event_query *q = &lq->q;
+    q->have_since = o->have_since;
+    q->since = o->since;
+    q->have_until = o->have_until;
+    q->until = o->until;
+    q->client_ip = o->ip;
+    q->domain = o->domain;
+    q->skipped = o->skipped;
+    q->limit = o->limit;
+    if (o->method != NULL) {
+        if (!method_name(o->method)) {
+            fprintf(stderr, "domauth: --method: '%s' is not a method name (spf, dkim, ...)\n",
+                    o->method);
+            return CLI_EXIT_USAGE;
+        }
+        q->method = o->method;
     }
     if (o->results != NULL) {
-        int n = (w->list_copy[0] = strdup(o->results)) ? split_list(w->list_copy[0], items) : -1;
+        int n = (lq->copies[0] = strdup(o->results)) ? split_list(lq->copies[0], lq->results)
+                                                     : -1;
         if (n <= 0) {
             fprintf(stderr, "domauth: --result: give 1 to %d results, separated by commas\n",
                     MAX_LIST_ITEMS);
             return CLI_EXIT_USAGE;
         }
-        for (int i = 0; i < n; i++)
-            if (!known_result(items[i])) {
-                fprintf(stderr, "domauth: --result: '%s' is not an SPF result\n", items[i]);
+        for (int i = 0; i < n; i++) {
+            if (o->method == NULL && !in_list(lq->results[i], spf_results, 7)) {
+                fprintf(stderr, "domauth: --result: '%s' is not an SPF result\n",
+                        lq->results[i]);
                 return CLI_EXIT_USAGE;
             }
-        where_add(w, "");
-        where_in(w, "result", items, n);
-    }
-    if (o->ip != NULL) {
-        where_add(w, "client_ip = ?");
-        bind_text(w, o->ip);
-    }
-    if (o->domain != NULL) {
-        where_add(w, "domain = ?"); /* the column compares without case */
-        bind_text(w, o->domain);
+            if (o->method != NULL && !in_list(lq->results[i], any_results, 8)) {
+                fprintf(stderr, "domauth: --result: '%s' is not a result (pass fail softfail "
+                                "neutral none temperror permerror policy)\n",
+                        lq->results[i]);
+                return CLI_EXIT_USAGE;
+            }
+        }
+        q->results = lq->results;
+        q->result_count = (size_t)n;
     }
     if (o->actions != NULL) {
-        int n = (w->list_copy[1] = strdup(o->actions)) ? split_list(w->list_copy[1], items) : -1;
+        int n = (lq->copies[1] = strdup(o->actions)) ? split_list(lq->copies[1], lq->actions)
+                                                     : -1;
         if (n <= 0) {
             fprintf(stderr, "domauth: --action: give 1 to %d actions, separated by commas\n",
                     MAX_LIST_ITEMS);
             return CLI_EXIT_USAGE;
         }
-        where_add(w, "(");
-        where_in(w, "action", items, n);
-        where_append(w, " OR ");
-        where_in(w, "held_action", items, n);
-        where_append(w, ")");
+        q->actions = lq->actions;
+        q->action_count = (size_t)n;
     }
-    if (o->skipped)
-        where_add(w, "skip_reason IS NOT NULL");
     return 0;
 }
 
-static void where_free(where_clause *w)
+static void query_free(log_query *lq)
 {
-    free(w->list_copy[0]);
-    free(w->list_copy[1]);
-}
-
-/* Prepares head + where + tail and binds the clause's values. */
-static sqlite3_stmt *prepare(sqlite3 *db, const char *head, const where_clause *w,
-                             const char *tail)
-{
-    size_t size = strlen(head) + strlen(w->sql) + strlen(tail) + 1;
-    char *sql = malloc(size);
-    if (sql == NULL)
-        return NULL;
-    snprintf(sql, size, "%s%s%s", head, w->sql, tail);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    free(sql);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "domauth: %s\n", sqlite3_errmsg(db));
-        return NULL;
-    }
-    for (int i = 0; i < w->bind_count; i++) {
-        if (w->binds[i].text != NULL)
-            sqlite3_bind_text(st, i + 1, w->binds[i].text, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_int64(st, i + 1, w->binds[i].number);
-    }
-    return st;
+    free(lq->copies[0]);
+    free(lq->copies[1]);
 }
 
 /* ---------------------------------------------------------- display */
@@ -361,37 +327,53 @@ typedef struct table_row {
     size_t width[COLS];
 } table_row;
 
-static const char *column_text(sqlite3_stmt *st, int column)
+
+/* The entry of the results vector the table shows with --method: the
+ * first of that method whose result the query asked for, else the first of
+ * that method. */
+static const event_result *shown_result(const event_record *r, const event_query *q)
 {
-    return (const char *)sqlite3_column_text(st, column);
+    const event_result *first = NULL;
+    for (size_t i = 0; i < r->result_count; i++) {
+        const event_result *x = &r->results[i];
+        if (x->method == NULL || strcasecmp(x->method, q->method) != 0)
+            continue;
+        if (first == NULL)
+            first = x;
+        if (q->result_count == 0 ||
+            (x->result != NULL && in_list(x->result, q->results, q->result_count)))
+            return x;
+    }
+    return first;
 }
 
-/* The cells of one row of the listing; the statement selects id first,
- * then EVENTLOG_COLUMNS, so column c of the table is c + 1. */
-static bool row_fill(table_row *row, sqlite3_stmt *st)
+/* The cells of one row of the listing. */
+static bool row_fill(table_row *row, const event_record *r, const event_query *q)
 {
     const char *v[COLS];
-    const char *result = column_text(st, 1 + EVC_RESULT);
-    const char *action = column_text(st, 1 + EVC_ACTION);
-    const char *held = column_text(st, 1 + EVC_HELD_ACTION);
-    const char *sender = column_text(st, 1 + EVC_MAIL_FROM);
-    const char *skip = column_text(st, 1 + EVC_SKIP_REASON);
-    const char *mechanism = column_text(st, 1 + EVC_MECHANISM);
-    const char *problem = column_text(st, 1 + EVC_PROBLEM);
+    const char *result = r->result, *domain = r->domain, *why_text;
     char when[64], action_cell[128], why[600];
-    format_time(sqlite3_column_int64(st, 1 + EVC_TIME), when, sizeof when);
-    snprintf(action_cell, sizeof action_cell, "%.40s%s%.40s%s", action ? action : "-",
-             held ? "(" : "", held ? held : "", held ? ")" : "");
-    if (skip != NULL)
-        snprintf(why, sizeof why, "skipped: %.500s", skip);
+    format_time(r->time, when, sizeof when);
+    snprintf(action_cell, sizeof action_cell, "%.40s%s%.40s%s", r->action ? r->action : "-",
+             r->held_action ? "(" : "", r->held_action ? r->held_action : "",
+             r->held_action ? ")" : "");
+    why_text = r->mechanism ? r->mechanism : r->problem;
+    if (q->method != NULL) {
+        const event_result *x = shown_result(r, q);
+        result = x ? x->result : NULL;
+        domain = x ? x->domain : NULL;
+        why_text = x ? (x->detail ? x->detail : x->reason) : NULL;
+    }
+    if (r->skip_reason != NULL && q->method == NULL)
+        snprintf(why, sizeof why, "skipped: %.500s", r->skip_reason);
     else
-        snprintf(why, sizeof why, "%.500s", mechanism ? mechanism : problem ? problem : "-");
+        snprintf(why, sizeof why, "%.500s", why_text ? why_text : "-");
     v[COL_TIME] = when;
     v[COL_RESULT] = result ? result : "-";
     v[COL_ACTION] = action_cell;
-    v[COL_CLIENT] = column_text(st, 1 + EVC_CLIENT_IP);
-    v[COL_SENDER] = sender == NULL ? "-" : *sender ? sender : "<>";
-    v[COL_DOMAIN] = column_text(st, 1 + EVC_DOMAIN);
+    v[COL_CLIENT] = r->client_ip;
+    v[COL_SENDER] = r->mail_from == NULL ? "-" : *r->mail_from ? r->mail_from : "<>";
+    v[COL_DOMAIN] = domain;
     v[COL_WHY] = why;
     for (int c = 0; c < COLS; c++)
         if ((row->cell[c] = display_copy(v[c] ? v[c] : "-", &row->width[c])) == NULL)
@@ -399,10 +381,21 @@ static bool row_fill(table_row *row, sqlite3_stmt *st)
     return true;
 }
 
-static void print_table(table_row *rows, size_t n)
+/* With a method, its name (upper case) heads the result column and the
+ * last one is its detail. */
+static void print_table(table_row *rows, size_t n, const char *method)
 {
-    static const char *const titles[COLS] = {"TIME",   "RESULT", "ACTION(HELD)", "CLIENT",
-                                             "SENDER", "DOMAIN", "MECHANISM"};
+    const char *titles[COLS] = {"TIME",   "RESULT", "ACTION(HELD)", "CLIENT",
+                                "SENDER", "DOMAIN", "MECHANISM"};
+    char method_title[MAX_METHOD + 1];
+    if (method != NULL) {
+        size_t i = 0;
+        for (; method[i] && i < MAX_METHOD; i++)
+            method_title[i] = (char)toupper((unsigned char)method[i]);
+        method_title[i] = '\0';
+        titles[COL_RESULT] = method_title;
+        titles[COL_WHY] = "DETAIL";
+    }
     size_t width[COLS];
     for (int c = 0; c < COLS; c++) {
         width[c] = strlen(titles[c]);
@@ -422,36 +415,17 @@ static void print_table(table_row *rows, size_t n)
     }
 }
 
+
 static void put_stdout(void *ctx, const char *bytes, size_t len)
 {
     fwrite(bytes, 1, len, ctx);
 }
 
-/* One event as a JSON object with the keys of the daemon's JSON lines. */
-static void print_json_row(sqlite3_stmt *st)
-{
-    printf("{\"id\":%lld", (long long)sqlite3_column_int64(st, 0));
-    for (int c = 0; c < EVC_COUNT; c++) {
-        char number[32];
-        printf(",\"%s\":", eventlog_column_name(c));
-        switch (sqlite3_column_type(st, c + 1)) {
-        case SQLITE_NULL: fputs("null", stdout); break;
-        case SQLITE_INTEGER: printf("%lld", (long long)sqlite3_column_int64(st, c + 1)); break;
-        case SQLITE_FLOAT:
-            json_format_number(sqlite3_column_double(st, c + 1), number);
-            fputs(number, stdout);
-            break;
-        default: json_write_string(column_text(st, c + 1), put_stdout, stdout); break;
-        }
-    }
-    fputs("}\n", stdout);
-}
-
 /* ----------------------------------------------------------- actions */
 
-static int sql_failed(sqlite3 *db)
+static int store_failed(const char *why)
 {
-    fprintf(stderr, "domauth: %s\n", sqlite3_errmsg(db));
+    fprintf(stderr, "domauth: %s\n", why[0] ? why : "the event store failed");
     return CLI_EXIT_SOFTWARE;
 }
 
@@ -463,169 +437,145 @@ static void free_rows(table_row *rows, size_t n)
     free(rows);
 }
 
-static int list_events(sqlite3 *db, const where_clause *w, const log_options *o)
+/* What the listing collects as the store hands it events. */
+typedef struct listing {
+    const log_options *o;
+    const event_query *q;
+    table_row *rows;
+    size_t n, cap, shown; /* rows kept for the table; rows seen */
+    bool more, out_of_memory;
+} listing;
+
+static int list_row(void *ctx, int64_t id, const event_record *r)
 {
-    /* One row more than the limit tells whether there were more. */
-    sqlite3_stmt *st = prepare(db, "SELECT id, " EVENTLOG_COLUMNS " FROM events", w,
-                               " ORDER BY time DESC, id DESC LIMIT ?");
-    if (st == NULL)
-        return CLI_EXIT_SOFTWARE;
-    sqlite3_bind_int64(st, w->bind_count + 1, o->limit ? (int64_t)o->limit + 1 : -1);
-    table_row *rows = NULL;
-    size_t n = 0, cap = 0, shown = 0; /* rows kept for the table; rows seen */
-    bool more = false;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (o->limit && shown == o->limit) {
-            more = true;
-            break;
-        }
-        shown++;
-        if (o->json) {
-            print_json_row(st);
-            continue;
-        }
-        if (n == cap) {
-            size_t bigger = cap ? cap * 2 : 64;
-            table_row *grown = realloc(rows, bigger * sizeof *rows);
-            if (grown == NULL)
-                break;
-            rows = grown;
-            cap = bigger;
-        }
-        memset(&rows[n], 0, sizeof rows[n]);
-        if (!row_fill(&rows[n++], st))
-            break;
+    listing *l = ctx;
+    if (l->o->limit && l->shown == l->o->limit) {
+        l->more = true;
+        return 1;
     }
+    l->shown++;
+    if (l->o->json) {
+        /* The keys of the daemon's JSON lines, and the id. */
+        event_json_write(r, id, put_stdout, stdout);
+        fputc('\n', stdout);
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t bigger = l->cap ? l->cap * 2 : 64;
+        table_row *grown = realloc(l->rows, bigger * sizeof *grown);
+        if (grown == NULL) {
+            l->out_of_memory = true;
+            return 1;
+        }
+        l->rows = grown;
+        l->cap = bigger;
+    }
+    memset(&l->rows[l->n], 0, sizeof l->rows[l->n]);
+    if (!row_fill(&l->rows[l->n++], r, l->q)) {
+        l->out_of_memory = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int list_events(event_store *store, const event_query *q, const log_options *o)
+{
+    /* One event more than the limit tells whether there were more. */
+    event_query plus = *q;
+    plus.limit = o->limit ? (uint64_t)o->limit + 1 : 0;
+    listing l = {.o = o, .q = q};
+    char why[512] = "";
     int status = 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        status = sql_failed(db);
-    else if (rc == SQLITE_ROW && !more) {
+    if (event_store_query(store, &plus, list_row, &l, why, sizeof why) != 0) {
+        status = store_failed(why);
+    } else if (l.out_of_memory) {
         fprintf(stderr, "domauth: out of memory\n");
         status = CLI_EXIT_SOFTWARE;
     }
-    sqlite3_finalize(st);
     if (status == 0 && !o->json) {
-        if (n == 0)
+        if (l.n == 0)
             printf("no events match\n");
         else
-            print_table(rows, n);
-        if (more)
+            print_table(l.rows, l.n, q->method);
+        if (l.more)
             fprintf(stderr, "(the newest %lu events; --limit 0 shows all)\n", o->limit);
     }
-    free_rows(rows, n);
+    free_rows(l.rows, l.n);
     return status;
 }
 
-/* Prints "label count" lines (or JSON members) of a two-column query. */
-static int print_counts(sqlite3 *db, const char *head, const where_clause *w, const char *tail,
-                        bool json, const char *key, const char *title)
+/* Prints "label count" lines (or JSON members) of one list of counts. */
+static void print_counts(const event_counts *counts, bool json, const char *key,
+                         const char *title)
 {
-    sqlite3_stmt *st = prepare(db, head, w, tail);
-    if (st == NULL)
-        return CLI_EXIT_SOFTWARE;
     if (json)
         printf(",\"%s\":{", key);
     else
         printf("\n%-28s %10s\n", title, "events");
-    int rc, i = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *label = column_text(st, 0);
-        long long count = sqlite3_column_int64(st, 1);
+    for (size_t i = 0; i < counts->count; i++) {
+        const char *label = counts->items[i].label;
+        unsigned long long count = (unsigned long long)counts->items[i].count;
         if (json) {
             printf("%s", i ? "," : "");
-            json_write_string(label ? label : "-", put_stdout, stdout);
-            printf(":%lld", count);
+            json_write_string(label, put_stdout, stdout);
+            printf(":%llu", count);
         } else {
             size_t width;
-            char *shown = display_copy(label ? label : "-", &width);
-            printf("%s%*s %10lld\n", shown ? shown : "?", width < 28 ? (int)(28 - width) : 0, "",
-                   count);
+            char *shown = display_copy(label, &width);
+            printf("%s%*s %10llu\n", shown ? shown : "?", width < 28 ? (int)(28 - width) : 0,
+                   "", count);
             free(shown);
         }
-        i++;
     }
     if (json)
         printf("}");
-    else if (i == 0)
+    else if (counts->count == 0)
         printf("(none)\n");
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sql_failed(db);
 }
 
-static int summarize(sqlite3 *db, const where_clause *w, const log_options *o)
+static int summarize(event_store *store, const event_query *q, const log_options *o)
 {
-    sqlite3_stmt *st = prepare(db, "SELECT count(*), min(time), max(time) FROM events", w, "");
-    if (st == NULL)
-        return CLI_EXIT_SOFTWARE;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return sql_failed(db);
-    }
-    long long total = sqlite3_column_int64(st, 0);
-    char first[64] = "-", last[64] = "-";
-    if (total > 0) {
-        format_time(sqlite3_column_int64(st, 1), first, sizeof first);
-        format_time(sqlite3_column_int64(st, 2), last, sizeof last);
-    }
+    event_summary sum;
+    char why[512] = "";
+    if (event_store_summary(store, q, &sum, why, sizeof why) != 0)
+        return store_failed(why);
+    unsigned long long total = (unsigned long long)sum.events;
     if (o->json) {
-        printf("{\"events\":%lld", total);
+        printf("{\"events\":%llu", total);
         if (total > 0)
-            printf(",\"first\":%lld,\"last\":%lld", (long long)sqlite3_column_int64(st, 1),
-                   (long long)sqlite3_column_int64(st, 2));
+            printf(",\"first\":%lld,\"last\":%lld", (long long)sum.first, (long long)sum.last);
     } else {
-        printf("%lld event%s", total, total == 1 ? "" : "s");
-        if (total > 0)
+        char first[64], last[64];
+        printf("%llu event%s", total, total == 1 ? "" : "s");
+        if (total > 0) {
+            format_time(sum.first, first, sizeof first);
+            format_time(sum.last, last, sizeof last);
             printf(", from %s to %s", first, last);
+        }
         printf("\n");
     }
-    sqlite3_finalize(st);
-    int status = print_counts(db, "SELECT coalesce(result, 'skipped: ' || skip_reason, '-'), "
-                                  "count(*) FROM events", w, " GROUP BY 1 ORDER BY 2 DESC, 1",
-                              o->json, "results", "result");
-    if (status == 0)
-        status = print_counts(db, "SELECT action, count(*) FROM events", w,
-                              " GROUP BY 1 ORDER BY 2 DESC, 1", o->json, "actions", "action");
-    if (status == 0)
-        status = print_counts(db, "SELECT held_action, count(*) FROM events", w,
-                              w->sql[0] ? " AND held_action IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
-                                        : " WHERE held_action IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
-                              o->json, "held", "held back (monitor mode)");
+    print_counts(&sum.results, o->json, "results", "result");
+    print_counts(&sum.actions, o->json, "actions", "action");
+    print_counts(&sum.held, o->json, "held", "held back (monitor mode)");
+    print_counts(&sum.methods, o->json, "methods", "method=result");
     if (o->json)
         printf("}\n");
-    return status;
+    event_summary_free(&sum);
+    return 0;
 }
 
-/* Deletes in chunks, each its own transaction, so that domauthd's inserts
- * wait at most one chunk. */
-static int purge(sqlite3 *db, int64_t before)
+static int purge(event_store *store, int64_t before)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "DELETE FROM events WHERE id IN "
-                           "(SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_failed(db);
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, PURGE_CHUNK);
-    long long total = 0;
-    int rc;
-    for (;;) {
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE || sqlite3_changes(db) == 0)
-            break;
-        total += sqlite3_changes(db);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "domauth: purge stopped after %lld events: %s\n", total,
-                sqlite3_errmsg(db));
+    uint64_t deleted = 0;
+    char why[512] = "";
+    if (event_store_purge(store, before, &deleted, why, sizeof why) != 0) {
+        fprintf(stderr, "domauth: purge stopped after %llu events: %s\n",
+                (unsigned long long)deleted, why);
         return CLI_EXIT_SOFTWARE;
     }
     char when[64];
     format_time(before, when, sizeof when);
-    printf("%lld events before %s deleted\n", total, when);
+    printf("%llu events before %s deleted\n", (unsigned long long)deleted, when);
     return 0;
 }
 
@@ -672,36 +622,19 @@ static int database_path(const log_options *o, char **path)
     return status;
 }
 
-/* Opens the database (read-only unless writing) and checks that it holds
- * an events table. Returns 0 or an exit status. */
-static int open_database(const char *path, bool writing, sqlite3 **db)
+/* Opens the store (read-only unless purging). Returns 0 or an exit status. */
+static int open_store(const char *path, bool purging, event_store **store)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        fprintf(stderr, "domauth: no event database at %s: %s\n", path, strerror(errno));
+    event_store_options so = {.access = purging ? EVENT_STORE_PURGE : EVENT_STORE_READ,
+                              .busy_timeout_ms = BUSY_TIMEOUT_MS};
+    char why[512];
+    *store = event_store_open(path, &so, why, sizeof why);
+    if (*store == NULL) {
+        fprintf(stderr, "domauth: %s\n", why);
         return CLI_EXIT_NOINPUT;
     }
-    int flags = writing ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
-        fprintf(stderr, "domauth: cannot open %s: %s\n", path,
-                *db ? sqlite3_errmsg(*db) : "out of memory");
-        return CLI_EXIT_NOINPUT;
-    }
-    sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(*db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (version < 1) {
-        fprintf(stderr, "domauth: %s is not a domauth event database%s%s\n", path,
-                rc == SQLITE_ROW ? "" : ": ", rc == SQLITE_ROW ? "" : sqlite3_errmsg(*db));
-        return CLI_EXIT_NOINPUT;
-    }
-    if (version > EVENTLOG_SCHEMA_VERSION)
-        fprintf(stderr, "domauth: warning: %s has schema version %d, newer than this "
-                        "domauth's (%d)\n", path, version, EVENTLOG_SCHEMA_VERSION);
+    if (why[0] != '\0')
+        fprintf(stderr, "domauth: warning: %s\n", why);
     return 0;
 }
 
@@ -710,7 +643,7 @@ static int open_database(const char *path, bool writing, sqlite3 **db)
 static int parse_options(int argc, char **argv, log_options *o)
 {
     enum { O_DATABASE = 256, O_CONFIG, O_SINCE, O_UNTIL, O_RESULT, O_IP, O_DOMAIN, O_ACTION,
-           O_SKIP, O_LIMIT, O_JSON, O_SUMMARY, O_PURGE };
+           O_SKIP, O_LIMIT, O_JSON, O_SUMMARY, O_PURGE, O_METHOD };
     static const struct option options[] = {
         {"database", required_argument, NULL, O_DATABASE},
         {"config", required_argument, NULL, O_CONFIG},
@@ -725,6 +658,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         {"json", no_argument, NULL, O_JSON},
         {"summary", no_argument, NULL, O_SUMMARY},
         {"purge-before", required_argument, NULL, O_PURGE},
+        {"method", required_argument, NULL, O_METHOD},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -738,6 +672,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         case O_RESULT: o->results = optarg; break;
         case O_IP: o->ip = optarg; break;
         case O_DOMAIN: o->domain = optarg; break;
+        case O_METHOD: o->method = optarg; break;
         case O_ACTION: o->actions = optarg; break;
         case O_SKIP: o->skipped = true; break;
         case O_JSON: o->json = true; break;
@@ -776,7 +711,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         return CLI_EXIT_USAGE;
     }
     if (o->have_purge && (o->have_since || o->have_until || o->results || o->ip || o->domain ||
-                          o->actions || o->skipped || o->json || o->summary)) {
+                          o->method || o->actions || o->skipped || o->json || o->summary)) {
         fprintf(stderr, "domauth: --purge-before takes no other options than --database "
                         "and --config\n");
         return CLI_EXIT_USAGE;
@@ -790,28 +725,28 @@ int cmd_log(int argc, char **argv)
     int status = parse_options(argc, argv, &o);
     if (status != 0)
         return status < 0 ? 0 : status;
-    where_clause w = {0};
-    if ((status = where_build(&w, &o)) != 0) {
-        where_free(&w);
+    log_query lq = {0};
+    if ((status = query_build(&lq, &o)) != 0) {
+        query_free(&lq);
         return status;
     }
     char *path = NULL;
-    sqlite3 *db = NULL;
+    event_store *store = NULL;
     if ((status = database_path(&o, &path)) == 0 &&
-        (status = open_database(path, o.have_purge, &db)) == 0) {
+        (status = open_store(path, o.have_purge, &store)) == 0) {
         if (o.have_purge)
-            status = purge(db, o.purge_before);
+            status = purge(store, o.purge_before);
         else if (o.summary)
-            status = summarize(db, &w, &o);
+            status = summarize(store, &lq.q, &o);
         else
-            status = list_events(db, &w, &o);
+            status = list_events(store, &lq.q, &o);
     }
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "domauth: cannot write the output: %s\n", strerror(errno));
         status = CLI_EXIT_SOFTWARE;
     }
-    sqlite3_close(db);
+    event_store_close(store);
     free(path);
-    where_free(&w);
+    query_free(&lq);
     return status;
 }

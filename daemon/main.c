@@ -502,11 +502,17 @@ int main(int argc, char **argv)
     eventlog_options eo = {.syslog = cfg->config.syslog,
                            .syslog_facility = cfg->config.syslog_facility,
                            .json_path = cfg->config.event_log,
-                           .database_path = cfg->config.database};
+                           .database_path = cfg->config.database,
+                           /* In the foreground, decisions go to stderr too when
+                            * syslog would not show them (no /dev/log, syslog off)
+                            * or someone watches the terminal. */
+                           .stderr_lines = !daemonize && (isatty(STDERR_FILENO) ||
+                                                          !cfg->config.syslog ||
+                                                          access("/dev/log", W_OK) != 0)};
     err[0] = '\0';
     /* No output, no writer thread: handing it every decision to drop would
      * cost more than the checks themselves. */
-    bool any_output = eo.syslog || (eo.json_path && *eo.json_path) ||
+    bool any_output = eo.syslog || eo.stderr_lines || (eo.json_path && *eo.json_path) ||
                       (eo.database_path && *eo.database_path);
     if (any_output)
         d.events = eventlog_open(d.loop, &eo, err, sizeof err);

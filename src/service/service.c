@@ -880,7 +880,7 @@ static void decide_early(svc_msg *m)
         verdict_free(&m->final);
     m->final = v;
     m->final_made = true;
-    if (!m->caps.sees_message || (v.action != ACTION_ACCEPT && m->waiting == WAIT_MAIL))
+    if (v.action != ACTION_ACCEPT && m->waiting == WAIT_MAIL)
         m->message_action = verdict_action_name(&m->final);
     svc_reply_fn fn = m->fn;
     void *arg = m->fn_arg;
@@ -1085,15 +1085,21 @@ static void write_event(svc_msg *m)
         c->checked++;
     const char *action = m->message_action;
     if (action == NULL) {
-        /* No message-level action (the transaction ended before its end of
-         * message): the strongest done to a recipient. */
+        /* No message-level action (no end of message was seen): accepted
+         * when some recipient accepted it, else the strongest refusal. */
         static const char *const order[] = {"accept", "tag", "defer", "reject"};
-        int rank = 0;
-        for (size_t i = 0; i < m->rcpt_count; i++)
-            for (int k = 3; k > rank; k--)
-                if (m->rcpts[i].action != NULL && strcmp(m->rcpts[i].action, order[k]) == 0)
-                    rank = k;
-        action = order[rank];
+        int accepted = -1, refused = -1;
+        for (size_t i = 0; i < m->rcpt_count; i++) {
+            for (int k = 0; k < 4 && m->rcpts[i].action != NULL; k++) {
+                if (strcmp(m->rcpts[i].action, order[k]) != 0)
+                    continue;
+                if (k < 2 && k > accepted)
+                    accepted = k;
+                if (k >= 2 && k > refused)
+                    refused = k;
+            }
+        }
+        action = accepted >= 0 ? order[accepted] : refused >= 0 ? order[refused] : "accept";
     }
     if (v != NULL && v->monitor && v->enforced != ACTION_ACCEPT)
         c->held_back++;
@@ -1162,7 +1168,7 @@ static void write_event(svc_msg *m)
         .action = action,
         .held_action = held,
         .reply = v && v->enforced != ACTION_ACCEPT ? v->reply : NULL,
-        .reasons = v ? v->reasons : NULL,
+        .reasons = v && v->reasons[0] ? v->reasons : NULL,
         .results = res,
         .result_count = nres,
         .rcpts = rc,

@@ -1,61 +1,18 @@
-/* eventlog.h: every decision domauthd makes, written as one syslog line, an
- * optional JSON line, and a row in an SQLite database that `domauth log`
- * reads. Writing never blocks the event loop and never stops mail: a full
- * or read-only disk is reported (once per outage) and the event dropped. */
-#ifndef DA_DAEMON_EVENTLOG_H
-#define DA_DAEMON_EVENTLOG_H
+/* eventlog.h: every decision domauthd makes (one event per message), written
+ * as one syslog line, an optional JSON line and a row in the event store
+ * (store/event_store.h: SQLite today) that `domauth log` reads. Writing
+ * never blocks the event loop and never stops mail: a full or read-only
+ * disk, or a locked database, is reported (once per outage) and the event
+ * dropped. */
+#ifndef DA_STORE_EVENTLOG_H
+#define DA_STORE_EVENTLOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-/* One entry of a message's results vector (RFC 8601 terms), flattened. */
-typedef struct event_result {
-    const char *method;  /* "spf", "dkim", "from", later "senderid", "dmarc", "arc" */
-    const char *result;  /* "pass", "fail", ... */
-    const char *domain;  /* the domain judged: SPF's checked domain, DKIM's d= */
-    const char *detail;  /* SPF's matched mechanism, DKIM's selector; may be NULL */
-    const char *reason;  /* why (a problem, a failure reason); may be NULL */
-    const char *props;   /* "smtp.mailfrom=a@b.example", "header.d=b.example header.s=s1" */
-} event_result;
-
-/* What was done for one recipient (RCPT-stage rejects differ per recipient). */
-typedef struct event_rcpt {
-    const char *address;
-    const char *action;      /* accept, tag, defer, reject, ... as done */
-    const char *reply;       /* the reply sent for it, or NULL */
-} event_rcpt;
-
-/* One event per message, written after the final verdict. */
-typedef struct event_record {
-    int64_t time;            /* seconds since the epoch */
-    const char *listener;    /* "milter", "policy", "verify", ... */
-    const char *queue_id;    /* may be NULL */
-    const char *client_ip;
-    const char *client_name; /* may be NULL */
-    const char *helo;
-    const char *mail_from;   /* "" for the null sender */
-    const char *rcpt;        /* the first recipient; may be NULL */
-    const char *header_from; /* may be NULL */
-    /* The SPF result that decided, kept as columns for filtering; the whole
-     * results vector is in results. */
-    const char *identity;    /* "mailfrom", "helo", "header_from", or NULL when skipped */
-    const char *domain;      /* the checked domain */
-    const char *result;      /* SPF result word, or NULL when skipped */
-    const char *mechanism;   /* matched term, may be NULL */
-    const char *problem;     /* for temperror/permerror, may be NULL */
-    const char *skip_reason; /* "authenticated", "whitelisted", "local", "trusted", ... */
-    double score;
-    const char *action;      /* what was done: accept, tag, defer, reject */
-    const char *held_action; /* what monitor mode held back, or NULL */
-    const char *reply;       /* the SMTP reply sent or held back, may be NULL */
-    const char *reasons;     /* why the action: "spf=fail: fail_action reject; ..." */
-    const event_result *results;
-    size_t result_count;
-    const event_rcpt *rcpts; /* every recipient and what was done for it */
-    size_t rcpt_count;
-} event_record;
+#include "store/event.h"
 
 typedef struct eventlog eventlog;
 
@@ -63,10 +20,14 @@ typedef struct eventlog_options {
     bool syslog;
     const char *syslog_facility; /* "mail", "local0".."local7", "daemon" */
     const char *json_path;       /* NULL or "": off */
-    const char *database_path;   /* NULL or "": off */
+    const char *database_path;   /* the event store's location; NULL or "": off */
     /* Added later; zero means the default, so older initializers still work. */
     size_t queue_limit;          /* events waiting at most (0: 100000) */
     unsigned busy_timeout_ms;    /* wait for a locked database (0: 5000) */
+    /* Each event's syslog line on stderr too ("domauthd: " and the line),
+     * whether syslog is on or not: in the foreground, /dev/log may be
+     * missing, and the decisions must still be seen. */
+    bool stderr_lines;
 } eventlog_options;
 
 /* Opens the outputs; a database or file that cannot be opened is reported
@@ -89,9 +50,12 @@ void eventlog_get_stats(eventlog *log, eventlog_stats *stats);
 /* Reopens the JSON file at its path before the next line (after log
  * rotation; call it on SIGHUP). Returns at once. */
 void eventlog_reopen(eventlog *log);
-/* The syslog line of a record: key="value" pairs, control characters
- * dropped, quotes and backslashes escaped, long values cut. Always
- * NUL-terminated; returns its length. Exposed for tests. */
+/* The syslog line of a record: key="value" pairs of the fields that are
+ * set, then the results vector and the recipients in short form, e.g.
+ * results="spf=fail(d=example.com) dkim=pass(d=example.org)"
+ * recipients="a@example.net(reject) b@example.net(accept)"; control
+ * characters dropped, quotes and backslashes escaped, long values cut.
+ * Always NUL-terminated; returns its length. Exposed for tests. */
 size_t eventlog_format_syslog(const event_record *record, char *buf, size_t size);
 
 #endif

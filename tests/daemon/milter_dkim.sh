@@ -228,6 +228,19 @@ final=$(field enforce "o.get('final','')")
 report "$(yes_if matches "$final" '^y550 5.7.1 Message scored too high')" \
     "enforcing: the DKIM fail's score reaches reject_threshold: 550 at the end of DATA" \
     "final=$final"
+# The event says what the MTA was told (it used to say accept: it was
+# written at the SPF decision, before DKIM's score existed).
+event=$("$python" - "$workdir/events.jsonl" <<'PY'
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+dkim = [r for r in last.get("results", []) if r.get("method") == "dkim"]
+print(last.get("action"), last.get("score"), dkim[0].get("result") if dkim else "none",
+      (last.get("reply") or "")[:30])
+PY
+)
+report "$(yes_if matches "$event" '^reject 7\(\.0\)\? fail 550 5.7.1 Message scored too h')" \
+    "enforcing: the event of the DKIM reject says reject, score 7, dkim=fail, with the reply" \
+    "event: $event"
 session enforce_ok 192.0.2.10 mail.peer.test carol@peer.test "$workdir/inbound.txt"
 final=$(field enforce_ok "o.get('final','')")
 report "$(yes_if [ "${final:0:1}" = c ])" "enforcing: the untampered message is accepted" "final=$final"

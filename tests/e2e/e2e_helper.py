@@ -33,12 +33,22 @@ def load(path):
     return events
 
 
+def recipients(e):
+    return [r.get('address') for r in (e.get('recipients') or []) if isinstance(r, dict)]
+
+
 def find(events, ident, rcpt=None):
+    """The last event of a message: one event per message, found by its
+    sender, its first recipient or (with rcpt) any of its recipients. The
+    event gets rcpt_action: what was done for that recipient."""
     last = None
     for e in events:
         if rcpt:
-            if e.get('rcpt') == rcpt:
-                last = e
+            if e.get('rcpt') == rcpt or rcpt in recipients(e):
+                last = dict(e)
+                for r in e.get('recipients') or []:
+                    if isinstance(r, dict) and r.get('address') == rcpt:
+                        last['rcpt_action'] = r.get('action')
         elif ident in (e.get('mail_from') or '') or ident in (e.get('rcpt') or ''):
             last = e
     return last

@@ -948,7 +948,12 @@ EOF
         t "$mode: two recipients: strict.test refused" \
             sh -c "grep -A1 '^ -> RCPT TO:<$id@strict.test>' '$W/swaks/$id.out' | grep -q '^<\\*\\* 550 5.7.23'"
         t "$mode: two recipients: the message is queued for dest.test" reply_is $id eod 250
-        t "$mode: two recipients: one event per recipient" event_is $id "$id@strict.test" action=reject
+        t "$mode: two recipients: one event for the message, each recipient as done" \
+            event_is $id "$id@strict.test" rcpt_action=reject rcpt=$id@dest.test
+        t "$mode: two recipients: the message's action is what dest.test got" \
+            event_is $id "$id@strict.test" action=accept
+        t "$mode: two recipients: one event, not one per recipient" \
+            sh -c "[ \"\$('$py' '$helper' count '$W/da/events.jsonl' 'mail_from=$id@fail.test')\" = 1 ]"
 
         id=o-helo-$mode
         ip=192.0.2.10 helo=mail.helofail.test smtp $id "$p" "$id@pass.test" "$id@strict.test"

@@ -1,6 +1,7 @@
-/* Unit tests for daemon/eventlog.c: the syslog line format against hostile
- * values, every field round-tripping through SQLite and the JSON file, the
- * schema, open failures, a full disk, a locked database and queue overflow. */
+/* Unit tests for src/store/eventlog.c: the syslog line format against hostile
+ * values, every field (results and recipients too) round-tripping through
+ * the event store and the JSON file, the schema, stderr lines, open
+ * failures, a full disk, a locked database and queue overflow. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -12,8 +13,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "store/event_store.h"
 #include "store/eventlog.h"
-#include "eventlog_schema.h"
 #include "tap.h"
 
 static char tmpdir[64];
@@ -117,27 +118,36 @@ enum { HOSTILE_COUNT = sizeof hostile / sizeof hostile[0] };
 static const char *const results[] = {"pass", "fail", "softfail", "neutral",
                                       "none", "temperror", "permerror"};
 
-/* Fills r with event i; `text` holds the strings made for it. */
-static void make_record(event_record *r, int i, char text[4][64])
+/* What one test record's strings and arrays live in. */
+typedef struct test_event {
+    char text[6][64];
+    event_result results[2];
+    event_rcpt rcpts[3];
+} test_event;
+
+/* Fills r with event i; t holds what it points to. */
+static void make_record(event_record *r, int i, test_event *t)
 {
-    snprintf(text[0], 64, "QID%05d", i);
-    snprintf(text[1], 64, "192.0.2.%d", i % 256);
-    snprintf(text[2], 64, "user%d@example%d.com", i, i % 7);
-    snprintf(text[3], 64, "example%d.com", i % 7);
+    snprintf(t->text[0], 64, "QID%05d", i);
+    snprintf(t->text[1], 64, "192.0.2.%d", i % 256);
+    snprintf(t->text[2], 64, "user%d@example%d.com", i, i % 7);
+    snprintf(t->text[3], 64, "example%d.com", i % 7);
+    snprintf(t->text[4], 64, "smtp.mailfrom=user%d@example%d.com", i, i % 7);
+    snprintf(t->text[5], 64, "spf=%s: %s_action", results[i % 7], results[i % 7]);
     const char *h = hostile[i % HOSTILE_COUNT];
     bool skipped = i % 11 == 5;
     *r = (event_record){
         .time = 1780000000 + i,
         .listener = i % 2 ? "milter" : "policy",
-        .queue_id = i % 3 ? text[0] : NULL,
-        .client_ip = text[1],
+        .queue_id = i % 3 ? t->text[0] : NULL,
+        .client_ip = t->text[1],
         .client_name = i % 4 ? h : NULL,
         .helo = h,
-        .mail_from = i % 13 == 0 ? "" : text[2],
+        .mail_from = i % 13 == 0 ? "" : t->text[2],
         .rcpt = i % 5 ? "postmaster@example.net" : NULL,
         .header_from = i % 6 ? h : NULL,
         .identity = skipped ? NULL : "mailfrom",
-        .domain = skipped ? NULL : text[3],
+        .domain = skipped ? NULL : t->text[3],
         .result = skipped ? NULL : results[i % 7],
         .mechanism = i % 7 == 0 ? "ip4:192.0.2.0/24" : NULL,
         .problem = i % 7 == 5 ? h : NULL,
@@ -146,31 +156,24 @@ static void make_record(event_record *r, int i, char text[4][64])
         .action = i % 7 == 1 ? "reject" : "accept",
         .held_action = i % 7 == 2 ? "defer" : NULL,
         .reply = i % 7 == 1 ? h : NULL,
+        .reasons = i % 4 == 0 ? NULL : i % 4 == 1 ? h : t->text[5],
     };
-}
-
-static const char *record_string(const event_record *r, int column)
-{
-    switch (column) {
-    case EVC_LISTENER: return r->listener;
-    case EVC_QUEUE_ID: return r->queue_id;
-    case EVC_CLIENT_IP: return r->client_ip;
-    case EVC_CLIENT_NAME: return r->client_name;
-    case EVC_HELO: return r->helo;
-    case EVC_MAIL_FROM: return r->mail_from;
-    case EVC_RCPT: return r->rcpt;
-    case EVC_HEADER_FROM: return r->header_from;
-    case EVC_IDENTITY: return r->identity;
-    case EVC_DOMAIN: return r->domain;
-    case EVC_RESULT: return r->result;
-    case EVC_MECHANISM: return r->mechanism;
-    case EVC_PROBLEM: return r->problem;
-    case EVC_SKIP_REASON: return r->skip_reason;
-    case EVC_ACTION: return r->action;
-    case EVC_HELD_ACTION: return r->held_action;
-    case EVC_REPLY: return r->reply;
-    }
-    return NULL;
+    size_t n = 0;
+    if (!skipped)
+        t->results[n++] = (event_result){"spf", r->result, r->domain, r->mechanism,
+                                         r->problem, t->text[4]};
+    if (i % 3 == 0)
+        t->results[n++] = (event_result){"dkim", i % 2 ? "pass" : "fail", "example.org",
+                                         "sel1", i % 2 ? NULL : h,
+                                         i % 9 ? "header.d=example.org header.s=sel1" : h};
+    r->results = n ? t->results : NULL;
+    r->result_count = n;
+    n = (size_t)(i % 4);
+    for (size_t k = 0; k < n; k++)
+        t->rcpts[k] = (event_rcpt){k == 0 ? "postmaster@example.net" : k == 1 ? h : "x@y.example",
+                                   k == 1 ? "reject" : "accept", k == 1 ? "550 5.7.1 no" : NULL};
+    r->rcpts = n ? t->rcpts : NULL;
+    r->rcpt_count = n;
 }
 
 /* What is stored of a value: at most 4096 bytes, cut before a UTF-8
@@ -184,6 +187,77 @@ static size_t stored_length(const char *s)
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
         n--;
     return n;
+}
+
+/* What a JSON reader gets back for a stored value: UTF-8 as it was, and
+ * each byte that is not UTF-8 read as Latin-1. */
+static void json_expected(const char *s, char *out)
+{
+    size_t n = 0, keep = stored_length(s);
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + keep;) {
+        size_t len = json_utf8_len(p);
+        if (len == 0 || p + len > (const unsigned char *)s + keep) {
+            out[n++] = (char)(0xC0 | *p >> 6);
+            out[n++] = (char)(0x80 | (*p & 0x3F));
+            p++;
+        } else {
+            memcpy(out + n, p, len);
+            n += len;
+            p += len;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Whether got is what JSON gives back for want (NULL for NULL). */
+static bool same_as_json(const char *got, const char *want)
+{
+    static char expected[16384];
+    if (want == NULL || got == NULL)
+        return want == got;
+    json_expected(want, expected);
+    return strcmp(got, expected) == 0;
+}
+
+/* Whether got is want as stored: the same bytes, cut at 4096. */
+static bool same_bytes(const char *got, const char *want)
+{
+    if (want == NULL || got == NULL)
+        return want == got;
+    return strlen(got) == stored_length(want) && memcmp(got, want, strlen(got)) == 0;
+}
+
+/* Compares the results and recipients of got with those of want, as they
+ * come back through JSON; names the first difference in *what. */
+static bool same_arrays(const event_record *got, const event_record *want, const char **what)
+{
+    if (got->result_count != want->result_count) {
+        *what = "result_count";
+        return false;
+    }
+    for (size_t k = 0; k < want->result_count; k++) {
+        const event_result *g = &got->results[k], *w = &want->results[k];
+        const char *gv[] = {g->method, g->result, g->domain, g->detail, g->reason, g->props};
+        const char *wv[] = {w->method, w->result, w->domain, w->detail, w->reason, w->props};
+        for (int c = 0; c < 6; c++)
+            if (!same_as_json(gv[c], wv[c])) {
+                *what = "results";
+                return false;
+            }
+    }
+    if (got->rcpt_count != want->rcpt_count) {
+        *what = "rcpt_count";
+        return false;
+    }
+    for (size_t k = 0; k < want->rcpt_count; k++) {
+        const event_rcpt *g = &got->rcpts[k], *w = &want->rcpts[k];
+        if (!same_as_json(g->address, w->address) || !same_as_json(g->action, w->action) ||
+            !same_as_json(g->reply, w->reply)) {
+            *what = "recipients";
+            return false;
+        }
+    }
+    return true;
 }
 
 /* -------------------------------------------------- a tiny JSON reader */
@@ -238,67 +312,123 @@ typedef struct json_value {
     char text[16384]; /* the string, or the number as written */
 } json_value;
 
-/* Reads a flat object {"key":value,...} of strings, numbers and nulls into
- * values[] indexed by column; returns the number of keys, or -1. */
-static int json_read_object(const char *line, json_value *values)
+/* Reads a string, a number or null at *p into v. */
+static bool json_read_scalar(const char **p, json_value *v)
+{
+    v->is_null = v->is_string = false;
+    if (**p == '"') {
+        (*p)++;
+        v->is_string = true;
+        return json_read_string(p, v->text, sizeof v->text);
+    }
+    if (strncmp(*p, "null", 4) == 0) {
+        v->is_null = true;
+        *p += 4;
+        return true;
+    }
+    size_t n = strspn(*p, "-+.0123456789eE");
+    if (n == 0 || n >= sizeof v->text)
+        return false;
+    memcpy(v->text, *p, n);
+    v->text[n] = '\0';
+    *p += n;
+    return true;
+}
+
+/* Reads {"key":scalar,...} at *p with exactly the keys in names, in any
+ * order, into values[] by the key's index. */
+static bool json_read_flat(const char **p, const char *const *names, int n, json_value *values)
+{
+    int keys = 0;
+    if (*(*p)++ != '{')
+        return false;
+    while (**p != '}') {
+        char key[64];
+        if (keys > 0 && *(*p)++ != ',')
+            return false;
+        if (*(*p)++ != '"' || !json_read_string(p, key, sizeof key) || *(*p)++ != ':')
+            return false;
+        int slot = -1;
+        for (int k = 0; k < n; k++)
+            if (strcmp(key, names[k]) == 0)
+                slot = k;
+        if (slot < 0 || !json_read_scalar(p, &values[slot]))
+            return false;
+        keys++;
+    }
+    (*p)++;
+    return keys == n;
+}
+
+/* An array of flat objects, at most max of them. Returns how many, or -1. */
+static int json_read_array(const char **p, const char *const *names, int n, json_value *values,
+                           int max)
+{
+    int count = 0;
+    if (*(*p)++ != '[')
+        return -1;
+    while (**p != ']') {
+        if (count > 0 && *(*p)++ != ',')
+            return -1;
+        if (count == max || !json_read_flat(p, names, n, values + count * n))
+            return -1;
+        count++;
+    }
+    (*p)++;
+    return count;
+}
+
+static const char *const result_keys[] = {"method", "result", "domain", "detail", "reason", "props"};
+static const char *const rcpt_keys[] = {"address", "action", "reply"};
+
+/* A JSON line: every field of enum event_field, then "results" and
+ * "recipients", arrays of objects. */
+typedef struct json_event {
+    json_value field[EVF_COUNT];
+    json_value results[2 * 6], rcpts[3 * 3];
+    int result_count, rcpt_count;
+} json_event;
+
+static bool json_read_event(const char *line, json_event *e)
 {
     const char *p = line;
     int keys = 0;
+    e->result_count = e->rcpt_count = -1;
     if (*p++ != '{')
-        return -1;
+        return false;
     while (*p != '}') {
         char key[64];
         if (keys > 0 && *p++ != ',')
-            return -1;
+            return false;
         if (*p++ != '"' || !json_read_string(&p, key, sizeof key) || *p++ != ':')
-            return -1;
-        int column = -1;
-        for (int c = 0; c < EVC_COUNT; c++)
-            if (strcmp(key, eventlog_column_name(c)) == 0)
-                column = c;
-        if (column < 0)
-            return -1;
-        json_value *v = &values[column];
-        v->is_null = v->is_string = false;
-        if (*p == '"') {
-            p++;
-            v->is_string = true;
-            if (!json_read_string(&p, v->text, sizeof v->text))
-                return -1;
-        } else if (strncmp(p, "null", 4) == 0) {
-            v->is_null = true;
-            p += 4;
-        } else {
-            size_t n = strspn(p, "-+.0123456789eE");
-            if (n == 0 || n >= sizeof v->text)
-                return -1;
-            memcpy(v->text, p, n);
-            v->text[n] = '\0';
-            p += n;
-        }
+            return false;
         keys++;
+        if (strcmp(key, "results") == 0) {
+            if ((e->result_count = json_read_array(&p, result_keys, 6, e->results, 2)) < 0)
+                return false;
+            continue;
+        }
+        if (strcmp(key, "recipients") == 0) {
+            if ((e->rcpt_count = json_read_array(&p, rcpt_keys, 3, e->rcpts, 3)) < 0)
+                return false;
+            continue;
+        }
+        int field = -1;
+        for (int f = 0; f < EVF_COUNT; f++)
+            if (strcmp(key, event_field_name(f)) == 0)
+                field = f;
+        if (field < 0 || !json_read_scalar(&p, &e->field[field]))
+            return false;
     }
-    return p[1] == '\0' ? keys : -1;
+    return p[1] == '\0' && keys == EVF_COUNT + 2 && e->result_count >= 0 && e->rcpt_count >= 0;
 }
 
-/* What a JSON reader gets back for a stored value: UTF-8 as it was, and
- * each byte that is not UTF-8 read as Latin-1. */
-static void json_expected(const char *s, char *out)
+/* Whether a JSON value is what was written for want. */
+static bool json_same(const json_value *v, const char *want)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t len = json_utf8_len(p);
-        if (len == 0) {
-            out[n++] = (char)(0xC0 | *p >> 6);
-            out[n++] = (char)(0x80 | (*p & 0x3F));
-            p++;
-        } else {
-            memcpy(out + n, p, len);
-            n += len;
-            p += len;
-        }
-    }
-    out[n] = '\0';
+    if (want == NULL)
+        return v->is_null;
+    return v->is_string && same_as_json(v->text, want);
 }
 
 /* --------------------------------------------------------- syslog */
@@ -384,64 +514,155 @@ static void test_syslog_format(void)
     char tiny[10];
     len = eventlog_format_syslog(&r, tiny, sizeof tiny);
     TAP_OK(len == 9 && tiny[9] == '\0', "syslog: a short buffer is filled and terminated");
+
+    /* One event per message: the reasons, the results vector and the
+     * recipients, in short. */
+    event_result vector[] = {
+        {"spf", "fail", "example.com", "-all", NULL, "smtp.mailfrom=a@example.com"},
+        {"dkim", "pass", "example.org", "s1", NULL, "header.d=example.org header.s=s1"},
+        {"arc", "none", NULL, NULL, NULL, NULL},
+    };
+    event_rcpt rcpts[] = {{"a@example.net", "reject", "550 5.7.23 no"},
+                          {"b@example.net", "accept", NULL}};
+    event_record m = {
+        .time = 1780000000, .listener = "milter", .client_ip = "192.0.2.1",
+        .helo = "mx.example.com", .mail_from = "a@example.com", .action = "reject",
+        .reasons = "spf=fail: fail_action reject", .results = vector, .result_count = 3,
+        .rcpts = rcpts, .rcpt_count = 2,
+    };
+    eventlog_format_syslog(&m, line, sizeof line);
+    TAP_STR_EQ(line,
+               "listener=\"milter\" client_ip=\"192.0.2.1\" helo=\"mx.example.com\" "
+               "mail_from=\"a@example.com\" score=\"0\" action=\"reject\" "
+               "reasons=\"spf=fail: fail_action reject\" "
+               "results=\"spf=fail(d=example.com) dkim=pass(d=example.org) arc=none\" "
+               "recipients=\"a@example.net(reject) b@example.net(accept)\"",
+               "syslog: reasons, results and recipients in short");
+    vector[1].domain = "evil\" result=\"pass\r\nFAKE";
+    rcpts[0].address = "x\"@y\x1b[2J";
+    eventlog_format_syslog(&m, line, sizeof line);
+    n = syslog_pairs(line, keys, values, 32);
+    TAP_OK(n == 9 && strcmp(values[7], "spf=fail(d=example.com) dkim=pass(d=evil\" "
+                                       "result=\"passFAKE) arc=none") == 0 &&
+               strcmp(values[8], "x\"@y[2J(reject) b@example.net(accept)") == 0,
+           "syslog: a hostile domain or address in them cannot add a key or a line");
+    m.result_count = 64;
+    event_result many[64];
+    for (int i = 0; i < 64; i++)
+        many[i] = vector[0];
+    m.results = many;
+    eventlog_format_syslog(&m, line, sizeof line);
+    n = syslog_pairs(line, keys, values, 32);
+    TAP_OK(n == 9 && strlen(values[7]) == 259 && strcmp(values[7] + 256, "...") == 0,
+           "syslog: a long results vector is cut like any value");
 }
 
 /* ------------------------------------------------------ round trip */
+
+static int sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static char *sql_text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    char *v = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* What the store gives back, checked against make_record. */
+typedef struct store_check {
+    int rows, bad_rows;
+    int64_t last_time;
+    bool newest_first;
+} store_check;
+
+static int check_row(void *ctx, int64_t id, const event_record *got)
+{
+    store_check *c = ctx;
+    static test_event t;
+    event_record want;
+    int i = (int)(got->time - 1780000000);
+    make_record(&want, i, &t);
+    const char *what = NULL;
+    if (id != i + 1)
+        what = "id";
+    if (got->score != want.score)
+        what = "score";
+    for (int f = 0; what == NULL && f < EVF_COUNT; f++)
+        if (event_field_is_string(f) &&
+            !same_bytes(event_field_string(got, f), event_field_string(&want, f)))
+            what = event_field_name(f);
+    if (what == NULL)
+        same_arrays(got, &want, &what);
+    if (what != NULL && c->bad_rows++ == 0)
+        printf("# event %d: %s differs\n", i, what);
+    if (c->rows > 0 && got->time > c->last_time)
+        c->newest_first = false;
+    c->last_time = got->time;
+    c->rows++;
+    return 0;
+}
 
 static void check_database(const char *path, int expected_rows)
 {
     sqlite3 *db = NULL;
     TAP_OK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
            "database opens");
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-    sqlite3_step(st);
-    TAP_OK(sqlite3_column_int(st, 0) == EVENTLOG_SCHEMA_VERSION, "schema version in user_version");
-    sqlite3_finalize(st);
-    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
-    sqlite3_step(st);
-    TAP_STR_EQ((const char *)sqlite3_column_text(st, 0), "wal", "the database is in WAL mode");
-    sqlite3_finalize(st);
-    sqlite3_prepare_v2(db,
-                       "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
-                       "WHERE type = 'index' AND tbl_name = 'events' ORDER BY name)",
-                       -1, &st, NULL);
-    sqlite3_step(st);
-    TAP_STR_EQ((const char *)sqlite3_column_text(st, 0),
-               "events_client_ip events_domain events_result events_time",
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 2, "schema version 2 in user_version");
+    char *mode = sql_text(db, "PRAGMA journal_mode");
+    TAP_STR_EQ(mode, "wal", "the database is in WAL mode");
+    free(mode);
+    char *indexes = sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
+                                 "sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
+                                 "ORDER BY name)");
+    TAP_STR_EQ(indexes, "events_client_ip events_domain events_result events_time",
                "indexes on time, result, client_ip and domain");
-    sqlite3_finalize(st);
-
-    sqlite3_prepare_v2(db, "SELECT id, " EVENTLOG_COLUMNS " FROM events ORDER BY id", -1, &st,
-                       NULL);
-    int rows = 0, bad_rows = 0;
-    static char text[EVENTS][4][64];
+    free(indexes);
+    TAP_OK(sql_int(db, "SELECT count(*) FROM events WHERE json_valid(results) AND "
+                       "json_valid(recipients) AND json_type(results) = 'array' AND "
+                       "json_type(recipients) = 'array'") == expected_rows,
+           "database: results and recipients are JSON arrays in every row");
+    /* The reasons column holds the bytes as they were, like the others. */
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT time, reasons FROM events ORDER BY id", -1, &st, NULL);
+    int bad = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        event_record r;
-        make_record(&r, rows, text[rows % EVENTS]);
-        bool same = sqlite3_column_int64(st, 1 + EVC_TIME) == r.time &&
-                    sqlite3_column_double(st, 1 + EVC_SCORE) == r.score;
-        for (int c = 0; c < EVC_COUNT; c++) {
-            if (c == EVC_TIME || c == EVC_SCORE)
-                continue;
-            const char *want = record_string(&r, c);
-            const char *got = (const char *)sqlite3_column_text(st, 1 + c);
-            if (want == NULL ? got != NULL
-                             : got == NULL || strlen(got) != stored_length(want) ||
-                                   memcmp(got, want, strlen(got)) != 0) {
-                if (bad_rows == 0)
-                    printf("# row %d column %s differs\n", rows, eventlog_column_name(c));
-                same = false;
-            }
-        }
-        bad_rows += !same;
-        rows++;
+        static test_event t;
+        event_record want;
+        make_record(&want, (int)(sqlite3_column_int64(st, 0) - 1780000000), &t);
+        bad += !same_bytes((const char *)sqlite3_column_text(st, 1), want.reasons);
     }
     sqlite3_finalize(st);
+    TAP_OK(bad == 0, "database: reasons are stored byte for byte (%d differ)", bad);
     sqlite3_close(db);
-    TAP_OK(rows == expected_rows, "database: %d rows (want %d)", rows, expected_rows);
-    TAP_OK(bad_rows == 0, "database: every field of every row round-trips (%d differ)",
-           bad_rows);
+
+    char why[512];
+    event_store_options ro = {.access = EVENT_STORE_READ};
+    event_store *store = event_store_open(path, &ro, why, sizeof why);
+    TAP_OK(store != NULL && why[0] == '\0', "the store opens for reading (%s)", why);
+    if (store == NULL)
+        return;
+    store_check c = {.newest_first = true};
+    event_query all = {0};
+    int rc = event_store_query(store, &all, check_row, &c, why, sizeof why);
+    event_store_close(store);
+    TAP_OK(rc == 0 && c.rows == expected_rows, "store: %d events (want %d) %s", c.rows,
+           expected_rows, why);
+    TAP_OK(c.newest_first, "store: newest first");
+    TAP_OK(c.bad_rows == 0,
+           "store: every field, result and recipient of every event round-trips (%d differ)",
+           c.bad_rows);
 }
 
 static void check_json(const char *path)
@@ -451,9 +672,8 @@ static void check_json(const char *path)
     TAP_OK(data != NULL, "JSON file exists");
     if (data == NULL)
         return;
-    static json_value values[EVC_COUNT];
-    static char want[16384];
-    static char text[4][64];
+    static json_event e;
+    static test_event t;
     int lines = 0, bad_lines = 0, raw_control = 0;
     for (char *line = data, *nl; *line; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -465,34 +685,49 @@ static void check_json(const char *path)
         for (const char *p = line; *p; p++)
             raw_control += (unsigned char)*p < 0x20;
         event_record r;
-        make_record(&r, lines, text);
-        bool same = json_read_object(line, values) == EVC_COUNT;
-        for (int c = 0; same && c < EVC_COUNT; c++) {
-            if (c == EVC_TIME) {
-                same = atoll(values[c].text) == r.time;
-            } else if (c == EVC_SCORE) {
-                same = strtod(values[c].text, NULL) == r.score;
-            } else if (record_string(&r, c) == NULL) {
-                same = values[c].is_null;
-            } else {
-                char copy[16384];
-                const char *s = record_string(&r, c);
-                size_t n = stored_length(s);
-                memcpy(copy, s, n);
-                copy[n] = '\0';
-                json_expected(copy, want);
-                same = values[c].is_string && strcmp(values[c].text, want) == 0;
-            }
-            if (!same && bad_lines == 0)
-                printf("# line %d key %s differs\n", lines + 1, eventlog_column_name(c));
+        make_record(&r, lines, &t);
+        const char *what = NULL;
+        if (!json_read_event(line, &e))
+            what = "the line";
+        for (int f = 0; what == NULL && f < EVF_COUNT; f++) {
+            bool same;
+            if (f == EVF_TIME)
+                same = atoll(e.field[f].text) == r.time;
+            else if (f == EVF_SCORE)
+                same = strtod(e.field[f].text, NULL) == r.score;
+            else
+                same = json_same(&e.field[f], event_field_string(&r, f));
+            if (!same)
+                what = event_field_name(f);
         }
-        bad_lines += !same;
+        if (what == NULL && e.result_count != (int)r.result_count)
+            what = "results count";
+        for (int k = 0; what == NULL && k < e.result_count; k++) {
+            const event_result *x = &r.results[k];
+            const char *want[] = {x->method, x->result, x->domain, x->detail, x->reason, x->props};
+            for (int c = 0; c < 6; c++)
+                if (!json_same(&e.results[k * 6 + c], want[c]))
+                    what = "results";
+        }
+        if (what == NULL && e.rcpt_count != (int)r.rcpt_count)
+            what = "recipients count";
+        for (int k = 0; what == NULL && k < e.rcpt_count; k++) {
+            const event_rcpt *x = &r.rcpts[k];
+            const char *want[] = {x->address, x->action, x->reply};
+            for (int c = 0; c < 3; c++)
+                if (!json_same(&e.rcpts[k * 3 + c], want[c]))
+                    what = "recipients";
+        }
+        if (what != NULL && bad_lines++ == 0)
+            printf("# line %d: %s differs\n", lines + 1, what);
         lines++;
     }
     free(data);
     TAP_OK(lines == EVENTS, "JSON: one line per event (%d)", lines);
     TAP_OK(raw_control == 0, "JSON: no raw control character inside a line");
-    TAP_OK(bad_lines == 0, "JSON: every line parses and every field round-trips (%d differ)",
+    TAP_OK(bad_lines == 0,
+           "JSON: every line parses and every field, result and recipient round-trips "
+           "(%d differ)",
            bad_lines);
 }
 
@@ -511,15 +746,16 @@ static void test_round_trip(uv_loop_t *loop)
            "open: missing parent directories are created, mode 0750");
     TAP_OK(stat(db_path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "open: database mode 0640");
 
-    static char text[EVENTS][4][64];
+    static test_event text[EVENTS];
     uint64_t started = uv_hrtime();
     for (int i = 0; i < EVENTS; i++) {
         event_record r;
-        make_record(&r, i, text[i]);
+        make_record(&r, i, &text[i]);
         eventlog_write(log, &r);
         /* The copies must not point into our buffers. */
-        memset(text[i], '#', sizeof text[i]);
-        text[i][0][63] = text[i][1][63] = text[i][2][63] = text[i][3][63] = '\0';
+        memset(&text[i], '#', sizeof text[i]);
+        for (int k = 0; k < 6; k++)
+            text[i].text[k][63] = '\0';
     }
     uint64_t took_us = (uv_hrtime() - started) / 1000;
     TAP_OK(took_us < 2000000, "write: %d events queued in %llu us", EVENTS,
@@ -533,20 +769,63 @@ static void test_round_trip(uv_loop_t *loop)
     log = eventlog_open(loop, &o, err, sizeof err);
     eventlog_stats st;
     event_record r;
-    char more[4][64];
-    make_record(&r, EVENTS, more);
+    test_event more;
+    make_record(&r, EVENTS, &more);
     eventlog_write(log, &r);
     eventlog_get_stats(log, &st);
     eventlog_close(log);
     sqlite3 *db;
-    sqlite3_stmt *q;
     sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL);
-    sqlite3_step(q);
-    TAP_OK(err[0] == '\0' && sqlite3_column_int(q, 0) == EVENTS + 1,
+    TAP_OK(err[0] == '\0' && sql_int(db, "SELECT count(*) FROM events") == EVENTS + 1,
            "reopen: an existing database is appended to");
-    sqlite3_finalize(q);
     sqlite3_close(db);
+}
+
+/* Each event's line goes to stderr too when asked, whole, one per line. */
+static void test_stderr_lines(uv_loop_t *loop)
+{
+    char report[128], err[256];
+    path_in_tmp(report, sizeof report, "stderr-lines.txt");
+    capture_stderr(report);
+    eventlog_options o = {.stderr_lines = true};
+    eventlog *log = eventlog_open(loop, &o, err, sizeof err);
+    event_record r;
+    test_event t;
+    for (int i = 0; i < 7; i++) {
+        make_record(&r, i, &t);
+        eventlog_write(log, &r);
+    }
+    wait_handled(log, 7);
+    eventlog_close(log);
+    restore_stderr();
+    size_t len;
+    char *said = read_whole(report, &len);
+    int lines = 0, good = 0;
+    for (char *line = said, *nl; line && *line; line = nl + 1) {
+        if ((nl = strchr(line, '\n')) == NULL)
+            break;
+        *nl = '\0';
+        char want[16384];
+        make_record(&r, lines, &t);
+        eventlog_format_syslog(&r, want, sizeof want);
+        good += strncmp(line, "domauthd: ", 10) == 0 && strcmp(line + 10, want) == 0;
+        lines++;
+    }
+    TAP_OK(lines == 7 && good == 7,
+           "stderr lines: each event's syslog line, after \"domauthd: \" (%d lines, %d right)",
+           lines, good);
+    free(said);
+
+    /* Off by default. */
+    capture_stderr(report);
+    eventlog_options quiet = {0};
+    log = eventlog_open(loop, &quiet, err, sizeof err);
+    eventlog_write(log, &r);
+    eventlog_close(log);
+    restore_stderr();
+    said = read_whole(report, &len);
+    TAP_OK(said != NULL && len == 0, "stderr lines: off unless asked");
+    free(said);
 }
 
 /* ------------------------------------------------------ failures */
@@ -562,9 +841,9 @@ static void test_cannot_open(uv_loop_t *loop)
                strstr(err, "/dev/null/x/events.json") != NULL,
            "unwritable paths: both are reported: %s", err);
     event_record r;
-    char text[4][64];
+    test_event text;
     for (int i = 0; i < 100; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     wait_handled(log, 100);
@@ -594,9 +873,9 @@ static void test_counts_without_outputs(uv_loop_t *loop)
     eventlog_options o = {0};
     eventlog *log = eventlog_open(loop, &o, err, sizeof err);
     event_record r;
-    char text[4][64];
+    test_event text;
     for (int i = 0; i < 50; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     wait_handled(log, 50);
@@ -624,9 +903,9 @@ static void test_disk_full(uv_loop_t *loop)
     eventlog_options o = {.json_path = "/dev/full"};
     eventlog *log = eventlog_open(loop, &o, err, sizeof err);
     event_record r;
-    char text[4][64];
+    test_event text;
     for (int i = 0; i < 40; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     wait_handled(log, 40);
@@ -660,10 +939,10 @@ static void test_locked_and_overflow(uv_loop_t *loop)
     int locked = sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
     event_record r;
-    char text[4][64];
+    test_event text;
     uint64_t started = uv_hrtime();
     for (int i = 0; i < 1000; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     uint64_t took_ms = (uv_hrtime() - started) / 1000000;
@@ -681,7 +960,7 @@ static void test_locked_and_overflow(uv_loop_t *loop)
     sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
     sleep_ms(1100); /* past the writer's back-off */
     for (int i = 0; i < 5; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     wait_handled(log, 1005);
@@ -712,16 +991,16 @@ static void test_reopen(uv_loop_t *loop)
     eventlog_options o = {.json_path = json_path};
     eventlog *log = eventlog_open(loop, &o, err, sizeof err);
     event_record r;
-    char text[4][64];
+    test_event text;
     for (int i = 0; i < 3; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     wait_handled(log, 3);
     rename(json_path, rotated);
     eventlog_reopen(log);
     for (int i = 0; i < 2; i++) {
-        make_record(&r, i, text);
+        make_record(&r, i, &text);
         eventlog_write(log, &r);
     }
     eventlog_close(log);
@@ -754,6 +1033,7 @@ int main(void)
     test_disk_full(&loop);
     test_locked_and_overflow(&loop);
     test_reopen(&loop);
+    test_stderr_lines(&loop);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
 

@@ -1,6 +1,9 @@
-/* End-to-end test of `domauth log`: fills a database through daemon/eventlog.c
+/* End-to-end test of `domauth log`: fills a database through src/store/eventlog.c
  * (a real uv loop), then runs the built domauth (DOMAUTH_BIN or argv[1]) and
- * checks its filters, --json, --summary, --purge-before and exit codes. */
+ * checks its filters (--method too), --json with the results and
+ * recipients, --summary, --purge-before, exit codes, and a version 1 file
+ * read without being changed. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,30 +86,58 @@ static char *stderr_text(void)
 static void fill_database(void)
 {
     int64_t now = (int64_t)time(NULL);
+    static const event_result r0[] = {
+        {"spf", "pass", "example.com", "mx", NULL, "smtp.mailfrom=a@example.com"},
+        {"dkim", "pass", "example.com", "s2025", NULL, "header.d=example.com header.s=s2025"},
+    };
+    static const event_result r1[] = {
+        {"spf", "fail", "Evil.Example", "-all", NULL, "smtp.mailfrom=b@Evil.Example"},
+        {"dkim", "fail", "evil.example", "k1", "signature expired",
+         "header.d=evil.example header.s=k1"},
+    };
+    static const event_result r2[] = {
+        {"spf", "softfail", "example.org", "~all", NULL, "smtp.mailfrom=c@example.org"},
+        {"dkim", "pass", "Example.ORG", "sel", NULL, "header.d=example.org header.s=sel"},
+        {"dkim", "fail", "example.net", "old", "body hash did not verify",
+         "header.d=example.net header.s=old"},
+    };
+    static const event_result r4[] = {
+        {"spf", "temperror", "example.net", NULL, "DNS timeout", "smtp.mailfrom=esc@example.net"},
+    };
+    static const event_result r5[] = {{"spf", "pass", "ok.example", "a", NULL, "smtp.helo=ok"}};
+    static const event_rcpt c1[] = {
+        {"x@example.net", "reject", "550 5.7.23 Evil.Example says no"},
+        {"y@example.net", "reject", "550 5.7.23 Evil.Example says no"},
+    };
+    static const event_rcpt c0[] = {{"a1@example.net", "accept", NULL}};
     event_record events[] = {
         {.time = 1762768800 /* 2025-11-10 10:00 */, .listener = "milter", .queue_id = "Q1",
          .client_ip = "192.0.2.1", .helo = "mx.example.com", .mail_from = "a@example.com",
          .identity = "mailfrom", .domain = "example.com", .result = "pass", .mechanism = "mx",
-         .score = 0, .action = "accept"},
+         .score = 0, .action = "accept", .results = r0, .result_count = 2, .rcpts = c0,
+         .rcpt_count = 1},
         {.time = 1762862400 /* 2025-11-11 12:00 */, .listener = "policy",
          .client_ip = "192.0.2.2", .helo = "evil", .mail_from = "b@Evil.Example",
          .identity = "mailfrom", .domain = "Evil.Example", .result = "fail", .mechanism = "-all",
-         .score = 5, .action = "reject", .reply = "550 5.7.23 Evil.Example says no"},
+         .score = 5, .action = "reject", .reply = "550 5.7.23 Evil.Example says no",
+         .reasons = "spf=fail: fail_action reject", .results = r1, .result_count = 2,
+         .rcpts = c1, .rcpt_count = 2},
         {.time = 1762939800 /* 2025-11-12 09:30 */, .listener = "milter",
          .client_ip = "2001:db8::1", .helo = "h.example.org", .mail_from = "c@example.org",
          .identity = "mailfrom", .domain = "example.org", .result = "softfail",
          .mechanism = "~all", .score = 2.5, .action = "accept", .held_action = "defer",
-         .reply = "451 4.7.23 try later"},
+         .reply = "451 4.7.23 try later", .results = r2, .result_count = 3},
         {.time = 1762943400 /* 2025-11-12 10:30 */, .listener = "milter",
          .client_ip = "198.51.100.5", .helo = "laptop", .mail_from = "me@example.com",
          .skip_reason = "authenticated", .score = 0, .action = "accept"},
         {.time = now - 1800, .listener = "policy", .client_ip = "192.0.2.1",
          .helo = "cr\r\nlf \x1b[2J", .mail_from = "esc\x1b]0;owned\x07@example.net",
          .identity = "mailfrom", .domain = "example.net", .result = "temperror",
-         .problem = "DNS timeout", .score = 0, .action = "defer"},
+         .problem = "DNS timeout", .score = 0, .action = "defer", .results = r4,
+         .result_count = 1},
         {.time = now - 7200, .listener = "milter", .client_ip = "192.0.2.9", .helo = "ok",
          .mail_from = "", .identity = "helo", .domain = "ok.example", .result = "pass",
-         .mechanism = "a", .score = -1, .action = "tag"},
+         .mechanism = "a", .score = -1, .action = "tag", .results = r5, .result_count = 1},
     };
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -228,21 +259,157 @@ static void test_summary(void)
 {
     char args[512], *out;
     snprintf(args, sizeof args, DB "--summary", db_path);
-    out = expect(args, 0, 17, "--summary");
+    out = expect(args, 0, 25, "--summary");
     TAP_OK(strstr(out, "6 events, from 2025-11-10 10:00:00") != NULL, "--summary: total and span");
     TAP_OK(summary_count(out, "pass") == 2 && summary_count(out, "fail") == 1 &&
                summary_count(out, "skipped: authenticated") == 1 &&
                summary_count(out, "accept") == 3 && summary_count(out, "tag") == 1 &&
                summary_count(out, "defer") == 1,
            "--summary: counts per result and action");
+    TAP_OK(strstr(out, "\nmethod=result ") != NULL && summary_count(out, "spf=pass") == 2 &&
+               summary_count(out, "dkim=pass") == 2 && summary_count(out, "dkim=fail") == 2 &&
+               summary_count(out, "spf=temperror") == 1,
+           "--summary: counts per method and result over every results vector");
     free(out);
     snprintf(args, sizeof args, DB "--summary --json --since 2025-11-11", db_path);
     out = expect(args, 0, 1, "--summary --json");
     TAP_OK(strstr(out, "{\"events\":5,") == out && strstr(out, "\"pass\":1") != NULL &&
                strstr(out, "\"reject\":1") != NULL &&
-               strstr(out, "\"held\":{\"defer\":1}") != NULL,
-           "--summary --json: over the selection");
+               strstr(out, "\"held\":{\"defer\":1}") != NULL &&
+               strstr(out, ",\"methods\":{\"dkim=fail\":2,\"dkim=pass\":1,\"spf=fail\":1,"
+                           "\"spf=pass\":1,\"spf=softfail\":1,\"spf=temperror\":1}}") != NULL,
+           "--summary --json: over the selection, per method and result too");
     free(out);
+    snprintf(args, sizeof args, DB "--summary --json --method dkim --result fail", db_path);
+    out = expect(args, 0, 1, "--summary --json --method dkim --result fail");
+    TAP_OK(strstr(out, "{\"events\":2,") == out &&
+               strstr(out, "\"methods\":{\"dkim=fail\":2,\"dkim=pass\":1}") != NULL,
+           "--summary with --method: the events with such a result, that method's counts");
+    free(out);
+}
+
+static void test_methods(void)
+{
+    char args[512], *out;
+    snprintf(args, sizeof args, DB "--method dkim --json", db_path);
+    free(expect(args, 0, 3, "--method dkim: the events with a DKIM result"));
+    snprintf(args, sizeof args, DB "--method dkim --result fail --json", db_path);
+    out = expect(args, 0, 2, "--method dkim --result fail: any DKIM result that failed");
+    TAP_OK(strstr(out, "\"time\":1762862400") != NULL && strstr(out, "\"time\":1762939800") != NULL,
+           "--method dkim --result fail: the right ones (one of two signatures is enough)");
+    free(out);
+    snprintf(args, sizeof args, DB "--method DKIM --result pass,policy --json", db_path);
+    free(expect(args, 0, 2, "--method ignores case; --result takes a list"));
+    snprintf(args, sizeof args, DB "--method dkim --result fail --domain EXAMPLE.net --json",
+             db_path);
+    out = expect(args, 0, 1, "--method with --domain: the domain of that same result");
+    TAP_OK(strstr(out, "\"time\":1762939800") != NULL, "--method --domain: the right one");
+    free(out);
+    snprintf(args, sizeof args, DB "--method dkim --result pass --domain example.net --json",
+             db_path);
+    free(expect(args, 0, 0, "--method: --result and --domain must match the same result"));
+    snprintf(args, sizeof args, DB "--method spf --result temperror,softfail --json", db_path);
+    free(expect(args, 0, 2, "--method spf: the results vector's SPF entries"));
+    snprintf(args, sizeof args, DB "--method dkim --since 2025-11-12 --json", db_path);
+    free(expect(args, 0, 1, "--method combines with the other filters"));
+    snprintf(args, sizeof args, DB "--method arc --json", db_path);
+    free(expect(args, 0, 0, "--method arc: none"));
+    snprintf(args, sizeof args, DB "--method dkim --result maybe", db_path);
+    free(expect(args, 64, 0, "--method with an unknown result: exit 64"));
+    snprintf(args, sizeof args, DB "--method 'dk im'", db_path);
+    free(expect(args, 64, 0, "a --method that is not a name: exit 64"));
+    snprintf(args, sizeof args, DB "--result policy", db_path);
+    free(expect(args, 64, 0, "--result policy without --method (not an SPF result): exit 64"));
+
+    snprintf(args, sizeof args, DB "--method dkim --result fail", db_path);
+    out = expect(args, 0, 3, "--method: the table");
+    TAP_OK(strncmp(out, "TIME", 4) == 0 && strstr(out, "  DKIM ") != NULL &&
+               strstr(out, "  DETAIL\n") != NULL,
+           "--method: the result column is headed by the method, the last is its detail");
+    TAP_OK(strstr(out, "evil.example") != NULL && strstr(out, " k1\n") != NULL &&
+               strstr(out, "example.net") != NULL && strstr(out, " old\n") != NULL &&
+               strstr(out, "Example.ORG") == NULL,
+           "--method: each row shows the result asked for, its domain and selector");
+    free(out);
+}
+
+static void test_json_results(void)
+{
+    char args[512], *out;
+    snprintf(args, sizeof args, DB "--json --result fail", db_path);
+    out = expect(args, 0, 1, "--json: one event");
+    TAP_OK(strstr(out, "\"reply\":\"550 5.7.23 Evil.Example says no\","
+                       "\"reasons\":\"spf=fail: fail_action reject\","
+                       "\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
+                       "\"domain\":\"Evil.Example\",\"detail\":\"-all\",\"reason\":null,"
+                       "\"props\":\"smtp.mailfrom=b@Evil.Example\"},"
+                       "{\"method\":\"dkim\",\"result\":\"fail\",\"domain\":\"evil.example\","
+                       "\"detail\":\"k1\",\"reason\":\"signature expired\","
+                       "\"props\":\"header.d=evil.example header.s=k1\"}],") != NULL,
+           "--json: the reasons and every result, as objects");
+    TAP_OK(strstr(out, "\"recipients\":[{\"address\":\"x@example.net\",\"action\":\"reject\","
+                       "\"reply\":\"550 5.7.23 Evil.Example says no\"},"
+                       "{\"address\":\"y@example.net\",\"action\":\"reject\","
+                       "\"reply\":\"550 5.7.23 Evil.Example says no\"}]}\n") != NULL,
+           "--json: every recipient, what was done and the reply");
+    free(out);
+    snprintf(args, sizeof args, DB "--json --skip", db_path);
+    out = expect(args, 0, 1, "--json: a skipped event");
+    TAP_OK(strstr(out, "\"reasons\":null,\"results\":[],\"recipients\":[]}") != NULL,
+           "--json: no results or recipients are empty arrays");
+    free(out);
+}
+
+/* A database domauthd 0.1 wrote (schema version 1) that no domauthd has
+ * migrated yet: domauth log reads it, read-only, with results made of its
+ * SPF columns, and leaves it at version 1. */
+static void test_version_1(void)
+{
+    char path[160], args[512], *out;
+    snprintf(path, sizeof path, "%s/v1.db", tmpdir);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    int rc = sqlite3_exec(
+        db,
+        "PRAGMA journal_mode = WAL;"
+        "CREATE TABLE IF NOT EXISTS events ( id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+        " listener TEXT, queue_id TEXT, client_ip TEXT, client_name TEXT, helo TEXT,"
+        " mail_from TEXT, rcpt TEXT, header_from TEXT, identity TEXT,"
+        " domain TEXT COLLATE NOCASE, result TEXT, mechanism TEXT, problem TEXT,"
+        " skip_reason TEXT, score REAL, action TEXT, held_action TEXT, reply TEXT);"
+        "CREATE INDEX IF NOT EXISTS events_time ON events (time);"
+        "CREATE INDEX IF NOT EXISTS events_result ON events (result);"
+        "CREATE INDEX IF NOT EXISTS events_client_ip ON events (client_ip);"
+        "CREATE INDEX IF NOT EXISTS events_domain ON events (domain);"
+        "PRAGMA user_version = 1;"
+        "INSERT INTO events (time, listener, client_ip, helo, mail_from, rcpt, identity, domain,"
+        " result, mechanism, score, action, reply) VALUES (1762768800, 'milter', '192.0.2.7',"
+        " 'mx.example.com', 'v@example.com', 'r@example.net', 'mailfrom', 'example.com', 'fail',"
+        " '-all', 5, 'reject', '550 no');"
+        "INSERT INTO events (time, listener, client_ip, helo, mail_from, skip_reason, score,"
+        " action) VALUES (1762768900, 'policy', '192.0.2.8', 'laptop', 'me@example.com',"
+        " 'authenticated', 0, 'accept');",
+        NULL, NULL, NULL);
+    sqlite3_close(db);
+    TAP_OK(rc == SQLITE_OK, "a version 1 database");
+    snprintf(args, sizeof args, "--database '%s' --json --method spf --result fail", path);
+    out = expect(args, 0, 1, "version 1: --method spf --result fail");
+    TAP_OK(strstr(out, "\"reasons\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
+                       "\"domain\":\"example.com\",\"detail\":\"-all\",\"reason\":null,"
+                       "\"props\":\"smtp.mailfrom=v@example.com\"}],\"recipients\":"
+                       "[{\"address\":\"r@example.net\",\"action\":\"reject\","
+                       "\"reply\":\"550 no\"}]}") != NULL,
+           "version 1: each row read with its results entry and recipient");
+    free(out);
+    snprintf(args, sizeof args, "--database '%s'", path);
+    free(expect(args, 0, 3, "version 1: the table"));
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    sqlite3_step(st);
+    TAP_OK(sqlite3_column_int(st, 0) == 1, "version 1: domauth log did not change the file");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static void test_errors_and_purge(void)
@@ -266,7 +433,7 @@ static void test_errors_and_purge(void)
     out = NULL;
     int status = run_log("--help", &out);
     TAP_OK(status == 0 && strstr(out, "--purge-before") && strstr(out, "--summary") &&
-               strstr(out, "Exit status"),
+               strstr(out, "--method") && strstr(out, "Exit status"),
            "--help: exit 0 and every option");
     free(out);
 
@@ -306,6 +473,9 @@ int main(int argc, char **argv)
     test_filters();
     test_table();
     test_summary();
+    test_methods();
+    test_json_results();
+    test_version_1();
     test_errors_and_purge();
 
     char command[128];

@@ -1,13 +1,14 @@
 /* eventlog.c: domauthd's record of its decisions. eventlog_write copies a
  * record onto a bounded queue and returns; one writer thread turns each into
- * a syslog line, a JSON line and an SQLite row. Nothing here decides anything. */
+ * a syslog line, a JSON line and a row of the event store, which it writes
+ * through the store's interface (store/event_store.h) without knowing the
+ * backend. Nothing here decides anything. */
 #include "store/eventlog.h"
-#include "eventlog_schema.h"
+#include "store/event_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,69 +22,36 @@
  * DNS work, and a commit waiting up to the busy timeout on a locked database
  * would hold one of them; one thread also keeps rows in arrival order.
  *
- * Batching. The writer takes up to BATCH_ROWS events at a time and inserts
- * them inside one transaction, which stays open until it holds BATCH_ROWS
- * rows or is BATCH_NS old (or the log closes): one commit per 100 ms at
- * most under load, and a lone event still reaches the disk within 100 ms.
+ * Batching. The writer writes each event's syslog and JSON lines at once
+ * and keeps the event for the store until it has BATCH_ROWS of them or the
+ * oldest is BATCH_NS old (or the log closes); then it hands them to the
+ * store as one batch, one transaction: one commit per 100 ms at most under
+ * load, and a lone event still reaches the store within 100 ms.
  *
  * Errors. An output that fails (ENOSPC, EROFS, SQLITE_FULL, SQLITE_BUSY past
  * the busy timeout) is reported once when the outage starts and once when it
- * ends; meanwhile each lost event is counted in write_errors. The database is
+ * ends; meanwhile each lost event is counted in write_errors. The store is
  * tried again at most once per RETRY_NS so a locked file does not cost a busy
- * timeout per event. Mail never waits for any of this. */
+ * timeout per batch; the events in between are lost without trying. Mail
+ * never waits for any of this. */
 
 enum {
     QUEUE_LIMIT_DEFAULT = 100000,
-    BUSY_TIMEOUT_DEFAULT_MS = 5000,
     BATCH_ROWS = 200,
-    FIELD_MAX = 4096,        /* bytes kept of any one string (bounds queue memory) */
     SYSLOG_VALUE_MAX = 256,  /* bytes of a value in the syslog line */
-    SYSLOG_LINE_MAX = 8192,  /* 18 values of 256 bytes, escaped, fit */
+    SYSLOG_LINE_MAX = 16384, /* 22 values of 256 bytes, escaped, fit */
+    SUMMARY_MAX = 1024,      /* bytes of the results or recipients summary built */
 };
 #define QUEUE_BYTES_LIMIT ((size_t)256 << 20)
 #define BATCH_NS (100ull * 1000 * 1000)
 #define RETRY_NS (1000ull * 1000 * 1000)
-#define NOT_STRING ((size_t)-1)
 
-/* Where each column's value lives in event_record. */
-static const size_t column_offset[EVC_COUNT] = {
-    [EVC_TIME] = NOT_STRING,
-    [EVC_LISTENER] = offsetof(event_record, listener),
-    [EVC_QUEUE_ID] = offsetof(event_record, queue_id),
-    [EVC_CLIENT_IP] = offsetof(event_record, client_ip),
-    [EVC_CLIENT_NAME] = offsetof(event_record, client_name),
-    [EVC_HELO] = offsetof(event_record, helo),
-    [EVC_MAIL_FROM] = offsetof(event_record, mail_from),
-    [EVC_RCPT] = offsetof(event_record, rcpt),
-    [EVC_HEADER_FROM] = offsetof(event_record, header_from),
-    [EVC_IDENTITY] = offsetof(event_record, identity),
-    [EVC_DOMAIN] = offsetof(event_record, domain),
-    [EVC_RESULT] = offsetof(event_record, result),
-    [EVC_MECHANISM] = offsetof(event_record, mechanism),
-    [EVC_PROBLEM] = offsetof(event_record, problem),
-    [EVC_SKIP_REASON] = offsetof(event_record, skip_reason),
-    [EVC_SCORE] = NOT_STRING,
-    [EVC_ACTION] = offsetof(event_record, action),
-    [EVC_HELD_ACTION] = offsetof(event_record, held_action),
-    [EVC_REPLY] = offsetof(event_record, reply),
-};
-
-static const char **column_slot(event_record *r, int column)
-{
-    return (const char **)(void *)((char *)r + column_offset[column]);
-}
-
-static const char *column_string(const event_record *r, int column)
-{
-    return *column_slot((event_record *)r, column);
-}
-
-/* A queued copy: the record's strings point into text, one allocation. */
+/* A queued copy (the record is one allocation: store/event.h). */
 typedef struct queued_event {
     struct queued_event *next;
     size_t size;
-    event_record record;
-    char text[];
+    bool json_ok;            /* its JSON line was written (or JSON is off) */
+    event_record *record;
 } queued_event;
 
 /* A growable byte buffer for JSON lines; failed is set when memory ran out. */
@@ -99,14 +67,15 @@ struct eventlog {
     uv_mutex_t lock;
     uv_cond_t wake;
 
-    /* Under lock. */
+    /* Under lock. queued and queued_bytes count the events in the FIFO and
+     * those the writer has taken but not finished with. */
     queued_event *head, *tail;
     size_t queued, queued_bytes, queue_limit;
     bool closing, reopen_json;
     eventlog_stats stats;
 
     /* After eventlog_open, only the writer thread touches these. */
-    bool use_syslog, opened_syslog;
+    bool use_syslog, opened_syslog, stderr_lines;
     char *json_path;
     int json_fd;          /* -1 when off, or when a reopen failed */
     bool json_failing;    /* in an outage: reported, not yet over */
@@ -115,14 +84,14 @@ struct eventlog {
     line_buffer line;
 
     char *db_path;
-    sqlite3 *db;          /* NULL when off */
-    sqlite3_stmt *insert;
+    event_store *store;   /* NULL when off */
     bool db_failing;
     uint64_t db_lost, db_retry_at;
-    bool txn_open;
-    uint64_t txn_started;
-    size_t txn_rows;
-    uint64_t txn_ok, txn_json_failed; /* rows in the open transaction, by JSON outcome */
+    /* Events waiting for the store, oldest first, and their records. */
+    queued_event *pending_head, *pending_tail;
+    size_t pending;
+    uint64_t pending_since;
+    const event_record *batch[BATCH_ROWS];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -146,27 +115,17 @@ static void report(eventlog *log, int priority, const char *message)
         syslog(priority, "%s", message);
 }
 
-static void count(eventlog *log, uint64_t written, uint64_t errors)
+/* Counts events the writer is done with, stored or not, and takes them off
+ * the queue's limits (an event waiting in the writer's batch still counts
+ * against them). */
+static void count(eventlog *log, uint64_t written, uint64_t errors, size_t bytes)
 {
-    if (written == 0 && errors == 0)
-        return;
     uv_mutex_lock(&log->lock);
     log->stats.written += written;
     log->stats.write_errors += errors;
+    log->queued -= written + errors;
+    log->queued_bytes -= bytes;
     uv_mutex_unlock(&log->lock);
-}
-
-/* Bytes of s to keep: at most FIELD_MAX, never ending inside a UTF-8
- * sequence. */
-static size_t kept_length(const char *s)
-{
-    size_t n = strnlen(s, FIELD_MAX + 1);
-    if (n <= FIELD_MAX)
-        return n;
-    n = FIELD_MAX;
-    for (int i = 0; i < 3 && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; i++)
-        n--;
-    return n;
 }
 
 static void line_put(void *ctx, const char *bytes, size_t len)
@@ -196,6 +155,25 @@ static void line_puts(line_buffer *b, const char *s)
     line_put(b, s, strlen(s));
 }
 
+/* Writes all of buf; returns the bytes written, which are fewer than len
+ * only on an error (errno says which). */
+static size_t write_all(int fd, const char *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return done;
+}
+
 /* ------------------------------------------------------------- syslog */
 
 /* A bounded writer over the caller's buffer: text past the end is cut. */
@@ -214,6 +192,11 @@ static void bounded_put(bounded *b, const char *s, size_t n)
     memcpy(b->buf + b->len, s, n);
     b->len += n;
     b->buf[b->len] = '\0';
+}
+
+static void bounded_puts(bounded *b, const char *s)
+{
+    bounded_put(b, s, strlen(s));
 }
 
 /* Writes one value between quotes. Control characters (C0, DEL, C1) are
@@ -250,29 +233,76 @@ static void syslog_value(bounded *b, const char *value)
     bounded_put(b, "\"", 1);
 }
 
+static void syslog_pair(bounded *b, const char *key, const char *value)
+{
+    if (b->len > 0)
+        bounded_put(b, " ", 1);
+    bounded_puts(b, key);
+    bounded_put(b, "=", 1);
+    syslog_value(b, value);
+}
+
+/* The results vector in short, "spf=fail(d=example.com) dkim=pass(d=...)",
+ * and the recipients, "a@example.net(reject) b@example.net(accept)"; they
+ * are escaped as one value each. */
+static void syslog_summaries(bounded *b, const event_record *r)
+{
+    char text[SUMMARY_MAX];
+    if (r->results != NULL && r->result_count > 0) {
+        bounded t = {text, sizeof text, 0};
+        text[0] = '\0';
+        for (size_t i = 0; i < r->result_count; i++) {
+            const event_result *x = &r->results[i];
+            if (i)
+                bounded_put(&t, " ", 1);
+            bounded_puts(&t, x->method ? x->method : "?");
+            bounded_put(&t, "=", 1);
+            bounded_puts(&t, x->result ? x->result : "?");
+            if (x->domain != NULL) {
+                bounded_puts(&t, "(d=");
+                bounded_puts(&t, x->domain);
+                bounded_put(&t, ")", 1);
+            }
+        }
+        syslog_pair(b, "results", text);
+    }
+    if (r->rcpts != NULL && r->rcpt_count > 0) {
+        bounded t = {text, sizeof text, 0};
+        text[0] = '\0';
+        for (size_t i = 0; i < r->rcpt_count; i++) {
+            const event_rcpt *x = &r->rcpts[i];
+            if (i)
+                bounded_put(&t, " ", 1);
+            bounded_puts(&t, x->address ? x->address : "?");
+            if (x->action != NULL) {
+                bounded_put(&t, "(", 1);
+                bounded_puts(&t, x->action);
+                bounded_put(&t, ")", 1);
+            }
+        }
+        syslog_pair(b, "recipients", text);
+    }
+}
+
 size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
 {
     bounded b = {buf, size, 0};
     if (size > 0)
         buf[0] = '\0';
-    for (int c = 0; c < EVC_COUNT; c++) {
-        char number[32];
+    for (int f = 0; f < EVF_COUNT; f++) {
+        char number[JSON_NUMBER_MAX];
         const char *value;
-        if (c == EVC_TIME)
+        if (f == EVF_TIME)
             continue; /* syslog stamps the line itself */
-        if (c == EVC_SCORE) {
+        if (f == EVF_SCORE) {
             json_format_number(r->score, number);
             value = number;
-        } else if ((value = column_string(r, c)) == NULL) {
+        } else if ((value = event_field_string(r, f)) == NULL) {
             continue;
         }
-        if (b.len > 0)
-            bounded_put(&b, " ", 1);
-        const char *name = eventlog_column_name(c);
-        bounded_put(&b, name, strlen(name));
-        bounded_put(&b, "=", 1);
-        syslog_value(&b, value);
+        syslog_pair(&b, event_field_name(f), value);
     }
+    syslog_summaries(&b, r);
     return b.len;
 }
 
@@ -300,42 +330,8 @@ static void json_build(line_buffer *b, const event_record *r, bool newline_first
     b->failed = false;
     if (newline_first)
         line_puts(b, "\n");
-    line_puts(b, "{");
-    for (int c = 0; c < EVC_COUNT; c++) {
-        char number[32];
-        line_puts(b, c ? ",\"" : "\"");
-        line_puts(b, eventlog_column_name(c));
-        line_puts(b, "\":");
-        if (c == EVC_TIME) {
-            snprintf(number, sizeof number, "%lld", (long long)r->time);
-            line_puts(b, number);
-        } else if (c == EVC_SCORE) {
-            json_format_number(r->score, number);
-            line_puts(b, number);
-        } else {
-            json_write_string(column_string(r, c), line_put, b);
-        }
-    }
-    line_puts(b, "}\n");
-}
-
-/* Writes all of buf; returns the bytes written, which are fewer than len
- * only on an error (errno says which). */
-static size_t write_all(int fd, const char *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            break;
-        }
-        done += (size_t)n;
-    }
-    return done;
+    event_json_write(r, -1, line_put, b);
+    line_puts(b, "\n");
 }
 
 static int json_open_file(const char *path)
@@ -406,140 +402,9 @@ static bool json_write(eventlog *log, const event_record *r)
     return true;
 }
 
-/* ----------------------------------------------------------- database */
+/* -------------------------------------------------------------- store */
 
-/* Creates each missing directory above path, mode 0750 (before the umask). */
-static int make_parent_directories(const char *path, char *why, size_t why_size)
-{
-    char *copy = strdup(path);
-    if (copy == NULL) {
-        snprintf(why, why_size, "out of memory");
-        return -1;
-    }
-    int rc = 0;
-    for (char *slash = strchr(copy + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(copy, 0750) != 0 && errno != EEXIST) {
-            snprintf(why, why_size, "cannot create directory %s: %s", copy, strerror(errno));
-            rc = -1;
-            break;
-        }
-        *slash = '/';
-    }
-    free(copy);
-    return rc;
-}
-
-static int db_exec(sqlite3 *db, const char *sql, char *why, size_t why_size)
-{
-    char *message = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
-        return 0;
-    snprintf(why, why_size, "%s", message ? message : sqlite3_errmsg(db));
-    sqlite3_free(message);
-    return -1;
-}
-
-static int db_user_version(sqlite3 *db, int *version)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* Brings the schema to EVENTLOG_SCHEMA_VERSION in one transaction. Version
- * 0 is a new file. Each later version adds one entry to upgrades[]
- * (upgrades[v] turns version v into v + 1). A database from a newer domauth
- * is left alone: this one would not know what its columns mean. */
-static int db_migrate(sqlite3 *db, char *why, size_t why_size)
-{
-    static const char *const upgrades[EVENTLOG_SCHEMA_VERSION] = {
-        [0] = EVENTLOG_CREATE_SQL,
-    };
-    int version = 0;
-    if (db_exec(db, "BEGIN IMMEDIATE", why, why_size) != 0)
-        return -1;
-    if (db_user_version(db, &version) != 0) {
-        snprintf(why, why_size, "%s", sqlite3_errmsg(db));
-        goto fail;
-    }
-    if (version > EVENTLOG_SCHEMA_VERSION) {
-        snprintf(why, why_size, "schema version %d is newer than this domauthd's (%d)", version,
-                 EVENTLOG_SCHEMA_VERSION);
-        goto fail;
-    }
-    for (int v = version; v < EVENTLOG_SCHEMA_VERSION; v++)
-        if (db_exec(db, upgrades[v], why, why_size) != 0)
-            goto fail;
-    if (version < EVENTLOG_SCHEMA_VERSION) {
-        char sql[64]; /* a constant, not input: PRAGMA takes no parameters */
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", EVENTLOG_SCHEMA_VERSION);
-        if (db_exec(db, sql, why, why_size) != 0)
-            goto fail;
-    }
-    if (db_exec(db, "COMMIT", why, why_size) != 0)
-        goto fail;
-    return 0;
-fail:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
-}
-
-static int db_prepare_insert(eventlog *log, char *why, size_t why_size)
-{
-    char sql[512] = "INSERT INTO events (" EVENTLOG_COLUMNS ") VALUES (";
-    for (int c = 0; c < EVC_COUNT; c++) {
-        size_t used = strlen(sql);
-        snprintf(sql + used, sizeof sql - used, "%s?%d", c ? "," : "", c + 1);
-    }
-    strcat(sql, ")");
-    if (sqlite3_prepare_v3(log->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &log->insert, NULL) ==
-        SQLITE_OK)
-        return 0;
-    snprintf(why, why_size, "%s", sqlite3_errmsg(log->db));
-    return -1;
-}
-
-/* The file is created beforehand, mode 0640: it holds addresses, and SQLite
- * gives its -wal and -shm files the mode of the database. */
-static int db_open(eventlog *log, const char *path, unsigned busy_ms, char *why,
-                   size_t why_size)
-{
-    if (make_parent_directories(path, why, why_size) != 0)
-        return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-    if (fd < 0) {
-        snprintf(why, why_size, "%s", strerror(errno));
-        return -1;
-    }
-    close(fd);
-    if (sqlite3_open_v2(path, &log->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        snprintf(why, why_size, "%s", log->db ? sqlite3_errmsg(log->db) : "out of memory");
-        return -1;
-    }
-    sqlite3_busy_timeout(log->db, (int)busy_ms);
-    /* WAL lets `domauth log` read while we write. Keeping the -wal and -shm
-     * files after close lets a reader without write access to the directory
-     * open the database read-only; the size limit truncates the kept -wal
-     * file after a checkpoint. NORMAL sync is enough for a log: a power cut
-     * may lose the last commits, never the file. */
-    int persist = 1;
-    if (db_exec(log->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
-        db_exec(log->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
-        db_exec(log->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
-        return -1;
-    sqlite3_file_control(log->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (db_migrate(log->db, why, why_size) != 0)
-        return -1;
-    return db_prepare_insert(log, why, why_size);
-}
-
-static void db_outage(eventlog *log, const char *what)
+static void db_outage(eventlog *log, const char *why)
 {
     log->db_retry_at = uv_hrtime() + RETRY_NS;
     if (log->db_failing)
@@ -547,8 +412,8 @@ static void db_outage(eventlog *log, const char *what)
     log->db_failing = true;
     char message[1024];
     snprintf(message, sizeof message,
-             "event database %s: %s failed: %s; decisions are not stored until it works again",
-             log->db_path, what, sqlite3_errmsg(log->db));
+             "event database %s: %s; decisions are not stored until it works again",
+             log->db_path, why);
     report(log, LOG_ERR, message);
 }
 
@@ -564,138 +429,120 @@ static void db_recovered(eventlog *log)
     log->db_lost = 0;
 }
 
-/* Ends the open transaction without keeping it: its rows are lost. */
-static void db_abandon(eventlog *log)
+/* Hands the pending events to the store as one batch, counts them as
+ * written or lost, and frees them. */
+static void db_flush(eventlog *log)
 {
-    if (!sqlite3_get_autocommit(log->db)) /* SQLite may have rolled back already */
-        sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
-    uint64_t lost = log->txn_ok + log->txn_json_failed;
-    count(log, 0, lost);
-    log->db_lost += lost;
-    log->txn_open = false;
-    log->txn_rows = 0;
-    log->txn_ok = log->txn_json_failed = 0;
-}
-
-static void db_commit(eventlog *log)
-{
-    if (!log->txn_open)
+    if (log->pending == 0)
         return;
-    if (sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_outage(log, "commit");
-        db_abandon(log);
-        return;
+    size_t n = 0, bytes = 0;
+    uint64_t json_ok = 0;
+    for (queued_event *e = log->pending_head; e != NULL; e = e->next) {
+        log->batch[n++] = e->record;
+        json_ok += e->json_ok;
+        bytes += e->size;
     }
-    count(log, log->txn_ok, log->txn_json_failed);
-    log->txn_open = false;
-    log->txn_rows = 0;
-    log->txn_ok = log->txn_json_failed = 0;
-    db_recovered(log);
+    char why[512] = "";
+    if (event_store_write(log->store, log->batch, n, why, sizeof why) == 0) {
+        count(log, json_ok, n - json_ok, bytes);
+        db_recovered(log);
+    } else {
+        db_outage(log, why[0] ? why : "write failed");
+        count(log, 0, n, bytes);
+        log->db_lost += n;
+    }
+    for (queued_event *e = log->pending_head, *next; e != NULL; e = next) {
+        next = e->next;
+        free(e->record);
+        free(e);
+    }
+    log->pending_head = log->pending_tail = NULL;
+    log->pending = 0;
 }
 
-static void db_bind(sqlite3_stmt *st, const event_record *r)
-{
-    for (int c = 0; c < EVC_COUNT; c++) {
-        if (c == EVC_TIME) {
-            sqlite3_bind_int64(st, c + 1, r->time);
-        } else if (c == EVC_SCORE) {
-            sqlite3_bind_double(st, c + 1, r->score);
-        } else {
-            const char *s = column_string(r, c);
-            if (s == NULL)
-                sqlite3_bind_null(st, c + 1);
-            else
-                sqlite3_bind_text(st, c + 1, s, -1, SQLITE_STATIC);
-        }
-    }
-}
-
-/* Adds the row to the open transaction (opening one). Returns false when
- * the row is lost; an earlier failure less than RETRY_NS ago loses it
- * without trying. */
-static bool db_insert(eventlog *log, const event_record *r)
+/* Keeps e for the next batch, or loses it at once while the store is
+ * failing and its back-off is not over. Takes e. */
+static void db_add(eventlog *log, queued_event *e)
 {
     if (log->db_failing && uv_hrtime() < log->db_retry_at) {
         log->db_lost++;
-        return false;
+        count(log, 0, 1, e->size);
+        free(e->record);
+        free(e);
+        return;
     }
-    if (!log->txn_open) {
-        if (sqlite3_exec(log->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            db_outage(log, "begin");
-            log->db_lost++;
-            return false;
-        }
-        log->txn_open = true;
-        log->txn_started = uv_hrtime();
-    }
-    db_bind(log->insert, r);
-    int rc = sqlite3_step(log->insert);
-    sqlite3_reset(log->insert);
-    sqlite3_clear_bindings(log->insert); /* the strings are about to be freed */
-    if (rc != SQLITE_DONE) {
-        db_outage(log, "insert");
-        db_abandon(log);
-        log->db_lost++;
-        return false;
-    }
-    log->txn_rows++;
-    return true;
+    e->next = NULL;
+    if (log->pending_tail != NULL)
+        log->pending_tail->next = e;
+    else
+        log->pending_head = e;
+    log->pending_tail = e;
+    if (log->pending++ == 0)
+        log->pending_since = uv_hrtime();
+    if (log->pending >= BATCH_ROWS)
+        db_flush(log);
 }
 
 /* ------------------------------------------------------------- writer */
 
-static void write_event(eventlog *log, const event_record *r)
+/* Writes the syslog and JSON lines of e, then keeps it for the store or
+ * frees it. Takes e. */
+static void write_event(eventlog *log, queued_event *e)
 {
-    if (log->use_syslog) {
-        char line[SYSLOG_LINE_MAX];
-        eventlog_format_syslog(r, line, sizeof line);
-        syslog(LOG_INFO, "%s", line);
+    const event_record *r = e->record;
+    if (log->use_syslog || log->stderr_lines) {
+        static const char prefix[] = "domauthd: ";
+        char line[sizeof prefix - 1 + SYSLOG_LINE_MAX + 1];
+        size_t len = eventlog_format_syslog(r, line + sizeof prefix - 1, SYSLOG_LINE_MAX);
+        if (log->use_syslog)
+            syslog(LOG_INFO, "%s", line + sizeof prefix - 1);
+        if (log->stderr_lines) {
+            /* One write, so that lines from the loop's thread cannot cut in. */
+            memcpy(line, prefix, sizeof prefix - 1);
+            len += sizeof prefix - 1;
+            line[len++] = '\n';
+            (void)write_all(STDERR_FILENO, line, len);
+        }
     }
-    bool json_ok = log->json_path == NULL || json_write(log, r);
-    if (log->db == NULL) {
-        count(log, json_ok, !json_ok);
+    e->json_ok = log->json_path == NULL || json_write(log, r);
+    if (log->store != NULL) {
+        db_add(log, e);
         return;
     }
-    if (!db_insert(log, r)) {
-        count(log, 0, 1);
-        return;
-    }
-    if (json_ok)
-        log->txn_ok++;
-    else
-        log->txn_json_failed++;
+    count(log, e->json_ok, !e->json_ok, e->size);
+    free(e->record);
+    free(e);
 }
 
 /* Waits (under lock) until there is something to do: events, a reopen, the
- * close, or the open transaction reaching its age limit. */
+ * close, or the pending batch reaching its age limit. */
 static void wait_for_work(eventlog *log)
 {
     while (log->head == NULL && !log->closing && !log->reopen_json) {
-        if (!log->txn_open) {
+        if (log->pending == 0) {
             uv_cond_wait(&log->wake, &log->lock);
             continue;
         }
-        uint64_t age = uv_hrtime() - log->txn_started;
+        uint64_t age = uv_hrtime() - log->pending_since;
         if (age >= BATCH_NS ||
             uv_cond_timedwait(&log->wake, &log->lock, BATCH_NS - age) == UV_ETIMEDOUT)
             return;
     }
 }
 
+/* Takes up to BATCH_ROWS events off the FIFO; they count against the
+ * queue's limits until count() says they are done. */
 static queued_event *take_batch(eventlog *log)
 {
     queued_event *first = log->head, *last = NULL;
     size_t n = 0;
-    for (queued_event *e = first; e != NULL && n < BATCH_ROWS; e = e->next, n++) {
-        log->queued_bytes -= e->size;
+    for (queued_event *e = first; e != NULL && n < BATCH_ROWS; e = e->next, n++)
         last = e;
-    }
     if (last == NULL)
         return NULL;
     log->head = last->next;
     if (log->head == NULL)
         log->tail = NULL;
-    log->queued -= n;
     last->next = NULL;
     return first;
 }
@@ -719,7 +566,7 @@ static void writer_main(void *arg)
         uv_mutex_unlock(&log->lock);
 
         if (closing && !was_closing) {
-            /* One more try at a failing database before the end, without
+            /* One more try at a failing store before the end, without
              * waiting out the back-off. */
             was_closing = true;
             log->db_retry_at = 0;
@@ -728,13 +575,11 @@ static void writer_main(void *arg)
             json_reopen(log);
         while (batch != NULL) {
             queued_event *next = batch->next;
-            write_event(log, &batch->record);
-            free(batch);
+            write_event(log, batch);
             batch = next;
         }
-        if (log->txn_open &&
-            (done || log->txn_rows >= BATCH_ROWS || uv_hrtime() - log->txn_started >= BATCH_NS))
-            db_commit(log);
+        if (log->pending > 0 && (done || uv_hrtime() - log->pending_since >= BATCH_NS))
+            db_flush(log);
         if (done)
             return;
     }
@@ -745,6 +590,7 @@ static void writer_main(void *arg)
 static void open_outputs(eventlog *log, const eventlog_options *o, char *err, size_t err_size)
 {
     char why[512], message[1024];
+    log->stderr_lines = o->stderr_lines;
     if (o->syslog) {
         int facility = facility_code(o->syslog_facility);
         if (facility < 0) {
@@ -770,25 +616,23 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
         }
     }
     if (o->database_path != NULL && *o->database_path != '\0') {
-        unsigned busy = o->busy_timeout_ms ? o->busy_timeout_ms : BUSY_TIMEOUT_DEFAULT_MS;
+        event_store_options so = {.access = EVENT_STORE_WRITE,
+                                  .busy_timeout_ms = o->busy_timeout_ms};
         why[0] = '\0';
-        if (db_open(log, o->database_path, busy, why, sizeof why) != 0 ||
-            (log->db_path = strdup(o->database_path)) == NULL) {
+        log->store = event_store_open(o->database_path, &so, why, sizeof why);
+        if (log->store == NULL || (log->db_path = strdup(o->database_path)) == NULL) {
             snprintf(message, sizeof message, "event database %s: %s (database off)",
                      o->database_path, why[0] ? why : "out of memory");
             append_error(err, err_size, message);
-            sqlite3_finalize(log->insert);
-            sqlite3_close(log->db);
-            log->insert = NULL;
-            log->db = NULL;
+            event_store_close(log->store);
+            log->store = NULL;
         }
     }
 }
 
 static void close_outputs(eventlog *log)
 {
-    sqlite3_finalize(log->insert);
-    sqlite3_close(log->db);
+    event_store_close(log->store);
     if (log->json_fd >= 0)
         close(log->json_fd);
     if (log->opened_syslog)
@@ -837,44 +681,28 @@ eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *
     return log;
 }
 
-static queued_event *copy_record(const event_record *r)
-{
-    size_t length[EVC_COUNT] = {0};
-    size_t size = sizeof(queued_event);
-    for (int c = 0; c < EVC_COUNT; c++) {
-        if (column_offset[c] == NOT_STRING || column_string(r, c) == NULL)
-            continue;
-        length[c] = kept_length(column_string(r, c));
-        size += length[c] + 1;
-    }
-    queued_event *e = malloc(size);
-    if (e == NULL)
-        return NULL;
-    e->next = NULL;
-    e->size = size;
-    e->record = *r;
-    char *text = e->text;
-    for (int c = 0; c < EVC_COUNT; c++) {
-        if (column_offset[c] == NOT_STRING || column_string(r, c) == NULL)
-            continue;
-        memcpy(text, column_string(r, c), length[c]);
-        text[length[c]] = '\0';
-        *column_slot(&e->record, c) = text;
-        text += length[c] + 1;
-    }
-    return e;
-}
-
 void eventlog_write(eventlog *log, const event_record *record)
 {
     if (log == NULL || record == NULL)
         return;
-    queued_event *e = copy_record(record);
+    queued_event *e = malloc(sizeof *e);
+    size_t size = 0;
+    if (e != NULL && (e->record = event_record_copy(record, &size)) == NULL) {
+        free(e);
+        e = NULL;
+    }
+    if (e != NULL) {
+        e->next = NULL;
+        e->size = sizeof *e + size;
+        e->json_ok = false;
+    }
     uv_mutex_lock(&log->lock);
     if (e == NULL || log->queued >= log->queue_limit ||
         log->queued_bytes + e->size > QUEUE_BYTES_LIMIT || log->closing) {
         log->stats.dropped++;
         uv_mutex_unlock(&log->lock);
+        if (e != NULL)
+            free(e->record);
         free(e);
         return;
     }

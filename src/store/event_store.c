@@ -1,0 +1,71 @@
+/* event_store.c: see event_store.h. The backends this build has, and the
+ * calls that go through their ops tables. */
+#include "store/event_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const event_store_ops *const backends[] = {
+    &event_store_sqlite,
+};
+
+event_store *event_store_open(const char *location, const event_store_options *options,
+                              char *why, size_t why_size)
+{
+    static const event_store_options defaults = {.access = EVENT_STORE_READ};
+    if (why != NULL && why_size > 0)
+        why[0] = '\0';
+    if (options == NULL)
+        options = &defaults;
+    for (size_t i = 0; location != NULL && i < sizeof backends / sizeof backends[0]; i++)
+        if (backends[i]->claims(location))
+            return backends[i]->open(location, options, why, why_size);
+    if (why != NULL && why_size > 0)
+        snprintf(why, why_size, "%s: this build has no event store for such a location",
+                 location ? location : "(none)");
+    return NULL;
+}
+
+int event_store_write(event_store *store, const event_record *const *records, size_t count,
+                      char *why, size_t why_size)
+{
+    return store->ops->write(store, records, count, why, why_size);
+}
+
+int event_store_query(event_store *store, const event_query *query, event_row_fn *fn,
+                      void *ctx, char *why, size_t why_size)
+{
+    return store->ops->query(store, query, fn, ctx, why, why_size);
+}
+
+int event_store_summary(event_store *store, const event_query *query, event_summary *summary,
+                        char *why, size_t why_size)
+{
+    return store->ops->summary(store, query, summary, why, why_size);
+}
+
+int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
+                      size_t why_size)
+{
+    return store->ops->purge(store, before, deleted, why, why_size);
+}
+
+void event_store_close(event_store *store)
+{
+    if (store != NULL)
+        store->ops->close(store);
+}
+
+void event_summary_free(event_summary *summary)
+{
+    event_counts *lists[] = {&summary->results, &summary->actions, &summary->held,
+                             &summary->methods};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        for (size_t i = 0; i < lists[l]->count; i++)
+            free(lists[l]->items[i].label);
+        free(lists[l]->items);
+        lists[l]->items = NULL;
+        lists[l]->count = 0;
+    }
+}

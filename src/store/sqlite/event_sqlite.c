@@ -1,0 +1,787 @@
+/* event_sqlite.c: the SQLite event store, one file on one host. It owns the
+ * schema (schema.h) and its migrations; every value from outside is a
+ * bound parameter, and the SQL is built only from the constant fragments
+ * here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "schema.h"
+#include "store/event_store.h"
+#include "util/strbuf.h"
+
+enum {
+    BUSY_TIMEOUT_DEFAULT_MS = 5000,
+    PURGE_CHUNK = 10000, /* rows per transaction, so the writer never waits long */
+    RESULT_COLUMNS = 6,
+    RCPT_COLUMNS = 3,
+};
+
+typedef struct sqlite_store {
+    event_store base;
+    sqlite3 *db;
+    int version;               /* of the file (after the migration, when writing) */
+    const char *source;        /* the events table as version 2 shows it */
+    sqlite3_stmt *insert;      /* when writing */
+    sqlite3_stmt *read_results, *read_rcpts; /* a row's arrays, when reading */
+    strbuf results_json, rcpts_json;
+} sqlite_store;
+
+static void say(char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(char *why, size_t why_size, const char *fmt, ...)
+{
+    if (why == NULL || why_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+}
+
+static int failed(sqlite_store *s, const char *what, char *why, size_t why_size)
+{
+    say(why, why_size, "%s failed: %s", what, sqlite3_errmsg(s->db));
+    return -1;
+}
+
+static int exec(sqlite3 *db, const char *sql, char *why, size_t why_size)
+{
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
+        return 0;
+    say(why, why_size, "%s", message ? message : sqlite3_errmsg(db));
+    sqlite3_free(message);
+    return -1;
+}
+
+/* ---------------------------------------------------------- opening */
+
+/* Creates each missing directory above path, mode 0750 (before the umask). */
+static int make_parent_directories(const char *path, char *why, size_t why_size)
+{
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        say(why, why_size, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (char *slash = strchr(copy + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(copy, 0750) != 0 && errno != EEXIST) {
+            say(why, why_size, "cannot create directory %s: %s", copy, strerror(errno));
+            rc = -1;
+            break;
+        }
+        *slash = '/';
+    }
+    free(copy);
+    return rc;
+}
+
+/* PRAGMA user_version, or -1 (with SQLite's message in why) when the file
+ * cannot be read as a database. */
+static int user_version(sqlite3 *db, char *why, size_t why_size)
+{
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    else
+        say(why, why_size, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return version;
+}
+
+/* Brings the schema to EVENT_SQLITE_SCHEMA_VERSION in one transaction.
+ * Version 0 is a new file; upgrades[v] turns version v into v + 1. A
+ * database from a newer domauth is left alone: this one would not know
+ * what its columns mean. A file at the current version is not written. */
+static int migrate(sqlite_store *s, char *why, size_t why_size)
+{
+    static const char *const upgrades[EVENT_SQLITE_SCHEMA_VERSION] = {
+        [0] = EVENT_SQLITE_V1_SQL,
+        [1] = EVENT_SQLITE_V2_UPGRADE,
+    };
+    if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
+        return -1;
+    int version = user_version(s->db, why, why_size);
+    if (version < 0)
+        goto fail;
+    if (version > EVENT_SQLITE_SCHEMA_VERSION) {
+        say(why, why_size,
+            "schema version %d is newer than this domauth's (%d); the database is left as "
+            "it is",
+            version, EVENT_SQLITE_SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int v = version; v < EVENT_SQLITE_SCHEMA_VERSION; v++)
+        if (exec(s->db, upgrades[v], why, why_size) != 0)
+            goto fail;
+    if (version < EVENT_SQLITE_SCHEMA_VERSION) {
+        char sql[64]; /* a constant, not input: PRAGMA takes no parameters */
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", EVENT_SQLITE_SCHEMA_VERSION);
+        if (exec(s->db, sql, why, why_size) != 0)
+            goto fail;
+    }
+    if (exec(s->db, "COMMIT", why, why_size) != 0)
+        goto fail;
+    s->version = EVENT_SQLITE_SCHEMA_VERSION;
+    return 0;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* The file is created beforehand, mode 0640: it holds addresses, and SQLite
+ * gives its -wal and -shm files the mode of the database. */
+static int open_for_writing(sqlite_store *s, const char *path, char *why, size_t why_size)
+{
+    if (make_parent_directories(path, why, why_size) != 0)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (fd < 0) {
+        say(why, why_size, "%s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        say(why, why_size, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* WAL lets readers read while the writer writes. Keeping the -wal and -shm
+ * files after close lets a reader without write access to the directory
+ * open the database read-only; the size limit truncates the kept -wal file
+ * after a checkpoint. NORMAL sync is enough for a log: a power cut may lose
+ * the last commits, never the file. */
+static int set_up_writer(sqlite_store *s, char *why, size_t why_size)
+{
+    int persist = 1;
+    if (exec(s->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
+        return -1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (migrate(s, why, why_size) != 0)
+        return -1;
+    char sql[512] = "INSERT INTO events (" EVENT_SQLITE_COLUMNS ") VALUES (";
+    for (int c = 0; c < EVF_COUNT + 2; c++) {
+        size_t used = strlen(sql);
+        snprintf(sql + used, sizeof sql - used, "%s?%d", c ? "," : "", c + 1);
+    }
+    strcat(sql, ")");
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL) !=
+        SQLITE_OK) {
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* A reader (or the purge) takes the file as it is: it must exist and hold
+ * an events table of some version. */
+static int open_existing(sqlite_store *s, const char *path, bool writing, char *why,
+                         size_t why_size)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        say(why, why_size, "no event database at %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int flags = writing ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        say(why, why_size, "cannot open %s: %s", path,
+            s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_readable(sqlite_store *s, const char *path, char *why, size_t why_size)
+{
+    char message[256] = "";
+    s->version = user_version(s->db, message, sizeof message);
+    if (s->version < 1) {
+        say(why, why_size, "%s is not a domauth event database%s%s", path,
+            message[0] ? ": " : "", message);
+        return -1;
+    }
+    s->source = s->version == 1 ? EVENT_SQLITE_SOURCE_V1 : EVENT_SQLITE_SOURCE_V2;
+    static const char arrays[] = "SELECT json_extract(value, '$.method'), "
+                                 "json_extract(value, '$.result'), "
+                                 "json_extract(value, '$.domain'), "
+                                 "json_extract(value, '$.detail'), "
+                                 "json_extract(value, '$.reason'), "
+                                 "json_extract(value, '$.props') FROM json_each(?1)";
+    static const char rcpts[] = "SELECT json_extract(value, '$.address'), "
+                                "json_extract(value, '$.action'), "
+                                "json_extract(value, '$.reply') FROM json_each(?1)";
+    if (sqlite3_prepare_v2(s->db, arrays, -1, &s->read_results, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, rcpts, -1, &s->read_rcpts, NULL) != SQLITE_OK) {
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (s->version > EVENT_SQLITE_SCHEMA_VERSION)
+        say(why, why_size, "%s has schema version %d, newer than this domauth's (%d)", path,
+            s->version, EVENT_SQLITE_SCHEMA_VERSION);
+    return 0;
+}
+
+static void sqlite_close(event_store *store)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->insert);
+    sqlite3_finalize(s->read_results);
+    sqlite3_finalize(s->read_rcpts);
+    sqlite3_close(s->db);
+    strbuf_free(&s->results_json);
+    strbuf_free(&s->rcpts_json);
+    free(s);
+}
+
+static event_store *sqlite_open(const char *path, const event_store_options *o, char *why,
+                                size_t why_size)
+{
+    sqlite_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        say(why, why_size, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &event_store_sqlite;
+    strbuf_init(&s->results_json);
+    strbuf_init(&s->rcpts_json);
+    say(why, why_size, "%s", "");
+    int rc;
+    if (o->access == EVENT_STORE_WRITE)
+        rc = open_for_writing(s, path, why, why_size);
+    else
+        rc = open_existing(s, path, o->access == EVENT_STORE_PURGE, why, why_size);
+    if (rc == 0) {
+        sqlite3_busy_timeout(s->db, (int)(o->busy_timeout_ms ? o->busy_timeout_ms
+                                                             : BUSY_TIMEOUT_DEFAULT_MS));
+        if (o->access == EVENT_STORE_WRITE)
+            rc = set_up_writer(s, why, why_size);
+        else
+            rc = check_readable(s, path, why, why_size);
+    }
+    if (rc != 0) {
+        sqlite_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+static bool sqlite_claims(const char *location)
+{
+    /* A path; URIs (postgresql://, file:) are for other backends. */
+    return location != NULL && *location != '\0' && strstr(location, "://") == NULL;
+}
+
+/* ---------------------------------------------------------- writing */
+
+static void put_strbuf(void *ctx, const char *bytes, size_t len)
+{
+    strbuf_append(ctx, bytes, len);
+}
+
+static int bind_record(sqlite_store *s, const event_record *r)
+{
+    sqlite3_stmt *st = s->insert;
+    for (int f = 0; f < EVF_COUNT; f++) {
+        if (f == EVF_TIME) {
+            sqlite3_bind_int64(st, f + 1, r->time);
+        } else if (f == EVF_SCORE) {
+            sqlite3_bind_double(st, f + 1, r->score);
+        } else {
+            const char *v = event_field_string(r, f);
+            if (v == NULL)
+                sqlite3_bind_null(st, f + 1);
+            else
+                sqlite3_bind_text(st, f + 1, v, (int)event_kept_length(v), SQLITE_STATIC);
+        }
+    }
+    strbuf_clear(&s->results_json);
+    strbuf_clear(&s->rcpts_json);
+    event_json_results(r, put_strbuf, &s->results_json);
+    event_json_recipients(r, put_strbuf, &s->rcpts_json);
+    if (s->results_json.failed || s->rcpts_json.failed) {
+        s->results_json.failed = s->rcpts_json.failed = false;
+        return -1;
+    }
+    sqlite3_bind_text(st, EVF_COUNT + 1, s->results_json.data, (int)s->results_json.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, EVF_COUNT + 2, s->rcpts_json.data, (int)s->rcpts_json.len,
+                      SQLITE_STATIC);
+    return 0;
+}
+
+static int sqlite_write(event_store *store, const event_record *const *records, size_t count,
+                        char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    if (s->insert == NULL) {
+        say(why, why_size, "the event store was not opened for writing");
+        return -1;
+    }
+    if (count == 0)
+        return 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return failed(s, "begin", why, why_size);
+    for (size_t i = 0; i < count; i++) {
+        if (bind_record(s, records[i]) != 0) {
+            say(why, why_size, "insert failed: out of memory");
+            goto fail;
+        }
+        int rc = sqlite3_step(s->insert);
+        sqlite3_reset(s->insert);
+        sqlite3_clear_bindings(s->insert); /* the strings are the caller's */
+        if (rc != SQLITE_DONE) {
+            failed(s, "insert", why, why_size);
+            goto fail;
+        }
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        failed(s, "commit", why, why_size);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(s->db)) /* SQLite may have rolled back already */
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* ---------------------------------------------------------- queries */
+
+/* The WHERE conditions of a query, built from the constant fragments below
+ * with a ? for each value. The same walk appends the SQL (sql set) or binds
+ * the values in the same order (st set). */
+typedef struct where_walk {
+    strbuf *sql;
+    sqlite3_stmt *st;
+    int bound;
+    int conditions;
+} where_walk;
+
+static void where_sql(where_walk *w, const char *fragment)
+{
+    if (w->sql != NULL)
+        strbuf_puts(w->sql, fragment);
+}
+
+static void where_and(where_walk *w)
+{
+    where_sql(w, w->conditions++ ? " AND " : " WHERE ");
+}
+
+static void where_text(where_walk *w, const char *fragment, const char *value)
+{
+    where_sql(w, fragment);
+    if (w->st != NULL)
+        sqlite3_bind_text(w->st, ++w->bound, value, -1, SQLITE_STATIC);
+}
+
+static void where_number(where_walk *w, const char *fragment, int64_t value)
+{
+    where_sql(w, fragment);
+    if (w->st != NULL)
+        sqlite3_bind_int64(w->st, ++w->bound, value);
+}
+
+/* "expr IN (?,?,...)" */
+static void where_in(where_walk *w, const char *expr, const char *const *values, size_t n)
+{
+    where_sql(w, expr);
+    where_sql(w, " IN (");
+    for (size_t i = 0; i < n; i++)
+        where_text(w, i ? ",?" : "?", values[i]);
+    where_sql(w, ")");
+}
+
+#define ENTRY_METHOD "json_extract(r.value, '$.method')"
+#define ENTRY_RESULT "json_extract(r.value, '$.result')"
+#define ENTRY_DOMAIN "json_extract(r.value, '$.domain')"
+
+static void where_walk_query(where_walk *w, const event_query *q)
+{
+    if (q->have_since) {
+        where_and(w);
+        where_number(w, "time >= ?", q->since);
+    }
+    if (q->have_until) {
+        where_and(w);
+        where_number(w, "time < ?", q->until);
+    }
+    if (q->method != NULL) {
+        where_and(w);
+        where_text(w, "EXISTS (SELECT 1 FROM json_each(ev.results) AS r WHERE " ENTRY_METHOD
+                      " = ? COLLATE NOCASE",
+                   q->method);
+        if (q->result_count > 0) {
+            where_sql(w, " AND ");
+            where_in(w, ENTRY_RESULT, q->results, q->result_count);
+        }
+        if (q->domain != NULL)
+            where_text(w, " AND " ENTRY_DOMAIN " = ? COLLATE NOCASE", q->domain);
+        where_sql(w, ")");
+    } else {
+        if (q->result_count > 0) {
+            where_and(w);
+            where_in(w, "result", q->results, q->result_count);
+        }
+        if (q->domain != NULL) {
+            where_and(w);
+            where_text(w, "domain = ?", q->domain); /* the column compares without case */
+        }
+    }
+    if (q->client_ip != NULL) {
+        where_and(w);
+        where_text(w, "client_ip = ?", q->client_ip);
+    }
+    if (q->action_count > 0) {
+        where_and(w);
+        where_sql(w, "(");
+        where_in(w, "action", q->actions, q->action_count);
+        where_sql(w, " OR ");
+        where_in(w, "held_action", q->actions, q->action_count);
+        where_sql(w, ")");
+    }
+    if (q->skipped) {
+        where_and(w);
+        where_sql(w, "skip_reason IS NOT NULL");
+    }
+}
+
+/* Prepares "SELECT head FROM source AS ev" + joins + the query's WHERE
+ * (+ " AND extra" when extra is set, binding extra_value) + tail, and
+ * binds every value. *next_bind is the number of the next parameter. */
+static sqlite3_stmt *prepare_query(sqlite_store *s, const char *head, const char *joins,
+                                   const event_query *q, const char *extra,
+                                   const char *extra_value, const char *tail, int *next_bind,
+                                   char *why, size_t why_size)
+{
+    strbuf sql;
+    strbuf_init(&sql);
+    strbuf_printf(&sql, "SELECT %s FROM %s AS ev%s", head, s->source, joins);
+    where_walk w = {.sql = &sql};
+    where_walk_query(&w, q);
+    if (extra != NULL) {
+        where_and(&w);
+        where_sql(&w, extra);
+    }
+    strbuf_puts(&sql, tail);
+    if (sql.failed) {
+        strbuf_free(&sql);
+        say(why, why_size, "out of memory");
+        return NULL;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
+    strbuf_free(&sql);
+    if (rc != SQLITE_OK) {
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    where_walk b = {.st = st};
+    where_walk_query(&b, q);
+    if (extra != NULL && extra_value != NULL)
+        sqlite3_bind_text(st, ++b.bound, extra_value, -1, SQLITE_STATIC);
+    if (next_bind != NULL)
+        *next_bind = b.bound + 1;
+    return st;
+}
+
+/* Reads a JSON array of objects (a row's results or recipients) with st,
+ * which selects `columns` strings per element. Their text goes into text;
+ * offsets[i * columns + c] is where each starts, or (size_t)-1 for NULL. */
+static int read_array(sqlite3_stmt *st, const char *json, int columns, strbuf *text,
+                      size_t **offsets, size_t *cap, size_t *count)
+{
+    *count = 0;
+    sqlite3_bind_text(st, 1, json ? json : "[]", -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((*count + 1) * (size_t)columns > *cap) {
+            size_t bigger = *cap ? *cap * 2 : 16 * (size_t)columns;
+            size_t *grown = realloc(*offsets, bigger * sizeof **offsets);
+            if (grown == NULL) {
+                sqlite3_reset(st);
+                return SQLITE_NOMEM;
+            }
+            *offsets = grown;
+            *cap = bigger;
+        }
+        for (int c = 0; c < columns; c++) {
+            const unsigned char *v = sqlite3_column_text(st, c);
+            size_t *slot = &(*offsets)[*count * (size_t)columns + (size_t)c];
+            if (v == NULL) {
+                *slot = (size_t)-1;
+                continue;
+            }
+            *slot = text->len;
+            strbuf_append(text, (const char *)v, (size_t)sqlite3_column_bytes(st, c));
+            strbuf_putc(text, '\0');
+        }
+        (*count)++;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return rc;
+    return text->failed ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+static const char *at(const strbuf *text, size_t offset)
+{
+    return offset == (size_t)-1 ? NULL : text->data + offset;
+}
+
+/* The arrays of one row, with what they point into. */
+typedef struct row_arrays {
+    strbuf text;
+    size_t *result_at, *rcpt_at;
+    size_t result_cap, rcpt_cap;
+    event_result *results;
+    event_rcpt *rcpts;
+    size_t results_room, rcpts_room;
+} row_arrays;
+
+static void row_arrays_free(row_arrays *a)
+{
+    strbuf_free(&a->text);
+    free(a->result_at);
+    free(a->rcpt_at);
+    free(a->results);
+    free(a->rcpts);
+}
+
+/* Fills r from the current row of st (id, then EVENT_SQLITE_COLUMNS). */
+static int read_row(sqlite_store *s, sqlite3_stmt *st, row_arrays *a, event_record *r)
+{
+    *r = (event_record){0};
+    r->time = sqlite3_column_int64(st, 1 + EVF_TIME);
+    r->score = sqlite3_column_double(st, 1 + EVF_SCORE);
+    for (int f = 0; f < EVF_COUNT; f++)
+        if (event_field_is_string(f))
+            *event_field_slot(r, f) = (const char *)sqlite3_column_text(st, 1 + f);
+    const char *results = (const char *)sqlite3_column_text(st, 1 + EVF_COUNT);
+    const char *rcpts = (const char *)sqlite3_column_text(st, 2 + EVF_COUNT);
+    size_t nresults, nrcpts;
+    strbuf_clear(&a->text);
+    int rc = read_array(s->read_results, results, RESULT_COLUMNS, &a->text, &a->result_at,
+                        &a->result_cap, &nresults);
+    if (rc == SQLITE_OK)
+        rc = read_array(s->read_rcpts, rcpts, RCPT_COLUMNS, &a->text, &a->rcpt_at,
+                        &a->rcpt_cap, &nrcpts);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (nresults > a->results_room) {
+        event_result *grown = realloc(a->results, nresults * sizeof *grown);
+        if (grown == NULL)
+            return SQLITE_NOMEM;
+        a->results = grown;
+        a->results_room = nresults;
+    }
+    if (nrcpts > a->rcpts_room) {
+        event_rcpt *grown = realloc(a->rcpts, nrcpts * sizeof *grown);
+        if (grown == NULL)
+            return SQLITE_NOMEM;
+        a->rcpts = grown;
+        a->rcpts_room = nrcpts;
+    }
+    for (size_t i = 0; i < nresults; i++) {
+        const size_t *o = &a->result_at[i * RESULT_COLUMNS];
+        a->results[i] = (event_result){at(&a->text, o[0]), at(&a->text, o[1]),
+                                       at(&a->text, o[2]), at(&a->text, o[3]),
+                                       at(&a->text, o[4]), at(&a->text, o[5])};
+    }
+    for (size_t i = 0; i < nrcpts; i++) {
+        const size_t *o = &a->rcpt_at[i * RCPT_COLUMNS];
+        a->rcpts[i] = (event_rcpt){at(&a->text, o[0]), at(&a->text, o[1]), at(&a->text, o[2])};
+    }
+    r->results = nresults ? a->results : NULL;
+    r->result_count = nresults;
+    r->rcpts = nrcpts ? a->rcpts : NULL;
+    r->rcpt_count = nrcpts;
+    return SQLITE_OK;
+}
+
+static int sqlite_query(event_store *store, const event_query *q, event_row_fn *fn, void *ctx,
+                        char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    if (s->read_results == NULL) {
+        say(why, why_size, "the event store was not opened for reading");
+        return -1;
+    }
+    int limit_bind;
+    sqlite3_stmt *st = prepare_query(s, "id, " EVENT_SQLITE_COLUMNS, "", q, NULL, NULL,
+                                     " ORDER BY time DESC, id DESC LIMIT ?", &limit_bind, why,
+                                     why_size);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, limit_bind, q->limit ? (int64_t)q->limit : -1);
+    row_arrays a = {0};
+    strbuf_init(&a.text);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        event_record r;
+        if ((rc = read_row(s, st, &a, &r)) != SQLITE_OK)
+            break;
+        if (fn(ctx, sqlite3_column_int64(st, 0), &r) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    int status = 0;
+    if (rc != SQLITE_DONE) {
+        say(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
+        status = -1;
+    }
+    sqlite3_finalize(st);
+    row_arrays_free(&a);
+    return status;
+}
+
+/* ---------------------------------------------------------- summary */
+
+static int read_counts(sqlite_store *s, sqlite3_stmt *st, event_counts *out, char *why,
+                       size_t why_size)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->count == cap) {
+            size_t bigger = cap ? cap * 2 : 16;
+            event_count *grown = realloc(out->items, bigger * sizeof *grown);
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            out->items = grown;
+            cap = bigger;
+        }
+        const char *label = (const char *)sqlite3_column_text(st, 0);
+        char *copy = strdup(label ? label : "-");
+        if (copy == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        out->items[out->count].label = copy;
+        out->items[out->count++].count = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        say(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int count_by(sqlite_store *s, const char *head, const char *joins, const event_query *q,
+                    const char *extra, const char *extra_value, event_counts *out, char *why,
+                    size_t why_size)
+{
+    sqlite3_stmt *st = prepare_query(s, head, joins, q, extra, extra_value,
+                                     " GROUP BY 1 ORDER BY 2 DESC, 1", NULL, why, why_size);
+    return st == NULL ? -1 : read_counts(s, st, out, why, why_size);
+}
+
+static int sqlite_summary(event_store *store, const event_query *q, event_summary *out,
+                          char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    *out = (event_summary){0};
+    if (s->read_results == NULL) {
+        say(why, why_size, "the event store was not opened for reading");
+        return -1;
+    }
+    event_query all = *q;
+    all.limit = 0;
+    sqlite3_stmt *st = prepare_query(s, "count(*), min(time), max(time)", "", &all, NULL, NULL,
+                                     "", NULL, why, why_size);
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    out->events = (uint64_t)sqlite3_column_int64(st, 0);
+    out->first = sqlite3_column_int64(st, 1);
+    out->last = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    int rc = count_by(s, "coalesce(result, 'skipped: ' || skip_reason, '-'), count(*)", "", &all,
+                      NULL, NULL, &out->results, why, why_size);
+    if (rc == 0)
+        rc = count_by(s, "action, count(*)", "", &all, NULL, NULL, &out->actions, why,
+                      why_size);
+    if (rc == 0)
+        rc = count_by(s, "held_action, count(*)", "", &all, "held_action IS NOT NULL", NULL,
+                      &out->held, why, why_size);
+    if (rc == 0)
+        rc = count_by(s,
+                      "coalesce(" ENTRY_METHOD ", '-') || '=' || coalesce(" ENTRY_RESULT
+                      ", '-'), count(*)",
+                      ", json_each(ev.results) AS r", &all,
+                      all.method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, all.method,
+                      &out->methods, why, why_size);
+    if (rc != 0)
+        event_summary_free(out);
+    return rc;
+}
+
+/* ------------------------------------------------------------ purge */
+
+/* Deletes in chunks, each its own transaction, so that the writer's
+ * inserts wait at most one chunk. */
+static int sqlite_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
+                        size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    sqlite3_stmt *st;
+    *deleted = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM events WHERE id IN "
+                           "(SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, PURGE_CHUNK);
+    int rc;
+    for (;;) {
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE || sqlite3_changes(s->db) == 0)
+            break;
+        *deleted += (uint64_t)sqlite3_changes(s->db);
+    }
+    if (rc != SQLITE_DONE)
+        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+const event_store_ops event_store_sqlite = {
+    .name = "sqlite",
+    .claims = sqlite_claims,
+    .open = sqlite_open,
+    .write = sqlite_write,
+    .query = sqlite_query,
+    .summary = sqlite_summary,
+    .purge = sqlite_purge,
+    .close = sqlite_close,
+};

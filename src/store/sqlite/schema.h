@@ -1,0 +1,71 @@
+/* schema.h: the SQLite event store's schema, every version of it, and the
+ * steps between them. Only event_sqlite.c includes this: nothing else in
+ * domauth writes SQL for the events table. */
+#ifndef DA_STORE_SQLITE_SCHEMA_H
+#define DA_STORE_SQLITE_SCHEMA_H
+
+/* PRAGMA user_version of the databases this code writes. Raise it with every
+ * change to the table and add the step that upgrades the previous version to
+ * the upgrades in event_sqlite.c; readers accept older versions. */
+#define EVENT_SQLITE_SCHEMA_VERSION 2
+
+/* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
+ * domain compares without case (and its index follows), so `domauth log
+ * --domain Example.COM` finds example.com through the index. Kept as it
+ * was: a new database is made by this and then every upgrade, so a new
+ * file and a migrated one have the same schema. */
+#define EVENT_SQLITE_V1_SQL                                                         \
+    "CREATE TABLE IF NOT EXISTS events ("                                          \
+    " id INTEGER PRIMARY KEY,"                                                     \
+    " time INTEGER NOT NULL,"                                                      \
+    " listener TEXT, queue_id TEXT, client_ip TEXT, client_name TEXT, helo TEXT,"  \
+    " mail_from TEXT, rcpt TEXT, header_from TEXT, identity TEXT,"                 \
+    " domain TEXT COLLATE NOCASE, result TEXT, mechanism TEXT, problem TEXT,"      \
+    " skip_reason TEXT, score REAL, action TEXT, held_action TEXT, reply TEXT);"   \
+    "CREATE INDEX IF NOT EXISTS events_time ON events (time);"                     \
+    "CREATE INDEX IF NOT EXISTS events_result ON events (result);"                 \
+    "CREATE INDEX IF NOT EXISTS events_client_ip ON events (client_ip);"           \
+    "CREATE INDEX IF NOT EXISTS events_domain ON events (domain);"
+
+/* What a version 1 row stands for in version 2: its SPF columns as the one
+ * entry of its results vector (the identity checked as its RFC 8601
+ * property), its rcpt with the event's action and reply as its one
+ * recipient. Used by the upgrade, and by readers of a version 1 file they
+ * may not upgrade (domauth log opens the database read-only). */
+#define EVENT_SQLITE_V1_RESULTS                                                     \
+    "CASE WHEN result IS NULL THEN '[]' ELSE json_array(json_object("              \
+    "'method', 'spf', 'result', result, 'domain', domain, 'detail', mechanism,"    \
+    " 'reason', problem, 'props', CASE identity"                                   \
+    " WHEN 'mailfrom' THEN 'smtp.mailfrom=' || mail_from"                          \
+    " WHEN 'helo' THEN 'smtp.helo=' || helo"                                       \
+    " WHEN 'header_from' THEN 'header.from=' || header_from END)) END"
+#define EVENT_SQLITE_V1_RECIPIENTS                                                  \
+    "CASE WHEN rcpt IS NULL THEN '[]' ELSE json_array(json_object("                \
+    "'address', rcpt, 'action', action, 'reply', reply)) END"
+
+/* Version 2: one row per message with everything in event_record. reasons
+ * is text; results and recipients are JSON arrays of objects, as in the
+ * JSON lines (store/event.h), which SQLite's json_each and json_extract
+ * read, so `domauth log --method dkim --result fail` is one query. */
+#define EVENT_SQLITE_V2_UPGRADE                                                     \
+    "ALTER TABLE events ADD COLUMN reasons TEXT;"                                  \
+    "ALTER TABLE events ADD COLUMN results TEXT NOT NULL DEFAULT '[]';"            \
+    "ALTER TABLE events ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]';"         \
+    "UPDATE events SET results = " EVENT_SQLITE_V1_RESULTS ","                     \
+    " recipients = " EVENT_SQLITE_V1_RECIPIENTS ";"
+
+/* The columns after id, in the order of enum event_field, then the two
+ * arrays. The INSERT binds them as ?1..?22 and queries select them in this
+ * order after id. */
+#define EVENT_SQLITE_COLUMNS                                                        \
+    "time, listener, queue_id, client_ip, client_name, helo, mail_from, rcpt, "    \
+    "header_from, identity, domain, result, mechanism, problem, skip_reason, "     \
+    "score, action, held_action, reply, reasons, results, recipients"
+
+/* The events table as a reader sees it, by the version of the file. */
+#define EVENT_SQLITE_SOURCE_V2 "events"
+#define EVENT_SQLITE_SOURCE_V1                                                      \
+    "(SELECT *, NULL AS reasons, " EVENT_SQLITE_V1_RESULTS " AS results, "         \
+    EVENT_SQLITE_V1_RECIPIENTS " AS recipients FROM events)"
+
+#endif

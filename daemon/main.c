@@ -223,6 +223,80 @@ static void emit_line(void *arg, const char *line)
     fprintf(arg, "%s\n", line);
 }
 
+/* ------------------------------------------------- what to tell the admin */
+
+typedef void say_fn(void *arg, const char *line);
+
+static bool any_tagging(const policy_settings *ps)
+{
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        if (ps->results[r].tag_subject)
+            return true;
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        if (ps->dkim_results[r].tag_subject)
+            return true;
+    return ps->invalid_from.tag_subject;
+}
+
+/* The configured options the Postfix policy listener cannot carry out: it
+ * sees no message and answers with one action (and one PREPEND) per
+ * recipient. Events record only what was done, and this says why. */
+static void policy_listener_limits(const domauth_config *cfg, say_fn *say, void *arg)
+{
+    if (cfg->policy_listen == NULL || *cfg->policy_listen == '\0')
+        return;
+    char line[400];
+    const policy_settings *all[1 + 64];
+    size_t n = 0;
+    all[n++] = &cfg->global;
+    for (size_t i = 0; i < cfg->domain_count && n < sizeof all / sizeof all[0]; i++)
+        all[n++] = &cfg->domains[i].settings;
+    bool tag = false, header_from = false, data_stage = false;
+    for (size_t i = 0; i < n; i++) {
+        tag = tag || any_tagging(all[i]);
+        header_from = header_from || all[i]->identity == IDENTITY_HEADER_FROM;
+        data_stage = data_stage || all[i]->stage == STAGE_DATA;
+    }
+    if (tag)
+        say(arg, "policy listener: cannot tag a subject (it sees no message): a *_tag_subject "
+                 "is carried out by the milter only");
+    if (header_from)
+        say(arg, "policy listener: identity = header_from: it sees no From: field and checks "
+                 "MAIL FROM (its events say identity=mailfrom)");
+    if (data_stage)
+        say(arg, "policy listener: reply_stage = data: it answers each recipient at RCPT");
+    if (config_key_line(cfg, "policy", "remove_forged_authres") && cfg->global.remove_forged_authres)
+        say(arg, "policy listener: cannot remove forged Authentication-Results fields (the "
+                 "milter does)");
+    if (config_key_line(cfg, "policy", "score_header") && cfg->global.score_header &&
+        *cfg->global.score_header)
+        say(arg, "policy listener: adds one field per message (Received-SPF, else "
+                 "Authentication-Results), never the score header");
+    if (cfg->dkim_verify && config_key_line(cfg, "dkim", "verify")) {
+        snprintf(line, sizeof line, "policy listener: verify = yes in [dkim]: DKIM needs the "
+                                    "message, which only the milter sees");
+        say(arg, line);
+    }
+}
+
+static void say_stderr(void *arg, const char *line)
+{
+    fprintf(arg, "%s\n", line);
+}
+
+static void say_log(void *arg, const char *line)
+{
+    daemon_log(*(int *)arg, "%s", line);
+}
+
+/* Old key names and the listener limits, at start, reload and -t. */
+static void tell_admin(const domauth_config *cfg, say_fn *say, void *arg)
+{
+    for (size_t i = 0; i < cfg->warning_count; i++)
+        say(arg, cfg->warnings[i]);
+    policy_listener_limits(cfg, say, arg);
+}
+
 /* ------------------------------------------------------------ signals */
 
 static bool same(const char *a, const char *b)
@@ -254,6 +328,8 @@ static void on_sighup(uv_signal_t *handle, int signum)
     config_ref *previous = d->config;
     d->config = fresh;
     config_ref_put(previous); /* sessions that started under it keep it */
+    int priority = LOG_WARNING;
+    tell_admin(&fresh->config, say_log, &priority);
     daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,
                cfg->global.monitor ? "on" : "off");
 }
@@ -472,6 +548,7 @@ int main(int argc, char **argv)
         return 78; /* EX_CONFIG */
     }
     if (check_only) {
+        tell_admin(&cfg->config, say_stderr, stderr);
         printf("%s: ok%s\n", path, access(path, F_OK) == 0 ? "" : " (built-in defaults)");
         config_ref_put(cfg);
         return 0;
@@ -553,6 +630,8 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sigint, on_sigterm, SIGINT);
     signal(SIGPIPE, SIG_IGN);
 
+    int notice = LOG_WARNING;
+    tell_admin(&cfg->config, say_log, &notice);
     daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
                DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
                cfg->config.authserv_id && *cfg->config.authserv_id

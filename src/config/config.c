@@ -35,7 +35,7 @@ typedef enum value_type {
     T_HEADERLIST, /* header field names, colon-separated, or empty */
 } value_type;
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM } section_kind;
+typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF } section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -656,39 +656,70 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
     return -1;
 }
 
-/* Sets a [policy]-style key (also the per-result ones) on settings. Returns
- * 0, -1 for a bad value, -2 for an unknown key. */
+/* A per-result key "<result>_<suffix>" of one method's table. -2 when name
+ * is not one. */
+static int set_table_key(domauth_config *cfg, result_policy *table, const char *const *names,
+                         int count, const char *name, const char *value, char *why,
+                         size_t why_size)
+{
+    for (int r = 0; r < count; r++) {
+        size_t n = strlen(names[r]);
+        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
+            return set_result_key(cfg, &table[r], name + n + 1, value, why, why_size);
+    }
+    return -2;
+}
+
+static const char *spf_result_names[SPF_RESULT_COUNT] = {
+    "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
+
+/* Sets a [policy] or [domain NAME] key on settings: the shared [policy]
+ * keys, invalid_from_*, and the methods' per-result keys by their full
+ * names (spf_fail_action, dkim_fail_score). Returns 0, -1 for a bad value,
+ * -2 for an unknown key, 1 when set through an old name (*new_name then
+ * says the current one: "[spf] fail_action" or "spf_fail_action"). */
 static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *name,
-                          const char *value, char *why, size_t why_size)
+                          const char *value, char *why, size_t why_size, bool in_domain,
+                          char *new_name, size_t new_name_size)
 {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
-    if (strncmp(name, "dkim_", 5) == 0) {
-        for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-            size_t n = strlen(dkim_result_names[r]);
-            if (strncmp(name + 5, dkim_result_names[r], n) == 0 && name[5 + n] == '_')
-                return set_result_key(cfg, &ps->dkim_results[r], name + 6 + n, value, why,
-                                      why_size);
-        }
-        return -2;
-    }
     if (strncmp(name, "invalid_from_", 13) == 0)
         return set_result_key(cfg, &ps->invalid_from, name + 13, value, why, why_size);
-    const char *underscore = strchr(name, '_');
-    if (underscore == NULL)
-        return -2;
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const char *rname = da_spf_result_name((da_spf_result)r);
-        if (strlen(rname) != (size_t)(underscore - name) ||
-            strncmp(name, rname, (size_t)(underscore - name)) != 0)
-            continue;
-        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-            if (strcmp(underscore + 1, result_keys[k].suffix) == 0)
-                return set_value(cfg, &ps->results[r], result_keys[k].type,
-                                 result_keys[k].offset, value, why, why_size);
+    if (strncmp(name, "dkim_", 5) == 0) {
+        int rc = set_table_key(cfg, ps->dkim_results, dkim_result_names, DKIM_RESULT_COUNT,
+                               name + 5, value, why, why_size);
+        /* dkim_*_score was a [policy] key before [dkim] had results. */
+        if (rc == 0 && !in_domain) {
+            snprintf(new_name, new_name_size, "[dkim] %s", name + 5);
+            return 1;
+        }
+        return rc;
     }
-    return -2;
+    if (strncmp(name, "spf_", 4) == 0)
+        return set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name + 4,
+                             value, why, why_size);
+    /* The names of before [spf]: fail_action and the like. */
+    int rc = set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name, value,
+                           why, why_size);
+    if (rc == 0) {
+        snprintf(new_name, new_name_size, in_domain ? "spf_%s" : "[spf] %s", name);
+        return 1;
+    }
+    return rc;
+}
+
+static int add_warning(domauth_config *cfg, const char *text)
+{
+    char **n = realloc(cfg->warnings, (cfg->warning_count + 1) * sizeof *n);
+    if (n == NULL)
+        return -1;
+    cfg->warnings = n;
+    if ((n[cfg->warning_count] = strdup(text)) == NULL)
+        return -1;
+    cfg->warning_count++;
+    return 0;
 }
 
 /* ------------------------------------------------------- init and free */
@@ -817,6 +848,9 @@ fail:
 void config_free(domauth_config *cfg)
 {
     free(cfg->path);
+    for (size_t i = 0; i < cfg->warning_count; i++)
+        free(cfg->warnings[i]);
+    free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM) &&
             is_string_type(keys[i].type))
@@ -972,7 +1006,8 @@ static bool section_kind_of(const char *section, section_kind *kind)
     static const struct {
         const char *name;
         section_kind kind;
-    } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM}};
+    } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
+                 {"spf", S_SPF}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1044,10 +1079,30 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
             st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = line;
         return;
     }
-    if (kind == S_POLICY) {
-        int rc = set_policy_key(st->cfg, &st->cfg->global, name, value, why, sizeof why);
+    if (kind == S_SPF || kind == S_DKIM) {
+        int rc = kind == S_SPF
+                     ? set_table_key(st->cfg, st->cfg->global.results, spf_result_names,
+                                     SPF_RESULT_COUNT, name, value, why, sizeof why)
+                     : set_table_key(st->cfg, st->cfg->global.dkim_results, dkim_result_names,
+                                     DKIM_RESULT_COUNT, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
+        if (rc != -2)
+            return;
+    }
+    if (kind == S_POLICY) {
+        char new_name[128];
+        int rc = set_policy_key(st->cfg, &st->cfg->global, name, value, why, sizeof why, false,
+                                new_name, sizeof new_name);
+        if (rc == -1)
+            fail_at(st, line, "%s: %s", name, why);
+        if (rc == 1) {
+            char text[600];
+            snprintf(text, sizeof text, "%s:%u: [policy] %s is the old name of %s (still read)",
+                     st->cfg->path ? st->cfg->path : "-", line, name, new_name);
+            if (add_warning(st->cfg, text) != 0)
+                fail_at(st, line, "out of memory");
+        }
         if (rc != -2)
             return;
     }
@@ -1328,8 +1383,17 @@ static int apply_domains(parse_state *st)
             }
             cfg->domain_count++;
         }
-        char why[400];
-        int rc = set_policy_key(cfg, &dp->settings, pk->name, pk->value, why, sizeof why);
+        char why[400], new_name[128];
+        int rc = set_policy_key(cfg, &dp->settings, pk->name, pk->value, why, sizeof why, true,
+                                new_name, sizeof new_name);
+        if (rc == 1) {
+            char text[600];
+            snprintf(text, sizeof text, "%s:%u: [domain %s] %s is the old name of %s (still read)",
+                     cfg->path ? cfg->path : "-", pk->line, pk->section_domain, pk->name,
+                     new_name);
+            if (add_warning(cfg, text) != 0)
+                fail_at(st, pk->line, "out of memory");
+        }
         if (rc == -1)
             fail_at(st, pk->line, "%s: %s", pk->name, why);
         else if (rc == -2)
@@ -1442,6 +1506,25 @@ static void emit_doc(void (*emit)(void *, const char *), void *arg, const char *
     }
 }
 
+/* The per-result keys of one table, commented out with their defaults:
+ * "<result>_<suffix>", or "<prefix>_<suffix>" for a table of one. */
+static void emit_results(void (*emit)(void *arg, const char *line), void *arg,
+                         const char *prefix, const char *const *names,
+                         const result_defaults *defaults, int count)
+{
+    char line[512];
+    for (int r = 0; r < count; r++) {
+        const result_defaults *d = &defaults[r];
+        const char *name = prefix ? prefix : names[r];
+        const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+        emit(arg, "");
+        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
+            snprintf(line, sizeof line, ";%s_%s = %s", name, result_keys[k].suffix, values[k]);
+            emit(arg, line);
+        }
+    }
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {
@@ -1473,37 +1556,37 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
                 snprintf(line, sizeof line, ";%s = %s", keys[i].name, keys[i].default_value);
             emit(arg, line);
         }
+        if (sections[s].kind == S_DKIM) {
+            emit(arg, "");
+            emit(arg, "; What each DKIM result does (none, pass, fail, neutral, policy,");
+            emit(arg, "; temperror, permerror), the same keys as [spf]. With several signatures");
+            emit(arg, "; the best result counts (one valid signature vouches for the message).");
+            emit_results(emit, arg, NULL, dkim_result_names, dkim_result_default,
+                         DKIM_RESULT_COUNT);
+        }
     }
     emit(arg, "");
-    emit(arg, "; Per result (none, neutral, pass, fail, softfail, temperror, permerror):");
+    emit(arg, "; invalid_from_*: with identity = header_from, a message whose From: field");
+    emit(arg, "; holds no parseable address, or that has more than one From: field (RFC 5322");
+    emit(arg, "; allows one): it is never checked by another identity instead.");
+    emit_results(emit, arg, "invalid_from", NULL, &invalid_from_default, 1);
+    emit(arg, "");
+    emit(arg, "[spf]");
+    emit(arg, "");
+    emit(arg, "; What each SPF result does (none, neutral, pass, fail, softfail, temperror,");
+    emit(arg, "; permerror). Every result's score adds to the message's one score, which");
+    emit(arg, "; meets defer_threshold and reject_threshold in [policy].");
     for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
         snprintf(line, sizeof line, ";   <result>_%s: %s", result_keys[k].suffix,
                  result_keys[k].doc);
         emit(arg, line);
     }
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const result_defaults *d = &result_default[r];
-        const char *name = da_spf_result_name((da_spf_result)r);
-        emit(arg, "");
-        snprintf(line, sizeof line, ";%s_action = %s", name, d->action);
-        emit(arg, line);
-        snprintf(line, sizeof line, ";%s_reply = %s", name, d->reply);
-        emit(arg, line);
-        snprintf(line, sizeof line, ";%s_tag_subject = %s", name, d->tag_subject);
-        emit(arg, line);
-        snprintf(line, sizeof line, ";%s_tag = %s", name, d->tag);
-        emit(arg, line);
-        snprintf(line, sizeof line, ";%s_score = %s", name, d->score);
-        emit(arg, line);
-    }
+    emit_results(emit, arg, NULL, spf_result_names, result_default, SPF_RESULT_COUNT);
     emit(arg, "");
-    emit(arg, "; DKIM results add to the score too (none, pass, fail, neutral, policy,");
-    emit(arg, "; temperror, permerror):");
-    emit(arg, ";dkim_pass_score = 0");
-    emit(arg, ";dkim_fail_score = 0");
-    emit(arg, "");
-    emit(arg, "; Per recipient domain: any [policy] key, overriding the global value.");
+    emit(arg, "; Per recipient domain: any [policy] key, and the [spf] and [dkim] result");
+    emit(arg, "; keys as spf_<key> and dkim_<key>, overriding the global value.");
     emit(arg, ";[domain example.org]");
     emit(arg, ";monitor = no");
-    emit(arg, ";fail_action = reject");
+    emit(arg, ";spf_fail_action = reject");
+    emit(arg, ";dkim_fail_score = 3");
 }

@@ -108,6 +108,10 @@ typedef struct domauth_config {
     domain_policy *domains;
     size_t domain_count;
     struct config_lines *lines; /* where each key was set (config_key_line) */
+    /* "FILE:LINE: ..." for what was read but should be written otherwise
+     * (old key names); domauthd logs them, -t prints them. */
+    char **warnings;
+    size_t warning_count;
 } domauth_config;
 
 /* Fills every default (observe-only; see domauth.conf(5)). */

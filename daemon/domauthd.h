@@ -31,6 +31,8 @@ void config_ref_put(config_ref *ref);
 typedef struct daemon_stats {
     uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
         protocol_errors;
+    uint64_t reads_stopped;    /* times a connection stopped reading: input or replies
+                                  backed up (listen.c, HOLD_LIMIT and WRITE_LIMIT) */
 } daemon_stats;
 
 typedef struct listener listener;
@@ -83,6 +85,9 @@ struct conn {
     uint8_t *held;      /* bytes read but not yet used */
     size_t held_len, held_cap;
     char peer[64];
+    /* Flow control (listen.c). */
+    bool reading;           /* uv_read_start is in effect */
+    size_t unsent;          /* bytes of replies queued, write requests included */
 };
 
 void conn_ref(conn *c);

@@ -1,7 +1,11 @@
 /* listen.c: listeners (unix or inet) and the connections they accept. A
  * connection reads into its own buffer and hands bytes to its protocol
  * handler; while the handler waits for a check the rest is held, so frames
- * are processed in order and none is lost. */
+ * are processed in order and none is lost.
+ *
+ * What a connection holds is bounded: one that holds HOLD_LIMIT bytes for a
+ * paused handler, or has WRITE_LIMIT bytes of replies unsent, stops reading
+ * until that drains, so the kernel's flow control makes the client wait. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +15,23 @@
 #include <unistd.h>
 
 #include "domauthd.h"
+#include "milter/milter.h"
 
-enum { READ_CHUNK = 65536 };
+enum {
+    READ_CHUNK = 65536,
+    /* Input held for a paused handler before the connection stops reading:
+     * nearly four of the largest body chunks with their framing, so an MTA
+     * that sends a little ahead never waits. Progress never needs a whole
+     * frame here (the handler reassembles frames itself); at most
+     * HOLD_LIMIT - 1 + READ_CHUNK bytes are ever held. */
+    HOLD_LIMIT = 256 * 1024,
+    HOLD_MAX = HOLD_LIMIT + READ_CHUNK,
+    /* Replies queued and not yet written, with what each write costs us: a
+     * client that sends requests and reads no answers stops being read past
+     * this. */
+    WRITE_LIMIT = 256 * 1024,
+};
+_Static_assert(HOLD_LIMIT > 4 + 1 + MILTER_CHUNK_SIZE, "HOLD_LIMIT holds a whole body chunk");
 
 struct listener {
     union {
@@ -77,15 +96,20 @@ void conn_close(conn *c)
 
 typedef struct write_req {
     uv_write_t req;
+    size_t size; /* counted in c->unsent */
     char data[];
 } write_req;
+
+static void update_reading(conn *c);
 
 static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
     conn *c = req->data;
+    c->unsent -= w->size;
     if (status < 0 && !c->closing)
         conn_close(c);
+    update_reading(c); /* replies may have drained below WRITE_LIMIT */
     conn_unref(c);
     free(w);
 }
@@ -102,21 +126,27 @@ void conn_send(conn *c, const void *data, size_t len)
     memcpy(w->data, data, len);
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
     w->req.data = c;
+    w->size = sizeof *w + len;
     conn_ref(c);
     if (uv_write(&w->req, &c->io.stream, &buf, 1, on_written) != 0) {
         conn_unref(c);
         free(w);
         conn_close(c);
+        return;
     }
+    c->unsent += w->size;
 }
 
 /* Keeps bytes the handler did not use, in order, ahead of later reads. */
 static int hold(conn *c, const uint8_t *data, size_t len)
 {
     if (c->held_len + len > c->held_cap) {
+        size_t need = c->held_len + len;
         size_t cap = c->held_cap ? c->held_cap : 4096;
-        while (cap < c->held_len + len)
+        while (cap < need)
             cap *= 2;
+        if (cap > HOLD_MAX && need <= HOLD_MAX)
+            cap = HOLD_MAX; /* what update_reading lets in, no more */
         uint8_t *n = realloc(c->held, cap);
         if (n == NULL)
             return -1;
@@ -152,6 +182,29 @@ static void alloc_buffer(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
 }
 
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Reads while there is room: not while HOLD_LIMIT bytes wait for a paused
+ * handler, nor while WRITE_LIMIT bytes of replies wait for the client. What
+ * the client sends meanwhile waits in the kernel, in order. */
+static void update_reading(conn *c)
+{
+    if (c->closing)
+        return;
+    bool full = c->held_len >= HOLD_LIMIT || c->unsent >= WRITE_LIMIT;
+    if (full && c->reading) {
+        uv_read_stop(&c->io.stream);
+        c->reading = false;
+        c->daemon->stats.reads_stopped++;
+    } else if (!full && !c->reading) {
+        if (uv_read_start(&c->io.stream, alloc_buffer, on_read) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->reading = true;
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = stream->data;
@@ -165,6 +218,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         } else {
             deliver(c, (const uint8_t *)buf->base, (size_t)nread);
         }
+        update_reading(c);
         conn_unref(c);
     }
     free(buf->base);
@@ -195,6 +249,7 @@ void conn_resume(conn *c)
         deliver(c, data, len);
         free(data);
     }
+    update_reading(c);
     conn_unref(c);
 }
 
@@ -260,8 +315,11 @@ static void on_connection(uv_stream_t *server, int status)
     d->stats.connections++;
     d->stats.sessions_active++;
     c->state = l->kind == CONN_MILTER ? milter_state_new(c) : policy_state_new(c);
-    if (c->state == NULL || uv_read_start(&c->io.stream, alloc_buffer, on_read) != 0)
+    if (c->state == NULL) {
         conn_close(c);
+        return;
+    }
+    update_reading(c);
 }
 
 /* ---------------------------------------------------------- listeners */

@@ -31,9 +31,26 @@ void config_ref_put(config_ref *ref);
 typedef struct daemon_stats {
     uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
         protocol_errors;
+    uint64_t milter_sessions_active, policy_sessions_active; /* within sessions_active */
+    uint64_t sessions_refused; /* over a session limit: closed at accept */
     uint64_t reads_stopped;    /* times a connection stopped reading: input or replies
                                   backed up (listen.c, HOLD_LIMIT and WRITE_LIMIT) */
 } daemon_stats;
+
+/* A log line any client can make the daemon repeat (a refused connection):
+ * the first is written at once; the next ones within LOG_LIMIT_SECONDS are
+ * counted, and one line then gives their number and the last of them
+ * (listen.c). */
+enum { LOG_LIMIT_SECONDS = 10 };
+typedef struct log_limit {
+    uv_timer_t timer;
+    bool timer_ready; /* initialised at first use, on the loop */
+    bool window;      /* a line was written less than LOG_LIMIT_SECONDS ago */
+    int priority;
+    const char *what; /* for the summary: "policy connections refused" */
+    uint64_t held;    /* lines not written in this window */
+    char last[300];
+} log_limit;
 
 typedef struct listener listener;
 
@@ -51,6 +68,7 @@ typedef struct domauthd {
     uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
     bool stopping;
     daemon_stats stats;
+    log_limit refusal_log[2]; /* indexed by conn_kind */
 } domauthd;
 
 /* ---- connections (listen.c) ---- */

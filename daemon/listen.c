@@ -3,10 +3,14 @@
  * handler; while the handler waits for a check the rest is held, so frames
  * are processed in order and none is lost.
  *
- * What a connection holds is bounded: one that holds HOLD_LIMIT bytes for a
- * paused handler, or has WRITE_LIMIT bytes of replies unsent, stops reading
- * until that drains, so the kernel's flow control makes the client wait. */
+ * Every session is bounded. In memory: a connection that holds HOLD_LIMIT
+ * bytes for a paused handler, or has WRITE_LIMIT bytes of replies unsent,
+ * stops reading until that drains, so the kernel's flow control makes the
+ * client wait. In number: per listener (milter_max_sessions,
+ * policy_max_sessions) and overall (max_sessions). Refusals are logged at a
+ * limited rate. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +56,74 @@ const char *listener_address(const listener *l)
     return l->address;
 }
 
+static const char *kind_name(conn_kind kind)
+{
+    return kind == CONN_MILTER ? "milter" : "policy";
+}
+
+/* ---------------------------------------------------- rate-limited logs */
+
+static void on_log_window(uv_timer_t *timer)
+{
+    log_limit *ll = timer->data;
+    if (ll->held == 0) {
+        ll->window = false;
+        return;
+    }
+    daemon_log(ll->priority, "%s: %llu more in the last %d s; the last: %s", ll->what,
+               (unsigned long long)ll->held, LOG_LIMIT_SECONDS, ll->last);
+    ll->held = 0;
+    uv_timer_start(timer, on_log_window, LOG_LIMIT_SECONDS * 1000, 0);
+}
+
+/* Writes the line, or counts it when one was written less than
+ * LOG_LIMIT_SECONDS ago; what names such lines in the summary. */
+static void limited_log(domauthd *d, log_limit *ll, int priority, const char *what,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void limited_log(domauthd *d, log_limit *ll, int priority, const char *what,
+                        const char *fmt, ...)
+{
+    char msg[sizeof ll->last];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!ll->timer_ready && !d->stopping) {
+        uv_timer_init(d->loop, &ll->timer);
+        ll->timer.data = ll;
+        uv_unref((uv_handle_t *)&ll->timer); /* never keeps the loop alive */
+        ll->timer_ready = true;
+    }
+    bool usable = ll->timer_ready && !uv_is_closing((uv_handle_t *)&ll->timer);
+    if (usable && ll->window) {
+        ll->held++;
+        ll->priority = priority;
+        ll->what = what;
+        snprintf(ll->last, sizeof ll->last, "%s", msg);
+        return;
+    }
+    daemon_log(priority, "%s", msg);
+    if (usable) {
+        ll->window = true;
+        ll->held = 0;
+        uv_timer_start(&ll->timer, on_log_window, LOG_LIMIT_SECONDS * 1000, 0);
+    }
+}
+
+/* Writes what is still counted and closes the timer (at stop). */
+static void log_limit_close(log_limit *ll)
+{
+    if (!ll->timer_ready || uv_is_closing((uv_handle_t *)&ll->timer))
+        return;
+    if (ll->held > 0)
+        daemon_log(ll->priority, "%s: %llu more since the last line; the last: %s", ll->what,
+                   (unsigned long long)ll->held, ll->last);
+    ll->held = 0;
+    ll->window = false;
+    uv_close((uv_handle_t *)&ll->timer, NULL);
+}
+
 /* ------------------------------------------------------- connections */
 
 static void on_conn_closed(uv_handle_t *handle)
@@ -88,7 +160,12 @@ void conn_close(conn *c)
     if (c->closing)
         return;
     c->closing = true;
-    c->daemon->stats.sessions_active--;
+    daemon_stats *st = &c->daemon->stats;
+    st->sessions_active--;
+    if (c->kind == CONN_MILTER)
+        st->milter_sessions_active--;
+    else
+        st->policy_sessions_active--;
     if (c->handler->on_close != NULL)
         c->handler->on_close(c);
     uv_close(&c->io.handle, on_conn_closed);
@@ -255,28 +332,55 @@ void conn_resume(conn *c)
 
 static void on_listener_closed(uv_handle_t *handle);
 
+/* Takes the connection off the queue and closes it, so the MTA applies its
+ * default action now rather than waiting. */
+static void refuse(listener *l)
+{
+    domauthd *d = l->daemon;
+    uv_stream_t *refused =
+        malloc(l->io.handle.type == UV_TCP ? sizeof(uv_tcp_t) : sizeof(uv_pipe_t));
+    if (refused == NULL)
+        return;
+    if (l->io.handle.type == UV_TCP)
+        uv_tcp_init(d->loop, (uv_tcp_t *)refused);
+    else
+        uv_pipe_init(d->loop, (uv_pipe_t *)refused, 0);
+    uv_accept(&l->io.stream, refused);
+    refused->data = refused;
+    uv_close((uv_handle_t *)refused, on_listener_closed);
+}
+
+/* NULL when a session may start on l, else the key of the limit reached. */
+static const char *limit_reached(const listener *l, unsigned *limit)
+{
+    const domauthd *d = l->daemon;
+    const domauth_config *cfg = &d->config->config;
+    bool milter = l->kind == CONN_MILTER;
+    *limit = milter ? cfg->milter_max_sessions : cfg->policy_max_sessions;
+    if ((milter ? d->stats.milter_sessions_active : d->stats.policy_sessions_active) >= *limit)
+        return milter ? "milter_max_sessions" : "policy_max_sessions";
+    *limit = cfg->max_sessions;
+    if (d->stats.sessions_active >= *limit)
+        return "max_sessions";
+    return NULL;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     listener *l = server->data;
     domauthd *d = l->daemon;
     if (status < 0 || d->stopping)
         return;
-    if (d->stats.sessions_active >= d->config->config.max_sessions) {
-        /* Over the limit: take the connection off the queue and close it, so
-         * the MTA applies its default action now rather than waiting. */
-        uv_stream_t *refused = malloc(l->io.handle.type == UV_TCP ? sizeof(uv_tcp_t)
-                                                                  : sizeof(uv_pipe_t));
-        if (refused == NULL)
-            return;
-        if (l->io.handle.type == UV_TCP)
-            uv_tcp_init(d->loop, (uv_tcp_t *)refused);
-        else
-            uv_pipe_init(d->loop, (uv_pipe_t *)refused, 0);
-        uv_accept(server, refused);
-        refused->data = refused;
-        uv_close((uv_handle_t *)refused, on_listener_closed);
-        daemon_log(LOG_WARNING, "max_sessions (%u) reached: a %s connection was refused",
-                   d->config->config.max_sessions, l->kind == CONN_MILTER ? "milter" : "policy");
+    unsigned limit;
+    const char *key = limit_reached(l, &limit);
+    if (key != NULL) {
+        refuse(l);
+        d->stats.sessions_refused++;
+        limited_log(d, &d->refusal_log[l->kind], LOG_WARNING,
+                    l->kind == CONN_MILTER ? "milter connections refused"
+                                           : "policy connections refused",
+                    "%s (%u) reached: a %s connection was refused", key, limit,
+                    kind_name(l->kind));
         return;
     }
     conn *c = calloc(1, sizeof *c);
@@ -314,6 +418,10 @@ static void on_connection(uv_stream_t *server, int status)
     }
     d->stats.connections++;
     d->stats.sessions_active++;
+    if (l->kind == CONN_MILTER)
+        d->stats.milter_sessions_active++;
+    else
+        d->stats.policy_sessions_active++;
     c->state = l->kind == CONN_MILTER ? milter_state_new(c) : policy_state_new(c);
     if (c->state == NULL) {
         conn_close(c);
@@ -388,8 +496,7 @@ static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode
     }
     l->next = d->listeners;
     d->listeners = l;
-    daemon_log(LOG_INFO, "listening for %s on %s", kind == CONN_MILTER ? "milter" : "policy",
-               spec);
+    daemon_log(LOG_INFO, "listening for %s on %s", kind_name(kind), spec);
     return 0;
 }
 
@@ -406,11 +513,19 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
         snprintf(err, err_size, "no listener configured: set milter or policy in [daemon]");
         return -1;
     }
+    bool both = d->listeners->next != NULL;
+    if (both && (uint64_t)cfg->milter_max_sessions + cfg->policy_max_sessions > cfg->max_sessions)
+        daemon_log(LOG_WARNING,
+                   "milter_max_sessions (%u) and policy_max_sessions (%u) add up to more than "
+                   "max_sessions (%u): one listener can fill the places of the other",
+                   cfg->milter_max_sessions, cfg->policy_max_sessions, cfg->max_sessions);
     return 0;
 }
 
 void listeners_close(domauthd *d)
 {
+    for (int k = 0; k < 2; k++)
+        log_limit_close(&d->refusal_log[k]);
     listener *l = d->listeners;
     d->listeners = NULL;
     while (l != NULL) {

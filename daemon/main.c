@@ -473,6 +473,9 @@ int main(int argc, char **argv)
     daemon_log(LOG_INFO, "stopped after %llu connections, %llu checks, %llu skipped",
                (unsigned long long)d.stats.connections, (unsigned long long)d.stats.checks,
                (unsigned long long)d.stats.skips);
+    daemon_log(LOG_INFO, "sessions: %llu refused at a limit, reading stopped %llu times",
+               (unsigned long long)d.stats.sessions_refused,
+               (unsigned long long)d.stats.reads_stopped);
     status = 0;
 
 out:

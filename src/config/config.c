@@ -28,7 +28,12 @@ typedef enum value_type {
     T_CANON,
     T_SHA1,
     T_DKIMKEY,
+    T_SESSIONS, /* a session limit: 1 to MAX_SESSION_LIMIT */
 } value_type;
+
+enum {
+    MAX_SESSION_LIMIT = 1000000, /* far beyond any file descriptor limit */
+};
 
 typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM } section_kind;
 
@@ -65,8 +70,15 @@ static const key_spec keys[] = {
            "Time allowed for one SPF check; then the result is temperror."),
     DAEMON("cache_entries", T_UINT, cache_entries, "100000", "DNS cache size, in answers."),
     DAEMON("max_sessions", T_UINT, max_sessions, "2000",
-           "Connections served at once; beyond it a new connection is closed at\n"
-           "once, and the MTA applies its default action (milter_default_action)."),
+           "Connections served at once over both listeners; beyond it a new\n"
+           "connection is closed at once, and the MTA applies its default action\n"
+           "(milter_default_action)."),
+    DAEMON("milter_max_sessions", T_SESSIONS, milter_max_sessions, "1000",
+           "Milter connections served at once (1 to 1000000), within max_sessions:\n"
+           "policy connections never take the milter's places, nor the reverse,\n"
+           "while the two limits add up to no more than max_sessions."),
+    DAEMON("policy_max_sessions", T_SESSIONS, policy_max_sessions, "1000",
+           "Policy connections served at once (1 to 1000000), within max_sessions."),
     DAEMON("event_log", T_STRING, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
     DAEMON("database", T_STRING, database, "/var/lib/domauth/events.db",
@@ -233,6 +245,19 @@ static int parse_uint(const char *v, int base, unsigned *out, char *why, size_t 
     return 0;
 }
 
+/* A whole number from lo to hi, with the range in the message. */
+static int parse_range(const char *v, unsigned lo, unsigned hi, const char *unit, unsigned *out,
+                       char *why, size_t why_size)
+{
+    unsigned n;
+    if (parse_uint(v, 10, &n, why, why_size) != 0 || n < lo || n > hi) {
+        snprintf(why, why_size, "expected %u to %u%s, not '%s'", lo, hi, unit, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 static int parse_score(const char *v, double *out, char *why, size_t why_size)
 {
     char *end;
@@ -376,6 +401,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint(value, 10, slot, why, why_size);
     case T_MODE:
         return parse_uint(value, 8, slot, why, why_size);
+    case T_SESSIONS:
+        return parse_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:

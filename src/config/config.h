@@ -87,7 +87,8 @@ typedef struct domauth_config {
     char *syslog_facility;
     char *authserv_id;
     char *receiver;
-    unsigned max_sessions;
+    unsigned max_sessions;                               /* both listeners together */
+    unsigned milter_max_sessions, policy_max_sessions;   /* each listener */
     /* [hosts] */
     ip_set whitelist, trusted, local;
     char **whitelist_files, **trusted_files;

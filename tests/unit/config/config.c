@@ -172,6 +172,24 @@ int main(void)
         TAP_OK(rc == -1 && strstr(err, "test.conf:2: NUL byte") != NULL, "a NUL byte is an error, not the end");
     }
 
+    /* Session limits: defaults, values, and 0 or absurd ones refused with
+     * the line. */
+    TAP_OK(parse(&cfg, "", err) == 0 && cfg.max_sessions == 2000 &&
+               cfg.milter_max_sessions == 1000 && cfg.policy_max_sessions == 1000,
+           "session limits 2000, 1000 per listener");
+    config_free(&cfg);
+    TAP_OK(parse(&cfg, "[daemon]\nmilter_max_sessions = 1\npolicy_max_sessions = 1000000\n",
+                 err) == 0 &&
+               cfg.milter_max_sessions == 1 && cfg.policy_max_sessions == 1000000,
+           "session limits at the ends of their range");
+    config_free(&cfg);
+    expect_error("[daemon]\n\nmilter_max_sessions = 0\n",
+                 "test.conf:3: milter_max_sessions: expected 1 to 1000000 sessions, not '0'");
+    expect_error("[daemon]\npolicy_max_sessions = 1000001\n",
+                 "test.conf:2: policy_max_sessions: expected 1 to 1000000 sessions");
+    expect_error("[daemon]\npolicy_max_sessions = -1\n",
+                 "test.conf:2: policy_max_sessions: expected 1 to");
+
     /* [dkim]: the key table, canonicalization, rsa-sha1, DKIM scores. */
     TAP_OK(parse(&cfg,
                  "[dkim]\nkey = Example.COM sel1 /k/sel1.private\nkey = * any /k/any.private\n"
@@ -222,6 +240,7 @@ int main(void)
         if (rc == 0) {
             TAP_OK(c3.global.monitor == defaults.global.monitor &&
                        c3.dns_timeout_ms == defaults.dns_timeout_ms &&
+                       c3.policy_max_sessions == defaults.policy_max_sessions &&
                        strcmp(c3.milter_listen, defaults.milter_listen) == 0 &&
                        c3.global.results[DA_SPF_FAIL].score == 5.0 &&
                        strcmp(c3.global.results[DA_SPF_FAIL].reply,

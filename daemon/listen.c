@@ -7,8 +7,10 @@
  * bytes for a paused handler, or has WRITE_LIMIT bytes of replies unsent,
  * stops reading until that drains, so the kernel's flow control makes the
  * client wait. In number: per listener (milter_max_sessions,
- * policy_max_sessions) and overall (max_sessions). Refusals are logged at a
- * limited rate. */
+ * policy_max_sessions) and overall (max_sessions). In time: a session with
+ * no complete request for *_idle_timeout seconds, or a request begun but not
+ * whole after request_timeout seconds, is closed; neither runs while a check
+ * is pending. Refusals and timeouts are logged at a limited rate. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,7 +170,12 @@ void conn_close(conn *c)
         st->policy_sessions_active--;
     if (c->handler->on_close != NULL)
         c->handler->on_close(c);
-    uv_close(&c->io.handle, on_conn_closed);
+    /* At the end of the grace period main.c closes every handle without
+     * telling us (pending writes then fail into here): never close twice. */
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    if (!uv_is_closing(&c->io.handle))
+        uv_close(&c->io.handle, on_conn_closed);
 }
 
 typedef struct write_req {
@@ -282,6 +289,100 @@ static void update_reading(conn *c)
     }
 }
 
+/* Follows the framing over bytes just read, without decoding them (the
+ * handler does that): a milter frame is a 4-byte length and that many
+ * bytes; a policy request ends with an empty line (a lone CR counts as
+ * empty, as the parser drops it). Returns true when a frame or request
+ * ended in them; c->mid_request says whether another has begun. */
+static bool follow_framing(conn *c, const uint8_t *p, size_t n)
+{
+    bool ended = false;
+    if (c->kind == CONN_MILTER) {
+        while (n > 0) {
+            if (c->frame_left > 0) {
+                size_t take = n < c->frame_left ? n : c->frame_left;
+                c->frame_left -= (uint32_t)take;
+                p += take;
+                n -= take;
+                ended = ended || c->frame_left == 0;
+                continue;
+            }
+            c->length_acc = c->length_acc << 8 | *p++;
+            n--;
+            if (++c->length_have == 4) {
+                c->frame_left = c->length_acc; /* 0: the handler refuses it */
+                c->length_have = 0;
+                c->length_acc = 0;
+                ended = ended || c->frame_left == 0;
+            }
+        }
+        c->mid_request = c->length_have > 0 || c->frame_left > 0;
+        return ended;
+    }
+    while (n > 0) {
+        const uint8_t *lf = memchr(p, '\n', n);
+        size_t text = lf ? (size_t)(lf - p) : n;
+        if (text > 0) {
+            c->mid_request = true;
+            c->line_state = c->line_state == 0 && text == 1 && p[0] == '\r' ? 1 : 2;
+        }
+        if (lf == NULL)
+            break;
+        if (c->line_state < 2) {
+            ended = true; /* an empty line: the request is whole */
+            c->mid_request = false;
+        }
+        c->line_state = 0;
+        p = lf + 1;
+        n -= text + 1;
+    }
+    return ended;
+}
+
+static void on_timeout(uv_timer_t *timer);
+
+/* Starts the timeout that applies now: none while a check is pending, the
+ * request timeout while a request is under way, else the idle timeout. */
+static void arm_timer(conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->paused) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    const domauth_config *cfg = &c->config->config;
+    uint64_t since = c->mid_request ? c->request_since : c->quiet_since;
+    unsigned seconds = c->mid_request          ? cfg->request_timeout
+                       : c->kind == CONN_MILTER ? cfg->milter_idle_timeout
+                                                : cfg->policy_idle_timeout;
+    uint64_t due = since + (uint64_t)seconds * 1000, now = uv_now(c->daemon->loop);
+    uv_timer_start(&c->timer, on_timeout, due > now ? due - now : 0, 0);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    conn *c = timer->data;
+    if (c->closing || c->paused)
+        return;
+    domauthd *d = c->daemon;
+    const domauth_config *cfg = &c->config->config;
+    const char *kind = kind_name(c->kind);
+    if (c->mid_request) {
+        d->stats.request_timeouts++;
+        limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
+                    "%s %s: a %s not whole after %u s (request_timeout): session closed", kind,
+                    c->peer, c->kind == CONN_MILTER ? "frame" : "request", cfg->request_timeout);
+    } else {
+        d->stats.idle_timeouts++;
+        limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
+                    "%s %s: no request for %u s (%s_idle_timeout): session closed", kind, c->peer,
+                    c->kind == CONN_MILTER ? cfg->milter_idle_timeout : cfg->policy_idle_timeout,
+                    kind);
+    }
+    conn_close(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = stream->data;
@@ -289,13 +390,21 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
     } else if (nread > 0) {
         conn_ref(c);
+        const uint8_t *data = (const uint8_t *)buf->base;
+        uint64_t now = uv_now(c->daemon->loop);
+        bool was_mid = c->mid_request, ended = follow_framing(c, data, (size_t)nread);
+        if (ended)
+            c->quiet_since = now;
+        if (c->mid_request && (ended || !was_mid))
+            c->request_since = now;
         if (c->paused || c->held_len > 0) {
-            if (hold(c, (const uint8_t *)buf->base, (size_t)nread) != 0)
+            if (hold(c, data, (size_t)nread) != 0)
                 conn_close(c);
         } else {
-            deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+            deliver(c, data, (size_t)nread);
         }
         update_reading(c);
+        arm_timer(c);
         conn_unref(c);
     }
     free(buf->base);
@@ -304,6 +413,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 void conn_pause(conn *c)
 {
     c->paused = true;
+    arm_timer(c); /* no timeout while the check runs (spf_deadline_ms bounds it) */
 }
 
 void conn_resume(conn *c)
@@ -316,6 +426,8 @@ void conn_resume(conn *c)
         return;
     }
     c->paused = false;
+    /* The timeouts count from the end of the check. */
+    c->quiet_since = c->request_since = uv_now(c->daemon->loop);
     conn_ref(c);
     /* Feed what was held; the handler may pause again part-way. */
     while (c->held_len > 0 && !c->paused && !c->closing) {
@@ -327,6 +439,7 @@ void conn_resume(conn *c)
         free(data);
     }
     update_reading(c);
+    arm_timer(c);
     conn_unref(c);
 }
 
@@ -403,6 +516,10 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close(&c->io.handle, on_conn_closed);
         return;
     }
+    uv_timer_init(d->loop, &c->timer);
+    c->timer.data = c;
+    conn_ref(c); /* released when the timer is closed (conn_close) */
+    c->quiet_since = uv_now(d->loop);
     if (l->io.handle.type == UV_TCP) {
         struct sockaddr_storage ss;
         int len = sizeof ss;
@@ -428,6 +545,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     update_reading(c);
+    arm_timer(c);
 }
 
 /* ---------------------------------------------------------- listeners */
@@ -524,8 +642,10 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
 
 void listeners_close(domauthd *d)
 {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         log_limit_close(&d->refusal_log[k]);
+        log_limit_close(&d->timeout_log[k]);
+    }
     listener *l = d->listeners;
     d->listeners = NULL;
     while (l != NULL) {

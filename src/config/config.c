@@ -29,10 +29,12 @@ typedef enum value_type {
     T_SHA1,
     T_DKIMKEY,
     T_SESSIONS, /* a session limit: 1 to MAX_SESSION_LIMIT */
+    T_SECONDS,  /* a timeout in seconds: 1 to MAX_TIMEOUT_SECONDS */
 } value_type;
 
 enum {
     MAX_SESSION_LIMIT = 1000000, /* far beyond any file descriptor limit */
+    MAX_TIMEOUT_SECONDS = 86400, /* a day */
 };
 
 typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM } section_kind;
@@ -79,6 +81,17 @@ static const key_spec keys[] = {
            "while the two limits add up to no more than max_sessions."),
     DAEMON("policy_max_sessions", T_SESSIONS, policy_max_sessions, "1000",
            "Policy connections served at once (1 to 1000000), within max_sessions."),
+    DAEMON("milter_idle_timeout", T_SECONDS, milter_idle_timeout, "3600",
+           "Seconds (1 to 86400) a milter connection may go without a complete\n"
+           "command while no check is pending; then it is closed. The MTA may be\n"
+           "silent while it receives a message: keep this above the longest DATA."),
+    DAEMON("policy_idle_timeout", T_SECONDS, policy_idle_timeout, "600",
+           "Seconds (1 to 86400) a policy connection may go without a complete\n"
+           "request; above Postfix's smtpd_policy_service_max_idle (300s), so that\n"
+           "Postfix closes first."),
+    DAEMON("request_timeout", T_SECONDS, request_timeout, "30",
+           "Seconds (1 to 86400) allowed for a milter frame or a policy request\n"
+           "to arrive whole once it has begun; then the connection is closed."),
     DAEMON("event_log", T_STRING, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
     DAEMON("database", T_STRING, database, "/var/lib/domauth/events.db",
@@ -403,6 +416,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint(value, 8, slot, why, why_size);
     case T_SESSIONS:
         return parse_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
+    case T_SECONDS:
+        return parse_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:

@@ -116,8 +116,12 @@ def cmd_fill(args):
     held, refused, accepted_extra = [], 0, 0
     for _ in range(args["fill"]):
         s = unix(target)
-        if kind == "milter" and not milter_optneg(s):
-            refused += 1
+        if kind == "milter":
+            try:
+                if not milter_optneg(s):
+                    refused += 1
+            except OSError:  # closed with our frame unread: a reset
+                refused += 1
         held.append(s)
     time.sleep(0.3)
     fill_open = sum(1 for s in held if still_open(s))

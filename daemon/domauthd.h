@@ -32,7 +32,28 @@ void config_ref_put(config_ref *ref);
 typedef struct daemon_stats {
     uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
         protocol_errors;
+    uint64_t milter_sessions_active, policy_sessions_active; /* within sessions_active */
+    uint64_t sessions_refused; /* over a session limit: closed at accept */
+    uint64_t idle_timeouts;    /* closed: no request for *_idle_timeout */
+    uint64_t request_timeouts; /* closed: a request not whole within request_timeout */
+    uint64_t reads_stopped;    /* times a connection stopped reading: input or replies
+                                  backed up (listen.c, HOLD_LIMIT and WRITE_LIMIT) */
 } daemon_stats;
+
+/* A log line any client can make the daemon repeat (a refused connection, a
+ * timeout): the first is written at once; the next ones within
+ * LOG_LIMIT_SECONDS are counted, and one line then gives their number and
+ * the last of them (listen.c). */
+enum { LOG_LIMIT_SECONDS = 10 };
+typedef struct log_limit {
+    uv_timer_t timer;
+    bool timer_ready; /* initialised at first use, on the loop */
+    bool window;      /* a line was written less than LOG_LIMIT_SECONDS ago */
+    int priority;
+    const char *what; /* for the summary: "policy connections refused" */
+    uint64_t held;    /* lines not written in this window */
+    char last[300];
+} log_limit;
 
 typedef struct listener listener;
 
@@ -52,6 +73,7 @@ typedef struct domauthd {
     uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
     bool stopping;
     daemon_stats stats;
+    log_limit refusal_log[2], timeout_log[2]; /* indexed by conn_kind */
 } domauthd;
 
 /* ---- connections (listen.c) ---- */
@@ -86,6 +108,19 @@ struct conn {
     uint8_t *held;      /* bytes read but not yet used */
     size_t held_len, held_cap;
     char peer[64];
+    /* Flow control and timeouts (listen.c). The framing is followed as the
+     * bytes arrive (length prefixes, empty lines), not decoded. */
+    bool reading;           /* uv_read_start is in effect */
+    size_t unsent;          /* bytes of replies queued, write requests included */
+    bool mid_request;       /* part of a frame or request has arrived */
+    uint8_t length_have;    /* milter: bytes of the length prefix received */
+    uint8_t line_state;     /* policy: 0 at a line start, 1 after a lone CR, 2 in text */
+    uint32_t length_acc;    /* milter: the length prefix so far */
+    uint32_t frame_left;    /* milter: bytes of the current frame still to come */
+    uint64_t quiet_since;   /* loop time the last request ended, the session began
+                               or a check ended */
+    uint64_t request_since; /* loop time the request under way began */
+    uv_timer_t timer;       /* the idle or request timeout */
 };
 
 void conn_ref(conn *c);

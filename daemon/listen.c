@@ -1,8 +1,18 @@
 /* listen.c: listeners (unix or inet) and the connections they accept. A
  * connection reads into its own buffer and hands bytes to its protocol
  * handler; while the handler waits for a check the rest is held, so frames
- * are processed in order and none is lost. */
+ * are processed in order and none is lost.
+ *
+ * Every session is bounded. In memory: a connection that holds HOLD_LIMIT
+ * bytes for a paused handler, or has WRITE_LIMIT bytes of replies unsent,
+ * stops reading until that drains, so the kernel's flow control makes the
+ * client wait. In number: per listener (milter_max_sessions,
+ * policy_max_sessions) and overall (max_sessions). In time: a session with
+ * no complete request for *_idle_timeout seconds, or a request begun but not
+ * whole after request_timeout seconds, is closed; neither runs while a check
+ * is pending. Refusals and timeouts are logged at a limited rate. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +21,23 @@
 #include <unistd.h>
 
 #include "domauthd.h"
+#include "proto/milter.h"
 
-enum { READ_CHUNK = 65536 };
+enum {
+    READ_CHUNK = 65536,
+    /* Input held for a paused handler before the connection stops reading:
+     * nearly four of the largest body chunks with their framing, so an MTA
+     * that sends a little ahead never waits. Progress never needs a whole
+     * frame here (the handler reassembles frames itself); at most
+     * HOLD_LIMIT - 1 + READ_CHUNK bytes are ever held. */
+    HOLD_LIMIT = 256 * 1024,
+    HOLD_MAX = HOLD_LIMIT + READ_CHUNK,
+    /* Replies queued and not yet written, with what each write costs us: a
+     * client that sends requests and reads no answers stops being read past
+     * this. */
+    WRITE_LIMIT = 256 * 1024,
+};
+_Static_assert(HOLD_LIMIT > 4 + 1 + MILTER_CHUNK_SIZE, "HOLD_LIMIT holds a whole body chunk");
 
 struct listener {
     union {
@@ -31,6 +56,74 @@ struct listener {
 const char *listener_address(const listener *l)
 {
     return l->address;
+}
+
+static const char *kind_name(conn_kind kind)
+{
+    return kind == CONN_MILTER ? "milter" : "policy";
+}
+
+/* ---------------------------------------------------- rate-limited logs */
+
+static void on_log_window(uv_timer_t *timer)
+{
+    log_limit *ll = timer->data;
+    if (ll->held == 0) {
+        ll->window = false;
+        return;
+    }
+    daemon_log(ll->priority, "%s: %llu more in the last %d s; the last: %s", ll->what,
+               (unsigned long long)ll->held, LOG_LIMIT_SECONDS, ll->last);
+    ll->held = 0;
+    uv_timer_start(timer, on_log_window, LOG_LIMIT_SECONDS * 1000, 0);
+}
+
+/* Writes the line, or counts it when one was written less than
+ * LOG_LIMIT_SECONDS ago; what names such lines in the summary. */
+static void limited_log(domauthd *d, log_limit *ll, int priority, const char *what,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void limited_log(domauthd *d, log_limit *ll, int priority, const char *what,
+                        const char *fmt, ...)
+{
+    char msg[sizeof ll->last];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!ll->timer_ready && !d->stopping) {
+        uv_timer_init(d->loop, &ll->timer);
+        ll->timer.data = ll;
+        uv_unref((uv_handle_t *)&ll->timer); /* never keeps the loop alive */
+        ll->timer_ready = true;
+    }
+    bool usable = ll->timer_ready && !uv_is_closing((uv_handle_t *)&ll->timer);
+    if (usable && ll->window) {
+        ll->held++;
+        ll->priority = priority;
+        ll->what = what;
+        snprintf(ll->last, sizeof ll->last, "%s", msg);
+        return;
+    }
+    daemon_log(priority, "%s", msg);
+    if (usable) {
+        ll->window = true;
+        ll->held = 0;
+        uv_timer_start(&ll->timer, on_log_window, LOG_LIMIT_SECONDS * 1000, 0);
+    }
+}
+
+/* Writes what is still counted and closes the timer (at stop). */
+static void log_limit_close(log_limit *ll)
+{
+    if (!ll->timer_ready || uv_is_closing((uv_handle_t *)&ll->timer))
+        return;
+    if (ll->held > 0)
+        daemon_log(ll->priority, "%s: %llu more since the last line; the last: %s", ll->what,
+                   (unsigned long long)ll->held, ll->last);
+    ll->held = 0;
+    ll->window = false;
+    uv_close((uv_handle_t *)&ll->timer, NULL);
 }
 
 /* ------------------------------------------------------- connections */
@@ -69,23 +162,38 @@ void conn_close(conn *c)
     if (c->closing)
         return;
     c->closing = true;
-    c->daemon->stats.sessions_active--;
+    daemon_stats *st = &c->daemon->stats;
+    st->sessions_active--;
+    if (c->kind == CONN_MILTER)
+        st->milter_sessions_active--;
+    else
+        st->policy_sessions_active--;
     if (c->handler->on_close != NULL)
         c->handler->on_close(c);
-    uv_close(&c->io.handle, on_conn_closed);
+    /* At the end of the grace period main.c closes every handle without
+     * telling us (pending writes then fail into here): never close twice. */
+    if (!uv_is_closing((uv_handle_t *)&c->timer))
+        uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    if (!uv_is_closing(&c->io.handle))
+        uv_close(&c->io.handle, on_conn_closed);
 }
 
 typedef struct write_req {
     uv_write_t req;
+    size_t size; /* counted in c->unsent */
     char data[];
 } write_req;
+
+static void update_reading(conn *c);
 
 static void on_written(uv_write_t *req, int status)
 {
     write_req *w = (write_req *)req;
     conn *c = req->data;
+    c->unsent -= w->size;
     if (status < 0 && !c->closing)
         conn_close(c);
+    update_reading(c); /* replies may have drained below WRITE_LIMIT */
     conn_unref(c);
     free(w);
 }
@@ -102,21 +210,27 @@ void conn_send(conn *c, const void *data, size_t len)
     memcpy(w->data, data, len);
     uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
     w->req.data = c;
+    w->size = sizeof *w + len;
     conn_ref(c);
     if (uv_write(&w->req, &c->io.stream, &buf, 1, on_written) != 0) {
         conn_unref(c);
         free(w);
         conn_close(c);
+        return;
     }
+    c->unsent += w->size;
 }
 
 /* Keeps bytes the handler did not use, in order, ahead of later reads. */
 static int hold(conn *c, const uint8_t *data, size_t len)
 {
     if (c->held_len + len > c->held_cap) {
+        size_t need = c->held_len + len;
         size_t cap = c->held_cap ? c->held_cap : 4096;
-        while (cap < c->held_len + len)
+        while (cap < need)
             cap *= 2;
+        if (cap > HOLD_MAX && need <= HOLD_MAX)
+            cap = HOLD_MAX; /* what update_reading lets in, no more */
         uint8_t *n = realloc(c->held, cap);
         if (n == NULL)
             return -1;
@@ -152,6 +266,123 @@ static void alloc_buffer(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(p, p ? READ_CHUNK : 0);
 }
 
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Reads while there is room: not while HOLD_LIMIT bytes wait for a paused
+ * handler, nor while WRITE_LIMIT bytes of replies wait for the client. What
+ * the client sends meanwhile waits in the kernel, in order. */
+static void update_reading(conn *c)
+{
+    if (c->closing)
+        return;
+    bool full = c->held_len >= HOLD_LIMIT || c->unsent >= WRITE_LIMIT;
+    if (full && c->reading) {
+        uv_read_stop(&c->io.stream);
+        c->reading = false;
+        c->daemon->stats.reads_stopped++;
+    } else if (!full && !c->reading) {
+        if (uv_read_start(&c->io.stream, alloc_buffer, on_read) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->reading = true;
+    }
+}
+
+/* Follows the framing over bytes just read, without decoding them (the
+ * handler does that): a milter frame is a 4-byte length and that many
+ * bytes; a policy request ends with an empty line (a lone CR counts as
+ * empty, as the parser drops it). Returns true when a frame or request
+ * ended in them; c->mid_request says whether another has begun. */
+static bool follow_framing(conn *c, const uint8_t *p, size_t n)
+{
+    bool ended = false;
+    if (c->kind == CONN_MILTER) {
+        while (n > 0) {
+            if (c->frame_left > 0) {
+                size_t take = n < c->frame_left ? n : c->frame_left;
+                c->frame_left -= (uint32_t)take;
+                p += take;
+                n -= take;
+                ended = ended || c->frame_left == 0;
+                continue;
+            }
+            c->length_acc = c->length_acc << 8 | *p++;
+            n--;
+            if (++c->length_have == 4) {
+                c->frame_left = c->length_acc; /* 0: the handler refuses it */
+                c->length_have = 0;
+                c->length_acc = 0;
+                ended = ended || c->frame_left == 0;
+            }
+        }
+        c->mid_request = c->length_have > 0 || c->frame_left > 0;
+        return ended;
+    }
+    while (n > 0) {
+        const uint8_t *lf = memchr(p, '\n', n);
+        size_t text = lf ? (size_t)(lf - p) : n;
+        if (text > 0) {
+            c->mid_request = true;
+            c->line_state = c->line_state == 0 && text == 1 && p[0] == '\r' ? 1 : 2;
+        }
+        if (lf == NULL)
+            break;
+        if (c->line_state < 2) {
+            ended = true; /* an empty line: the request is whole */
+            c->mid_request = false;
+        }
+        c->line_state = 0;
+        p = lf + 1;
+        n -= text + 1;
+    }
+    return ended;
+}
+
+static void on_timeout(uv_timer_t *timer);
+
+/* Starts the timeout that applies now: none while a check is pending, the
+ * request timeout while a request is under way, else the idle timeout. */
+static void arm_timer(conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->paused) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    const domauth_config *cfg = &c->config->config;
+    uint64_t since = c->mid_request ? c->request_since : c->quiet_since;
+    unsigned seconds = c->mid_request          ? cfg->request_timeout
+                       : c->kind == CONN_MILTER ? cfg->milter_idle_timeout
+                                                : cfg->policy_idle_timeout;
+    uint64_t due = since + (uint64_t)seconds * 1000, now = uv_now(c->daemon->loop);
+    uv_timer_start(&c->timer, on_timeout, due > now ? due - now : 0, 0);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    conn *c = timer->data;
+    if (c->closing || c->paused)
+        return;
+    domauthd *d = c->daemon;
+    const domauth_config *cfg = &c->config->config;
+    const char *kind = kind_name(c->kind);
+    if (c->mid_request) {
+        d->stats.request_timeouts++;
+        limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
+                    "%s %s: a %s not whole after %u s (request_timeout): session closed", kind,
+                    c->peer, c->kind == CONN_MILTER ? "frame" : "request", cfg->request_timeout);
+    } else {
+        d->stats.idle_timeouts++;
+        limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
+                    "%s %s: no request for %u s (%s_idle_timeout): session closed", kind, c->peer,
+                    c->kind == CONN_MILTER ? cfg->milter_idle_timeout : cfg->policy_idle_timeout,
+                    kind);
+    }
+    conn_close(c);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = stream->data;
@@ -159,12 +390,21 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
     } else if (nread > 0) {
         conn_ref(c);
+        const uint8_t *data = (const uint8_t *)buf->base;
+        uint64_t now = uv_now(c->daemon->loop);
+        bool was_mid = c->mid_request, ended = follow_framing(c, data, (size_t)nread);
+        if (ended)
+            c->quiet_since = now;
+        if (c->mid_request && (ended || !was_mid))
+            c->request_since = now;
         if (c->paused || c->held_len > 0) {
-            if (hold(c, (const uint8_t *)buf->base, (size_t)nread) != 0)
+            if (hold(c, data, (size_t)nread) != 0)
                 conn_close(c);
         } else {
-            deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+            deliver(c, data, (size_t)nread);
         }
+        update_reading(c);
+        arm_timer(c);
         conn_unref(c);
     }
     free(buf->base);
@@ -173,6 +413,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 void conn_pause(conn *c)
 {
     c->paused = true;
+    arm_timer(c); /* no timeout while the check runs (spf_deadline_ms bounds it) */
 }
 
 void conn_resume(conn *c)
@@ -185,6 +426,8 @@ void conn_resume(conn *c)
         return;
     }
     c->paused = false;
+    /* The timeouts count from the end of the check. */
+    c->quiet_since = c->request_since = uv_now(c->daemon->loop);
     conn_ref(c);
     /* Feed what was held; the handler may pause again part-way. */
     while (c->held_len > 0 && !c->paused && !c->closing) {
@@ -195,10 +438,45 @@ void conn_resume(conn *c)
         deliver(c, data, len);
         free(data);
     }
+    update_reading(c);
+    arm_timer(c);
     conn_unref(c);
 }
 
 static void on_listener_closed(uv_handle_t *handle);
+
+/* Takes the connection off the queue and closes it, so the MTA applies its
+ * default action now rather than waiting. */
+static void refuse(listener *l)
+{
+    domauthd *d = l->daemon;
+    uv_stream_t *refused =
+        malloc(l->io.handle.type == UV_TCP ? sizeof(uv_tcp_t) : sizeof(uv_pipe_t));
+    if (refused == NULL)
+        return;
+    if (l->io.handle.type == UV_TCP)
+        uv_tcp_init(d->loop, (uv_tcp_t *)refused);
+    else
+        uv_pipe_init(d->loop, (uv_pipe_t *)refused, 0);
+    uv_accept(&l->io.stream, refused);
+    refused->data = refused;
+    uv_close((uv_handle_t *)refused, on_listener_closed);
+}
+
+/* NULL when a session may start on l, else the key of the limit reached. */
+static const char *limit_reached(const listener *l, unsigned *limit)
+{
+    const domauthd *d = l->daemon;
+    const domauth_config *cfg = &d->config->config;
+    bool milter = l->kind == CONN_MILTER;
+    *limit = milter ? cfg->milter_max_sessions : cfg->policy_max_sessions;
+    if ((milter ? d->stats.milter_sessions_active : d->stats.policy_sessions_active) >= *limit)
+        return milter ? "milter_max_sessions" : "policy_max_sessions";
+    *limit = cfg->max_sessions;
+    if (d->stats.sessions_active >= *limit)
+        return "max_sessions";
+    return NULL;
+}
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -206,22 +484,16 @@ static void on_connection(uv_stream_t *server, int status)
     domauthd *d = l->daemon;
     if (status < 0 || d->stopping)
         return;
-    if (d->stats.sessions_active >= d->config->config.max_sessions) {
-        /* Over the limit: take the connection off the queue and close it, so
-         * the MTA applies its default action now rather than waiting. */
-        uv_stream_t *refused = malloc(l->io.handle.type == UV_TCP ? sizeof(uv_tcp_t)
-                                                                  : sizeof(uv_pipe_t));
-        if (refused == NULL)
-            return;
-        if (l->io.handle.type == UV_TCP)
-            uv_tcp_init(d->loop, (uv_tcp_t *)refused);
-        else
-            uv_pipe_init(d->loop, (uv_pipe_t *)refused, 0);
-        uv_accept(server, refused);
-        refused->data = refused;
-        uv_close((uv_handle_t *)refused, on_listener_closed);
-        daemon_log(LOG_WARNING, "max_sessions (%u) reached: a %s connection was refused",
-                   d->config->config.max_sessions, l->kind == CONN_MILTER ? "milter" : "policy");
+    unsigned limit;
+    const char *key = limit_reached(l, &limit);
+    if (key != NULL) {
+        refuse(l);
+        d->stats.sessions_refused++;
+        limited_log(d, &d->refusal_log[l->kind], LOG_WARNING,
+                    l->kind == CONN_MILTER ? "milter connections refused"
+                                           : "policy connections refused",
+                    "%s (%u) reached: a %s connection was refused", key, limit,
+                    kind_name(l->kind));
         return;
     }
     conn *c = calloc(1, sizeof *c);
@@ -244,6 +516,10 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close(&c->io.handle, on_conn_closed);
         return;
     }
+    uv_timer_init(d->loop, &c->timer);
+    c->timer.data = c;
+    conn_ref(c); /* released when the timer is closed (conn_close) */
+    c->quiet_since = uv_now(d->loop);
     if (l->io.handle.type == UV_TCP) {
         struct sockaddr_storage ss;
         int len = sizeof ss;
@@ -259,9 +535,17 @@ static void on_connection(uv_stream_t *server, int status)
     }
     d->stats.connections++;
     d->stats.sessions_active++;
+    if (l->kind == CONN_MILTER)
+        d->stats.milter_sessions_active++;
+    else
+        d->stats.policy_sessions_active++;
     c->state = l->kind == CONN_MILTER ? milter_state_new(c) : policy_state_new(c);
-    if (c->state == NULL || uv_read_start(&c->io.stream, alloc_buffer, on_read) != 0)
+    if (c->state == NULL) {
         conn_close(c);
+        return;
+    }
+    update_reading(c);
+    arm_timer(c);
 }
 
 /* ---------------------------------------------------------- listeners */
@@ -330,8 +614,7 @@ static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode
     }
     l->next = d->listeners;
     d->listeners = l;
-    daemon_log(LOG_INFO, "listening for %s on %s", kind == CONN_MILTER ? "milter" : "policy",
-               spec);
+    daemon_log(LOG_INFO, "listening for %s on %s", kind_name(kind), spec);
     return 0;
 }
 
@@ -348,11 +631,21 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
         snprintf(err, err_size, "no listener configured: set milter or policy in [daemon]");
         return -1;
     }
+    bool both = d->listeners->next != NULL;
+    if (both && (uint64_t)cfg->milter_max_sessions + cfg->policy_max_sessions > cfg->max_sessions)
+        daemon_log(LOG_WARNING,
+                   "milter_max_sessions (%u) and policy_max_sessions (%u) add up to more than "
+                   "max_sessions (%u): one listener can fill the places of the other",
+                   cfg->milter_max_sessions, cfg->policy_max_sessions, cfg->max_sessions);
     return 0;
 }
 
 void listeners_close(domauthd *d)
 {
+    for (int k = 0; k < 2; k++) {
+        log_limit_close(&d->refusal_log[k]);
+        log_limit_close(&d->timeout_log[k]);
+    }
     listener *l = d->listeners;
     d->listeners = NULL;
     while (l != NULL) {

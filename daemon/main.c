@@ -644,6 +644,12 @@ int main(int argc, char **argv)
     daemon_log(LOG_INFO, "stopped after %llu connections, %llu messages checked, %llu skipped",
                (unsigned long long)d.stats.connections, (unsigned long long)d.counters.checked,
                (unsigned long long)d.counters.skipped);
+    daemon_log(LOG_INFO, "sessions: %llu refused at a limit, %llu idle timeouts, %llu request "
+                         "timeouts, reading stopped %llu times",
+               (unsigned long long)d.stats.sessions_refused,
+               (unsigned long long)d.stats.idle_timeouts,
+               (unsigned long long)d.stats.request_timeouts,
+               (unsigned long long)d.stats.reads_stopped);
     status = 0;
 
 out:

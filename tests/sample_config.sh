@@ -4,7 +4,8 @@
 set -u
 bin=${DOMAUTHD_BIN:-build/daemon/domauthd}
 sample=${1:-examples/domauth.conf}
-echo "1..2"
+man=${2:-$(dirname "$sample")/../doc/domauth.conf.5}
+echo "1..3"
 if diff -u "$sample" <("$bin" --sample-config) > /tmp/sample-config.diff.$$ 2>&1; then
     echo "ok 1 - $sample matches domauthd --sample-config"
 else
@@ -17,4 +18,24 @@ if out=$("$bin" -t -c "$sample" 2>&1); then
 else
     echo "not ok 2 - domauthd -t rejects $sample"
     echo "#   $out"
+fi
+# Every [daemon] key of the sample is in domauth.conf(5) with its default,
+# as '.BI "key = " "default"' (the man page escapes '-' as '\-').
+printed=$("$bin" --sample-config 2>&1) || printed=
+missing=$(printf '%s\n' "$printed" | awk '/^\[/ { section = $0; next }
+    section == "[daemon]" && /^;[a-z_]+ = / { print substr($0, 2) }' |
+    while IFS= read -r line; do
+        key=${line%% = *}
+        value=${line#"$key = "}
+        documented=$(sed -n "s/^\.BI \"$key = \" \"\(.*\)\"\$/\1/p" "$man" | sed 's/\\-/-/g')
+        [ "$(grep -c "^\.BI \"$key = \"" "$man")" = 1 ] && [ "$documented" = "$value" ] ||
+            echo "$key = $value"
+    done)
+if [ -z "$printed" ]; then
+    echo "not ok 3 - $bin --sample-config printed nothing"
+elif [ -z "$missing" ]; then
+    echo "ok 3 - every [daemon] key is in $(basename "$man") with its default"
+else
+    echo "not ok 3 - [daemon] keys missing from $man or with another default there:"
+    printf '%s\n' "$missing" | sed 's/^/#   /'
 fi

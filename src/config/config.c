@@ -33,7 +33,14 @@ typedef enum value_type {
     T_HOSTNAME,   /* a host name (a token in header fields), or empty */
     T_HEADER,     /* a header field name, or empty */
     T_HEADERLIST, /* header field names, colon-separated, or empty */
+    T_SESSIONS, /* a session limit: 1 to MAX_SESSION_LIMIT */
+    T_SECONDS,  /* a timeout in seconds: 1 to MAX_TIMEOUT_SECONDS */
 } value_type;
+
+enum {
+    MAX_SESSION_LIMIT = 1000000, /* far beyond any file descriptor limit */
+    MAX_TIMEOUT_SECONDS = 86400, /* a day */
+};
 
 typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF } section_kind;
 
@@ -71,8 +78,26 @@ static const key_spec keys[] = {
            "Time allowed for one SPF check; then the result is temperror."),
     DAEMON("cache_entries", T_UINT, cache_entries, "100000", "DNS cache size, in answers."),
     DAEMON("max_sessions", T_UINT, max_sessions, "2000",
-           "Connections served at once; beyond it a new connection is closed at\n"
-           "once, and the MTA applies its default action (milter_default_action)."),
+           "Connections served at once over both listeners; beyond it a new\n"
+           "connection is closed at once, and the MTA applies its default action\n"
+           "(milter_default_action)."),
+    DAEMON("milter_max_sessions", T_SESSIONS, milter_max_sessions, "1000",
+           "Milter connections served at once (1 to 1000000), within max_sessions:\n"
+           "policy connections never take the milter's places, nor the reverse,\n"
+           "while the two limits add up to no more than max_sessions."),
+    DAEMON("policy_max_sessions", T_SESSIONS, policy_max_sessions, "1000",
+           "Policy connections served at once (1 to 1000000), within max_sessions."),
+    DAEMON("milter_idle_timeout", T_SECONDS, milter_idle_timeout, "3600",
+           "Seconds (1 to 86400) a milter connection may go without a complete\n"
+           "command while no check is pending; then it is closed. The MTA may be\n"
+           "silent while it receives a message: keep this above the longest DATA."),
+    DAEMON("policy_idle_timeout", T_SECONDS, policy_idle_timeout, "600",
+           "Seconds (1 to 86400) a policy connection may go without a complete\n"
+           "request; above Postfix's smtpd_policy_service_max_idle (300s), so that\n"
+           "Postfix closes first."),
+    DAEMON("request_timeout", T_SECONDS, request_timeout, "30",
+           "Seconds (1 to 86400) allowed for a milter frame or a policy request\n"
+           "to arrive whole once it has begun; then the connection is closed."),
     DAEMON("event_log", T_PATH, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
     DAEMON("database", T_PATH, database, "/var/lib/domauth/events.db",
@@ -290,6 +315,19 @@ static int parse_mode(const char *v, unsigned *out, char *why, size_t why_size)
         return -1;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* A whole number from lo to hi, with the range in the message. */
+static int parse_range(const char *v, unsigned lo, unsigned hi, const char *unit, unsigned *out,
+                       char *why, size_t why_size)
+{
+    unsigned n;
+    if (parse_uint_range(v, lo, hi, &n, why, why_size) != 0) {
+        snprintf(why, why_size, "expected %u to %u%s, not '%s'", lo, hi, unit, v);
+        return -1;
+    }
+    *out = n;
     return 0;
 }
 
@@ -550,6 +588,10 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint_range(value, 0, UINT_LIMIT, slot, why, why_size);
     case T_MODE:
         return parse_mode(value, slot, why, why_size);
+    case T_SESSIONS:
+        return parse_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
+    case T_SECONDS:
+        return parse_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:

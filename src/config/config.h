@@ -90,7 +90,10 @@ typedef struct domauth_config {
     char *syslog_facility;
     char *authserv_id;
     char *receiver;
-    unsigned max_sessions;
+    unsigned max_sessions;                               /* both listeners together */
+    unsigned milter_max_sessions, policy_max_sessions;   /* each listener */
+    unsigned milter_idle_timeout, policy_idle_timeout;   /* seconds without a request */
+    unsigned request_timeout;                            /* seconds for one to arrive */
     /* [hosts] */
     ip_set whitelist, trusted, local;
     char **whitelist_files, **trusted_files;

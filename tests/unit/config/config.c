@@ -383,6 +383,36 @@ int main(void)
 
     test_issue18_values();
     test_issue18_lines();
+    /* Session limits and timeouts: defaults, values, and 0 or absurd ones
+     * refused with the line. */
+    TAP_OK(parse(&cfg, "", err) == 0 && cfg.max_sessions == 2000 &&
+               cfg.milter_max_sessions == 1000 && cfg.policy_max_sessions == 1000 &&
+               cfg.milter_idle_timeout == 3600 && cfg.policy_idle_timeout == 600 &&
+               cfg.request_timeout == 30,
+           "session limits 2000 (1000 per listener), idle 3600 s / 600 s, request 30 s");
+    config_free(&cfg);
+    TAP_OK(parse(&cfg,
+                 "[daemon]\nmilter_max_sessions = 1\npolicy_max_sessions = 1000000\n"
+                 "milter_idle_timeout = 86400\npolicy_idle_timeout = 1\nrequest_timeout = 5\n",
+                 err) == 0 &&
+               cfg.milter_max_sessions == 1 && cfg.policy_max_sessions == 1000000 &&
+               cfg.milter_idle_timeout == 86400 && cfg.policy_idle_timeout == 1 &&
+               cfg.request_timeout == 5,
+           "session limits and timeouts at the ends of their ranges");
+    config_free(&cfg);
+    expect_error("[daemon]\n\nmilter_max_sessions = 0\n",
+                 "test.conf:3: milter_max_sessions: expected 1 to 1000000 sessions, not '0'");
+    expect_error("[daemon]\npolicy_max_sessions = 1000001\n",
+                 "test.conf:2: policy_max_sessions: expected 1 to 1000000 sessions");
+    expect_error("[daemon]\npolicy_max_sessions = -1\n",
+                 "test.conf:2: policy_max_sessions: expected 1 to");
+    expect_error("[daemon]\nmilter_idle_timeout = 0\n",
+                 "test.conf:2: milter_idle_timeout: expected 1 to 86400 seconds, not '0'");
+    expect_error("[daemon]\npolicy_idle_timeout = 300s\n",
+                 "test.conf:2: policy_idle_timeout: expected 1 to 86400 seconds, not '300s'");
+    expect_error("[daemon]\nrequest_timeout = 86401\n",
+                 "test.conf:2: request_timeout: expected 1 to 86400 seconds");
+    expect_error("[daemon]\nrequest_timeout = -1\n", "test.conf:2: request_timeout: expected 1 to");
 
     /* [dkim]: the key table, canonicalization, rsa-sha1, DKIM scores. */
     TAP_OK(parse(&cfg,
@@ -434,6 +464,8 @@ int main(void)
         if (rc == 0) {
             TAP_OK(c3.global.monitor == defaults.global.monitor &&
                        c3.dns_timeout_ms == defaults.dns_timeout_ms &&
+                       c3.policy_max_sessions == defaults.policy_max_sessions &&
+                       c3.request_timeout == defaults.request_timeout &&
                        strcmp(c3.milter_listen, defaults.milter_listen) == 0 &&
                        c3.global.results[DA_SPF_FAIL].score == 5.0 &&
                        strcmp(c3.global.results[DA_SPF_FAIL].reply,

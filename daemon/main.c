@@ -573,6 +573,21 @@ int main(int argc, char **argv)
         daemon_log(LOG_ERR, "%s", err);
         goto out;
     }
+    /* The key model: keys and files are read before privileges are
+     * dropped and kept, and a reload reads them again as the run-as user.
+     * So that a SIGHUP never finds a key it cannot read, the start makes
+     * the reload's reading once now and refuses to run otherwise. */
+    if (cfg->config.user != NULL && *cfg->config.user) {
+        config_ref *again = config_load(path, path_given, err, sizeof err);
+        if (again == NULL) {
+            daemon_log(LOG_ERR, "as user %s, domauthd cannot read what a reload reads: %s "
+                       "(make it readable by that user; see domauthd(8), KEYS AND RELOADS)",
+                       cfg->config.user, err);
+            status = 78; /* EX_CONFIG */
+            goto out;
+        }
+        config_ref_put(again);
+    }
 
     /* Created after fork and privilege drop: the log's writer thread and
      * its files belong to the running user. */

@@ -49,6 +49,8 @@ static const char usage_main[] =
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
+    "  status      the running domauthd: uptime, reloads, listeners, counters\n"
+    "  reload      make domauthd reload its configuration; says if it took\n"
     "\n"
     "  domauth COMMAND --help   shows the options of a command\n"
     "  domauth --version\n"
@@ -346,6 +348,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
+    if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "spf") == 0) {
         if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
             fputs(usage_main, argc < 3 ? stderr : stdout);

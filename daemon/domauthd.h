@@ -32,7 +32,7 @@ void config_ref_put(config_ref *ref);
 typedef struct daemon_stats {
     uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
         protocol_errors;
-    uint64_t milter_sessions_active, policy_sessions_active; /* within sessions_active */
+    uint64_t kind_sessions_active[3]; /* within sessions_active, by conn_kind */
     uint64_t sessions_refused; /* over a session limit: closed at accept */
     uint64_t idle_timeouts;    /* closed: no request for *_idle_timeout */
     uint64_t request_timeouts; /* closed: a request not whole within request_timeout */
@@ -73,22 +73,56 @@ typedef struct domauthd {
     uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
     bool stopping;
     daemon_stats stats;
-    log_limit refusal_log[2], timeout_log[2]; /* indexed by conn_kind */
+    log_limit refusal_log[3], timeout_log[3]; /* indexed by conn_kind */
+    int64_t started_at, reloaded_at;   /* seconds since the epoch */
+    char last_reload[600];             /* "ok", or why the last reload was refused */
+    uint64_t reloads, reloads_refused;
 } domauthd;
 
 /* ---- connections (listen.c) ---- */
 
-typedef enum conn_kind { CONN_MILTER, CONN_POLICY } conn_kind;
+/* The listener registry: each protocol describes itself in one
+ * listener_kind (its file defines it), listed once in listen.c's table.
+ * Adding a listener adds a kind here, its file and one table line; no
+ * other listener's code changes. */
+typedef enum conn_kind { CONN_MILTER, CONN_POLICY, CONN_CONTROL, CONN_KINDS } conn_kind;
 
 typedef struct conn conn;
 
+/* How a request ends, as listen.c follows it for timeouts without decoding. */
+typedef enum framing {
+    FRAMING_LENGTH_PREFIX, /* a 4-byte big-endian length, then that many bytes */
+    FRAMING_EMPTY_LINE,    /* name=value lines ending with an empty line */
+    FRAMING_LINE,          /* one line */
+} framing;
+
 /* What a protocol handler supplies. */
 typedef struct conn_handler {
+    void *(*state_new)(conn *c);
     /* Called with bytes read; returns the number used. A handler waiting
      * for a check returns fewer and is fed the rest after conn_resume. */
     size_t (*on_data)(conn *c, const uint8_t *data, size_t len);
     void (*on_close)(conn *c); /* free protocol state (checks may still be out) */
 } conn_handler;
+
+typedef struct listener_kind {
+    conn_kind kind;
+    const char *name;      /* "milter": logs and counters */
+    const char *unit;      /* what a request is called: "frame", "request" */
+    framing framing;
+    const conn_handler *handler;
+    /* From the configuration: the address (NULL or "" is off), the mode of
+     * a unix socket, the session limit and idle timeout with their keys. */
+    const char *(*address)(const domauth_config *cfg);
+    unsigned (*socket_mode)(const domauth_config *cfg);
+    unsigned (*max_sessions)(const domauth_config *cfg);
+    unsigned (*idle_timeout)(const domauth_config *cfg);
+    const char *max_sessions_key, *idle_timeout_key;
+    const char *refused_what; /* "milter connections refused", for counted logs */
+    bool serves_mail;      /* one such listener is needed to start */
+} listener_kind;
+
+extern const listener_kind milter_listener, policy_listener, control_listener;
 
 struct conn {
     union {
@@ -121,6 +155,7 @@ struct conn {
                                or a check ended */
     uint64_t request_since; /* loop time the request under way began */
     uv_timer_t timer;       /* the idle or request timeout */
+    bool close_when_written;
 };
 
 void conn_ref(conn *c);
@@ -141,13 +176,22 @@ int listeners_open(domauthd *d, char *err, size_t err_size);
 void listeners_close(domauthd *d);
 /* The address a listener is bound to ("inet:127.0.0.1:8895"), for logs. */
 const char *listener_address(const listener *l);
+const listener *listener_next(const listener *l);
+conn_kind listener_kind_of(const listener *l);
+const char *listener_kind_name(const listener *l);
+/* Closes once every queued reply is written (a one-answer protocol). */
+void conn_close_when_written(conn *c);
 
 /* ---- protocols ---- */
 
 extern const conn_handler milter_handler;
 extern const conn_handler policy_handler;
-void *milter_state_new(conn *c);
-void *policy_state_new(conn *c);
+
+/* ---- what the control listener asks of the daemon (main.c) ---- */
+
+/* Reloads the configuration as SIGHUP does. Returns 0, or -1 with why the
+ * reload was refused in err (the running configuration stays). */
+int daemon_reload(domauthd *d, char *err, size_t err_size);
 
 /* ---- logging of the daemon itself (main.c) ---- */
 

@@ -53,14 +53,44 @@ struct listener {
     listener *next;
 };
 
+/* The registry: every kind of listener, indexed by conn_kind. */
+static const listener_kind *const kinds[CONN_KINDS] = {
+    [CONN_MILTER] = &milter_listener,
+    [CONN_POLICY] = &policy_listener,
+    [CONN_CONTROL] = &control_listener,
+};
+
 const char *listener_address(const listener *l)
 {
     return l->address;
 }
 
+const listener *listener_next(const listener *l)
+{
+    return l->next;
+}
+
+conn_kind listener_kind_of(const listener *l)
+{
+    return l->kind;
+}
+
+const char *listener_kind_name(const listener *l)
+{
+    return kinds[l->kind]->name;
+}
+
+void conn_close_when_written(conn *c)
+{
+    if (c->unsent == 0)
+        conn_close(c);
+    else
+        c->close_when_written = true;
+}
+
 static const char *kind_name(conn_kind kind)
 {
-    return kind == CONN_MILTER ? "milter" : "policy";
+    return kinds[kind]->name;
 }
 
 /* ---------------------------------------------------- rate-limited logs */
@@ -164,10 +194,7 @@ void conn_close(conn *c)
     c->closing = true;
     daemon_stats *st = &c->daemon->stats;
     st->sessions_active--;
-    if (c->kind == CONN_MILTER)
-        st->milter_sessions_active--;
-    else
-        st->policy_sessions_active--;
+    st->kind_sessions_active[c->kind]--;
     if (c->handler->on_close != NULL)
         c->handler->on_close(c);
     /* At the end of the grace period main.c closes every handle without
@@ -191,7 +218,7 @@ static void on_written(uv_write_t *req, int status)
     write_req *w = (write_req *)req;
     conn *c = req->data;
     c->unsent -= w->size;
-    if (status < 0 && !c->closing)
+    if ((status < 0 || (c->close_when_written && c->unsent == 0)) && !c->closing)
         conn_close(c);
     update_reading(c); /* replies may have drained below WRITE_LIMIT */
     conn_unref(c);
@@ -297,7 +324,7 @@ static void update_reading(conn *c)
 static bool follow_framing(conn *c, const uint8_t *p, size_t n)
 {
     bool ended = false;
-    if (c->kind == CONN_MILTER) {
+    if (kinds[c->kind]->framing == FRAMING_LENGTH_PREFIX) {
         while (n > 0) {
             if (c->frame_left > 0) {
                 size_t take = n < c->frame_left ? n : c->frame_left;
@@ -328,8 +355,8 @@ static bool follow_framing(conn *c, const uint8_t *p, size_t n)
         }
         if (lf == NULL)
             break;
-        if (c->line_state < 2) {
-            ended = true; /* an empty line: the request is whole */
+        if (c->line_state < 2 || kinds[c->kind]->framing == FRAMING_LINE) {
+            ended = true; /* an empty line (or any line): the request is whole */
             c->mid_request = false;
         }
         c->line_state = 0;
@@ -353,9 +380,7 @@ static void arm_timer(conn *c)
     }
     const domauth_config *cfg = &c->config->config;
     uint64_t since = c->mid_request ? c->request_since : c->quiet_since;
-    unsigned seconds = c->mid_request          ? cfg->request_timeout
-                       : c->kind == CONN_MILTER ? cfg->milter_idle_timeout
-                                                : cfg->policy_idle_timeout;
+    unsigned seconds = c->mid_request ? cfg->request_timeout : kinds[c->kind]->idle_timeout(cfg);
     uint64_t due = since + (uint64_t)seconds * 1000, now = uv_now(c->daemon->loop);
     uv_timer_start(&c->timer, on_timeout, due > now ? due - now : 0, 0);
 }
@@ -372,13 +397,12 @@ static void on_timeout(uv_timer_t *timer)
         d->stats.request_timeouts++;
         limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
                     "%s %s: a %s not whole after %u s (request_timeout): session closed", kind,
-                    c->peer, c->kind == CONN_MILTER ? "frame" : "request", cfg->request_timeout);
+                    c->peer, kinds[c->kind]->unit, cfg->request_timeout);
     } else {
         d->stats.idle_timeouts++;
         limited_log(d, &d->timeout_log[c->kind], LOG_NOTICE, "sessions timed out",
-                    "%s %s: no request for %u s (%s_idle_timeout): session closed", kind, c->peer,
-                    c->kind == CONN_MILTER ? cfg->milter_idle_timeout : cfg->policy_idle_timeout,
-                    kind);
+                    "%s %s: no request for %u s (%s): session closed", kind, c->peer,
+                    kinds[c->kind]->idle_timeout(cfg), kinds[c->kind]->idle_timeout_key);
     }
     conn_close(c);
 }
@@ -468,12 +492,12 @@ static const char *limit_reached(const listener *l, unsigned *limit)
 {
     const domauthd *d = l->daemon;
     const domauth_config *cfg = &d->config->config;
-    bool milter = l->kind == CONN_MILTER;
-    *limit = milter ? cfg->milter_max_sessions : cfg->policy_max_sessions;
-    if ((milter ? d->stats.milter_sessions_active : d->stats.policy_sessions_active) >= *limit)
-        return milter ? "milter_max_sessions" : "policy_max_sessions";
+    const listener_kind *k = kinds[l->kind];
+    *limit = k->max_sessions(cfg);
+    if (d->stats.kind_sessions_active[l->kind] >= *limit)
+        return k->max_sessions_key;
     *limit = cfg->max_sessions;
-    if (d->stats.sessions_active >= *limit)
+    if (k->serves_mail && d->stats.sessions_active >= *limit)
         return "max_sessions";
     return NULL;
 }
@@ -489,9 +513,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (key != NULL) {
         refuse(l);
         d->stats.sessions_refused++;
-        limited_log(d, &d->refusal_log[l->kind], LOG_WARNING,
-                    l->kind == CONN_MILTER ? "milter connections refused"
-                                           : "policy connections refused",
+        limited_log(d, &d->refusal_log[l->kind], LOG_WARNING, kinds[l->kind]->refused_what,
                     "%s (%u) reached: a %s connection was refused", key, limit,
                     kind_name(l->kind));
         return;
@@ -503,7 +525,7 @@ static void on_connection(uv_stream_t *server, int status)
     c->kind = l->kind;
     c->refs = 1; /* released by on_conn_closed */
     c->config = config_ref_get(d->config);
-    c->handler = l->kind == CONN_MILTER ? &milter_handler : &policy_handler;
+    c->handler = kinds[l->kind]->handler;
     int rc = l->io.handle.type == UV_TCP ? uv_tcp_init(d->loop, &c->io.tcp)
                                          : uv_pipe_init(d->loop, &c->io.pipe, 0);
     if (rc != 0) {
@@ -535,11 +557,8 @@ static void on_connection(uv_stream_t *server, int status)
     }
     d->stats.connections++;
     d->stats.sessions_active++;
-    if (l->kind == CONN_MILTER)
-        d->stats.milter_sessions_active++;
-    else
-        d->stats.policy_sessions_active++;
-    c->state = l->kind == CONN_MILTER ? milter_state_new(c) : policy_state_new(c);
+    d->stats.kind_sessions_active[l->kind]++;
+    c->state = c->handler->state_new(c);
     if (c->state == NULL) {
         conn_close(c);
         return;
@@ -621,17 +640,44 @@ static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode
 int listeners_open(domauthd *d, char *err, size_t err_size)
 {
     const domauth_config *cfg = &d->config->config;
-    if (cfg->milter_listen && *cfg->milter_listen &&
-        open_one(d, cfg->milter_listen, CONN_MILTER, cfg->socket_mode, err, err_size) != 0)
-        return -1;
-    if (cfg->policy_listen && *cfg->policy_listen &&
-        open_one(d, cfg->policy_listen, CONN_POLICY, cfg->socket_mode, err, err_size) != 0)
-        return -1;
-    if (d->listeners == NULL) {
+    bool mail = false;
+    for (int k = 0; k < CONN_KINDS; k++) {
+        const char *address = kinds[k]->address(cfg);
+        if (address == NULL || *address == '\0')
+            continue;
+        if (!kinds[k]->serves_mail) {
+            /* The control socket: unix only (its mode is its access
+             * control), in a directory made if missing. */
+            if (strncmp(address, "unix:", 5) != 0) {
+                daemon_log(LOG_WARNING, "%s = %s: only unix:/path is allowed; no %s socket",
+                           kinds[k]->name, address, kinds[k]->name);
+                continue;
+            }
+            char dir[300];
+            snprintf(dir, sizeof dir, "%s", address + 5);
+            char *slash = strrchr(dir, '/');
+            if (slash != NULL && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+                    daemon_log(LOG_WARNING, "cannot make %s for the %s socket: %s", dir,
+                               kinds[k]->name, strerror(errno));
+            }
+        }
+        if (open_one(d, address, (conn_kind)k, kinds[k]->socket_mode(cfg), err, err_size) != 0) {
+            if (kinds[k]->serves_mail)
+                return -1;
+            /* A listener that carries no mail (control) never stops it. */
+            daemon_log(LOG_WARNING, "%s (the daemon runs without it)", err);
+            continue;
+        }
+        mail = mail || kinds[k]->serves_mail;
+    }
+    if (!mail) {
         snprintf(err, err_size, "no listener configured: set milter or policy in [daemon]");
         return -1;
     }
-    bool both = d->listeners->next != NULL;
+    bool both = cfg->milter_listen && *cfg->milter_listen && cfg->policy_listen &&
+                *cfg->policy_listen;
     if (both && (uint64_t)cfg->milter_max_sessions + cfg->policy_max_sessions > cfg->max_sessions)
         daemon_log(LOG_WARNING,
                    "milter_max_sessions (%u) and policy_max_sessions (%u) add up to more than "
@@ -642,7 +688,7 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
 
 void listeners_close(domauthd *d)
 {
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < CONN_KINDS; k++) {
         log_limit_close(&d->refusal_log[k]);
         log_limit_close(&d->timeout_log[k]);
     }

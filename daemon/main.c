@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "domauth_dkim.h"
@@ -304,25 +305,28 @@ static bool same(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static void on_sighup(uv_signal_t *handle, int signum)
+int daemon_reload(domauthd *d, char *err, size_t err_size)
 {
-    (void)signum;
-    domauthd *d = handle->data;
     /* Log files are reopened whatever the configuration says: logrotate
      * sends HUP after moving them. */
     if (d->events != NULL)
         eventlog_reopen(d->events);
-    char err[600];
-    config_ref *fresh = config_load(d->config_path, true, err, sizeof err);
+    d->reloaded_at = (int64_t)time(NULL);
+    config_ref *fresh = config_load(d->config_path, true, err, err_size);
     if (fresh == NULL) {
+        d->reloads_refused++;
+        snprintf(d->last_reload, sizeof d->last_reload, "refused: %s", err);
         daemon_log(LOG_ERR, "reload refused, keeping the running configuration: %s", err);
-        return;
+        return -1;
     }
+    d->reloads++;
+    snprintf(d->last_reload, sizeof d->last_reload, "ok");
     const domauth_config *old = &d->config->config, *cfg = &fresh->config;
     if (!same(old->milter_listen, cfg->milter_listen) ||
         !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
-        !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile))
+        !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
+        !same(old->control_listen, cfg->control_listen))
         daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
                                 "database change only at restart; the rest applies now");
     config_ref *previous = d->config;
@@ -332,6 +336,14 @@ static void on_sighup(uv_signal_t *handle, int signum)
     tell_admin(&fresh->config, say_log, &priority);
     daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,
                cfg->global.monitor ? "on" : "off");
+    return 0;
+}
+
+static void on_sighup(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    char err[600];
+    daemon_reload(handle->data, err, sizeof err);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -555,7 +567,8 @@ int main(int argc, char **argv)
     }
     openlog("domauthd", LOG_PID | LOG_NDELAY, facility_of(cfg->config.syslog_facility));
 
-    domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg};
+    domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg,
+                  .started_at = (int64_t)time(NULL)};
     int status = 1;
     char *pidfile = NULL; /* the path written, removed at exit */
     if (listeners_open(&d, err, sizeof err) != 0) {

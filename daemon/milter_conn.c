@@ -56,7 +56,7 @@ static void connection_reset(milter_state *m)
     set_str(&m->macro_queue_id, NULL);
 }
 
-void *milter_state_new(conn *c)
+static void *milter_state_new(conn *c)
 {
     (void)c;
     milter_state *m = calloc(1, sizeof *m);
@@ -425,4 +425,40 @@ static size_t milter_data(conn *c, const uint8_t *data, size_t len)
     return used_total;
 }
 
-const conn_handler milter_handler = {milter_data, milter_close};
+const conn_handler milter_handler = {milter_state_new, milter_data, milter_close};
+
+static const char *milter_address(const domauth_config *cfg)
+{
+    return cfg->milter_listen;
+}
+
+static unsigned listener_socket_mode(const domauth_config *cfg)
+{
+    return cfg->socket_mode;
+}
+
+static unsigned milter_max(const domauth_config *cfg)
+{
+    return cfg->milter_max_sessions;
+}
+
+static unsigned milter_idle(const domauth_config *cfg)
+{
+    return cfg->milter_idle_timeout;
+}
+
+const listener_kind milter_listener = {
+    .kind = CONN_MILTER,
+    .name = "milter",
+    .unit = "frame",
+    .framing = FRAMING_LENGTH_PREFIX,
+    .handler = &milter_handler,
+    .address = milter_address,
+    .socket_mode = listener_socket_mode,
+    .max_sessions = milter_max,
+    .idle_timeout = milter_idle,
+    .max_sessions_key = "milter_max_sessions",
+    .idle_timeout_key = "milter_idle_timeout",
+    .refused_what = "milter connections refused",
+    .serves_mail = true,
+};

@@ -52,7 +52,7 @@ static void on_flush(uv_timer_t *t)
     message_end(p);
 }
 
-void *policy_state_new(conn *c)
+static void *policy_state_new(conn *c)
 {
     policy_state *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -224,4 +224,40 @@ static size_t policy_data(conn *c, const uint8_t *data, size_t len)
     return used_total;
 }
 
-const conn_handler policy_handler = {policy_data, policy_close};
+const conn_handler policy_handler = {policy_state_new, policy_data, policy_close};
+
+static const char *policy_address(const domauth_config *cfg)
+{
+    return cfg->policy_listen;
+}
+
+static unsigned policy_socket_mode(const domauth_config *cfg)
+{
+    return cfg->socket_mode;
+}
+
+static unsigned policy_max(const domauth_config *cfg)
+{
+    return cfg->policy_max_sessions;
+}
+
+static unsigned policy_idle(const domauth_config *cfg)
+{
+    return cfg->policy_idle_timeout;
+}
+
+const listener_kind policy_listener = {
+    .kind = CONN_POLICY,
+    .name = "policy",
+    .unit = "request",
+    .framing = FRAMING_EMPTY_LINE,
+    .handler = &policy_handler,
+    .address = policy_address,
+    .socket_mode = policy_socket_mode,
+    .max_sessions = policy_max,
+    .idle_timeout = policy_idle,
+    .max_sessions_key = "policy_max_sessions",
+    .idle_timeout_key = "policy_idle_timeout",
+    .refused_what = "policy connections refused",
+    .serves_mail = true,
+};

@@ -66,6 +66,12 @@ static const key_spec keys[] = {
            "Postfix policy delegation listener (check_policy_service); empty turns it off."),
     DAEMON("socket_mode", T_MODE, socket_mode, "0660",
            "Permissions of unix sockets (octal, at most 0777)."),
+    DAEMON("control", T_LISTEN, control_listen, "unix:/run/domauth/domauthd.ctl",
+           "The control socket that domauth status and domauth reload talk to\n"
+           "(unix:/path only; empty turns it off). Its directory is made if missing.\n"
+           "A control socket that cannot be opened is logged; mail flows all the same."),
+    DAEMON("control_mode", T_MODE, control_mode, "0600",
+           "Permissions of the control socket: who may read the counters and reload."),
     DAEMON("user", T_STRING, user, "",
            "Run as this user after the listeners are open (empty: stay as started)."),
     DAEMON("group", T_STRING, group, "", "Group to run as (empty: the user's group)."),

@@ -83,6 +83,8 @@ typedef struct domauth_config {
     char *user, *group, *pidfile;
     char *milter_listen, *policy_listen; /* "unix:/path" or "inet:host:port" */
     unsigned socket_mode;
+    char *control_listen; /* "unix:/path" or "" */
+    unsigned control_mode;
     char *dns_servers;
     unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;
     char *event_log, *database;

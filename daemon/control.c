@@ -1,0 +1,284 @@
+/* control.c: the control socket (unix only, its mode from control_mode):
+ * one command a line, one answer, then the connection closes. What
+ * `domauth status` and `domauth reload` ask:
+ *   status   one JSON object: uptime, configuration and its last reload,
+ *            listeners, and every counter (checks, results per method,
+ *            actions, DNS cache, event log, sessions, errors)
+ *   status text   the same for a person
+ *   reload   reloads as SIGHUP does; "ok" or "refused: why"
+ * It carries no mail: a control socket that cannot be opened is logged and
+ * the daemon runs without it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domauthd.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+enum { CONTROL_LINE_MAX = 256 };
+
+typedef struct control_state {
+    char line[CONTROL_LINE_MAX];
+    size_t len;
+    bool answered;
+} control_state;
+
+static void *control_state_new(conn *c)
+{
+    (void)c;
+    return calloc(1, sizeof(control_state));
+}
+
+static void control_close(conn *c)
+{
+    free(c->state);
+    c->state = NULL;
+}
+
+static void put_u64(strbuf *sb, const char *name, uint64_t v, bool *first)
+{
+    strbuf_printf(sb, "%s\"%s\": %llu", *first ? "" : ", ", name, (unsigned long long)v);
+    *first = false;
+}
+
+static void put_str(strbuf *sb, const char *name, const char *v, bool *first)
+{
+    strbuf_printf(sb, "%s\"%s\": ", *first ? "" : ", ", name);
+    json_strbuf(sb, v);
+    *first = false;
+}
+
+static void status_json(domauthd *d, strbuf *sb)
+{
+    static const char *const spf[SPF_RESULT_COUNT] = {
+        "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
+    static const char *const dkim[DKIM_RESULT_COUNT] = {
+        "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+    const svc_counters *k = &d->counters;
+    const daemon_stats *st = &d->stats;
+    bool first = true;
+    int64_t now = (int64_t)time(NULL);
+    strbuf_puts(sb, "{");
+    put_str(sb, "version", DOMAUTH_VERSION, &first);
+    put_u64(sb, "pid", (uint64_t)getpid(), &first);
+    put_u64(sb, "uptime_s", (uint64_t)(now - d->started_at), &first);
+    put_u64(sb, "started", (uint64_t)d->started_at, &first);
+    put_str(sb, "config", d->config_path, &first);
+    put_u64(sb, "reloads", d->reloads, &first);
+    put_u64(sb, "reloads_refused", d->reloads_refused, &first);
+    put_u64(sb, "last_reload_time", (uint64_t)d->reloaded_at, &first);
+    put_str(sb, "last_reload", d->last_reload[0] ? d->last_reload : NULL, &first);
+    put_str(sb, "monitor", d->config->config.global.monitor ? "yes" : "no", &first);
+    strbuf_puts(sb, ", \"listeners\": [");
+    bool lfirst = true;
+    for (const listener *l = d->listeners; l != NULL; l = listener_next(l)) {
+        strbuf_puts(sb, lfirst ? "{" : ", {");
+        bool f = true;
+        put_str(sb, "kind", listener_kind_name(l), &f);
+        put_str(sb, "address", listener_address(l), &f);
+        put_u64(sb, "sessions", st->kind_sessions_active[listener_kind_of(l)], &f);
+        strbuf_puts(sb, "}");
+        lfirst = false;
+    }
+    strbuf_puts(sb, "], \"messages\": {");
+    first = true;
+    put_u64(sb, "events", k->messages, &first);
+    put_u64(sb, "checked", k->checked, &first);
+    put_u64(sb, "skipped", k->skipped, &first);
+    put_u64(sb, "accepted", k->accepted, &first);
+    put_u64(sb, "tagged", k->tagged, &first);
+    put_u64(sb, "deferred", k->deferred, &first);
+    put_u64(sb, "rejected", k->rejected, &first);
+    put_u64(sb, "held_back", k->held_back, &first);
+    put_u64(sb, "invalid_input", k->invalid_input, &first);
+    put_u64(sb, "errors", k->errors, &first);
+    strbuf_puts(sb, "}, \"results\": {\"spf\": {");
+    first = true;
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        put_u64(sb, spf[r], k->spf[r], &first);
+    strbuf_puts(sb, "}, \"dkim\": {");
+    first = true;
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        put_u64(sb, dkim[r], k->dkim[r], &first);
+    strbuf_puts(sb, "}}, \"dns_cache\": {");
+    first = true;
+    da_dns_cache_stats cs = {0};
+    if (d->cache != NULL)
+        da_dns_cache_get_stats(d->cache, &cs);
+    put_u64(sb, "hits", cs.hits, &first);
+    put_u64(sb, "misses", cs.misses, &first);
+    put_u64(sb, "coalesced", cs.coalesced, &first);
+    put_u64(sb, "evictions", cs.evictions, &first);
+    put_u64(sb, "expirations", cs.expirations, &first);
+    put_u64(sb, "upstream_errors", cs.upstream_errors, &first);
+    put_u64(sb, "entries", cs.entries, &first);
+    put_u64(sb, "in_flight", cs.in_flight, &first);
+    strbuf_puts(sb, "}, \"event_log\": {");
+    first = true;
+    eventlog_stats es = {0};
+    if (d->events != NULL)
+        eventlog_get_stats(d->events, &es);
+    put_u64(sb, "written", es.written, &first);
+    put_u64(sb, "dropped", es.dropped, &first);
+    put_u64(sb, "write_errors", es.write_errors, &first);
+    strbuf_puts(sb, "}, \"sessions\": {");
+    first = true;
+    put_u64(sb, "connections", st->connections, &first);
+    put_u64(sb, "active", st->sessions_active, &first);
+    put_u64(sb, "refused", st->sessions_refused, &first);
+    put_u64(sb, "idle_timeouts", st->idle_timeouts, &first);
+    put_u64(sb, "request_timeouts", st->request_timeouts, &first);
+    put_u64(sb, "reads_stopped", st->reads_stopped, &first);
+    put_u64(sb, "protocol_errors", st->protocol_errors, &first);
+    strbuf_puts(sb, "}}\n");
+}
+
+/* The same as status_json, for a person. */
+static void status_text(domauthd *d, strbuf *sb)
+{
+    static const char *const spf[SPF_RESULT_COUNT] = {
+        "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
+    static const char *const dkim[DKIM_RESULT_COUNT] = {
+        "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+    const svc_counters *k = &d->counters;
+    const daemon_stats *st = &d->stats;
+    int64_t now = (int64_t)time(NULL);
+    strbuf_printf(sb, "domauthd %s, pid %ld, up %llds\n", DOMAUTH_VERSION, (long)getpid(),
+                  (long long)(now - d->started_at));
+    strbuf_printf(sb, "config:     %s (monitor %s)\n", d->config_path,
+                  d->config->config.global.monitor ? "on: nothing is enforced" : "off");
+    if (d->reloaded_at)
+        strbuf_printf(sb, "reload:     %s, %llds ago (%llu ok, %llu refused)\n", d->last_reload,
+                      (long long)(now - d->reloaded_at), (unsigned long long)d->reloads,
+                      (unsigned long long)d->reloads_refused);
+    else
+        strbuf_puts(sb, "reload:     none since start\n");
+    for (const listener *l = d->listeners; l != NULL; l = listener_next(l))
+        strbuf_printf(sb, "listener:   %-8s %s, %llu sessions\n", listener_kind_name(l),
+                      listener_address(l),
+                      (unsigned long long)st->kind_sessions_active[listener_kind_of(l)]);
+    strbuf_printf(sb, "messages:   %llu (checked %llu, skipped %llu)\n",
+                  (unsigned long long)k->messages, (unsigned long long)k->checked,
+                  (unsigned long long)k->skipped);
+    strbuf_printf(sb, "actions:    accept %llu, tag %llu, defer %llu, reject %llu; "
+                      "held back by monitor mode %llu\n",
+                  (unsigned long long)k->accepted, (unsigned long long)k->tagged,
+                  (unsigned long long)k->deferred, (unsigned long long)k->rejected,
+                  (unsigned long long)k->held_back);
+    strbuf_puts(sb, "spf:       ");
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        strbuf_printf(sb, " %s %llu", spf[r], (unsigned long long)k->spf[r]);
+    strbuf_puts(sb, "\ndkim:      ");
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        strbuf_printf(sb, " %s %llu", dkim[r], (unsigned long long)k->dkim[r]);
+    da_dns_cache_stats cs = {0};
+    if (d->cache != NULL)
+        da_dns_cache_get_stats(d->cache, &cs);
+    strbuf_printf(sb, "\ndns cache:  %llu hits, %llu misses, %llu entries, %llu upstream errors\n",
+                  (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                  (unsigned long long)cs.entries, (unsigned long long)cs.upstream_errors);
+    eventlog_stats es = {0};
+    if (d->events != NULL)
+        eventlog_get_stats(d->events, &es);
+    strbuf_printf(sb, "event log:  %llu written, %llu dropped, %llu write errors\n",
+                  (unsigned long long)es.written, (unsigned long long)es.dropped,
+                  (unsigned long long)es.write_errors);
+    strbuf_printf(sb, "sessions:   %llu connections, %llu refused at a limit, %llu idle and %llu "
+                      "request timeouts, %llu protocol errors\n",
+                  (unsigned long long)st->connections, (unsigned long long)st->sessions_refused,
+                  (unsigned long long)st->idle_timeouts, (unsigned long long)st->request_timeouts,
+                  (unsigned long long)st->protocol_errors);
+    strbuf_printf(sb, "errors:     %llu (out of memory, engine failures); invalid input %llu\n",
+                  (unsigned long long)k->errors, (unsigned long long)k->invalid_input);
+}
+
+static void answer(conn *c, const char *command)
+{
+    strbuf out;
+    strbuf_init(&out);
+    if (strcmp(command, "status text") == 0) {
+        status_text(c->daemon, &out);
+    } else if (strcmp(command, "status") == 0) {
+        status_json(c->daemon, &out);
+    } else if (strcmp(command, "reload") == 0) {
+        char err[600];
+        if (daemon_reload(c->daemon, err, sizeof err) == 0)
+            strbuf_puts(&out, "ok\n");
+        else
+            strbuf_printf(&out, "refused: %s\n", err);
+    } else {
+        strbuf_puts(&out, "error: unknown command (status, reload)\n");
+    }
+    if (!out.failed)
+        conn_send(c, out.data, out.len);
+    strbuf_free(&out);
+    conn_close_when_written(c);
+}
+
+static size_t control_data(conn *c, const uint8_t *data, size_t len)
+{
+    control_state *s = c->state;
+    for (size_t i = 0; i < len; i++) {
+        if (s->answered)
+            return len;
+        if (data[i] == '\n') {
+            s->line[s->len] = '\0';
+            if (s->len > 0 && s->line[s->len - 1] == '\r')
+                s->line[--s->len] = '\0';
+            s->answered = true;
+            answer(c, s->line);
+            return len;
+        }
+        if (s->len + 1 >= sizeof s->line) {
+            s->answered = true;
+            answer(c, "(too long)");
+            return len;
+        }
+        s->line[s->len++] = (char)data[i];
+    }
+    return len;
+}
+
+const conn_handler control_handler = {control_state_new, control_data, control_close};
+
+static const char *control_address(const domauth_config *cfg)
+{
+    return cfg->control_listen;
+}
+
+static unsigned control_socket_mode(const domauth_config *cfg)
+{
+    return cfg->control_mode;
+}
+
+static unsigned control_max(const domauth_config *cfg)
+{
+    (void)cfg;
+    return 16; /* an administrator's commands, not traffic */
+}
+
+static unsigned control_idle(const domauth_config *cfg)
+{
+    (void)cfg;
+    return 10;
+}
+
+const listener_kind control_listener = {
+    .kind = CONN_CONTROL,
+    .name = "control",
+    .unit = "command",
+    .framing = FRAMING_LINE,
+    .handler = &control_handler,
+    .address = control_address,
+    .socket_mode = control_socket_mode,
+    .max_sessions = control_max,
+    .idle_timeout = control_idle,
+    .max_sessions_key = "the control session limit (16)",
+    .idle_timeout_key = "the control idle timeout (10 s)",
+    .refused_what = "control connections refused",
+    .serves_mail = false,
+};

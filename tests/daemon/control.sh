@@ -1,0 +1,105 @@
+#!/bin/bash
+# control.sh: domauthd's control socket through `domauth status` and
+# `domauth reload` (issue 8 item 8, issue 18 item 12): the counters after a
+# message, a reload that takes (exit 0) and one that is refused (exit 1, the
+# reason shown, and kept in status), JSON for scripts. No root, no DNS: unix
+# sockets in a temporary directory and a whitelisted client. TAP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo_root=$(cd "$here/../.." && pwd)
+domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
+domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+[ -x "$domauthd_bin" ] && [ -x "$domauth_bin" ] || { echo "Bail out! build domauth first"; exit 1; }
+
+workdir=$(mktemp -d /tmp/domauth-control.XXXXXX)
+daemon_pid=
+cleanup() {
+    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+count=0
+failed=0
+report() { # ok? description [diagnostics]
+    count=$((count + 1))
+    if [ "$1" = 1 ]; then
+        echo "ok $count - $2"
+    else
+        failed=$((failed + 1))
+        echo "not ok $count - $2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+    fi
+}
+
+write_conf() { # extra line
+    cat > "$workdir/domauth.conf" <<CONF
+[daemon]
+milter = unix:$workdir/milter.sock
+policy = unix:$workdir/policy.sock
+control = unix:$workdir/run/control.sock
+database =
+syslog = no
+dns_servers = 127.0.0.1:9
+[hosts]
+whitelist = 192.0.2.10
+$1
+CONF
+}
+write_conf ""
+"$domauthd_bin" -f -c "$workdir/domauth.conf" > "$workdir/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 50); do grep -q started "$workdir/daemon.log" && break; sleep 0.1; done
+
+st() { "$domauth_bin" status --config "$workdir/domauth.conf" "$@"; }
+out=$(st 2>&1)
+report "$(printf '%s' "$out" | grep -q "^listener: *control" && echo 1 || echo 0)" \
+    "domauth status answers over the control socket (made in a new directory)" "$out"
+
+# One policy request from the whitelisted client; the event is written when
+# the connection closes.
+/usr/bin/python3 - "$workdir/policy.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.10\n"
+          b"helo_name=mx.example\nsender=a@example.com\nrecipient=b@example.org\ninstance=1\n\n")
+print(s.recv(1000).decode().strip())
+s.close()
+PY
+sleep 0.3
+json=$(st --json)
+got=$(printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+print(o["messages"]["events"], o["messages"]["skipped"], o["messages"]["accepted"],
+      o["sessions"]["connections"], len(o["listeners"]), o["monitor"])')
+report "$([ "$got" = "1 1 1 3 3 yes" ] && echo 1 || echo 0)" \
+    "status --json counts the message (1 event, skipped, accepted), sessions and listeners" \
+    "got: $got; $json"
+
+"$domauth_bin" reload --config "$workdir/domauth.conf" > "$workdir/reload.out" 2>&1
+rc=$?
+report "$([ $rc = 0 ] && grep -q '^ok' "$workdir/reload.out" && echo 1 || echo 0)" \
+    "domauth reload: ok, exit 0" "exit $rc: $(cat "$workdir/reload.out")"
+
+write_conf "this is not a key"
+"$domauth_bin" reload --config "$workdir/domauth.conf" > "$workdir/reload.out" 2>&1
+rc=$?
+report "$([ $rc = 1 ] && grep -q '^refused: .*domauth.conf:10' "$workdir/reload.out" && echo 1 || echo 0)" \
+    "a refused reload is exit 1 with the file and line (what ExecReload reports)" \
+    "exit $rc: $(cat "$workdir/reload.out")"
+out=$(st 2>/dev/null)
+report "$(printf '%s' "$out" | grep -q "^reload: *refused: .*(1 ok, 1 refused)" && echo 1 || echo 0)" \
+    "status shows the refused reload and the counts" "$out"
+report "$(kill -0 $daemon_pid 2>/dev/null && echo 1 || echo 0)" "the daemon runs on"
+
+kill -TERM $daemon_pid
+wait $daemon_pid
+rc=$?
+daemon_pid=
+report "$([ $rc = 0 ] && [ ! -e "$workdir/run/control.sock" ] && echo 1 || echo 0)" \
+    "stopped cleanly, the control socket removed" "exit $rc"
+echo "1..$count"
+[ "$failed" = 0 ]

@@ -1384,24 +1384,45 @@ static void parse_lines(parse_state *st, const char *text, size_t len)
 }
 
 /* Replies must match their action's class: 4xx for defer, 5xx for reject. */
+static int check_one_reply(parse_state *st, const result_policy *rp, const char *where,
+                           const char *key)
+{
+    if (rp->action == ACTION_ACCEPT)
+        return 0;
+    char why[200], msg[400];
+    if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why, sizeof why) ==
+        0)
+        return 0;
+    snprintf(msg, sizeof msg, "%s%s_reply: %s (the reply must suit %s_action = %s)", where, key,
+             why, key, policy_action_name(rp->action));
+    st->failed = true;
+    snprintf(st->err, st->err_size, "%s: %s", st->cfg->path ? st->cfg->path : "(config)", msg);
+    return -1;
+}
+
+/* Every reply suits its action (4xx for defer, 5xx for reject), in every
+ * table: [spf], [dkim], invalid_from, and the thresholds. */
 static int check_replies(parse_state *st, const policy_settings *ps, const char *where)
 {
+    char key[64];
     for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const result_policy *rp = &ps->results[r];
-        if (rp->action == ACTION_ACCEPT)
-            continue;
-        char why[200], msg[300];
-        if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why,
-                               sizeof why) == 0)
-            continue;
-        const char *name = da_spf_result_name((da_spf_result)r);
-        snprintf(msg, sizeof msg, "%s%s_reply: %s (the reply must suit %s_action = %s)", where,
-                 name, why, name, policy_action_name(rp->action));
-        st->failed = true;
-        snprintf(st->err, st->err_size, "%s: %s", st->cfg->path ? st->cfg->path : "(config)",
-                 msg);
-        return -1;
+        snprintf(key, sizeof key, "%s%s", *where == '[' && where[1] == 'd' ? "spf_" : "",
+                 spf_result_names[r]);
+        if (check_one_reply(st, &ps->results[r], where, key) != 0)
+            return -1;
     }
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
+        snprintf(key, sizeof key, "dkim_%s", dkim_result_names[r]);
+        if (check_one_reply(st, &ps->dkim_results[r], where, key) != 0)
+            return -1;
+    }
+    if (check_one_reply(st, &ps->invalid_from, where, "invalid_from") != 0)
+        return -1;
+    const result_policy defer = {.action = ACTION_DEFER, .reply = ps->defer_threshold_reply};
+    const result_policy reject = {.action = ACTION_REJECT, .reply = ps->reject_threshold_reply};
+    if ((ps->defer_threshold > 0 && check_one_reply(st, &defer, where, "defer_threshold") != 0) ||
+        (ps->reject_threshold > 0 && check_one_reply(st, &reject, where, "reject_threshold") != 0))
+        return -1;
     return 0;
 }
 
@@ -1500,7 +1521,7 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         apply_domains(st);
     if (!st->failed)
         check_daemon(st);
-    if (!st->failed && check_replies(st, &cfg->global, "[policy] ") == 0) {
+    if (!st->failed && check_replies(st, &cfg->global, "") == 0) {
         for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
             char where[300];
             snprintf(where, sizeof where, "[domain %s] ", cfg->domains[d].domain);

@@ -112,9 +112,10 @@ static const key_spec keys[] = {
     DAEMON("syslog_facility", T_FACILITY, syslog_facility, "mail",
            "Syslog facility: mail, daemon, user or local0 to local7."),
     DAEMON("authserv_id", T_HOSTNAME, authserv_id, "",
-           "The authserv-id of Authentication-Results (empty: this host's name)."),
+           "The authserv-id of Authentication-Results (empty: the MTA's host name,\n"
+           "milter macro j, else this host's name)."),
     DAEMON("receiver", T_HOSTNAME, receiver, "",
-           "This host's name in Received-SPF and %{r} (empty: this host's name)."),
+           "This host's name in Received-SPF and %{r} (empty: as authserv_id)."),
     HOSTS("whitelist", T_IPLIST, whitelist,
           "Clients never checked. One entry per line: 192.0.2.7, 192.0.2.10-192.0.2.20,\n"
           "192.0.2.0/255.255.255.0, 192.0.2.0/24 or an IPv6 form, each optionally\n"
@@ -152,7 +153,7 @@ static const key_spec keys[] = {
            "says what enforcement would have done. Turn off to enforce."),
     POLICY("identity", T_IDENTITY, identity, "mailfrom",
            "What to check: mailfrom (MAIL FROM, or HELO when it is empty) or header_from\n"
-           "(the From: header after DATA; MAIL FROM when there is none)."),
+           "(the From: header after DATA; a missing or unusable one is invalid_from_*)."),
     POLICY("check_helo", T_BOOL, check_helo, "no",
            "Check the HELO name first; a HELO fail is treated as a MAIL FROM fail."),
     POLICY("skip_authenticated", T_BOOL, skip_authenticated, "yes",

@@ -1,0 +1,110 @@
+#!/bin/bash
+# spf_record_cli.sh: `domauth spf lint` and `domauth spf wizard` through the
+# built binary, offline over zone files written here (the source document's
+# pocketstudio.jp among them): findings, --json, and the exit statuses
+# (lint: 0 clean, 1 warnings, 2 errors; the syntax-only form 0/65). TAP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo_root=$(cd "$here/.." && pwd)
+domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
+[ -x "$domauth_bin" ] || { echo "Bail out! no domauth at $domauth_bin"; exit 1; }
+
+workdir=$(mktemp -d /tmp/domauth-spf-record.XXXXXX)
+trap 'rm -rf "$workdir"' EXIT
+
+count=0
+failed=0
+report() { # ok? description [diagnostics]
+    count=$((count + 1))
+    if [ "$1" = 1 ]; then
+        echo "ok $count - $2"
+    else
+        failed=$((failed + 1))
+        echo "not ok $count - $2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+    fi
+}
+# run: sets $out and $rc from the binary's stdout (stderr appended).
+run() { out=$("$domauth_bin" "$@" 2>&1); rc=$?; }
+expect_rc() { # want description
+    [ "$rc" = "$1" ]; report $((1 - $?)) "$2 (exit $1)" "exit $rc; output:
+$out"
+}
+expect_out() { # regex description
+    printf '%s\n' "$out" | grep -Eq -- "$1"; report $((1 - $?)) "$2" "no line matching $1 in:
+$out"
+}
+
+doc_record='v=spf1 a mx ptr ip4:210.239.46.254 mx:sv.pocketstudio.jp ip4:210.128.158.225 a:pockets.to a:cyberteam.jp mx:pocketstudio.jp -all'
+cat > "$workdir/doc.zone" <<ZONE
+# The source document's zone (pocketstudio.jp, 2005), in domauth's format.
+pocketstudio.jp TXT "$doc_record"
+pocketstudio.jp MX 10 sv.pocketstudio.jp
+pocketstudio.jp A 210.239.46.254
+sv.pocketstudio.jp A 210.239.46.254
+sv.pocketstudio.jp MX 10 sv.pocketstudio.jp
+nsx.pocketstudio.jp A 210.128.158.225
+nsx.pocketstudio.jp MX 10 nsx.pocketstudio.jp
+pockets.to A 210.239.46.254
+cyberteam.jp A 203.0.113.80
+ZONE
+
+cat > "$workdir/bad.zone" <<'ZONE'
+bad.example TXT "v=spf1 include:loop.example include:gone.example +all"
+loop.example TXT "v=spf1 redirect=bad.example"
+clean.example TXT "v=spf1 ip4:192.0.2.0/24 include:esp.example -all"
+esp.example TXT "v=spf1 ip4:198.51.100.0/24 ~all"
+two.example TXT "v=spf1 -all"
+two.example TXT "v=spf1 ~all"
+ZONE
+
+# The old form: a record, syntax only.
+run spf lint 'v=spf1 mx include:_spf.example.net -all'
+expect_rc 0 "a record alone is checked for syntax"
+expect_out '^ok$' "and prints ok"
+run spf lint 'v=spf1 mx bogus -all'
+expect_rc 65 "a record with a bad term"
+expect_out '^permerror: term 2 \(bogus\)' "names the term"
+
+# The document's record, published.
+run spf lint pocketstudio.jp --zone "$workdir/doc.zone"
+expect_rc 1 "the document's record has warnings only"
+expect_out '^warning pocketstudio\.jp term 3 \(ptr\): ptr is deprecated' "ptr is deprecated"
+expect_out '^note pocketstudio\.jp term 5 \(mx:sv\.pocketstudio\.jp\): .*MX hosts .*term 2.*\[redundant\]' \
+    "mx:sv.pocketstudio.jp repeats the domain's own MX"
+expect_out '^warning pocketstudio\.jp term 9 \(mx:pocketstudio\.jp\): .*the same as term 2 \(mx\)' \
+    "mx:pocketstudio.jp is mx"
+expect_out '7 of 10 DNS lookups' "the lookup count"
+
+# The same record, unpublished.
+run spf lint pocketstudio.jp --record "$doc_record" --zone "$workdir/doc.zone"
+expect_rc 1 "--record for the domain"
+expect_out 'term 3 \(ptr\)' "finds ptr too"
+run spf lint --record 'v=spf1 ip4:192.0.2.1 -all' --zone "$workdir/doc.zone"
+expect_rc 0 "--record without a domain, clean"
+
+run spf lint --json pocketstudio.jp --zone "$workdir/doc.zone"
+expect_rc 1 "--json keeps the exit status"
+printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["warnings"]==2 and d["lookups"]==7 and any(f["code"]=="ptr" and f["term"]==3 for f in d["findings"])' 2>/dev/null
+report $((1 - $?)) "--json is JSON with the findings" "$out"
+
+run spf lint clean.example --zone "$workdir/bad.zone"
+expect_rc 0 "a clean tree"
+run spf lint bad.example --zone "$workdir/bad.zone"
+expect_rc 2 "a tree with errors"
+expect_out '^error loop\.example term 1: redirect:bad\.example leads back' "the loop"
+expect_out '^error bad\.example term 2 \(include:gone\.example\): include:gone\.example: gone\.example publishes no SPF record' \
+    "the include without a record"
+expect_out '^error bad\.example term 3 \(\+all\)' "+all"
+run spf lint two.example --zone "$workdir/bad.zone"
+expect_rc 2 "two records"
+expect_out 'many-records' "are reported"
+run spf lint nothing.example --zone "$workdir/bad.zone"
+expect_rc 2 "no record"
+run spf lint --zone "$workdir/missing.zone" bad.example
+expect_rc 66 "a zone file that cannot be read"
+run spf lint
+expect_rc 64 "no argument"
+
+echo "1..$count"
+[ "$failed" = 0 ]

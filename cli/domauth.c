@@ -46,6 +46,7 @@ static const char usage_main[] =
     "  spf trace   the same, showing every term, DNS question and counter\n"
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check a domain's published SPF tree, or one record's syntax\n"
+    "  spf wizard  build an SPF record for a domain from answers, and check it\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
@@ -334,6 +335,8 @@ int main(int argc, char **argv)
             return cmd_spf_check(argc - 2, argv + 2, true);
         if (strcmp(argv[2], "lint") == 0)
             return cmd_spf_lint(argc - 2, argv + 2);
+        if (strcmp(argv[2], "wizard") == 0)
+            return cmd_spf_wizard(argc - 2, argv + 2);
         if (strcmp(argv[2], "batch") == 0)
             return cmd_spf_batch(argc - 2, argv + 2);
         fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);

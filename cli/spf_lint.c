@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "record/lint.h"
+#include "record/wizard.h"
+#include "util/ip.h"
 #include "util/json.h"
 #include "domauth.h"
 #include "domauth_net.h"
@@ -217,5 +220,241 @@ int cmd_spf_lint(int argc, char **argv)
     spf_lint_free(lint);
     da_resolver_free(resolver);
     da_zone_free(zone);
+    return status;
+}
+
+/* --------------------------------------------------------------- wizard */
+
+static const char usage_spf_wizard[] =
+    "usage: domauth spf wizard DOMAIN [options]\n"
+    "\n"
+    "Shows DOMAIN's current SPF, MX and A/AAAA records, builds an SPF record from\n"
+    "the answers below, prints it with its BIND zone-file line (strings of at\n"
+    "most 255 bytes) and checks it as 'domauth spf lint' would before you publish.\n"
+    "Without any answer, it proposes mx and a from what DNS shows.\n"
+    "\n"
+    "answers:\n"
+    "  --no-mail             the domain sends no mail: v=spf1 -all\n"
+    "  --mx                  the inbound MX hosts also send\n"
+    "  --a                   the domain's own A/AAAA addresses send\n"
+    "  --ip4 NET             another sending IPv4 address or network (repeat)\n"
+    "  --ip6 NET             another sending IPv6 address or network (repeat)\n"
+    "  --host NAME           another sending host, by name: a:NAME (repeat)\n"
+    "  --include DOMAIN      an outsourced sender's record, e.g. a provider's (repeat)\n"
+    "  --ptr                 hosts whose reverse name is in the domain (discouraged:\n"
+    "                        RFC 7208 section 5.5)\n"
+    "  --all fail|softfail|neutral  everything else: -all, ~all (default), ?all\n"
+    "DNS:\n"
+    "  --zone FILE           answer from a zone file, offline (see domauth(1))\n"
+    "  --dns-server ADDR[:PORT][,...]  servers to ask (default: /etc/resolv.conf)\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Exit status: that of the check (0 clean, 1 warnings, 2 errors); 64 usage or\n"
+    "an answer that is not valid, 65/66 zone file errors, 70 internal error.\n";
+
+typedef struct fact {
+    da_dns_type type;
+    da_dns_answer *answer;
+} fact;
+
+static void fact_callback(void *arg, const da_dns_question *q, const da_dns_answer *a)
+{
+    fact *facts = arg;
+    for (int i = 0; i < 4; i++)
+        if (facts[i].type == q->type && facts[i].answer == NULL)
+            facts[i].answer = da_dns_answer_copy(a);
+}
+
+static void print_fact(const char *label, const da_dns_answer *a, bool spf_only)
+{
+    printf("  %-5s", label);
+    if (a == NULL || a->status != DA_DNS_NOERROR) {
+        printf(" (%s)\n", a ? da_dns_status_name(a->status) : "no answer");
+        return;
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        const da_dns_rr *rr = &a->records[i];
+        char text[IP_TEXT_MAX];
+        if (rr->type == DA_DNS_TXT) {
+            if (spf_only && !(rr->text_len >= 6 && strncasecmp(rr->text, "v=spf1", 6) == 0 &&
+                              (rr->text_len == 6 || rr->text[6] == ' ')))
+                continue;
+            printf("%s %.*s\n", shown ? "       " : "", (int)rr->text_len, rr->text);
+        } else if (rr->type == DA_DNS_MX) {
+            printf("%s %u %s\n", shown ? "       " : "", rr->preference, rr->name);
+        } else {
+            ip_addr addr = {.family = rr->type == DA_DNS_A ? 4 : 6};
+            memcpy(addr.bytes, rr->addr, 16);
+            ip_format(&addr, text);
+            printf("%s %s\n", shown ? "       " : "", text);
+        }
+        shown++;
+    }
+    if (shown == 0)
+        printf(" none\n");
+}
+
+static bool has_records(const da_dns_answer *a)
+{
+    return a != NULL && a->status == DA_DNS_NOERROR && a->count > 0;
+}
+
+/* Grows a list of option values (argv strings, not copied). */
+static bool push(const char ***list, size_t *count, const char *value)
+{
+    const char **grown = realloc(*list, (*count + 1) * sizeof **list);
+    if (grown == NULL)
+        return false;
+    grown[(*count)++] = value;
+    *list = grown;
+    return true;
+}
+
+int cmd_spf_wizard(int argc, char **argv)
+{
+    enum { O_NOMAIL = 256, O_MX, O_A, O_IP4, O_IP6, O_HOST, O_INCLUDE, O_PTR, O_ALL, O_ZONE,
+           O_SERVER };
+    static const struct option options[] = {
+        {"no-mail", no_argument, NULL, O_NOMAIL},
+        {"mx", no_argument, NULL, O_MX},
+        {"a", no_argument, NULL, O_A},
+        {"ip4", required_argument, NULL, O_IP4},
+        {"ip6", required_argument, NULL, O_IP6},
+        {"host", required_argument, NULL, O_HOST},
+        {"include", required_argument, NULL, O_INCLUDE},
+        {"ptr", no_argument, NULL, O_PTR},
+        {"all", required_argument, NULL, O_ALL},
+        {"zone", required_argument, NULL, O_ZONE},
+        {"dns-server", required_argument, NULL, O_SERVER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    spf_wizard_answers w = {0};
+    const char **ip4 = NULL, **ip6 = NULL, **hosts = NULL, **includes = NULL;
+    const char *zone_path = NULL, *servers = NULL;
+    bool answered = false, oom = false;
+    int status = CLI_EXIT_USAGE;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (c >= O_NOMAIL && c <= O_ALL)
+            answered = true;
+        switch (c) {
+        case O_NOMAIL: w.no_mail = true; break;
+        case O_MX: w.mx = true; break;
+        case O_A: w.a = true; break;
+        case O_PTR: w.ptr = true; break;
+        case O_IP4: oom |= !push(&ip4, &w.ip4_count, optarg); break;
+        case O_IP6: oom |= !push(&ip6, &w.ip6_count, optarg); break;
+        case O_HOST: oom |= !push(&hosts, &w.host_count, optarg); break;
+        case O_INCLUDE: oom |= !push(&includes, &w.include_count, optarg); break;
+        case O_ALL:
+            if (strcmp(optarg, "fail") == 0) w.all = '-';
+            else if (strcmp(optarg, "softfail") == 0) w.all = '~';
+            else if (strcmp(optarg, "neutral") == 0) w.all = '?';
+            else {
+                fprintf(stderr, "domauth: --all must be fail, softfail or neutral\n");
+                goto out_args;
+            }
+            break;
+        case O_ZONE: zone_path = optarg; break;
+        case O_SERVER: servers = optarg; break;
+        case 'h': fputs(usage_spf_wizard, stdout); status = 0; goto out_args;
+        default: fputs(usage_spf_wizard, stderr); goto out_args;
+        }
+    }
+    if (oom) {
+        fprintf(stderr, "domauth: out of memory\n");
+        status = CLI_EXIT_SOFTWARE;
+        goto out_args;
+    }
+    if (optind + 1 != argc || !looks_like_domain(argv[optind])) {
+        fprintf(stderr, "domauth: give one DOMAIN\n%s", usage_spf_wizard);
+        goto out_args;
+    }
+    const char *domain = argv[optind];
+    w.ip4 = ip4;
+    w.ip6 = ip6;
+    w.hosts = hosts;
+    w.includes = includes;
+
+    da_zone *zone;
+    da_resolver *resolver;
+    status = cli_open_resolver(zone_path, servers, &zone, &resolver);
+    if (status != 0)
+        goto out_args;
+
+    /* What DNS says today, as the document's wizard shows it first. */
+    fact facts[4] = {{DA_DNS_TXT, NULL}, {DA_DNS_MX, NULL}, {DA_DNS_A, NULL},
+                     {DA_DNS_AAAA, NULL}};
+    for (int i = 0; i < 4; i++) {
+        da_dns_question q = {domain, facts[i].type};
+        if (da_resolver_submit(resolver, &q, fact_callback, facts) != 0)
+            facts[i].answer = NULL;
+    }
+    status = CLI_EXIT_SOFTWARE;
+    if (da_resolver_run(resolver) != 0) {
+        fprintf(stderr, "domauth: the DNS resolver failed\n");
+        goto out;
+    }
+    printf("current DNS for %s:\n", domain);
+    print_fact("SPF", facts[0].answer, true);
+    print_fact("MX", facts[1].answer, false);
+    print_fact("A", facts[2].answer, false);
+    print_fact("AAAA", facts[3].answer, false);
+
+    if (!answered) {
+        w.mx = has_records(facts[1].answer);
+        w.a = has_records(facts[2].answer) || has_records(facts[3].answer);
+        w.no_mail = !w.mx && !w.a;
+        printf("no answers given: proposing %s from DNS (see --help for the questions)\n",
+               w.no_mail ? "--no-mail" : w.mx && w.a ? "--mx --a" : w.mx ? "--mx" : "--a");
+    }
+    if (w.mx && !has_records(facts[1].answer))
+        printf("warning: --mx, but %s has no MX records today\n", domain);
+    if (w.a && !has_records(facts[2].answer) && !has_records(facts[3].answer))
+        printf("warning: --a, but %s has no A or AAAA records today\n", domain);
+
+    char err[512];
+    char *record = spf_wizard_record(&w, err, sizeof err);
+    if (record == NULL) {
+        fprintf(stderr, "domauth: %s\n", err);
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    char *line = spf_wizard_zone_line(domain, record);
+    printf("record:\n  %s\n", record);
+    printf("zone file line (BIND):\n  %s\n", line ? line : "(out of memory)");
+    size_t size = spf_wizard_answer_size(domain, record);
+    if (size > 512)
+        printf("warning: the answer would be %zu bytes, over 512: receivers without EDNS0 "
+               "must retry over TCP; shorten the record (fewer ip4 terms, wider networks)\n",
+               size);
+    if (w.no_mail)
+        printf("advice: SPF is not inherited: publish \"v=spf1 -all\" also at every name "
+               "under %s that has an address but sends no mail (www.%s and the like), and "
+               "a null MX (RFC 7505: \"MX 0 .\") where no mail is received either\n",
+               domain, domain);
+    free(line);
+
+    printf("check:\n");
+    spf_lint *lint = cli_run_lint(domain, record, resolver);
+    if (lint != NULL) {
+        cli_print_lint_text(lint);
+        status = spf_lint_exit_status(lint);
+    }
+    spf_lint_free(lint);
+    free(record);
+out:
+    for (int i = 0; i < 4; i++)
+        da_dns_answer_free(facts[i].answer);
+    da_resolver_free(resolver);
+    da_zone_free(zone);
+out_args:
+    free(ip4);
+    free(ip6);
+    free(hosts);
+    free(includes);
     return status;
 }

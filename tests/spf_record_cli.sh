@@ -106,5 +106,44 @@ expect_rc 66 "a zone file that cannot be read"
 run spf lint
 expect_rc 64 "no argument"
 
+# The wizard: the document's answers over its own zone.
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --mx --a --ptr \
+    --ip4 210.239.46.254 --ip4 210.128.158.225 --host pockets.to --host cyberteam.jp --all fail
+expect_rc 1 "the wizard's record with ptr has a warning"
+expect_out '^  SPF   v=spf1 a mx ptr ip4:210\.239\.46\.254 mx:sv' "shows the current SPF"
+expect_out '^  MX    10 sv\.pocketstudio\.jp$' "shows the MX"
+expect_out '^  A     210\.239\.46\.254$' "shows the A record"
+expect_out '^  v=spf1 a mx ip4:210\.239\.46\.254 ip4:210\.128\.158\.225 a:pockets\.to a:cyberteam\.jp ptr -all$' \
+    "builds the record"
+expect_out '^  pocketstudio\.jp\.	IN	TXT	"v=spf1 a mx ' "prints the BIND line"
+expect_out '^warning pocketstudio\.jp term 7 \(ptr\)' "and checks it"
+
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --mx --a --all fail
+expect_rc 0 "mx and a only: clean"
+expect_out '^  v=spf1 a mx -all$' "the record"
+
+run spf wizard nomail.pocketstudio.jp --zone "$workdir/doc.zone" --no-mail
+expect_rc 0 "a domain that sends no mail"
+expect_out '^  v=spf1 -all$' "gets v=spf1 -all"
+expect_out '^advice: SPF is not inherited' "and the advice for its subdomains"
+
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone"
+expect_out 'proposing --mx --a' "without answers it proposes what DNS shows"
+expect_out '^  v=spf1 a mx ~all$' "softfail by default"
+
+nets=()
+for i in $(seq 0 40); do nets+=(--ip4 "198.51.$i.0/24"); done
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" "${nets[@]}"
+expect_out '^warning: the answer would be [0-9]+ bytes, over 512' "a long record warns about 512 bytes"
+expect_out '	TXT	"v=spf1 ip4:[^"]*" "[^"]*" "' "and is split into 255-byte strings"
+expect_out 'record-size' "the check says so too"
+
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --ip4 192.0.2.0/33
+expect_rc 64 "a bad network is refused"
+run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --all pass
+expect_rc 64 "--all pass is refused"
+run spf wizard
+expect_rc 64 "no domain"
+
 echo "1..$count"
 [ "$failed" = 0 ]

@@ -231,7 +231,8 @@ static const char usage_spf_wizard[] =
     "Shows DOMAIN's current SPF, MX and A/AAAA records, builds an SPF record from\n"
     "the answers below, prints it with its BIND zone-file line (strings of at\n"
     "most 255 bytes) and checks it as 'domauth spf lint' would before you publish.\n"
-    "Without any answer, it proposes mx and a from what DNS shows.\n"
+    "Without any answer it asks the questions on a terminal; when standard input\n"
+    "is not one, it proposes mx and a from what DNS shows.\n"
     "\n"
     "answers:\n"
     "  --no-mail             the domain sends no mail: v=spf1 -all\n"
@@ -311,6 +312,131 @@ static bool push(const char ***list, size_t *count, const char *value)
     return true;
 }
 
+/* The interactive wizard: the source document's questions, one a line on
+ * the terminal. Values typed are kept in owned (freed by the caller). */
+typedef struct wizard_lists {
+    const char **ip4, **ip6, **hosts, **includes;
+    char **owned;
+    size_t owned_count;
+} wizard_lists;
+
+/* Reads one line into buf without its newline; false at end of input. */
+static bool ask(const char *prompt, char *buf, size_t size)
+{
+    printf("%s", prompt);
+    fflush(stdout);
+    if (fgets(buf, (int)size, stdin) == NULL) {
+        printf("\n");
+        return false;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return true;
+}
+
+/* A yes/no question; an empty line takes the default. */
+static bool ask_yes(const char *prompt, bool yes_default, bool *eof)
+{
+    char buf[64];
+    for (;;) {
+        char full[512];
+        snprintf(full, sizeof full, "%s [%s] ", prompt, yes_default ? "Y/n" : "y/N");
+        if (!ask(full, buf, sizeof buf)) {
+            *eof = true;
+            return yes_default;
+        }
+        if (buf[0] == '\0')
+            return yes_default;
+        if (strcasecmp(buf, "y") == 0 || strcasecmp(buf, "yes") == 0)
+            return true;
+        if (strcasecmp(buf, "n") == 0 || strcasecmp(buf, "no") == 0)
+            return false;
+        printf("  please answer y or n\n");
+    }
+}
+
+/* Splits a line of words (spaces or commas) onto a list, keeping copies. */
+static bool ask_words(const char *prompt, wizard_lists *lists, const char ***list,
+                      size_t *count, const char ***other, size_t *other_count, bool *eof)
+{
+    char buf[2048];
+    if (!ask(prompt, buf, sizeof buf)) {
+        *eof = true;
+        return true;
+    }
+    for (char *save = NULL, *word = strtok_r(buf, " ,\t", &save); word != NULL;
+         word = strtok_r(NULL, " ,\t", &save)) {
+        char *copy = strdup(word);
+        char **owned = realloc(lists->owned, (lists->owned_count + 1) * sizeof *owned);
+        if (copy == NULL || owned == NULL) {
+            free(copy);
+            if (owned != NULL)
+                lists->owned = owned;
+            return false;
+        }
+        lists->owned = owned;
+        lists->owned[lists->owned_count++] = copy;
+        /* An address with a colon is IPv6, when the caller gave both lists. */
+        bool to_other = other != NULL && strchr(copy, ':') != NULL;
+        if (!push(to_other ? other : list, to_other ? other_count : count, copy))
+            return false;
+    }
+    return true;
+}
+
+static bool wizard_interactive(const char *domain, const da_dns_answer *mx,
+                               const da_dns_answer *a, const da_dns_answer *aaaa,
+                               spf_wizard_answers *w, wizard_lists *lists)
+{
+    bool eof = false;
+    char q[512];
+    printf("\nAnswer the questions to build the record (Enter takes the default).\n");
+    snprintf(q, sizeof q, "Is %s used to send mail?", domain);
+    if (!ask_yes(q, true, &eof)) {
+        w->no_mail = true;
+        return true;
+    }
+    if (!eof)
+        w->mx = ask_yes("Do the inbound mail servers (the MX hosts above) also send mail?",
+                        has_records(mx), &eof);
+    if (!eof)
+        w->a = ask_yes("Do the domain's own addresses (its A/AAAA records above) send mail?",
+                       has_records(a) || has_records(aaaa), &eof);
+    if (!eof && !ask_words("Other sending IP addresses or networks (e.g. 192.0.2.0/24 "
+                           "2001:db8::/32; Enter for none): ",
+                           lists, &lists->ip4, &w->ip4_count, &lists->ip6, &w->ip6_count,
+                           &eof))
+        return false;
+    if (!eof && !ask_words("Other sending hosts, by name (Enter for none): ", lists,
+                           &lists->hosts, &w->host_count, NULL, NULL, &eof))
+        return false;
+    if (!eof)
+        w->ptr = ask_yes("Any host whose reverse DNS name is in the domain (ptr; "
+                         "discouraged by RFC 7208)?", false, &eof);
+    if (!eof && !ask_words("Outsourced senders: domains whose SPF record to include "
+                           "(e.g. a mail service's; Enter for none): ",
+                           lists, &lists->includes, &w->include_count, NULL, NULL, &eof))
+        return false;
+    while (!eof) {
+        char buf[64];
+        if (!ask("Everything else: fail (-all), softfail (~all) or neutral (?all)? "
+                 "[softfail] ", buf, sizeof buf))
+            break;
+        if (buf[0] == '\0' || strcmp(buf, "softfail") == 0 || strcmp(buf, "~all") == 0)
+            w->all = '~';
+        else if (strcmp(buf, "fail") == 0 || strcmp(buf, "-all") == 0)
+            w->all = '-';
+        else if (strcmp(buf, "neutral") == 0 || strcmp(buf, "?all") == 0)
+            w->all = '?';
+        else {
+            printf("  please answer fail, softfail or neutral\n");
+            continue;
+        }
+        break;
+    }
+    printf("\n");
+    return true;
+}
+
 int cmd_spf_wizard(int argc, char **argv)
 {
     enum { O_NOMAIL = 256, O_MX, O_A, O_IP4, O_IP6, O_HOST, O_INCLUDE, O_PTR, O_ALL, O_ZONE,
@@ -331,7 +457,7 @@ int cmd_spf_wizard(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     spf_wizard_answers w = {0};
-    const char **ip4 = NULL, **ip6 = NULL, **hosts = NULL, **includes = NULL;
+    wizard_lists lists = {0};
     const char *zone_path = NULL, *servers = NULL;
     bool answered = false, oom = false;
     int status = CLI_EXIT_USAGE;
@@ -345,10 +471,10 @@ int cmd_spf_wizard(int argc, char **argv)
         case O_MX: w.mx = true; break;
         case O_A: w.a = true; break;
         case O_PTR: w.ptr = true; break;
-        case O_IP4: oom |= !push(&ip4, &w.ip4_count, optarg); break;
-        case O_IP6: oom |= !push(&ip6, &w.ip6_count, optarg); break;
-        case O_HOST: oom |= !push(&hosts, &w.host_count, optarg); break;
-        case O_INCLUDE: oom |= !push(&includes, &w.include_count, optarg); break;
+        case O_IP4: oom |= !push(&lists.ip4, &w.ip4_count, optarg); break;
+        case O_IP6: oom |= !push(&lists.ip6, &w.ip6_count, optarg); break;
+        case O_HOST: oom |= !push(&lists.hosts, &w.host_count, optarg); break;
+        case O_INCLUDE: oom |= !push(&lists.includes, &w.include_count, optarg); break;
         case O_ALL:
             if (strcmp(optarg, "fail") == 0) w.all = '-';
             else if (strcmp(optarg, "softfail") == 0) w.all = '~';
@@ -374,10 +500,6 @@ int cmd_spf_wizard(int argc, char **argv)
         goto out_args;
     }
     const char *domain = argv[optind];
-    w.ip4 = ip4;
-    w.ip6 = ip6;
-    w.hosts = hosts;
-    w.includes = includes;
 
     da_zone *zone;
     da_resolver *resolver;
@@ -404,7 +526,13 @@ int cmd_spf_wizard(int argc, char **argv)
     print_fact("A", facts[2].answer, false);
     print_fact("AAAA", facts[3].answer, false);
 
-    if (!answered) {
+    if (!answered && isatty(STDIN_FILENO)) {
+        if (!wizard_interactive(domain, facts[1].answer, facts[2].answer, facts[3].answer, &w,
+                                &lists)) {
+            fprintf(stderr, "domauth: out of memory\n");
+            goto out;
+        }
+    } else if (!answered) {
         w.mx = has_records(facts[1].answer);
         w.a = has_records(facts[2].answer) || has_records(facts[3].answer);
         w.no_mail = !w.mx && !w.a;
@@ -416,6 +544,10 @@ int cmd_spf_wizard(int argc, char **argv)
     if (w.a && !has_records(facts[2].answer) && !has_records(facts[3].answer))
         printf("warning: --a, but %s has no A or AAAA records today\n", domain);
 
+    w.ip4 = lists.ip4;
+    w.ip6 = lists.ip6;
+    w.hosts = lists.hosts;
+    w.includes = lists.includes;
     char err[512];
     char *record = spf_wizard_record(&w, err, sizeof err);
     if (record == NULL) {
@@ -452,9 +584,12 @@ out:
     da_resolver_free(resolver);
     da_zone_free(zone);
 out_args:
-    free(ip4);
-    free(ip6);
-    free(hosts);
-    free(includes);
+    free(lists.ip4);
+    free(lists.ip6);
+    free(lists.hosts);
+    free(lists.includes);
+    for (size_t i = 0; i < lists.owned_count; i++)
+        free(lists.owned[i]);
+    free(lists.owned);
     return status;
 }

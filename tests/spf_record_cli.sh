@@ -2,7 +2,8 @@
 # spf_record_cli.sh: `domauth spf lint` and `domauth spf wizard` through the
 # built binary, offline over zone files written here (the source document's
 # pocketstudio.jp among them): findings, --json, and the exit statuses
-# (lint: 0 clean, 1 warnings, 2 errors; the syntax-only form 0/65). TAP.
+# (lint: 0 clean, 1 warnings, 2 errors; the syntax-only form 0/65), and
+# the interactive wizard on a pseudo-terminal (pty_answers.py). TAP.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo_root=$(cd "$here/.." && pwd)
@@ -25,7 +26,7 @@ report() { # ok? description [diagnostics]
     fi
 }
 # run: sets $out and $rc from the binary's stdout (stderr appended).
-run() { out=$("$domauth_bin" "$@" 2>&1); rc=$?; }
+run() { out=$("$domauth_bin" "$@" 2>&1 </dev/null); rc=$?; }
 expect_rc() { # want description
     [ "$rc" = "$1" ]; report $((1 - $?)) "$2 (exit $1)" "exit $rc; output:
 $out"
@@ -144,6 +145,30 @@ run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --all pass
 expect_rc 64 "--all pass is refused"
 run spf wizard
 expect_rc 64 "no domain"
+
+# Interactive, on a pseudo-terminal: the document's questions.
+pty_run() { # answers args...
+    local answers=$1; shift
+    out=$(python3 "$here/pty_answers.py" "$answers" "$domauth_bin" "$@" 2>&1); rc=$?
+}
+pty_run 'y|y|y|210.239.46.254 2001:db8::25|pockets.to|y|spf.esp.example|fail' \
+    spf wizard pocketstudio.jp --zone "$workdir/doc.zone"
+expect_out '^Is pocketstudio\.jp used to send mail\? \[Y/n\]' "asks whether the domain sends mail"
+expect_out 'inbound mail servers .*\[Y/n\]' "asks about the MX hosts (yes by default: it has MX)"
+expect_out 'reverse DNS .*discouraged.*\[y/N\]' "asks about ptr, no by default"
+expect_out '^  v=spf1 a mx ip4:210\.239\.46\.254 ip6:2001:db8::25 a:pockets\.to include:spf\.esp\.example ptr -all$' \
+    "builds the record from the typed answers"
+expect_out '^warning pocketstudio\.jp term 7 \(ptr\)' "and checks it"
+expect_out '^error pocketstudio\.jp term 6 \(include:spf\.esp\.example\)' \
+    "including a domain without a record is an error"
+expect_rc 2 "the interactive wizard exits with the check's status"
+
+pty_run 'n' spf wizard nomail.example --zone "$workdir/doc.zone"
+expect_out '^  v=spf1 -all$' "answering no mail gives v=spf1 -all"
+expect_rc 0 "and is clean"
+
+pty_run 'y|||||||' spf wizard pocketstudio.jp --zone "$workdir/doc.zone"
+expect_out '^  v=spf1 a mx ~all$' "Enter everywhere takes the defaults from DNS"
 
 echo "1..$count"
 [ "$failed" = 0 ]

@@ -64,6 +64,7 @@ typedef struct lint_node {
     unsigned redirect_index, exp_index;
     int redirect_child;     /* node index or -1 */
     int q_exp;
+    int q_spf_rr;           /* the top domain's type 99 records, or -1 */
     unsigned own_lookups;
 } lint_node;
 
@@ -195,11 +196,14 @@ static int add_node(spf_lint *l, const char *domain, int parent, const char *via
     n->given = given;
     n->q_txt = -1;
     n->q_exp = -1;
+    n->q_spf_rr = -1;
     n->redirect_child = -1;
     if (given == NULL) {
         n->q_txt = find_or_add_query(l, domain, DA_DNS_TXT);
         if (n->q_txt < 0)
             return -1;
+        if (parent < 0)
+            n->q_spf_rr = find_or_add_query(l, domain, DA_DNS_SPF);
     }
     return (int)l->nnodes++;
 }
@@ -684,6 +688,32 @@ static const char *ip_is_a_record(const spf_lint *l, const lint_term *e, const l
     return why;
 }
 
+/* An ip4/ip6 range inside a wider one that comes later, with only terms
+ * of the same qualifier between (one of another qualifier could match the
+ * address first, and then the order matters). */
+static void check_wider_later(spf_lint *l, const lint_node *n, size_t i)
+{
+    const lint_term *t = &n->terms[i];
+    const spf_term *y = t->term;
+    if (y->mechanism != SPF_IP4 && y->mechanism != SPF_IP6)
+        return;
+    unsigned yb = y->mechanism == SPF_IP4 ? y->cidr4 : y->cidr6;
+    for (size_t k = i + 1; k < n->nterms; k++) {
+        const spf_term *x = n->terms[k].term;
+        if (x->qualifier != y->qualifier || x->mechanism == SPF_ALL)
+            return;
+        if (x->mechanism != y->mechanism)
+            continue;
+        unsigned xb = y->mechanism == SPF_IP4 ? x->cidr4 : x->cidr6;
+        if (xb < yb && ip_prefix_equal(x->addr, y->addr, xb)) {
+            add_finding(l, SPF_LINT_WARNING, "redundant", n, t->index, y->text,
+                        "repeats what is already covered: inside the wider term %u (%s) "
+                        "that follows", n->terms[k].index, x->text);
+            return;
+        }
+    }
+}
+
 static void check_terms(spf_lint *l, const lint_node *n)
 {
     const spf_record *r = n->rec;
@@ -720,7 +750,8 @@ static void check_terms(spf_lint *l, const lint_node *n)
         default:
             break;
         }
-        for (size_t j = 0; j < i; j++) {
+        bool found = false;
+        for (size_t j = 0; j < i && !found; j++) {
             bool today;
             const char *reason = covered_by(l, &n->terms[j], t, why, sizeof why, &today);
             if (reason != NULL) {
@@ -729,15 +760,18 @@ static void check_terms(spf_lint *l, const lint_node *n)
                 add_finding(l, today ? SPF_LINT_NOTE : SPF_LINT_WARNING, "redundant", n,
                             t->index, term->text, "repeats what is already covered: %s",
                             reason);
+                found = true;
                 break;
             }
             reason = ip_is_a_record(l, &n->terms[j], t, why, sizeof why);
             if (reason != NULL) {
                 add_finding(l, SPF_LINT_NOTE, "redundant", n, t->index, term->text, "%s",
                             reason);
-                break;
+                found = true;
             }
         }
+        if (!found)
+            check_wider_later(l, n, i);
         if (n->terms[i].term->mechanism == SPF_ALL)
             break;
     }
@@ -831,6 +865,11 @@ static void check_sizes(spf_lint *l, const lint_node *n)
 static void analyse(spf_lint *l)
 {
     l->analysed = true;
+    const lint_query *rr99 = query(l, l->nodes[0].q_spf_rr);
+    if (rr99 != NULL && rr99->answered && rr99->status == DA_DNS_NOERROR && rr99->count > 0)
+        add_finding(l, SPF_LINT_WARNING, "spf-rr-type", &l->nodes[0], 0, NULL,
+                    "%s publishes DNS type SPF (99), which RFC 7208 section 3.1 retired: "
+                    "receivers read only TXT; remove it", l->nodes[0].domain);
     for (size_t i = 0; i < l->nnodes; i++) {
         const lint_node *n = &l->nodes[i];
         if (n->rec == NULL)

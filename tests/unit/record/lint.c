@@ -109,12 +109,16 @@ static void test_steps(void)
     da_zone *z = zone_from(zone);
     spf_lint *l = spf_lint_new("example.com", NULL);
     spf_lint_step s = spf_lint_step_next(l);
-    TAP_OK(!s.done && s.count == 1 && s.questions[0].type == DA_DNS_TXT,
-           "first step asks the domain's TXT only");
-    da_dns_question q0 = s.questions[0];
-    da_dns_answer *a = da_zone_lookup(z, &q0);
-    spf_lint_answer(l, &q0, a);
-    da_dns_answer_free(a);
+    TAP_OK(!s.done && s.count == 2 && s.questions[0].type == DA_DNS_TXT &&
+           s.questions[1].type == DA_DNS_SPF,
+           "first step asks the domain's TXT (and the retired SPF type) only");
+    da_dns_question q0[2] = {s.questions[0], s.questions[1]};
+    da_dns_answer *a;
+    for (int i = 0; i < 2; i++) {
+        a = da_zone_lookup(z, &q0[i]);
+        spf_lint_answer(l, &q0[i], a);
+        da_dns_answer_free(a);
+    }
     s = spf_lint_step_next(l);
     TAP_OK(!s.done && s.count == 5, "second step asks A, AAAA, MX and both includes at once "
            "(got %zu)", s.count);
@@ -272,12 +276,30 @@ static void test_terms(void)
            "distinct ranges are not redundant");
     spf_lint_free(l);
 
+    l = lint_over(zone, "example.com",
+                  "v=spf1 ip4:192.0.2.7 ip6:2001:db8::1 ip4:192.0.2.0/24 ip6:2001:db8::/48 "
+                  "ip4:198.51.100.9 -ip4:198.51.100.0/24 ip4:198.51.100.0/23 -all");
+    expect(l, "redundant", 1, SPF_LINT_WARNING, "an ip4 address inside a wider range after it");
+    expect(l, "redundant", 2, SPF_LINT_WARNING, "an ip6 address inside a wider range after it");
+    TAP_OK(find(l, "redundant", 5) == NULL,
+           "not across a term of another qualifier that could match first");
+    spf_lint_free(l);
+
     l = lint_over(zone, "example.com", "v=spf1 ip4:192.0.2.0/24 -ip4:192.0.2.7 -all");
     TAP_OK(find(l, "redundant", 0) == NULL, "another qualifier is not a repeat");
     spf_lint_free(l);
 
     l = lint_over(zone, "example.com", "v=spf1 -all mx");
     expect(l, "unreachable", 2, SPF_LINT_WARNING, "terms after all");
+    spf_lint_free(l);
+}
+
+static void test_spf_rr_type(void)
+{
+    spf_lint *l = lint_over("example.com TXT \"v=spf1 mx -all\"\n"
+                            "example.com SPF \"v=spf1 mx -all\"\n"
+                            "example.com MX 10 mx.example.com\n", "example.com", NULL);
+    expect(l, "spf-rr-type", 0, SPF_LINT_WARNING, "the retired SPF RR type");
     spf_lint_free(l);
 }
 
@@ -334,5 +356,6 @@ int main(void)
     test_limits();
     test_terms();
     test_sizes();
+    test_spf_rr_type();
     return tap_done();
 }

@@ -545,6 +545,22 @@ int spf_lint_run(spf_lint *l, da_resolver *resolver)
     return -1;
 }
 
+static da_engine_step engine_step(void *self)
+{
+    spf_lint_step s = spf_lint_step_next(self);
+    return (da_engine_step){.done = s.done, .count = s.count, .questions = s.questions};
+}
+
+static void engine_answer(void *self, const da_dns_question *q, const da_dns_answer *a)
+{
+    spf_lint_answer(self, q, a);
+}
+
+da_engine da_engine_spf_lint(spf_lint *l)
+{
+    return (da_engine){.self = l, .step = engine_step, .answer = engine_answer};
+}
+
 /* ------------------------------------------------------------ analysis */
 
 /* Lookups of node's subtree as an evaluation that matches nothing makes

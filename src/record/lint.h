@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dns/driver.h"
 #include "domauth.h"
 
 typedef enum spf_lint_severity {
@@ -55,6 +56,12 @@ void spf_lint_answer(spf_lint *lint, const da_dns_question *question,
                      const da_dns_answer *answer);
 /* Runs to the end over a blocking resolver. 0, or -1 when it failed. */
 int spf_lint_run(spf_lint *lint, da_resolver *resolver);
+
+/* The lint as the asynchronous driver (dns/driver.h) sees it, so it runs
+ * on an event loop like the evaluator; the lint stays the caller's. With
+ * no abort, a deadline answers what is still out as timeouts, which the
+ * lint reports. */
+da_engine da_engine_spf_lint(spf_lint *lint);
 
 /* Results, once done. */
 size_t spf_lint_count(const spf_lint *lint);

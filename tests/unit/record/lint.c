@@ -143,6 +143,26 @@ static void test_steps(void)
     spf_lint_free(l);
     da_zone_free(z);
 
+    /* The same through the driver's engine interface. */
+    z = zone_from(zone);
+    l = spf_lint_new("example.com", NULL);
+    da_engine e = da_engine_spf_lint(l);
+    da_engine_step es;
+    unsigned rounds = 0;
+    while (!(es = e.step(e.self)).done && rounds++ < 20) {
+        da_dns_question eq[16];
+        size_t en = es.count < 16 ? es.count : 16;
+        memcpy(eq, es.questions, en * sizeof *eq);
+        for (size_t i = 0; i < en; i++) {
+            a = da_zone_lookup(z, &eq[i]);
+            e.answer(e.self, &eq[i], a);
+            da_dns_answer_free(a);
+        }
+    }
+    TAP_OK(es.done && spf_lint_lookups(l) == 5, "driven as a da_engine");
+    spf_lint_free(l);
+    da_zone_free(z);
+
     /* The same over the zone resolver, the blocking way. */
     z = zone_from(zone);
     da_resolver *r = da_resolver_new_zone(z);

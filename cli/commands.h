@@ -11,6 +11,8 @@ enum {
 };
 
 int cmd_spf_batch(int argc, char **argv);
+int cmd_spf_lint(int argc, char **argv);
+int cmd_spf_wizard(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 #include <stdbool.h>

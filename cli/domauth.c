@@ -45,7 +45,8 @@ static const char usage_main[] =
     "  spf check   evaluate SPF (RFC 7208) for a client IP and sender\n"
     "  spf trace   the same, showing every term, DNS question and counter\n"
     "  spf batch   check many senders at once, one request a line on stdin\n"
-    "  spf lint    check the syntax of an SPF record given on the command line\n"
+    "  spf lint    check a domain's published SPF tree, or one record's syntax\n"
+    "  spf wizard  build an SPF record for a domain from answers, and check it\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
@@ -91,14 +92,6 @@ static const char usage_spf_check[] =
     "none 4, permerror 5, temperror 6; 64 for a usage error, 65 for a zone file\n"
     "that does not parse, 66 for a file that cannot be read, 70 for an internal\n"
     "error.\n";
-
-static const char usage_spf_lint[] =
-    "usage: domauth spf lint RECORD\n"
-    "\n"
-    "Checks the syntax of an SPF record, e.g.\n"
-    "  domauth spf lint 'v=spf1 mx include:_spf.example.net -all'\n"
-    "Prints 'ok' and exits 0, or names the term that is wrong and exits 65.\n"
-    "DNS is not consulted.\n";
 
 /* ------------------------------------------------------------- output */
 
@@ -312,25 +305,6 @@ out:
     return status;
 }
 
-static int cmd_spf_lint(int argc, char **argv)
-{
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(usage_spf_lint, stdout);
-        return 0;
-    }
-    if (argc != 2) {
-        fputs(usage_spf_lint, stderr);
-        return EXIT_USAGE;
-    }
-    char err[512];
-    if (da_spf_record_check(argv[1], strlen(argv[1]), err, sizeof err) != 0) {
-        printf("permerror: %s\n", err);
-        return EXIT_DATAERR;
-    }
-    printf("ok\n");
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -361,6 +335,8 @@ int main(int argc, char **argv)
             return cmd_spf_check(argc - 2, argv + 2, true);
         if (strcmp(argv[2], "lint") == 0)
             return cmd_spf_lint(argc - 2, argv + 2);
+        if (strcmp(argv[2], "wizard") == 0)
+            return cmd_spf_wizard(argc - 2, argv + 2);
         if (strcmp(argv[2], "batch") == 0)
             return cmd_spf_batch(argc - 2, argv + 2);
         fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);

@@ -16,6 +16,7 @@ ALLOWED = {
     "dns": {"util"},
     "authres": {"util", "msg"},
     "spf": {"util", "dns", "authres"},
+    "record": {"util", "dns", "spf"},
     "dkim": {"util", "dns", "authres", "msg"},
     "proto": {"util", "msg"},
     "config": {"util"},

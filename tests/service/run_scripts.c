@@ -30,8 +30,9 @@
  *                             (as the milter does), to catch use after free
  *   expect reply ACTION [REPLY-GLOB]      the last reply
  *   expect edit OP NAME[[INDEX]] [VALUE-GLOB]  OP: insert append change delete;
- *                                         INDEX: of change and delete (1-based)
- *   expect no-edit NAME
+ *                                         INDEX: of change and delete (1-based),
+ *                                         0 for insert and append
+ *   expect no-edit NAME[[INDEX]]
  *   expect edits N                        the number of header edits
  *   expect event KEY=GLOB ...             the message's event (see on_event)
  *   expect no-event
@@ -376,12 +377,13 @@ static void expect(scenario *s, char *rest, unsigned line)
             index = (unsigned)strtoul(bracket + 1, NULL, 10);
             *bracket = '\0';
         }
+        /* [0]: an insert or append (they have no index). */
         bool found = false;
         for (size_t i = 0; i < s->edit_count && name; i++) {
             const captured_edit *e = &s->edits[i];
             if (strcasecmp(e->name, name) != 0)
                 continue;
-            if (index != 0 && e->index != index)
+            if (bracket != NULL && e->index != index)
                 continue;
             if (want && strcmp(op_name(e->op), op) != 0)
                 continue;

@@ -7,7 +7,8 @@
  *
  * Script lines (leading blanks ignored, '#' starts a comment line):
  *   === TITLE                 a new scenario (fresh config, zone, message)
- *   config ... end            domauth.conf text
+ *   config ... end            domauth.conf text (the block's indentation is
+ *                             not part of it: deeper lines continue a value)
  *   zone ... end              zone text (domauth(1), ZONE FILES); before the
  *                             first scenario, the zone of every scenario of
  *                             the file (a scenario's own zone adds to it)
@@ -676,6 +677,7 @@ static void run_file(const char *dir, const char *name)
     strbuf_init(&s.file_zone);
     strbuf_init(&s.event_json);
     unsigned lineno = 0;
+    size_t block_indent = (size_t)-1; /* of the config or zone block */
     for (char *line = text, *next; line != NULL; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -691,7 +693,14 @@ static void run_file(const char *dir, const char *name)
                 strbuf *target = s.in_config ? &s.config_text
                                  : s.title[0]  ? &s.zone_text
                                                : &s.file_zone;
-                strbuf_puts(target, p);
+                /* The block's own indentation goes; more than that stays,
+                 * for continuation lines. */
+                size_t indent = (size_t)(p - line);
+                if (block_indent == (size_t)-1 && *p != '\0')
+                    block_indent = indent;
+                strbuf_puts(target, *p == '\0'                ? p
+                                    : indent > block_indent ? line + block_indent
+                                                            : p);
                 strbuf_putc(target, '\n');
             }
             continue;
@@ -712,10 +721,12 @@ static void run_file(const char *dir, const char *name)
         }
         if (strcmp(p, "config") == 0) {
             s.in_config = true;
+            block_indent = (size_t)-1;
             continue;
         }
         if (strcmp(p, "zone") == 0) {
             s.in_zone = true;
+            block_indent = (size_t)-1;
             continue;
         }
         command(&s, p, lineno);

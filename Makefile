@@ -105,6 +105,10 @@ demo: deps build
 	@echo; echo "== permerror: a record that does not parse"
 	@$(DEMO) --ip 192.0.2.10 --mail-from dave@broken.example.net --helo mail.example.com; \
 	    echo "(exit status $$?)"
+	@echo; echo "== a whole message as domauthd checks it (built-in defaults: monitor mode)"
+	@./build/cli/domauth verify --zone examples/demo.zone --ip 203.0.113.99 \
+	    --helo mx.explained.example.org --mail-from carol@explained.example.org \
+	    --rcpt dave@example.com examples/demo.eml; echo "(exit status $$?)"
 
 # check: every step runs even when an earlier one failed; failed steps are
 # listed in $(STEPS) and counted by the summary, whose last line is

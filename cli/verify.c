@@ -218,6 +218,13 @@ static void print_json(const run *u)
     printf("}\n");
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 int cmd_verify(int argc, char **argv)
 {
     enum { O_IP = 1000, O_HELO, O_FROM, O_RCPT, O_AUTH, O_SERVER, O_ZONE, O_CONFIG, O_JSON };
@@ -332,8 +339,9 @@ int cmd_verify(int argc, char **argv)
     gethostname(host, sizeof host - 1);
     svc_env env = {.loop = &loop, .resolver = resolver};
     svc_config sc = {.config = &cfg, .host_name = host};
+    /* It verifies; it never signs (it holds no keys). */
     svc_caps caps = {.listener = "verify", .sees_message = true, .sees_body = true,
-                     .can_insert = true, .can_change = true};
+                     .can_insert = true, .can_change = true, .no_signing = true};
     svc_session session = {.client_ip = ip, .helo = helo, .auth_user = auth};
     svc_msg *m = svc_msg_new(&env, &sc, &caps, &session);
     run u;
@@ -390,7 +398,7 @@ out:
     da_resolver_free(resolver);
     da_resolver_free(upstream);
     da_dns_cache_free(cache);
-    uv_walk(&loop, (uv_walk_cb)(void (*)(void))NULL, NULL);
+    uv_walk(&loop, close_handle, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     da_zone_free(zone);

@@ -39,6 +39,12 @@ static void control_close(conn *c)
     c->state = NULL;
 }
 
+/* The counters' names, by da_spf_result and da_dkim_result. */
+static const char *const spf[SPF_RESULT_COUNT] = {"none",     "neutral",   "pass",     "fail",
+                                                  "softfail", "temperror", "permerror"};
+static const char *const dkim[DKIM_RESULT_COUNT] = {"none",   "pass",      "fail",     "neutral",
+                                                    "policy", "temperror", "permerror"};
+
 static void put_u64(strbuf *sb, const char *name, uint64_t v, bool *first)
 {
     strbuf_printf(sb, "%s\"%s\": %llu", *first ? "" : ", ", name, (unsigned long long)v);
@@ -54,10 +60,6 @@ static void put_str(strbuf *sb, const char *name, const char *v, bool *first)
 
 static void status_json(domauthd *d, strbuf *sb)
 {
-    static const char *const spf[SPF_RESULT_COUNT] = {
-        "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
-    static const char *const dkim[DKIM_RESULT_COUNT] = {
-        "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
     const svc_counters *k = &d->counters;
     const daemon_stats *st = &d->stats;
     bool first = true;
@@ -140,10 +142,6 @@ static void status_json(domauthd *d, strbuf *sb)
 /* The same as status_json, for a person. */
 static void status_text(domauthd *d, strbuf *sb)
 {
-    static const char *const spf[SPF_RESULT_COUNT] = {
-        "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
-    static const char *const dkim[DKIM_RESULT_COUNT] = {
-        "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
     const svc_counters *k = &d->counters;
     const daemon_stats *st = &d->stats;
     int64_t now = (int64_t)time(NULL);

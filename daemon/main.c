@@ -270,9 +270,12 @@ static void policy_listener_limits(const domauth_config *cfg, say_fn *say, void 
         say(arg, "policy listener: cannot remove forged Authentication-Results fields (the "
                  "milter does)");
     if (config_key_line(cfg, "policy", "score_header") && cfg->global.score_header &&
-        *cfg->global.score_header)
+        *cfg->global.score_header && (cfg->global.received_spf || cfg->global.authentication_results))
         say(arg, "policy listener: adds one field per message (Received-SPF, else "
-                 "Authentication-Results), never the score header");
+                 "Authentication-Results, else the score header)");
+    if (cfg->dkim_sign && cfg->dkim_key_count > 0)
+        say(arg, "policy listener: cannot sign (DKIM signing needs the message, which only "
+                 "the milter sees)");
     if (cfg->dkim_verify && config_key_line(cfg, "dkim", "verify")) {
         snprintf(line, sizeof line, "policy listener: verify = yes in [dkim]: DKIM needs the "
                                     "message, which only the milter sees");

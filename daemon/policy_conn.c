@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "domauthd.h"
+#include "msg/mailtext.h"
 #include "proto/policyd.h"
 
 enum { EVENT_FLUSH_MS = 2000 };
@@ -121,8 +122,26 @@ static void on_reply(void *arg, const svc_reply *r)
          * the one edit this protocol can make). */
         const header_edit *e = &r->edits[0];
         if (policyd_reply_prepend(&out, e->name, e->value, err, sizeof err) != 0) {
-            daemon_log(LOG_WARNING, "policy %s: %s not prepended: %s", c->peer, e->name, err);
-            policyd_reply_dunno(&out);
+            /* Too long for the one line PREPEND allows: cut with a marker
+             * and say so, never drop the verdict's field. */
+            size_t room = MAILTEXT_HEADER_LINE_MAX - strlen(e->name) - 2 - 5;
+            strbuf cut;
+            strbuf_init(&cut);
+            strbuf_append(&cut, e->value, strlen(e->value) < room ? strlen(e->value) : room);
+            strbuf_puts(&cut, "[...]");
+            strbuf_free(&out);
+            strbuf_init(&out);
+            if (cut.failed ||
+                policyd_reply_prepend(&out, e->name, cut.data, err, sizeof err) != 0) {
+                daemon_log(LOG_WARNING, "policy %s: %s not prepended: %s", c->peer, e->name, err);
+                strbuf_free(&out);
+                strbuf_init(&out);
+                policyd_reply_dunno(&out);
+            } else {
+                daemon_log(LOG_WARNING, "policy %s: %s was longer than a header line: cut",
+                           c->peer, e->name);
+            }
+            strbuf_free(&cut);
         }
         p->prepended = true;
     } else {

@@ -112,9 +112,10 @@ static const key_spec keys[] = {
     DAEMON("syslog_facility", T_FACILITY, syslog_facility, "mail",
            "Syslog facility: mail, daemon, user or local0 to local7."),
     DAEMON("authserv_id", T_HOSTNAME, authserv_id, "",
-           "The authserv-id of Authentication-Results (empty: this host's name)."),
+           "The authserv-id of Authentication-Results (empty: the MTA's host name,\n"
+           "milter macro j, else this host's name)."),
     DAEMON("receiver", T_HOSTNAME, receiver, "",
-           "This host's name in Received-SPF and %{r} (empty: this host's name)."),
+           "This host's name in Received-SPF and %{r} (empty: as authserv_id)."),
     HOSTS("whitelist", T_IPLIST, whitelist,
           "Clients never checked. One entry per line: 192.0.2.7, 192.0.2.10-192.0.2.20,\n"
           "192.0.2.0/255.255.255.0, 192.0.2.0/24 or an IPv6 form, each optionally\n"
@@ -152,7 +153,7 @@ static const key_spec keys[] = {
            "says what enforcement would have done. Turn off to enforce."),
     POLICY("identity", T_IDENTITY, identity, "mailfrom",
            "What to check: mailfrom (MAIL FROM, or HELO when it is empty) or header_from\n"
-           "(the From: header after DATA; MAIL FROM when there is none)."),
+           "(the From: header after DATA; a missing or unusable one is invalid_from_*)."),
     POLICY("check_helo", T_BOOL, check_helo, "no",
            "Check the HELO name first; a HELO fail is treated as a MAIL FROM fail."),
     POLICY("skip_authenticated", T_BOOL, skip_authenticated, "yes",
@@ -1384,24 +1385,45 @@ static void parse_lines(parse_state *st, const char *text, size_t len)
 }
 
 /* Replies must match their action's class: 4xx for defer, 5xx for reject. */
+static int check_one_reply(parse_state *st, const result_policy *rp, const char *where,
+                           const char *key)
+{
+    if (rp->action == ACTION_ACCEPT)
+        return 0;
+    char why[200], msg[400];
+    if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why, sizeof why) ==
+        0)
+        return 0;
+    snprintf(msg, sizeof msg, "%s%s_reply: %s (the reply must suit %s_action = %s)", where, key,
+             why, key, policy_action_name(rp->action));
+    st->failed = true;
+    snprintf(st->err, st->err_size, "%s: %s", st->cfg->path ? st->cfg->path : "(config)", msg);
+    return -1;
+}
+
+/* Every reply suits its action (4xx for defer, 5xx for reject), in every
+ * table: [spf], [dkim], invalid_from, and the thresholds. */
 static int check_replies(parse_state *st, const policy_settings *ps, const char *where)
 {
+    char key[64];
     for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        const result_policy *rp = &ps->results[r];
-        if (rp->action == ACTION_ACCEPT)
-            continue;
-        char why[200], msg[300];
-        if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why,
-                               sizeof why) == 0)
-            continue;
-        const char *name = da_spf_result_name((da_spf_result)r);
-        snprintf(msg, sizeof msg, "%s%s_reply: %s (the reply must suit %s_action = %s)", where,
-                 name, why, name, policy_action_name(rp->action));
-        st->failed = true;
-        snprintf(st->err, st->err_size, "%s: %s", st->cfg->path ? st->cfg->path : "(config)",
-                 msg);
-        return -1;
+        snprintf(key, sizeof key, "%s%s", *where == '[' && where[1] == 'd' ? "spf_" : "",
+                 spf_result_names[r]);
+        if (check_one_reply(st, &ps->results[r], where, key) != 0)
+            return -1;
     }
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
+        snprintf(key, sizeof key, "dkim_%s", dkim_result_names[r]);
+        if (check_one_reply(st, &ps->dkim_results[r], where, key) != 0)
+            return -1;
+    }
+    if (check_one_reply(st, &ps->invalid_from, where, "invalid_from") != 0)
+        return -1;
+    const result_policy defer = {.action = ACTION_DEFER, .reply = ps->defer_threshold_reply};
+    const result_policy reject = {.action = ACTION_REJECT, .reply = ps->reject_threshold_reply};
+    if ((ps->defer_threshold > 0 && check_one_reply(st, &defer, where, "defer_threshold") != 0) ||
+        (ps->reject_threshold > 0 && check_one_reply(st, &reject, where, "reject_threshold") != 0))
+        return -1;
     return 0;
 }
 
@@ -1500,7 +1522,7 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         apply_domains(st);
     if (!st->failed)
         check_daemon(st);
-    if (!st->failed && check_replies(st, &cfg->global, "[policy] ") == 0) {
+    if (!st->failed && check_replies(st, &cfg->global, "") == 0) {
         for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
             char where[300];
             snprintf(where, sizeof where, "[domain %s] ", cfg->domains[d].domain);

@@ -392,7 +392,8 @@ static bool is_loopback(const char *ip)
 static bool should_sign(const svc_msg *m)
 {
     const domauth_config *cfg = m->cfg->config;
-    if (!cfg->dkim_sign || cfg->dkim_key_count == 0 || !m->caps.sees_body)
+    if (!cfg->dkim_sign || cfg->dkim_key_count == 0 || !m->caps.sees_body ||
+        m->caps.no_signing || m->cfg->dkim_keys == NULL)
         return false;
     if (cfg->dkim_sign_authenticated && m->auth_user != NULL)
         return true;
@@ -527,7 +528,9 @@ void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
         m->from_fields++;
         if (m->from_fields == 1) {
             int n = header_mailboxes(value, len, &m->from_addresses);
-            if (n <= 0)
+            /* More addresses than are checked is a finding, never a check
+             * of only some of them. */
+            if (n <= 0 || n > SVC_FROM_ADDRESSES_MAX)
                 m->from_invalid = true;
         }
     } else if (strcasecmp(name, "Subject") == 0 && !m->has_subject) {
@@ -661,9 +664,14 @@ static void add_dkim_results(svc_msg *m)
 
 static void add_from_finding(svc_msg *m)
 {
+    size_t addresses = 0;
+    for (char **a = m->from_addresses; a && *a; a++)
+        addresses++;
     const char *what = m->from_fields == 0   ? "no From: header field"
                        : m->from_fields > 1  ? "more than one From: header field"
-                       : "no parseable address in From:";
+                       : addresses > SVC_FROM_ADDRESSES_MAX
+                           ? "more From: addresses than are checked (8)"
+                           : "no parseable address in From:";
     auth_result *e = auth_results_add(&m->results, "spf", "permerror", NULL, NULL, NULL);
     if (e == NULL)
         return;
@@ -978,7 +986,10 @@ static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc
     rcpt_entry *e = add_rcpt(m, rcpt, len);
     const policy_settings *ps = settings_for(m, e ? e->address : NULL);
     ensure_skip(m, ps);
-    bool now = force || (ps->stage == STAGE_RCPT && ps->identity == IDENTITY_MAILFROM);
+    /* reply_stage = mail in a [domain] section: the recipient's domain is
+     * known only now, so RCPT is the earliest answer for it; after a MAIL
+     * answer, each recipient is decided with its own settings. */
+    bool now = force || (ps->stage != STAGE_DATA && ps->identity == IDENTITY_MAILFROM);
     if (!now || m->skip != SKIP_NONE || e == NULL) {
         if (e != NULL)
             e->action = m->skip != SKIP_NONE && !m->caps.sees_message ? "accept" : NULL;

@@ -34,7 +34,7 @@ enum {
     /* Beyond this the header block is not kept for DKIM (its own result). */
     SVC_HEADER_BLOCK_MAX = 1024 * 1024,
     /* From: addresses checked one by one under identity = header_from. */
-    SVC_FROM_ADDRESSES_MAX = 4,
+    SVC_FROM_ADDRESSES_MAX = 8, /* more is the invalid_from finding, not a partial check */
 };
 
 /* Counters an administrator reads with `domauth status`. */
@@ -81,6 +81,7 @@ typedef struct svc_caps {
     bool can_insert;        /* insert fields at the top (else appended) */
     bool can_change;        /* change and delete fields */
     unsigned max_added;     /* fields it can add; 0: any number */
+    bool no_signing;        /* never sign (domauth verify holds no keys) */
 } svc_caps;
 
 typedef struct svc_session {

@@ -93,33 +93,7 @@ char *spf_received_spf_as(const da_spf_eval *eval, const char *identity,
 
 char *da_spf_received_spf(const da_spf_eval *eval)
 {
-    strbuf out;
-    strbuf_init(&out);
-    strbuf_puts(&out, da_spf_result_name(da_spf_eval_result(eval)));
-    strbuf_putc(&out, ' ');
-    append_comment(&out, eval);
-    strbuf_puts(&out, " client-ip=");
-    strbuf_puts(&out, spf_eval_client_ip_text(eval));
-    strbuf_puts(&out, "; envelope-from=");
-    header_append_value(&out, da_spf_eval_sender(eval));
-    strbuf_puts(&out, "; helo=");
-    header_append_value(&out, spf_eval_helo(eval));
-    strbuf_puts(&out, "; receiver=");
-    header_append_value(&out, spf_eval_receiver(eval));
-    strbuf_puts(&out, "; identity=");
-    strbuf_puts(&out, da_spf_eval_identity(eval));
-    const char *mechanism = da_spf_eval_mechanism(eval);
-    if (mechanism != NULL) {
-        strbuf_puts(&out, "; mechanism=");
-        header_append_value(&out, mechanism);
-    }
-    const char *problem = da_spf_eval_problem(eval);
-    if (problem != NULL) {
-        strbuf_puts(&out, "; problem=");
-        header_append_value(&out, problem);
-    }
-    strbuf_putc(&out, ';');
-    return strbuf_take(&out);
+    return spf_received_spf_as(eval, da_spf_eval_identity(eval), da_spf_eval_sender(eval));
 }
 
 char *da_spf_authres_clause(const da_spf_eval *eval)

@@ -20,18 +20,7 @@ cleanup() {
     rm -rf "$workdir"
 }
 trap cleanup EXIT
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$here/../lib/tap.sh"
 
 write_conf() { # extra line
     cat > "$workdir/domauth.conf" <<CONF
@@ -101,5 +90,4 @@ rc=$?
 daemon_pid=
 report "$([ $rc = 0 ] && [ ! -e "$workdir/run/control.sock" ] && echo 1 || echo 0)" \
     "stopped cleanly, the control socket removed" "exit $rc"
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

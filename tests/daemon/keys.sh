@@ -29,18 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$here/../lib/tap.sh"
 wait_for_log() { # regex: up to 5 s
     for _ in $(seq 50); do
         grep -q -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0
@@ -119,5 +108,4 @@ status=$?
 daemon_pid=
 report "$([ $status = 0 ] && echo 1 || echo 0)" "domauthd stops cleanly (exit 0)" "exit $status"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -1102,9 +1102,14 @@ EOF
 # The JSON file and the database agree.
 check_log_consistency() {
     local json db
-    sleep 0.5
-    json=$("$py" "$helper" count "$W/da/events.jsonl")
-    db=$("$domauth_bin" log --database "$W/da/events.db" --json --limit 0 | wc -l)
+    # The writer commits to the database in batches (within 100 ms of an
+    # event, later on a loaded machine): wait until it has caught up.
+    for _ in $(seq 50); do
+        sleep 0.1
+        json=$("$py" "$helper" count "$W/da/events.jsonl")
+        db=$("$domauth_bin" log --database "$W/da/events.db" --json --limit 0 | wc -l)
+        [ "$json" = "$db" ] && break
+    done
     t "event_log JSON lines ($json) and database rows ($db) agree" test "$json" = "$db"
     t "domauth log --summary --json reads the database" \
         sh -c "'$domauth_bin' log --database '$W/da/events.db' --summary --json | grep -q '\"events\":$db'"

@@ -225,13 +225,20 @@ static void pass(scenario *s, const char *what)
     TAP_OK(true, "%s: %s: %s", s->file, s->title, what);
 }
 
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static void teardown(scenario *s)
 {
     svc_msg_free(s->msg);
     s->msg = NULL;
     if (s->configured) {
         run_loop(s);
-        uv_walk(&s->loop, (uv_walk_cb)(void (*)(void))NULL, NULL);
+        uv_walk(&s->loop, close_handle, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         da_resolver_free(s->resolver);

@@ -382,6 +382,33 @@ int main(void)
     }
 
     test_issue18_values();
+    /* Sections: [spf] and [dkim] per-result keys, old names still read
+     * (with a warning), and every table's reply must suit its action. */
+    TAP_OK(parse(&cfg, "[spf]\nfail_action = reject\n[dkim]\nfail_action = reject\n"
+                       "fail_score = 4.5\n[domain x.example]\nspf_fail_action = accept\n"
+                       "dkim_pass_score = -2\n",
+                 err) == 0 &&
+               cfg.global.results[DA_SPF_FAIL].action == ACTION_REJECT &&
+               cfg.global.dkim_results[2].action == ACTION_REJECT &&
+               cfg.global.dkim_results[2].score == 4.5 &&
+               config_settings_for(&cfg, "x.example")->results[DA_SPF_FAIL].action ==
+                   ACTION_ACCEPT &&
+               config_settings_for(&cfg, "x.example")->dkim_results[1].score == -2.0 &&
+               cfg.warning_count == 0,
+           "[spf], [dkim] and [domain] spf_/dkim_ keys, no warning");
+    config_free(&cfg);
+    TAP_OK(parse(&cfg, "[policy]\nfail_action = reject\ndkim_fail_score = 3\n", err) == 0 &&
+               cfg.global.results[DA_SPF_FAIL].action == ACTION_REJECT &&
+               cfg.global.dkim_results[2].score == 3.0 && cfg.warning_count == 2 &&
+               strstr(cfg.warnings[0], "test.conf:2: [policy] fail_action is the old name of "
+                                       "[spf] fail_action") != NULL,
+           "old names in [policy] still work, each with a warning naming the new key");
+    config_free(&cfg);
+    expect_error("[dkim]\nfail_action = defer\n", "dkim_fail_reply: a defer reply must start with 4xx");
+    expect_error("[policy]\ninvalid_from_action = defer\n",
+                 "invalid_from_reply: a defer reply must start with 4xx");
+    expect_error("[policy]\nreject_threshold = 5\nreject_threshold_reply = 451 4.7.1 later\n",
+                 "reject_threshold_reply: a reject reply must start with 5xx");
     test_issue18_lines();
     /* Session limits and timeouts: defaults, values, and 0 or absurd ones
      * refused with the line. */

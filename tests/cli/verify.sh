@@ -1,0 +1,47 @@
+#!/bin/bash
+# verify.sh: `domauth verify` end to end over the demo zone: the verdict,
+# the results, the header fields, --json, --config, and its exit codes
+# (it once crashed at every exit that had looked anything up). TAP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo_root=$(cd "$here/../.." && pwd)
+domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
+[ -x "$domauth_bin" ] || { echo "Bail out! no domauth at $domauth_bin"; exit 1; }
+. "$here/../lib/tap.sh"
+workdir=$(mktemp -d /tmp/domauth-verify.XXXXXX)
+trap 'rm -rf "$workdir"' EXIT
+zone=$repo_root/examples/demo.zone
+msg=$repo_root/examples/demo.eml
+v() { "$domauth_bin" verify --zone "$zone" --helo mx.example.net "$@"; }
+
+out=$(v --ip 203.0.113.99 --mail-from carol@explained.example.org --rcpt dave@example.com "$msg" 2>&1)
+rc=$?
+report "$(yes_if [ $rc = 1 ])" "an SPF fail: exit 1 (the enforced action, even in monitor mode)" "exit $rc: $out"
+report "$(printf '%s' "$out" | grep -q '^verdict: accept (monitor mode; enforcing would reject), score 5.0' && echo 1 || echo 0)" \
+    "the verdict says accept, and what enforcing would do" "$out"
+report "$(printf '%s' "$out" | grep -q '^Authentication-Results: .*spf=fail .*smtp.mailfrom=carol@explained.example.org; dkim=none' && echo 1 || echo 0)" \
+    "the Authentication-Results field domauthd would add" "$out"
+report "$(printf '%s' "$out" | grep -q '^reply: 550 5.7.23 203.0.113.99 is not a mail server of explained.example.org' && echo 1 || echo 0)" \
+    "the reply with the domain's own explanation (exp=)" "$out"
+
+out=$(v --ip 192.0.2.10 --mail-from alice@example.com "$msg" --json 2>&1)
+rc=$?
+got=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["action"], o["results"][0]["method"], o["results"][0]["result"], o["results"][1]["result"])' 2>&1)
+report "$(yes_if [ $rc = 0 ] && [ "$got" = "accept spf pass none" ])" "--json: one object; a pass exits 0" "exit $rc: $got; $out"
+
+printf '[policy]\nmonitor = no\n[spf]\nfail_action = defer\nfail_reply = 451 4.7.23 later\n' > "$workdir/c.conf"
+out=$(v --config "$workdir/c.conf" --ip 203.0.113.99 --mail-from carol@explained.example.org "$msg" 2>&1)
+rc=$?
+report "$(yes_if [ $rc = 2 ])" "--config applies the site's policy: a defer exits 2" "exit $rc: $out"
+
+printf ' continued\nFrom: x\n\nbody\n' > "$workdir/bad.eml"
+v --ip 192.0.2.10 --mail-from a@example.com "$workdir/bad.eml" > /dev/null 2>&1
+rc=$?
+report "$(yes_if [ $rc = 65 ])" "a message that starts with a continuation line: exit 65" "exit $rc"
+v --ip 192.0.2.10 --mail-from a@example.com "$workdir/none.eml" > /dev/null 2>&1
+rc=$?
+report "$(yes_if [ $rc = 66 ])" "a message that cannot be read: exit 66" "exit $rc"
+v --mail-from a@example.com "$msg" > /dev/null 2>&1
+rc=$?
+report "$(yes_if [ $rc = 64 ])" "no --ip: exit 64" "exit $rc"
+tap_done

@@ -7,24 +7,40 @@
  *
  * Script lines (leading blanks ignored, '#' starts a comment line):
  *   === TITLE                 a new scenario (fresh config, zone, message)
- *   config ... end            domauth.conf text
- *   zone ... end              zone text (domauth(1), ZONE FILES)
+ *   config ... end            domauth.conf text (the block's indentation is
+ *                             not part of it: deeper lines continue a value)
+ *   zone ... end              zone text (domauth(1), ZONE FILES); before the
+ *                             first scenario, the zone of every scenario of
+ *                             the file (a scenario's own zone adds to it)
  *   caps milter|policy|milter-nobody
  *   connect IP [helo=H] [auth=USER] [mta=NAME] [name=CLIENTNAME]
+ *                             a new session (IP "-": none, a local submission);
+ *                             the next command starts a new message in it
  *   mail ADDRESS | mail-repeat CHAR COUNT @DOMAIN
+ *                             (with caps policy the sender only, as Postfix's
+ *                             policy requests carry it: no reply)
  *   rcpt ADDRESS
  *   header NAME: VALUE        (value as on the wire after the colon; \n is CRLF
  *                             and \t a TAB, for folded fields)
  *   header-repeat COUNT NAME: VALUE
- *   eoh | body TEXT | eom | free | finish
+ *   eoh | body TEXT | eom | finish
+ *   free                      the end of the transaction (RSET, QUIT): writes
+ *                             the event if none was; the next command starts
+ *                             a new message (its own replies, edits, event)
  *   free-on-reply             free the message inside the end-of-message reply
  *                             (as the milter does), to catch use after free
  *   expect reply ACTION [REPLY-GLOB]      the last reply
- *   expect edit OP NAME [VALUE-GLOB]      OP: insert append change delete
- *   expect no-edit NAME
+ *   expect edit OP NAME[[INDEX]] [VALUE-GLOB]  OP: insert append change delete;
+ *                                         INDEX: of change and delete (1-based),
+ *                                         0 for insert and append
+ *   expect no-edit NAME[[INDEX]]
  *   expect edits N                        the number of header edits
- *   expect event KEY=GLOB ...             the last event (see event_value)
+ *   expect event KEY=GLOB ...             the message's event (see on_event)
  *   expect no-event
+ *   expect config-error GLOB              the config is refused with this
+ *                                         error ("test.conf:LINE: reason")
+ *   expect config-warning GLOB            the config is read with a warning
+ *                                         such as this one (old key names)
  */
 #include <dirent.h>
 #include <fnmatch.h>
@@ -51,6 +67,7 @@ typedef struct scenario {
     const char *file;
     char title[200];
     strbuf config_text, zone_text;
+    strbuf file_zone; /* the zone before the first scenario: every scenario's */
     bool in_config, in_zone;
     bool configured;
     domauth_config config;
@@ -131,6 +148,8 @@ static void on_event(void *ctx, const event_record *e)
     kv(sb, "listener", e->listener);
     kv(sb, "queue_id", e->queue_id);
     kv(sb, "client_ip", e->client_ip);
+    kv(sb, "client_name", e->client_name);
+    kv(sb, "helo", e->helo);
     kv(sb, "mail_from", e->mail_from);
     kv(sb, "rcpt", e->rcpt);
     kv(sb, "header_from", e->header_from);
@@ -277,6 +296,11 @@ static bool setup(scenario *s)
 static svc_msg *message(scenario *s)
 {
     if (s->msg == NULL && setup(s)) {
+        /* A new message: replies, edits and the event are its own. */
+        s->replied = false;
+        s->have_event = false;
+        s->events = 0;
+        clear_edits(s);
         svc_session sess = {.client_ip = s->ip[0] ? s->ip : NULL,
                             .client_name = s->name[0] ? s->name : NULL,
                             .helo = s->helo,
@@ -299,6 +323,19 @@ static const char *word(char **p)
     if (**p)
         *(*p)++ = '\0';
     return start;
+}
+
+/* "text" -> text: a glob may start or end with blanks when quoted. */
+static char *unquote(char *rest)
+{
+    while (*rest == ' ')
+        rest++;
+    size_t rl = strlen(rest);
+    if (rl >= 2 && rest[0] == '"' && rest[rl - 1] == '"') {
+        rest[rl - 1] = '\0';
+        rest++;
+    }
+    return rest;
 }
 
 static bool glob(const char *pattern, const char *text)
@@ -339,18 +376,22 @@ static void expect(scenario *s, char *rest, unsigned line)
     } else if (strcmp(kind, "edit") == 0 || strcmp(kind, "no-edit") == 0) {
         bool want = strcmp(kind, "edit") == 0;
         const char *op = want ? word(&rest) : NULL;
-        const char *name = word(&rest);
-        while (*rest == ' ')
-            rest++;
-        size_t rl = strlen(rest);
-        if (rl >= 2 && rest[0] == '"' && rest[rl - 1] == '"') {
-            rest[rl - 1] = '\0';
-            rest++;
+        char *name = (char *)word(&rest);
+        rest = unquote(rest);
+        /* NAME[INDEX]: the field a change or delete is for. */
+        unsigned index = 0;
+        char *bracket = name ? strchr(name, '[') : NULL;
+        if (bracket != NULL) {
+            index = (unsigned)strtoul(bracket + 1, NULL, 10);
+            *bracket = '\0';
         }
+        /* [0]: an insert or append (they have no index). */
         bool found = false;
         for (size_t i = 0; i < s->edit_count && name; i++) {
             const captured_edit *e = &s->edits[i];
             if (strcasecmp(e->name, name) != 0)
+                continue;
+            if (bracket != NULL && e->index != index)
                 continue;
             if (want && strcmp(op_name(e->op), op) != 0)
                 continue;
@@ -375,6 +416,36 @@ static void expect(scenario *s, char *rest, unsigned line)
             pass(s, what);
         else
             say_fail(s, what, "got %zu edits", s->edit_count);
+    } else if (strcmp(kind, "config-error") == 0 || strcmp(kind, "config-warning") == 0) {
+        /* The configuration alone, parsed apart from the scenario's. */
+        bool want_error = strcmp(kind, "config-error") == 0;
+        const char *pattern = unquote(rest);
+        const char *text = s->config_text.data ? s->config_text.data : "";
+        domauth_config c;
+        char err[600] = "";
+        config_init(&c);
+        bool failed = config_parse(&c, "test.conf", text, strlen(text), err, sizeof err) != 0;
+        strbuf got;
+        strbuf_init(&got);
+        bool found = false;
+        if (want_error) {
+            found = failed && glob(pattern, err);
+            strbuf_puts(&got, failed ? err : "(no error)");
+        } else if (!failed) {
+            for (size_t i = 0; i < c.warning_count; i++) {
+                found = found || glob(pattern, c.warnings[i]);
+                strbuf_printf(&got, "%s\n", c.warnings[i]);
+            }
+        } else {
+            strbuf_printf(&got, "refused: %s", err);
+        }
+        if (!failed)
+            config_free(&c);
+        if (found)
+            pass(s, what);
+        else
+            say_fail(s, what, "got:\n%s", got.data ? got.data : "(no warning)");
+        strbuf_free(&got);
     } else if (strcmp(kind, "no-event") == 0) {
         if (!s->have_event)
             pass(s, what);
@@ -478,6 +549,13 @@ static void command(scenario *s, char *line, unsigned lineno)
     if (strcmp(cmd, "connect") == 0) {
         const char *ip = word(&rest);
         snprintf(s->ip, sizeof s->ip, "%s", ip && strcmp(ip, "-") ? ip : "");
+        s->helo[0] = s->auth[0] = s->mta[0] = s->name[0] = '\0';
+        if (s->msg != NULL) {
+            /* A new session ends the message of the one before. */
+            svc_msg_free(s->msg);
+            s->msg = NULL;
+            run_loop(s);
+        }
         const char *w;
         while ((w = word(&rest)) != NULL) {
             if (strncmp(w, "helo=", 5) == 0)
@@ -497,6 +575,10 @@ static void command(scenario *s, char *line, unsigned lineno)
     s->replied = false;
     if (strcmp(cmd, "mail") == 0) {
         svc_msg_mail_from(m, rest, strlen(rest));
+        /* A policy request carries the sender; the check is at RCPT
+         * (daemon/policy_conn.c). */
+        if (strcmp(s->caps.listener, "policy") == 0)
+            return;
         svc_msg_check_mail(m, on_reply, s);
     } else if (strcmp(cmd, "mail-repeat") == 0) {
         /* mail-repeat CHAR COUNT SUFFIX: a long local-part */
@@ -599,8 +681,10 @@ static void run_file(const char *dir, const char *name)
     s.file = name;
     strbuf_init(&s.config_text);
     strbuf_init(&s.zone_text);
+    strbuf_init(&s.file_zone);
     strbuf_init(&s.event_json);
     unsigned lineno = 0;
+    size_t block_indent = (size_t)-1; /* of the config or zone block */
     for (char *line = text, *next; line != NULL; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -613,8 +697,17 @@ static void run_file(const char *dir, const char *name)
             if (strcmp(p, "end") == 0) {
                 s.in_config = s.in_zone = false;
             } else {
-                strbuf *target = s.in_config ? &s.config_text : &s.zone_text;
-                strbuf_puts(target, p);
+                strbuf *target = s.in_config ? &s.config_text
+                                 : s.title[0]  ? &s.zone_text
+                                               : &s.file_zone;
+                /* The block's own indentation goes; more than that stays,
+                 * for continuation lines. */
+                size_t indent = (size_t)(p - line);
+                if (block_indent == (size_t)-1 && *p != '\0')
+                    block_indent = indent;
+                strbuf_puts(target, *p == '\0'                ? p
+                                    : indent > block_indent ? line + block_indent
+                                                            : p);
                 strbuf_putc(target, '\n');
             }
             continue;
@@ -623,6 +716,8 @@ static void run_file(const char *dir, const char *name)
             continue;
         if (strncmp(p, "===", 3) == 0) {
             teardown(&s);
+            if (s.file_zone.data)
+                strbuf_puts(&s.zone_text, s.file_zone.data);
             snprintf(s.title, sizeof s.title, "%s", p[3] == ' ' ? p + 4 : p + 3);
             memset(s.ip, 0, sizeof s.ip);
             s.helo[0] = s.auth[0] = s.mta[0] = s.name[0] = '\0';
@@ -633,10 +728,12 @@ static void run_file(const char *dir, const char *name)
         }
         if (strcmp(p, "config") == 0) {
             s.in_config = true;
+            block_indent = (size_t)-1;
             continue;
         }
         if (strcmp(p, "zone") == 0) {
             s.in_zone = true;
+            block_indent = (size_t)-1;
             continue;
         }
         command(&s, p, lineno);
@@ -644,6 +741,7 @@ static void run_file(const char *dir, const char *name)
     teardown(&s);
     strbuf_free(&s.config_text);
     strbuf_free(&s.zone_text);
+    strbuf_free(&s.file_zone);
     strbuf_free(&s.event_json);
     free(text);
 }

@@ -17,6 +17,7 @@ ALLOWED = {
     "authres": {"util", "msg"},
     "spf": {"util", "dns", "authres"},
     "dkim": {"util", "dns", "authres", "msg"},
+    "srs": {"util"},
     "proto": {"util", "msg"},
     "config": {"util"},
     "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dns"},

@@ -13,6 +13,7 @@ enum {
 int cmd_spf_batch(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_srs(int argc, char **argv);
 #include <stdbool.h>
 int cmd_status(int argc, char **argv, bool reload);
 

@@ -71,6 +71,16 @@ static size_t span_find(span s, char c)
     return hit ? (size_t)(hit - s.p) : s.len;
 }
 
+/* NUL, CR and LF never belong in an envelope address, and copied into a
+ * reply line they would end it early. */
+static bool has_line_breakers(const char *addr, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (addr[i] == '\0' || addr[i] == '\r' || addr[i] == '\n')
+            return true;
+    return false;
+}
+
 /* Splits addr at its last '@'. */
 static bool split_address(const char *addr, size_t len, span *local, span *domain)
 {
@@ -390,7 +400,8 @@ srs_status srs_forward(const srs *s, const char *addr, size_t len, int64_t now, 
     if (len >= SRS_ADDRESS_MAX)
         return SRS_TOO_LONG;
     span local, domain;
-    if (!split_address(addr, len, &local, &domain) || local.len == 0 || domain.len == 0 ||
+    if (has_line_breakers(addr, len) || !split_address(addr, len, &local, &domain) ||
+        local.len == 0 || domain.len == 0 ||
         domain.len >= SRS_DOMAIN_MAX || span_find(domain, '=') != domain.len)
         return SRS_BAD_ADDRESS;
 
@@ -466,7 +477,7 @@ srs_status srs_reverse(const srs *s, const char *addr, size_t len, int64_t now, 
     if (len >= SRS_ADDRESS_MAX)
         return SRS_TOO_LONG;
     span local, domain;
-    if (!split_address(addr, len, &local, &domain))
+    if (has_line_breakers(addr, len) || !split_address(addr, len, &local, &domain))
         return SRS_NOT_SRS;
     if (s->count == 0)
         return SRS_NO_SECRET;

@@ -20,10 +20,10 @@
 typedef enum srs_status {
     SRS_OK = 0,
     SRS_UNCHANGED,   /* forward: already under the SRS domain, copied as is */
-    SRS_NOT_SRS,     /* reverse: not an SRS0/SRS1 address, or malformed one */
+    SRS_NOT_SRS,     /* reverse: not an SRS0/SRS1 address, malformed, NUL/CR/LF */
     SRS_BAD_HASH,    /* reverse: no secret gives this hash */
     SRS_EXPIRED,     /* reverse: the day stamp is older than max_age */
-    SRS_BAD_ADDRESS, /* forward: no local part or no domain */
+    SRS_BAD_ADDRESS, /* forward: no local part or domain, or NUL, CR, LF */
     SRS_TOO_LONG,    /* input or output longer than SRS_ADDRESS_MAX or out_size */
     SRS_NO_SECRET,   /* no secret, or forward without an SRS domain */
     SRS_NO_MEMORY,

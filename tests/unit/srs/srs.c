@@ -273,6 +273,14 @@ static void test_malformed_and_bounds(void)
            "an over-long input: reverse");
     free(huge);
 
+    static const char with_nul[] = "bob\0x@example.com";
+    TAP_OK(srs_forward(s, with_nul, sizeof with_nul - 1, now_ju, out, sizeof out) ==
+               SRS_BAD_ADDRESS, "forward refuses a NUL byte");
+    TAP_OK(fwd(s, "bob\r\n@example.com", now_ju, out, sizeof out) == SRS_BAD_ADDRESS,
+           "forward refuses CR LF");
+    TAP_OK(rev(s, "SRS0=rkmb=JU=example.com=bob\n@fwd.example.net", now_ju, back, sizeof back) ==
+               SRS_NOT_SRS, "reverse refuses LF");
+
     /* Reverse never reads past len: the address is not NUL-terminated. */
     const char *whole = "SRS0=uoTY=JU=Example.COM=Alice.Smith@fwd.example.netGARBAGE";
     TAP_OK(srs_reverse(s, whole, strlen(whole) - 7, now_ju, back, sizeof back) == SRS_OK &&

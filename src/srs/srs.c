@@ -337,7 +337,9 @@ int srs_set_max_age(srs *s, unsigned days)
 /* ------------------------------------------------------------ parsing */
 
 /* An SRS1 local part: SRS1<sep>HASH=SRSHOST=SRSUSER, where SRSUSER is
- * the SRS0 local part after "SRS0" (it starts with a separator). */
+ * the SRS0 local part after "SRS0" (it starts with a separator). A host
+ * with '@' in it is refused, here and in SRS0, so that what reverse
+ * returns splits back into the same local part and domain. */
 typedef struct srs1_parts {
     span hash, host, user;
 } srs1_parts;
@@ -357,7 +359,8 @@ static bool parse_srs1(span local, srs1_parts *p)
         return false;
     p->host = (span){rest.p, i};
     p->user = (span){rest.p + i + 1, rest.len - i - 1};
-    return p->user.len >= 2 && is_separator(p->user.p[0]);
+    return span_find(p->host, '@') == p->host.len && p->user.len >= 2 &&
+           is_separator(p->user.p[0]);
 }
 
 /* An SRS0 local part: SRS0<sep>HASH=TT=DOMAIN=USER (USER may hold '='). */
@@ -379,7 +382,7 @@ static bool parse_srs0(span local, srs0_parts *p)
         rest = (span){rest.p + i + 1, rest.len - i - 1};
     }
     p->user = rest;
-    return p->user.len > 0;
+    return span_find(p->domain, '@') == p->domain.len && p->user.len > 0;
 }
 
 static bool has_srs_prefix(span local, const char *prefix)

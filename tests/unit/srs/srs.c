@@ -228,7 +228,8 @@ static void test_malformed_and_bounds(void)
     char out[SRS_ADDRESS_MAX], back[SRS_ADDRESS_MAX];
     const char *not_srs[] = {"plain@example.com", "SRS0@x", "SRS0=@x", "SRS0=a=b=c@x",
                              "SRS0=aaaa=JU=dom=@x", "SRS2=aaaa=JU=d=u@x", "SRS0xaaaa=JU=d=u@x",
-                             "SRS1=aaaa=host@x", "SRS1=aaaa=host=user@x", "noat", ""};
+                             "SRS1=aaaa=host@x", "SRS1=aaaa=host=user@x", "noat", "",
+                             "SRS0=aaaa=JU=d@e=u@x", "SRS1=aaaa=h@i==u@x"};
     for (size_t i = 0; i < sizeof not_srs / sizeof not_srs[0]; i++)
         TAP_OK(rev(s, not_srs[i], now_ju, back, sizeof back) == SRS_NOT_SRS,
                "not SRS: '%s'", not_srs[i]);

@@ -15,6 +15,7 @@ int cmd_spf_lint(int argc, char **argv);
 int cmd_spf_wizard(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_srs(int argc, char **argv);
 #include <stdbool.h>
 int cmd_status(int argc, char **argv, bool reload);
 

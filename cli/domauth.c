@@ -48,6 +48,7 @@ static const char usage_main[] =
     "  spf lint    check a domain's published SPF tree, or one record's syntax\n"
     "  spf wizard  build an SPF record for a domain from answers, and check it\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
+    "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
@@ -320,6 +321,7 @@ int main(int argc, char **argv)
         int cmd_dkim(int, char **);
         return cmd_dkim(argc - 1, argv + 1);
     }
+    if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);

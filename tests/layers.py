@@ -18,6 +18,7 @@ ALLOWED = {
     "spf": {"util", "dns", "authres"},
     "record": {"util", "dns", "spf"},
     "dkim": {"util", "dns", "authres", "msg"},
+    "srs": {"util"},
     "proto": {"util", "msg"},
     "config": {"util"},
     "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dns"},

@@ -1043,6 +1043,46 @@ static int note_key(parse_state *st, const char *section, const char *name, unsi
     return 0;
 }
 
+/* A per-result key is one key under all its names ([policy] fail_action
+ * is [spf] fail_action; [domain X] fail_action is its spf_fail_action), so
+ * giving it twice under two names is caught like any repeat. */
+static bool is_result_key(const char *const *names, int count, const char *name)
+{
+    for (int r = 0; r < count; r++) {
+        size_t n = strlen(names[r]);
+        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
+            for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+                if (strcmp(name + n + 1, result_keys[k].suffix) == 0)
+                    return true;
+    }
+    return false;
+}
+
+static void canonical_key(const char *section, const char *name, char *csec, size_t csec_size,
+                          char *cname, size_t cname_size)
+{
+    snprintf(csec, csec_size, "%s", section);
+    snprintf(cname, cname_size, "%s", name);
+    bool policy = strcmp(section, "policy") == 0;
+    bool domain = strncmp(section, "domain ", 7) == 0;
+    if (!policy && !domain)
+        return;
+    if (is_result_key(spf_result_names, SPF_RESULT_COUNT, name)) {
+        if (policy)
+            snprintf(csec, csec_size, "spf");
+        else
+            snprintf(cname, cname_size, "spf_%s", name);
+    } else if (policy && strncmp(name, "spf_", 4) == 0 &&
+               is_result_key(spf_result_names, SPF_RESULT_COUNT, name + 4)) {
+        snprintf(csec, csec_size, "spf");
+        snprintf(cname, cname_size, "%s", name + 4);
+    } else if (policy && strncmp(name, "dkim_", 5) == 0 &&
+               is_result_key(dkim_result_names, DKIM_RESULT_COUNT, name + 5)) {
+        snprintf(csec, csec_size, "dkim");
+        snprintf(cname, cname_size, "%s", name + 5);
+    }
+}
+
 static const char *domain_of_section(const char *section)
 {
     if (strncmp(section, "domain ", 7) != 0)
@@ -1085,7 +1125,10 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
 {
     if (st->failed)
         return;
-    if (!is_list_key(section, name) && note_key(st, section, name, line) != 0)
+    char canon_section[CONFIG_LINE_MAX + 1], canon_name[128];
+    canonical_key(section, name, canon_section, sizeof canon_section, canon_name,
+                  sizeof canon_name);
+    if (!is_list_key(section, name) && note_key(st, canon_section, canon_name, line) != 0)
         return;
     char why[400] = "";
     const char *domain = domain_of_section(section);
@@ -1384,45 +1427,63 @@ static void parse_lines(parse_state *st, const char *text, size_t len)
     flush_key(st);
 }
 
-/* Replies must match their action's class: 4xx for defer, 5xx for reject. */
-static int check_one_reply(parse_state *st, const result_policy *rp, const char *where,
-                           const char *key)
+/* Replies must match their action's class: 4xx for defer, 5xx for reject.
+ * The error names the line of the reply (or of the action, when the reply
+ * is the default) and the key as it is written in its section. */
+static int check_one_reply(parse_state *st, const result_policy *rp, const char *section,
+                           const char *reply_key, const char *action_key, const char *where)
 {
     if (rp->action == ACTION_ACCEPT)
         return 0;
-    char why[200], msg[400];
+    char why[200];
     if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why, sizeof why) ==
         0)
         return 0;
-    snprintf(msg, sizeof msg, "%s%s_reply: %s (the reply must suit %s_action = %s)", where, key,
-             why, key, policy_action_name(rp->action));
-    st->failed = true;
-    snprintf(st->err, st->err_size, "%s: %s", st->cfg->path ? st->cfg->path : "(config)", msg);
+    unsigned line = config_key_line(st->cfg, section, reply_key);
+    if (line == 0)
+        line = config_key_line(st->cfg, section, action_key);
+    fail_at(st, line, "%s%s: %s (the reply must suit %s = %s)", where, reply_key, why,
+            action_key, rp->action == ACTION_DEFER ? "defer" : "reject");
     return -1;
 }
 
-/* Every reply suits its action (4xx for defer, 5xx for reject), in every
- * table: [spf], [dkim], invalid_from, and the thresholds. */
-static int check_replies(parse_state *st, const policy_settings *ps, const char *where)
+/* Every reply suits its action in every table: [spf], [dkim], invalid_from
+ * and the thresholds; in a [domain] section by the names written there. */
+static int check_replies(parse_state *st, const policy_settings *ps, const char *domain)
 {
-    char key[64];
+    char where[300] = "", section[300];
+    if (domain != NULL)
+        snprintf(where, sizeof where, "[domain %s] ", domain);
+    char reply_key[96], action_key[96];
     for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        snprintf(key, sizeof key, "%s%s", *where == '[' && where[1] == 'd' ? "spf_" : "",
+        snprintf(section, sizeof section, domain ? "domain %s" : "spf", domain);
+        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "spf_" : "",
                  spf_result_names[r]);
-        if (check_one_reply(st, &ps->results[r], where, key) != 0)
+        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "spf_" : "",
+                 spf_result_names[r]);
+        if (check_one_reply(st, &ps->results[r], section, reply_key, action_key, where) != 0)
             return -1;
     }
     for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-        snprintf(key, sizeof key, "dkim_%s", dkim_result_names[r]);
-        if (check_one_reply(st, &ps->dkim_results[r], where, key) != 0)
+        snprintf(section, sizeof section, domain ? "domain %s" : "dkim", domain);
+        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "dkim_" : "",
+                 dkim_result_names[r]);
+        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "dkim_" : "",
+                 dkim_result_names[r]);
+        if (check_one_reply(st, &ps->dkim_results[r], section, reply_key, action_key, where) != 0)
             return -1;
     }
-    if (check_one_reply(st, &ps->invalid_from, where, "invalid_from") != 0)
+    snprintf(section, sizeof section, domain ? "domain %s" : "policy", domain);
+    if (check_one_reply(st, &ps->invalid_from, section, "invalid_from_reply",
+                        "invalid_from_action", where) != 0)
         return -1;
     const result_policy defer = {.action = ACTION_DEFER, .reply = ps->defer_threshold_reply};
     const result_policy reject = {.action = ACTION_REJECT, .reply = ps->reject_threshold_reply};
-    if ((ps->defer_threshold > 0 && check_one_reply(st, &defer, where, "defer_threshold") != 0) ||
-        (ps->reject_threshold > 0 && check_one_reply(st, &reject, where, "reject_threshold") != 0))
+    if ((ps->defer_threshold > 0 && check_one_reply(st, &defer, section, "defer_threshold_reply",
+                                                    "defer_threshold", where) != 0) ||
+        (ps->reject_threshold > 0 && check_one_reply(st, &reject, section,
+                                                     "reject_threshold_reply",
+                                                     "reject_threshold", where) != 0))
         return -1;
     return 0;
 }
@@ -1522,11 +1583,9 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         apply_domains(st);
     if (!st->failed)
         check_daemon(st);
-    if (!st->failed && check_replies(st, &cfg->global, "") == 0) {
+    if (!st->failed && check_replies(st, &cfg->global, NULL) == 0) {
         for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
-            char where[300];
-            snprintf(where, sizeof where, "[domain %s] ", cfg->domains[d].domain);
-            check_replies(st, &cfg->domains[d].settings, where);
+            check_replies(st, &cfg->domains[d].settings, cfg->domains[d].domain);
         }
     }
     for (size_t i = 0; i < st->pending_count; i++) {

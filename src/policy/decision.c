@@ -188,6 +188,9 @@ policy_action policy_threshold_action(const policy_settings *ps, double score,
                                       const char **reply_template)
 {
     *reply_template = NULL;
+    /* Scores are sums of decimals (0.7 + 0.1): compared as the score header
+     * shows them, to a tenth, not in raw binary floating point. */
+    score += 1e-9;
     if (ps->reject_threshold > 0 && score >= ps->reject_threshold) {
         *reply_template = ps->reject_threshold_reply;
         return ACTION_REJECT;

@@ -220,6 +220,8 @@ void policy_verdict(const verdict_input *in, verdict *v)
             expand_reply(reply_template, decider, in, v->reply, sizeof v->reply);
         if (ps->monitor && v->enforced != ACTION_ACCEPT)
             add_reason(v, "monitor mode: %s held back", policy_action_name(v->enforced));
+        else if (ps->monitor && v->tag[0])
+            add_reason(v, "monitor mode: tag held back");
     }
     v->action = ps->monitor ? ACTION_ACCEPT : v->enforced;
 

@@ -28,6 +28,7 @@ typedef struct spf_job {
     da_drive *drive;
     char *address;      /* the address checked (header From: identity) */
     bool helo_phase;    /* checking HELO first (check_helo) */
+    bool helo_only;     /* the HELO check beside the From: ones (header_from) */
     bool done;
 } spf_job;
 
@@ -52,6 +53,7 @@ struct svc_msg {
     /* session */
     char *client_ip, *client_name, *helo, *auth_user, *mta_name;
     char authserv_id[256], receiver[256];
+    char client_ip_checked[64]; /* as checked: IPv4-mapped IPv6 as IPv4 */
     /* envelope */
     char *mail_from;
     bool mail_from_too_long;
@@ -77,7 +79,7 @@ struct svc_msg {
     da_dkim_sign *signer;
     char *signature;
     /* SPF */
-    spf_job spf[SVC_FROM_ADDRESSES_MAX];
+    spf_job spf[SVC_FROM_ADDRESSES_MAX + 1]; /* + the HELO beside header From: */
     size_t spf_count;
     bool spf_started, spf_done;
     const char *spf_identity; /* "mailfrom", "helo", "header_from" */
@@ -172,6 +174,11 @@ svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *
     snprintf(m->receiver, sizeof m->receiver, "%s",
              c->receiver && *c->receiver ? c->receiver : fallback);
     m->mail_from = dup_or_null("");
+    ip_addr ip;
+    if (m->client_ip != NULL && ip_parse(m->client_ip, strlen(m->client_ip), &ip)) {
+        ip_unmap(&ip);
+        ip_format(&ip, m->client_ip_checked);
+    }
     strbuf_init(&m->header_block);
     auth_results_init(&m->results);
     return m;
@@ -315,6 +322,11 @@ static void spf_done(void *arg)
 static void spf_job_done(spf_job *job)
 {
     svc_msg *m = job->m;
+    if (job->helo_only) {
+        job->done = true;
+        spf_check_all(m);
+        return;
+    }
     /* A HELO that does not fail leaves the decision to the main identity
      * (RFC 7208 section 2.3). */
     if (job->helo_phase && da_spf_eval_result(job->eval) != DA_SPF_FAIL) {
@@ -353,8 +365,14 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
             spf_job *job = &m->spf[m->spf_count++];
             job->address = dup_or_null(m->from_addresses[i]);
         }
+        /* check_helo: the HELO is checked too, at once; if it fails it
+         * decides (RFC 7208 section 2.3), else the From: checks do. */
+        if (ps->check_helo && m->helo && *m->helo) {
+            spf_job *job = &m->spf[m->spf_count++];
+            job->helo_only = true;
+        }
         for (size_t i = 0; i < m->spf_count; i++)
-            if (spf_job_start(m, &m->spf[i], m->spf[i].address, false) != 0)
+            if (spf_job_start(m, &m->spf[i], m->spf[i].address, m->spf[i].helo_only) != 0)
                 m->spf[i].done = true;
     } else {
         m->spf_identity = *m->mail_from ? "mailfrom" : "helo";
@@ -692,8 +710,19 @@ static void build_results(svc_msg *m, bool with_dkim)
     if (m->spf_identity != NULL && strcmp(m->spf_identity, "header_from") == 0 &&
         m->spf_count == 0)
         add_from_finding(m);
+    const spf_job *helo_fail = NULL;
+    for (size_t i = 0; i < m->spf_count; i++)
+        if (m->spf[i].helo_only && m->spf[i].done && m->spf[i].eval != NULL &&
+            da_spf_eval_result(m->spf[i].eval) == DA_SPF_FAIL)
+            helo_fail = &m->spf[i];
+    if (helo_fail != NULL)
+        m->spf_identity = "helo";
     for (size_t i = 0; i < m->spf_count; i++) {
         if (m->spf[i].eval == NULL || !m->spf[i].done)
+            continue;
+        /* A failing HELO decides alone; one that does not fail says nothing. */
+        if ((helo_fail != NULL && &m->spf[i] != helo_fail) ||
+            (helo_fail == NULL && m->spf[i].helo_only))
             continue;
         add_spf_result(m, &m->spf[i]);
         if (m->received_spf == NULL) {
@@ -816,7 +845,7 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
         .received_spf = m->received_spf,
         .message = with_message ? &view : NULL,
         .final = final,
-        .client_ip = m->client_ip,
+        .client_ip = m->client_ip_checked[0] ? m->client_ip_checked : m->client_ip,
         .sender = m->mail_from,
     };
     policy_verdict(&in, v);

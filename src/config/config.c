@@ -1017,13 +1017,16 @@ static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
 
 /* Records name as set in section on line; a second time is an error that
  * names both lines. */
-static int note_key(parse_state *st, const char *section, const char *name, unsigned line)
+/* Notes where a key was set, under its canonical name (section, name);
+ * a repeat is reported with the names as written. */
+static int note_key(parse_state *st, const char *section, const char *name,
+                    const char *written_section, const char *written_name, unsigned line)
 {
     struct config_lines *l = st->cfg->lines;
     const key_line *first = lines_find(l, section, name);
     if (first != NULL) {
-        fail_at(st, line, "'%s' is given twice in [%s] (first on line %u)", name, section,
-                first->line);
+        fail_at(st, line, "'%s' is given twice in [%s] (first on line %u)", written_name,
+                written_section, first->line);
         return -1;
     }
     key_line *n = l ? realloc(l->items, (l->count + 1) * sizeof *n) : NULL;
@@ -1128,7 +1131,8 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
     char canon_section[CONFIG_LINE_MAX + 1], canon_name[128];
     canonical_key(section, name, canon_section, sizeof canon_section, canon_name,
                   sizeof canon_name);
-    if (!is_list_key(section, name) && note_key(st, canon_section, canon_name, line) != 0)
+    if (!is_list_key(section, name) &&
+        note_key(st, canon_section, canon_name, section, name, line) != 0)
         return;
     char why[400] = "";
     const char *domain = domain_of_section(section);
@@ -1454,6 +1458,8 @@ static int check_replies(parse_state *st, const policy_settings *ps, const char 
     char where[300] = "", section[300];
     if (domain != NULL)
         snprintf(where, sizeof where, "[domain %s] ", domain);
+    const char *spf_where = domain ? where : "[spf] ", *dkim_where = domain ? where : "[dkim] ",
+               *policy_where = domain ? where : "[policy] ";
     char reply_key[96], action_key[96];
     for (int r = 0; r < SPF_RESULT_COUNT; r++) {
         snprintf(section, sizeof section, domain ? "domain %s" : "spf", domain);
@@ -1461,7 +1467,7 @@ static int check_replies(parse_state *st, const policy_settings *ps, const char 
                  spf_result_names[r]);
         snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "spf_" : "",
                  spf_result_names[r]);
-        if (check_one_reply(st, &ps->results[r], section, reply_key, action_key, where) != 0)
+        if (check_one_reply(st, &ps->results[r], section, reply_key, action_key, spf_where) != 0)
             return -1;
     }
     for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
@@ -1470,20 +1476,21 @@ static int check_replies(parse_state *st, const policy_settings *ps, const char 
                  dkim_result_names[r]);
         snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "dkim_" : "",
                  dkim_result_names[r]);
-        if (check_one_reply(st, &ps->dkim_results[r], section, reply_key, action_key, where) != 0)
+        if (check_one_reply(st, &ps->dkim_results[r], section, reply_key, action_key,
+                            dkim_where) != 0)
             return -1;
     }
     snprintf(section, sizeof section, domain ? "domain %s" : "policy", domain);
     if (check_one_reply(st, &ps->invalid_from, section, "invalid_from_reply",
-                        "invalid_from_action", where) != 0)
+                        "invalid_from_action", policy_where) != 0)
         return -1;
     const result_policy defer = {.action = ACTION_DEFER, .reply = ps->defer_threshold_reply};
     const result_policy reject = {.action = ACTION_REJECT, .reply = ps->reject_threshold_reply};
     if ((ps->defer_threshold > 0 && check_one_reply(st, &defer, section, "defer_threshold_reply",
-                                                    "defer_threshold", where) != 0) ||
+                                                    "defer_threshold", policy_where) != 0) ||
         (ps->reject_threshold > 0 && check_one_reply(st, &reject, section,
                                                      "reject_threshold_reply",
-                                                     "reject_threshold", where) != 0))
+                                                     "reject_threshold", policy_where) != 0))
         return -1;
     return 0;
 }

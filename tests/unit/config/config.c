@@ -404,7 +404,8 @@ int main(void)
                                        "[spf] fail_action") != NULL,
            "old names in [policy] still work, each with a warning naming the new key");
     config_free(&cfg);
-    expect_error("[dkim]\nfail_action = defer\n", "dkim_fail_reply: a defer reply must start with 4xx");
+    expect_error("[dkim]\nfail_action = defer\n",
+                 "test.conf:2: [dkim] fail_reply: a defer reply must start with 4xx");
     expect_error("[policy]\ninvalid_from_action = defer\n",
                  "invalid_from_reply: a defer reply must start with 4xx");
     expect_error("[policy]\nreject_threshold = 5\nreject_threshold_reply = 451 4.7.1 later\n",

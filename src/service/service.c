@@ -285,6 +285,10 @@ static int spf_job_start(svc_msg *m, spf_job *job, const char *address, bool hel
         say(m, LOG_WARNING, "cannot check client %s: %s", m->client_ip ? m->client_ip : "-", err);
         return -1;
     }
+    /* The driver steps the evaluation itself: let each replay take what
+     * the DNS cache holds at once, as da_spf_eval_start did, instead of a
+     * step (a whole replay) per cached answer. */
+    spf_eval_peek_at(job->eval, m->env->resolver);
     da_engine engine = da_engine_spf(job->eval);
     if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
                        &engine, spf_done, job, &job->drive) != 0) {

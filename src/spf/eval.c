@@ -80,6 +80,7 @@ struct da_spf_eval {
     size_t trace_count, trace_capacity;
 
     da_spf_record_cache *records; /* shared parsed records, or NULL */
+    da_resolver *peek;            /* spf_eval_peek_at: cached answers to take, or NULL */
 
     /* Asynchronous driving (da_spf_eval_start). */
     da_resolver *resolver;
@@ -262,10 +263,10 @@ static const da_dns_answer *need(pass *ps, unsigned depth, const char *name, da_
         ps->out_of_memory = true;
         return &servfail_answer;
     }
-    if (!e->answered && ps->ev->resolver != NULL) {
+    da_resolver *cache = ps->ev->resolver != NULL ? ps->ev->resolver : ps->ev->peek;
+    if (!e->answered && cache != NULL) {
         /* A cache can answer during the replay itself, saving a step. */
-        const da_dns_answer *held =
-            resolver_peek(ps->ev->resolver, &(da_dns_question){e->name, e->type});
+        const da_dns_answer *held = resolver_peek(cache, &(da_dns_question){e->name, e->type});
         if (held != NULL)
             memo_store(ps->ev, e, held);
     }
@@ -1165,6 +1166,7 @@ unsigned da_spf_eval_queries(const da_spf_eval *ev) { return ev->queries_used; }
 const char *spf_eval_client_ip_text(const da_spf_eval *ev) { return ev->ip_text; }
 const char *spf_eval_helo(const da_spf_eval *ev) { return ev->helo; }
 const char *spf_eval_receiver(const da_spf_eval *ev) { return ev->receiver; }
+void spf_eval_peek_at(da_spf_eval *ev, da_resolver *resolver) { ev->peek = resolver; }
 
 size_t da_spf_eval_trace_count(const da_spf_eval *ev) { return ev->trace_count; }
 

@@ -126,7 +126,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[hosts]\ntrusted = 10.0.0.0/8\nwhitelist = 192.0.2.200\n"
     "[dkim]\nkey = sign.test s1 /fuzz/sign.private\nfail_action = reject\n"
     "[policy]\nmonitor = no\ncheck_helo = yes\n"
-    "[spf]\nsoftfail_action = defer\nneutral_tag_subject = yes\n",
+    "[spf]\nsoftfail_action = defer\nneutral_tag_subject = yes\nneutral_tag = [NEUTRAL]\n",
     /* 2: enforce at MAIL, no DKIM, AUTH sessions checked too */
     "[daemon]\nreceiver = mx.dest.test\n"
     "[dkim]\nverify = no\nsign = no\n"
@@ -136,7 +136,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[daemon]\nauthserv_id = mx.dest.test\n"
     "[dkim]\nfail_action = reject\nnone_score = 1\n"
     "[policy]\nmonitor = no\nidentity = header_from\nreply_stage = data\n"
-    "invalid_from_action = reject\nreject_threshold = 6\ndefer_threshold = 3\n"
+    "invalid_from_action = reject\nreject_threshold = 6\ndefer_threshold = 4\n"
     "[spf]\nfail_action = accept\nfail_tag_subject = yes\nsoftfail_tag_subject = yes\n",
     /* 4: per-domain sections, a key for any domain, loopback checked */
     "[dkim]\nkey = * s1 /fuzz/sign.private\ncanonicalization = simple/simple\n"
@@ -151,7 +151,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[dkim]\nrsa_sha1 = neutral\npermerror_action = reject\ntemperror_action = defer\n"
     "[policy]\nauthentication_results = no\nremove_forged_authres = no\nscore_header =\n"
     "received_spf_skip_none = no\n"
-    "[spf]\nnone_action = defer\nnone_reply = 451 4.7.23 no SPF record\npermerror_action = reject\ntemperror_tag_subject = yes\n",
+    "[spf]\nnone_action = defer\nnone_reply = 451 4.7.23 no SPF record\npermerror_action = reject\ntemperror_tag_subject = yes\ntemperror_tag = [TEMP]\n",
     /* 6: signing only for AUTH sessions, thresholds at RCPT */
     "[daemon]\nauthserv_id = mx.dest.test\n"
     "[dkim]\nverify = no\nkey = sign.test s1 /fuzz/sign.private\n"
@@ -159,10 +159,10 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[policy]\nmonitor = no\nreject_threshold = 2\n",
     /* 7: everything rejects, everything tags */
     "[daemon]\nauthserv_id = mx.dest.test\n"
-    "[dkim]\nnone_action = reject\npass_tag_subject = yes\n"
+    "[dkim]\nnone_action = reject\npass_tag_subject = yes\npass_tag = [DKIM]\n"
     "[policy]\nmonitor = no\ncheck_local = yes\nskip_trusted = no\n"
     "[spf]\npass_action = defer\npass_reply = 451 4.7.1 try again\nnone_action = reject\nneutral_action = reject\n"
-    "pass_tag_subject = yes\nnone_tag_subject = yes\n",
+    "pass_tag_subject = yes\npass_tag = [PASS]\nnone_tag_subject = yes\nnone_tag = [NONE]\n",
 };
 
 config_ref *fuzz_config_new(unsigned variant)
@@ -569,6 +569,10 @@ void fuzz_conn_read(fuzz_conn *fc, const uint8_t *data, size_t len)
 
 /* ------------------------------------------------------- canned values */
 
+/* Beyond RFC 5321's limits: a local-part of 70 bytes, labels of 63. */
+#define LONG_LOCAL "llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll"
+#define LONG_LABEL "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
 #define LIST(name, ...)                                                                  \
     static const char *const name##_items[] = {__VA_ARGS__};                             \
     const fuzz_list name = {name##_items, sizeof name##_items / sizeof name##_items[0]}
@@ -581,9 +585,12 @@ LIST(fuzz_helos, "mx.pass.test", "mx.inc.test", "fail.test", "", "[192.0.2.10]",
 LIST(fuzz_senders, "a@pass.test", "b@fail.test", "c@soft.test", "d@neutral.test", "e@inc.test",
      "f@perm.test", "g@loop.test", "h@temp.test", "i@broken.test", "j@redir.test", "k@two.test",
      "a@sign.test", "carol@peer.test", "", "postmaster", "x@nonexistent.test",
-     "\"quoted local\"@pass.test", "a@mx.pass.test");
+     "\"quoted local\"@pass.test", "a@mx.pass.test", LONG_LOCAL "@fail.test",
+     LONG_LOCAL "@" LONG_LABEL "." LONG_LABEL "." LONG_LABEL "." LONG_LABEL ".pass.test",
+     LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL
+     LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL "@soft.test");
 LIST(fuzz_rcpts, "b@dest.test", "c@other.test", "d@sub.dest.test", "postmaster",
-     "e@elsewhere.test", "", "dave@dest.test", "B@DEST.TEST");
+     "e@elsewhere.test", "", "dave@dest.test", "B@DEST.TEST", LONG_LOCAL "@dest.test");
 LIST(fuzz_auth_users, "alice", "", "bob@dest.test");
 LIST(fuzz_queue_ids, "4AbCdE1", "", "QUEUE2", "4AbCdE1");
 LIST(fuzz_header_names, "From", "To", "Subject", "DKIM-Signature", "Authentication-Results",

@@ -8,7 +8,8 @@
  * The input is read as a program, so short inputs reach deep states: the
  * first byte picks the configuration (conn_stub.c), then each byte is an
  * operation, most of them one frame an MTA sends, built from canned or
- * fuzzed values (OPTNEG, MACRO, CONNECT, HELO, MAIL, RCPT, HEADER, EOH, BODY,
+ * fuzzed values (OPTNEG, MACRO, CONNECT, HELO, MAIL, RCPT, HEADER (once or
+ * thousands of times), EOH, BODY,
  * BODYEOB, ABORT, QUIT_NC, QUIT, DATA, UNKNOWN, a raw frame, raw bytes);
  * the others let DNS answers come, let time pass (every timer fires), lose
  * the connection, reload the configuration or change how the bytes are
@@ -25,7 +26,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum op {
-    OP_OPTNEG, OP_MACRO, OP_CONNECT, OP_HELO, OP_MAIL, OP_RCPT, OP_HEADER, OP_HEADER2,
+    OP_OPTNEG, OP_MACRO, OP_CONNECT, OP_HELO, OP_MAIL, OP_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_BODYEOB, OP_ABORT, OP_QUIT_NC, OP_QUIT, OP_DATA, OP_UNKNOWN,
     OP_RAW_FRAME, OP_RAW_BYTES, OP_DNS, OP_SETTLE, OP_TIME, OP_LOSE, OP_RELOAD, OP_CUT,
     OP_MESSAGE, OP_SEND_FAILS, OP_STOP, OP_COUNT
@@ -330,8 +331,22 @@ static void run_op(session *s, uint8_t op)
         break;
     case OP_MAIL: op_address(s, &p, SMFIC_MAIL, &fuzz_senders); break;
     case OP_RCPT: op_address(s, &p, SMFIC_RCPT, &fuzz_rcpts); break;
-    case OP_HEADER:
-    case OP_HEADER2: op_header(s, &p); break;
+    case OP_HEADER: op_header(s, &p); break;
+    case OP_HEADER_REPEAT: {
+        /* Many fields: signatures past the verifier's bound, a header
+         * block past SVC_HEADER_BLOCK_MAX. */
+        unsigned n = fuzz_byte(in);
+        n = n < 128 ? n + 1 : (n - 127) * 30;
+        op_header(s, &p);
+        strbuf one;
+        strbuf_init(&one);
+        strbuf_append(&one, s->wire.data + s->wire.len - (p.len + 5), p.len + 5);
+        for (unsigned i = 1; i < n; i++)
+            strbuf_append(&s->wire, one.data, one.len);
+        FUZZ_CHECK(!s->wire.failed && !one.failed);
+        strbuf_free(&one);
+        break;
+    }
     case OP_EOH: frame(s, SMFIC_EOH, NULL, 0); break;
     case OP_BODY: op_body(s, &p, SMFIC_BODY); break;
     case OP_BODYEOB:

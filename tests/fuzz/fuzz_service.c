@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 enum { SLOTS = 3, MAX_NESTING = 4 };
 
 enum op {
-    OP_NEW, OP_MAIL_FROM, OP_QUEUE_ID, OP_CHECK_MAIL, OP_CHECK_RCPT, OP_HEADER, OP_HEADER2,
+    OP_NEW, OP_MAIL_FROM, OP_QUEUE_ID, OP_CHECK_MAIL, OP_CHECK_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_CHECK_END, OP_FINISH, OP_FREE, OP_DNS, OP_SETTLE, OP_TIME, OP_RELOAD,
     OP_MESSAGE, OP_COUNT
 };
@@ -333,12 +333,19 @@ static void run_op(session *s, uint8_t op)
         break;
     }
     case OP_HEADER:
-    case OP_HEADER2:
+    case OP_HEADER_REPEAT: {
+        /* Repeated: signatures past the verifier's bound, a header block
+         * past SVC_HEADER_BLOCK_MAX. */
+        unsigned n = op % OP_COUNT == OP_HEADER ? 1 : fuzz_byte(in);
+        if (op % OP_COUNT == OP_HEADER_REPEAT)
+            n = n < 128 ? n + 1 : (n - 127) * 30;
         fuzz_header(in, &s->a, &s->b);
         /* A milter's field names are checked by its parser. */
         if (may_call(sl) && sees_message(sl) && mailtext_header_name_valid(s->a.data, s->a.len))
-            svc_msg_header(sl->m, s->a.data, s->b.data, s->b.len);
+            for (unsigned i = 0; i < n && may_call(sl); i++)
+                svc_msg_header(sl->m, s->a.data, s->b.data, s->b.len);
         break;
+    }
     case OP_EOH:
         if (may_call(sl) && sees_message(sl))
             svc_msg_end_headers(sl->m);

@@ -124,7 +124,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     /* 1: enforce at RCPT, HELO first, signing for sign.test */
     "[daemon]\nauthserv_id = mx.dest.test\n"
     "[hosts]\ntrusted = 10.0.0.0/8\nwhitelist = 192.0.2.200\n"
-    "[dkim]\nkey = sign.test s1 /fuzz/sign.private\nfail_action = reject\n"
+    "[dkim]\nkey = sign.test s1 /fuzz/sign.private\nfail_action = reject\npass_score = -2\n"
     "[policy]\nmonitor = no\ncheck_helo = yes\n"
     "[spf]\nsoftfail_action = defer\nneutral_tag_subject = yes\nneutral_tag = [NEUTRAL]\n",
     /* 2: enforce at MAIL, no DKIM, AUTH sessions checked too */
@@ -588,7 +588,8 @@ LIST(fuzz_senders, "a@pass.test", "b@fail.test", "c@soft.test", "d@neutral.test"
      "\"quoted local\"@pass.test", "a@mx.pass.test", LONG_LOCAL "@fail.test",
      LONG_LOCAL "@" LONG_LABEL "." LONG_LABEL "." LONG_LABEL "." LONG_LABEL ".pass.test",
      LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL
-     LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL "@soft.test");
+     LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL LONG_LOCAL
+     "@soft.test");
 LIST(fuzz_rcpts, "b@dest.test", "c@other.test", "d@sub.dest.test", "postmaster",
      "e@elsewhere.test", "", "dave@dest.test", "B@DEST.TEST", LONG_LOCAL "@dest.test");
 LIST(fuzz_auth_users, "alice", "", "bob@dest.test");

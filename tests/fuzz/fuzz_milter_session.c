@@ -94,6 +94,13 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
             size_t name_len = strnlen(name, f.len - skip);
             FUZZ_CHECK(name_len > 0 && skip + name_len + 1 < f.len);
             FUZZ_CHECK(mailtext_header_name_valid(name, name_len));
+            /* The value the MTA writes after "Name:": one field, however
+             * the message's own fields (a tagged Subject) looked. */
+            const char *value = name + name_len + 1;
+            size_t value_len = f.len - skip - name_len - 2;
+            FUZZ_CHECK(strlen(value) == value_len);
+            FUZZ_CHECK(mailtext_header_value_valid(name_len, value, value_len));
+            FUZZ_CHECK(value_len > 0 || f.command == SMFIR_CHGHEADER);
             break;
         }
         default:

@@ -7,11 +7,14 @@
  * da_dns_cache, so a repeated question is answered inside the call that
  * asked, as in domauthd.
  *
- * One fuzz_env per input: fuzz_env_open, then the session, then
- * fuzz_env_close, which closes what is still open, answers every question
- * still out, runs the loop until nothing is left on it (abort() if a handle
- * stays: something was never closed) and frees it all, so LeakSanitizer
- * sees whatever a session left behind. */
+ * One fuzz_env per input: fuzz_env_open, then the session, then (once the
+ * target has closed its connections and freed its messages) fuzz_env_close,
+ * which answers every question still out, runs the loop until nothing is
+ * left on it (abort() if a handle stays: something was never closed) and
+ * frees it all, so LeakSanitizer sees whatever a session left behind.
+ *
+ * FUZZ_TRACE=1 in the environment shows what an input does: the daemon's
+ * log lines, the events and the replies, on stderr. */
 #ifndef DA_FUZZ_CONN_STUB_H
 #define DA_FUZZ_CONN_STUB_H
 
@@ -28,6 +31,7 @@
             fuzz_check_failed(#cond, __FILE__, __LINE__);                                \
     } while (0)
 void fuzz_check_failed(const char *what, const char *file, int line) __attribute__((noreturn));
+bool fuzz_tracing(void);
 
 /* ---- reading the input ---- */
 
@@ -66,9 +70,12 @@ void fuzz_header(fuzz_reader *r, strbuf *name, strbuf *value);
 
 enum { FUZZ_CONFIG_COUNT = 8 };
 
+struct fuzz_upstream;
+
 typedef struct fuzz_env {
     uv_loop_t loop;
-    da_resolver *zone_resolver;
+    struct fuzz_upstream *upstream; /* the questions out, answered from the zone */
+    da_resolver *upstream_resolver;
     domauthd d; /* loop, resolver, cache, records, env, counters, config */
     unsigned events;
 } fuzz_env;
@@ -86,6 +93,9 @@ void fuzz_env_reload(fuzz_env *e, unsigned config_variant);
 /* Answers the questions out now (those they lead to come next time) and
  * runs what is due on the loop, without waiting. */
 void fuzz_env_step(fuzz_env *e);
+/* Answers one of the questions out, the pick-th (modulo their number), so
+ * answers come in any order, as from a real resolver. */
+void fuzz_env_answer_one(fuzz_env *e, unsigned pick);
 /* Steps until no question is out (bounded). */
 void fuzz_env_settle(fuzz_env *e);
 /* As if time had passed every timer on the loop: each runs now. */

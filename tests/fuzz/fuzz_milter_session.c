@@ -11,7 +11,7 @@
  * fuzzed values (OPTNEG, MACRO, CONNECT, HELO, MAIL, RCPT, HEADER (once or
  * thousands of times), EOH, BODY,
  * BODYEOB, ABORT, QUIT_NC, QUIT, DATA, UNKNOWN, a raw frame, raw bytes);
- * the others let DNS answers come, let time pass (every timer fires), lose
+ * the others let DNS answers come (all, or one in any order), let time pass (every timer fires), lose
  * the connection, reload the configuration or change how the bytes are
  * cut into reads. A closed connection is replaced by a new one. At the end
  * the answers come, the connection closes and everything is freed: what is
@@ -29,7 +29,7 @@ enum op {
     OP_OPTNEG, OP_MACRO, OP_CONNECT, OP_HELO, OP_MAIL, OP_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_BODYEOB, OP_ABORT, OP_QUIT_NC, OP_QUIT, OP_DATA, OP_UNKNOWN,
     OP_RAW_FRAME, OP_RAW_BYTES, OP_DNS, OP_SETTLE, OP_TIME, OP_LOSE, OP_RELOAD, OP_CUT,
-    OP_MESSAGE, OP_SEND_FAILS, OP_STOP, OP_COUNT
+    OP_MESSAGE, OP_SEND_FAILS, OP_STOP, OP_ANSWER, OP_COUNT
 };
 
 typedef struct session {
@@ -62,7 +62,7 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
         len -= used;
         if (st == MILTER_DECODE_NEED_MORE)
             break;
-        if (getenv("FUZZ_TRACE") != NULL)
+        if (fuzz_tracing())
             fprintf(stderr, "reply '%c' %.*s\n", f.command,
                     f.command == SMFIC_OPTNEG ? 0 : (int)f.len, (const char *)f.payload);
         switch (f.command) {
@@ -388,6 +388,10 @@ static void run_op(session *s, uint8_t op)
     case OP_DNS:
         flush(s, true);
         fuzz_env_step(&s->env);
+        break;
+    case OP_ANSWER: /* one question out, any of them: answers out of order */
+        flush(s, true);
+        fuzz_env_answer_one(&s->env, fuzz_byte(in));
         break;
     case OP_SETTLE:
         flush(s, true);

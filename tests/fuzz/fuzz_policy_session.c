@@ -11,7 +11,8 @@
  * recipient, client_address, client_name, helo_name, queue_id,
  * sasl_username, ...) with canned or fuzzed values, the same request again
  * for another recipient (several per message, then the next instance),
- * a raw line, an empty line or raw bytes; or the answers come, time passes
+ * a raw line, an empty line or raw bytes; or the answers come (all, or one
+ * in any order), time passes
  * (the event flush timer, SPF deadlines), the connection is lost, the
  * configuration reloaded, or the reads cut otherwise. A closed connection is
  * replaced by a new one. At the end everything is answered, closed and
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum op {
     OP_REQUEST, OP_TYPICAL, OP_AGAIN, OP_LINE, OP_EMPTY, OP_RAW, OP_DNS, OP_SETTLE, OP_TIME,
-    OP_LOSE, OP_RELOAD, OP_CUT, OP_SEND_FAILS, OP_STOP, OP_COUNT
+    OP_LOSE, OP_RELOAD, OP_CUT, OP_SEND_FAILS, OP_STOP, OP_ANSWER, OP_COUNT
 };
 
 enum { ATTR_COUNT = 16 };
@@ -162,7 +163,7 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
     const char *p = (const char *)data, *end = p + len;
     FUZZ_CHECK(len > 0);
     while (p < end) {
-        if (getenv("FUZZ_TRACE") != NULL)
+        if (fuzz_tracing())
             fprintf(stderr, "reply %.*s\n", (int)strcspn(p, "\n"), p);
         FUZZ_CHECK((size_t)(end - p) > 9 && memcmp(p, "action=", 7) == 0);
         const char *lf = memchr(p, '\n', (size_t)(end - p));
@@ -260,6 +261,10 @@ static void run_op(session *s, uint8_t op)
     case OP_DNS:
         flush(s, true);
         fuzz_env_step(&s->env);
+        break;
+    case OP_ANSWER:
+        flush(s, true);
+        fuzz_env_answer_one(&s->env, fuzz_byte(in));
         break;
     case OP_SETTLE:
         flush(s, true);

@@ -35,7 +35,7 @@ enum { SLOTS = 3, MAX_NESTING = 4 };
 enum op {
     OP_NEW, OP_MAIL_FROM, OP_QUEUE_ID, OP_CHECK_MAIL, OP_CHECK_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_CHECK_END, OP_FINISH, OP_FREE, OP_DNS, OP_SETTLE, OP_TIME, OP_RELOAD,
-    OP_MESSAGE, OP_COUNT
+    OP_MESSAGE, OP_ANSWER, OP_COUNT
 };
 
 typedef enum caps_kind {
@@ -178,7 +178,7 @@ static void on_reply(void *arg, const svc_reply *r)
 {
     slot *sl = arg;
     session *s = sl->s;
-    if (getenv("FUZZ_TRACE") != NULL)
+    if (fuzz_tracing())
         fprintf(stderr, "reply slot %d: %d %s (%zu edits)\n", (int)(sl - s->slots), r->action,
                 r->reply ? r->reply : "", r->edit_count);
     FUZZ_CHECK(sl->m != NULL && sl->pending > 0); /* asked, not freed */
@@ -372,6 +372,7 @@ static void run_op(session *s, uint8_t op)
     case OP_FREE: free_slot(sl); break;
     case OP_DNS: fuzz_env_step(&s->env); break;
     case OP_SETTLE: fuzz_env_settle(&s->env); break;
+    case OP_ANSWER: fuzz_env_answer_one(&s->env, which); break; /* in any order */
     case OP_TIME: fuzz_env_time_passes(&s->env); break;
     case OP_RELOAD: fuzz_env_reload(&s->env, which); break;
     case OP_MESSAGE: {

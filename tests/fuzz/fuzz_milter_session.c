@@ -25,6 +25,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* An operation is its byte modulo OP_COUNT: new ones go at the end, so the
+ * seeds (written with values below OP_COUNT) keep their meaning. */
 enum op {
     OP_OPTNEG, OP_MACRO, OP_CONNECT, OP_HELO, OP_MAIL, OP_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_BODYEOB, OP_ABORT, OP_QUIT_NC, OP_QUIT, OP_DATA, OP_UNKNOWN,

@@ -25,6 +25,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* An operation is its byte modulo OP_COUNT: new ones go at the end, so the
+ * seeds (written with values below OP_COUNT) keep their meaning. */
 enum op {
     OP_REQUEST, OP_TYPICAL, OP_AGAIN, OP_LINE, OP_EMPTY, OP_RAW, OP_DNS, OP_SETTLE, OP_TIME,
     OP_LOSE, OP_RELOAD, OP_CUT, OP_SEND_FAILS, OP_STOP, OP_ANSWER, OP_COUNT

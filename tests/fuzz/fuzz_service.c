@@ -32,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { SLOTS = 3, MAX_NESTING = 4 };
 
+/* An operation is its byte modulo OP_COUNT: new ones go at the end, so the
+ * seeds (written with values below OP_COUNT) keep their meaning. */
 enum op {
     OP_NEW, OP_MAIL_FROM, OP_QUEUE_ID, OP_CHECK_MAIL, OP_CHECK_RCPT, OP_HEADER, OP_HEADER_REPEAT,
     OP_EOH, OP_BODY, OP_CHECK_END, OP_FINISH, OP_FREE, OP_DNS, OP_SETTLE, OP_TIME, OP_RELOAD,

@@ -173,6 +173,9 @@ static void on_reply(void *arg, const svc_reply *r)
         append_edits(c, m, r, &out);
     append_verdict(&out, r);
     send_frames(c, &out);
+    /* Sending may close the connection (conn_send fails at once when out
+     * of memory or refused by libuv), and the state with it. */
+    m = c->state;
     if (m != NULL) {
         bool end = m->waiting_for == SMFIC_BODYEOB;
         m->waiting_for = 0;

@@ -148,6 +148,9 @@ static void on_reply(void *arg, const svc_reply *r)
         policyd_reply_dunno(&out);
     }
     send_reply(c, &out);
+    /* Sending may close the connection (conn_send fails at once when out
+     * of memory or refused by libuv), and free the state with it. */
+    p = c->state;
     if (p != NULL && p->flush != NULL)
         uv_timer_start(p->flush, on_flush, EVENT_FLUSH_MS, 0);
     conn_resume(c);

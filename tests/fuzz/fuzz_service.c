@@ -338,10 +338,9 @@ static void run_op(session *s, uint8_t op)
     case OP_HEADER_REPEAT: {
         /* Repeated: signatures past the verifier's bound, a header block
          * past SVC_HEADER_BLOCK_MAX. */
-        unsigned n = op % OP_COUNT == OP_HEADER ? 1 : fuzz_byte(in);
-        if (op % OP_COUNT == OP_HEADER_REPEAT)
-            n = n < 128 ? n + 1 : (n - 127) * 30;
+        uint8_t count = op % OP_COUNT == OP_HEADER ? 0 : fuzz_byte(in);
         fuzz_header(in, &s->a, &s->b);
+        unsigned n = count == 0 ? 1 : fuzz_repeat(&s->env, count, s->a.len + s->b.len + 3);
         /* A milter's field names are checked by its parser. */
         if (may_call(sl) && sees_message(sl) && mailtext_header_name_valid(s->a.data, s->a.len))
             for (unsigned i = 0; i < n && may_call(sl); i++)
@@ -354,8 +353,8 @@ static void run_op(session *s, uint8_t op)
         break;
     case OP_BODY: {
         fuzz_pick(in, &s->a, &fuzz_bodies, false);
-        unsigned repeat = fuzz_byte(in);
-        repeat = repeat < 200 ? 1 : (repeat - 199) * 40;
+        uint8_t count = fuzz_byte(in);
+        unsigned repeat = count < 200 ? 1 : fuzz_repeat(&s->env, count, s->a.len);
         if (may_call(sl) && sees_message(sl))
             for (unsigned i = 0; i < repeat && sl->m != NULL; i++)
                 svc_msg_body(sl->m, s->a.data, s->a.len);

@@ -364,6 +364,7 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
     d->loop = &e->loop;
     d->config_path = "fuzz.conf";
     d->config = fuzz_config_new(config_variant);
+    e->repeat_budget = 4u << 20;
     e->upstream = calloc(1, sizeof *e->upstream);
     FUZZ_CHECK(e->upstream != NULL);
     e->upstream_resolver = resolver_wrap(&upstream_ops, e->upstream);
@@ -383,6 +384,19 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
                        .on_event = on_event,
                        .event_ctx = e,
                        .log = daemon_log};
+}
+
+unsigned fuzz_repeat(fuzz_env *e, uint8_t count, size_t unit_len)
+{
+    size_t n = count < 128 ? count + 1u : (count - 127u) * 30u;
+    size_t most = e->repeat_budget < (3u << 19) ? e->repeat_budget : (3u << 19);
+    if (unit_len > 0 && n * unit_len > most)
+        n = most / unit_len;
+    if (n == 0)
+        n = 1;
+    size_t used = n * unit_len;
+    e->repeat_budget -= used < e->repeat_budget ? used : e->repeat_budget;
+    return (unsigned)n;
 }
 
 void fuzz_env_reload(fuzz_env *e, unsigned config_variant)

@@ -78,6 +78,7 @@ typedef struct fuzz_env {
     da_resolver *upstream_resolver;
     domauthd d; /* loop, resolver, cache, records, env, counters, config */
     unsigned events;
+    size_t repeat_budget; /* bytes fuzz_repeat may still hand out */
 } fuzz_env;
 
 /* The zone every target uses (made once, never changed). */
@@ -119,6 +120,12 @@ typedef struct fuzz_conn {
      * connection is closed inside conn_send. */
     unsigned sends_before_failure;
 } fuzz_conn;
+
+/* How many copies of a unit of unit_len bytes an operation makes from its
+ * count byte: 1 to 128, or up to 3840 (enough to pass SVC_HEADER_BLOCK_MAX
+ * with fields of a few hundred bytes), but never more than 1.5 MiB in one
+ * operation nor 4 MiB in one input, so memory stays bounded. At least 1. */
+unsigned fuzz_repeat(fuzz_env *e, uint8_t count, size_t unit_len);
 
 /* A new connection of that kind (milter_handler or policy_handler, whose
  * state_new makes its protocol state; a target links only the one it

@@ -289,7 +289,7 @@ static void op_body(session *s, strbuf *p, char letter)
     fuzz_pick(&s->in, &s->a, &fuzz_bodies, false);
     unsigned repeat = fuzz_byte(&s->in);
     repeat = repeat < 200 ? 1 : (repeat - 199) * 40; /* up to 2240 copies */
-    for (unsigned i = 0; i < repeat; i++)
+    for (unsigned i = 0; i < repeat && p->len < MILTER_CHUNK_SIZE; i++)
         strbuf_append(p, s->a.data, s->a.len);
     if (p->len > MILTER_CHUNK_SIZE)
         p->len = MILTER_CHUNK_SIZE;
@@ -344,9 +344,9 @@ static void run_op(session *s, uint8_t op)
     case OP_HEADER_REPEAT: {
         /* Many fields: signatures past the verifier's bound, a header
          * block past SVC_HEADER_BLOCK_MAX. */
-        unsigned n = fuzz_byte(in);
-        n = n < 128 ? n + 1 : (n - 127) * 30;
+        uint8_t count = fuzz_byte(in);
         op_header(s, &p);
+        unsigned n = fuzz_repeat(&s->env, count, p.len + 5);
         strbuf one;
         strbuf_init(&one);
         strbuf_append(&one, s->wire.data + s->wire.len - (p.len + 5), p.len + 5);

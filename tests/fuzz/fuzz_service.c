@@ -18,7 +18,8 @@
  * to the end of its own call), free another message, or go on with the
  * next operations of the input from inside the callback (as a milter
  * connection feeds the frames it held back). A reply must come only for a
- * check that waits, once, and carry a usable action, reply and edits. At
+ * check that waits, at most one per check (verify's overlapping checks
+ * may share one), and carry a usable action, reply and edits. At
  * the end every answer comes and every message is freed: what is left is a
  * leak. */
 #include <stdio.h>
@@ -72,6 +73,7 @@ typedef struct session {
 
 static void run_ops(session *s, unsigned count);
 static void continue_script(slot *sl);
+static void settle(session *s);
 
 /* ------------------------------------------------------------ messages */
 
@@ -184,7 +186,7 @@ static void on_reply(void *arg, const svc_reply *r)
         fprintf(stderr, "reply slot %d: %d %s (%zu edits)\n", (int)(sl - s->slots), r->action,
                 r->reply ? r->reply : "", r->edit_count);
     FUZZ_CHECK(sl->m != NULL && sl->pending > 0); /* asked, not freed */
-    sl->pending = 0; /* verify's overlapping checks get one reply */
+    sl->pending--;
     check_reply(sl, r);
     uint8_t reaction = sl->reaction;
     sl->reaction = 0;
@@ -338,10 +340,9 @@ static void run_op(session *s, uint8_t op)
     case OP_HEADER_REPEAT: {
         /* Repeated: signatures past the verifier's bound, a header block
          * past SVC_HEADER_BLOCK_MAX. */
-        unsigned n = op % OP_COUNT == OP_HEADER ? 1 : fuzz_byte(in);
-        if (op % OP_COUNT == OP_HEADER_REPEAT)
-            n = n < 128 ? n + 1 : (n - 127) * 30;
+        uint8_t count = op % OP_COUNT == OP_HEADER ? 0 : fuzz_byte(in);
         fuzz_header(in, &s->a, &s->b);
+        unsigned n = count == 0 ? 1 : fuzz_repeat(&s->env, count, s->a.len + s->b.len + 3);
         /* A milter's field names are checked by its parser. */
         if (may_call(sl) && sees_message(sl) && mailtext_header_name_valid(s->a.data, s->a.len))
             for (unsigned i = 0; i < n && may_call(sl); i++)
@@ -354,8 +355,8 @@ static void run_op(session *s, uint8_t op)
         break;
     case OP_BODY: {
         fuzz_pick(in, &s->a, &fuzz_bodies, false);
-        unsigned repeat = fuzz_byte(in);
-        repeat = repeat < 200 ? 1 : (repeat - 199) * 40;
+        uint8_t count = fuzz_byte(in);
+        unsigned repeat = count < 200 ? 1 : fuzz_repeat(&s->env, count, s->a.len);
         if (may_call(sl) && sees_message(sl))
             for (unsigned i = 0; i < repeat && sl->m != NULL; i++)
                 svc_msg_body(sl->m, s->a.data, s->a.len);
@@ -373,7 +374,7 @@ static void run_op(session *s, uint8_t op)
         break;
     case OP_FREE: free_slot(sl); break;
     case OP_DNS: fuzz_env_step(&s->env); break;
-    case OP_SETTLE: fuzz_env_settle(&s->env); break;
+    case OP_SETTLE: settle(s); break;
     case OP_ANSWER: fuzz_env_answer_one(&s->env, which); break; /* in any order */
     case OP_TIME: fuzz_env_time_passes(&s->env); break;
     case OP_RELOAD: fuzz_env_reload(&s->env, which); break;
@@ -389,6 +390,16 @@ static void run_op(session *s, uint8_t op)
         break;
     }
     }
+}
+
+/* Every answer comes. verify's overlapping checks may have had one reply
+ * between them (the service answers the latest): now none waits. */
+static void settle(session *s)
+{
+    fuzz_env_settle(&s->env);
+    for (size_t i = 0; i < SLOTS; i++)
+        if (s->slots[i].kind == CAPS_VERIFY)
+            s->slots[i].pending = 0;
 }
 
 static void run_ops(session *s, unsigned count)
@@ -410,7 +421,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_ops(&s, 0);
     /* Every answer comes (replies may still start scripts and free
      * messages), then what is left is freed. */
-    fuzz_env_settle(&s.env);
+    settle(&s);
     for (size_t i = 0; i < SLOTS; i++)
         free_slot(&s.slots[i]);
     fuzz_env_close(&s.env);

@@ -612,11 +612,12 @@ int main(int argc, char **argv)
                            .json_path = cfg->config.event_log,
                            .database_path = cfg->config.database,
                            /* In the foreground, decisions go to stderr too when
-                            * syslog would not show them (no /dev/log, syslog off)
-                            * or someone watches the terminal. */
+                            * syslog is asked for but would lose them (no
+                            * /dev/log), or someone watches the terminal; never
+                            * when every output was turned off. */
                            .stderr_lines = !daemonize && (isatty(STDERR_FILENO) ||
-                                                          !cfg->config.syslog ||
-                                                          access("/dev/log", W_OK) != 0)};
+                                                          (cfg->config.syslog &&
+                                                           access("/dev/log", W_OK) != 0))};
     err[0] = '\0';
     /* No output, no writer thread: handing it every decision to drop would
      * cost more than the checks themselves. */

@@ -1090,8 +1090,9 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
     m->fn_arg = arg;
     if (m->skip == SKIP_NONE) {
         /* SPF (if not made at MAIL or RCPT, or the identity is header
-         * From:, known only now) and DKIM in parallel. */
-        spf_start(m, ps);
+         * From:, known only now) and DKIM in parallel. DKIM first: SPF may
+         * end inside spf_start (cached answers, nothing to look up), and
+         * the decision must then wait for DKIM, not be made without it. */
         if (m->verify != NULL) {
             da_dkim_verify_finish(m->verify);
             da_engine engine = da_engine_dkim(m->verify);
@@ -1102,6 +1103,7 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
                 m->dkim_running = false;
             }
         }
+        spf_start(m, ps);
     } else {
         m->spf_done = true;
     }

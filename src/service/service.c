@@ -53,10 +53,14 @@ struct svc_msg {
     /* session */
     char *client_ip, *client_name, *helo, *auth_user, *mta_name;
     char authserv_id[256], receiver[256];
-    char client_ip_checked[64]; /* as checked: IPv4-mapped IPv6 as IPv4 */
+    /* The client address as checked (IPv4-mapped IPv6 as IPv4), parsed
+     * once: the skip, the signing decision and %{ip} all use it. */
+    bool client_ok;
+    ip_addr client;
+    char client_ip_checked[IP_TEXT_MAX];
+    svc_counters own_counters; /* when the front end keeps none */
     /* envelope */
     char *mail_from;
-    bool mail_from_too_long;
     char *queue_id;
     rcpt_entry *rcpts;
     size_t rcpt_count;
@@ -88,10 +92,8 @@ struct svc_msg {
     waiting waiting;
     svc_reply_fn fn;
     void *fn_arg;
-    bool in_callback_chain;
     /* the outcome */
     auth_results results;
-    bool results_built;
     verdict final;
     bool final_made;
     char *received_spf;
@@ -147,10 +149,9 @@ static void say(const svc_msg *m, int priority, const char *fmt, ...)
     m->env->log(priority, "%s", text);
 }
 
-static svc_counters *counters(const svc_msg *m)
+static svc_counters *counters(svc_msg *m)
 {
-    static svc_counters unused; /* written, never read: no counters wanted */
-    return m->env->counters ? m->env->counters : &unused;
+    return m->env->counters ? m->env->counters : &m->own_counters;
 }
 
 svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *caps,
@@ -174,10 +175,10 @@ svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *
     snprintf(m->receiver, sizeof m->receiver, "%s",
              c->receiver && *c->receiver ? c->receiver : fallback);
     m->mail_from = dup_or_null("");
-    ip_addr ip;
-    if (m->client_ip != NULL && ip_parse(m->client_ip, strlen(m->client_ip), &ip)) {
-        ip_unmap(&ip);
-        ip_format(&ip, m->client_ip_checked);
+    if (m->client_ip != NULL && ip_parse(m->client_ip, strlen(m->client_ip), &m->client)) {
+        ip_unmap(&m->client);
+        ip_format(&m->client, m->client_ip_checked);
+        m->client_ok = true;
     }
     strbuf_init(&m->header_block);
     auth_results_init(&m->results);
@@ -203,8 +204,7 @@ void svc_msg_mail_from(svc_msg *m, const char *address, size_t len)
 {
     free(m->mail_from);
     m->mail_from = dup_n(address, len);
-    m->mail_from_too_long = address_too_long(address, len);
-    if (m->mail_from_too_long) {
+    if (address_too_long(address, len)) {
         counters(m)->invalid_input++;
         say(m, LOG_WARNING,
             "client %s: MAIL FROM of %zu bytes is beyond RFC 5321's limits (local-part 64, "
@@ -254,11 +254,9 @@ static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
         return SKIP_AUTHENTICATED;
     if (m->client_ip == NULL)
         return SKIP_LOCAL; /* a local submission: no client address */
-    ip_addr ip;
-    if (!ip_parse(m->client_ip, strlen(m->client_ip), &ip))
+    if (!m->client_ok)
         return SKIP_BAD_CLIENT_IP;
-    session_facts f = {.client_ip = m->client_ip, .authenticated = m->auth_user != NULL};
-    return policy_skip(m->cfg->config, ps, &f);
+    return policy_skip(m->cfg->config, ps, &m->client, m->auth_user != NULL);
 }
 
 /* ----------------------------------------------------------------- SPF */
@@ -399,16 +397,15 @@ static void dkim_done(void *arg)
     leave(m);
 }
 
-static bool is_loopback(const char *ip)
+/* Loopback, or a local submission with no client address. */
+static bool is_loopback(const svc_msg *m)
 {
-    if (ip == NULL)
-        return true; /* a local submission (no client address) */
-    ip_addr a;
-    if (!ip_parse(ip, strlen(ip), &a))
-        return false;
-    ip_unmap(&a);
-    return (a.family == 4 && a.bytes[0] == 127) ||
-           (a.family == 6 && ip_prefix_equal(a.bytes, (const uint8_t[16]){[15] = 1}, 128));
+    if (m->client_ip == NULL)
+        return true;
+    const ip_addr *a = &m->client;
+    return m->client_ok &&
+           ((a->family == 4 && a->bytes[0] == 127) ||
+            (a->family == 6 && ip_prefix_equal(a->bytes, (const uint8_t[16]){[15] = 1}, 128)));
 }
 
 static bool should_sign(const svc_msg *m)
@@ -419,17 +416,9 @@ static bool should_sign(const svc_msg *m)
         return false;
     if (cfg->dkim_sign_authenticated && m->auth_user != NULL)
         return true;
-    if (cfg->dkim_sign_loopback && is_loopback(m->client_ip))
+    if (cfg->dkim_sign_loopback && is_loopback(m))
         return true;
-    if (cfg->dkim_sign_trusted && m->client_ip != NULL) {
-        ip_addr a;
-        if (ip_parse(m->client_ip, strlen(m->client_ip), &a)) {
-            ip_unmap(&a);
-            if (ip_set_contains(&cfg->trusted, &a))
-                return true;
-        }
-    }
-    return false;
+    return cfg->dkim_sign_trusted && m->client_ok && ip_set_contains(&cfg->trusted, &m->client);
 }
 
 /* The key for the From: domain: the domain itself, a parent domain in the

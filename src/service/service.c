@@ -94,6 +94,7 @@ struct svc_msg {
     void *fn_arg;
     /* the outcome */
     auth_results results;
+    bool spf_results_in, dkim_results_in; /* their parts of results are built */
     verdict final;
     bool final_made;
     char *received_spf;
@@ -610,7 +611,6 @@ static void add_spf_result(svc_msg *m, const spf_job *job)
         auth_result_prop(rs, e, "smtp.helo", da_spf_eval_domain(ev));
     else
         auth_result_prop(rs, e, "smtp.mailfrom", da_spf_eval_sender(ev));
-    counters(m)->spf[r]++;
 }
 
 static void add_dkim_results(svc_msg *m)
@@ -623,7 +623,6 @@ static void add_dkim_results(svc_msg *m)
                  SVC_HEADER_BLOCK_MAX);
         auth_result *e = auth_results_add(rs, "dkim", "permerror", NULL, NULL, NULL);
         auth_result_comment(rs, e, why);
-        counters(m)->dkim[DA_DKIM_PERMERROR]++;
         return;
     }
     if (m->verify == NULL || !m->dkim_done)
@@ -631,7 +630,6 @@ static void add_dkim_results(svc_msg *m)
     size_t n = da_dkim_verify_count(m->verify);
     if (n == 0) {
         auth_results_add(rs, "dkim", "none", NULL, NULL, NULL);
-        counters(m)->dkim[DA_DKIM_NONE]++;
         return;
     }
     /* Signatures past the verifier's bound (max_signatures) are not
@@ -662,7 +660,6 @@ static void add_dkim_results(svc_msg *m)
         auth_result_prop(rs, e, "header.s", info.selector);
         auth_result_prop(rs, e, "header.a", info.algorithm);
         auth_result_prop(rs, e, "header.b", info.header_b);
-        counters(m)->dkim[info.result]++;
         last = e;
     }
     if (not_evaluated > 0 && last != NULL) {
@@ -690,16 +687,10 @@ static void add_from_finding(svc_msg *m)
     auth_result_explanation(&m->results, e, what);
     auth_result_prop(&m->results, e, "policy.identity", "header_from");
     e->policy_as = "invalid_from";
-    counters(m)->invalid_input++;
 }
 
-/* The results vector as it stands (rebuilt at each decision). */
-static void build_results(svc_msg *m, bool with_dkim)
+static void add_spf_results(svc_msg *m)
 {
-    auth_results_free(&m->results);
-    auth_results_init(&m->results);
-    free(m->received_spf);
-    m->received_spf = NULL;
     if (m->spf_identity != NULL && strcmp(m->spf_identity, "header_from") == 0 &&
         m->spf_count == 0)
         add_from_finding(m);
@@ -725,10 +716,21 @@ static void build_results(svc_msg *m, bool with_dkim)
                                   : da_spf_received_spf(ev);
         }
     }
-    if (with_dkim)
+}
+
+/* The results vector, built once per part: SPF's entries (and Received-SPF)
+ * when SPF is done, DKIM's when DKIM is; every decision after that reuses
+ * them. */
+static void build_results(svc_msg *m, bool with_dkim)
+{
+    if (!m->spf_results_in && m->spf_done) {
+        m->spf_results_in = true;
+        add_spf_results(m);
+    }
+    if (with_dkim && !m->dkim_results_in) {
+        m->dkim_results_in = true;
         add_dkim_results(m);
-    if (m->results.failed)
-        counters(m)->errors++;
+    }
 }
 
 /* -------------------------------------------------------------- replies */
@@ -1016,12 +1018,12 @@ static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc
         if (e != NULL)
             e->action = m->skip != SKIP_NONE && !m->caps.sees_message ? "accept" : NULL;
         if (!m->caps.sees_message) {
-            /* Policy delegation: this answer is all there will be. */
+            /* Policy delegation: this answer is all there will be. SPF is
+             * not marked done: a later recipient may still need it. */
             m->rcpt_ps = ps;
             m->waiting = WAIT_RCPT;
             m->fn = fn;
             m->fn_arg = arg;
-            m->spf_done = true;
             decide_early(m);
             return;
         }
@@ -1093,13 +1095,39 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
             }
         }
         spf_start(m, ps);
+        continue_waiting(m);
     } else {
-        m->spf_done = true;
+        decide_end(m); /* skipped: nothing to wait for */
     }
-    continue_waiting(m);
 }
 
 /* --------------------------------------------------------------- event */
+
+/* The message's results, counted once, as the event records them. */
+static void count_results(const svc_msg *m, svc_counters *c)
+{
+    for (size_t i = 0; i < m->results.count; i++) {
+        const auth_result *e = &m->results.items[i];
+        if (e->policy_as != NULL) {
+            c->invalid_input++;
+            continue;
+        }
+        bool spf = strcmp(e->method, "spf") == 0;
+        for (int r = 0; r < (spf ? SPF_RESULT_COUNT : DKIM_RESULT_COUNT); r++) {
+            const char *name = spf ? da_spf_result_name((da_spf_result)r)
+                                   : da_dkim_result_name((da_dkim_result)r);
+            if (strcmp(e->result, name) == 0) {
+                if (spf)
+                    c->spf[r]++;
+                else if (strcmp(e->method, "dkim") == 0)
+                    c->dkim[r]++;
+                break;
+            }
+        }
+    }
+    if (m->results.failed)
+        c->errors++;
+}
 
 static void write_event(svc_msg *m)
 {
@@ -1108,6 +1136,7 @@ static void write_event(svc_msg *m)
     m->event_written = true;
     svc_counters *c = counters(m);
     c->messages++;
+    count_results(m, c);
     if (!m->final_made) {
         /* Ended before any decision (RSET, or every recipient refused
          * before anything was checked). */

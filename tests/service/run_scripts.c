@@ -37,6 +37,8 @@
  *   expect edits N                        the number of header edits
  *   expect event KEY=GLOB ...             the message's event (see on_event)
  *   expect no-event
+ *   expect counters NAME=N ...  the service's counters (messages, checked,
+ *                             skipped, spf_<result>, dkim_<result>)
  *   expect config-error GLOB              the config is refused with this
  *                                         error ("test.conf:LINE: reason")
  *   expect config-warning GLOB            the config is read with a warning
@@ -446,6 +448,42 @@ static void expect(scenario *s, char *rest, unsigned line)
         else
             say_fail(s, what, "got:\n%s", got.data ? got.data : "(no warning)");
         strbuf_free(&got);
+    } else if (strcmp(kind, "counters") == 0) {
+        /* NAME=N ...: messages, checked, skipped, spf_<result>, dkim_<result> */
+        bool ok = true;
+        char diag[600] = "";
+        for (const char *w; (w = word(&rest)) != NULL;) {
+            const char *eq = strchr(w, '=');
+            if (eq == NULL)
+                continue;
+            unsigned long long want = strtoull(eq + 1, NULL, 10), got = ~0ull;
+            size_t n = (size_t)(eq - w);
+            if (n == 8 && strncmp(w, "messages", 8) == 0)
+                got = s->counters.messages;
+            else if (n == 7 && strncmp(w, "checked", 7) == 0)
+                got = s->counters.checked;
+            else if (n == 7 && strncmp(w, "skipped", 7) == 0)
+                got = s->counters.skipped;
+            for (int r = 0; r < SPF_RESULT_COUNT; r++) {
+                char key[40];
+                snprintf(key, sizeof key, "spf_%s", da_spf_result_name((da_spf_result)r));
+                if (strlen(key) == n && strncmp(w, key, n) == 0)
+                    got = s->counters.spf[r];
+                snprintf(key, sizeof key, "dkim_%s", da_dkim_result_name((da_dkim_result)r));
+                if (strlen(key) == n && strncmp(w, key, n) == 0)
+                    got = s->counters.dkim[r];
+            }
+            if (got != want) {
+                ok = false;
+                size_t dl = strlen(diag);
+                snprintf(diag + dl, sizeof diag - dl, "%.*s: got %llu, want %llu\n", (int)n, w,
+                         got, want);
+            }
+        }
+        if (ok)
+            pass(s, what);
+        else
+            say_fail(s, what, "%s", diag);
     } else if (strcmp(kind, "no-event") == 0) {
         if (!s->have_event)
             pass(s, what);

@@ -80,25 +80,30 @@ policy_action policy_threshold_action(const policy_settings *ps, double score,
     return ACTION_ACCEPT;
 }
 
-bool policy_authres_claims(const char *value, const char *authserv_id)
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool policy_authres_claims(const char *value, size_t len, const char *authserv_id)
 {
     if (value == NULL || authserv_id == NULL || !*authserv_id)
         return false;
     /* The authserv-id is the first token, before ';' or whitespace,
      * optionally after CFWS (RFC 8601 2.2). */
-    const char *p = value;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+    const char *p = value, *end = value + len;
+    while (p < end && is_space(*p))
         p++;
-    while (*p == '(') { /* skip one level of comments */
-        const char *close = strchr(p, ')');
+    while (p < end && *p == '(') { /* skip one level of comments */
+        const char *close = memchr(p, ')', (size_t)(end - p));
         if (close == NULL)
             return false;
         p = close + 1;
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        while (p < end && is_space(*p))
             p++;
     }
     size_t n = 0;
-    while (p[n] && p[n] != ';' && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' && p[n] != '\n')
+    while (p + n < end && p[n] && p[n] != ';' && !is_space(p[n]))
         n++;
     if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
         p++;

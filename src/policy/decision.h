@@ -42,8 +42,9 @@ policy_action policy_threshold_action(const policy_settings *ps, double score,
 void policy_split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,
                         const char **text);
 
-/* True when an Authentication-Results value claims authserv_id (RFC 8601
- * section 5: such headers from outside must be removed). */
-bool policy_authres_claims(const char *header_value, const char *authserv_id);
+/* True when an Authentication-Results value of len bytes claims
+ * authserv_id (RFC 8601 section 5: such headers from outside must be
+ * removed). */
+bool policy_authres_claims(const char *header_value, size_t len, const char *authserv_id);
 
 #endif

@@ -237,7 +237,14 @@ void policy_verdict(const verdict_input *in, verdict *v)
             for (size_t i = m->score_field_count; i > 0; i--)
                 add_edit(v, HEADER_DELETE, ps->score_header, m->score_fields[i - 1], NULL);
     }
-    if (ps->authentication_results && in->skip == SKIP_NONE) {
+    const auth_result *spf = auth_results_find(in->results, "spf");
+    bool received_spf = in->received_spf != NULL && ps->received_spf && in->skip == SKIP_NONE &&
+                        !(ps->received_spf_skip_none && spf != NULL &&
+                          strcmp(spf->result, "none") == 0);
+    /* A front end that adds one field takes Received-SPF first: the
+     * Authentication-Results value is then not built at all. */
+    if (ps->authentication_results && in->skip == SKIP_NONE &&
+        !(in->max_added == 1 && received_spf)) {
         char *value = auth_results_header(in->results, in->authserv_id, 0);
         if (value == NULL)
             v->failed = true;
@@ -245,9 +252,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
             add_edit(v, HEADER_INSERT_TOP, "Authentication-Results", 0, value);
         free(value);
     }
-    const auth_result *spf = auth_results_find(in->results, "spf");
-    if (in->received_spf != NULL && ps->received_spf && in->skip == SKIP_NONE &&
-        !(ps->received_spf_skip_none && spf != NULL && strcmp(spf->result, "none") == 0))
+    if (received_spf)
         add_edit(v, HEADER_INSERT_TOP, "Received-SPF", 0, in->received_spf);
     if (ps->score_header != NULL && *ps->score_header && in->skip == SKIP_NONE) {
         char buf[64];

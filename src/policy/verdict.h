@@ -63,6 +63,7 @@ typedef struct verdict_input {
     const char *authserv_id;
     const char *received_spf;  /* the Received-SPF value, or NULL */
     const message_view *message; /* NULL before DATA: no header edits */
+    unsigned max_added;        /* fields the front end can add; 0: any number */
     bool final;                /* no result can still come */
     /* Before the final decision: the lowest total the results still to
      * come may add (<= 0). Thresholds act on score + this, so an early

@@ -73,6 +73,7 @@ struct svc_msg {
     bool has_subject;
     unsigned authres_seen, score_seen;
     unsigned *forged_authres, *score_fields;
+    const char *score_header; /* its name ("" for none), known at the first field */
     size_t forged_authres_count, score_field_count;
     strbuf header_block;
     bool headers_ended, header_block_too_long;
@@ -556,14 +557,18 @@ void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
         m->subject = dup_n(v, n);
     } else if (strcasecmp(name, "Authentication-Results") == 0) {
         m->authres_seen++;
-        char *v = dup_n(value, len);
-        if (v != NULL && policy_authres_claims(v, m->authserv_id))
+        if (policy_authres_claims(value, len, m->authserv_id))
             push_index(&m->forged_authres, &m->forged_authres_count, m->authres_seen);
-        free(v);
     }
-    /* Our score header from outside is forged too, whatever it says. */
-    const char *score_header = message_settings(m)->score_header;
-    if (score_header != NULL && *score_header && strcasecmp(name, score_header) == 0) {
+    /* Our score header from outside is forged too, whatever it says. The
+     * recipients are all known once headers come: its name is looked up
+     * once. */
+    if (m->score_header == NULL) {
+        const char *h = message_settings(m)->score_header;
+        m->score_header = h != NULL ? h : "";
+    }
+    const char *score_header = m->score_header;
+    if (*score_header && strcasecmp(name, score_header) == 0) {
         m->score_seen++;
         push_index(&m->score_fields, &m->score_field_count, m->score_seen);
     }
@@ -839,6 +844,7 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
         .authserv_id = m->authserv_id,
         .received_spf = m->received_spf,
         .message = with_message ? &view : NULL,
+        .max_added = m->caps.max_added,
         .final = final,
         .client_ip = m->client_ip_checked[0] ? m->client_ip_checked : m->client_ip,
         .sender = m->mail_from,

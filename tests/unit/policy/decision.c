@@ -32,6 +32,11 @@ static skip_reason skip(const domauth_config *cfg, const policy_settings *ps, co
     return policy_skip(cfg, ps, &a, authenticated);
 }
 
+static bool claims(const char *value)
+{
+    return policy_authres_claims(value, strlen(value), "mx.test");
+}
+
 int main(void)
 {
     /* Skips. */
@@ -85,11 +90,15 @@ int main(void)
            "without an enhanced status code");
 
     /* Forged Authentication-Results detection. */
-    TAP_OK(policy_authres_claims("mx.test; spf=pass smtp.mailfrom=x", "mx.test"), "claims our id");
-    TAP_OK(policy_authres_claims("  MX.Test ; dkim=pass", "mx.test"), "case-insensitive, spaces");
-    TAP_OK(policy_authres_claims("(forged) mx.test; spf=pass", "mx.test"), "after a comment");
-    TAP_OK(policy_authres_claims("mx.test 1; spf=pass", "mx.test"), "with a version");
-    TAP_OK(!policy_authres_claims("mx.test.evil; spf=pass", "mx.test"), "a longer id is not ours");
-    TAP_OK(!policy_authres_claims("other.example; spf=pass", "mx.test"), "another host's id");
+    TAP_OK(claims("mx.test; spf=pass smtp.mailfrom=x"), "claims our id");
+    TAP_OK(claims("  MX.Test ; dkim=pass"), "case-insensitive, spaces");
+    TAP_OK(claims("(forged) mx.test; spf=pass"), "after a comment");
+    TAP_OK(claims("mx.test 1; spf=pass"), "with a version");
+    TAP_OK(!claims("mx.test.evil; spf=pass"), "a longer id is not ours");
+    TAP_OK(!claims("other.example; spf=pass"), "another host's id");
+    TAP_OK(policy_authres_claims("mx.test.evil; spf=pass", 7, "mx.test"),
+           "only len bytes are read: a value cut after the id claims it");
+    TAP_OK(!policy_authres_claims("(unclosed mx.test; x", 20, "mx.test"),
+           "an unclosed comment claims nothing");
     return tap_done();
 }

@@ -127,6 +127,26 @@ static void add_edit(verdict *v, header_op op, const char *name, unsigned index,
     v->edits[v->edit_count++] = (header_edit){op, name, index, copy};
 }
 
+/* The Subject edit that puts the tag before the old subject. */
+static void add_subject_tag(verdict *v, const message_view *m, const char *old)
+{
+    strbuf subject;
+    strbuf_init(&subject);
+    strbuf_puts(&subject, v->tag);
+    if (*old) {
+        strbuf_putc(&subject, ' ');
+        strbuf_puts(&subject, old);
+    }
+    if (subject.failed) {
+        v->failed = true;
+    } else {
+        add_edit(v, m->has_subject ? HEADER_CHANGE : HEADER_APPEND, "Subject",
+                 m->has_subject ? 1 : 0, subject.data);
+        v->tag_subject = true;
+    }
+    strbuf_free(&subject);
+}
+
 /* The entry of each method that counts (see best_counts), in order of
  * first appearance. */
 static size_t counting_entries(const auth_results *rs, const policy_settings *ps,
@@ -265,26 +285,14 @@ void policy_verdict(const verdict_input *in, verdict *v)
         const char *old = m->subject ? m->subject : "";
         while (*old == ' ' || *old == '\t')
             old++;
-        if (strncmp(old, v->tag, strlen(v->tag)) == 0) {
+        if (strncmp(old, v->tag, strlen(v->tag)) == 0)
             v->tag_subject = true; /* tagged already: never twice */
-            return;
-        }
-        strbuf subject;
-        strbuf_init(&subject);
-        strbuf_puts(&subject, v->tag);
-        if (*old) {
-            strbuf_putc(&subject, ' ');
-            strbuf_puts(&subject, old);
-        }
-        if (subject.failed) {
-            v->failed = true;
-        } else {
-            add_edit(v, m->has_subject ? HEADER_CHANGE : HEADER_APPEND, "Subject",
-                     m->has_subject ? 1 : 0, subject.data);
-            v->tag_subject = true;
-        }
-        strbuf_free(&subject);
+        else
+            add_subject_tag(v, m, old);
     }
+    /* Our signature goes on top of everything we add (it is inserted last). */
+    if (m->signature != NULL)
+        add_edit(v, HEADER_INSERT_TOP, "DKIM-Signature", 0, m->signature);
 }
 
 void verdict_free(verdict *v)

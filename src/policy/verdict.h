@@ -25,7 +25,7 @@ typedef struct header_edit {
     header_op op;
     const char *name;
     unsigned index; /* HEADER_CHANGE and HEADER_DELETE */
-    char *value;    /* unfolded; NULL for HEADER_DELETE */
+    char *value;    /* unfolded (DKIM-Signature: folded by the signer); NULL for DELETE */
 } header_edit;
 
 /* What the message looks like, as far as the edits need it. */
@@ -37,6 +37,7 @@ typedef struct message_view {
     bool has_subject;
     const char *subject;            /* the first Subject: value, or NULL */
     bool signing;                   /* we sign it: the subject must not change */
+    const char *signature;          /* our DKIM-Signature value (folded), or NULL */
 } message_view;
 
 enum { VERDICT_REASONS_MAX = 1024 };

@@ -803,17 +803,6 @@ static void keep_possible_edits(svc_msg *m, verdict *v)
         if (strncmp(old, v->tag, strlen(v->tag)) != 0)
             v->tag_subject = false;
     }
-    if (m->signature != NULL && v->action == ACTION_ACCEPT) {
-        /* The signature goes on top of everything we add. */
-        header_edit *bigger = realloc(v->edits, (v->edit_count + 1) * sizeof *bigger);
-        char *value = strdup(m->signature);
-        if (bigger != NULL)
-            v->edits = bigger;
-        if (bigger != NULL && value != NULL && edit_possible(m, &(header_edit){HEADER_INSERT_TOP, "DKIM-Signature", 0, NULL}, &added))
-            v->edits[v->edit_count++] = (header_edit){HEADER_INSERT_TOP, "DKIM-Signature", 0, value};
-        else
-            free(value);
-    }
 }
 
 static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool with_message,
@@ -827,6 +816,7 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
         .has_subject = m->has_subject,
         .subject = m->subject,
         .signing = m->signer != NULL || m->signature != NULL,
+        .signature = m->signature,
     };
     /* Until DKIM is in, its most negative score may still come: a
      * threshold acts early only if it would be reached even then. */
@@ -867,13 +857,6 @@ static void reply_with(svc_msg *m, svc_reply_fn fn, void *arg, const verdict *v)
         .results = &m->results,
     };
     fn(arg, &r);
-}
-
-/* Skips depend on the settings (per recipient domain): decided with the
- * settings of each decision. */
-static void ensure_skip(svc_msg *m, const policy_settings *ps)
-{
-    m->skip = decide_skip(m, ps);
 }
 
 static rcpt_entry *add_rcpt(svc_msg *m, const char *rcpt, size_t len)
@@ -973,7 +956,6 @@ static void continue_waiting(svc_msg *m)
 
 static void accept_now(svc_msg *m, svc_reply_fn fn, void *arg)
 {
-    (void)m;
     verdict v;
     memset(&v, 0, sizeof v);
     v.action = v.enforced = ACTION_ACCEPT;
@@ -984,7 +966,7 @@ static void accept_now(svc_msg *m, svc_reply_fn fn, void *arg)
 void svc_msg_check_mail(svc_msg *m, svc_reply_fn fn, void *arg)
 {
     const policy_settings *ps = &m->cfg->config->global;
-    ensure_skip(m, ps);
+    m->skip = decide_skip(m, ps); /* per decision: skips differ per domain */
     if (ps->stage != STAGE_MAIL || ps->identity != IDENTITY_MAILFROM || m->skip != SKIP_NONE) {
         accept_now(m, fn, arg);
         return;
@@ -1015,7 +997,7 @@ static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc
 {
     rcpt_entry *e = add_rcpt(m, rcpt, len);
     const policy_settings *ps = settings_for(m, e ? e->address : NULL);
-    ensure_skip(m, ps);
+    m->skip = decide_skip(m, ps); /* per decision: skips differ per domain */
     /* reply_stage = mail in a [domain] section: the recipient's domain is
      * known only now, so RCPT is the earliest answer for it; after a MAIL
      * answer, each recipient is decided with its own settings. */
@@ -1056,7 +1038,7 @@ void svc_msg_check_end(svc_msg *m, svc_reply_fn fn, void *arg)
 static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
 {
     const policy_settings *ps = message_settings(m);
-    ensure_skip(m, ps);
+    m->skip = decide_skip(m, ps); /* per decision: skips differ per domain */
     if (!m->headers_ended)
         svc_msg_end_headers(m);
     if (m->signer != NULL) {

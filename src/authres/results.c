@@ -51,7 +51,6 @@ auth_result *auth_results_add(auth_results *r, const char *method, const char *r
     e->reason = keep(r, reason);
     e->domain = keep(r, domain);
     e->detail = keep(r, detail);
-    e->in_header = true;
     if (e->method == NULL || e->result == NULL)
         return NULL;
     r->count++;
@@ -89,14 +88,6 @@ const auth_result *auth_results_find(const auth_results *r, const char *method)
     return NULL;
 }
 
-size_t auth_results_count_method(const auth_results *r, const char *method)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->count; i++)
-        n += strcmp(r->items[i].method, method) == 0;
-    return n;
-}
-
 static void append_clause(strbuf *sb, const auth_result *e)
 {
     strbuf_puts(sb, "; ");
@@ -130,12 +121,10 @@ char *auth_results_header(const auth_results *r, const char *authserv_id, size_t
     size_t shown = 0;
     for (size_t i = 0; i < r->count; i++) {
         const auth_result *e = &r->items[i];
-        if (!e->in_header)
-            continue;
         /* How many of this method came before, and how many there are. */
         size_t before = 0, total = 0;
         for (size_t j = 0; j < r->count; j++) {
-            if (!r->items[j].in_header || strcmp(r->items[j].method, e->method) != 0)
+            if (strcmp(r->items[j].method, e->method) != 0)
                 continue;
             before += j < i;
             total++;
@@ -152,22 +141,5 @@ char *auth_results_header(const auth_results *r, const char *authserv_id, size_t
     }
     if (shown == 0)
         strbuf_puts(&sb, "; none");
-    return strbuf_take(&sb);
-}
-
-char *auth_results_summary(const auth_results *r)
-{
-    strbuf sb;
-    strbuf_init(&sb);
-    for (size_t i = 0; i < r->count; i++) {
-        const auth_result *e = &r->items[i];
-        if (i)
-            strbuf_putc(&sb, ' ');
-        strbuf_printf(&sb, "%s=%s", e->method, e->result);
-        if (e->domain != NULL && *e->domain && strcmp(e->method, "spf") != 0)
-            strbuf_printf(&sb, "(d=%s)", e->domain);
-    }
-    if (sb.len == 0)
-        strbuf_puts(&sb, "none");
     return strbuf_take(&sb);
 }

@@ -37,7 +37,6 @@ typedef struct auth_result {
     const char *sender;      /* the address checked, for %{sender} in replies (not in the header) */
     auth_prop props[AUTH_RESULT_MAX_PROPS];
     size_t prop_count;
-    bool in_header;      /* false: kept for policy and the log only */
 } auth_result;
 
 typedef struct auth_results {
@@ -62,17 +61,12 @@ void auth_result_explanation(auth_results *r, auth_result *entry, const char *te
 
 /* The first entry of a method, or NULL. */
 const auth_result *auth_results_find(const auth_results *r, const char *method);
-size_t auth_results_count_method(const auth_results *r, const char *method);
 
 /* The Authentication-Results value (without "Authentication-Results: "):
- * authserv-id, then one "; method=result ..." clause per entry in the
- * header, "; none" when there are none (RFC 8601 section 2.2). A method with
+ * authserv-id, then one "; method=result ..." clause per entry, "; none" when there are none (RFC 8601 section 2.2). A method with
  * more than max_clauses entries (0: AUTH_RESULTS_HEADER_CLAUSES) reports the
  * first max_clauses and says how many more in one comment. Everything
  * quoted so that no value can leave its field. Caller frees with free(). */
 char *auth_results_header(const auth_results *r, const char *authserv_id, size_t max_clauses);
-
-/* "spf=fail dkim=pass(d=example.org)": a one-line summary for logs. */
-char *auth_results_summary(const auth_results *r);
 
 #endif

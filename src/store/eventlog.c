@@ -306,7 +306,7 @@ size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
     return b.len;
 }
 
-static int facility_code(const char *name)
+int eventlog_facility(const char *name)
 {
     static const struct { const char *name; int code; } facilities[] = {
         {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
@@ -592,7 +592,7 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
     char why[512], message[1024];
     log->stderr_lines = o->stderr_lines;
     if (o->syslog) {
-        int facility = facility_code(o->syslog_facility);
+        int facility = eventlog_facility(o->syslog_facility);
         if (facility < 0) {
             snprintf(message, sizeof message, "unknown syslog facility '%s', using mail",
                      o->syslog_facility);

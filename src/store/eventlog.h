@@ -58,4 +58,10 @@ void eventlog_reopen(eventlog *log);
  * Always NUL-terminated; returns its length. Exposed for tests. */
 size_t eventlog_format_syslog(const event_record *record, char *buf, size_t size);
 
+/* The syslog facility (LOG_MAIL, LOG_LOCAL0, ...) of a syslog_facility
+ * name: "mail", "daemon", "user", "local0".."local7"; LOG_MAIL for NULL or
+ * "", -1 for any other name. The daemon's openlog and the event log's use
+ * this one table. */
+int eventlog_facility(const char *name);
+
 #endif

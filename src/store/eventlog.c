@@ -16,6 +16,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "util/strbuf.h"
+
 /* Threading. A dedicated writer thread (uv_thread_t) waits on a condition
  * variable for a mutex-protected FIFO of copied records. We do not use
  * uv_queue_work: libuv's pool has four threads shared with file system and
@@ -54,13 +56,6 @@ typedef struct queued_event {
     event_record *record;
 } queued_event;
 
-/* A growable byte buffer for JSON lines; failed is set when memory ran out. */
-typedef struct line_buffer {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} line_buffer;
-
 struct eventlog {
     uv_loop_t *loop;
     uv_thread_t thread;
@@ -81,7 +76,7 @@ struct eventlog {
     bool json_failing;    /* in an outage: reported, not yet over */
     bool json_partial;    /* a write stopped mid-line: start the next on a new line */
     uint64_t json_lost;
-    line_buffer line;
+    strbuf line;          /* the JSON line being built */
 
     char *db_path;
     event_store *store;   /* NULL when off */
@@ -128,31 +123,10 @@ static void count(eventlog *log, uint64_t written, uint64_t errors, size_t bytes
     uv_mutex_unlock(&log->lock);
 }
 
+/* json_put_fn over a strbuf (a failed allocation sets its failed flag). */
 static void line_put(void *ctx, const char *bytes, size_t len)
 {
-    line_buffer *b = ctx;
-    if (b->failed)
-        return;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *bigger = realloc(b->data, cap);
-        if (bigger == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, bytes, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-static void line_puts(line_buffer *b, const char *s)
-{
-    line_put(b, s, strlen(s));
+    strbuf_append(ctx, bytes, len);
 }
 
 /* Writes all of buf; returns the bytes written, which are fewer than len
@@ -324,14 +298,14 @@ int eventlog_facility(const char *name)
 
 /* ---------------------------------------------------------- JSON file */
 
-static void json_build(line_buffer *b, const event_record *r, bool newline_first)
+static void json_build(strbuf *b, const event_record *r, bool newline_first)
 {
-    b->len = 0;
+    strbuf_clear(b);
     b->failed = false;
     if (newline_first)
-        line_puts(b, "\n");
+        strbuf_putc(b, '\n');
     event_json_write(r, -1, line_put, b);
-    line_puts(b, "\n");
+    strbuf_putc(b, '\n');
 }
 
 static int json_open_file(const char *path)
@@ -639,7 +613,7 @@ static void close_outputs(eventlog *log)
         closelog();
     free(log->json_path);
     free(log->db_path);
-    free(log->line.data);
+    strbuf_free(&log->line);
 }
 
 eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *err,
@@ -657,6 +631,7 @@ eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *
      * kept so that a later version can report back on it (uv_async). */
     log->loop = loop;
     log->json_fd = -1;
+    strbuf_init(&log->line);
     log->queue_limit = options->queue_limit ? options->queue_limit : QUEUE_LIMIT_DEFAULT;
     if (uv_mutex_init(&log->lock) != 0) {
         free(log);

@@ -590,8 +590,12 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
         }
     }
     if (o->database_path != NULL && *o->database_path != '\0') {
+        /* The open runs on the caller's thread (the daemon's loop, its
+         * listeners already open): an older database is upgraded by the
+         * writer thread's first batch instead. */
         event_store_options so = {.access = EVENT_STORE_WRITE,
-                                  .busy_timeout_ms = o->busy_timeout_ms};
+                                  .busy_timeout_ms = o->busy_timeout_ms,
+                                  .upgrade_on_write = true};
         why[0] = '\0';
         log->store = event_store_open(o->database_path, &so, why, sizeof why);
         if (log->store == NULL || (log->db_path = strdup(o->database_path)) == NULL) {

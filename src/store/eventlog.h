@@ -31,8 +31,9 @@ typedef struct eventlog_options {
 } eventlog_options;
 
 /* Opens the outputs; a database or file that cannot be opened is reported
- * in err and left off (the daemon still runs). Returns NULL only when out
- * of memory. */
+ * in err and left off (the daemon still runs). An older database is
+ * upgraded by the writer thread, not here, so this does not wait for it.
+ * Returns NULL only when out of memory. */
 eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *err,
                         size_t err_size);
 /* Copies the record and queues it; returns at once. */

@@ -27,6 +27,7 @@ typedef struct sqlite_store {
     event_store base;
     sqlite3 *db;
     int version;               /* of the file (after the migration, when writing) */
+    bool upgrade_pending;      /* an older file, to upgrade before the first write */
     const char *source;        /* the events table as version 2 shows it */
     sqlite3_stmt *insert;      /* when writing */
     sqlite3_stmt *read_results, *read_rcpts; /* a row's arrays, when reading */
@@ -101,10 +102,21 @@ static int user_version(sqlite3 *db, char *why, size_t why_size)
     return version;
 }
 
+/* A database from a newer domauth is left alone: this one would not know
+ * what its columns mean. */
+static int refuse_newer(int version, char *why, size_t why_size)
+{
+    say(why, why_size,
+        "schema version %d is newer than this domauth's (%d); the database is left as it is",
+        version, EVENT_SQLITE_SCHEMA_VERSION);
+    return -1;
+}
+
 /* Brings the schema to EVENT_SQLITE_SCHEMA_VERSION in one transaction.
- * Version 0 is a new file; upgrades[v] turns version v into v + 1. A
- * database from a newer domauth is left alone: this one would not know
- * what its columns mean. A file at the current version is not written. */
+ * Version 0 is a new file; upgrades[v] turns version v into v + 1. The
+ * version is read again under the write lock (another writer may have
+ * upgraded the file meanwhile); a file at the current version is not
+ * written. */
 static int migrate(sqlite_store *s, char *why, size_t why_size)
 {
     static const char *const upgrades[EVENT_SQLITE_SCHEMA_VERSION] = {
@@ -117,10 +129,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
     if (version < 0)
         goto fail;
     if (version > EVENT_SQLITE_SCHEMA_VERSION) {
-        say(why, why_size,
-            "schema version %d is newer than this domauth's (%d); the database is left as "
-            "it is",
-            version, EVENT_SQLITE_SCHEMA_VERSION);
+        refuse_newer(version, why, why_size);
         goto fail;
     }
     for (int v = version; v < EVENT_SQLITE_SCHEMA_VERSION; v++)
@@ -160,21 +169,8 @@ static int open_for_writing(sqlite_store *s, const char *path, char *why, size_t
     return 0;
 }
 
-/* WAL lets readers read while the writer writes. Keeping the -wal and -shm
- * files after close lets a reader without write access to the directory
- * open the database read-only; the size limit truncates the kept -wal file
- * after a checkpoint. NORMAL sync is enough for a log: a power cut may lose
- * the last commits, never the file. */
-static int set_up_writer(sqlite_store *s, char *why, size_t why_size)
+static int prepare_insert(sqlite_store *s, char *why, size_t why_size)
 {
-    int persist = 1;
-    if (exec(s->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
-        exec(s->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
-        exec(s->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
-        return -1;
-    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (migrate(s, why, why_size) != 0)
-        return -1;
     char sql[512] = "INSERT INTO events (" EVENT_SQLITE_COLUMNS ") VALUES (";
     for (int c = 0; c < EVF_COUNT + 2; c++) {
         size_t used = strlen(sql);
@@ -186,6 +182,56 @@ static int set_up_writer(sqlite_store *s, char *why, size_t why_size)
         say(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
+    return 0;
+}
+
+/* WAL lets readers read while the writer writes. Keeping the -wal and -shm
+ * files after close lets a reader without write access to the directory
+ * open the database read-only; the size limit truncates the kept -wal file
+ * after a checkpoint. NORMAL sync is enough for a log: a power cut may lose
+ * the last commits, never the file.
+ *
+ * A file at the current version is used without taking the write lock. A
+ * new one is made at once (cheap, and readers can then read it); an older
+ * one is upgraded now, or by the first write when upgrade_on_write is set. */
+static int set_up_writer(sqlite_store *s, const event_store_options *o, char *why,
+                         size_t why_size)
+{
+    int persist = 1;
+    if (exec(s->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
+        return -1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    int version = user_version(s->db, why, why_size);
+    if (version < 0)
+        return -1;
+    if (version > EVENT_SQLITE_SCHEMA_VERSION)
+        return refuse_newer(version, why, why_size);
+    if (version > 0 && version < EVENT_SQLITE_SCHEMA_VERSION && o->upgrade_on_write) {
+        s->version = version;
+        s->upgrade_pending = true;
+        return 0;
+    }
+    if (version < EVENT_SQLITE_SCHEMA_VERSION) {
+        if (migrate(s, why, why_size) != 0) /* sets s->version */
+            return -1;
+    } else {
+        s->version = version;
+    }
+    return prepare_insert(s, why, why_size);
+}
+
+/* The upgrade that set_up_writer left to the first write. */
+static int upgrade_now(sqlite_store *s, char *why, size_t why_size)
+{
+    char message[400] = "";
+    if (migrate(s, message, sizeof message) != 0 ||
+        prepare_insert(s, message, sizeof message) != 0) {
+        say(why, why_size, "upgrade from schema version %d failed: %s", s->version, message);
+        return -1;
+    }
+    s->upgrade_pending = false;
     return 0;
 }
 
@@ -273,7 +319,7 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
         sqlite3_busy_timeout(s->db, (int)(o->busy_timeout_ms ? o->busy_timeout_ms
                                                              : BUSY_TIMEOUT_DEFAULT_MS));
         if (o->access == EVENT_STORE_WRITE)
-            rc = set_up_writer(s, why, why_size);
+            rc = set_up_writer(s, o, why, why_size);
         else
             rc = check_readable(s, path, why, why_size);
     }
@@ -332,6 +378,8 @@ static int sqlite_write(event_store *store, const event_record *const *records, 
                         char *why, size_t why_size)
 {
     sqlite_store *s = (sqlite_store *)store;
+    if (s->upgrade_pending && upgrade_now(s, why, why_size) != 0)
+        return -1;
     if (s->insert == NULL) {
         say(why, why_size, "the event store was not opened for writing");
         return -1;

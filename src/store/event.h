@@ -75,6 +75,16 @@ bool event_field_is_string(int field);
 const char **event_field_slot(event_record *r, int field);
 const char *event_field_string(const event_record *r, int field);
 
+/* The strings of a result and of a recipient, by number, in the order of
+ * the structs: their JSON keys ("method", "result", "domain", "detail",
+ * "reason", "props"; "address", "action", "reply"; "?" out of range) and
+ * where they are. */
+enum { EVENT_RESULT_STRINGS = 6, EVENT_RCPT_STRINGS = 3 };
+const char *event_result_key(int i);
+const char **event_result_slot(event_result *x, int i);
+const char *event_rcpt_key(int i);
+const char **event_rcpt_slot(event_rcpt *x, int i);
+
 /* What an event keeps: each string at most EVENT_FIELD_MAX bytes (cut
  * before a UTF-8 sequence that would not fit), at most EVENT_RESULTS_MAX
  * results and EVENT_RCPTS_MAX recipients. Bounds the writer's queue. */

@@ -19,8 +19,6 @@
 enum {
     BUSY_TIMEOUT_DEFAULT_MS = 5000,
     PURGE_CHUNK = 10000, /* rows per transaction, so the writer never waits long */
-    RESULT_COLUMNS = 6,
-    RCPT_COLUMNS = 3,
 };
 
 typedef struct sqlite_store {
@@ -254,6 +252,24 @@ static int open_existing(sqlite_store *s, const char *path, bool writing, char *
     return 0;
 }
 
+/* The statement that reads a results or recipients array, one row per
+ * element and one column per key of store/event.h (constant names, not
+ * input), in their order: SELECT json_extract(value, '$.method'), ... FROM
+ * json_each(?1). */
+static int prepare_array_reader(sqlite_store *s, const char *(*key)(int), int n,
+                                sqlite3_stmt **st)
+{
+    strbuf sql;
+    strbuf_init(&sql);
+    strbuf_puts(&sql, "SELECT ");
+    for (int i = 0; i < n; i++)
+        strbuf_printf(&sql, "%sjson_extract(value, '$.%s')", i ? ", " : "", key(i));
+    strbuf_puts(&sql, " FROM json_each(?1)");
+    int rc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, -1, st, NULL);
+    strbuf_free(&sql);
+    return rc;
+}
+
 static int check_readable(sqlite_store *s, const char *path, char *why, size_t why_size)
 {
     char message[256] = "";
@@ -264,17 +280,10 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
         return -1;
     }
     s->source = s->version == 1 ? EVENT_SQLITE_SOURCE_V1 : EVENT_SQLITE_SOURCE_V2;
-    static const char arrays[] = "SELECT json_extract(value, '$.method'), "
-                                 "json_extract(value, '$.result'), "
-                                 "json_extract(value, '$.domain'), "
-                                 "json_extract(value, '$.detail'), "
-                                 "json_extract(value, '$.reason'), "
-                                 "json_extract(value, '$.props') FROM json_each(?1)";
-    static const char rcpts[] = "SELECT json_extract(value, '$.address'), "
-                                "json_extract(value, '$.action'), "
-                                "json_extract(value, '$.reply') FROM json_each(?1)";
-    if (sqlite3_prepare_v2(s->db, arrays, -1, &s->read_results, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, rcpts, -1, &s->read_rcpts, NULL) != SQLITE_OK) {
+    if (prepare_array_reader(s, event_result_key, EVENT_RESULT_STRINGS, &s->read_results) !=
+            SQLITE_OK ||
+        prepare_array_reader(s, event_rcpt_key, EVENT_RCPT_STRINGS, &s->read_rcpts) !=
+            SQLITE_OK) {
         say(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
@@ -629,10 +638,10 @@ static int read_row(sqlite_store *s, sqlite3_stmt *st, row_arrays *a, event_reco
     const char *rcpts = (const char *)sqlite3_column_text(st, 2 + EVF_COUNT);
     size_t nresults, nrcpts;
     strbuf_clear(&a->text);
-    int rc = read_array(s->read_results, results, RESULT_COLUMNS, &a->text, &a->result_at,
+    int rc = read_array(s->read_results, results, EVENT_RESULT_STRINGS, &a->text, &a->result_at,
                         &a->result_cap, &nresults);
     if (rc == SQLITE_OK)
-        rc = read_array(s->read_rcpts, rcpts, RCPT_COLUMNS, &a->text, &a->rcpt_at,
+        rc = read_array(s->read_rcpts, rcpts, EVENT_RCPT_STRINGS, &a->text, &a->rcpt_at,
                         &a->rcpt_cap, &nrcpts);
     if (rc != SQLITE_OK)
         return rc;
@@ -650,16 +659,14 @@ static int read_row(sqlite_store *s, sqlite3_stmt *st, row_arrays *a, event_reco
         a->rcpts = grown;
         a->rcpts_room = nrcpts;
     }
-    for (size_t i = 0; i < nresults; i++) {
-        const size_t *o = &a->result_at[i * RESULT_COLUMNS];
-        a->results[i] = (event_result){at(&a->text, o[0]), at(&a->text, o[1]),
-                                       at(&a->text, o[2]), at(&a->text, o[3]),
-                                       at(&a->text, o[4]), at(&a->text, o[5])};
-    }
-    for (size_t i = 0; i < nrcpts; i++) {
-        const size_t *o = &a->rcpt_at[i * RCPT_COLUMNS];
-        a->rcpts[i] = (event_rcpt){at(&a->text, o[0]), at(&a->text, o[1]), at(&a->text, o[2])};
-    }
+    for (size_t i = 0; i < nresults; i++)
+        for (int c = 0; c < EVENT_RESULT_STRINGS; c++)
+            *event_result_slot(&a->results[i], c) =
+                at(&a->text, a->result_at[i * EVENT_RESULT_STRINGS + (size_t)c]);
+    for (size_t i = 0; i < nrcpts; i++)
+        for (int c = 0; c < EVENT_RCPT_STRINGS; c++)
+            *event_rcpt_slot(&a->rcpts[i], c) =
+                at(&a->text, a->rcpt_at[i * EVENT_RCPT_STRINGS + (size_t)c]);
     r->results = nresults ? a->results : NULL;
     r->result_count = nresults;
     r->rcpts = nrcpts ? a->rcpts : NULL;

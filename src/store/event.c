@@ -131,14 +131,22 @@ static void move_string(const char **slot, char **text)
     *text += n + 1;
 }
 
-event_record *event_record_copy(const event_record *r, size_t *size_out)
+/* The results and recipients a copy keeps. */
+static size_t kept_results(const event_record *r)
 {
-    size_t results = r->results ? r->result_count : 0;
-    size_t rcpts = r->rcpts ? r->rcpt_count : 0;
-    if (results > EVENT_RESULTS_MAX)
-        results = EVENT_RESULTS_MAX;
-    if (rcpts > EVENT_RCPTS_MAX)
-        rcpts = EVENT_RCPTS_MAX;
+    size_t n = r->results ? r->result_count : 0;
+    return n > EVENT_RESULTS_MAX ? EVENT_RESULTS_MAX : n;
+}
+
+static size_t kept_rcpts(const event_record *r)
+{
+    size_t n = r->rcpts ? r->rcpt_count : 0;
+    return n > EVENT_RCPTS_MAX ? EVENT_RCPTS_MAX : n;
+}
+
+size_t event_record_copy_size(const event_record *r)
+{
+    size_t results = kept_results(r), rcpts = kept_rcpts(r);
     /* event_record, then the results, then the recipients (all of pointer
      * alignment), then the text. */
     size_t size = sizeof(event_record) + results * sizeof(event_result) +
@@ -151,9 +159,13 @@ event_record *event_record_copy(const event_record *r, size_t *size_out)
     for (size_t i = 0; i < rcpts; i++)
         for (int s = 0; s < EVENT_RCPT_STRINGS; s++)
             size += string_size(member_string(&rcpt_members[s], &r->rcpts[i]));
-    event_record *e = malloc(size);
-    if (e == NULL)
-        return NULL;
+    return size;
+}
+
+event_record *event_record_copy_into(const event_record *r, void *mem)
+{
+    size_t results = kept_results(r), rcpts = kept_rcpts(r);
+    event_record *e = mem;
     *e = *r;
     event_result *result_copy = (event_result *)(void *)(e + 1);
     event_rcpt *rcpt_copy = (event_rcpt *)(void *)(result_copy + results);
@@ -175,9 +187,18 @@ event_record *event_record_copy(const event_record *r, size_t *size_out)
     e->result_count = results;
     e->rcpts = rcpts ? rcpt_copy : NULL;
     e->rcpt_count = rcpts;
+    return e;
+}
+
+event_record *event_record_copy(const event_record *r, size_t *size_out)
+{
+    size_t size = event_record_copy_size(r);
+    void *mem = malloc(size);
+    if (mem == NULL)
+        return NULL;
     if (size_out != NULL)
         *size_out = size;
-    return e;
+    return event_record_copy_into(r, mem);
 }
 
 /* --------------------------------------------------------------- JSON */

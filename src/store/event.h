@@ -96,6 +96,11 @@ size_t event_kept_length(const char *s);
 /* A copy of r in one allocation (free() it), within the limits above; its
  * size in *size when size is not NULL. NULL when out of memory. */
 event_record *event_record_copy(const event_record *r, size_t *size);
+/* The same in memory the caller provides (aligned as malloc's, of
+ * event_record_copy_size(r) bytes), e.g. after its own header in one
+ * allocation. Returns mem. */
+size_t event_record_copy_size(const event_record *r);
+event_record *event_record_copy_into(const event_record *r, void *mem);
 
 /* The JSON arrays of the results and the recipients: [{"method":...,
  * "result":...,"domain":...,"detail":...,"reason":...,"props":...}] and

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +49,19 @@ enum {
 #define BATCH_NS (100ull * 1000 * 1000)
 #define RETRY_NS (1000ull * 1000 * 1000)
 
-/* A queued copy (the record is one allocation: store/event.h). */
+/* A queued copy: this header, then the record and everything it points
+ * to (store/event.h, event_record_copy_into), in one allocation. */
 typedef struct queued_event {
     struct queued_event *next;
-    size_t size;
+    size_t size;             /* of the allocation */
     bool json_ok;            /* its JSON line was written (or JSON is off) */
-    event_record *record;
+    event_record *record;    /* just after this header */
 } queued_event;
+
+/* Where the record starts in a queued_event's allocation. */
+#define RECORD_OFFSET \
+    ((sizeof(queued_event) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * \
+     _Alignof(max_align_t))
 
 struct eventlog {
     uv_loop_t *loop;
@@ -427,7 +434,6 @@ static void db_flush(eventlog *log)
     }
     for (queued_event *e = log->pending_head, *next; e != NULL; e = next) {
         next = e->next;
-        free(e->record);
         free(e);
     }
     log->pending_head = log->pending_tail = NULL;
@@ -441,7 +447,6 @@ static void db_add(eventlog *log, queued_event *e)
     if (log->db_failing && uv_hrtime() < log->db_retry_at) {
         log->db_lost++;
         count(log, 0, 1, e->size);
-        free(e->record);
         free(e);
         return;
     }
@@ -484,7 +489,6 @@ static void write_event(eventlog *log, queued_event *e)
         return;
     }
     count(log, e->json_ok, !e->json_ok, e->size);
-    free(e->record);
     free(e);
 }
 
@@ -664,24 +668,19 @@ void eventlog_write(eventlog *log, const event_record *record)
 {
     if (log == NULL || record == NULL)
         return;
-    queued_event *e = malloc(sizeof *e);
-    size_t size = 0;
-    if (e != NULL && (e->record = event_record_copy(record, &size)) == NULL) {
-        free(e);
-        e = NULL;
-    }
+    size_t size = RECORD_OFFSET + event_record_copy_size(record);
+    queued_event *e = malloc(size);
     if (e != NULL) {
         e->next = NULL;
-        e->size = sizeof *e + size;
+        e->size = size;
         e->json_ok = false;
+        e->record = event_record_copy_into(record, (char *)e + RECORD_OFFSET);
     }
     uv_mutex_lock(&log->lock);
     if (e == NULL || log->queued >= log->queue_limit ||
         log->queued_bytes + e->size > QUEUE_BYTES_LIMIT || log->closing) {
         log->stats.dropped++;
         uv_mutex_unlock(&log->lock);
-        if (e != NULL)
-            free(e->record);
         free(e);
         return;
     }

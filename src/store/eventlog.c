@@ -43,7 +43,10 @@ enum {
     BATCH_ROWS = 200,
     SYSLOG_VALUE_MAX = 256,  /* bytes of a value in the syslog line */
     SYSLOG_LINE_MAX = 16384, /* 22 values of 256 bytes, escaped, fit */
-    SUMMARY_MAX = 1024,      /* bytes of the results or recipients summary built */
+    /* Bytes of the results or recipients summary built: what syslog_value
+     * shows of a value (SYSLOG_VALUE_MAX, plus the rest of a UTF-8 sequence
+     * that starts before it), and a byte more to tell that it goes on. */
+    SUMMARY_MAX = SYSLOG_VALUE_MAX + 8,
 };
 #define QUEUE_BYTES_LIMIT ((size_t)256 << 20)
 #define BATCH_NS (100ull * 1000 * 1000)
@@ -225,14 +228,15 @@ static void syslog_pair(bounded *b, const char *key, const char *value)
 
 /* The results vector in short, "spf=fail(d=example.com) dkim=pass(d=...)",
  * and the recipients, "a@example.net(reject) b@example.net(accept)"; they
- * are escaped as one value each. */
+ * are escaped as one value each. Each is built only as far as the line
+ * shows it: up to 1000 recipients are not walked to be cut. */
 static void syslog_summaries(bounded *b, const event_record *r)
 {
     char text[SUMMARY_MAX];
     if (r->results != NULL && r->result_count > 0) {
         bounded t = {text, sizeof text, 0};
         text[0] = '\0';
-        for (size_t i = 0; i < r->result_count; i++) {
+        for (size_t i = 0; i < r->result_count && t.len + 1 < t.size; i++) {
             const event_result *x = &r->results[i];
             if (i)
                 bounded_put(&t, " ", 1);
@@ -250,7 +254,7 @@ static void syslog_summaries(bounded *b, const event_record *r)
     if (r->rcpts != NULL && r->rcpt_count > 0) {
         bounded t = {text, sizeof text, 0};
         text[0] = '\0';
-        for (size_t i = 0; i < r->rcpt_count; i++) {
+        for (size_t i = 0; i < r->rcpt_count && t.len + 1 < t.size; i++) {
             const event_rcpt *x = &r->rcpts[i];
             if (i)
                 bounded_put(&t, " ", 1);

@@ -762,9 +762,9 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
         say(why, why_size, "the event store was not opened for reading");
         return -1;
     }
-    event_query all = *q;
-    all.limit = 0;
-    sqlite3_stmt *st = prepare_query(s, "count(*), min(time), max(time)", "", &all, NULL, NULL,
+    /* prepare_query never reads q->limit (only sqlite_query binds it), so
+     * the counts cover every event the filters select. */
+    sqlite3_stmt *st = prepare_query(s, "count(*), min(time), max(time)", "", q, NULL, NULL,
                                      "", NULL, why, why_size);
     if (st == NULL)
         return -1;
@@ -777,20 +777,20 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
     out->first = sqlite3_column_int64(st, 1);
     out->last = sqlite3_column_int64(st, 2);
     sqlite3_finalize(st);
-    int rc = count_by(s, "coalesce(result, 'skipped: ' || skip_reason, '-'), count(*)", "", &all,
+    int rc = count_by(s, "coalesce(result, 'skipped: ' || skip_reason, '-'), count(*)", "", q,
                       NULL, NULL, &out->results, why, why_size);
     if (rc == 0)
-        rc = count_by(s, "action, count(*)", "", &all, NULL, NULL, &out->actions, why,
+        rc = count_by(s, "action, count(*)", "", q, NULL, NULL, &out->actions, why,
                       why_size);
     if (rc == 0)
-        rc = count_by(s, "held_action, count(*)", "", &all, "held_action IS NOT NULL", NULL,
+        rc = count_by(s, "held_action, count(*)", "", q, "held_action IS NOT NULL", NULL,
                       &out->held, why, why_size);
     if (rc == 0)
         rc = count_by(s,
                       "coalesce(" ENTRY_METHOD ", '-') || '=' || coalesce(" ENTRY_RESULT
                       ", '-'), count(*)",
-                      ", json_each(ev.results) AS r", &all,
-                      all.method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, all.method,
+                      ", json_each(ev.results) AS r", q,
+                      q->method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, q->method,
                       &out->methods, why, why_size);
     if (rc != 0)
         event_summary_free(out);

@@ -208,6 +208,8 @@ static bool in_list(const char *word, const char *const *list, size_t n)
     return false;
 }
 
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
 /* SPF's results, and those of any method (RFC 8601 section 2.7). */
 static const char *const spf_results[] = {"pass", "fail",      "softfail", "neutral",
                                           "none", "temperror", "permerror"};
@@ -256,12 +258,12 @@ static int query_build(log_query *lq, const log_options *o)
             return CLI_EXIT_USAGE;
         }
         for (int i = 0; i < n; i++) {
-            if (o->method == NULL && !in_list(lq->results[i], spf_results, 7)) {
+            if (o->method == NULL && !in_list(lq->results[i], spf_results, COUNT_OF(spf_results))) {
                 fprintf(stderr, "domauth: --result: '%s' is not an SPF result\n",
                         lq->results[i]);
                 return CLI_EXIT_USAGE;
             }
-            if (o->method != NULL && !in_list(lq->results[i], any_results, 8)) {
+            if (o->method != NULL && !in_list(lq->results[i], any_results, COUNT_OF(any_results))) {
                 fprintf(stderr, "domauth: --result: '%s' is not a result (pass fail softfail "
                                 "neutral none temperror permerror policy)\n",
                         lq->results[i]);

@@ -508,21 +508,6 @@ static int detach(char *err, size_t err_size)
     return 0;
 }
 
-static int facility_of(const char *name)
-{
-    static const struct {
-        const char *name;
-        int value;
-    } table[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
-                 {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-                 {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-                 {"local7", LOG_LOCAL7}, {"user", LOG_USER}};
-    for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(name, table[i].name) == 0)
-            return table[i].value;
-    return LOG_MAIL;
-}
-
 /* --------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -568,7 +553,8 @@ int main(int argc, char **argv)
         config_ref_put(cfg);
         return 0;
     }
-    openlog("domauthd", LOG_PID | LOG_NDELAY, facility_of(cfg->config.syslog_facility));
+    int facility = eventlog_facility(cfg->config.syslog_facility);
+    openlog("domauthd", LOG_PID | LOG_NDELAY, facility < 0 ? LOG_MAIL : facility);
 
     domauthd d = {.loop = uv_default_loop(), .config_path = path, .config = cfg,
                   .started_at = (int64_t)time(NULL)};

@@ -7,10 +7,23 @@
 
 #define NOT_STRING ((size_t)-1)
 
-static const struct {
-    const char *name;
-    size_t offset; /* of the string in event_record, or NOT_STRING */
-} fields[EVF_COUNT] = {
+/* A JSON key (a column name) and where its string is in the struct. */
+typedef struct member {
+    const char *key;
+    size_t offset; /* of the string, or NOT_STRING */
+} member;
+
+static const char **member_slot(const member *m, void *x)
+{
+    return (const char **)(void *)((char *)x + m->offset);
+}
+
+static const char *member_string(const member *m, const void *x)
+{
+    return *(const char *const *)(const void *)((const char *)x + m->offset);
+}
+
+static const member fields[EVF_COUNT] = {
     [EVF_TIME] = {"time", NOT_STRING},
     [EVF_LISTENER] = {"listener", offsetof(event_record, listener)},
     [EVF_QUEUE_ID] = {"queue_id", offsetof(event_record, queue_id)},
@@ -35,7 +48,7 @@ static const struct {
 
 const char *event_field_name(int field)
 {
-    return field >= 0 && field < EVF_COUNT ? fields[field].name : "?";
+    return field >= 0 && field < EVF_COUNT ? fields[field].key : "?";
 }
 
 bool event_field_is_string(int field)
@@ -45,14 +58,14 @@ bool event_field_is_string(int field)
 
 const char **event_field_slot(event_record *r, int field)
 {
-    return (const char **)(void *)((char *)r + fields[field].offset);
+    return member_slot(&fields[field], r);
 }
 
 const char *event_field_string(const event_record *r, int field)
 {
     if (!event_field_is_string(field))
         return NULL;
-    return *event_field_slot((event_record *)r, field);
+    return member_string(&fields[field], r);
 }
 
 size_t event_kept_length(const char *s)
@@ -68,20 +81,37 @@ size_t event_kept_length(const char *s)
 
 /* ------------------------------------------------------------ copying */
 
-/* The strings of a result and of a recipient, as arrays of slots. */
-enum { RESULT_STRINGS = 6, RCPT_STRINGS = 3 };
+/* The strings of a result and of a recipient: their JSON keys and where
+ * they are, in the order of the structs. */
+static const member result_members[EVENT_RESULT_STRINGS] = {
+    {"method", offsetof(event_result, method)}, {"result", offsetof(event_result, result)},
+    {"domain", offsetof(event_result, domain)}, {"detail", offsetof(event_result, detail)},
+    {"reason", offsetof(event_result, reason)}, {"props", offsetof(event_result, props)},
+};
+static const member rcpt_members[EVENT_RCPT_STRINGS] = {
+    {"address", offsetof(event_rcpt, address)},
+    {"action", offsetof(event_rcpt, action)},
+    {"reply", offsetof(event_rcpt, reply)},
+};
 
-static const char **result_slot(event_result *r, int i)
+const char *event_result_key(int i)
 {
-    const char **slots[RESULT_STRINGS] = {&r->method, &r->result, &r->domain,
-                                          &r->detail, &r->reason, &r->props};
-    return slots[i];
+    return i >= 0 && i < EVENT_RESULT_STRINGS ? result_members[i].key : "?";
 }
 
-static const char **rcpt_slot(event_rcpt *r, int i)
+const char **event_result_slot(event_result *x, int i)
 {
-    const char **slots[RCPT_STRINGS] = {&r->address, &r->action, &r->reply};
-    return slots[i];
+    return member_slot(&result_members[i], x);
+}
+
+const char *event_rcpt_key(int i)
+{
+    return i >= 0 && i < EVENT_RCPT_STRINGS ? rcpt_members[i].key : "?";
+}
+
+const char **event_rcpt_slot(event_rcpt *x, int i)
+{
+    return member_slot(&rcpt_members[i], x);
 }
 
 static size_t string_size(const char *s)
@@ -101,33 +131,41 @@ static void move_string(const char **slot, char **text)
     *text += n + 1;
 }
 
-event_record *event_record_copy(const event_record *r, size_t *size_out)
+/* The results and recipients a copy keeps. */
+static size_t kept_results(const event_record *r)
 {
-    size_t results = r->results ? r->result_count : 0;
-    size_t rcpts = r->rcpts ? r->rcpt_count : 0;
-    if (results > EVENT_RESULTS_MAX)
-        results = EVENT_RESULTS_MAX;
-    if (rcpts > EVENT_RCPTS_MAX)
-        rcpts = EVENT_RCPTS_MAX;
+    size_t n = r->results ? r->result_count : 0;
+    return n > EVENT_RESULTS_MAX ? EVENT_RESULTS_MAX : n;
+}
+
+static size_t kept_rcpts(const event_record *r)
+{
+    size_t n = r->rcpts ? r->rcpt_count : 0;
+    return n > EVENT_RCPTS_MAX ? EVENT_RCPTS_MAX : n;
+}
+
+size_t event_record_copy_size(const event_record *r)
+{
+    size_t results = kept_results(r), rcpts = kept_rcpts(r);
     /* event_record, then the results, then the recipients (all of pointer
      * alignment), then the text. */
     size_t size = sizeof(event_record) + results * sizeof(event_result) +
                   rcpts * sizeof(event_rcpt);
     for (int f = 0; f < EVF_COUNT; f++)
         size += string_size(event_field_string(r, f));
-    for (size_t i = 0; i < results; i++) {
-        event_result copy = r->results[i];
-        for (int s = 0; s < RESULT_STRINGS; s++)
-            size += string_size(*result_slot(&copy, s));
-    }
-    for (size_t i = 0; i < rcpts; i++) {
-        event_rcpt copy = r->rcpts[i];
-        for (int s = 0; s < RCPT_STRINGS; s++)
-            size += string_size(*rcpt_slot(&copy, s));
-    }
-    event_record *e = malloc(size);
-    if (e == NULL)
-        return NULL;
+    for (size_t i = 0; i < results; i++)
+        for (int s = 0; s < EVENT_RESULT_STRINGS; s++)
+            size += string_size(member_string(&result_members[s], &r->results[i]));
+    for (size_t i = 0; i < rcpts; i++)
+        for (int s = 0; s < EVENT_RCPT_STRINGS; s++)
+            size += string_size(member_string(&rcpt_members[s], &r->rcpts[i]));
+    return size;
+}
+
+event_record *event_record_copy_into(const event_record *r, void *mem)
+{
+    size_t results = kept_results(r), rcpts = kept_rcpts(r);
+    event_record *e = mem;
     *e = *r;
     event_result *result_copy = (event_result *)(void *)(e + 1);
     event_rcpt *rcpt_copy = (event_rcpt *)(void *)(result_copy + results);
@@ -137,21 +175,30 @@ event_record *event_record_copy(const event_record *r, size_t *size_out)
             move_string(event_field_slot(e, f), &text);
     for (size_t i = 0; i < results; i++) {
         result_copy[i] = r->results[i];
-        for (int s = 0; s < RESULT_STRINGS; s++)
-            move_string(result_slot(&result_copy[i], s), &text);
+        for (int s = 0; s < EVENT_RESULT_STRINGS; s++)
+            move_string(event_result_slot(&result_copy[i], s), &text);
     }
     for (size_t i = 0; i < rcpts; i++) {
         rcpt_copy[i] = r->rcpts[i];
-        for (int s = 0; s < RCPT_STRINGS; s++)
-            move_string(rcpt_slot(&rcpt_copy[i], s), &text);
+        for (int s = 0; s < EVENT_RCPT_STRINGS; s++)
+            move_string(event_rcpt_slot(&rcpt_copy[i], s), &text);
     }
     e->results = results ? result_copy : NULL;
     e->result_count = results;
     e->rcpts = rcpts ? rcpt_copy : NULL;
     e->rcpt_count = rcpts;
+    return e;
+}
+
+event_record *event_record_copy(const event_record *r, size_t *size_out)
+{
+    size_t size = event_record_copy_size(r);
+    void *mem = malloc(size);
+    if (mem == NULL)
+        return NULL;
     if (size_out != NULL)
         *size_out = size;
-    return e;
+    return event_record_copy_into(r, mem);
 }
 
 /* --------------------------------------------------------------- JSON */
@@ -161,46 +208,38 @@ static void put_str(json_put_fn *put, void *ctx, const char *s)
     put(ctx, s, strlen(s));
 }
 
-/* "key":"value" members of one object, each key present. */
-static void json_members(const char *const *keys, const char *const *values, int n,
-                         json_put_fn *put, void *ctx)
+/* One object of an array: "key":"value" for each member, each key present. */
+static void json_members(const member *members, int n, const void *x, json_put_fn *put,
+                         void *ctx)
 {
     put(ctx, "{", 1);
     for (int i = 0; i < n; i++) {
         put_str(put, ctx, i ? ",\"" : "\"");
-        put_str(put, ctx, keys[i]);
+        put_str(put, ctx, members[i].key);
         put(ctx, "\":", 2);
-        json_write_string(values[i], put, ctx);
+        json_write_string(member_string(&members[i], x), put, ctx);
     }
     put(ctx, "}", 1);
 }
 
 void event_json_results(const event_record *r, json_put_fn *put, void *ctx)
 {
-    static const char *const keys[RESULT_STRINGS] = {"method", "result", "domain",
-                                                     "detail", "reason", "props"};
     put(ctx, "[", 1);
     for (size_t i = 0; r->results != NULL && i < r->result_count; i++) {
-        const event_result *x = &r->results[i];
-        const char *values[RESULT_STRINGS] = {x->method, x->result, x->domain,
-                                              x->detail, x->reason, x->props};
         if (i)
             put(ctx, ",", 1);
-        json_members(keys, values, RESULT_STRINGS, put, ctx);
+        json_members(result_members, EVENT_RESULT_STRINGS, &r->results[i], put, ctx);
     }
     put(ctx, "]", 1);
 }
 
 void event_json_recipients(const event_record *r, json_put_fn *put, void *ctx)
 {
-    static const char *const keys[RCPT_STRINGS] = {"address", "action", "reply"};
     put(ctx, "[", 1);
     for (size_t i = 0; r->rcpts != NULL && i < r->rcpt_count; i++) {
-        const event_rcpt *x = &r->rcpts[i];
-        const char *values[RCPT_STRINGS] = {x->address, x->action, x->reply};
         if (i)
             put(ctx, ",", 1);
-        json_members(keys, values, RCPT_STRINGS, put, ctx);
+        json_members(rcpt_members, EVENT_RCPT_STRINGS, &r->rcpts[i], put, ctx);
     }
     put(ctx, "]", 1);
 }
@@ -217,7 +256,7 @@ void event_json_write(const event_record *r, int64_t id, json_put_fn *put, void 
     }
     for (int f = 0; f < EVF_COUNT; f++) {
         put_str(put, ctx, f ? ",\"" : "\"");
-        put_str(put, ctx, fields[f].name);
+        put_str(put, ctx, fields[f].key);
         put(ctx, "\":", 2);
         if (f == EVF_TIME) {
             snprintf(number, sizeof number, "%lld", (long long)r->time);

@@ -75,6 +75,16 @@ bool event_field_is_string(int field);
 const char **event_field_slot(event_record *r, int field);
 const char *event_field_string(const event_record *r, int field);
 
+/* The strings of a result and of a recipient, by number, in the order of
+ * the structs: their JSON keys ("method", "result", "domain", "detail",
+ * "reason", "props"; "address", "action", "reply"; "?" out of range) and
+ * where they are. */
+enum { EVENT_RESULT_STRINGS = 6, EVENT_RCPT_STRINGS = 3 };
+const char *event_result_key(int i);
+const char **event_result_slot(event_result *x, int i);
+const char *event_rcpt_key(int i);
+const char **event_rcpt_slot(event_rcpt *x, int i);
+
 /* What an event keeps: each string at most EVENT_FIELD_MAX bytes (cut
  * before a UTF-8 sequence that would not fit), at most EVENT_RESULTS_MAX
  * results and EVENT_RCPTS_MAX recipients. Bounds the writer's queue. */
@@ -86,6 +96,11 @@ size_t event_kept_length(const char *s);
 /* A copy of r in one allocation (free() it), within the limits above; its
  * size in *size when size is not NULL. NULL when out of memory. */
 event_record *event_record_copy(const event_record *r, size_t *size);
+/* The same in memory the caller provides (aligned as malloc's, of
+ * event_record_copy_size(r) bytes), e.g. after its own header in one
+ * allocation. Returns mem. */
+size_t event_record_copy_size(const event_record *r);
+event_record *event_record_copy_into(const event_record *r, void *mem);
 
 /* The JSON arrays of the results and the recipients: [{"method":...,
  * "result":...,"domain":...,"detail":...,"reason":...,"props":...}] and

@@ -21,12 +21,19 @@
 typedef enum event_store_access {
     EVENT_STORE_READ,  /* read only; the store must exist; an older schema is read as it is */
     EVENT_STORE_PURGE, /* read and delete old events; the schema is left as it is */
-    EVENT_STORE_WRITE, /* created when missing, migrated to the current schema, appended to */
+    EVENT_STORE_WRITE, /* created when missing, migrated to the current schema (see
+                          upgrade_on_write), appended to */
 } event_store_access;
 
 typedef struct event_store_options {
     event_store_access access;
     unsigned busy_timeout_ms; /* how long to wait for a lock (0: 5000) */
+    /* With EVENT_STORE_WRITE: an older schema is upgraded by the first
+     * write (on the thread that writes) instead of by the open, which then
+     * costs no more than for a current file. An upgrade may rewrite every
+     * row (seconds per million); a failed one fails that write, and the
+     * next write tries again. A new file is always made by the open. */
+    bool upgrade_on_write;
 } event_store_options;
 
 /* Which events: every filter that is set must match. */

@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include "util/strbuf.h"
 
 /* Threading. A dedicated writer thread (uv_thread_t) waits on a condition
  * variable for a mutex-protected FIFO of copied records. We do not use
@@ -40,26 +43,28 @@ enum {
     BATCH_ROWS = 200,
     SYSLOG_VALUE_MAX = 256,  /* bytes of a value in the syslog line */
     SYSLOG_LINE_MAX = 16384, /* 22 values of 256 bytes, escaped, fit */
-    SUMMARY_MAX = 1024,      /* bytes of the results or recipients summary built */
+    /* Bytes of the results or recipients summary built: what syslog_value
+     * shows of a value (SYSLOG_VALUE_MAX, plus the rest of a UTF-8 sequence
+     * that starts before it), and a byte more to tell that it goes on. */
+    SUMMARY_MAX = SYSLOG_VALUE_MAX + 8,
 };
 #define QUEUE_BYTES_LIMIT ((size_t)256 << 20)
 #define BATCH_NS (100ull * 1000 * 1000)
 #define RETRY_NS (1000ull * 1000 * 1000)
 
-/* A queued copy (the record is one allocation: store/event.h). */
+/* A queued copy: this header, then the record and everything it points
+ * to (store/event.h, event_record_copy_into), in one allocation. */
 typedef struct queued_event {
     struct queued_event *next;
-    size_t size;
+    size_t size;             /* of the allocation */
     bool json_ok;            /* its JSON line was written (or JSON is off) */
-    event_record *record;
+    event_record *record;    /* just after this header */
 } queued_event;
 
-/* A growable byte buffer for JSON lines; failed is set when memory ran out. */
-typedef struct line_buffer {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} line_buffer;
+/* Where the record starts in a queued_event's allocation. */
+#define RECORD_OFFSET \
+    ((sizeof(queued_event) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * \
+     _Alignof(max_align_t))
 
 struct eventlog {
     uv_loop_t *loop;
@@ -81,7 +86,7 @@ struct eventlog {
     bool json_failing;    /* in an outage: reported, not yet over */
     bool json_partial;    /* a write stopped mid-line: start the next on a new line */
     uint64_t json_lost;
-    line_buffer line;
+    strbuf line;          /* the JSON line being built */
 
     char *db_path;
     event_store *store;   /* NULL when off */
@@ -128,31 +133,10 @@ static void count(eventlog *log, uint64_t written, uint64_t errors, size_t bytes
     uv_mutex_unlock(&log->lock);
 }
 
+/* json_put_fn over a strbuf (a failed allocation sets its failed flag). */
 static void line_put(void *ctx, const char *bytes, size_t len)
 {
-    line_buffer *b = ctx;
-    if (b->failed)
-        return;
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *bigger = realloc(b->data, cap);
-        if (bigger == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, bytes, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-static void line_puts(line_buffer *b, const char *s)
-{
-    line_put(b, s, strlen(s));
+    strbuf_append(ctx, bytes, len);
 }
 
 /* Writes all of buf; returns the bytes written, which are fewer than len
@@ -244,14 +228,15 @@ static void syslog_pair(bounded *b, const char *key, const char *value)
 
 /* The results vector in short, "spf=fail(d=example.com) dkim=pass(d=...)",
  * and the recipients, "a@example.net(reject) b@example.net(accept)"; they
- * are escaped as one value each. */
+ * are escaped as one value each. Each is built only as far as the line
+ * shows it: up to 1000 recipients are not walked to be cut. */
 static void syslog_summaries(bounded *b, const event_record *r)
 {
     char text[SUMMARY_MAX];
     if (r->results != NULL && r->result_count > 0) {
         bounded t = {text, sizeof text, 0};
         text[0] = '\0';
-        for (size_t i = 0; i < r->result_count; i++) {
+        for (size_t i = 0; i < r->result_count && t.len + 1 < t.size; i++) {
             const event_result *x = &r->results[i];
             if (i)
                 bounded_put(&t, " ", 1);
@@ -269,7 +254,7 @@ static void syslog_summaries(bounded *b, const event_record *r)
     if (r->rcpts != NULL && r->rcpt_count > 0) {
         bounded t = {text, sizeof text, 0};
         text[0] = '\0';
-        for (size_t i = 0; i < r->rcpt_count; i++) {
+        for (size_t i = 0; i < r->rcpt_count && t.len + 1 < t.size; i++) {
             const event_rcpt *x = &r->rcpts[i];
             if (i)
                 bounded_put(&t, " ", 1);
@@ -306,7 +291,7 @@ size_t eventlog_format_syslog(const event_record *r, char *buf, size_t size)
     return b.len;
 }
 
-static int facility_code(const char *name)
+int eventlog_facility(const char *name)
 {
     static const struct { const char *name; int code; } facilities[] = {
         {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
@@ -324,14 +309,14 @@ static int facility_code(const char *name)
 
 /* ---------------------------------------------------------- JSON file */
 
-static void json_build(line_buffer *b, const event_record *r, bool newline_first)
+static void json_build(strbuf *b, const event_record *r, bool newline_first)
 {
-    b->len = 0;
+    strbuf_clear(b);
     b->failed = false;
     if (newline_first)
-        line_puts(b, "\n");
+        strbuf_putc(b, '\n');
     event_json_write(r, -1, line_put, b);
-    line_puts(b, "\n");
+    strbuf_putc(b, '\n');
 }
 
 static int json_open_file(const char *path)
@@ -453,7 +438,6 @@ static void db_flush(eventlog *log)
     }
     for (queued_event *e = log->pending_head, *next; e != NULL; e = next) {
         next = e->next;
-        free(e->record);
         free(e);
     }
     log->pending_head = log->pending_tail = NULL;
@@ -467,7 +451,6 @@ static void db_add(eventlog *log, queued_event *e)
     if (log->db_failing && uv_hrtime() < log->db_retry_at) {
         log->db_lost++;
         count(log, 0, 1, e->size);
-        free(e->record);
         free(e);
         return;
     }
@@ -510,7 +493,6 @@ static void write_event(eventlog *log, queued_event *e)
         return;
     }
     count(log, e->json_ok, !e->json_ok, e->size);
-    free(e->record);
     free(e);
 }
 
@@ -592,7 +574,7 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
     char why[512], message[1024];
     log->stderr_lines = o->stderr_lines;
     if (o->syslog) {
-        int facility = facility_code(o->syslog_facility);
+        int facility = eventlog_facility(o->syslog_facility);
         if (facility < 0) {
             snprintf(message, sizeof message, "unknown syslog facility '%s', using mail",
                      o->syslog_facility);
@@ -616,8 +598,12 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
         }
     }
     if (o->database_path != NULL && *o->database_path != '\0') {
+        /* The open runs on the caller's thread (the daemon's loop, its
+         * listeners already open): an older database is upgraded by the
+         * writer thread's first batch instead. */
         event_store_options so = {.access = EVENT_STORE_WRITE,
-                                  .busy_timeout_ms = o->busy_timeout_ms};
+                                  .busy_timeout_ms = o->busy_timeout_ms,
+                                  .upgrade_on_write = true};
         why[0] = '\0';
         log->store = event_store_open(o->database_path, &so, why, sizeof why);
         if (log->store == NULL || (log->db_path = strdup(o->database_path)) == NULL) {
@@ -639,7 +625,7 @@ static void close_outputs(eventlog *log)
         closelog();
     free(log->json_path);
     free(log->db_path);
-    free(log->line.data);
+    strbuf_free(&log->line);
 }
 
 eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *err,
@@ -657,6 +643,7 @@ eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *
      * kept so that a later version can report back on it (uv_async). */
     log->loop = loop;
     log->json_fd = -1;
+    strbuf_init(&log->line);
     log->queue_limit = options->queue_limit ? options->queue_limit : QUEUE_LIMIT_DEFAULT;
     if (uv_mutex_init(&log->lock) != 0) {
         free(log);
@@ -685,24 +672,19 @@ void eventlog_write(eventlog *log, const event_record *record)
 {
     if (log == NULL || record == NULL)
         return;
-    queued_event *e = malloc(sizeof *e);
-    size_t size = 0;
-    if (e != NULL && (e->record = event_record_copy(record, &size)) == NULL) {
-        free(e);
-        e = NULL;
-    }
+    size_t size = RECORD_OFFSET + event_record_copy_size(record);
+    queued_event *e = malloc(size);
     if (e != NULL) {
         e->next = NULL;
-        e->size = sizeof *e + size;
+        e->size = size;
         e->json_ok = false;
+        e->record = event_record_copy_into(record, (char *)e + RECORD_OFFSET);
     }
     uv_mutex_lock(&log->lock);
     if (e == NULL || log->queued >= log->queue_limit ||
         log->queued_bytes + e->size > QUEUE_BYTES_LIMIT || log->closing) {
         log->stats.dropped++;
         uv_mutex_unlock(&log->lock);
-        if (e != NULL)
-            free(e->record);
         free(e);
         return;
     }

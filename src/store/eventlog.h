@@ -31,8 +31,9 @@ typedef struct eventlog_options {
 } eventlog_options;
 
 /* Opens the outputs; a database or file that cannot be opened is reported
- * in err and left off (the daemon still runs). Returns NULL only when out
- * of memory. */
+ * in err and left off (the daemon still runs). An older database is
+ * upgraded by the writer thread, not here, so this does not wait for it.
+ * Returns NULL only when out of memory. */
 eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *err,
                         size_t err_size);
 /* Copies the record and queues it; returns at once. */
@@ -57,5 +58,11 @@ void eventlog_reopen(eventlog *log);
  * characters dropped, quotes and backslashes escaped, long values cut.
  * Always NUL-terminated; returns its length. Exposed for tests. */
 size_t eventlog_format_syslog(const event_record *record, char *buf, size_t size);
+
+/* The syslog facility (LOG_MAIL, LOG_LOCAL0, ...) of a syslog_facility
+ * name: "mail", "daemon", "user", "local0".."local7"; LOG_MAIL for NULL or
+ * "", -1 for any other name. The daemon's openlog and the event log's use
+ * this one table. */
+int eventlog_facility(const char *name);
 
 #endif

@@ -19,14 +19,13 @@
 enum {
     BUSY_TIMEOUT_DEFAULT_MS = 5000,
     PURGE_CHUNK = 10000, /* rows per transaction, so the writer never waits long */
-    RESULT_COLUMNS = 6,
-    RCPT_COLUMNS = 3,
 };
 
 typedef struct sqlite_store {
     event_store base;
     sqlite3 *db;
     int version;               /* of the file (after the migration, when writing) */
+    bool upgrade_pending;      /* an older file, to upgrade before the first write */
     const char *source;        /* the events table as version 2 shows it */
     sqlite3_stmt *insert;      /* when writing */
     sqlite3_stmt *read_results, *read_rcpts; /* a row's arrays, when reading */
@@ -101,10 +100,21 @@ static int user_version(sqlite3 *db, char *why, size_t why_size)
     return version;
 }
 
+/* A database from a newer domauth is left alone: this one would not know
+ * what its columns mean. */
+static int refuse_newer(int version, char *why, size_t why_size)
+{
+    say(why, why_size,
+        "schema version %d is newer than this domauth's (%d); the database is left as it is",
+        version, EVENT_SQLITE_SCHEMA_VERSION);
+    return -1;
+}
+
 /* Brings the schema to EVENT_SQLITE_SCHEMA_VERSION in one transaction.
- * Version 0 is a new file; upgrades[v] turns version v into v + 1. A
- * database from a newer domauth is left alone: this one would not know
- * what its columns mean. A file at the current version is not written. */
+ * Version 0 is a new file; upgrades[v] turns version v into v + 1. The
+ * version is read again under the write lock (another writer may have
+ * upgraded the file meanwhile); a file at the current version is not
+ * written. */
 static int migrate(sqlite_store *s, char *why, size_t why_size)
 {
     static const char *const upgrades[EVENT_SQLITE_SCHEMA_VERSION] = {
@@ -117,10 +127,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
     if (version < 0)
         goto fail;
     if (version > EVENT_SQLITE_SCHEMA_VERSION) {
-        say(why, why_size,
-            "schema version %d is newer than this domauth's (%d); the database is left as "
-            "it is",
-            version, EVENT_SQLITE_SCHEMA_VERSION);
+        refuse_newer(version, why, why_size);
         goto fail;
     }
     for (int v = version; v < EVENT_SQLITE_SCHEMA_VERSION; v++)
@@ -160,21 +167,8 @@ static int open_for_writing(sqlite_store *s, const char *path, char *why, size_t
     return 0;
 }
 
-/* WAL lets readers read while the writer writes. Keeping the -wal and -shm
- * files after close lets a reader without write access to the directory
- * open the database read-only; the size limit truncates the kept -wal file
- * after a checkpoint. NORMAL sync is enough for a log: a power cut may lose
- * the last commits, never the file. */
-static int set_up_writer(sqlite_store *s, char *why, size_t why_size)
+static int prepare_insert(sqlite_store *s, char *why, size_t why_size)
 {
-    int persist = 1;
-    if (exec(s->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
-        exec(s->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
-        exec(s->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
-        return -1;
-    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    if (migrate(s, why, why_size) != 0)
-        return -1;
     char sql[512] = "INSERT INTO events (" EVENT_SQLITE_COLUMNS ") VALUES (";
     for (int c = 0; c < EVF_COUNT + 2; c++) {
         size_t used = strlen(sql);
@@ -186,6 +180,56 @@ static int set_up_writer(sqlite_store *s, char *why, size_t why_size)
         say(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
+    return 0;
+}
+
+/* WAL lets readers read while the writer writes. Keeping the -wal and -shm
+ * files after close lets a reader without write access to the directory
+ * open the database read-only; the size limit truncates the kept -wal file
+ * after a checkpoint. NORMAL sync is enough for a log: a power cut may lose
+ * the last commits, never the file.
+ *
+ * A file at the current version is used without taking the write lock. A
+ * new one is made at once (cheap, and readers can then read it); an older
+ * one is upgraded now, or by the first write when upgrade_on_write is set. */
+static int set_up_writer(sqlite_store *s, const event_store_options *o, char *why,
+                         size_t why_size)
+{
+    int persist = 1;
+    if (exec(s->db, "PRAGMA journal_mode = WAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA synchronous = NORMAL", why, why_size) != 0 ||
+        exec(s->db, "PRAGMA journal_size_limit = 8388608", why, why_size) != 0)
+        return -1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    int version = user_version(s->db, why, why_size);
+    if (version < 0)
+        return -1;
+    if (version > EVENT_SQLITE_SCHEMA_VERSION)
+        return refuse_newer(version, why, why_size);
+    if (version > 0 && version < EVENT_SQLITE_SCHEMA_VERSION && o->upgrade_on_write) {
+        s->version = version;
+        s->upgrade_pending = true;
+        return 0;
+    }
+    if (version < EVENT_SQLITE_SCHEMA_VERSION) {
+        if (migrate(s, why, why_size) != 0) /* sets s->version */
+            return -1;
+    } else {
+        s->version = version;
+    }
+    return prepare_insert(s, why, why_size);
+}
+
+/* The upgrade that set_up_writer left to the first write. */
+static int upgrade_now(sqlite_store *s, char *why, size_t why_size)
+{
+    char message[400] = "";
+    if (migrate(s, message, sizeof message) != 0 ||
+        prepare_insert(s, message, sizeof message) != 0) {
+        say(why, why_size, "upgrade from schema version %d failed: %s", s->version, message);
+        return -1;
+    }
+    s->upgrade_pending = false;
     return 0;
 }
 
@@ -208,6 +252,24 @@ static int open_existing(sqlite_store *s, const char *path, bool writing, char *
     return 0;
 }
 
+/* The statement that reads a results or recipients array, one row per
+ * element and one column per key of store/event.h (constant names, not
+ * input), in their order: SELECT json_extract(value, '$.method'), ... FROM
+ * json_each(?1). */
+static int prepare_array_reader(sqlite_store *s, const char *(*key)(int), int n,
+                                sqlite3_stmt **st)
+{
+    strbuf sql;
+    strbuf_init(&sql);
+    strbuf_puts(&sql, "SELECT ");
+    for (int i = 0; i < n; i++)
+        strbuf_printf(&sql, "%sjson_extract(value, '$.%s')", i ? ", " : "", key(i));
+    strbuf_puts(&sql, " FROM json_each(?1)");
+    int rc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(s->db, sql.data, -1, st, NULL);
+    strbuf_free(&sql);
+    return rc;
+}
+
 static int check_readable(sqlite_store *s, const char *path, char *why, size_t why_size)
 {
     char message[256] = "";
@@ -218,17 +280,10 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
         return -1;
     }
     s->source = s->version == 1 ? EVENT_SQLITE_SOURCE_V1 : EVENT_SQLITE_SOURCE_V2;
-    static const char arrays[] = "SELECT json_extract(value, '$.method'), "
-                                 "json_extract(value, '$.result'), "
-                                 "json_extract(value, '$.domain'), "
-                                 "json_extract(value, '$.detail'), "
-                                 "json_extract(value, '$.reason'), "
-                                 "json_extract(value, '$.props') FROM json_each(?1)";
-    static const char rcpts[] = "SELECT json_extract(value, '$.address'), "
-                                "json_extract(value, '$.action'), "
-                                "json_extract(value, '$.reply') FROM json_each(?1)";
-    if (sqlite3_prepare_v2(s->db, arrays, -1, &s->read_results, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, rcpts, -1, &s->read_rcpts, NULL) != SQLITE_OK) {
+    if (prepare_array_reader(s, event_result_key, EVENT_RESULT_STRINGS, &s->read_results) !=
+            SQLITE_OK ||
+        prepare_array_reader(s, event_rcpt_key, EVENT_RCPT_STRINGS, &s->read_rcpts) !=
+            SQLITE_OK) {
         say(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
@@ -273,7 +328,7 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
         sqlite3_busy_timeout(s->db, (int)(o->busy_timeout_ms ? o->busy_timeout_ms
                                                              : BUSY_TIMEOUT_DEFAULT_MS));
         if (o->access == EVENT_STORE_WRITE)
-            rc = set_up_writer(s, why, why_size);
+            rc = set_up_writer(s, o, why, why_size);
         else
             rc = check_readable(s, path, why, why_size);
     }
@@ -332,6 +387,8 @@ static int sqlite_write(event_store *store, const event_record *const *records, 
                         char *why, size_t why_size)
 {
     sqlite_store *s = (sqlite_store *)store;
+    if (s->upgrade_pending && upgrade_now(s, why, why_size) != 0)
+        return -1;
     if (s->insert == NULL) {
         say(why, why_size, "the event store was not opened for writing");
         return -1;
@@ -581,10 +638,10 @@ static int read_row(sqlite_store *s, sqlite3_stmt *st, row_arrays *a, event_reco
     const char *rcpts = (const char *)sqlite3_column_text(st, 2 + EVF_COUNT);
     size_t nresults, nrcpts;
     strbuf_clear(&a->text);
-    int rc = read_array(s->read_results, results, RESULT_COLUMNS, &a->text, &a->result_at,
+    int rc = read_array(s->read_results, results, EVENT_RESULT_STRINGS, &a->text, &a->result_at,
                         &a->result_cap, &nresults);
     if (rc == SQLITE_OK)
-        rc = read_array(s->read_rcpts, rcpts, RCPT_COLUMNS, &a->text, &a->rcpt_at,
+        rc = read_array(s->read_rcpts, rcpts, EVENT_RCPT_STRINGS, &a->text, &a->rcpt_at,
                         &a->rcpt_cap, &nrcpts);
     if (rc != SQLITE_OK)
         return rc;
@@ -602,16 +659,14 @@ static int read_row(sqlite_store *s, sqlite3_stmt *st, row_arrays *a, event_reco
         a->rcpts = grown;
         a->rcpts_room = nrcpts;
     }
-    for (size_t i = 0; i < nresults; i++) {
-        const size_t *o = &a->result_at[i * RESULT_COLUMNS];
-        a->results[i] = (event_result){at(&a->text, o[0]), at(&a->text, o[1]),
-                                       at(&a->text, o[2]), at(&a->text, o[3]),
-                                       at(&a->text, o[4]), at(&a->text, o[5])};
-    }
-    for (size_t i = 0; i < nrcpts; i++) {
-        const size_t *o = &a->rcpt_at[i * RCPT_COLUMNS];
-        a->rcpts[i] = (event_rcpt){at(&a->text, o[0]), at(&a->text, o[1]), at(&a->text, o[2])};
-    }
+    for (size_t i = 0; i < nresults; i++)
+        for (int c = 0; c < EVENT_RESULT_STRINGS; c++)
+            *event_result_slot(&a->results[i], c) =
+                at(&a->text, a->result_at[i * EVENT_RESULT_STRINGS + (size_t)c]);
+    for (size_t i = 0; i < nrcpts; i++)
+        for (int c = 0; c < EVENT_RCPT_STRINGS; c++)
+            *event_rcpt_slot(&a->rcpts[i], c) =
+                at(&a->text, a->rcpt_at[i * EVENT_RCPT_STRINGS + (size_t)c]);
     r->results = nresults ? a->results : NULL;
     r->result_count = nresults;
     r->rcpts = nrcpts ? a->rcpts : NULL;
@@ -707,9 +762,9 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
         say(why, why_size, "the event store was not opened for reading");
         return -1;
     }
-    event_query all = *q;
-    all.limit = 0;
-    sqlite3_stmt *st = prepare_query(s, "count(*), min(time), max(time)", "", &all, NULL, NULL,
+    /* prepare_query never reads q->limit (only sqlite_query binds it), so
+     * the counts cover every event the filters select. */
+    sqlite3_stmt *st = prepare_query(s, "count(*), min(time), max(time)", "", q, NULL, NULL,
                                      "", NULL, why, why_size);
     if (st == NULL)
         return -1;
@@ -722,20 +777,20 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
     out->first = sqlite3_column_int64(st, 1);
     out->last = sqlite3_column_int64(st, 2);
     sqlite3_finalize(st);
-    int rc = count_by(s, "coalesce(result, 'skipped: ' || skip_reason, '-'), count(*)", "", &all,
+    int rc = count_by(s, "coalesce(result, 'skipped: ' || skip_reason, '-'), count(*)", "", q,
                       NULL, NULL, &out->results, why, why_size);
     if (rc == 0)
-        rc = count_by(s, "action, count(*)", "", &all, NULL, NULL, &out->actions, why,
+        rc = count_by(s, "action, count(*)", "", q, NULL, NULL, &out->actions, why,
                       why_size);
     if (rc == 0)
-        rc = count_by(s, "held_action, count(*)", "", &all, "held_action IS NOT NULL", NULL,
+        rc = count_by(s, "held_action, count(*)", "", q, "held_action IS NOT NULL", NULL,
                       &out->held, why, why_size);
     if (rc == 0)
         rc = count_by(s,
                       "coalesce(" ENTRY_METHOD ", '-') || '=' || coalesce(" ENTRY_RESULT
                       ", '-'), count(*)",
-                      ", json_each(ev.results) AS r", &all,
-                      all.method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, all.method,
+                      ", json_each(ev.results) AS r", q,
+                      q->method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, q->method,
                       &out->methods, why, why_size);
     if (rc != 0)
         event_summary_free(out);

@@ -639,6 +639,37 @@ static void test_failed_migration(void)
     sqlite3_close(db);
 }
 
+/* With upgrade_on_write (the daemon's event log), the open leaves a
+ * version 1 file as it is and the first write upgrades it; a write that
+ * finds it locked fails, and the next one upgrades it. */
+static void test_upgrade_on_write(void)
+{
+    char path[128], why[512];
+    path_in_tmp(path, sizeof path, "v1-later.db");
+    make_v1_database(path);
+    event_store_options o = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 100,
+                             .upgrade_on_write = true};
+    event_store *s = event_store_open(path, &o, why, sizeof why);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    TAP_OK(s != NULL && why[0] == '\0' && sql_int(db, "PRAGMA user_version") == 1,
+           "upgrade on write: the open leaves version 1 as it is (%s)", why);
+    event_record r = {.time = 1800000000, .listener = "milter", .client_ip = "192.0.2.9",
+                      .helo = "h", .mail_from = "", .action = "accept"};
+    const event_record *one[] = {&r};
+    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int locked = s ? event_store_write(s, one, 1, why, sizeof why) : 0;
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    TAP_OK(locked != 0 && strstr(why, "upgrade") != NULL && sql_int(db, "PRAGMA user_version") == 1,
+           "upgrade on write: a locked file fails the write, unchanged (%s)", why);
+    int rc = s ? event_store_write(s, one, 1, why, sizeof why) : -1;
+    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 2 &&
+               sql_int(db, "SELECT count(*) FROM events") == V1_ROWS + 1,
+           "upgrade on write: the next write upgrades, then appends (%s)", why);
+    event_store_close(s);
+    sqlite3_close(db);
+}
+
 /* -------------------------------------------- queries through the API */
 
 static const event_result r_spf_pass = {"spf", "pass", "example.com", "mx", NULL,
@@ -801,6 +832,7 @@ int main(void)
     test_newer_is_refused();
     test_reader_of_v1();
     test_failed_migration();
+    test_upgrade_on_write();
     test_queries();
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);

@@ -17,18 +17,7 @@ workdir=$(mktemp -d /tmp/domauth-check-config.XXXXXX)
 trap 'rm -rf "$workdir"' EXIT
 conf=$workdir/domauth.conf
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$here/../lib/tap.sh"
 
 # A user and a group that exist here, and names that do not.
 me=$(id -un)
@@ -123,5 +112,4 @@ report "$([ "$status" = 78 ] && printf '%s' "$out" | grep -qF "$conf:6: user: no
     "exit $status: $out"
 report "$([ ! -e "$workdir/milter.sock" ] && echo 1 || echo 0)" "start: no socket was made"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -26,16 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-count=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$here/../lib/tap.sh"
 # json FILE EXPRESSION-ON-o: prints the value (Python syntax)
 json() { "$python" -c "import json,sys; o=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 # check FILE EXPRESSION-ON-o: 1 when the expression holds
@@ -156,4 +147,4 @@ print(1 if m and int(m[1]) == 200 and int(m[2]) == 2 and int(m[3]) in (2, 3) and
 report "$ok" "the counters at stop: 200 refused, 2 idle and 2 request timeouts (3 if the client that reads no replies was cut mid-request), reading stopped 3 times or more" \
     "${stats:-$(tail -5 "$workdir/daemon.log")}"
 
-echo "1..$count"
+tap_done

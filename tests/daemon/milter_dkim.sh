@@ -37,19 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-yes_if() { if "$@"; then echo 1; else echo 0; fi; } # one simple command
+. "$here/../lib/tap.sh"
 matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
 
 # ---- keys and the zone -------------------------------------------------
@@ -258,5 +246,4 @@ report "$(if [ "${final:0:1}" = c ] && [ "$alive" = yes ]; then echo 1; else ech
     "control bytes and a 3000-byte header line: answered, daemon alive" \
     "final=$final alive=$alive $(cat "$workdir/odd.err")"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

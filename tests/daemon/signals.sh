@@ -24,19 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-yes_if() { if "$@"; then echo 1; else echo 0; fi; }
+. "$here/../lib/tap.sh"
 wait_for_log() { # regex [tenths of a second]
     for _ in $(seq "${2:-100}"); do
         grep -q -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0
@@ -117,5 +105,4 @@ run_cycle "no reload" 0 "$workdir/domauthd.pid"
 run_cycle "one HUP" 1 "$workdir/domauthd.pid"
 run_cycle "two HUPs, the pidfile renamed" 2 "$workdir/other.pid"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -651,6 +651,120 @@ void fuzz_conn_read(fuzz_conn *fc, const uint8_t *data, size_t len)
     conn_unref(c);
 }
 
+/* -------------------------------------------------- session targets */
+
+static void session_open_conn(fuzz_session *s)
+{
+    s->fc = fuzz_conn_open(&s->env, s->kind, s->handler);
+    if (s->opened != NULL)
+        s->opened(s->fc);
+    strbuf_clear(&s->wire);
+    s->wire_sent = 0;
+}
+
+void fuzz_session_drop(fuzz_session *s)
+{
+    if (s->fc == NULL)
+        return;
+    conn_close(&s->fc->c);
+    if (s->dropped != NULL)
+        s->dropped(s->fc);
+    conn_unref(&s->fc->c);
+    s->fc = NULL;
+}
+
+/* The connection in use: a new one when the last was closed. */
+static void session_current(fuzz_session *s)
+{
+    if (s->fc != NULL && s->fc->c.closing)
+        fuzz_session_drop(s);
+    if (s->fc == NULL)
+        session_open_conn(s);
+}
+
+static size_t next_cut(fuzz_session *s)
+{
+    s->cut_state = s->cut_state * 1103515245u + 12345u;
+    uint32_t r = s->cut_state >> 16;
+    return (r & 3) == 0 ? 1 + (r >> 2) % 512 : 1 + (r >> 2) % 16;
+}
+
+void fuzz_session_flush(fuzz_session *s, bool all)
+{
+    while (s->fc != NULL && s->wire_sent < s->wire.len) {
+        size_t left = s->wire.len - s->wire_sent;
+        size_t n = s->cut_state == 0 ? left : next_cut(s);
+        if (n > left) {
+            if (!all)
+                break;
+            n = left;
+        }
+        fuzz_conn_read(s->fc, (const uint8_t *)s->wire.data + s->wire_sent, n);
+        s->wire_sent += n;
+        if (s->fc->c.closing)
+            break;
+    }
+    if (s->wire_sent == s->wire.len || (s->fc != NULL && s->fc->c.closing)) {
+        strbuf_clear(&s->wire);
+        s->wire_sent = 0;
+    }
+}
+
+void fuzz_session_op_run(fuzz_session *s, fuzz_session_op op)
+{
+    switch (op) {
+    case FUZZ_OP_DNS:
+        fuzz_session_flush(s, true);
+        fuzz_env_step(&s->env);
+        break;
+    case FUZZ_OP_ANSWER:
+        fuzz_session_flush(s, true);
+        fuzz_env_answer_one(&s->env, fuzz_byte(&s->in));
+        break;
+    case FUZZ_OP_SETTLE:
+        fuzz_session_flush(s, true);
+        fuzz_env_settle(&s->env);
+        break;
+    case FUZZ_OP_TIME:
+        fuzz_session_flush(s, true);
+        fuzz_env_time_passes(&s->env);
+        break;
+    case FUZZ_OP_LOSE:
+        fuzz_session_flush(s, false);
+        fuzz_session_drop(s);
+        break;
+    case FUZZ_OP_RELOAD: fuzz_env_reload(&s->env, fuzz_byte(&s->in)); break;
+    case FUZZ_OP_CUT: s->cut_state = fuzz_byte(&s->in); break;
+    case FUZZ_OP_SEND_FAILS: s->fc->sends_before_failure = 1 + fuzz_byte(&s->in) % 4; break;
+    case FUZZ_OP_STOP: /* an idle session closes now, a waiting one after its reply */
+        fuzz_session_flush(s, false);
+        fuzz_env_stop(&s->env);
+        if (!s->fc->c.paused)
+            conn_close(&s->fc->c);
+        break;
+    }
+}
+
+void fuzz_session_run(fuzz_session *s, const uint8_t *data, size_t size,
+                      void (*run_op)(fuzz_session *s, uint8_t op))
+{
+    s->in = (fuzz_reader){data, data + size};
+    strbuf_init(&s->wire);
+    fuzz_env_open(&s->env, fuzz_byte(&s->in));
+    while (fuzz_more(&s->in)) {
+        if (s->env.d.stopping && (s->fc == NULL || s->fc->c.closing))
+            break; /* no new connection once stopping */
+        session_current(s);
+        run_op(s, fuzz_byte(&s->in));
+        fuzz_session_flush(s, false);
+    }
+    fuzz_session_flush(s, true);
+    fuzz_env_settle(&s->env);
+    fuzz_session_drop(s);
+    fuzz_env_close(&s->env);
+    strbuf_free(&s->wire);
+}
+
 /* ------------------------------------------------------- canned values */
 
 /* Beyond RFC 5321's limits: a local-part of 70 bytes, labels of 63. */

@@ -137,4 +137,52 @@ fuzz_conn *fuzz_conn_open(fuzz_env *e, conn_kind kind, const conn_handler *handl
  * it waits, as listen.c's on_read does. */
 void fuzz_conn_read(fuzz_conn *fc, const uint8_t *data, size_t len);
 
+/* ---- a session target: one connection at a time, fed by a program ---- */
+
+/* What fuzz_milter_session and fuzz_policy_session share: the input, the
+ * environment, the connection in use (a new one when the last closed) and
+ * the bytes written for it, handed over in reads cut as the input chose.
+ * A target's own session struct starts with it. */
+typedef struct fuzz_session {
+    fuzz_env env;
+    fuzz_reader in;
+    fuzz_conn *fc;
+    strbuf wire;        /* bytes not yet read by the daemon */
+    size_t wire_sent;
+    uint32_t cut_state; /* 0: every operation's bytes in one read */
+    conn_kind kind;
+    const conn_handler *handler;
+    /* A new connection's output checks (check_output, check_state), and
+     * their end when it is dropped; opened may be NULL, dropped too. */
+    void (*opened)(fuzz_conn *fc);
+    void (*dropped)(fuzz_conn *fc);
+} fuzz_session;
+
+/* The operations every session target has (their bytes differ by target). */
+typedef enum fuzz_session_op {
+    FUZZ_OP_DNS,        /* the questions out are answered */
+    FUZZ_OP_ANSWER,     /* one of them, any: answers out of order */
+    FUZZ_OP_SETTLE,     /* every answer comes */
+    FUZZ_OP_TIME,       /* every timer fires */
+    FUZZ_OP_LOSE,       /* the client went away, maybe mid-request or mid-check */
+    FUZZ_OP_RELOAD,     /* a new configuration */
+    FUZZ_OP_CUT,        /* the reads are cut otherwise */
+    FUZZ_OP_SEND_FAILS, /* one of the next sends fails */
+    FUZZ_OP_STOP,       /* SIGTERM */
+} fuzz_session_op;
+
+/* Hands the daemon what was written, in reads cut as chosen; with all, the
+ * last part too. */
+void fuzz_session_flush(fuzz_session *s, bool all);
+/* Closes the connection in use, if any, and lets it go. */
+void fuzz_session_drop(fuzz_session *s);
+void fuzz_session_op_run(fuzz_session *s, fuzz_session_op op);
+/* Runs the whole input: its first byte picks the configuration, then each
+ * byte is an operation for run_op (s is the target's session), on the
+ * connection in use; no new connection once stopping. At the end the rest
+ * of what was written arrives, every answer comes, the client closes and
+ * everything is freed (the target frees its own buffers). */
+void fuzz_session_run(fuzz_session *s, const uint8_t *data, size_t size,
+                      void (*run_op)(fuzz_session *s, uint8_t op));
+
 #endif

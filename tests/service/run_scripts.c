@@ -90,8 +90,7 @@ typedef struct scenario {
     captured_edit *edits;
     size_t edit_count;
     strbuf event_json; /* the last event, as key=value lines */
-    bool have_event;
-    unsigned events;
+    unsigned events;   /* of this message */
     bool in_eom;
 } scenario;
 
@@ -104,6 +103,14 @@ static void clear_edits(scenario *s)
     free(s->edits);
     s->edits = NULL;
     s->edit_count = 0;
+}
+
+/* A new message: replies, edits and the event are its own. */
+static void forget_outputs(scenario *s)
+{
+    s->replied = false;
+    s->events = 0;
+    clear_edits(s);
 }
 
 static void on_reply(void *arg, const svc_reply *r)
@@ -142,7 +149,6 @@ static void on_event(void *ctx, const event_record *e)
 {
     scenario *s = ctx;
     s->events++;
-    s->have_event = true;
     strbuf_clear(&s->event_json);
     strbuf *sb = &s->event_json;
     kv(sb, "listener", e->listener);
@@ -248,12 +254,9 @@ static void teardown(scenario *s)
         config_free(&s->config);
     }
     s->configured = false;
-    clear_edits(s);
+    forget_outputs(s);
     strbuf_clear(&s->config_text);
     strbuf_clear(&s->zone_text);
-    s->have_event = false;
-    s->events = 0;
-    s->replied = false;
 }
 
 static bool setup(scenario *s)
@@ -296,11 +299,7 @@ static bool setup(scenario *s)
 static svc_msg *message(scenario *s)
 {
     if (s->msg == NULL && setup(s)) {
-        /* A new message: replies, edits and the event are its own. */
-        s->replied = false;
-        s->have_event = false;
-        s->events = 0;
-        clear_edits(s);
+        forget_outputs(s);
         svc_session sess = {.client_ip = s->ip[0] ? s->ip : NULL,
                             .client_name = s->name[0] ? s->name : NULL,
                             .helo = s->helo,
@@ -447,12 +446,12 @@ static void expect(scenario *s, char *rest, unsigned line)
             say_fail(s, what, "got:\n%s", got.data ? got.data : "(no warning)");
         strbuf_free(&got);
     } else if (strcmp(kind, "no-event") == 0) {
-        if (!s->have_event)
+        if (s->events == 0)
             pass(s, what);
         else
             say_fail(s, what, "an event was written:\n%s", s->event_json.data);
     } else if (strcmp(kind, "event") == 0) {
-        if (!s->have_event) {
+        if (s->events == 0) {
             say_fail(s, what, "no event was written");
             return;
         }

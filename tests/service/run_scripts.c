@@ -522,6 +522,10 @@ static void expect(scenario *s, char *rest, unsigned line)
     }
 }
 
+/* What a scenario's session is until caps says otherwise. */
+static const svc_caps milter_caps = {.listener = "milter", .sees_message = true,
+                                     .sees_body = true, .can_insert = true, .can_change = true};
+
 static void command(scenario *s, char *line, unsigned lineno)
 {
     char *rest = line;
@@ -541,8 +545,7 @@ static void command(scenario *s, char *line, unsigned lineno)
             s->caps = (svc_caps){.listener = "milter", .sees_message = true, .can_insert = true,
                                  .can_change = true};
         else
-            s->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
-                                 .can_insert = true, .can_change = true};
+            s->caps = milter_caps;
         return;
     }
     if (strcmp(cmd, "connect") == 0) {
@@ -720,8 +723,7 @@ static void run_file(const char *dir, const char *name)
             snprintf(s.title, sizeof s.title, "%s", p[3] == ' ' ? p + 4 : p + 3);
             memset(s.ip, 0, sizeof s.ip);
             s.helo[0] = s.auth[0] = s.mta[0] = s.name[0] = '\0';
-            s.caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
-                                .can_insert = true, .can_change = true};
+            s.caps = milter_caps;
             s.free_on_reply = false;
             continue;
         }

@@ -162,7 +162,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "pass_tag_subject = yes\npass_tag = [PASS]\nnone_tag_subject = yes\nnone_tag = [NONE]\n",
 };
 
-config_ref *fuzz_config_new(unsigned variant)
+static config_ref *fuzz_config_new(unsigned variant)
 {
     const char *text = config_texts[variant % FUZZ_CONFIG_COUNT];
     config_ref *ref = calloc(1, sizeof *ref);
@@ -225,7 +225,7 @@ static const char zone_text[] =
     "+HZ5KA1EI2oX8tkGAZN6XoOg6eC3xwIDAQAB\"\n"
     "dest.test TXT \"v=spf1 mx -all\"\n";
 
-const da_zone *fuzz_zone(void)
+static const da_zone *fuzz_zone(void)
 {
     static da_zone *zone;
     if (zone == NULL) {
@@ -327,8 +327,7 @@ static void json_to_strbuf(void *ctx, const char *bytes, size_t len)
  * owns them. */
 static void on_event(void *ctx, const event_record *r)
 {
-    fuzz_env *e = ctx;
-    e->events++;
+    (void)ctx;
     FUZZ_CHECK(r->listener != NULL && r->action != NULL && r->mail_from != NULL);
     for (int f = 0; f < EVF_COUNT; f++)
         if (event_field_is_string(f))
@@ -367,14 +366,13 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
     e->repeat_budget = 4u << 20;
     e->upstream = calloc(1, sizeof *e->upstream);
     FUZZ_CHECK(e->upstream != NULL);
-    e->upstream_resolver = resolver_wrap(&upstream_ops, e->upstream);
+    d->upstream = resolver_wrap(&upstream_ops, e->upstream);
     da_dns_cache_options co = {.max_entries = 64};
     d->cache = da_dns_cache_new(&co);
     d->records = da_spf_record_cache_new(16);
     d->dkim_key_cache = da_dkim_key_cache_new(16);
-    FUZZ_CHECK(e->upstream_resolver && d->cache && d->records && d->dkim_key_cache);
-    d->upstream = e->upstream_resolver;
-    d->resolver = da_resolver_new_cached(d->cache, e->upstream_resolver);
+    FUZZ_CHECK(d->upstream && d->cache && d->records && d->dkim_key_cache);
+    d->resolver = da_resolver_new_cached(d->cache, d->upstream);
     FUZZ_CHECK(d->resolver != NULL);
     d->env = (svc_env){.loop = d->loop,
                        .resolver = d->resolver,
@@ -382,7 +380,6 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
                        .dkim_key_cache = d->dkim_key_cache,
                        .counters = &d->counters,
                        .on_event = on_event,
-                       .event_ctx = e,
                        .log = daemon_log};
 }
 
@@ -408,7 +405,7 @@ void fuzz_env_reload(fuzz_env *e, unsigned config_variant)
 
 void fuzz_env_step(fuzz_env *e)
 {
-    da_resolver_run(e->upstream_resolver);
+    da_resolver_run(e->d.upstream);
     uv_run(&e->loop, UV_RUN_NOWAIT);
 }
 
@@ -481,7 +478,7 @@ void fuzz_env_close(fuzz_env *e)
         abort();
     }
     da_resolver_free(d->resolver);
-    da_resolver_free(e->upstream_resolver);
+    da_resolver_free(d->upstream);
     da_dns_cache_free(d->cache);
     da_spf_record_cache_free(d->records);
     da_dkim_key_cache_free(d->dkim_key_cache);
@@ -619,7 +616,6 @@ fuzz_conn *fuzz_conn_open(fuzz_env *e, conn_kind kind, const conn_handler *handl
     fuzz_conn *fc = calloc(1, sizeof *fc);
     FUZZ_CHECK(fc != NULL);
     conn *c = &fc->c;
-    fc->env = e;
     strbuf_init(&fc->out);
     c->daemon = d;
     c->kind = kind;

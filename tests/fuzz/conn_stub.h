@@ -75,19 +75,15 @@ struct fuzz_upstream;
 typedef struct fuzz_env {
     uv_loop_t loop;
     struct fuzz_upstream *upstream; /* the questions out, answered from the zone */
-    da_resolver *upstream_resolver;
-    domauthd d; /* loop, resolver, cache, records, env, counters, config */
-    unsigned events;
+    domauthd d; /* loop, resolvers (d.upstream wraps upstream), cache, records, env,
+                 * counters, config */
     size_t repeat_budget; /* bytes fuzz_repeat may still hand out */
 } fuzz_env;
 
-/* The zone every target uses (made once, never changed). */
-const da_zone *fuzz_zone(void);
-/* A configuration generation as main.c's config_load makes one, from the
- * built-in text number variant % FUZZ_CONFIG_COUNT (its DKIM keys from
- * memory instead of files). */
-config_ref *fuzz_config_new(unsigned variant);
-
+/* The configuration is built-in text number config_variant %
+ * FUZZ_CONFIG_COUNT, made into a generation as main.c's config_load does
+ * (its DKIM keys from memory instead of files); the zone is the same for
+ * every target (made once, never changed). */
 void fuzz_env_open(fuzz_env *e, unsigned config_variant);
 /* A reload: the daemon's configuration becomes a new one. */
 void fuzz_env_reload(fuzz_env *e, unsigned config_variant);
@@ -111,7 +107,6 @@ void fuzz_env_close(fuzz_env *e);
 
 typedef struct fuzz_conn {
     conn c; /* first: the handlers see only this */
-    fuzz_env *env;
     strbuf out;                  /* every byte sent */
     void (*check_output)(struct fuzz_conn *fc, const uint8_t *data, size_t len);
     void *check_state;

@@ -802,6 +802,13 @@ LIST(fuzz_bodies, "Hello.\r\n", "A signed hello.\r\n", "A tampered hello.\r\n", 
     "\tbh=yZQq1c8wjBl0fZ4Wc/oraMCAG1mZJv5v/hlvyFy+t6A=; b=Kr3YxWWLTjLhfQopk2KiPOzE\n"     \
     "\tflkbqMWhVxx2N5q36Bpx1tOTXsJJXnUKXGxpOeMzCprk2XPo16i8KJVbZ/dmAA=="
 
+const fuzz_field fuzz_signed_fields[FUZZ_SIGNED_FIELDS] = {
+    {"DKIM-Signature", SIGN_TEST_SIG("s1")},
+    {"From", "Signer <a@sign.test>"},
+    {"To", "b@dest.test"},
+    {"Subject", "hi"}};
+const char fuzz_signed_body[] = "Hello.\r\n";
+
 LIST(values_from, "Signer <a@sign.test>", "a@pass.test", "Carol <carol@peer.test>",
      "Alice <alice@pass.test>, Mallory <m@fail.test>", "CEO <ceo@fail.test",
      "undisclosed-recipients:;", "\"q\\\"uoted\" <x@soft.test>", "a@b@c",

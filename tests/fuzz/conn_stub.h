@@ -66,6 +66,17 @@ void fuzz_pick(fuzz_reader *r, strbuf *sb, const fuzz_list *list, bool no_nul);
 /* A header field: name and value, canned or fuzzed. */
 void fuzz_header(fuzz_reader *r, strbuf *name, strbuf *value);
 
+/* A message that verifies: its DKIM-Signature field (a valid signature by
+ * sign.test's key, the first of the canned DKIM-Signature values), the
+ * From:, To: and Subject: fields it signs, in that order (each value as
+ * after "Name:", without the leading space), and its body. */
+typedef struct fuzz_field {
+    const char *name, *value;
+} fuzz_field;
+enum { FUZZ_SIGNED_FIELDS = 4 };
+extern const fuzz_field fuzz_signed_fields[FUZZ_SIGNED_FIELDS];
+extern const char fuzz_signed_body[];
+
 /* ---- the environment ---- */
 
 enum { FUZZ_CONFIG_COUNT = 8 };

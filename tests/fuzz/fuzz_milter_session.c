@@ -259,18 +259,14 @@ static void op_message(session *s, strbuf *p)
     strbuf_clear(p);
     strbuf_printf(p, "<%s>", fuzz_rcpts.items[(v >> 4) % fuzz_rcpts.count]);
     frame(s, SMFIC_RCPT, p->data, p->len + 1);
-    const fuzz_list *dkim = fuzz_header_values(3);
-    const char *const fields[][2] = {{"DKIM-Signature", dkim->items[0]},
-                                     {"From", "Signer <a@sign.test>"},
-                                     {"To", "b@dest.test"},
-                                     {"Subject", "hi"}};
-    for (size_t i = (v & 8) ? 1 : 0; i < 4; i++) {
+    for (size_t i = (v & 8) ? 1 : 0; i < FUZZ_SIGNED_FIELDS; i++) {
         strbuf_clear(p);
-        strbuf_printf(p, "%s%c%s%s", fields[i][0], 0, sp, fields[i][1]);
+        strbuf_printf(p, "%s%c%s%s", fuzz_signed_fields[i].name, 0, sp,
+                      fuzz_signed_fields[i].value);
         frame(s, SMFIC_HEADER, p->data, p->len + 1);
     }
     frame(s, SMFIC_EOH, NULL, 0);
-    frame(s, SMFIC_BODY, "Hello.\r\n", 8);
+    frame(s, SMFIC_BODY, fuzz_signed_body, strlen(fuzz_signed_body));
     frame(s, SMFIC_BODYEOB, NULL, 0);
 }
 

@@ -243,9 +243,6 @@ static void check_end(slot *sl, uint8_t reaction)
 
 static void continue_script(slot *sl)
 {
-    static const char *const headers[][2] = {
-        {"DKIM-Signature", NULL}, {"From", " Signer <a@sign.test>"}, {"To", " b@dest.test"},
-        {"Subject", " hi"}};
     while (sl->script > 0 && sl->m != NULL && sl->pending == 0) {
         unsigned step = sl->script++ - 1;
         uint8_t v = sl->script_arg;
@@ -265,16 +262,13 @@ static void continue_script(slot *sl)
         case 3: case 4: case 5: case 6: {
             if (!sl->caps.sees_message || (step == 3 && (v & 8)))
                 break;
-            const char *value = headers[step - 3][1];
-            strbuf sig;
-            strbuf_init(&sig);
-            if (value == NULL) {
-                strbuf_putc(&sig, ' ');
-                strbuf_puts(&sig, fuzz_header_values(3)->items[0]);
-                value = sig.data;
-            }
-            svc_msg_header(sl->m, headers[step - 3][0], value, strlen(value));
-            strbuf_free(&sig);
+            const fuzz_field *f = &fuzz_signed_fields[step - 3];
+            strbuf value; /* as after "Name:" */
+            strbuf_init(&value);
+            strbuf_putc(&value, ' ');
+            strbuf_puts(&value, f->value);
+            svc_msg_header(sl->m, f->name, value.data, value.len);
+            strbuf_free(&value);
             break;
         }
         case 7:
@@ -283,7 +277,7 @@ static void continue_script(slot *sl)
             break;
         case 8:
             if (sl->caps.sees_message)
-                svc_msg_body(sl->m, "Hello.\r\n", 8);
+                svc_msg_body(sl->m, fuzz_signed_body, strlen(fuzz_signed_body));
             break;
         case 9:
             sl->script = 0;

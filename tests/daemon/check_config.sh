@@ -13,11 +13,9 @@ domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-workdir=$(mktemp -d /tmp/domauth-check-config.XXXXXX)
-trap 'rm -rf "$workdir"' EXIT
-conf=$workdir/domauth.conf
-
 . "$here/../lib/tap.sh"
+tap_workdir domauth-check-config
+conf=$workdir/domauth.conf
 
 # A user and a group that exist here, and names that do not.
 me=$(id -un)

@@ -16,17 +16,12 @@ client="$here/limits_client.py"
 [ -x "$python" ] || { echo "1..0 # SKIP /usr/bin/python3 not installed"; exit 0; }
 [ -x "$domauthd_bin" ] || { echo "Bail out! build domauthd first ($domauthd_bin)"; exit 1; }
 
-workdir=$(mktemp -d /tmp/domauth-limits.XXXXXX)
+. "$here/../lib/tap.sh"
 dns_pid=
 daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+tap_pids="daemon_pid dns_pid"
+tap_workdir domauth-limits
 
-. "$here/../lib/tap.sh"
 # json FILE EXPRESSION-ON-o: prints the value (Python syntax)
 json() { "$python" -c "import json,sys; o=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 # check FILE EXPRESSION-ON-o: 1 when the expression holds

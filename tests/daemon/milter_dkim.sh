@@ -27,17 +27,12 @@ if [ -z "${DOMAUTH_IN_NAMESPACE:-}" ]; then
 fi
 
 ip link set lo up
-workdir=$(mktemp -d /tmp/domauth-milter-dkim.XXXXXX)
+. "$here/../lib/tap.sh"
 unbound_pid=
 daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "$unbound_pid" ] && kill "$unbound_pid" 2>/dev/null && wait "$unbound_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+tap_pids="daemon_pid unbound_pid"
+tap_workdir domauth-milter-dkim
 
-. "$here/../lib/tap.sh"
 matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
 
 # ---- keys and the zone -------------------------------------------------

@@ -16,15 +16,11 @@ domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-workdir=$(mktemp -d /tmp/domauth-signals.XXXXXX)
-daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
 . "$here/../lib/tap.sh"
+daemon_pid=
+tap_pids=daemon_pid
+tap_workdir domauth-signals
+
 wait_for_log() { # regex [tenths of a second]
     for _ in $(seq "${2:-100}"); do
         grep -q -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0

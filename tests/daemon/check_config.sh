@@ -13,22 +13,9 @@ domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-workdir=$(mktemp -d /tmp/domauth-check-config.XXXXXX)
-trap 'rm -rf "$workdir"' EXIT
+. "$here/../lib/tap.sh"
+tap_workdir domauth-check-config
 conf=$workdir/domauth.conf
-
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
 
 # A user and a group that exist here, and names that do not.
 me=$(id -un)
@@ -123,5 +110,4 @@ report "$([ "$status" = 78 ] && printf '%s' "$out" | grep -qF "$conf:6: user: no
     "exit $status: $out"
 report "$([ ! -e "$workdir/milter.sock" ] && echo 1 || echo 0)" "start: no socket was made"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -13,14 +13,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 [ -x "$domauthd_bin" ] && [ -x "$domauth_bin" ] || { echo "Bail out! build domauth first"; exit 1; }
 
-workdir=$(mktemp -d /tmp/domauth-control.XXXXXX)
-daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
 . "$here/../lib/tap.sh"
+daemon_pid=
+tap_pids=daemon_pid
+tap_workdir domauth-control
 
 write_conf() { # extra line
     cat > "$workdir/domauth.conf" <<CONF

@@ -20,16 +20,12 @@ if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 fi
 [ -x "$domauthd_bin" ] && [ -x "$domauth_bin" ] || { echo "Bail out! build domauth first"; exit 1; }
 
-workdir=$(mktemp -d /tmp/domauth-keys.XXXXXX)
-chmod 755 "$workdir"
-daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
 . "$here/../lib/tap.sh"
+daemon_pid=
+tap_pids=daemon_pid
+tap_workdir domauth-keys
+chmod 755 "$workdir"
+
 wait_for_log() { # regex: up to 5 s
     for _ in $(seq 50); do
         grep -q -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0

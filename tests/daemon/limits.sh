@@ -16,26 +16,12 @@ client="$here/limits_client.py"
 [ -x "$python" ] || { echo "1..0 # SKIP /usr/bin/python3 not installed"; exit 0; }
 [ -x "$domauthd_bin" ] || { echo "Bail out! build domauthd first ($domauthd_bin)"; exit 1; }
 
-workdir=$(mktemp -d /tmp/domauth-limits.XXXXXX)
+. "$here/../lib/tap.sh"
 dns_pid=
 daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+tap_pids="daemon_pid dns_pid"
+tap_workdir domauth-limits
 
-count=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
 # json FILE EXPRESSION-ON-o: prints the value (Python syntax)
 json() { "$python" -c "import json,sys; o=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
 # check FILE EXPRESSION-ON-o: 1 when the expression holds
@@ -156,4 +142,4 @@ print(1 if m and int(m[1]) == 200 and int(m[2]) == 2 and int(m[3]) in (2, 3) and
 report "$ok" "the counters at stop: 200 refused, 2 idle and 2 request timeouts (3 if the client that reads no replies was cut mid-request), reading stopped 3 times or more" \
     "${stats:-$(tail -5 "$workdir/daemon.log")}"
 
-echo "1..$count"
+tap_done

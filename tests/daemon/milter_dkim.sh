@@ -27,29 +27,12 @@ if [ -z "${DOMAUTH_IN_NAMESPACE:-}" ]; then
 fi
 
 ip link set lo up
-workdir=$(mktemp -d /tmp/domauth-milter-dkim.XXXXXX)
+. "$here/../lib/tap.sh"
 unbound_pid=
 daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    [ -n "$unbound_pid" ] && kill "$unbound_pid" 2>/dev/null && wait "$unbound_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+tap_pids="daemon_pid unbound_pid"
+tap_workdir domauth-milter-dkim
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-yes_if() { if "$@"; then echo 1; else echo 0; fi; } # one simple command
 matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
 
 # ---- keys and the zone -------------------------------------------------
@@ -258,5 +241,4 @@ report "$(if [ "${final:0:1}" = c ] && [ "$alive" = yes ]; then echo 1; else ech
     "control bytes and a 3000-byte header line: answered, daemon alive" \
     "final=$final alive=$alive $(cat "$workdir/odd.err")"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -16,27 +16,11 @@ domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-workdir=$(mktemp -d /tmp/domauth-signals.XXXXXX)
+. "$here/../lib/tap.sh"
 daemon_pid=
-cleanup() {
-    [ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
+tap_pids=daemon_pid
+tap_workdir domauth-signals
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
-yes_if() { if "$@"; then echo 1; else echo 0; fi; }
 wait_for_log() { # regex [tenths of a second]
     for _ in $(seq "${2:-100}"); do
         grep -q -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0
@@ -117,5 +101,4 @@ run_cycle "no reload" 0 "$workdir/domauthd.pid"
 run_cycle "one HUP" 1 "$workdir/domauthd.pid"
 run_cycle "two HUPs, the pidfile renamed" 2 "$workdir/other.pid"
 
-echo "1..$count"
-[ "$failed" = 0 ]
+tap_done

@@ -162,7 +162,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "pass_tag_subject = yes\npass_tag = [PASS]\nnone_tag_subject = yes\nnone_tag = [NONE]\n",
 };
 
-config_ref *fuzz_config_new(unsigned variant)
+static config_ref *fuzz_config_new(unsigned variant)
 {
     const char *text = config_texts[variant % FUZZ_CONFIG_COUNT];
     config_ref *ref = calloc(1, sizeof *ref);
@@ -225,7 +225,7 @@ static const char zone_text[] =
     "+HZ5KA1EI2oX8tkGAZN6XoOg6eC3xwIDAQAB\"\n"
     "dest.test TXT \"v=spf1 mx -all\"\n";
 
-const da_zone *fuzz_zone(void)
+static const da_zone *fuzz_zone(void)
 {
     static da_zone *zone;
     if (zone == NULL) {
@@ -327,8 +327,7 @@ static void json_to_strbuf(void *ctx, const char *bytes, size_t len)
  * owns them. */
 static void on_event(void *ctx, const event_record *r)
 {
-    fuzz_env *e = ctx;
-    e->events++;
+    (void)ctx;
     FUZZ_CHECK(r->listener != NULL && r->action != NULL && r->mail_from != NULL);
     for (int f = 0; f < EVF_COUNT; f++)
         if (event_field_is_string(f))
@@ -367,14 +366,13 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
     e->repeat_budget = 4u << 20;
     e->upstream = calloc(1, sizeof *e->upstream);
     FUZZ_CHECK(e->upstream != NULL);
-    e->upstream_resolver = resolver_wrap(&upstream_ops, e->upstream);
+    d->upstream = resolver_wrap(&upstream_ops, e->upstream);
     da_dns_cache_options co = {.max_entries = 64};
     d->cache = da_dns_cache_new(&co);
     d->records = da_spf_record_cache_new(16);
     d->dkim_key_cache = da_dkim_key_cache_new(16);
-    FUZZ_CHECK(e->upstream_resolver && d->cache && d->records && d->dkim_key_cache);
-    d->upstream = e->upstream_resolver;
-    d->resolver = da_resolver_new_cached(d->cache, e->upstream_resolver);
+    FUZZ_CHECK(d->upstream && d->cache && d->records && d->dkim_key_cache);
+    d->resolver = da_resolver_new_cached(d->cache, d->upstream);
     FUZZ_CHECK(d->resolver != NULL);
     d->env = (svc_env){.loop = d->loop,
                        .resolver = d->resolver,
@@ -382,7 +380,6 @@ void fuzz_env_open(fuzz_env *e, unsigned config_variant)
                        .dkim_key_cache = d->dkim_key_cache,
                        .counters = &d->counters,
                        .on_event = on_event,
-                       .event_ctx = e,
                        .log = daemon_log};
 }
 
@@ -408,7 +405,7 @@ void fuzz_env_reload(fuzz_env *e, unsigned config_variant)
 
 void fuzz_env_step(fuzz_env *e)
 {
-    da_resolver_run(e->upstream_resolver);
+    da_resolver_run(e->d.upstream);
     uv_run(&e->loop, UV_RUN_NOWAIT);
 }
 
@@ -481,7 +478,7 @@ void fuzz_env_close(fuzz_env *e)
         abort();
     }
     da_resolver_free(d->resolver);
-    da_resolver_free(e->upstream_resolver);
+    da_resolver_free(d->upstream);
     da_dns_cache_free(d->cache);
     da_spf_record_cache_free(d->records);
     da_dkim_key_cache_free(d->dkim_key_cache);
@@ -619,7 +616,6 @@ fuzz_conn *fuzz_conn_open(fuzz_env *e, conn_kind kind, const conn_handler *handl
     fuzz_conn *fc = calloc(1, sizeof *fc);
     FUZZ_CHECK(fc != NULL);
     conn *c = &fc->c;
-    fc->env = e;
     strbuf_init(&fc->out);
     c->daemon = d;
     c->kind = kind;
@@ -649,6 +645,120 @@ void fuzz_conn_read(fuzz_conn *fc, const uint8_t *data, size_t len)
     else
         deliver(c, data, len);
     conn_unref(c);
+}
+
+/* -------------------------------------------------- session targets */
+
+static void session_open_conn(fuzz_session *s)
+{
+    s->fc = fuzz_conn_open(&s->env, s->kind, s->handler);
+    if (s->opened != NULL)
+        s->opened(s->fc);
+    strbuf_clear(&s->wire);
+    s->wire_sent = 0;
+}
+
+void fuzz_session_drop(fuzz_session *s)
+{
+    if (s->fc == NULL)
+        return;
+    conn_close(&s->fc->c);
+    if (s->dropped != NULL)
+        s->dropped(s->fc);
+    conn_unref(&s->fc->c);
+    s->fc = NULL;
+}
+
+/* The connection in use: a new one when the last was closed. */
+static void session_current(fuzz_session *s)
+{
+    if (s->fc != NULL && s->fc->c.closing)
+        fuzz_session_drop(s);
+    if (s->fc == NULL)
+        session_open_conn(s);
+}
+
+static size_t next_cut(fuzz_session *s)
+{
+    s->cut_state = s->cut_state * 1103515245u + 12345u;
+    uint32_t r = s->cut_state >> 16;
+    return (r & 3) == 0 ? 1 + (r >> 2) % 512 : 1 + (r >> 2) % 16;
+}
+
+void fuzz_session_flush(fuzz_session *s, bool all)
+{
+    while (s->fc != NULL && s->wire_sent < s->wire.len) {
+        size_t left = s->wire.len - s->wire_sent;
+        size_t n = s->cut_state == 0 ? left : next_cut(s);
+        if (n > left) {
+            if (!all)
+                break;
+            n = left;
+        }
+        fuzz_conn_read(s->fc, (const uint8_t *)s->wire.data + s->wire_sent, n);
+        s->wire_sent += n;
+        if (s->fc->c.closing)
+            break;
+    }
+    if (s->wire_sent == s->wire.len || (s->fc != NULL && s->fc->c.closing)) {
+        strbuf_clear(&s->wire);
+        s->wire_sent = 0;
+    }
+}
+
+void fuzz_session_op_run(fuzz_session *s, fuzz_session_op op)
+{
+    switch (op) {
+    case FUZZ_OP_DNS:
+        fuzz_session_flush(s, true);
+        fuzz_env_step(&s->env);
+        break;
+    case FUZZ_OP_ANSWER:
+        fuzz_session_flush(s, true);
+        fuzz_env_answer_one(&s->env, fuzz_byte(&s->in));
+        break;
+    case FUZZ_OP_SETTLE:
+        fuzz_session_flush(s, true);
+        fuzz_env_settle(&s->env);
+        break;
+    case FUZZ_OP_TIME:
+        fuzz_session_flush(s, true);
+        fuzz_env_time_passes(&s->env);
+        break;
+    case FUZZ_OP_LOSE:
+        fuzz_session_flush(s, false);
+        fuzz_session_drop(s);
+        break;
+    case FUZZ_OP_RELOAD: fuzz_env_reload(&s->env, fuzz_byte(&s->in)); break;
+    case FUZZ_OP_CUT: s->cut_state = fuzz_byte(&s->in); break;
+    case FUZZ_OP_SEND_FAILS: s->fc->sends_before_failure = 1 + fuzz_byte(&s->in) % 4; break;
+    case FUZZ_OP_STOP: /* an idle session closes now, a waiting one after its reply */
+        fuzz_session_flush(s, false);
+        fuzz_env_stop(&s->env);
+        if (!s->fc->c.paused)
+            conn_close(&s->fc->c);
+        break;
+    }
+}
+
+void fuzz_session_run(fuzz_session *s, const uint8_t *data, size_t size,
+                      void (*run_op)(fuzz_session *s, uint8_t op))
+{
+    s->in = (fuzz_reader){data, data + size};
+    strbuf_init(&s->wire);
+    fuzz_env_open(&s->env, fuzz_byte(&s->in));
+    while (fuzz_more(&s->in)) {
+        if (s->env.d.stopping && (s->fc == NULL || s->fc->c.closing))
+            break; /* no new connection once stopping */
+        session_current(s);
+        run_op(s, fuzz_byte(&s->in));
+        fuzz_session_flush(s, false);
+    }
+    fuzz_session_flush(s, true);
+    fuzz_env_settle(&s->env);
+    fuzz_session_drop(s);
+    fuzz_env_close(&s->env);
+    strbuf_free(&s->wire);
 }
 
 /* ------------------------------------------------------- canned values */
@@ -691,6 +801,13 @@ LIST(fuzz_bodies, "Hello.\r\n", "A signed hello.\r\n", "A tampered hello.\r\n", 
     "\th=from:from:to:to:subject:subject:date;\n"                                        \
     "\tbh=yZQq1c8wjBl0fZ4Wc/oraMCAG1mZJv5v/hlvyFy+t6A=; b=Kr3YxWWLTjLhfQopk2KiPOzE\n"     \
     "\tflkbqMWhVxx2N5q36Bpx1tOTXsJJXnUKXGxpOeMzCprk2XPo16i8KJVbZ/dmAA=="
+
+const fuzz_field fuzz_signed_fields[FUZZ_SIGNED_FIELDS] = {
+    {"DKIM-Signature", SIGN_TEST_SIG("s1")},
+    {"From", "Signer <a@sign.test>"},
+    {"To", "b@dest.test"},
+    {"Subject", "hi"}};
+const char fuzz_signed_body[] = "Hello.\r\n";
 
 LIST(values_from, "Signer <a@sign.test>", "a@pass.test", "Carol <carol@peer.test>",
      "Alice <alice@pass.test>, Mallory <m@fail.test>", "CEO <ceo@fail.test",

@@ -66,6 +66,17 @@ void fuzz_pick(fuzz_reader *r, strbuf *sb, const fuzz_list *list, bool no_nul);
 /* A header field: name and value, canned or fuzzed. */
 void fuzz_header(fuzz_reader *r, strbuf *name, strbuf *value);
 
+/* A message that verifies: its DKIM-Signature field (a valid signature by
+ * sign.test's key, the first of the canned DKIM-Signature values), the
+ * From:, To: and Subject: fields it signs, in that order (each value as
+ * after "Name:", without the leading space), and its body. */
+typedef struct fuzz_field {
+    const char *name, *value;
+} fuzz_field;
+enum { FUZZ_SIGNED_FIELDS = 4 };
+extern const fuzz_field fuzz_signed_fields[FUZZ_SIGNED_FIELDS];
+extern const char fuzz_signed_body[];
+
 /* ---- the environment ---- */
 
 enum { FUZZ_CONFIG_COUNT = 8 };
@@ -75,19 +86,15 @@ struct fuzz_upstream;
 typedef struct fuzz_env {
     uv_loop_t loop;
     struct fuzz_upstream *upstream; /* the questions out, answered from the zone */
-    da_resolver *upstream_resolver;
-    domauthd d; /* loop, resolver, cache, records, env, counters, config */
-    unsigned events;
+    domauthd d; /* loop, resolvers (d.upstream wraps upstream), cache, records, env,
+                 * counters, config */
     size_t repeat_budget; /* bytes fuzz_repeat may still hand out */
 } fuzz_env;
 
-/* The zone every target uses (made once, never changed). */
-const da_zone *fuzz_zone(void);
-/* A configuration generation as main.c's config_load makes one, from the
- * built-in text number variant % FUZZ_CONFIG_COUNT (its DKIM keys from
- * memory instead of files). */
-config_ref *fuzz_config_new(unsigned variant);
-
+/* The configuration is built-in text number config_variant %
+ * FUZZ_CONFIG_COUNT, made into a generation as main.c's config_load does
+ * (its DKIM keys from memory instead of files); the zone is the same for
+ * every target (made once, never changed). */
 void fuzz_env_open(fuzz_env *e, unsigned config_variant);
 /* A reload: the daemon's configuration becomes a new one. */
 void fuzz_env_reload(fuzz_env *e, unsigned config_variant);
@@ -111,7 +118,6 @@ void fuzz_env_close(fuzz_env *e);
 
 typedef struct fuzz_conn {
     conn c; /* first: the handlers see only this */
-    fuzz_env *env;
     strbuf out;                  /* every byte sent */
     void (*check_output)(struct fuzz_conn *fc, const uint8_t *data, size_t len);
     void *check_state;
@@ -136,5 +142,53 @@ fuzz_conn *fuzz_conn_open(fuzz_env *e, conn_kind kind, const conn_handler *handl
 /* Bytes as one read from the socket: handed to the handler, or held while
  * it waits, as listen.c's on_read does. */
 void fuzz_conn_read(fuzz_conn *fc, const uint8_t *data, size_t len);
+
+/* ---- a session target: one connection at a time, fed by a program ---- */
+
+/* What fuzz_milter_session and fuzz_policy_session share: the input, the
+ * environment, the connection in use (a new one when the last closed) and
+ * the bytes written for it, handed over in reads cut as the input chose.
+ * A target's own session struct starts with it. */
+typedef struct fuzz_session {
+    fuzz_env env;
+    fuzz_reader in;
+    fuzz_conn *fc;
+    strbuf wire;        /* bytes not yet read by the daemon */
+    size_t wire_sent;
+    uint32_t cut_state; /* 0: every operation's bytes in one read */
+    conn_kind kind;
+    const conn_handler *handler;
+    /* A new connection's output checks (check_output, check_state), and
+     * their end when it is dropped; opened may be NULL, dropped too. */
+    void (*opened)(fuzz_conn *fc);
+    void (*dropped)(fuzz_conn *fc);
+} fuzz_session;
+
+/* The operations every session target has (their bytes differ by target). */
+typedef enum fuzz_session_op {
+    FUZZ_OP_DNS,        /* the questions out are answered */
+    FUZZ_OP_ANSWER,     /* one of them, any: answers out of order */
+    FUZZ_OP_SETTLE,     /* every answer comes */
+    FUZZ_OP_TIME,       /* every timer fires */
+    FUZZ_OP_LOSE,       /* the client went away, maybe mid-request or mid-check */
+    FUZZ_OP_RELOAD,     /* a new configuration */
+    FUZZ_OP_CUT,        /* the reads are cut otherwise */
+    FUZZ_OP_SEND_FAILS, /* one of the next sends fails */
+    FUZZ_OP_STOP,       /* SIGTERM */
+} fuzz_session_op;
+
+/* Hands the daemon what was written, in reads cut as chosen; with all, the
+ * last part too. */
+void fuzz_session_flush(fuzz_session *s, bool all);
+/* Closes the connection in use, if any, and lets it go. */
+void fuzz_session_drop(fuzz_session *s);
+void fuzz_session_op_run(fuzz_session *s, fuzz_session_op op);
+/* Runs the whole input: its first byte picks the configuration, then each
+ * byte is an operation for run_op (s is the target's session), on the
+ * connection in use; no new connection once stopping. At the end the rest
+ * of what was written arrives, every answer comes, the client closes and
+ * everything is freed (the target frees its own buffers). */
+void fuzz_session_run(fuzz_session *s, const uint8_t *data, size_t size,
+                      void (*run_op)(fuzz_session *s, uint8_t op));
 
 #endif

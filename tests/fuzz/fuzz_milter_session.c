@@ -35,13 +35,8 @@ enum op {
 };
 
 typedef struct session {
-    fuzz_env env;
-    fuzz_reader in;
-    fuzz_conn *fc;
-    strbuf wire;        /* frames not yet read by the daemon */
-    size_t wire_sent;
-    uint32_t cut_state; /* 0: every operation's bytes in one read */
-    strbuf a, b;        /* scratch values */
+    fuzz_session fs; /* first: run_op is handed it */
+    strbuf a, b;     /* scratch values */
 } session;
 
 /* ---------------------------------------------------- what comes back */
@@ -114,76 +109,28 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
 
 /* --------------------------------------------------------- the wire */
 
-static void open_conn(session *s)
+static void opened(fuzz_conn *fc)
 {
-    s->fc = fuzz_conn_open(&s->env, CONN_MILTER, &milter_handler);
     reply_state *rs = calloc(1, sizeof *rs);
     FUZZ_CHECK(rs != NULL);
     milter_decoder_init(&rs->decoder, 0);
-    s->fc->check_state = rs;
-    s->fc->check_output = check_replies;
-    strbuf_clear(&s->wire);
-    s->wire_sent = 0;
+    fc->check_state = rs;
+    fc->check_output = check_replies;
 }
 
-static void drop_conn(session *s)
+static void dropped(fuzz_conn *fc)
 {
-    if (s->fc == NULL)
-        return;
-    conn_close(&s->fc->c);
-    reply_state *rs = s->fc->check_state;
-    s->fc->check_output = NULL;
-    s->fc->check_state = NULL;
+    reply_state *rs = fc->check_state;
+    fc->check_output = NULL;
+    fc->check_state = NULL;
     milter_decoder_free(&rs->decoder);
     free(rs);
-    conn_unref(&s->fc->c);
-    s->fc = NULL;
-}
-
-/* The connection in use: a new one when the last was closed. */
-static fuzz_conn *current(session *s)
-{
-    if (s->fc != NULL && s->fc->c.closing)
-        drop_conn(s);
-    if (s->fc == NULL)
-        open_conn(s);
-    return s->fc;
-}
-
-static size_t next_cut(session *s)
-{
-    s->cut_state = s->cut_state * 1103515245u + 12345u;
-    uint32_t r = s->cut_state >> 16;
-    return (r & 3) == 0 ? 1 + (r >> 2) % 512 : 1 + (r >> 2) % 16;
-}
-
-/* Hands the daemon what was written, in reads cut as chosen; with all,
- * the last part too. */
-static void flush(session *s, bool all)
-{
-    while (s->fc != NULL && s->wire_sent < s->wire.len) {
-        size_t left = s->wire.len - s->wire_sent;
-        size_t n = s->cut_state == 0 ? left : next_cut(s);
-        if (n > left) {
-            if (!all)
-                break;
-            n = left;
-        }
-        fuzz_conn_read(s->fc, (const uint8_t *)s->wire.data + s->wire_sent, n);
-        s->wire_sent += n;
-        if (s->fc->c.closing)
-            break;
-    }
-    if (s->wire_sent == s->wire.len || (s->fc != NULL && s->fc->c.closing)) {
-        strbuf_clear(&s->wire);
-        s->wire_sent = 0;
-    }
 }
 
 static void frame(session *s, char letter, const void *payload, size_t len)
 {
-    milter_encode_frame(&s->wire, letter, payload, len);
-    FUZZ_CHECK(!s->wire.failed);
+    milter_encode_frame(&s->fs.wire, letter, payload, len);
+    FUZZ_CHECK(!s->fs.wire.failed);
 }
 
 /* ------------------------------------------------------- the frames */
@@ -202,14 +149,17 @@ static void put_u32(strbuf *p, uint32_t v)
 
 static void op_optneg(session *s, strbuf *p)
 {
-    uint8_t kind = fuzz_byte(&s->in);
+    uint8_t kind = fuzz_byte(&s->fs.in);
     uint32_t version = 6, actions = 0x1ff, protocol = 0x1fffff; /* Postfix 3 */
     switch (kind % 5) {
     case 1: protocol = 0x001fffff & ~SMFIP_HDR_LEADSPC; break; /* Sendmail 8.14 */
     case 2: version = 2; actions = 0x3f; protocol = 0x7f; break;
     case 3: actions = SMFIF_ADDHDRS; protocol = 0; break;
-    case 4: version = fuzz_u32(&s->in); actions = fuzz_u32(&s->in); protocol = fuzz_u32(&s->in);
-            break;
+    case 4:
+        version = fuzz_u32(&s->fs.in);
+        actions = fuzz_u32(&s->fs.in);
+        protocol = fuzz_u32(&s->fs.in);
+        break;
     }
     put_u32(p, version);
     put_u32(p, actions);
@@ -223,15 +173,15 @@ static void op_macro(session *s, strbuf *p)
                                     SMFIC_DATA, SMFIC_EOH, SMFIC_BODYEOB, SMFIC_HEADER};
     static const char *const names[] = {"j", "i", "{auth_authen}", "{daemon_name}", "_",
                                         "auth_authen", "{auth_type}"};
-    uint8_t c = fuzz_byte(&s->in);
+    uint8_t c = fuzz_byte(&s->fs.in);
     strbuf_putc(p, c < 8 ? commands[c] : (char)c);
-    unsigned n = fuzz_byte(&s->in) % 4;
+    unsigned n = fuzz_byte(&s->fs.in) % 4;
     for (unsigned i = 0; i < n; i++) {
-        fuzz_value(&s->in, &s->a, names, 7, true);
+        fuzz_value(&s->fs.in, &s->a, names, 7, true);
         const fuzz_list *values = strcmp(s->a.data, "i") == 0 ? &fuzz_queue_ids
                                   : strstr(s->a.data, "auth") ? &fuzz_auth_users
                                                               : &fuzz_client_names;
-        fuzz_pick(&s->in, &s->b, values, true);
+        fuzz_pick(&s->fs.in, &s->b, values, true);
         put_str(p, &s->a);
         put_str(p, &s->b);
     }
@@ -240,15 +190,15 @@ static void op_macro(session *s, strbuf *p)
 
 static void op_connect(session *s, strbuf *p)
 {
-    fuzz_pick(&s->in, &s->a, &fuzz_client_names, true);
+    fuzz_pick(&s->fs.in, &s->a, &fuzz_client_names, true);
     put_str(p, &s->a);
-    uint8_t fam = fuzz_byte(&s->in);
+    uint8_t fam = fuzz_byte(&s->fs.in);
     static const char families[] = {SMFIA_INET, SMFIA_INET6, SMFIA_UNIX, SMFIA_UNKNOWN};
     char family = fam < 4 ? families[fam] : (char)fam;
     strbuf_putc(p, family);
     if (family != SMFIA_UNKNOWN) {
         strbuf_append(p, "\x61\x6d", 2); /* port 24941 */
-        fuzz_pick(&s->in, &s->b, &fuzz_ips, true);
+        fuzz_pick(&s->fs.in, &s->b, &fuzz_ips, true);
         put_str(p, &s->b);
     }
     frame(s, SMFIC_CONNECT, p->data, p->len);
@@ -256,8 +206,8 @@ static void op_connect(session *s, strbuf *p)
 
 static void op_address(session *s, strbuf *p, char letter, const fuzz_list *list)
 {
-    uint8_t form = fuzz_byte(&s->in);
-    fuzz_pick(&s->in, &s->a, list, true);
+    uint8_t form = fuzz_byte(&s->fs.in);
+    fuzz_pick(&s->fs.in, &s->a, list, true);
     if (form & 1)
         strbuf_append(p, s->a.data, s->a.len);
     else
@@ -265,7 +215,7 @@ static void op_address(session *s, strbuf *p, char letter, const fuzz_list *list
     strbuf_putc(p, '\0');
     static const char *const args[] = {"SIZE=100", "BODY=8BITMIME", "SMTPUTF8", "AUTH=<>"};
     for (unsigned i = 0; i < (form >> 1) % 3; i++) {
-        fuzz_value(&s->in, &s->b, args, 4, true);
+        fuzz_value(&s->fs.in, &s->b, args, 4, true);
         put_str(p, &s->b);
     }
     frame(s, letter, p->data, p->len);
@@ -273,11 +223,11 @@ static void op_address(session *s, strbuf *p, char letter, const fuzz_list *list
 
 static void op_header(session *s, strbuf *p)
 {
-    fuzz_header(&s->in, &s->a, &s->b);
+    fuzz_header(&s->fs.in, &s->a, &s->b);
     put_str(p, &s->a);
     /* The value as the MTA passes it: with its leading space when
      * SMFIP_HDR_LEADSPC was agreed. */
-    const reply_state *rs = s->fc->check_state;
+    const reply_state *rs = s->fs.fc->check_state;
     if (rs->negotiated && (rs->agreed_protocol & SMFIP_HDR_LEADSPC))
         strbuf_putc(p, ' ');
     put_str(p, &s->b);
@@ -286,8 +236,8 @@ static void op_header(session *s, strbuf *p)
 
 static void op_body(session *s, strbuf *p, char letter)
 {
-    fuzz_pick(&s->in, &s->a, &fuzz_bodies, false);
-    unsigned repeat = fuzz_byte(&s->in);
+    fuzz_pick(&s->fs.in, &s->a, &fuzz_bodies, false);
+    unsigned repeat = fuzz_byte(&s->fs.in);
     repeat = repeat < 200 ? 1 : (repeat - 199) * 40; /* up to 2240 copies */
     for (unsigned i = 0; i < repeat && p->len < MILTER_CHUNK_SIZE; i++)
         strbuf_append(p, s->a.data, s->a.len);
@@ -300,33 +250,30 @@ static void op_body(session *s, strbuf *p, char letter)
  * message: MAIL, RCPT, the signed sign.test header and body, EOM. */
 static void op_message(session *s, strbuf *p)
 {
-    uint8_t v = fuzz_byte(&s->in);
+    uint8_t v = fuzz_byte(&s->fs.in);
     const char *from = fuzz_senders.items[v % fuzz_senders.count];
-    const reply_state *rs = s->fc->check_state;
+    const reply_state *rs = s->fs.fc->check_state;
     const char *sp = rs->negotiated && (rs->agreed_protocol & SMFIP_HDR_LEADSPC) ? " " : "";
     strbuf_printf(p, "<%s>", from);
     frame(s, SMFIC_MAIL, p->data, p->len + 1);
     strbuf_clear(p);
     strbuf_printf(p, "<%s>", fuzz_rcpts.items[(v >> 4) % fuzz_rcpts.count]);
     frame(s, SMFIC_RCPT, p->data, p->len + 1);
-    const fuzz_list *dkim = fuzz_header_values(3);
-    const char *const fields[][2] = {{"DKIM-Signature", dkim->items[0]},
-                                     {"From", "Signer <a@sign.test>"},
-                                     {"To", "b@dest.test"},
-                                     {"Subject", "hi"}};
-    for (size_t i = (v & 8) ? 1 : 0; i < 4; i++) {
+    for (size_t i = (v & 8) ? 1 : 0; i < FUZZ_SIGNED_FIELDS; i++) {
         strbuf_clear(p);
-        strbuf_printf(p, "%s%c%s%s", fields[i][0], 0, sp, fields[i][1]);
+        strbuf_printf(p, "%s%c%s%s", fuzz_signed_fields[i].name, 0, sp,
+                      fuzz_signed_fields[i].value);
         frame(s, SMFIC_HEADER, p->data, p->len + 1);
     }
     frame(s, SMFIC_EOH, NULL, 0);
-    frame(s, SMFIC_BODY, "Hello.\r\n", 8);
+    frame(s, SMFIC_BODY, fuzz_signed_body, strlen(fuzz_signed_body));
     frame(s, SMFIC_BODYEOB, NULL, 0);
 }
 
-static void run_op(session *s, uint8_t op)
+static void run_op(fuzz_session *fs, uint8_t op)
 {
-    fuzz_reader *in = &s->in;
+    session *s = (session *)fs;
+    fuzz_reader *in = &s->fs.in;
     strbuf p;
     strbuf_init(&p);
     switch (op % OP_COUNT) {
@@ -346,13 +293,13 @@ static void run_op(session *s, uint8_t op)
          * block past SVC_HEADER_BLOCK_MAX. */
         uint8_t count = fuzz_byte(in);
         op_header(s, &p);
-        unsigned n = fuzz_repeat(&s->env, count, p.len + 5);
+        unsigned n = fuzz_repeat(&s->fs.env, count, p.len + 5);
         strbuf one;
         strbuf_init(&one);
-        strbuf_append(&one, s->wire.data + s->wire.len - (p.len + 5), p.len + 5);
+        strbuf_append(&one, s->fs.wire.data + s->fs.wire.len - (p.len + 5), p.len + 5);
         for (unsigned i = 1; i < n; i++)
-            strbuf_append(&s->wire, one.data, one.len);
-        FUZZ_CHECK(!s->wire.failed && !one.failed);
+            strbuf_append(&s->fs.wire, one.data, one.len);
+        FUZZ_CHECK(!s->fs.wire.failed && !one.failed);
         strbuf_free(&one);
         break;
     }
@@ -384,38 +331,18 @@ static void run_op(session *s, uint8_t op)
     case OP_RAW_BYTES: {
         const uint8_t *b;
         size_t n = fuzz_bytes(in, &b);
-        strbuf_append(&s->wire, (const char *)b, n);
+        strbuf_append(&s->fs.wire, (const char *)b, n);
         break;
     }
-    case OP_DNS:
-        flush(s, true);
-        fuzz_env_step(&s->env);
-        break;
-    case OP_ANSWER: /* one question out, any of them: answers out of order */
-        flush(s, true);
-        fuzz_env_answer_one(&s->env, fuzz_byte(in));
-        break;
-    case OP_SETTLE:
-        flush(s, true);
-        fuzz_env_settle(&s->env);
-        break;
-    case OP_TIME:
-        flush(s, true);
-        fuzz_env_time_passes(&s->env);
-        break;
-    case OP_LOSE: /* the MTA went away, maybe in mid-frame or mid-check */
-        flush(s, false);
-        drop_conn(s);
-        break;
-    case OP_RELOAD: fuzz_env_reload(&s->env, fuzz_byte(in)); break;
-    case OP_CUT: s->cut_state = fuzz_byte(in); break;
-    case OP_SEND_FAILS: s->fc->sends_before_failure = 1 + fuzz_byte(in) % 4; break;
-    case OP_STOP: /* SIGTERM: an idle session closes now, a waiting one after its reply */
-        flush(s, false);
-        fuzz_env_stop(&s->env);
-        if (!s->fc->c.paused)
-            conn_close(&s->fc->c);
-        break;
+    case OP_DNS: fuzz_session_op_run(&s->fs, FUZZ_OP_DNS); break;
+    case OP_ANSWER: fuzz_session_op_run(&s->fs, FUZZ_OP_ANSWER); break;
+    case OP_SETTLE: fuzz_session_op_run(&s->fs, FUZZ_OP_SETTLE); break;
+    case OP_TIME: fuzz_session_op_run(&s->fs, FUZZ_OP_TIME); break;
+    case OP_LOSE: fuzz_session_op_run(&s->fs, FUZZ_OP_LOSE); break;
+    case OP_RELOAD: fuzz_session_op_run(&s->fs, FUZZ_OP_RELOAD); break;
+    case OP_CUT: fuzz_session_op_run(&s->fs, FUZZ_OP_CUT); break;
+    case OP_SEND_FAILS: fuzz_session_op_run(&s->fs, FUZZ_OP_SEND_FAILS); break;
+    case OP_STOP: fuzz_session_op_run(&s->fs, FUZZ_OP_STOP); break;
     case OP_MESSAGE: op_message(s, &p); break;
     }
     strbuf_free(&p);
@@ -425,25 +352,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static session s; /* zeroed per input below */
     memset(&s, 0, sizeof s);
-    s.in = (fuzz_reader){data, data + size};
-    strbuf_init(&s.wire);
+    s.fs.kind = CONN_MILTER;
+    s.fs.handler = &milter_handler;
+    s.fs.opened = opened;
+    s.fs.dropped = dropped;
     strbuf_init(&s.a);
     strbuf_init(&s.b);
-    fuzz_env_open(&s.env, fuzz_byte(&s.in));
-    while (fuzz_more(&s.in)) {
-        if (s.env.d.stopping && (s.fc == NULL || s.fc->c.closing))
-            break; /* no new connection once stopping */
-        current(&s);
-        run_op(&s, fuzz_byte(&s.in));
-        flush(&s, false);
-    }
-    /* The rest of what was sent arrives, every answer comes, then the MTA
-     * closes the connection. */
-    flush(&s, true);
-    fuzz_env_settle(&s.env);
-    drop_conn(&s);
-    fuzz_env_close(&s.env);
-    strbuf_free(&s.wire);
+    fuzz_session_run(&s.fs, data, size, run_op);
     strbuf_free(&s.a);
     strbuf_free(&s.b);
     return 0;

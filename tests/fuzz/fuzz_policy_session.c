@@ -35,12 +35,7 @@ enum op {
 enum { ATTR_COUNT = 16 };
 
 typedef struct session {
-    fuzz_env env;
-    fuzz_reader in;
-    fuzz_conn *fc;
-    strbuf wire;
-    size_t wire_sent;
-    uint32_t cut_state;
+    fuzz_session fs; /* first: run_op is handed it */
     strbuf value;
     /* the last request, for OP_AGAIN */
     strbuf last[ATTR_COUNT];
@@ -65,7 +60,7 @@ static const char *const methods[] = {"PLAIN", "LOGIN", ""};
 
 static void pick_attr(session *s, size_t i)
 {
-    fuzz_reader *in = &s->in;
+    fuzz_reader *in = &s->fs.in;
     strbuf *v = &s->value;
     switch (i) {
     case 0: fuzz_value(in, v, requests, 3, true); break;
@@ -93,9 +88,9 @@ static void pick_attr(session *s, size_t i)
 
 static void put_line(session *s, const char *name, const strbuf *value)
 {
-    strbuf_printf(&s->wire, "%s=", name);
-    strbuf_append(&s->wire, value->data ? value->data : "", value->len);
-    strbuf_puts(&s->wire, s->crlf ? "\r\n" : "\n");
+    strbuf_printf(&s->fs.wire, "%s=", name);
+    strbuf_append(&s->fs.wire, value->data ? value->data : "", value->len);
+    strbuf_puts(&s->fs.wire, s->crlf ? "\r\n" : "\n");
 }
 
 static void put_last(session *s)
@@ -103,13 +98,13 @@ static void put_last(session *s)
     for (size_t i = 0; i < ATTR_COUNT; i++)
         if (s->last_present[i])
             put_line(s, attr_names[i], &s->last[i]);
-    strbuf_puts(&s->wire, s->crlf ? "\r\n" : "\n");
+    strbuf_puts(&s->fs.wire, s->crlf ? "\r\n" : "\n");
 }
 
 /* A request with the attributes of a 16-bit mask; bit 15 sends CRLF. */
 static void op_request(session *s)
 {
-    uint16_t mask = (uint16_t)(fuzz_byte(&s->in) << 8 | fuzz_byte(&s->in));
+    uint16_t mask = (uint16_t)(fuzz_byte(&s->fs.in) << 8 | fuzz_byte(&s->fs.in));
     s->crlf = (mask & 0x8000) != 0;
     mask &= 0x7fff;
     for (size_t i = 0; i < ATTR_COUNT; i++) {
@@ -146,7 +141,7 @@ static void op_typical(session *s)
  * END-OF-MESSAGE) of the same instance. */
 static void op_again(session *s)
 {
-    uint8_t what = fuzz_byte(&s->in);
+    uint8_t what = fuzz_byte(&s->fs.in);
     if (what & 1)
         pick_attr(s, 5);
     if (what & 2)
@@ -178,63 +173,15 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
 
 /* --------------------------------------------------------- the wire */
 
-static void open_conn(session *s)
+static void opened(fuzz_conn *fc)
 {
-    s->fc = fuzz_conn_open(&s->env, CONN_POLICY, &policy_handler);
-    s->fc->check_output = check_replies;
-    strbuf_clear(&s->wire);
-    s->wire_sent = 0;
+    fc->check_output = check_replies;
 }
 
-static void drop_conn(session *s)
+static void run_op(fuzz_session *fs, uint8_t op)
 {
-    if (s->fc == NULL)
-        return;
-    conn_close(&s->fc->c);
-    conn_unref(&s->fc->c);
-    s->fc = NULL;
-}
-
-static fuzz_conn *current(session *s)
-{
-    if (s->fc != NULL && s->fc->c.closing)
-        drop_conn(s);
-    if (s->fc == NULL)
-        open_conn(s);
-    return s->fc;
-}
-
-static size_t next_cut(session *s)
-{
-    s->cut_state = s->cut_state * 1103515245u + 12345u;
-    uint32_t r = s->cut_state >> 16;
-    return (r & 3) == 0 ? 1 + (r >> 2) % 512 : 1 + (r >> 2) % 16;
-}
-
-static void flush(session *s, bool all)
-{
-    while (s->fc != NULL && s->wire_sent < s->wire.len) {
-        size_t left = s->wire.len - s->wire_sent;
-        size_t n = s->cut_state == 0 ? left : next_cut(s);
-        if (n > left) {
-            if (!all)
-                break;
-            n = left;
-        }
-        fuzz_conn_read(s->fc, (const uint8_t *)s->wire.data + s->wire_sent, n);
-        s->wire_sent += n;
-        if (s->fc->c.closing)
-            break;
-    }
-    if (s->wire_sent == s->wire.len || (s->fc != NULL && s->fc->c.closing)) {
-        strbuf_clear(&s->wire);
-        s->wire_sent = 0;
-    }
-}
-
-static void run_op(session *s, uint8_t op)
-{
-    fuzz_reader *in = &s->in;
+    session *s = (session *)fs;
+    fuzz_reader *in = &s->fs.in;
     switch (op % OP_COUNT) {
     case OP_REQUEST: op_request(s); break;
     case OP_TYPICAL: op_typical(s); break;
@@ -248,73 +195,42 @@ static void run_op(session *s, uint8_t op)
         } else {
             const uint8_t *b;
             size_t n = fuzz_bytes(in, &b);
-            strbuf_append(&s->wire, (const char *)b, n);
-            strbuf_putc(&s->wire, '\n');
+            strbuf_append(&s->fs.wire, (const char *)b, n);
+            strbuf_putc(&s->fs.wire, '\n');
         }
         break;
     }
-    case OP_EMPTY: strbuf_puts(&s->wire, "\n"); break;
+    case OP_EMPTY: strbuf_puts(&s->fs.wire, "\n"); break;
     case OP_RAW: {
         const uint8_t *b;
         size_t n = fuzz_bytes(in, &b);
-        strbuf_append(&s->wire, (const char *)b, n);
+        strbuf_append(&s->fs.wire, (const char *)b, n);
         break;
     }
-    case OP_DNS:
-        flush(s, true);
-        fuzz_env_step(&s->env);
-        break;
-    case OP_ANSWER:
-        flush(s, true);
-        fuzz_env_answer_one(&s->env, fuzz_byte(in));
-        break;
-    case OP_SETTLE:
-        flush(s, true);
-        fuzz_env_settle(&s->env);
-        break;
-    case OP_TIME:
-        flush(s, true);
-        fuzz_env_time_passes(&s->env);
-        break;
-    case OP_LOSE:
-        flush(s, false);
-        drop_conn(s);
-        break;
-    case OP_RELOAD: fuzz_env_reload(&s->env, fuzz_byte(in)); break;
-    case OP_CUT: s->cut_state = fuzz_byte(in); break;
-    case OP_SEND_FAILS: s->fc->sends_before_failure = 1 + fuzz_byte(in) % 4; break;
-    case OP_STOP: /* SIGTERM: an idle session closes now, a waiting one after its reply */
-        flush(s, false);
-        fuzz_env_stop(&s->env);
-        if (!s->fc->c.paused)
-            conn_close(&s->fc->c);
-        break;
+    case OP_DNS: fuzz_session_op_run(&s->fs, FUZZ_OP_DNS); break;
+    case OP_ANSWER: fuzz_session_op_run(&s->fs, FUZZ_OP_ANSWER); break;
+    case OP_SETTLE: fuzz_session_op_run(&s->fs, FUZZ_OP_SETTLE); break;
+    case OP_TIME: fuzz_session_op_run(&s->fs, FUZZ_OP_TIME); break;
+    case OP_LOSE: fuzz_session_op_run(&s->fs, FUZZ_OP_LOSE); break;
+    case OP_RELOAD: fuzz_session_op_run(&s->fs, FUZZ_OP_RELOAD); break;
+    case OP_CUT: fuzz_session_op_run(&s->fs, FUZZ_OP_CUT); break;
+    case OP_SEND_FAILS: fuzz_session_op_run(&s->fs, FUZZ_OP_SEND_FAILS); break;
+    case OP_STOP: fuzz_session_op_run(&s->fs, FUZZ_OP_STOP); break;
     }
-    FUZZ_CHECK(!s->wire.failed);
+    FUZZ_CHECK(!s->fs.wire.failed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static session s;
     memset(&s, 0, sizeof s);
-    s.in = (fuzz_reader){data, data + size};
-    strbuf_init(&s.wire);
+    s.fs.kind = CONN_POLICY;
+    s.fs.handler = &policy_handler;
+    s.fs.opened = opened;
     strbuf_init(&s.value);
     for (size_t i = 0; i < ATTR_COUNT; i++)
         strbuf_init(&s.last[i]);
-    fuzz_env_open(&s.env, fuzz_byte(&s.in));
-    while (fuzz_more(&s.in)) {
-        if (s.env.d.stopping && (s.fc == NULL || s.fc->c.closing))
-            break; /* no new connection once stopping */
-        current(&s);
-        run_op(&s, fuzz_byte(&s.in));
-        flush(&s, false);
-    }
-    flush(&s, true);
-    fuzz_env_settle(&s.env);
-    drop_conn(&s);
-    fuzz_env_close(&s.env);
-    strbuf_free(&s.wire);
+    fuzz_session_run(&s.fs, data, size, run_op);
     strbuf_free(&s.value);
     for (size_t i = 0; i < ATTR_COUNT; i++)
         strbuf_free(&s.last[i]);

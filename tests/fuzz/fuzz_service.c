@@ -215,11 +215,6 @@ static bool may_call(const slot *sl)
     return sl->m != NULL && sl->pending == 0 && !sl->ended;
 }
 
-static bool sees_message(const slot *sl)
-{
-    return sl->kind != CAPS_POLICY && sl->kind != CAPS_MILTER_NOHDRS;
-}
-
 static void check_mail(slot *sl, uint8_t reaction)
 {
     sl->checked = sl->mail_checked = true;
@@ -248,9 +243,6 @@ static void check_end(slot *sl, uint8_t reaction)
 
 static void continue_script(slot *sl)
 {
-    static const char *const headers[][2] = {
-        {"DKIM-Signature", NULL}, {"From", " Signer <a@sign.test>"}, {"To", " b@dest.test"},
-        {"Subject", " hi"}};
     while (sl->script > 0 && sl->m != NULL && sl->pending == 0) {
         unsigned step = sl->script++ - 1;
         uint8_t v = sl->script_arg;
@@ -268,27 +260,24 @@ static void continue_script(slot *sl)
             break;
         }
         case 3: case 4: case 5: case 6: {
-            if (!sees_message(sl) || (step == 3 && (v & 8)))
+            if (!sl->caps.sees_message || (step == 3 && (v & 8)))
                 break;
-            const char *value = headers[step - 3][1];
-            strbuf sig;
-            strbuf_init(&sig);
-            if (value == NULL) {
-                strbuf_putc(&sig, ' ');
-                strbuf_puts(&sig, fuzz_header_values(3)->items[0]);
-                value = sig.data;
-            }
-            svc_msg_header(sl->m, headers[step - 3][0], value, strlen(value));
-            strbuf_free(&sig);
+            const fuzz_field *f = &fuzz_signed_fields[step - 3];
+            strbuf value; /* as after "Name:" */
+            strbuf_init(&value);
+            strbuf_putc(&value, ' ');
+            strbuf_puts(&value, f->value);
+            svc_msg_header(sl->m, f->name, value.data, value.len);
+            strbuf_free(&value);
             break;
         }
         case 7:
-            if (sees_message(sl))
+            if (sl->caps.sees_message)
                 svc_msg_end_headers(sl->m);
             break;
         case 8:
-            if (sees_message(sl))
-                svc_msg_body(sl->m, "Hello.\r\n", 8);
+            if (sl->caps.sees_message)
+                svc_msg_body(sl->m, fuzz_signed_body, strlen(fuzz_signed_body));
             break;
         case 9:
             sl->script = 0;
@@ -344,20 +333,21 @@ static void run_op(session *s, uint8_t op)
         fuzz_header(in, &s->a, &s->b);
         unsigned n = count == 0 ? 1 : fuzz_repeat(&s->env, count, s->a.len + s->b.len + 3);
         /* A milter's field names are checked by its parser. */
-        if (may_call(sl) && sees_message(sl) && mailtext_header_name_valid(s->a.data, s->a.len))
+        if (may_call(sl) && sl->caps.sees_message &&
+            mailtext_header_name_valid(s->a.data, s->a.len))
             for (unsigned i = 0; i < n && may_call(sl); i++)
                 svc_msg_header(sl->m, s->a.data, s->b.data, s->b.len);
         break;
     }
     case OP_EOH:
-        if (may_call(sl) && sees_message(sl))
+        if (may_call(sl) && sl->caps.sees_message)
             svc_msg_end_headers(sl->m);
         break;
     case OP_BODY: {
         fuzz_pick(in, &s->a, &fuzz_bodies, false);
         uint8_t count = fuzz_byte(in);
         unsigned repeat = count < 200 ? 1 : fuzz_repeat(&s->env, count, s->a.len);
-        if (may_call(sl) && sees_message(sl))
+        if (may_call(sl) && sl->caps.sees_message)
             for (unsigned i = 0; i < repeat && sl->m != NULL; i++)
                 svc_msg_body(sl->m, s->a.data, s->a.len);
         break;

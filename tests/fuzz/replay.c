@@ -5,17 +5,17 @@
  * under the sanitizers); a crash or a failed check aborts the run.
  * Usage: replay_TARGET FILE-OR-DIRECTORY... */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tap.h"
 #include "util/file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static unsigned tests;
 
 static void replay_file(const char *path)
 {
@@ -23,13 +23,13 @@ static void replay_file(const char *path)
     char err[300];
     char *data = util_read_file(path, 1u << 20, &len, err, sizeof err);
     if (data == NULL) {
-        printf("not ok %u - %s: %s\n", ++tests, path, err);
+        TAP_OK(false, "%s: %s", path, err);
         return;
     }
     fflush(stdout); /* the name is known if the input aborts */
     LLVMFuzzerTestOneInput((const uint8_t *)data, len);
     free(data);
-    printf("ok %u - %s\n", ++tests, path);
+    TAP_OK(true, "%s", path);
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -55,11 +55,10 @@ int main(int argc, char **argv)
             if (n >= 0)
                 free(names);
             else
-                printf("not ok %u - %s: cannot read the directory\n", ++tests, argv[i]);
+                TAP_OK(false, "%s: cannot read the directory", argv[i]);
         } else {
             replay_file(argv[i]);
         }
     }
-    printf("1..%u\n", tests);
-    return 0;
+    return tap_done();
 }

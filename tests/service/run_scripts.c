@@ -92,8 +92,7 @@ typedef struct scenario {
     captured_edit *edits;
     size_t edit_count;
     strbuf event_json; /* the last event, as key=value lines */
-    bool have_event;
-    unsigned events;
+    unsigned events;   /* of this message */
     bool in_eom;
 } scenario;
 
@@ -106,6 +105,14 @@ static void clear_edits(scenario *s)
     free(s->edits);
     s->edits = NULL;
     s->edit_count = 0;
+}
+
+/* A new message: replies, edits and the event are its own. */
+static void forget_outputs(scenario *s)
+{
+    s->replied = false;
+    s->events = 0;
+    clear_edits(s);
 }
 
 static void on_reply(void *arg, const svc_reply *r)
@@ -144,7 +151,6 @@ static void on_event(void *ctx, const event_record *e)
 {
     scenario *s = ctx;
     s->events++;
-    s->have_event = true;
     strbuf_clear(&s->event_json);
     strbuf *sb = &s->event_json;
     kv(sb, "listener", e->listener);
@@ -250,12 +256,9 @@ static void teardown(scenario *s)
         config_free(&s->config);
     }
     s->configured = false;
-    clear_edits(s);
+    forget_outputs(s);
     strbuf_clear(&s->config_text);
     strbuf_clear(&s->zone_text);
-    s->have_event = false;
-    s->events = 0;
-    s->replied = false;
 }
 
 static bool setup(scenario *s)
@@ -298,11 +301,7 @@ static bool setup(scenario *s)
 static svc_msg *message(scenario *s)
 {
     if (s->msg == NULL && setup(s)) {
-        /* A new message: replies, edits and the event are its own. */
-        s->replied = false;
-        s->have_event = false;
-        s->events = 0;
-        clear_edits(s);
+        forget_outputs(s);
         svc_session sess = {.client_ip = s->ip[0] ? s->ip : NULL,
                             .client_name = s->name[0] ? s->name : NULL,
                             .helo = s->helo,
@@ -485,12 +484,12 @@ static void expect(scenario *s, char *rest, unsigned line)
         else
             say_fail(s, what, "%s", diag);
     } else if (strcmp(kind, "no-event") == 0) {
-        if (!s->have_event)
+        if (s->events == 0)
             pass(s, what);
         else
             say_fail(s, what, "an event was written:\n%s", s->event_json.data);
     } else if (strcmp(kind, "event") == 0) {
-        if (!s->have_event) {
+        if (s->events == 0) {
             say_fail(s, what, "no event was written");
             return;
         }
@@ -561,6 +560,10 @@ static void expect(scenario *s, char *rest, unsigned line)
     }
 }
 
+/* What a scenario's session is until caps says otherwise. */
+static const svc_caps milter_caps = {.listener = "milter", .sees_message = true,
+                                     .sees_body = true, .can_insert = true, .can_change = true};
+
 static void command(scenario *s, char *line, unsigned lineno)
 {
     char *rest = line;
@@ -580,8 +583,7 @@ static void command(scenario *s, char *line, unsigned lineno)
             s->caps = (svc_caps){.listener = "milter", .sees_message = true, .can_insert = true,
                                  .can_change = true};
         else
-            s->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
-                                 .can_insert = true, .can_change = true};
+            s->caps = milter_caps;
         return;
     }
     if (strcmp(cmd, "connect") == 0) {
@@ -759,8 +761,7 @@ static void run_file(const char *dir, const char *name)
             snprintf(s.title, sizeof s.title, "%s", p[3] == ' ' ? p + 4 : p + 3);
             memset(s.ip, 0, sizeof s.ip);
             s.helo[0] = s.auth[0] = s.mta[0] = s.name[0] = '\0';
-            s.caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
-                                .can_insert = true, .can_change = true};
+            s.caps = milter_caps;
             s.free_on_reply = false;
             continue;
         }

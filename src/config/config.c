@@ -14,7 +14,9 @@
 
 typedef enum value_type {
     T_BOOL,
-    T_UINT,
+    T_COUNT,    /* a [daemon] number, 1 to UINT_LIMIT: 0 would not mean "none" but the
+                 * built-in default (the resolver, the cache and the SPF deadline read
+                 * 0 so), or, for max_sessions, refuse every connection */
     T_MODE,
     T_STRING,
     T_SCORE,
@@ -78,12 +80,12 @@ static const key_spec keys[] = {
     DAEMON("pidfile", T_PATH, pidfile, "", "Write the process id here (empty: none)."),
     DAEMON("dns_servers", T_STRING, dns_servers, "",
            "DNS servers, ADDR[:PORT],... (empty: those of /etc/resolv.conf)."),
-    DAEMON("dns_timeout_ms", T_UINT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
-    DAEMON("dns_tries", T_UINT, dns_tries, "2", "Tries per DNS server."),
-    DAEMON("spf_deadline_ms", T_UINT, spf_deadline_ms, "20000",
+    DAEMON("dns_timeout_ms", T_COUNT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
+    DAEMON("dns_tries", T_COUNT, dns_tries, "2", "Tries per DNS server."),
+    DAEMON("spf_deadline_ms", T_COUNT, spf_deadline_ms, "20000",
            "Time allowed for one SPF check; then the result is temperror."),
-    DAEMON("cache_entries", T_UINT, cache_entries, "100000", "DNS cache size, in answers."),
-    DAEMON("max_sessions", T_UINT, max_sessions, "2000",
+    DAEMON("cache_entries", T_COUNT, cache_entries, "100000", "DNS cache size, in answers."),
+    DAEMON("max_sessions", T_COUNT, max_sessions, "2000",
            "Connections served at once over both listeners; beyond it a new\n"
            "connection is closed at once, and the MTA applies its default action\n"
            "(milter_default_action)."),
@@ -283,9 +285,10 @@ static int parse_bool(const char *v, bool *out, char *why, size_t why_size)
 
 enum { UINT_LIMIT = 100000000 };
 
-/* Digits only (strtoul alone would take a sign, blanks and overflow). */
-static int parse_uint_range(const char *v, unsigned min, unsigned max, unsigned *out, char *why,
-                            size_t why_size)
+/* Digits only (strtoul alone would take a sign, blanks and overflow). The
+ * message names the range, with unit (" seconds") when there is one. */
+static int parse_uint_range(const char *v, unsigned min, unsigned max, const char *unit,
+                            unsigned *out, char *why, size_t why_size)
 {
     unsigned long n = 0;
     size_t digits = strspn(v, "0123456789");
@@ -293,23 +296,14 @@ static int parse_uint_range(const char *v, unsigned min, unsigned max, unsigned 
     if (ok)
         n = strtoul(v, NULL, 10);
     if (!ok || n < min || n > max) {
-        snprintf(why, why_size, "expected a whole number from %u to %u, not '%s'", min, max, v);
+        if (unit != NULL)
+            snprintf(why, why_size, "expected %u to %u%s, not '%.200s'", min, max, unit, v);
+        else
+            snprintf(why, why_size, "expected a whole number from %u to %u, not '%.200s'", min,
+                     max, v);
         return -1;
     }
     *out = (unsigned)n;
-    return 0;
-}
-
-/* The least value of a [daemon] number: 0 would not mean "none" but the
- * built-in default (the resolver, the cache and the SPF deadline read 0 so),
- * or, for max_sessions, refuse every connection. */
-static unsigned uint_minimum(const char *name)
-{
-    static const char *const at_least_one[] = {"dns_timeout_ms", "dns_tries", "spf_deadline_ms",
-                                               "cache_entries", "max_sessions"};
-    for (size_t i = 0; i < sizeof at_least_one / sizeof at_least_one[0]; i++)
-        if (strcmp(name, at_least_one[i]) == 0)
-            return 1;
     return 0;
 }
 
@@ -322,19 +316,6 @@ static int parse_mode(const char *v, unsigned *out, char *why, size_t why_size)
         return -1;
     }
     *out = (unsigned)n;
-    return 0;
-}
-
-/* A whole number from lo to hi, with the range in the message. */
-static int parse_range(const char *v, unsigned lo, unsigned hi, const char *unit, unsigned *out,
-                       char *why, size_t why_size)
-{
-    unsigned n;
-    if (parse_uint_range(v, lo, hi, &n, why, why_size) != 0) {
-        snprintf(why, why_size, "expected %u to %u%s, not '%s'", lo, hi, unit, v);
-        return -1;
-    }
-    *out = n;
     return 0;
 }
 
@@ -379,7 +360,7 @@ static int check_listen(const char *v, char *why, size_t why_size)
         const char *colon = strrchr(v + 5, ':');
         unsigned port;
         if (colon != NULL && colon > v + 5 &&
-            parse_uint_range(colon + 1, 1, 65535, &port, why, why_size) == 0)
+            parse_uint_range(colon + 1, 1, 65535, NULL, &port, why, why_size) == 0)
             return 0;
     }
     snprintf(why, why_size, "expected unix:/path or inet:host:port, not '%.200s'", v);
@@ -591,14 +572,14 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
     switch (type) {
     case T_BOOL:
         return parse_bool(value, slot, why, why_size);
-    case T_UINT:
-        return parse_uint_range(value, 0, UINT_LIMIT, slot, why, why_size);
+    case T_COUNT:
+        return parse_uint_range(value, 1, UINT_LIMIT, NULL, slot, why, why_size);
     case T_MODE:
         return parse_mode(value, slot, why, why_size);
     case T_SESSIONS:
-        return parse_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
+        return parse_uint_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
     case T_SECONDS:
-        return parse_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
+        return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:
@@ -1163,12 +1144,7 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
         if (k->section != kind || strcmp(k->name, name) != 0)
             continue;
         void *base = kind == S_POLICY ? (void *)&st->cfg->global : (void *)st->cfg;
-        int rc;
-        if (k->type == T_UINT)
-            rc = parse_uint_range(value, uint_minimum(k->name), UINT_LIMIT,
-                                  (unsigned *)(void *)((char *)base + k->offset), why, sizeof why);
-        else
-            rc = set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why);
+        int rc = set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why);
         if (rc != 0)
             fail_at(st, line, "%s: %s", name, why);
         else if (k->type == T_DKIMKEY && *value != '\0' && st->cfg->dkim_key_count > 0)

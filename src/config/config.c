@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "domauth_dkim.h"
+
 typedef enum value_type {
     T_BOOL,
     T_COUNT,    /* a [daemon] number, 1 to UINT_LIMIT: 0 would not mean "none" but the
@@ -221,25 +223,81 @@ static const result_defaults result_default[SPF_RESULT_COUNT] = {
 };
 
 /* Indexed by da_dkim_result. RFC 7372 names 5.7.20 (no valid signature). */
-static const char *const dkim_result_names[DKIM_RESULT_COUNT] = {
-    "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
 static const result_defaults dkim_result_default[DKIM_RESULT_COUNT] = {
-    {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
-    {"accept", "550 5.7.1 Refused", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy", "no", "", "0"},
-    {"accept", "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later", "no",
-     "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "", "0"},
+    [DA_DKIM_NONE] = {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
+    [DA_DKIM_PASS] = {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    [DA_DKIM_FAIL] = {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no",
+                      "", "0"},
+    [DA_DKIM_NEUTRAL] = {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable",
+                         "no", "", "0"},
+    [DA_DKIM_POLICY] = {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy",
+                        "no", "", "0"},
+    [DA_DKIM_TEMPERROR] = {"accept",
+                           "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later",
+                           "no", "", "0"},
+    [DA_DKIM_PERMERROR] = {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "",
+                           "0"},
 };
 static const result_defaults invalid_from_default = {
     "accept", "550 5.7.1 The From: header field must hold exactly one valid address", "no",
     "", "0"};
 
-/* Sets one of the result_keys (by suffix) on rp. -2 when no such suffix. */
-static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
-                          const char *value, char *why, size_t why_size);
+static const char *spf_name(int result)
+{
+    return da_spf_result_name((da_spf_result)result);
+}
+
+static const char *dkim_name(int result)
+{
+    return da_dkim_result_name((da_dkim_result)result);
+}
+
+/* A method's table of results: its section ([spf]), the prefix of its keys
+ * elsewhere (spf_fail_action), the results' names as the engine spells
+ * them, their defaults and where the table is in policy_settings. */
+typedef struct result_method {
+    const char *section;
+    int count;
+    const char *(*name)(int result);
+    const result_defaults *defaults;
+    size_t table;
+} result_method;
+
+static const result_method spf_method = {"spf", SPF_RESULT_COUNT, spf_name, result_default,
+                                         offsetof(policy_settings, results)};
+static const result_method dkim_method = {"dkim", DKIM_RESULT_COUNT, dkim_name,
+                                          dkim_result_default,
+                                          offsetof(policy_settings, dkim_results)};
+static const result_method *const methods[] = {&spf_method, &dkim_method};
+
+static result_policy *method_table(const result_method *m, policy_settings *ps)
+{
+    return (result_policy *)(void *)((char *)ps + m->table);
+}
+
+static const result_key *find_suffix(const char *suffix)
+{
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (strcmp(suffix, result_keys[k].suffix) == 0)
+            return &result_keys[k];
+    return NULL;
+}
+
+/* The one reading of "<result>_<suffix>" for a method: the result's index
+ * and the key, or false when name is not one of its keys. */
+static bool find_result_key(const result_method *m, const char *name, int *result,
+                            const result_key **key)
+{
+    for (int r = 0; r < m->count; r++) {
+        size_t n = strlen(m->name(r));
+        if (strncmp(name, m->name(r), n) == 0 && name[n] == '_') {
+            *result = r;
+            *key = find_suffix(name + n + 1);
+            return *key != NULL;
+        }
+    }
+    return false;
+}
 
 const char *policy_action_name(policy_action action)
 {
@@ -688,20 +746,15 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
 
 /* A per-result key "<result>_<suffix>" of one method's table. -2 when name
  * is not one. */
-static int set_table_key(domauth_config *cfg, result_policy *table, const char *const *names,
-                         int count, const char *name, const char *value, char *why,
-                         size_t why_size)
+static int set_table_key(domauth_config *cfg, const result_method *m, policy_settings *ps,
+                         const char *name, const char *value, char *why, size_t why_size)
 {
-    for (int r = 0; r < count; r++) {
-        size_t n = strlen(names[r]);
-        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
-            return set_result_key(cfg, &table[r], name + n + 1, value, why, why_size);
-    }
-    return -2;
+    int r;
+    const result_key *key;
+    if (!find_result_key(m, name, &r, &key))
+        return -2;
+    return set_value(cfg, &method_table(m, ps)[r], key->type, key->offset, value, why, why_size);
 }
-
-static const char *spf_result_names[SPF_RESULT_COUNT] = {
-    "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
 
 /* Sets a [policy] or [domain NAME] key on settings: the shared [policy]
  * keys, invalid_from_*, and the methods' per-result keys by their full
@@ -715,11 +768,14 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
-    if (strncmp(name, "invalid_from_", 13) == 0)
-        return set_result_key(cfg, &ps->invalid_from, name + 13, value, why, why_size);
+    if (strncmp(name, "invalid_from_", 13) == 0) {
+        const result_key *key = find_suffix(name + 13);
+        return key == NULL ? -2
+                           : set_value(cfg, &ps->invalid_from, key->type, key->offset, value,
+                                       why, why_size);
+    }
     if (strncmp(name, "dkim_", 5) == 0) {
-        int rc = set_table_key(cfg, ps->dkim_results, dkim_result_names, DKIM_RESULT_COUNT,
-                               name + 5, value, why, why_size);
+        int rc = set_table_key(cfg, &dkim_method, ps, name + 5, value, why, why_size);
         /* dkim_*_score was a [policy] key before [dkim] had results. */
         if (rc == 0 && !in_domain) {
             snprintf(new_name, new_name_size, "[dkim] %s", name + 5);
@@ -728,11 +784,9 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         return rc;
     }
     if (strncmp(name, "spf_", 4) == 0)
-        return set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name + 4,
-                             value, why, why_size);
+        return set_table_key(cfg, &spf_method, ps, name + 4, value, why, why_size);
     /* The names of before [spf]: fail_action and the like. */
-    int rc = set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name, value,
-                           why, why_size);
+    int rc = set_table_key(cfg, &spf_method, ps, name, value, why, why_size);
     if (rc == 0) {
         snprintf(new_name, new_name_size, in_domain ? "spf_%s" : "[spf] %s", name);
         return 1;
@@ -753,16 +807,6 @@ static int add_warning(domauth_config *cfg, const char *text)
 }
 
 /* ------------------------------------------------------- init and free */
-
-static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
-                          const char *value, char *why, size_t why_size)
-{
-    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-        if (strcmp(suffix, result_keys[k].suffix) == 0)
-            return set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, value, why,
-                             why_size);
-    return -2;
-}
 
 static int set_result_defaults(domauth_config *cfg, result_policy *rp, const result_defaults *d)
 {
@@ -859,12 +903,11 @@ int config_init(domauth_config *cfg)
         if (set_value(cfg, base, k->type, k->offset, k->default_value, why, sizeof why) != 0)
             goto fail;
     }
-    for (int r = 0; r < SPF_RESULT_COUNT; r++)
-        if (set_result_defaults(cfg, &cfg->global.results[r], &result_default[r]) != 0)
-            goto fail;
-    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
-        if (set_result_defaults(cfg, &cfg->global.dkim_results[r], &dkim_result_default[r]) != 0)
-            goto fail;
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        for (int r = 0; r < methods[m]->count; r++)
+            if (set_result_defaults(cfg, &method_table(methods[m], &cfg->global)[r],
+                                    &methods[m]->defaults[r]) != 0)
+                goto fail;
     if (set_result_defaults(cfg, &cfg->global.invalid_from, &invalid_from_default) != 0)
         goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
@@ -1030,16 +1073,11 @@ static int note_key(parse_state *st, const char *section, const char *name,
 /* A per-result key is one key under all its names ([policy] fail_action
  * is [spf] fail_action; [domain X] fail_action is its spf_fail_action), so
  * giving it twice under two names is caught like any repeat. */
-static bool is_result_key(const char *const *names, int count, const char *name)
+static bool is_result_key(const result_method *m, const char *name)
 {
-    for (int r = 0; r < count; r++) {
-        size_t n = strlen(names[r]);
-        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
-            for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-                if (strcmp(name + n + 1, result_keys[k].suffix) == 0)
-                    return true;
-    }
-    return false;
+    int r;
+    const result_key *key;
+    return find_result_key(m, name, &r, &key);
 }
 
 static void canonical_key(const char *section, const char *name, char *csec, size_t csec_size,
@@ -1051,17 +1089,17 @@ static void canonical_key(const char *section, const char *name, char *csec, siz
     bool domain = strncmp(section, "domain ", 7) == 0;
     if (!policy && !domain)
         return;
-    if (is_result_key(spf_result_names, SPF_RESULT_COUNT, name)) {
+    if (is_result_key(&spf_method, name)) {
         if (policy)
             snprintf(csec, csec_size, "spf");
         else
             snprintf(cname, cname_size, "spf_%s", name);
     } else if (policy && strncmp(name, "spf_", 4) == 0 &&
-               is_result_key(spf_result_names, SPF_RESULT_COUNT, name + 4)) {
+               is_result_key(&spf_method, name + 4)) {
         snprintf(csec, csec_size, "spf");
         snprintf(cname, cname_size, "%s", name + 4);
     } else if (policy && strncmp(name, "dkim_", 5) == 0 &&
-               is_result_key(dkim_result_names, DKIM_RESULT_COUNT, name + 5)) {
+               is_result_key(&dkim_method, name + 5)) {
         snprintf(csec, csec_size, "dkim");
         snprintf(cname, cname_size, "%s", name + 5);
     }
@@ -1152,11 +1190,8 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
         return;
     }
     if (kind == S_SPF || kind == S_DKIM) {
-        int rc = kind == S_SPF
-                     ? set_table_key(st->cfg, st->cfg->global.results, spf_result_names,
-                                     SPF_RESULT_COUNT, name, value, why, sizeof why)
-                     : set_table_key(st->cfg, st->cfg->global.dkim_results, dkim_result_names,
-                                     DKIM_RESULT_COUNT, name, value, why, sizeof why);
+        int rc = set_table_key(st->cfg, kind == S_SPF ? &spf_method : &dkim_method,
+                               &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
         if (rc != -2)
@@ -1429,32 +1464,30 @@ static int check_one_reply(parse_state *st, const result_policy *rp, const char 
 
 /* Every reply suits its action in every table: [spf], [dkim], invalid_from
  * and the thresholds; in a [domain] section by the names written there. */
-static int check_replies(parse_state *st, const policy_settings *ps, const char *domain)
+static int check_replies(parse_state *st, policy_settings *ps, const char *domain)
 {
     char where[300] = "", section[300];
     if (domain != NULL)
         snprintf(where, sizeof where, "[domain %s] ", domain);
-    const char *spf_where = domain ? where : "[spf] ", *dkim_where = domain ? where : "[dkim] ",
-               *policy_where = domain ? where : "[policy] ";
-    char reply_key[96], action_key[96];
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        snprintf(section, sizeof section, domain ? "domain %s" : "spf", domain);
-        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "spf_" : "",
-                 spf_result_names[r]);
-        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "spf_" : "",
-                 spf_result_names[r]);
-        if (check_one_reply(st, &ps->results[r], section, reply_key, action_key, spf_where) != 0)
-            return -1;
-    }
-    for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-        snprintf(section, sizeof section, domain ? "domain %s" : "dkim", domain);
-        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "dkim_" : "",
-                 dkim_result_names[r]);
-        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "dkim_" : "",
-                 dkim_result_names[r]);
-        if (check_one_reply(st, &ps->dkim_results[r], section, reply_key, action_key,
-                            dkim_where) != 0)
-            return -1;
+    const char *policy_where = domain ? where : "[policy] ";
+    char reply_key[96], action_key[96], method_where[16];
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        const result_method *m = methods[i];
+        const result_policy *table = method_table(m, ps);
+        /* [spf] fail_reply; [domain X] spf_fail_reply. */
+        const char *prefix = domain ? m->section : "", *sep = domain ? "_" : "";
+        snprintf(method_where, sizeof method_where, "[%s] ", m->section);
+        if (domain != NULL)
+            snprintf(section, sizeof section, "domain %s", domain);
+        else
+            snprintf(section, sizeof section, "%s", m->section);
+        for (int r = 0; r < m->count; r++) {
+            snprintf(reply_key, sizeof reply_key, "%s%s%s_reply", prefix, sep, m->name(r));
+            snprintf(action_key, sizeof action_key, "%s%s%s_action", prefix, sep, m->name(r));
+            if (check_one_reply(st, &table[r], section, reply_key, action_key,
+                                domain ? where : method_where) != 0)
+                return -1;
+        }
     }
     snprintf(section, sizeof section, domain ? "domain %s" : "policy", domain);
     if (check_one_reply(st, &ps->invalid_from, section, "invalid_from_reply",
@@ -1618,23 +1651,25 @@ static void emit_doc(void (*emit)(void *, const char *), void *arg, const char *
     }
 }
 
-/* The per-result keys of one table, commented out with their defaults:
- * "<result>_<suffix>", or "<prefix>_<suffix>" for a table of one. */
-static void emit_results(void (*emit)(void *arg, const char *line), void *arg,
-                         const char *prefix, const char *const *names,
-                         const result_defaults *defaults, int count)
+/* The keys "<name>_<suffix>" of one result, commented out with their
+ * defaults. */
+static void emit_result(void (*emit)(void *arg, const char *line), void *arg, const char *name,
+                        const result_defaults *d)
 {
     char line[512];
-    for (int r = 0; r < count; r++) {
-        const result_defaults *d = &defaults[r];
-        const char *name = prefix ? prefix : names[r];
-        const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
-        emit(arg, "");
-        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
-            snprintf(line, sizeof line, ";%s_%s = %s", name, result_keys[k].suffix, values[k]);
-            emit(arg, line);
-        }
+    const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+    emit(arg, "");
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
+        snprintf(line, sizeof line, ";%s_%s = %s", name, result_keys[k].suffix, values[k]);
+        emit(arg, line);
     }
+}
+
+static void emit_method(void (*emit)(void *arg, const char *line), void *arg,
+                        const result_method *m)
+{
+    for (int r = 0; r < m->count; r++)
+        emit_result(emit, arg, m->name(r), &m->defaults[r]);
 }
 
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
@@ -1673,15 +1708,14 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
             emit(arg, "; What each DKIM result does (none, pass, fail, neutral, policy,");
             emit(arg, "; temperror, permerror), the same keys as [spf]. With several signatures");
             emit(arg, "; the best result counts (one valid signature vouches for the message).");
-            emit_results(emit, arg, NULL, dkim_result_names, dkim_result_default,
-                         DKIM_RESULT_COUNT);
+            emit_method(emit, arg, &dkim_method);
         }
     }
     emit(arg, "");
     emit(arg, "; invalid_from_*: with identity = header_from, a message whose From: field");
     emit(arg, "; holds no parseable address, or that has more than one From: field (RFC 5322");
     emit(arg, "; allows one): it is never checked by another identity instead.");
-    emit_results(emit, arg, "invalid_from", NULL, &invalid_from_default, 1);
+    emit_result(emit, arg, "invalid_from", &invalid_from_default);
     emit(arg, "");
     emit(arg, "[spf]");
     emit(arg, "");
@@ -1693,7 +1727,7 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
                  result_keys[k].doc);
         emit(arg, line);
     }
-    emit_results(emit, arg, NULL, spf_result_names, result_default, SPF_RESULT_COUNT);
+    emit_method(emit, arg, &spf_method);
     emit(arg, "");
     emit(arg, "; Per recipient domain: any [policy] key, and the [spf] and [dkim] result");
     emit(arg, "; keys as spf_<key> and dkim_<key>, overriding the global value.");

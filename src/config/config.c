@@ -21,6 +21,7 @@ typedef enum value_type {
                  * 0 so), or, for max_sessions, refuse every connection */
     T_MODE,
     T_STRING,
+    T_TAG,      /* a subject tag: at most CONFIG_TAG_MAX bytes */
     T_SCORE,
     T_ACTION,
     T_IDENTITY,
@@ -200,7 +201,7 @@ static const result_key result_keys[] = {
     {"reply", T_REPLY, offsetof(result_policy, reply),
      "\"CODE [X.Y.Z] text\"; %{explanation} %{result} %{domain} %{ip} %{sender}"},
     {"tag_subject", T_BOOL, offsetof(result_policy, tag_subject), "prefix the Subject"},
-    {"tag", T_STRING, offsetof(result_policy, tag), "the prefix"},
+    {"tag", T_TAG, offsetof(result_policy, tag), "the prefix"},
     {"score", T_SCORE, offsetof(result_policy, score), "added to the message's score"},
 };
 
@@ -642,6 +643,13 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_score(value, slot, why, why_size);
     case T_STRING:
         return set_string(slot, value, why, why_size);
+    case T_TAG:
+        if (strlen(value) > CONFIG_TAG_MAX) {
+            snprintf(why, why_size, "a tag is at most %d bytes, not %zu", CONFIG_TAG_MAX,
+                     strlen(value));
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
     case T_LISTEN:
         if (check_listen(value, why, why_size) != 0)
             return -1;
@@ -839,6 +847,7 @@ static bool is_string_type(value_type type)
 {
     switch (type) {
     case T_STRING:
+    case T_TAG:
     case T_LISTEN:
     case T_CANON:
     case T_FACILITY:

@@ -121,6 +121,22 @@ static void test_issue18_values(void)
         expect_error(text, "test.conf:2: fail_reply: a reply line is at most 510 characters");
     }
 
+    /* Tags: the verdict holds CONFIG_TAG_MAX bytes; a longer one is refused,
+     * not cut there. */
+    {
+        char text[400] = "[spf]\nfail_tag = ";
+        memset(text + strlen(text), 't', CONFIG_TAG_MAX);
+        strcat(text, "\n");
+        TAP_OK(parse(&cfg, text, err) == 0 && strlen(cfg.global.results[DA_SPF_FAIL].tag) ==
+                                                   CONFIG_TAG_MAX,
+               "a tag of CONFIG_TAG_MAX bytes is taken whole");
+        config_free(&cfg);
+        char longer[400] = "[domain a.example]\ndkim_fail_tag = ";
+        memset(longer + strlen(longer), 't', CONFIG_TAG_MAX + 1);
+        strcat(longer, "\n");
+        expect_error(longer, "test.conf:2: dkim_fail_tag: a tag is at most 127 bytes, not 128");
+    }
+
     /* Listeners and the user. */
     expect_error("[daemon]\nmilter = inet:127.0.0.1:10045\n",
                  "test.conf:2: milter and policy are both inet:127.0.0.1:10045");

@@ -3,6 +3,7 @@
  * angle-addr, and otherwise takes the first word that holds an '@'. */
 #include "address.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,34 +146,36 @@ static bool blank(const char *s, const char *e)
     return true;
 }
 
-/* One mailbox in [s, e): its addr-spec appended to list. */
-static int add_mailbox(const char *s, const char *e, char ***list, size_t *count)
+/* One mailbox in [s, e): checked, and its addr-spec appended to list while
+ * the list holds fewer than keep. */
+static int add_mailbox(const char *s, const char *e, char ***list, size_t *count, size_t keep)
 {
     size_t len = (size_t)(e - s);
     char *spec = malloc(len + 1);
+    if (spec == NULL || header_from_address(s, len, spec, len + 1) != 0) {
+        free(spec);
+        return -1;
+    }
+    if (*count >= keep) {
+        free(spec); /* a mailbox all the same: the rest must parse too */
+        return 0;
+    }
     char **bigger = realloc(*list, (*count + 2) * sizeof *bigger);
-    if (bigger != NULL) {
-        *list = bigger;
-        bigger[*count] = NULL; /* the list stays terminated whatever follows */
-    }
-    if (spec == NULL || bigger == NULL) {
+    if (bigger == NULL) {
         free(spec);
         return -1;
     }
-    if (header_from_address(s, len, spec, len + 1) != 0) {
-        free(spec);
-        return -1;
-    }
-    (*list)[(*count)++] = spec;
-    (*list)[*count] = NULL;
+    *list = bigger;
+    bigger[(*count)++] = spec;
+    bigger[*count] = NULL;
     return 0;
 }
 
-int header_mailboxes(const char *value, size_t len, char ***out)
+int header_mailboxes(const char *value, size_t len, size_t max, char ***out)
 {
     *out = NULL;
     char **list = NULL;
-    size_t count = 0;
+    size_t count = 0, keep = max < INT_MAX ? max + 1 : INT_MAX;
     const char *end = value + len, *start = value;
     int depth = 0;
     bool in_quote = false, in_angle = false;
@@ -211,7 +214,7 @@ int header_mailboxes(const char *value, size_t len, char ***out)
             if (!blank(start, p) && memchr(start, '@', (size_t)(p - start)) == NULL)
                 start = p + 1;
         } else if (c == ',' || c == ';') {
-            if (!blank(start, p) && add_mailbox(start, p, &list, &count) != 0) {
+            if (!blank(start, p) && add_mailbox(start, p, &list, &count, keep) != 0) {
                 address_list_free(list);
                 return -1;
             }

@@ -570,8 +570,27 @@ static int normalize_header_list(const char *v, char **out, char *why, size_t wh
 /* "DOMAIN SELECTOR KEYFILE" into the key table. */
 static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_t why_size)
 {
-    char domain[256], selector[128], path[1024], extra[2];
-    if (sscanf(value, "%255s %127s %1023s %1s", domain, selector, path, extra) != 3) {
+    char domain[256], selector[128], path[1024];
+    char *const fields[] = {domain, selector, path};
+    static const size_t sizes[] = {sizeof domain, sizeof selector, sizeof path};
+    static const char *const what[] = {"domain", "selector", "key file"};
+    /* Split by hand at the blanks sscanf's %s stops at: %255s would cut a
+     * longer field in two and report the wrong number of fields. */
+    static const char blanks[] = " \t\n\v\f\r";
+    const char *f = value + strspn(value, blanks);
+    size_t count = 0;
+    for (; *f != '\0'; f += strspn(f, blanks), count++) {
+        size_t n = strcspn(f, blanks);
+        if (count < 3 && n >= sizes[count]) {
+            snprintf(why, why_size, "the %s '%.60s...' is longer than %zu characters",
+                     what[count], f, sizes[count] - 1);
+            return -1;
+        }
+        if (count < 3)
+            snprintf(fields[count], sizes[count], "%.*s", (int)n, f);
+        f += n;
+    }
+    if (count != 3) {
         snprintf(why, why_size, "expected DOMAIN SELECTOR KEYFILE, not '%.100s'", value);
         return -1;
     }

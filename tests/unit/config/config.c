@@ -96,6 +96,14 @@ static void test_issue18_values(void)
     expect_error("[hosts]\nwhitelist_file = wl.txt\n", "test.conf:2: whitelist_file: expected an absolute path");
     expect_error("[dkim]\nkey = example.com s1 keys/s1.private\n", "key: the key file must be an absolute path");
     expect_error("[dkim]\nkey = exa$mple.com s1 /k/s1.private\n", "key: 'exa$mple.com' is not a domain name");
+    {
+        /* A field too long for its buffer is named, not split in two. */
+        char text[400] = "[dkim]\nkey = example.com ";
+        memset(text + strlen(text), 's', 200);
+        strcat(text, " /k/s1.private\n");
+        expect_error(text, "test.conf:2: key: the selector 'sss");
+        expect_error(text, "...' is longer than 127 characters");
+    }
 
     /* Names that end up in header fields. */
     expect_error("[daemon]\nauthserv_id = mx example\n", "test.conf:2: authserv_id: expected a host name");

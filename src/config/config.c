@@ -1175,7 +1175,7 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
 {
     if (st->failed)
         return;
-    char canon_section[CONFIG_LINE_MAX + 1], canon_name[128];
+    char canon_section[CONFIG_LINE_MAX + 1], canon_name[CONFIG_LINE_MAX + 1];
     canonical_key(section, name, canon_section, sizeof canon_section, canon_name,
                   sizeof canon_name);
     if (!is_list_key(section, name) &&

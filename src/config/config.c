@@ -1067,8 +1067,6 @@ static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
              line, msg);
 }
 
-/* Records name as set in section on line; a second time is an error that
- * names both lines. */
 /* Notes where a key was set, under its canonical name (section, name);
  * a repeat is reported with the names as written. */
 static int note_key(parse_state *st, const char *section, const char *name,

@@ -41,19 +41,51 @@ static int copy_spec(const char *s, const char *e, char *out, size_t out_size)
     return n > 2 && at != NULL && at != out && at[1] != '\0' ? 0 : -1;
 }
 
-/* Without angle brackets: the word (outside comments and quotes) holding
- * the '@', so "John Doe john@x.example" gives john@x.example. */
+/* Whether [s, e) holds an '@' outside quoted strings and comments. */
+static bool has_bare_at(const char *s, const char *e)
+{
+    int depth = 0;
+    bool in_quote = false;
+    for (const char *p = s; p < e; p++) {
+        if (in_quote || depth > 0) {
+            if (*p == '\\' && p + 1 < e)
+                p++;
+            else if (in_quote && *p == '"')
+                in_quote = false;
+            else if (!in_quote && *p == '(')
+                depth++;
+            else if (!in_quote && *p == ')')
+                depth--;
+        } else if (*p == '"') {
+            in_quote = true;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == '@') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Without angle brackets: the one word (outside comments and quotes) that
+ * holds an '@', so "John Doe john@x.example" gives john@x.example. An '@'
+ * inside a comment or a quoted display name does not count, and two such
+ * words ("a@x.example b@y.example") are not one mailbox. */
 static int copy_word_with_at(const char *s, const char *e, char *out, size_t out_size)
 {
-    const char *word = s;
+    const char *word = s, *found = NULL, *found_end = NULL;
     int depth = 0;
     bool in_quote = false;
     for (const char *p = s; p <= e; p++) {
         bool boundary = p == e || (!in_quote && depth == 0 &&
                                    (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'));
         if (boundary) {
-            if (p > word && memchr(word, '@', (size_t)(p - word)) != NULL)
-                return copy_spec(word, p, out, out_size);
+            if (p > word && has_bare_at(word, p)) {
+                if (found != NULL)
+                    return -1;
+                found = word;
+                found_end = p;
+            }
             word = p + 1;
             continue;
         }
@@ -64,7 +96,7 @@ static int copy_word_with_at(const char *s, const char *e, char *out, size_t out
         else if (!in_quote && *p == ')' && depth > 0)
             depth--;
     }
-    return -1;
+    return found != NULL ? copy_spec(found, found_end, out, out_size) : -1;
 }
 
 int header_from_address(const char *value, size_t len, char *out, size_t out_size)

@@ -38,6 +38,15 @@ int main(void)
     TAP_STR_EQ(split("a@one.example, CEO <ceo@x.example", 8), "-1",
                "a part that is not a mailbox refuses the field");
 
+    /* Without angle brackets the mailbox is its one word with a bare '@'. */
+    TAP_STR_EQ(split("John Doe john@x.example", 8), "john@x.example", "a bare name-addr");
+    TAP_STR_EQ(split("a@evil.example b@bank.example", 8), "-1",
+               "two addresses without a comma are not one mailbox");
+    TAP_STR_EQ(split("\"ceo@bank.example\" evil@evil.example", 8), "evil@evil.example",
+               "an '@' in a quoted display name is not the address");
+    TAP_STR_EQ(split("(home@office) john@x.example", 8), "john@x.example",
+               "an '@' in a comment is not the address");
+
     TAP_STR_EQ(split("a@1.example, b@2.example, c@3.example", 2),
                "a@1.example b@2.example c@3.example", "max + 1 kept: one more than max");
     TAP_STR_EQ(split("a@1.example, b@2.example, c@3.example, d@4.example", 2),

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static bool is_atext(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -56,6 +55,12 @@ void header_append_value(strbuf *out, const char *value)
         strbuf_puts(out, value);
     else
         append_quoted(out, value);
+}
+
+void header_append_printable(strbuf *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        strbuf_putc(out, printable(*p));
 }
 
 void header_append_comment_text(strbuf *out, const char *text)

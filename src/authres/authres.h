@@ -12,6 +12,9 @@
 void header_append_value(strbuf *out, const char *value);
 /* Appends text for use inside a (comment). */
 void header_append_comment_text(strbuf *out, const char *text);
+/* Appends text with every byte that is not printable ASCII as '?', and
+ * nothing escaped: for text a later writer quotes. */
+void header_append_printable(strbuf *out, const char *text);
 /* Appends an RFC 8601 value: a token when possible, else a quoted-string. */
 void header_append_token(strbuf *out, const char *value);
 

@@ -12,11 +12,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "domauth_dkim.h"
+
 typedef enum value_type {
     T_BOOL,
-    T_UINT,
+    T_COUNT,    /* a [daemon] number, 1 to UINT_LIMIT: 0 would not mean "none" but the
+                 * built-in default (the resolver, the cache and the SPF deadline read
+                 * 0 so), or, for max_sessions, refuse every connection */
     T_MODE,
     T_STRING,
+    T_TAG,      /* a subject tag: at most CONFIG_TAG_MAX bytes */
     T_SCORE,
     T_ACTION,
     T_IDENTITY,
@@ -78,12 +83,12 @@ static const key_spec keys[] = {
     DAEMON("pidfile", T_PATH, pidfile, "", "Write the process id here (empty: none)."),
     DAEMON("dns_servers", T_STRING, dns_servers, "",
            "DNS servers, ADDR[:PORT],... (empty: those of /etc/resolv.conf)."),
-    DAEMON("dns_timeout_ms", T_UINT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
-    DAEMON("dns_tries", T_UINT, dns_tries, "2", "Tries per DNS server."),
-    DAEMON("spf_deadline_ms", T_UINT, spf_deadline_ms, "20000",
+    DAEMON("dns_timeout_ms", T_COUNT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
+    DAEMON("dns_tries", T_COUNT, dns_tries, "2", "Tries per DNS server."),
+    DAEMON("spf_deadline_ms", T_COUNT, spf_deadline_ms, "20000",
            "Time allowed for one SPF check; then the result is temperror."),
-    DAEMON("cache_entries", T_UINT, cache_entries, "100000", "DNS cache size, in answers."),
-    DAEMON("max_sessions", T_UINT, max_sessions, "2000",
+    DAEMON("cache_entries", T_COUNT, cache_entries, "100000", "DNS cache size, in answers."),
+    DAEMON("max_sessions", T_COUNT, max_sessions, "2000",
            "Connections served at once over both listeners; beyond it a new\n"
            "connection is closed at once, and the MTA applies its default action\n"
            "(milter_default_action)."),
@@ -196,7 +201,7 @@ static const result_key result_keys[] = {
     {"reply", T_REPLY, offsetof(result_policy, reply),
      "\"CODE [X.Y.Z] text\"; %{explanation} %{result} %{domain} %{ip} %{sender}"},
     {"tag_subject", T_BOOL, offsetof(result_policy, tag_subject), "prefix the Subject"},
-    {"tag", T_STRING, offsetof(result_policy, tag), "the prefix"},
+    {"tag", T_TAG, offsetof(result_policy, tag), "the prefix"},
     {"score", T_SCORE, offsetof(result_policy, score), "added to the message's score"},
 };
 
@@ -219,25 +224,81 @@ static const result_defaults result_default[SPF_RESULT_COUNT] = {
 };
 
 /* Indexed by da_dkim_result. RFC 7372 names 5.7.20 (no valid signature). */
-static const char *const dkim_result_names[DKIM_RESULT_COUNT] = {
-    "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
 static const result_defaults dkim_result_default[DKIM_RESULT_COUNT] = {
-    {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
-    {"accept", "550 5.7.1 Refused", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable", "no", "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy", "no", "", "0"},
-    {"accept", "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later", "no",
-     "", "0"},
-    {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "", "0"},
+    [DA_DKIM_NONE] = {"accept", "550 5.7.20 No DKIM signature", "no", "", "0"},
+    [DA_DKIM_PASS] = {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    [DA_DKIM_FAIL] = {"accept", "550 5.7.20 DKIM signature of %{domain} does not verify", "no",
+                      "", "0"},
+    [DA_DKIM_NEUTRAL] = {"accept", "550 5.7.20 DKIM signature of %{domain} is not acceptable",
+                         "no", "", "0"},
+    [DA_DKIM_POLICY] = {"accept", "550 5.7.20 DKIM signature of %{domain} is refused by policy",
+                        "no", "", "0"},
+    [DA_DKIM_TEMPERROR] = {"accept",
+                           "451 4.7.5 DKIM key of %{domain} could not be fetched; try again later",
+                           "no", "", "0"},
+    [DA_DKIM_PERMERROR] = {"accept", "550 5.7.20 DKIM signature of %{domain} is broken", "no", "",
+                           "0"},
 };
 static const result_defaults invalid_from_default = {
     "accept", "550 5.7.1 The From: header field must hold exactly one valid address", "no",
     "", "0"};
 
-/* Sets one of the result_keys (by suffix) on rp. -2 when no such suffix. */
-static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
-                          const char *value, char *why, size_t why_size);
+static const char *spf_name(int result)
+{
+    return da_spf_result_name((da_spf_result)result);
+}
+
+static const char *dkim_name(int result)
+{
+    return da_dkim_result_name((da_dkim_result)result);
+}
+
+/* A method's table of results: its section ([spf]), the prefix of its keys
+ * elsewhere (spf_fail_action), the results' names as the engine spells
+ * them, their defaults and where the table is in policy_settings. */
+typedef struct result_method {
+    const char *section;
+    int count;
+    const char *(*name)(int result);
+    const result_defaults *defaults;
+    size_t table;
+} result_method;
+
+static const result_method spf_method = {"spf", SPF_RESULT_COUNT, spf_name, result_default,
+                                         offsetof(policy_settings, results)};
+static const result_method dkim_method = {"dkim", DKIM_RESULT_COUNT, dkim_name,
+                                          dkim_result_default,
+                                          offsetof(policy_settings, dkim_results)};
+static const result_method *const methods[] = {&spf_method, &dkim_method};
+
+static result_policy *method_table(const result_method *m, policy_settings *ps)
+{
+    return (result_policy *)(void *)((char *)ps + m->table);
+}
+
+static const result_key *find_suffix(const char *suffix)
+{
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
+        if (strcmp(suffix, result_keys[k].suffix) == 0)
+            return &result_keys[k];
+    return NULL;
+}
+
+/* The one reading of "<result>_<suffix>" for a method: the result's index
+ * and the key, or false when name is not one of its keys. */
+static bool find_result_key(const result_method *m, const char *name, int *result,
+                            const result_key **key)
+{
+    for (int r = 0; r < m->count; r++) {
+        size_t n = strlen(m->name(r));
+        if (strncmp(name, m->name(r), n) == 0 && name[n] == '_') {
+            *result = r;
+            *key = find_suffix(name + n + 1);
+            return *key != NULL;
+        }
+    }
+    return false;
+}
 
 const char *policy_action_name(policy_action action)
 {
@@ -283,9 +344,10 @@ static int parse_bool(const char *v, bool *out, char *why, size_t why_size)
 
 enum { UINT_LIMIT = 100000000 };
 
-/* Digits only (strtoul alone would take a sign, blanks and overflow). */
-static int parse_uint_range(const char *v, unsigned min, unsigned max, unsigned *out, char *why,
-                            size_t why_size)
+/* Digits only (strtoul alone would take a sign, blanks and overflow). The
+ * message names the range, with unit (" seconds") when there is one. */
+static int parse_uint_range(const char *v, unsigned min, unsigned max, const char *unit,
+                            unsigned *out, char *why, size_t why_size)
 {
     unsigned long n = 0;
     size_t digits = strspn(v, "0123456789");
@@ -293,23 +355,14 @@ static int parse_uint_range(const char *v, unsigned min, unsigned max, unsigned 
     if (ok)
         n = strtoul(v, NULL, 10);
     if (!ok || n < min || n > max) {
-        snprintf(why, why_size, "expected a whole number from %u to %u, not '%s'", min, max, v);
+        if (unit != NULL)
+            snprintf(why, why_size, "expected %u to %u%s, not '%.200s'", min, max, unit, v);
+        else
+            snprintf(why, why_size, "expected a whole number from %u to %u, not '%.200s'", min,
+                     max, v);
         return -1;
     }
     *out = (unsigned)n;
-    return 0;
-}
-
-/* The least value of a [daemon] number: 0 would not mean "none" but the
- * built-in default (the resolver, the cache and the SPF deadline read 0 so),
- * or, for max_sessions, refuse every connection. */
-static unsigned uint_minimum(const char *name)
-{
-    static const char *const at_least_one[] = {"dns_timeout_ms", "dns_tries", "spf_deadline_ms",
-                                               "cache_entries", "max_sessions"};
-    for (size_t i = 0; i < sizeof at_least_one / sizeof at_least_one[0]; i++)
-        if (strcmp(name, at_least_one[i]) == 0)
-            return 1;
     return 0;
 }
 
@@ -322,19 +375,6 @@ static int parse_mode(const char *v, unsigned *out, char *why, size_t why_size)
         return -1;
     }
     *out = (unsigned)n;
-    return 0;
-}
-
-/* A whole number from lo to hi, with the range in the message. */
-static int parse_range(const char *v, unsigned lo, unsigned hi, const char *unit, unsigned *out,
-                       char *why, size_t why_size)
-{
-    unsigned n;
-    if (parse_uint_range(v, lo, hi, &n, why, why_size) != 0) {
-        snprintf(why, why_size, "expected %u to %u%s, not '%s'", lo, hi, unit, v);
-        return -1;
-    }
-    *out = n;
     return 0;
 }
 
@@ -379,7 +419,7 @@ static int check_listen(const char *v, char *why, size_t why_size)
         const char *colon = strrchr(v + 5, ':');
         unsigned port;
         if (colon != NULL && colon > v + 5 &&
-            parse_uint_range(colon + 1, 1, 65535, &port, why, why_size) == 0)
+            parse_uint_range(colon + 1, 1, 65535, NULL, &port, why, why_size) == 0)
             return 0;
     }
     snprintf(why, why_size, "expected unix:/path or inet:host:port, not '%.200s'", v);
@@ -530,8 +570,27 @@ static int normalize_header_list(const char *v, char **out, char *why, size_t wh
 /* "DOMAIN SELECTOR KEYFILE" into the key table. */
 static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_t why_size)
 {
-    char domain[256], selector[128], path[1024], extra[2];
-    if (sscanf(value, "%255s %127s %1023s %1s", domain, selector, path, extra) != 3) {
+    char domain[256], selector[128], path[1024];
+    char *const fields[] = {domain, selector, path};
+    static const size_t sizes[] = {sizeof domain, sizeof selector, sizeof path};
+    static const char *const what[] = {"domain", "selector", "key file"};
+    /* Split by hand at the blanks sscanf's %s stops at: %255s would cut a
+     * longer field in two and report the wrong number of fields. */
+    static const char blanks[] = " \t\n\v\f\r";
+    const char *f = value + strspn(value, blanks);
+    size_t count = 0;
+    for (; *f != '\0'; f += strspn(f, blanks), count++) {
+        size_t n = strcspn(f, blanks);
+        if (count < 3 && n >= sizes[count]) {
+            snprintf(why, why_size, "the %s '%.60s...' is longer than %zu characters",
+                     what[count], f, sizes[count] - 1);
+            return -1;
+        }
+        if (count < 3)
+            snprintf(fields[count], sizes[count], "%.*s", (int)n, f);
+        f += n;
+    }
+    if (count != 3) {
         snprintf(why, why_size, "expected DOMAIN SELECTOR KEYFILE, not '%.100s'", value);
         return -1;
     }
@@ -591,17 +650,24 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
     switch (type) {
     case T_BOOL:
         return parse_bool(value, slot, why, why_size);
-    case T_UINT:
-        return parse_uint_range(value, 0, UINT_LIMIT, slot, why, why_size);
+    case T_COUNT:
+        return parse_uint_range(value, 1, UINT_LIMIT, NULL, slot, why, why_size);
     case T_MODE:
         return parse_mode(value, slot, why, why_size);
     case T_SESSIONS:
-        return parse_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
+        return parse_uint_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
     case T_SECONDS:
-        return parse_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
+        return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:
+        return set_string(slot, value, why, why_size);
+    case T_TAG:
+        if (strlen(value) > CONFIG_TAG_MAX) {
+            snprintf(why, why_size, "a tag is at most %d bytes, not %zu", CONFIG_TAG_MAX,
+                     strlen(value));
+            return -1;
+        }
         return set_string(slot, value, why, why_size);
     case T_LISTEN:
         if (check_listen(value, why, why_size) != 0)
@@ -707,20 +773,15 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
 
 /* A per-result key "<result>_<suffix>" of one method's table. -2 when name
  * is not one. */
-static int set_table_key(domauth_config *cfg, result_policy *table, const char *const *names,
-                         int count, const char *name, const char *value, char *why,
-                         size_t why_size)
+static int set_table_key(domauth_config *cfg, const result_method *m, policy_settings *ps,
+                         const char *name, const char *value, char *why, size_t why_size)
 {
-    for (int r = 0; r < count; r++) {
-        size_t n = strlen(names[r]);
-        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
-            return set_result_key(cfg, &table[r], name + n + 1, value, why, why_size);
-    }
-    return -2;
+    int r;
+    const result_key *key;
+    if (!find_result_key(m, name, &r, &key))
+        return -2;
+    return set_value(cfg, &method_table(m, ps)[r], key->type, key->offset, value, why, why_size);
 }
-
-static const char *spf_result_names[SPF_RESULT_COUNT] = {
-    "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
 
 /* Sets a [policy] or [domain NAME] key on settings: the shared [policy]
  * keys, invalid_from_*, and the methods' per-result keys by their full
@@ -734,11 +795,14 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == S_POLICY && strcmp(keys[i].name, name) == 0)
             return set_value(cfg, ps, keys[i].type, keys[i].offset, value, why, why_size);
-    if (strncmp(name, "invalid_from_", 13) == 0)
-        return set_result_key(cfg, &ps->invalid_from, name + 13, value, why, why_size);
+    if (strncmp(name, "invalid_from_", 13) == 0) {
+        const result_key *key = find_suffix(name + 13);
+        return key == NULL ? -2
+                           : set_value(cfg, &ps->invalid_from, key->type, key->offset, value,
+                                       why, why_size);
+    }
     if (strncmp(name, "dkim_", 5) == 0) {
-        int rc = set_table_key(cfg, ps->dkim_results, dkim_result_names, DKIM_RESULT_COUNT,
-                               name + 5, value, why, why_size);
+        int rc = set_table_key(cfg, &dkim_method, ps, name + 5, value, why, why_size);
         /* dkim_*_score was a [policy] key before [dkim] had results. */
         if (rc == 0 && !in_domain) {
             snprintf(new_name, new_name_size, "[dkim] %s", name + 5);
@@ -747,11 +811,9 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         return rc;
     }
     if (strncmp(name, "spf_", 4) == 0)
-        return set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name + 4,
-                             value, why, why_size);
+        return set_table_key(cfg, &spf_method, ps, name + 4, value, why, why_size);
     /* The names of before [spf]: fail_action and the like. */
-    int rc = set_table_key(cfg, ps->results, spf_result_names, SPF_RESULT_COUNT, name, value,
-                           why, why_size);
+    int rc = set_table_key(cfg, &spf_method, ps, name, value, why, why_size);
     if (rc == 0) {
         snprintf(new_name, new_name_size, in_domain ? "spf_%s" : "[spf] %s", name);
         return 1;
@@ -772,16 +834,6 @@ static int add_warning(domauth_config *cfg, const char *text)
 }
 
 /* ------------------------------------------------------- init and free */
-
-static int set_result_key(domauth_config *cfg, result_policy *rp, const char *suffix,
-                          const char *value, char *why, size_t why_size)
-{
-    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-        if (strcmp(suffix, result_keys[k].suffix) == 0)
-            return set_value(cfg, rp, result_keys[k].type, result_keys[k].offset, value, why,
-                             why_size);
-    return -2;
-}
 
 static int set_result_defaults(domauth_config *cfg, result_policy *rp, const result_defaults *d)
 {
@@ -814,6 +866,7 @@ static bool is_string_type(value_type type)
 {
     switch (type) {
     case T_STRING:
+    case T_TAG:
     case T_LISTEN:
     case T_CANON:
     case T_FACILITY:
@@ -878,12 +931,11 @@ int config_init(domauth_config *cfg)
         if (set_value(cfg, base, k->type, k->offset, k->default_value, why, sizeof why) != 0)
             goto fail;
     }
-    for (int r = 0; r < SPF_RESULT_COUNT; r++)
-        if (set_result_defaults(cfg, &cfg->global.results[r], &result_default[r]) != 0)
-            goto fail;
-    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
-        if (set_result_defaults(cfg, &cfg->global.dkim_results[r], &dkim_result_default[r]) != 0)
-            goto fail;
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        for (int r = 0; r < methods[m]->count; r++)
+            if (set_result_defaults(cfg, &method_table(methods[m], &cfg->global)[r],
+                                    &methods[m]->defaults[r]) != 0)
+                goto fail;
     if (set_result_defaults(cfg, &cfg->global.invalid_from, &invalid_from_default) != 0)
         goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
@@ -1015,8 +1067,6 @@ static void fail_at(parse_state *st, unsigned line, const char *fmt, ...)
              line, msg);
 }
 
-/* Records name as set in section on line; a second time is an error that
- * names both lines. */
 /* Notes where a key was set, under its canonical name (section, name);
  * a repeat is reported with the names as written. */
 static int note_key(parse_state *st, const char *section, const char *name,
@@ -1049,16 +1099,11 @@ static int note_key(parse_state *st, const char *section, const char *name,
 /* A per-result key is one key under all its names ([policy] fail_action
  * is [spf] fail_action; [domain X] fail_action is its spf_fail_action), so
  * giving it twice under two names is caught like any repeat. */
-static bool is_result_key(const char *const *names, int count, const char *name)
+static bool is_result_key(const result_method *m, const char *name)
 {
-    for (int r = 0; r < count; r++) {
-        size_t n = strlen(names[r]);
-        if (strncmp(name, names[r], n) == 0 && name[n] == '_')
-            for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++)
-                if (strcmp(name + n + 1, result_keys[k].suffix) == 0)
-                    return true;
-    }
-    return false;
+    int r;
+    const result_key *key;
+    return find_result_key(m, name, &r, &key);
 }
 
 static void canonical_key(const char *section, const char *name, char *csec, size_t csec_size,
@@ -1070,17 +1115,17 @@ static void canonical_key(const char *section, const char *name, char *csec, siz
     bool domain = strncmp(section, "domain ", 7) == 0;
     if (!policy && !domain)
         return;
-    if (is_result_key(spf_result_names, SPF_RESULT_COUNT, name)) {
+    if (is_result_key(&spf_method, name)) {
         if (policy)
             snprintf(csec, csec_size, "spf");
         else
             snprintf(cname, cname_size, "spf_%s", name);
     } else if (policy && strncmp(name, "spf_", 4) == 0 &&
-               is_result_key(spf_result_names, SPF_RESULT_COUNT, name + 4)) {
+               is_result_key(&spf_method, name + 4)) {
         snprintf(csec, csec_size, "spf");
         snprintf(cname, cname_size, "%s", name + 4);
     } else if (policy && strncmp(name, "dkim_", 5) == 0 &&
-               is_result_key(dkim_result_names, DKIM_RESULT_COUNT, name + 5)) {
+               is_result_key(&dkim_method, name + 5)) {
         snprintf(csec, csec_size, "dkim");
         snprintf(cname, cname_size, "%s", name + 5);
     }
@@ -1128,7 +1173,7 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
 {
     if (st->failed)
         return;
-    char canon_section[CONFIG_LINE_MAX + 1], canon_name[128];
+    char canon_section[CONFIG_LINE_MAX + 1], canon_name[CONFIG_LINE_MAX + 1];
     canonical_key(section, name, canon_section, sizeof canon_section, canon_name,
                   sizeof canon_name);
     if (!is_list_key(section, name) &&
@@ -1163,12 +1208,7 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
         if (k->section != kind || strcmp(k->name, name) != 0)
             continue;
         void *base = kind == S_POLICY ? (void *)&st->cfg->global : (void *)st->cfg;
-        int rc;
-        if (k->type == T_UINT)
-            rc = parse_uint_range(value, uint_minimum(k->name), UINT_LIMIT,
-                                  (unsigned *)(void *)((char *)base + k->offset), why, sizeof why);
-        else
-            rc = set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why);
+        int rc = set_value(st->cfg, base, k->type, k->offset, value, why, sizeof why);
         if (rc != 0)
             fail_at(st, line, "%s: %s", name, why);
         else if (k->type == T_DKIMKEY && *value != '\0' && st->cfg->dkim_key_count > 0)
@@ -1176,11 +1216,8 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
         return;
     }
     if (kind == S_SPF || kind == S_DKIM) {
-        int rc = kind == S_SPF
-                     ? set_table_key(st->cfg, st->cfg->global.results, spf_result_names,
-                                     SPF_RESULT_COUNT, name, value, why, sizeof why)
-                     : set_table_key(st->cfg, st->cfg->global.dkim_results, dkim_result_names,
-                                     DKIM_RESULT_COUNT, name, value, why, sizeof why);
+        int rc = set_table_key(st->cfg, kind == S_SPF ? &spf_method : &dkim_method,
+                               &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
         if (rc != -2)
@@ -1453,32 +1490,30 @@ static int check_one_reply(parse_state *st, const result_policy *rp, const char 
 
 /* Every reply suits its action in every table: [spf], [dkim], invalid_from
  * and the thresholds; in a [domain] section by the names written there. */
-static int check_replies(parse_state *st, const policy_settings *ps, const char *domain)
+static int check_replies(parse_state *st, policy_settings *ps, const char *domain)
 {
     char where[300] = "", section[300];
     if (domain != NULL)
         snprintf(where, sizeof where, "[domain %s] ", domain);
-    const char *spf_where = domain ? where : "[spf] ", *dkim_where = domain ? where : "[dkim] ",
-               *policy_where = domain ? where : "[policy] ";
-    char reply_key[96], action_key[96];
-    for (int r = 0; r < SPF_RESULT_COUNT; r++) {
-        snprintf(section, sizeof section, domain ? "domain %s" : "spf", domain);
-        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "spf_" : "",
-                 spf_result_names[r]);
-        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "spf_" : "",
-                 spf_result_names[r]);
-        if (check_one_reply(st, &ps->results[r], section, reply_key, action_key, spf_where) != 0)
-            return -1;
-    }
-    for (int r = 0; r < DKIM_RESULT_COUNT; r++) {
-        snprintf(section, sizeof section, domain ? "domain %s" : "dkim", domain);
-        snprintf(reply_key, sizeof reply_key, "%s%s_reply", domain ? "dkim_" : "",
-                 dkim_result_names[r]);
-        snprintf(action_key, sizeof action_key, "%s%s_action", domain ? "dkim_" : "",
-                 dkim_result_names[r]);
-        if (check_one_reply(st, &ps->dkim_results[r], section, reply_key, action_key,
-                            dkim_where) != 0)
-            return -1;
+    const char *policy_where = domain ? where : "[policy] ";
+    char reply_key[96], action_key[96], method_where[16];
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        const result_method *m = methods[i];
+        const result_policy *table = method_table(m, ps);
+        /* [spf] fail_reply; [domain X] spf_fail_reply. */
+        const char *prefix = domain ? m->section : "", *sep = domain ? "_" : "";
+        snprintf(method_where, sizeof method_where, "[%s] ", m->section);
+        if (domain != NULL)
+            snprintf(section, sizeof section, "domain %s", domain);
+        else
+            snprintf(section, sizeof section, "%s", m->section);
+        for (int r = 0; r < m->count; r++) {
+            snprintf(reply_key, sizeof reply_key, "%s%s%s_reply", prefix, sep, m->name(r));
+            snprintf(action_key, sizeof action_key, "%s%s%s_action", prefix, sep, m->name(r));
+            if (check_one_reply(st, &table[r], section, reply_key, action_key,
+                                domain ? where : method_where) != 0)
+                return -1;
+        }
     }
     snprintf(section, sizeof section, domain ? "domain %s" : "policy", domain);
     if (check_one_reply(st, &ps->invalid_from, section, "invalid_from_reply",
@@ -1642,23 +1677,25 @@ static void emit_doc(void (*emit)(void *, const char *), void *arg, const char *
     }
 }
 
-/* The per-result keys of one table, commented out with their defaults:
- * "<result>_<suffix>", or "<prefix>_<suffix>" for a table of one. */
-static void emit_results(void (*emit)(void *arg, const char *line), void *arg,
-                         const char *prefix, const char *const *names,
-                         const result_defaults *defaults, int count)
+/* The keys "<name>_<suffix>" of one result, commented out with their
+ * defaults. */
+static void emit_result(void (*emit)(void *arg, const char *line), void *arg, const char *name,
+                        const result_defaults *d)
 {
     char line[512];
-    for (int r = 0; r < count; r++) {
-        const result_defaults *d = &defaults[r];
-        const char *name = prefix ? prefix : names[r];
-        const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
-        emit(arg, "");
-        for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
-            snprintf(line, sizeof line, ";%s_%s = %s", name, result_keys[k].suffix, values[k]);
-            emit(arg, line);
-        }
+    const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+    emit(arg, "");
+    for (size_t k = 0; k < sizeof result_keys / sizeof result_keys[0]; k++) {
+        snprintf(line, sizeof line, ";%s_%s = %s", name, result_keys[k].suffix, values[k]);
+        emit(arg, line);
     }
+}
+
+static void emit_method(void (*emit)(void *arg, const char *line), void *arg,
+                        const result_method *m)
+{
+    for (int r = 0; r < m->count; r++)
+        emit_result(emit, arg, m->name(r), &m->defaults[r]);
 }
 
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
@@ -1697,15 +1734,14 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
             emit(arg, "; What each DKIM result does (none, pass, fail, neutral, policy,");
             emit(arg, "; temperror, permerror), the same keys as [spf]. With several signatures");
             emit(arg, "; the best result counts (one valid signature vouches for the message).");
-            emit_results(emit, arg, NULL, dkim_result_names, dkim_result_default,
-                         DKIM_RESULT_COUNT);
+            emit_method(emit, arg, &dkim_method);
         }
     }
     emit(arg, "");
     emit(arg, "; invalid_from_*: with identity = header_from, a message whose From: field");
     emit(arg, "; holds no parseable address, or that has more than one From: field (RFC 5322");
     emit(arg, "; allows one): it is never checked by another identity instead.");
-    emit_results(emit, arg, "invalid_from", NULL, &invalid_from_default, 1);
+    emit_result(emit, arg, "invalid_from", &invalid_from_default);
     emit(arg, "");
     emit(arg, "[spf]");
     emit(arg, "");
@@ -1717,7 +1753,7 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
                  result_keys[k].doc);
         emit(arg, line);
     }
-    emit_results(emit, arg, NULL, spf_result_names, result_default, SPF_RESULT_COUNT);
+    emit_method(emit, arg, &spf_method);
     emit(arg, "");
     emit(arg, "; Per recipient domain: any [policy] key, and the [spf] and [dkim] result");
     emit(arg, "; keys as spf_<key> and dkim_<key>, overriding the global value.");

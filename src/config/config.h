@@ -14,6 +14,10 @@ enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
 enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
 /* The longest logical line (a line and its continuation lines). */
 enum { CONFIG_LINE_MAX = 4096 };
+/* The longest subject tag, in bytes: the policy's verdict holds a tag in a
+ * fixed buffer (DECISION_TAG_MAX in src/policy, 128 with the NUL), so the
+ * parser refuses a longer one rather than let it be cut there. */
+enum { CONFIG_TAG_MAX = 127 };
 
 /* One line of the DKIM key table: sign mail from domain with this key. */
 typedef struct dkim_key_entry {
@@ -45,7 +49,7 @@ typedef struct result_policy {
     policy_action action;
     char *reply;      /* "CODE [X.Y.Z] text"; text may hold %{explanation} etc. */
     bool tag_subject;
-    char *tag;        /* subject prefix */
+    char *tag;        /* subject prefix, at most CONFIG_TAG_MAX bytes */
     double score;
 } result_policy;
 

@@ -457,7 +457,10 @@ static int parse_entry(const char *text, size_t len, entry *e, char *err, size_t
         size_t mlen = n - alen - 1;
         int prefix = -1;
         ip_addr mask;
-        if (mlen > 0 && mlen <= 3 && strspn(m, "0123456789") >= mlen) {
+        size_t digits = 0;
+        while (digits < mlen && m[digits] >= '0' && m[digits] <= '9')
+            digits++;
+        if (mlen > 0 && mlen <= 3 && digits == mlen) {
             prefix = 0;
             for (size_t i = 0; i < mlen; i++)
                 prefix = prefix * 10 + (m[i] - '0');

@@ -3,6 +3,7 @@
  * angle-addr, and otherwise takes the first word that holds an '@'. */
 #include "address.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +41,51 @@ static int copy_spec(const char *s, const char *e, char *out, size_t out_size)
     return n > 2 && at != NULL && at != out && at[1] != '\0' ? 0 : -1;
 }
 
-/* Without angle brackets: the word (outside comments and quotes) holding
- * the '@', so "John Doe john@x.example" gives john@x.example. */
+/* Whether [s, e) holds an '@' outside quoted strings and comments. */
+static bool has_bare_at(const char *s, const char *e)
+{
+    int depth = 0;
+    bool in_quote = false;
+    for (const char *p = s; p < e; p++) {
+        if (in_quote || depth > 0) {
+            if (*p == '\\' && p + 1 < e)
+                p++;
+            else if (in_quote && *p == '"')
+                in_quote = false;
+            else if (!in_quote && *p == '(')
+                depth++;
+            else if (!in_quote && *p == ')')
+                depth--;
+        } else if (*p == '"') {
+            in_quote = true;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == '@') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Without angle brackets: the one word (outside comments and quotes) that
+ * holds an '@', so "John Doe john@x.example" gives john@x.example. An '@'
+ * inside a comment or a quoted display name does not count, and two such
+ * words ("a@x.example b@y.example") are not one mailbox. */
 static int copy_word_with_at(const char *s, const char *e, char *out, size_t out_size)
 {
-    const char *word = s;
+    const char *word = s, *found = NULL, *found_end = NULL;
     int depth = 0;
     bool in_quote = false;
     for (const char *p = s; p <= e; p++) {
         bool boundary = p == e || (!in_quote && depth == 0 &&
                                    (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'));
         if (boundary) {
-            if (p > word && memchr(word, '@', (size_t)(p - word)) != NULL)
-                return copy_spec(word, p, out, out_size);
+            if (p > word && has_bare_at(word, p)) {
+                if (found != NULL)
+                    return -1;
+                found = word;
+                found_end = p;
+            }
             word = p + 1;
             continue;
         }
@@ -63,7 +96,7 @@ static int copy_word_with_at(const char *s, const char *e, char *out, size_t out
         else if (!in_quote && *p == ')' && depth > 0)
             depth--;
     }
-    return -1;
+    return found != NULL ? copy_spec(found, found_end, out, out_size) : -1;
 }
 
 int header_from_address(const char *value, size_t len, char *out, size_t out_size)
@@ -145,34 +178,36 @@ static bool blank(const char *s, const char *e)
     return true;
 }
 
-/* One mailbox in [s, e): its addr-spec appended to list. */
-static int add_mailbox(const char *s, const char *e, char ***list, size_t *count)
+/* One mailbox in [s, e): checked, and its addr-spec appended to list while
+ * the list holds fewer than keep. */
+static int add_mailbox(const char *s, const char *e, char ***list, size_t *count, size_t keep)
 {
     size_t len = (size_t)(e - s);
     char *spec = malloc(len + 1);
+    if (spec == NULL || header_from_address(s, len, spec, len + 1) != 0) {
+        free(spec);
+        return -1;
+    }
+    if (*count >= keep) {
+        free(spec); /* a mailbox all the same: the rest must parse too */
+        return 0;
+    }
     char **bigger = realloc(*list, (*count + 2) * sizeof *bigger);
-    if (bigger != NULL) {
-        *list = bigger;
-        bigger[*count] = NULL; /* the list stays terminated whatever follows */
-    }
-    if (spec == NULL || bigger == NULL) {
+    if (bigger == NULL) {
         free(spec);
         return -1;
     }
-    if (header_from_address(s, len, spec, len + 1) != 0) {
-        free(spec);
-        return -1;
-    }
-    (*list)[(*count)++] = spec;
-    (*list)[*count] = NULL;
+    *list = bigger;
+    bigger[(*count)++] = spec;
+    bigger[*count] = NULL;
     return 0;
 }
 
-int header_mailboxes(const char *value, size_t len, char ***out)
+int header_mailboxes(const char *value, size_t len, size_t max, char ***out)
 {
     *out = NULL;
     char **list = NULL;
-    size_t count = 0;
+    size_t count = 0, keep = max < INT_MAX ? max + 1 : INT_MAX;
     const char *end = value + len, *start = value;
     int depth = 0;
     bool in_quote = false, in_angle = false;
@@ -211,7 +246,7 @@ int header_mailboxes(const char *value, size_t len, char ***out)
             if (!blank(start, p) && memchr(start, '@', (size_t)(p - start)) == NULL)
                 start = p + 1;
         } else if (c == ',' || c == ';') {
-            if (!blank(start, p) && add_mailbox(start, p, &list, &count) != 0) {
+            if (!blank(start, p) && add_mailbox(start, p, &list, &count, keep) != 0) {
                 address_list_free(list);
                 return -1;
             }

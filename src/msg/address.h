@@ -17,8 +17,10 @@ int header_from_address(const char *value, size_t len, char *out, size_t out_siz
  * with *out NULL when the value holds no mailbox at all, or -1 with *out
  * NULL when some part of it is not a mailbox (e.g. "CEO <ceo@x.example"
  * without '>'): such a field is reported, never read as the part that
- * parsed. No length limit but the value's own. */
-int header_mailboxes(const char *value, size_t len, char ***out);
+ * parsed. Every mailbox is checked, but only the first max + 1 are kept:
+ * max + 1 means "more than max", so a long field costs no more memory
+ * than the caller's limit. */
+int header_mailboxes(const char *value, size_t len, size_t max, char ***out);
 void address_list_free(char **list);
 
 /* The domain of an address: what follows its last '@', or NULL. */

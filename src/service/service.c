@@ -540,7 +540,7 @@ void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
     if (strcasecmp(name, "From") == 0) {
         m->from_fields++;
         if (m->from_fields == 1) {
-            int n = header_mailboxes(value, len, &m->from_addresses);
+            int n = header_mailboxes(value, len, SVC_FROM_ADDRESSES_MAX, &m->from_addresses);
             /* More addresses than are checked is a finding, never a check
              * of only some of them. */
             if (n <= 0 || n > SVC_FROM_ADDRESSES_MAX)

@@ -9,7 +9,10 @@
 #include "domauth.h"
 #include "spf_internal.h"
 
-static void append_comment(strbuf *out, const da_spf_eval *eval)
+/* The comment's text, each value from the evaluation through put: escaped
+ * for a (comment), or only made printable for a caller that quotes it. */
+static void append_comment_text(strbuf *out, const da_spf_eval *eval,
+                                void (*put)(strbuf *out, const char *text))
 {
     const char *receiver = spf_eval_receiver(eval);
     const char *sender = da_spf_eval_sender(eval);
@@ -24,15 +27,20 @@ static void append_comment(strbuf *out, const da_spf_eval *eval)
     case DA_SPF_TEMPERROR: what = "could not be checked for %s: temporary DNS error"; break;
     default: what = "has an SPF record with errors, so %s could not be checked"; break;
     }
-    strbuf_putc(out, '(');
-    header_append_comment_text(out, receiver);
+    put(out, receiver);
     strbuf_puts(out, ": domain of ");
-    header_append_comment_text(out, sender);
+    put(out, sender);
     strbuf_putc(out, ' ');
     const char *mark = strstr(what, "%s");
     strbuf_append(out, what, (size_t)(mark - what));
     strbuf_puts(out, ip);
     strbuf_puts(out, mark + 2);
+}
+
+static void append_comment(strbuf *out, const da_spf_eval *eval)
+{
+    strbuf_putc(out, '(');
+    append_comment_text(out, eval, header_append_comment_text);
     strbuf_putc(out, ')');
 }
 
@@ -40,18 +48,8 @@ char *spf_result_comment(const da_spf_eval *eval)
 {
     strbuf out;
     strbuf_init(&out);
-    append_comment(&out, eval);
-    /* Without its parentheses and escapes: the caller quotes it. */
-    strbuf plain;
-    strbuf_init(&plain);
-    const char *text = out.data ? out.data : "()";
-    for (size_t i = 1; i + 1 < out.len; i++) {
-        if (text[i] == '\\' && i + 2 < out.len)
-            i++;
-        strbuf_putc(&plain, text[i]);
-    }
-    strbuf_free(&out);
-    return strbuf_take(&plain);
+    append_comment_text(&out, eval, header_append_printable);
+    return strbuf_take(&out);
 }
 
 char *spf_received_spf_as(const da_spf_eval *eval, const char *identity,

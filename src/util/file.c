@@ -25,14 +25,14 @@ char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
             buf = NULL;
             break;
         }
-        if (n < cap - 1)
-            break; /* end of file */
-        if (cap > max_bytes) {
+        if (n > max_bytes) {
             snprintf(err, err_size, "cannot read %s: larger than %zu bytes", path, max_bytes);
             free(buf);
             buf = NULL;
             break;
         }
+        if (n < cap - 1)
+            break; /* end of file */
         char *bigger = realloc(buf, cap * 2);
         if (bigger == NULL) {
             free(buf);

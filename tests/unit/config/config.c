@@ -96,6 +96,14 @@ static void test_issue18_values(void)
     expect_error("[hosts]\nwhitelist_file = wl.txt\n", "test.conf:2: whitelist_file: expected an absolute path");
     expect_error("[dkim]\nkey = example.com s1 keys/s1.private\n", "key: the key file must be an absolute path");
     expect_error("[dkim]\nkey = exa$mple.com s1 /k/s1.private\n", "key: 'exa$mple.com' is not a domain name");
+    {
+        /* A field too long for its buffer is named, not split in two. */
+        char text[400] = "[dkim]\nkey = example.com ";
+        memset(text + strlen(text), 's', 200);
+        strcat(text, " /k/s1.private\n");
+        expect_error(text, "test.conf:2: key: the selector 'sss");
+        expect_error(text, "...' is longer than 127 characters");
+    }
 
     /* Names that end up in header fields. */
     expect_error("[daemon]\nauthserv_id = mx example\n", "test.conf:2: authserv_id: expected a host name");
@@ -119,6 +127,22 @@ static void test_issue18_values(void)
         memset(text + strlen(text), 'x', 520);
         strcat(text, "\n");
         expect_error(text, "test.conf:2: fail_reply: a reply line is at most 510 characters");
+    }
+
+    /* Tags: the verdict holds CONFIG_TAG_MAX bytes; a longer one is refused,
+     * not cut there. */
+    {
+        char text[400] = "[spf]\nfail_tag = ";
+        memset(text + strlen(text), 't', CONFIG_TAG_MAX);
+        strcat(text, "\n");
+        TAP_OK(parse(&cfg, text, err) == 0 && strlen(cfg.global.results[DA_SPF_FAIL].tag) ==
+                                                   CONFIG_TAG_MAX,
+               "a tag of CONFIG_TAG_MAX bytes is taken whole");
+        config_free(&cfg);
+        char longer[400] = "[domain a.example]\ndkim_fail_tag = ";
+        memset(longer + strlen(longer), 't', CONFIG_TAG_MAX + 1);
+        strcat(longer, "\n");
+        expect_error(longer, "test.conf:2: dkim_fail_tag: a tag is at most 127 bytes, not 128");
     }
 
     /* Listeners and the user. */

@@ -351,8 +351,10 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
     case SMFIC_HEADER:
         if (m->msg != NULL) {
             /* The value as on the wire: with its leading space when the MTA
-             * keeps it, else with the one the MTA took away. */
-            if (m->leading_space) {
+             * keeps it, else with the one the MTA took away. Only DKIM needs
+             * the exact bytes; without the body, nothing reads the space
+             * and the value is passed as it came, uncopied. */
+            if (m->leading_space || !m->see_body) {
                 svc_msg_header(m->msg, cmd.header.name, cmd.header.value, cmd.header.value_len);
             } else {
                 strbuf v;

@@ -7,10 +7,13 @@
 
 #include "domauth_dkim.h"
 
+/* A question submitted and not yet called back: the resolver's callback
+ * gets it as its argument and finds its drive through it. */
 typedef struct pending_question {
     struct pending_question *next;
+    struct da_drive *drive;
     da_dns_type type;
-    bool answered;
+    bool answered; /* by the deadline: the real answer, when it comes, is dropped */
     char name[];
 } pending_question;
 
@@ -22,7 +25,6 @@ struct da_drive {
     void *arg;
     da_drive **handle;
     pending_question *out; /* submitted, callback not yet run */
-    unsigned outstanding;
     bool stepping, progressed, finished, cancelled, timer_closed;
 };
 
@@ -37,7 +39,7 @@ static void on_timer_closed(uv_handle_t *handle)
 
 static void maybe_free(da_drive *d)
 {
-    if (!(d->finished || d->cancelled) || d->outstanding > 0 || d->stepping)
+    if (!(d->finished || d->cancelled) || d->out != NULL || d->stepping)
         return;
     if (!d->timer_closed) {
         if (!uv_is_closing((uv_handle_t *)&d->timer)) {
@@ -46,30 +48,28 @@ static void maybe_free(da_drive *d)
         }
         return;
     }
-    while (d->out != NULL) {
-        pending_question *p = d->out;
-        d->out = p->next;
-        free(p);
-    }
     free(d);
 }
 
 static void advance(da_drive *d);
 
-/* Each pending question is allocated behind a pointer to its drive, so the
- * resolver callback (which gets only the question's pointer) finds it. */
-typedef struct question_box {
-    da_drive *drive;
-    pending_question q;
-} question_box;
-
-static void on_boxed_answer(void *arg, const da_dns_question *question, const da_dns_answer *a)
+static void unlink_question(da_drive *d, pending_question *p)
 {
-    question_box *box = arg;
-    da_drive *d = box->drive;
-    d->outstanding--;
-    bool live = !d->cancelled && !d->finished && !box->q.answered;
-    box->q.answered = true;
+    for (pending_question **pp = &d->out; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    free(p);
+}
+
+static void on_answer(void *arg, const da_dns_question *question, const da_dns_answer *a)
+{
+    pending_question *p = arg;
+    da_drive *d = p->drive;
+    bool live = !d->cancelled && !d->finished && !p->answered;
+    p->answered = true;
     if (live) {
         d->engine.answer(d->engine.self, question, a);
         if (d->stepping)
@@ -77,14 +77,7 @@ static void on_boxed_answer(void *arg, const da_dns_question *question, const da
         else
             advance(d);
     }
-    /* Unlink and free the box (it is on d->out). */
-    for (pending_question **pp = &d->out; *pp; pp = &(*pp)->next) {
-        if (*pp == &box->q) {
-            *pp = box->q.next;
-            break;
-        }
-    }
-    free(box);
+    unlink_question(d, p);
     maybe_free(d);
 }
 
@@ -115,25 +108,19 @@ static void advance(da_drive *d)
         for (size_t i = 0; i < s.count && !d->cancelled; i++) {
             const da_dns_question *q = &s.questions[i];
             size_t len = strlen(q->name);
-            question_box *box = malloc(sizeof *box + len + 1);
-            if (box == NULL) {
+            pending_question *p = malloc(sizeof *p + len + 1);
+            if (p == NULL) {
                 d->engine.answer(d->engine.self, q, &failed);
                 d->progressed = true;
                 continue;
             }
-            box->drive = d;
-            box->q.type = q->type;
-            box->q.answered = false;
-            memcpy(box->q.name, q->name, len + 1);
-            box->q.next = d->out;
-            d->out = &box->q;
-            d->outstanding++;
-            da_dns_question copy = {box->q.name, q->type};
-            if (da_resolver_submit(d->resolver, &copy, on_boxed_answer, box) != 0) {
+            *p = (pending_question){.next = d->out, .drive = d, .type = q->type};
+            memcpy(p->name, q->name, len + 1);
+            d->out = p;
+            da_dns_question copy = {p->name, q->type};
+            if (da_resolver_submit(d->resolver, &copy, on_answer, p) != 0) {
                 /* Not submitted: no callback will come. */
-                d->outstanding--;
-                d->out = box->q.next;
-                free(box);
+                unlink_question(d, p);
                 d->engine.answer(d->engine.self, q, &failed);
                 d->progressed = true;
             }

@@ -19,8 +19,6 @@
 #define SRS_STAMP_PERIOD 1024 /* two base32 characters of days */
 
 static const char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-static const char base64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 typedef struct srs_secret {
     char *bytes;
@@ -147,17 +145,12 @@ static srs_status hash_compute(const srs_secret *secret, const span *parts, size
     if (HMAC(EVP_sha1(), secret->bytes, (int)secret->len, (const unsigned char *)data, n, mac,
              &mac_len) == NULL || mac_len != 20)
         return SRS_CRYPTO;
-    /* 20 bytes: six full groups of three, then two bytes (27 characters). */
-    size_t o = 0;
-    for (size_t i = 0; i < 20 && o < SRS_HASH_MAX; i += 3) {
-        unsigned v = (unsigned)mac[i] << 16;
-        if (i + 1 < 20) v |= (unsigned)mac[i + 1] << 8;
-        if (i + 2 < 20) v |= mac[i + 2];
-        size_t chars = i + 2 < 20 ? 4 : 3;
-        for (size_t k = 0; k < chars && o < SRS_HASH_MAX; k++)
-            hash[o++] = base64_alphabet[(v >> (18 - 6 * k)) & 63];
-    }
-    hash[o] = '\0';
+    /* 20 bytes are 27 base64 characters and one '=' of padding. */
+    unsigned char text[29];
+    if (EVP_EncodeBlock(text, mac, (int)mac_len) != 28)
+        return SRS_CRYPTO;
+    memcpy(hash, text, SRS_HASH_MAX);
+    hash[SRS_HASH_MAX] = '\0';
     return SRS_OK;
 }
 

@@ -94,6 +94,35 @@ static const char usage_spf_check[] =
     "that does not parse, 66 for a file that cannot be read, 70 for an internal\n"
     "error.\n";
 
+/* ------------------------------------------------------------- shared */
+
+int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
+                      struct uv_loop_s *loop, da_zone **zone, da_resolver **resolver)
+{
+    char err[512] = "";
+    *zone = NULL;
+    *resolver = NULL;
+    if (zone_path != NULL) {
+        int status = da_zone_load_file(zone_path, zone, err, sizeof err);
+        if (status != 0) {
+            fprintf(stderr, "domauth: %s\n", err);
+            return status;
+        }
+        *resolver = da_resolver_new_zone(*zone);
+    } else if (loop != NULL) {
+        *resolver = da_resolver_new_uv(loop, options, err, sizeof err);
+    } else {
+        *resolver = da_resolver_new_cares(options, err, sizeof err);
+    }
+    if (*resolver == NULL) {
+        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
+        da_zone_free(*zone);
+        *zone = NULL;
+        return CLI_EXIT_SOFTWARE;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------- output */
 
 static const char *trace_kind_name(da_spf_trace_kind kind)
@@ -257,22 +286,10 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
 
     da_zone *zone = NULL;
     da_resolver *resolver = NULL;
-    int status = EXIT_SOFTWARE;
-    if (zone_path != NULL) {
-        int load_status = da_zone_load_file(zone_path, &zone, err, sizeof err);
-        if (load_status != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            status = load_status;
-            goto out;
-        }
-        resolver = da_resolver_new_zone(zone);
-    } else {
-        resolver = da_resolver_new_cares(&ropt, err, sizeof err);
-    }
-    if (resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
+    int status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
+    if (status != 0)
         goto out;
-    }
+    status = EXIT_SOFTWARE;
     if (da_spf_eval_run(ev, resolver) != 0) {
         fprintf(stderr, "domauth: the DNS resolver failed\n");
         goto out;

@@ -64,34 +64,6 @@ static int lint_syntax_only(const char *record)
     return 0;
 }
 
-/* Makes the resolver (and the zone it reads, when --zone). Returns 0, or
- * the exit status after printing why. */
-int cli_open_resolver(const char *zone_path, const char *servers, da_zone **zone,
-                      da_resolver **resolver)
-{
-    char err[512] = "";
-    *zone = NULL;
-    *resolver = NULL;
-    if (zone_path != NULL) {
-        int status = da_zone_load_file(zone_path, zone, err, sizeof err);
-        if (status != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            return status;
-        }
-        *resolver = da_resolver_new_zone(*zone);
-    } else {
-        da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
-        *resolver = da_resolver_new_cares(&ropt, err, sizeof err);
-    }
-    if (*resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
-        da_zone_free(*zone);
-        *zone = NULL;
-        return CLI_EXIT_SOFTWARE;
-    }
-    return 0;
-}
-
 static void print_finding_text(const spf_lint_finding *f)
 {
     printf("%s %s", spf_lint_severity_name(f->severity), f->domain);
@@ -102,7 +74,7 @@ static void print_finding_text(const spf_lint_finding *f)
     printf(": %s [%s]\n", f->message, f->code);
 }
 
-void cli_print_lint_text(const spf_lint *lint)
+static void print_lint_text(const spf_lint *lint)
 {
     for (size_t i = 0; i < spf_lint_count(lint); i++)
         print_finding_text(spf_lint_get(lint, i));
@@ -141,7 +113,7 @@ static void print_lint_json(const spf_lint *lint, const char *domain)
 }
 
 /* Runs the lint over resolver; NULL (after printing why) when it failed. */
-spf_lint *cli_run_lint(const char *domain, const char *record, da_resolver *resolver)
+static spf_lint *run_lint(const char *domain, const char *record, da_resolver *resolver)
 {
     spf_lint *lint = spf_lint_new(domain, record);
     if (lint == NULL) {
@@ -203,10 +175,11 @@ int cmd_spf_lint(int argc, char **argv)
     }
     da_zone *zone;
     da_resolver *resolver;
-    int status = cli_open_resolver(zone_path, servers, &zone, &resolver);
+    da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
+    int status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
     if (status != 0)
         return status;
-    spf_lint *lint = cli_run_lint(domain, record, resolver);
+    spf_lint *lint = run_lint(domain, record, resolver);
     status = CLI_EXIT_SOFTWARE;
     if (lint != NULL) {
         if (json) {
@@ -214,7 +187,7 @@ int cmd_spf_lint(int argc, char **argv)
         } else {
             if (spf_lint_record(lint) != NULL)
                 printf("%s: %s\n", domain ? domain : "record", spf_lint_record(lint));
-            cli_print_lint_text(lint);
+            print_lint_text(lint);
         }
         status = spf_lint_exit_status(lint);
     }
@@ -504,7 +477,8 @@ int cmd_spf_wizard(int argc, char **argv)
 
     da_zone *zone;
     da_resolver *resolver;
-    status = cli_open_resolver(zone_path, servers, &zone, &resolver);
+    da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
+    status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
     if (status != 0)
         goto out_args;
 
@@ -572,9 +546,9 @@ int cmd_spf_wizard(int argc, char **argv)
     free(line);
 
     printf("check:\n");
-    spf_lint *lint = cli_run_lint(domain, record, resolver);
+    spf_lint *lint = run_lint(domain, record, resolver);
     if (lint != NULL) {
-        cli_print_lint_text(lint);
+        print_lint_text(lint);
         status = spf_lint_exit_status(lint);
     }
     spf_lint_free(lint);

@@ -312,27 +312,26 @@ int cmd_verify(int argc, char **argv)
     uv_loop_init(&loop);
     da_zone *zone = NULL;
     da_resolver *upstream = NULL;
-    if (zone_path != NULL) {
-        int rc = da_zone_load_file(zone_path, &zone, err, sizeof err);
-        if (rc != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            free(message);
-            config_free(&cfg);
-            return rc;
-        }
-        upstream = da_resolver_new_zone(zone);
-    } else {
-        da_resolver_options ro = {.servers = servers, .use_edns0 = true,
-                                  .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
-        upstream = da_resolver_new_uv(&loop, &ro, err, sizeof err);
+    da_resolver_options ro = {.servers = servers, .use_edns0 = true,
+                              .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
+    int rc = cli_open_resolver(zone_path, &ro, &loop, &zone, &upstream);
+    if (rc != 0) {
+        free(message);
+        config_free(&cfg);
+        uv_loop_close(&loop);
+        return rc;
     }
     da_dns_cache_options co = {.max_entries = 1000};
     da_dns_cache *cache = da_dns_cache_new(&co);
     da_resolver *resolver = upstream && cache ? da_resolver_new_cached(cache, upstream) : NULL;
     if (resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", upstream ? "out of memory" : err);
+        fprintf(stderr, "domauth: cannot set up DNS: out of memory\n");
+        da_resolver_free(upstream);
+        da_dns_cache_free(cache);
+        da_zone_free(zone);
         free(message);
         config_free(&cfg);
+        uv_loop_close(&loop);
         return CLI_EXIT_SOFTWARE;
     }
     char host[256] = "localhost";

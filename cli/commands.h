@@ -4,6 +4,7 @@
 #define DA_CLI_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "domauth.h"
 
@@ -29,5 +30,12 @@ struct uv_loop_s;
  * c-ares blocking. Returns 0, or the exit status after printing why. */
 int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
                       struct uv_loop_s *loop, da_zone **zone, da_resolver **resolver);
+
+/* Writes s (NULL: nothing) for a terminal: printable ASCII as it is, any
+ * other byte (NUL too, for _n) as \xHH, so text from DNS, a message or domauthd cannot send
+ * escape sequences or forge lines. With lines, '\n', '\t' and a CR before
+ * LF pass as well. */
+void cli_put_safe(FILE *out, const char *s, bool lines);
+void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines);
 
 #endif

@@ -64,14 +64,21 @@ static int lint_syntax_only(const char *record)
     return 0;
 }
 
+/* Findings quote domains and terms from DNS: printed through cli_put_safe. */
 static void print_finding_text(const spf_lint_finding *f)
 {
-    printf("%s %s", spf_lint_severity_name(f->severity), f->domain);
-    if (f->term > 0 && f->term_text != NULL)
-        printf(" term %u (%s)", f->term, f->term_text);
-    else if (f->term > 0)
+    printf("%s ", spf_lint_severity_name(f->severity));
+    cli_put_safe(stdout, f->domain, false);
+    if (f->term > 0)
         printf(" term %u", f->term);
-    printf(": %s [%s]\n", f->message, f->code);
+    if (f->term > 0 && f->term_text != NULL) {
+        fputs(" (", stdout);
+        cli_put_safe(stdout, f->term_text, false);
+        putchar(')');
+    }
+    fputs(": ", stdout);
+    cli_put_safe(stdout, f->message, false);
+    printf(" [%s]\n", f->code);
 }
 
 static void print_lint_text(const spf_lint *lint)
@@ -185,8 +192,13 @@ int cmd_spf_lint(int argc, char **argv)
         if (json) {
             print_lint_json(lint, domain);
         } else {
-            if (spf_lint_record(lint) != NULL)
-                printf("%s: %s\n", domain ? domain : "record", spf_lint_record(lint));
+            if (spf_lint_record(lint) != NULL) {
+                /* The record as published: any bytes at all. */
+                cli_put_safe(stdout, domain ? domain : "record", false);
+                fputs(": ", stdout);
+                cli_put_safe(stdout, spf_lint_record(lint), false);
+                putchar('\n');
+            }
             print_lint_text(lint);
         }
         status = spf_lint_exit_status(lint);
@@ -255,9 +267,14 @@ static void print_fact(const char *label, const da_dns_answer *a, bool spf_only)
             if (spf_only && !(rr->text_len >= 6 && strncasecmp(rr->text, "v=spf1", 6) == 0 &&
                               (rr->text_len == 6 || rr->text[6] == ' ')))
                 continue;
-            printf("%s %.*s\n", shown ? "       " : "", (int)rr->text_len, rr->text);
+            /* As published: NUL and escape sequences included. */
+            printf("%s ", shown ? "       " : "");
+            cli_put_safe_n(stdout, rr->text, rr->text_len, false);
+            putchar('\n');
         } else if (rr->type == DA_DNS_MX) {
-            printf("%s %u %s\n", shown ? "       " : "", rr->preference, rr->name);
+            printf("%s %u ", shown ? "       " : "", rr->preference);
+            cli_put_safe(stdout, rr->name, false);
+            putchar('\n');
         } else {
             ip_addr addr = {.family = rr->type == DA_DNS_A ? 4 : 6};
             memcpy(addr.bytes, rr->addr, 16);

@@ -198,7 +198,9 @@ int cmd_status(int argc, char **argv, bool reload)
     int rc = ask(path, reload ? "reload" : json ? "status" : "status text", &answer);
     if (rc != 0)
         return rc;
-    fputs(answer, stdout);
+    /* domauthd's answer quotes configuration and errors: no control
+     * sequences reach the terminal. */
+    cli_put_safe(stdout, answer, true);
     int status = reload && strncmp(answer, "ok", 2) != 0 ? 1 : 0;
     free(answer);
     return status;

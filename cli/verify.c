@@ -179,21 +179,29 @@ static int feed_message(svc_msg *m, const char *text, size_t len, char *err, siz
     return 0;
 }
 
+/* Results, reply, reasons and fields quote the message and DNS (domains,
+ * comments, exp= texts): printed through cli_put_safe. */
 static void print_text(const run *u)
 {
-    fputs(u->results_text.data ? u->results_text.data : "(no results)\n", stdout);
+    cli_put_safe(stdout, u->results_text.data ? u->results_text.data : "(no results)\n", true);
     const char *names[] = {"accept", "defer", "reject"};
     const char *action = u->action == ACTION_ACCEPT && u->tagged ? "tag" : names[u->action];
     printf("verdict: %s", action);
     if (u->monitor && u->enforced != ACTION_ACCEPT)
         printf(" (monitor mode; enforcing would %s)", names[u->enforced]);
     printf(", score %.1f\n", u->score);
-    if (u->reply[0])
-        printf("reply: %s\n", u->reply);
-    if (u->reasons[0])
-        printf("why: %s\n", u->reasons);
+    if (u->reply[0]) {
+        fputs("reply: ", stdout);
+        cli_put_safe(stdout, u->reply, false);
+        putchar('\n');
+    }
+    if (u->reasons[0]) {
+        fputs("why: ", stdout);
+        cli_put_safe(stdout, u->reasons, false);
+        putchar('\n');
+    }
     if (u->edits.len > 0)
-        fputs(u->edits.data, stdout);
+        cli_put_safe(stdout, u->edits.data, true);
 }
 
 static void print_json(const run *u)

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "record/lint.h"
 #include "record/wizard.h"
+#include "spf/record.h"
 #include "util/ip.h"
 #include "util/json.h"
 #include "domauth.h"
@@ -264,8 +265,7 @@ static void print_fact(const char *label, const da_dns_answer *a, bool spf_only)
         const da_dns_rr *rr = &a->records[i];
         char text[IP_TEXT_MAX];
         if (rr->type == DA_DNS_TXT) {
-            if (spf_only && !(rr->text_len >= 6 && strncasecmp(rr->text, "v=spf1", 6) == 0 &&
-                              (rr->text_len == 6 || rr->text[6] == ' ')))
+            if (spf_only && !spf_record_is_spf(rr->text, rr->text_len))
                 continue;
             /* As published: NUL and escape sequences included. */
             printf("%s ", shown ? "       " : "");

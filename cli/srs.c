@@ -195,7 +195,6 @@ int cmd_srs(int argc, char **argv)
         status = CLI_EXIT_DATAERR;
         break;
     case SRS_NO_SECRET:
-    case SRS_NO_MEMORY:
     case SRS_CRYPTO:
         fprintf(stderr, "domauth srs: %s\n", srs_status_text(st));
         status = CLI_EXIT_SOFTWARE;

@@ -525,7 +525,6 @@ const char *srs_status_text(srs_status st)
     case SRS_BAD_ADDRESS: return "not an address (no local part or no domain)";
     case SRS_TOO_LONG: return "address too long";
     case SRS_NO_SECRET: return "no secret or no SRS domain";
-    case SRS_NO_MEMORY: return "out of memory";
     case SRS_CRYPTO: return "HMAC-SHA1 failed";
     }
     return "unknown";

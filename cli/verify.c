@@ -147,7 +147,8 @@ static int feed_message(svc_msg *m, const char *text, size_t len, char *err, siz
                 strbuf_clear(&field);
             }
             if (memchr(p, ':', line_len) == NULL) {
-                snprintf(err, err_size, "header line without a colon: %.60s", p);
+                snprintf(err, err_size, "header line without a colon: %.*s",
+                         (int)(line_len < 60 ? line_len : 60), p);
                 strbuf_free(&field);
                 return -1;
             }
@@ -378,7 +379,9 @@ int cmd_verify(int argc, char **argv)
             break;
     }
     if (feed_message(m, message, msg_len, err, sizeof err) != 0) {
-        fprintf(stderr, "domauth: the message: %s\n", err);
+        fputs("domauth: the message: ", stderr);
+        cli_put_safe(stderr, err, false);
+        fputc('\n', stderr);
         status = CLI_EXIT_DATAERR;
         goto out;
     }

@@ -3,6 +3,11 @@
 #ifndef DA_CLI_COMMANDS_H
 #define DA_CLI_COMMANDS_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "domauth.h"
+
 enum {
     CLI_EXIT_USAGE = 64,    /* EX_USAGE */
     CLI_EXIT_DATAERR = 65,  /* EX_DATAERR: input that does not parse */
@@ -16,7 +21,21 @@ int cmd_spf_wizard(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
-#include <stdbool.h>
 int cmd_status(int argc, char **argv, bool reload);
+
+/* Shared by the commands (domauth.c). */
+struct uv_loop_s;
+/* Makes the resolver: over the zone file zone_path (loaded into *zone) when
+ * given, else over DNS with options, on loop (libuv) when given, else
+ * c-ares blocking. Returns 0, or the exit status after printing why. */
+int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
+                      struct uv_loop_s *loop, da_zone **zone, da_resolver **resolver);
+
+/* Writes s (NULL: nothing) for a terminal: printable ASCII as it is, any
+ * other byte (NUL too, for _n) as \xHH, so text from DNS, a message or domauthd cannot send
+ * escape sequences or forge lines. With lines, '\n', '\t' and a CR before
+ * LF pass as well. */
+void cli_put_safe(FILE *out, const char *s, bool lines);
+void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines);
 
 #endif

@@ -94,7 +94,56 @@ static const char usage_spf_check[] =
     "that does not parse, 66 for a file that cannot be read, 70 for an internal\n"
     "error.\n";
 
+/* ------------------------------------------------------------- shared */
+
+int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
+                      struct uv_loop_s *loop, da_zone **zone, da_resolver **resolver)
+{
+    char err[512] = "";
+    *zone = NULL;
+    *resolver = NULL;
+    if (zone_path != NULL) {
+        int status = da_zone_load_file(zone_path, zone, err, sizeof err);
+        if (status != 0) {
+            fprintf(stderr, "domauth: %s\n", err);
+            return status;
+        }
+        *resolver = da_resolver_new_zone(*zone);
+    } else if (loop != NULL) {
+        *resolver = da_resolver_new_uv(loop, options, err, sizeof err);
+    } else {
+        *resolver = da_resolver_new_cares(options, err, sizeof err);
+    }
+    if (*resolver == NULL) {
+        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
+        da_zone_free(*zone);
+        *zone = NULL;
+        return CLI_EXIT_SOFTWARE;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------- output */
+
+void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        bool line_break =
+            lines && (c == '\n' || c == '\t' || (c == '\r' && i + 1 < len && p[i + 1] == '\n'));
+        if ((c >= 0x20 && c < 0x7f) || line_break)
+            putc(c, out);
+        else
+            fprintf(out, "\\x%02x", c);
+    }
+}
+
+void cli_put_safe(FILE *out, const char *s, bool lines)
+{
+    if (s != NULL)
+        cli_put_safe_n(out, s, strlen(s), lines);
+}
 
 static const char *trace_kind_name(da_spf_trace_kind kind)
 {
@@ -146,11 +195,23 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
     printf("}\n");
 }
 
+/* "label text" and a new line, when text is not NULL. */
+static void print_line(const char *label, const char *text)
+{
+    if (text == NULL)
+        return;
+    fputs(label, stdout);
+    cli_put_safe(stdout, text, false);
+    putchar('\n');
+}
+
 static void print_trace(const da_spf_eval *ev)
 {
     for (size_t i = 0; i < da_spf_eval_trace_count(ev); i++) {
         const da_spf_trace_event *t = da_spf_eval_trace_get(ev, i);
-        printf("%*s%-6s %s\n", (int)(2 * t->depth), "", trace_kind_name(t->kind), t->text);
+        printf("%*s%-6s ", (int)(2 * t->depth), "", trace_kind_name(t->kind));
+        cli_put_safe(stdout, t->text, false);
+        putchar('\n');
     }
     printf("counters: %u DNS-querying terms, %u void lookups, %u DNS answers used\n",
            da_spf_eval_dns_terms(ev), da_spf_eval_void_lookups(ev), da_spf_eval_queries(ev));
@@ -257,22 +318,10 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
 
     da_zone *zone = NULL;
     da_resolver *resolver = NULL;
-    int status = EXIT_SOFTWARE;
-    if (zone_path != NULL) {
-        int load_status = da_zone_load_file(zone_path, &zone, err, sizeof err);
-        if (load_status != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            status = load_status;
-            goto out;
-        }
-        resolver = da_resolver_new_zone(zone);
-    } else {
-        resolver = da_resolver_new_cares(&ropt, err, sizeof err);
-    }
-    if (resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
+    int status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
+    if (status != 0)
         goto out;
-    }
+    status = EXIT_SOFTWARE;
     if (da_spf_eval_run(ev, resolver) != 0) {
         fprintf(stderr, "domauth: the DNS resolver failed\n");
         goto out;
@@ -286,14 +335,10 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         printf("%s\n", da_spf_result_name(da_spf_eval_result(ev)));
         if (tracing)
             print_trace(ev);
-        if (da_spf_eval_explanation(ev) != NULL)
-            printf("explanation: %s\n", da_spf_eval_explanation(ev));
-        if (da_spf_eval_problem(ev) != NULL)
-            printf("problem: %s\n", da_spf_eval_problem(ev));
-        if (received != NULL)
-            printf("Received-SPF: %s\n", received);
-        if (authres != NULL)
-            printf("Authentication-Results: %s\n", authres);
+        print_line("explanation: ", da_spf_eval_explanation(ev));
+        print_line("problem: ", da_spf_eval_problem(ev));
+        print_line("Received-SPF: ", received);
+        print_line("Authentication-Results: ", authres);
     }
     free(received);
     free(authres);

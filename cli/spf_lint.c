@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "record/lint.h"
 #include "record/wizard.h"
+#include "spf/record.h"
 #include "util/ip.h"
 #include "util/json.h"
 #include "domauth.h"
@@ -64,45 +65,24 @@ static int lint_syntax_only(const char *record)
     return 0;
 }
 
-/* Makes the resolver (and the zone it reads, when --zone). Returns 0, or
- * the exit status after printing why. */
-int cli_open_resolver(const char *zone_path, const char *servers, da_zone **zone,
-                      da_resolver **resolver)
-{
-    char err[512] = "";
-    *zone = NULL;
-    *resolver = NULL;
-    if (zone_path != NULL) {
-        int status = da_zone_load_file(zone_path, zone, err, sizeof err);
-        if (status != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            return status;
-        }
-        *resolver = da_resolver_new_zone(*zone);
-    } else {
-        da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
-        *resolver = da_resolver_new_cares(&ropt, err, sizeof err);
-    }
-    if (*resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", err[0] ? err : "out of memory");
-        da_zone_free(*zone);
-        *zone = NULL;
-        return CLI_EXIT_SOFTWARE;
-    }
-    return 0;
-}
-
+/* Findings quote domains and terms from DNS: printed through cli_put_safe. */
 static void print_finding_text(const spf_lint_finding *f)
 {
-    printf("%s %s", spf_lint_severity_name(f->severity), f->domain);
-    if (f->term > 0 && f->term_text != NULL)
-        printf(" term %u (%s)", f->term, f->term_text);
-    else if (f->term > 0)
+    printf("%s ", spf_lint_severity_name(f->severity));
+    cli_put_safe(stdout, f->domain, false);
+    if (f->term > 0)
         printf(" term %u", f->term);
-    printf(": %s [%s]\n", f->message, f->code);
+    if (f->term > 0 && f->term_text != NULL) {
+        fputs(" (", stdout);
+        cli_put_safe(stdout, f->term_text, false);
+        putchar(')');
+    }
+    fputs(": ", stdout);
+    cli_put_safe(stdout, f->message, false);
+    printf(" [%s]\n", f->code);
 }
 
-void cli_print_lint_text(const spf_lint *lint)
+static void print_lint_text(const spf_lint *lint)
 {
     for (size_t i = 0; i < spf_lint_count(lint); i++)
         print_finding_text(spf_lint_get(lint, i));
@@ -141,7 +121,7 @@ static void print_lint_json(const spf_lint *lint, const char *domain)
 }
 
 /* Runs the lint over resolver; NULL (after printing why) when it failed. */
-spf_lint *cli_run_lint(const char *domain, const char *record, da_resolver *resolver)
+static spf_lint *run_lint(const char *domain, const char *record, da_resolver *resolver)
 {
     spf_lint *lint = spf_lint_new(domain, record);
     if (lint == NULL) {
@@ -203,18 +183,24 @@ int cmd_spf_lint(int argc, char **argv)
     }
     da_zone *zone;
     da_resolver *resolver;
-    int status = cli_open_resolver(zone_path, servers, &zone, &resolver);
+    da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
+    int status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
     if (status != 0)
         return status;
-    spf_lint *lint = cli_run_lint(domain, record, resolver);
+    spf_lint *lint = run_lint(domain, record, resolver);
     status = CLI_EXIT_SOFTWARE;
     if (lint != NULL) {
         if (json) {
             print_lint_json(lint, domain);
         } else {
-            if (spf_lint_record(lint) != NULL)
-                printf("%s: %s\n", domain ? domain : "record", spf_lint_record(lint));
-            cli_print_lint_text(lint);
+            if (spf_lint_record(lint) != NULL) {
+                /* The record as published: any bytes at all. */
+                cli_put_safe(stdout, domain ? domain : "record", false);
+                fputs(": ", stdout);
+                cli_put_safe(stdout, spf_lint_record(lint), false);
+                putchar('\n');
+            }
+            print_lint_text(lint);
         }
         status = spf_lint_exit_status(lint);
     }
@@ -279,12 +265,16 @@ static void print_fact(const char *label, const da_dns_answer *a, bool spf_only)
         const da_dns_rr *rr = &a->records[i];
         char text[IP_TEXT_MAX];
         if (rr->type == DA_DNS_TXT) {
-            if (spf_only && !(rr->text_len >= 6 && strncasecmp(rr->text, "v=spf1", 6) == 0 &&
-                              (rr->text_len == 6 || rr->text[6] == ' ')))
+            if (spf_only && !spf_record_is_spf(rr->text, rr->text_len))
                 continue;
-            printf("%s %.*s\n", shown ? "       " : "", (int)rr->text_len, rr->text);
+            /* As published: NUL and escape sequences included. */
+            printf("%s ", shown ? "       " : "");
+            cli_put_safe_n(stdout, rr->text, rr->text_len, false);
+            putchar('\n');
         } else if (rr->type == DA_DNS_MX) {
-            printf("%s %u %s\n", shown ? "       " : "", rr->preference, rr->name);
+            printf("%s %u ", shown ? "       " : "", rr->preference);
+            cli_put_safe(stdout, rr->name, false);
+            putchar('\n');
         } else {
             ip_addr addr = {.family = rr->type == DA_DNS_A ? 4 : 6};
             memcpy(addr.bytes, rr->addr, 16);
@@ -504,7 +494,8 @@ int cmd_spf_wizard(int argc, char **argv)
 
     da_zone *zone;
     da_resolver *resolver;
-    status = cli_open_resolver(zone_path, servers, &zone, &resolver);
+    da_resolver_options ropt = {.servers = servers, .use_edns0 = true};
+    status = cli_open_resolver(zone_path, &ropt, NULL, &zone, &resolver);
     if (status != 0)
         goto out_args;
 
@@ -572,9 +563,9 @@ int cmd_spf_wizard(int argc, char **argv)
     free(line);
 
     printf("check:\n");
-    spf_lint *lint = cli_run_lint(domain, record, resolver);
+    spf_lint *lint = run_lint(domain, record, resolver);
     if (lint != NULL) {
-        cli_print_lint_text(lint);
+        print_lint_text(lint);
         status = spf_lint_exit_status(lint);
     }
     spf_lint_free(lint);

@@ -186,16 +186,15 @@ int cmd_srs(int argc, char **argv)
     case SRS_NOT_SRS:
     case SRS_BAD_HASH:
     case SRS_EXPIRED:
-        fprintf(stderr, "domauth srs: %s: %s\n", srs_status_text(st), address);
-        status = 1;
-        break;
     case SRS_BAD_ADDRESS:
     case SRS_TOO_LONG:
-        fprintf(stderr, "domauth srs: %s: %s\n", srs_status_text(st), address);
-        status = CLI_EXIT_DATAERR;
+        /* The address may come from a message's envelope: escaped. */
+        fprintf(stderr, "domauth srs: %s: ", srs_status_text(st));
+        cli_put_safe(stderr, address, false);
+        fputc('\n', stderr);
+        status = st == SRS_BAD_ADDRESS || st == SRS_TOO_LONG ? CLI_EXIT_DATAERR : 1;
         break;
     case SRS_NO_SECRET:
-    case SRS_NO_MEMORY:
     case SRS_CRYPTO:
         fprintf(stderr, "domauth srs: %s\n", srs_status_text(st));
         status = CLI_EXIT_SOFTWARE;

@@ -35,7 +35,7 @@ static const char usage_status[] =
     "Exit status: 0 done; 1 reload refused; 69 domauthd is not answering (no\n"
     "such socket, not running); 64 usage; 65 the configuration does not parse.\n";
 
-enum { EXIT_UNAVAILABLE = 69 };
+enum { EXIT_UNAVAILABLE = 69, ANSWER_MAX = 4u << 20 };
 
 /* "control = unix:PATH" in a file's text, however the rest reads. */
 static int control_line(const char *text, char *out, size_t out_size)
@@ -106,17 +106,18 @@ static int control_path(const char *config_path, bool given, char *out, size_t o
     return rc;
 }
 
-/* Sends one command and copies the answer to stdout. */
+/* Sends one command and returns domauthd's answer in *answer (free it).
+ * The answer is read up to ANSWER_MAX bytes: whatever holds the socket
+ * cannot make us grow without end. */
 static int ask(const char *path, const char *command, char **answer)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path) {
         fprintf(stderr, "domauth: %s: path too long for a unix socket\n", path);
-        close(fd);
         return CLI_EXIT_USAGE;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         fprintf(stderr, "domauth: cannot reach domauthd at %s: %s\n", path, strerror(errno));
         if (fd >= 0)
@@ -131,10 +132,15 @@ static int ask(const char *path, const char *command, char **answer)
     }
     size_t cap = 8192, len = 0;
     char *buf = malloc(cap);
+    bool too_long = false;
     for (;;) {
         if (buf == NULL)
             break;
         if (len + 1 >= cap) {
+            if (cap >= ANSWER_MAX) {
+                too_long = true;
+                break;
+            }
             char *bigger = realloc(buf, cap * 2);
             if (bigger == NULL)
                 break;
@@ -149,9 +155,10 @@ static int ask(const char *path, const char *command, char **answer)
         len += (size_t)r;
     }
     close(fd);
-    if (buf == NULL || len == 0) {
+    if (buf == NULL || len == 0 || too_long) {
         free(buf);
-        fprintf(stderr, "domauth: no answer from domauthd at %s\n", path);
+        fprintf(stderr, "domauth: %s from domauthd at %s\n",
+                too_long ? "an answer too long" : "no answer", path);
         return EXIT_UNAVAILABLE;
     }
     buf[len] = '\0';
@@ -198,7 +205,9 @@ int cmd_status(int argc, char **argv, bool reload)
     int rc = ask(path, reload ? "reload" : json ? "status" : "status text", &answer);
     if (rc != 0)
         return rc;
-    fputs(answer, stdout);
+    /* domauthd's answer quotes configuration and errors: no control
+     * sequences reach the terminal. */
+    cli_put_safe(stdout, answer, true);
     int status = reload && strncmp(answer, "ok", 2) != 0 ? 1 : 0;
     free(answer);
     return status;

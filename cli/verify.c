@@ -147,7 +147,8 @@ static int feed_message(svc_msg *m, const char *text, size_t len, char *err, siz
                 strbuf_clear(&field);
             }
             if (memchr(p, ':', line_len) == NULL) {
-                snprintf(err, err_size, "header line without a colon: %.60s", p);
+                snprintf(err, err_size, "header line without a colon: %.*s",
+                         (int)(line_len < 60 ? line_len : 60), p);
                 strbuf_free(&field);
                 return -1;
             }
@@ -179,21 +180,29 @@ static int feed_message(svc_msg *m, const char *text, size_t len, char *err, siz
     return 0;
 }
 
+/* Results, reply, reasons and fields quote the message and DNS (domains,
+ * comments, exp= texts): printed through cli_put_safe. */
 static void print_text(const run *u)
 {
-    fputs(u->results_text.data ? u->results_text.data : "(no results)\n", stdout);
+    cli_put_safe(stdout, u->results_text.data ? u->results_text.data : "(no results)\n", true);
     const char *names[] = {"accept", "defer", "reject"};
     const char *action = u->action == ACTION_ACCEPT && u->tagged ? "tag" : names[u->action];
     printf("verdict: %s", action);
     if (u->monitor && u->enforced != ACTION_ACCEPT)
         printf(" (monitor mode; enforcing would %s)", names[u->enforced]);
     printf(", score %.1f\n", u->score);
-    if (u->reply[0])
-        printf("reply: %s\n", u->reply);
-    if (u->reasons[0])
-        printf("why: %s\n", u->reasons);
+    if (u->reply[0]) {
+        fputs("reply: ", stdout);
+        cli_put_safe(stdout, u->reply, false);
+        putchar('\n');
+    }
+    if (u->reasons[0]) {
+        fputs("why: ", stdout);
+        cli_put_safe(stdout, u->reasons, false);
+        putchar('\n');
+    }
     if (u->edits.len > 0)
-        fputs(u->edits.data, stdout);
+        cli_put_safe(stdout, u->edits.data, true);
 }
 
 static void print_json(const run *u)
@@ -312,27 +321,26 @@ int cmd_verify(int argc, char **argv)
     uv_loop_init(&loop);
     da_zone *zone = NULL;
     da_resolver *upstream = NULL;
-    if (zone_path != NULL) {
-        int rc = da_zone_load_file(zone_path, &zone, err, sizeof err);
-        if (rc != 0) {
-            fprintf(stderr, "domauth: %s\n", err);
-            free(message);
-            config_free(&cfg);
-            return rc;
-        }
-        upstream = da_resolver_new_zone(zone);
-    } else {
-        da_resolver_options ro = {.servers = servers, .use_edns0 = true,
-                                  .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
-        upstream = da_resolver_new_uv(&loop, &ro, err, sizeof err);
+    da_resolver_options ro = {.servers = servers, .use_edns0 = true,
+                              .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
+    int rc = cli_open_resolver(zone_path, &ro, &loop, &zone, &upstream);
+    if (rc != 0) {
+        free(message);
+        config_free(&cfg);
+        uv_loop_close(&loop);
+        return rc;
     }
     da_dns_cache_options co = {.max_entries = 1000};
     da_dns_cache *cache = da_dns_cache_new(&co);
     da_resolver *resolver = upstream && cache ? da_resolver_new_cached(cache, upstream) : NULL;
     if (resolver == NULL) {
-        fprintf(stderr, "domauth: cannot set up DNS: %s\n", upstream ? "out of memory" : err);
+        fprintf(stderr, "domauth: cannot set up DNS: out of memory\n");
+        da_resolver_free(upstream);
+        da_dns_cache_free(cache);
+        da_zone_free(zone);
         free(message);
         config_free(&cfg);
+        uv_loop_close(&loop);
         return CLI_EXIT_SOFTWARE;
     }
     char host[256] = "localhost";
@@ -371,7 +379,9 @@ int cmd_verify(int argc, char **argv)
             break;
     }
     if (feed_message(m, message, msg_len, err, sizeof err) != 0) {
-        fprintf(stderr, "domauth: the message: %s\n", err);
+        fputs("domauth: the message: ", stderr);
+        cli_put_safe(stderr, err, false);
+        fputc('\n', stderr);
         status = CLI_EXIT_DATAERR;
         goto out;
     }

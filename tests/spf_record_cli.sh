@@ -107,6 +107,17 @@ expect_rc 66 "a zone file that cannot be read"
 run spf lint
 expect_rc 64 "no argument"
 
+# A record with an escape sequence in it reaches the terminal escaped.
+printf '%s\n' 'evil.example TXT "v=spf1 \027]0;title\007\027[2J -all"' > "$workdir/evil.zone"
+run spf lint evil.example --zone "$workdir/evil.zone"
+expect_rc 2 "a record with control characters is an error"
+expect_out '^evil.example: v=spf1 \\x1b\]0;title\\x07\\x1b\[2J -all$' "it is printed with \\xHH escapes"
+printf '%s' "$out" | LC_ALL=C grep -q "$(printf '\033')"
+report $? "no ESC byte reaches the terminal" "$out"
+run spf wizard evil.example --zone "$workdir/evil.zone" --a
+printf '%s' "$out" | LC_ALL=C grep -q "$(printf '\033')"
+report $? "nor through the wizard's current DNS" "$out"
+
 # The wizard: the document's answers over its own zone.
 run spf wizard pocketstudio.jp --zone "$workdir/doc.zone" --mx --a --ptr \
     --ip4 210.239.46.254 --ip4 210.128.158.225 --host pockets.to --host cyberteam.jp --all fail

@@ -582,14 +582,14 @@ static unsigned subtree_lookups(const spf_lint *l, int ni, strbuf *sb)
     return total;
 }
 
-/* Estimated size of the UDP answer carrying q's TXT records: header,
- * question, and per record a compressed name, the fixed fields and the
- * character-strings (255 bytes each at most, one length byte each). */
-static size_t txt_answer_size(const lint_query *q)
+size_t spf_txt_answer_size(const char *name, const size_t *lens, size_t count)
 {
-    size_t size = 12 + strlen(q->name) + 2 + 4;
-    for (size_t i = 0; i < q->count; i++)
-        size += 2 + 10 + q->lens[i] + (q->lens[i] + 254) / 255 + (q->lens[i] == 0);
+    size_t nlen = strlen(name);
+    if (nlen > 0 && name[nlen - 1] == '.')
+        nlen--;
+    size_t size = 12 + nlen + 2 + 4;
+    for (size_t i = 0; i < count; i++)
+        size += 2 + 10 + lens[i] + (lens[i] + 254) / 255 + (lens[i] == 0);
     return size;
 }
 
@@ -856,7 +856,7 @@ static void check_sizes(spf_lint *l, const lint_node *n)
                     UDP_SIZE);
     const lint_query *q = query(l, n->q_txt);
     if (q != NULL && len <= UDP_SIZE) {
-        size_t size = txt_answer_size(q);
+        size_t size = spf_txt_answer_size(q->name, q->lens, q->count);
         if (size > UDP_SIZE)
             add_finding(l, SPF_LINT_WARNING, "answer-size", n, 0, NULL,
                         "the TXT answer for %s is about %zu bytes with its %zu records, over "

@@ -63,6 +63,13 @@ int spf_lint_run(spf_lint *lint, da_resolver *resolver);
  * lint reports. */
 da_engine da_engine_spf_lint(spf_lint *lint);
 
+/* Estimated size in bytes of the UDP answer to name's TXT question
+ * carrying count records of lens[i] bytes: header, question, and per
+ * record a compressed name, the fixed fields and the character-strings
+ * (at most 255 bytes each, one length byte each). Over 512 needs EDNS0 or
+ * TCP. */
+size_t spf_txt_answer_size(const char *name, const size_t *lens, size_t count);
+
 /* Results, once done. */
 size_t spf_lint_count(const spf_lint *lint);
 const spf_lint_finding *spf_lint_get(const spf_lint *lint, size_t index);

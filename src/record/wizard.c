@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/lint.h"
 #include "spf/record.h"
 #include "util/arena.h"
 #include "util/ip.h"
@@ -145,11 +146,6 @@ char *spf_wizard_zone_line(const char *domain, const char *record)
 
 size_t spf_wizard_answer_size(const char *domain, const char *record)
 {
-    size_t dlen = strlen(domain);
-    if (dlen > 0 && domain[dlen - 1] == '.')
-        dlen--;
-    size_t qname = dlen + 2;       /* length bytes of the labels and the root */
     size_t len = strlen(record);
-    size_t strings = len / TXT_STRING_MAX + (len % TXT_STRING_MAX != 0 || len == 0);
-    return 12 + qname + 4 + 2 + 10 + len + strings;
+    return spf_txt_answer_size(domain, &len, 1);
 }

@@ -19,8 +19,6 @@
 #define SRS_STAMP_PERIOD 1024 /* two base32 characters of days */
 
 static const char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-static const char base64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 typedef struct srs_secret {
     char *bytes;
@@ -147,17 +145,12 @@ static srs_status hash_compute(const srs_secret *secret, const span *parts, size
     if (HMAC(EVP_sha1(), secret->bytes, (int)secret->len, (const unsigned char *)data, n, mac,
              &mac_len) == NULL || mac_len != 20)
         return SRS_CRYPTO;
-    /* 20 bytes: six full groups of three, then two bytes (27 characters). */
-    size_t o = 0;
-    for (size_t i = 0; i < 20 && o < SRS_HASH_MAX; i += 3) {
-        unsigned v = (unsigned)mac[i] << 16;
-        if (i + 1 < 20) v |= (unsigned)mac[i + 1] << 8;
-        if (i + 2 < 20) v |= mac[i + 2];
-        size_t chars = i + 2 < 20 ? 4 : 3;
-        for (size_t k = 0; k < chars && o < SRS_HASH_MAX; k++)
-            hash[o++] = base64_alphabet[(v >> (18 - 6 * k)) & 63];
-    }
-    hash[o] = '\0';
+    /* 20 bytes are 27 base64 characters and one '=' of padding. */
+    unsigned char text[29];
+    if (EVP_EncodeBlock(text, mac, (int)mac_len) != 28)
+        return SRS_CRYPTO;
+    memcpy(hash, text, SRS_HASH_MAX);
+    hash[SRS_HASH_MAX] = '\0';
     return SRS_OK;
 }
 
@@ -336,6 +329,12 @@ int srs_set_max_age(srs *s, unsigned days)
 
 /* ------------------------------------------------------------ parsing */
 
+/* SRS0 or SRS1 (any case), then a separator. */
+static bool has_srs_prefix(span local, const char *prefix)
+{
+    return local.len >= 5 && span_ieq((span){local.p, 4}, prefix) && is_separator(local.p[4]);
+}
+
 /* An SRS1 local part: SRS1<sep>HASH=SRSHOST=SRSUSER, where SRSUSER is
  * the SRS0 local part after "SRS0" (it starts with a separator). A host
  * with '@' in it is refused, here and in SRS0, so that what reverse
@@ -346,7 +345,7 @@ typedef struct srs1_parts {
 
 static bool parse_srs1(span local, srs1_parts *p)
 {
-    if (local.len < 5 || !span_ieq((span){local.p, 4}, "SRS1") || !is_separator(local.p[4]))
+    if (!has_srs_prefix(local, "SRS1"))
         return false;
     span rest = {local.p + 5, local.len - 5};
     size_t i = span_find(rest, '=');
@@ -370,7 +369,7 @@ typedef struct srs0_parts {
 
 static bool parse_srs0(span local, srs0_parts *p)
 {
-    if (local.len < 5 || !span_ieq((span){local.p, 4}, "SRS0") || !is_separator(local.p[4]))
+    if (!has_srs_prefix(local, "SRS0"))
         return false;
     span rest = {local.p + 5, local.len - 5};
     span *fields[3] = {&p->hash, &p->stamp, &p->domain};
@@ -385,12 +384,25 @@ static bool parse_srs0(span local, srs0_parts *p)
     return span_find(p->domain, '@') == p->domain.len && p->user.len > 0;
 }
 
-static bool has_srs_prefix(span local, const char *prefix)
-{
-    return local.len >= 5 && span_ieq((span){local.p, 4}, prefix) && is_separator(local.p[4]);
-}
-
 /* ------------------------------------------------------------ forward */
+
+/* Writes SRS1<sep>HASH=host=user, the hash signing host and user. */
+static srs_status put_srs1(writer *w, const srs *s, span host, span user)
+{
+    char hash[SRS_HASH_MAX + 1];
+    span parts[2] = {host, user};
+    srs_status st = hash_compute(&s->secrets[0], parts, 2, hash);
+    if (st != SRS_OK)
+        return st;
+    put_str(w, "SRS1");
+    put_char(w, s->separator);
+    put(w, hash, s->hash_length);
+    put_char(w, '=');
+    put_span(w, host);
+    put_char(w, '=');
+    put_span(w, user);
+    return SRS_OK;
+}
 
 srs_status srs_forward(const srs *s, const char *addr, size_t len, int64_t now, char *out,
                        size_t out_size)
@@ -414,38 +426,21 @@ srs_status srs_forward(const srs *s, const char *addr, size_t len, int64_t now, 
         return w.overflow ? SRS_TOO_LONG : SRS_UNCHANGED;
     }
 
-    char hash[SRS_HASH_MAX + 1];
     srs_status st;
     srs1_parts p1;
     if (parse_srs1(local, &p1)) {
         /* Re-forwarding an SRS1 address: keep the first forwarder and its
          * SRS0 part, sign them again for our domain. */
-        span parts[2] = {p1.host, p1.user};
-        if ((st = hash_compute(&s->secrets[0], parts, 2, hash)) != SRS_OK)
+        if ((st = put_srs1(&w, s, p1.host, p1.user)) != SRS_OK)
             return st;
-        put_str(&w, "SRS1");
-        put_char(&w, s->separator);
-        put(&w, hash, s->hash_length);
-        put_char(&w, '=');
-        put_span(&w, p1.host);
-        put_char(&w, '=');
-        put_span(&w, p1.user);
     } else if (has_srs_prefix(local, "SRS0")) {
         /* Forwarding another forwarder's SRS0 address: wrap it as SRS1 so
          * that bounces go back through that forwarder. */
-        span user = {local.p + 4, local.len - 4};
-        span parts[2] = {domain, user};
-        if ((st = hash_compute(&s->secrets[0], parts, 2, hash)) != SRS_OK)
+        if ((st = put_srs1(&w, s, domain, (span){local.p + 4, local.len - 4})) != SRS_OK)
             return st;
-        put_str(&w, "SRS1");
-        put_char(&w, s->separator);
-        put(&w, hash, s->hash_length);
-        put_char(&w, '=');
-        put_span(&w, domain);
-        put_char(&w, '=');
-        put_span(&w, user);
     } else {
         unsigned day = today(now);
+        char hash[SRS_HASH_MAX + 1];
         char stamp[2] = {base32_alphabet[(day >> 5) & 31], base32_alphabet[day & 31]};
         span parts[3] = {{stamp, 2}, domain, local};
         if ((st = hash_compute(&s->secrets[0], parts, 3, hash)) != SRS_OK)
@@ -530,7 +525,6 @@ const char *srs_status_text(srs_status st)
     case SRS_BAD_ADDRESS: return "not an address (no local part or no domain)";
     case SRS_TOO_LONG: return "address too long";
     case SRS_NO_SECRET: return "no secret or no SRS domain";
-    case SRS_NO_MEMORY: return "out of memory";
     case SRS_CRYPTO: return "HMAC-SHA1 failed";
     }
     return "unknown";

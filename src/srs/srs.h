@@ -26,7 +26,6 @@ typedef enum srs_status {
     SRS_BAD_ADDRESS, /* forward: no local part or domain, or NUL, CR, LF */
     SRS_TOO_LONG,    /* input or output longer than SRS_ADDRESS_MAX or out_size */
     SRS_NO_SECRET,   /* no secret, or forward without an SRS domain */
-    SRS_NO_MEMORY,
     SRS_CRYPTO,      /* the HMAC failed */
 } srs_status;
 

@@ -11,23 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dns/engine.h"
 #include "domauth.h"
 
 struct uv_loop_s;
-
-typedef struct da_engine_step {
-    bool done;
-    size_t count;                     /* questions to submit now (may be 0 while waiting) */
-    const da_dns_question *questions; /* valid until the next step */
-} da_engine_step;
-
-typedef struct da_engine {
-    void *self;
-    da_engine_step (*step)(void *self);
-    void (*answer)(void *self, const da_dns_question *question, const da_dns_answer *answer);
-    /* Optional: end now with a temporary error. */
-    void (*abort)(void *self, const char *reason);
-} da_engine;
 
 typedef struct da_drive da_drive;
 typedef void (*da_drive_done_fn)(void *arg);

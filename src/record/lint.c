@@ -524,25 +524,10 @@ void spf_lint_answer(spf_lint *l, const da_dns_question *question, const da_dns_
     }
 }
 
-static void run_callback(void *arg, const da_dns_question *q, const da_dns_answer *a)
-{
-    spf_lint_answer(arg, q, a);
-}
-
 int spf_lint_run(spf_lint *l, da_resolver *resolver)
 {
-    static const da_dns_answer servfail = {.status = DA_DNS_SERVFAIL};
-    for (unsigned round = 0; round < 1000; round++) {
-        spf_lint_step s = spf_lint_step_next(l);
-        if (s.done)
-            return l->failed ? -1 : 0;
-        for (size_t i = 0; i < s.count; i++)
-            if (da_resolver_submit(resolver, &s.questions[i], run_callback, l) != 0)
-                spf_lint_answer(l, &s.questions[i], &servfail);
-        if (da_resolver_run(resolver) != 0)
-            return -1;
-    }
-    return -1;
+    da_engine e = da_engine_spf_lint(l);
+    return da_engine_run(&e, resolver, 1000) != 0 || l->failed ? -1 : 0;
 }
 
 static da_engine_step engine_step(void *self)

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "dns/driver.h"
+#include "dns/engine.h"
 #include "domauth.h"
 
 typedef enum spf_lint_severity {
@@ -57,7 +57,7 @@ void spf_lint_answer(spf_lint *lint, const da_dns_question *question,
 /* Runs to the end over a blocking resolver. 0, or -1 when it failed. */
 int spf_lint_run(spf_lint *lint, da_resolver *resolver);
 
-/* The lint as the asynchronous driver (dns/driver.h) sees it, so it runs
+/* The lint as an engine (dns/engine.h), so it runs
  * on an event loop like the evaluator; the lint stays the caller's. With
  * no abort, a deadline answers what is still out as timeouts, which the
  * lint reports. */

@@ -29,6 +29,7 @@ typedef enum value_type {
     T_LISTEN,
     T_REPLY,
     T_IPLIST,
+    T_NAMELIST,   /* host or domain name patterns (namelist.h) */
     T_FILELIST,
     T_CANON,
     T_SHA1,
@@ -130,6 +131,13 @@ static const key_spec keys[] = {
     HOSTS("trusted", T_IPLIST, trusted,
           "The site's own relays (same forms). Not checked while skip_trusted is on."),
     HOSTS("trusted_file", T_FILELIST, trusted_files, "A file of trusted relays."),
+    HOSTS("whitelist_ptr", T_NAMELIST, whitelist_ptr,
+          "Clients never checked, by their verified reverse DNS name (the name the MTA\n"
+          "confirmed forward and back): names or *.name, separated by blanks or commas.\n"
+          "May be given many times."),
+    HOSTS("whitelist_helo", T_NAMELIST, whitelist_helo,
+          "Clients never checked, by the HELO name they give (same forms). Anybody\n"
+          "can say any HELO name: prefer whitelist_ptr or whitelist_from."),
     DKIM("verify", T_BOOL, dkim_verify, "yes",
          "Verify DKIM signatures of arriving mail (milter only: it needs the body)\n"
          "and add dkim= results to Authentication-Results."),
@@ -166,6 +174,15 @@ static const key_spec keys[] = {
     POLICY("check_local", T_BOOL, check_local, "no",
            "Check clients on loopback and private networks too."),
     POLICY("skip_trusted", T_BOOL, skip_trusted, "yes", "Do not check the trusted relays."),
+    POLICY("whitelist_from", T_NAMELIST, whitelist_from, "",
+           "Sender domains never acted on once authenticated: an SPF pass for the MAIL\n"
+           "FROM (or HELO) domain, or a valid DKIM signature with that d= (names or\n"
+           "*.name). A forger cannot claim them: unauthenticated mail from them is\n"
+           "judged as any other. A DKIM pass is known at the end of DATA only, so a\n"
+           "reject that it could lift waits for the end of DATA."),
+    POLICY("trusted", T_IPLIST, relays, "",
+           "In a [domain NAME] section only: that domain's own servers (addresses as in\n"
+           "[hosts] whitelist), not checked for mail to it. May be given many times."),
     POLICY("reply_stage", T_STAGE, stage, "rcpt",
            "When a defer or reject is answered: mail, rcpt or data (end of DATA).\n"
            "header_from checks always answer at the end of DATA."),
@@ -694,6 +711,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return 0;
     case T_IPLIST:
         return ip_set_add_entry(slot, value, strlen(value), why, why_size);
+    case T_NAMELIST:
+        return name_list_add(slot, value, why, why_size);
     case T_CANON: {
         static const char *const canons[] = {"simple/simple", "simple/relaxed",
                                              "relaxed/simple", "relaxed/relaxed",
@@ -892,6 +911,8 @@ static void settings_free(policy_settings *ps)
         free(tables[i]->reply);
         free(tables[i]->tag);
     }
+    name_list_free(&ps->whitelist_from);
+    ip_set_free(&ps->relays);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -909,6 +930,9 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
         tables[i]->tag = strdup(tables[i]->tag);
         ok = ok && tables[i]->reply && tables[i]->tag;
     }
+    /* A domain adds to the global whitelist_from; trusted is its own. */
+    ok = name_list_copy(&dst->whitelist_from, &src->whitelist_from) == 0 && ok;
+    ok = ip_set_copy(&dst->relays, &src->relays) == 0 && ok;
     if (!ok) {
         settings_free(dst);
         return -1;
@@ -966,6 +990,8 @@ void config_free(domauth_config *cfg)
     ip_set_free(&cfg->whitelist);
     ip_set_free(&cfg->trusted);
     ip_set_free(&cfg->local);
+    name_list_free(&cfg->whitelist_helo);
+    name_list_free(&cfg->whitelist_ptr);
     for (size_t i = 0; i < cfg->whitelist_file_count; i++)
         free(cfg->whitelist_files[i]);
     for (size_t i = 0; i < cfg->trusted_file_count; i++)
@@ -1158,12 +1184,14 @@ static bool section_kind_of(const char *section, section_kind *kind)
 static bool is_list_key(const char *section, const char *name)
 {
     section_kind kind;
-    if (!section_kind_of(section, &kind))
+    if (domain_of_section(section) != NULL)
+        kind = S_POLICY;
+    else if (!section_kind_of(section, &kind))
         return false;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
             return keys[i].type == T_IPLIST || keys[i].type == T_FILELIST ||
-                   keys[i].type == T_DKIMKEY;
+                   keys[i].type == T_DKIMKEY || keys[i].type == T_NAMELIST;
     return false;
 }
 
@@ -1201,6 +1229,11 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
     section_kind kind;
     if (!section_kind_of(section, &kind)) {
         fail_at(st, line, "unknown section [%s]", section); /* checked at the header */
+        return;
+    }
+    if (kind == S_POLICY && strcmp(name, "trusted") == 0) {
+        fail_at(st, line, "trusted: the site's relays are [hosts] trusted; 'trusted' belongs "
+                          "in a [domain NAME] section, for that domain's own servers");
         return;
     }
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -1715,6 +1748,8 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             if (keys[i].section != sections[s].kind)
                 continue;
+            if (keys[i].section == S_POLICY && keys[i].type == T_IPLIST)
+                continue; /* [domain] trusted: shown with the [domain] example */
             emit(arg, "");
             emit_doc(emit, arg, keys[i].doc);
             if (keys[i].type == T_DKIMKEY)
@@ -1722,6 +1757,10 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
                          keys[i].name);
             else if (keys[i].type == T_IPLIST)
                 snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
+            else if (keys[i].type == T_NAMELIST)
+                snprintf(line, sizeof line, ";%s = %s", keys[i].name,
+                         keys[i].section == S_POLICY ? "partner.example *.partner.example"
+                                                     : "*.mail.partner.example");
             else if (keys[i].type == T_FILELIST)
                 snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name,
                          keys[i].name);
@@ -1761,4 +1800,6 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     emit(arg, ";monitor = no");
     emit(arg, ";spf_fail_action = reject");
     emit(arg, ";dkim_fail_score = 3");
+    emit(arg, "; That domain's own servers (not checked for mail to it):");
+    emit(arg, ";trusted = 203.0.113.0/28");
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "config/ipset.h"
+#include "config/namelist.h"
 #include "domauth.h"
 
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
@@ -74,6 +75,10 @@ typedef struct policy_settings {
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
+    /* Sender domains exempt once authenticated: an SPF pass for the MAIL
+     * FROM (or HELO) domain, or a DKIM pass with that d=. */
+    name_list whitelist_from;
+    ip_set relays; /* [domain] trusted: that domain's own servers, not checked */
 } policy_settings;
 
 typedef struct domain_policy {
@@ -102,6 +107,7 @@ typedef struct domauth_config {
     unsigned request_timeout;                            /* seconds for one to arrive */
     /* [hosts] */
     ip_set whitelist, trusted, local;
+    name_list whitelist_helo, whitelist_ptr; /* clients not checked, by name */
     char **whitelist_files, **trusted_files;
     size_t whitelist_file_count, trusted_file_count;
     /* [dkim] */

@@ -258,7 +258,13 @@ static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
         return SKIP_LOCAL; /* a local submission: no client address */
     if (!m->client_ok)
         return SKIP_BAD_CLIENT_IP;
-    return policy_skip(m->cfg->config, ps, &m->client, m->auth_user != NULL);
+    client_facts facts = {
+        .address = &m->client,
+        .authenticated = m->auth_user != NULL,
+        .name = m->client_name,
+        .helo = m->helo,
+    };
+    return policy_skip(m->cfg->config, ps, &facts);
 }
 
 /* ----------------------------------------------------------------- SPF */
@@ -1215,7 +1221,8 @@ static void write_event(svc_msg *m)
                            strcmp(spf->result, "temperror") == 0)
                        ? spf->explanation
                        : NULL,
-        .skip_reason = skip_reason_name(m->skip),
+        /* whitelist_from is known once results are: the verdict's. */
+        .skip_reason = skip_reason_name(v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip),
         .score = v ? v->score : 0,
         .action = action,
         .held_action = held,

@@ -122,8 +122,12 @@ static int save_state(const char *path, const char *text)
     snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
     FILE *out = fopen(tmp, "w");
     bool ok = out != NULL && fputs(text, out) >= 0;
-    if (out != NULL)
-        ok = (fflush(out) == 0 && fsync(fileno(out)) == 0) & (fclose(out) == 0) & ok;
+    if (out != NULL) {
+        /* fclose always, even when an earlier step failed. */
+        bool flushed = fflush(out) == 0 && fsync(fileno(out)) == 0;
+        bool closed = fclose(out) == 0;
+        ok = ok && flushed && closed;
+    }
     if (ok && rename(tmp, path) != 0)
         ok = false;
     if (!ok) {

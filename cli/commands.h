@@ -18,6 +18,7 @@ enum {
 int cmd_spf_batch(int argc, char **argv);
 int cmd_spf_lint(int argc, char **argv);
 int cmd_spf_wizard(int argc, char **argv);
+int cmd_spf_flatten(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_srs(int argc, char **argv);

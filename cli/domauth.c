@@ -47,6 +47,7 @@ static const char usage_main[] =
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check a domain's published SPF tree, or one record's syntax\n"
     "  spf wizard  build an SPF record for a domain from answers, and check it\n"
+    "  spf flatten a domain's SPF tree as ip4/ip6 records within the limits\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
@@ -384,6 +385,8 @@ int main(int argc, char **argv)
             return cmd_spf_lint(argc - 2, argv + 2);
         if (strcmp(argv[2], "wizard") == 0)
             return cmd_spf_wizard(argc - 2, argv + 2);
+        if (strcmp(argv[2], "flatten") == 0)
+            return cmd_spf_flatten(argc - 2, argv + 2);
         if (strcmp(argv[2], "batch") == 0)
             return cmd_spf_batch(argc - 2, argv + 2);
         fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);

@@ -18,6 +18,7 @@
 
 #include "domauth_dkim.h"
 #include "domauthd.h"
+#include "srs/srs.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -57,6 +58,7 @@ void config_ref_put(config_ref *ref)
         for (size_t i = 0; ref->dkim_keys && i < ref->config.dkim_key_count; i++)
             da_dkim_key_free(ref->dkim_keys[i]);
         free(ref->dkim_keys);
+        srs_free(ref->srs);
         config_free(&ref->config);
         free(ref);
     }
@@ -87,6 +89,32 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
             snprintf(err, err_size, "%s:%u: key: %s", cfg->path, k->line, why);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* The SRS secrets of [srs], when the socketmap is on; an error names the
+ * config line and the file. Read like the DKIM keys: at start, -t and every
+ * reload, so the run-as user must be able to read the file. */
+static int load_srs(config_ref *ref, char *err, size_t err_size)
+{
+    const domauth_config *cfg = &ref->config;
+    if (cfg->srs_socketmap == NULL || *cfg->srs_socketmap == '\0')
+        return 0;
+    unsigned line = config_key_line(cfg, "srs", "secrets");
+    if (line == 0)
+        line = config_key_line(cfg, "srs", "socketmap");
+    size_t len;
+    char why[400];
+    char *text = util_read_file(cfg->srs_secrets, 64u << 10, &len, why, sizeof why);
+    if (text != NULL) {
+        ref->srs = socketmap_srs_new(cfg, text, len, cfg->srs_secrets, why, sizeof why);
+        memset(text, 0, len); /* secret material */
+        free(text);
+    }
+    if (ref->srs == NULL) {
+        snprintf(err, err_size, "%s:%u: secrets: %s", cfg->path, line, why);
+        return -1;
     }
     return 0;
 }
@@ -208,7 +236,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
                         err_size) != 0 ||
         load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
                         err_size) != 0 ||
-        load_dkim_keys(ref, err, err_size) != 0) {
+        load_dkim_keys(ref, err, err_size) != 0 || load_srs(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;
     }
@@ -329,7 +357,8 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
-        !same(old->control_listen, cfg->control_listen))
+        !same(old->control_listen, cfg->control_listen) ||
+        !same(old->srs_socketmap, cfg->srs_socketmap))
         daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
                                 "database change only at restart; the rest applies now");
     config_ref *previous = d->config;
@@ -423,6 +452,8 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
         (void)!chown(cfg->milter_listen + 5, pw->pw_uid, gid);
     if (cfg->policy_listen && strncmp(cfg->policy_listen, "unix:", 5) == 0)
         (void)!chown(cfg->policy_listen + 5, pw->pw_uid, gid);
+    if (cfg->srs_socketmap && strncmp(cfg->srs_socketmap, "unix:", 5) == 0)
+        (void)!chown(cfg->srs_socketmap + 5, pw->pw_uid, gid);
     if (cfg->database && *cfg->database) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", cfg->database);

@@ -48,7 +48,7 @@ enum {
     MAX_TIMEOUT_SECONDS = 86400, /* a day */
 };
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF } section_kind;
+typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS } section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -63,6 +63,7 @@ typedef struct key_spec {
 #define HOSTS(name, type, field, doc) {S_HOSTS, name, type, offsetof(domauth_config, field), "", doc}
 #define POLICY(name, type, field, def, doc) {S_POLICY, name, type, offsetof(policy_settings, field), def, doc}
 #define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
+#define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
     DAEMON("milter", T_LISTEN, milter_listen, "inet:127.0.0.1:8895",
@@ -161,6 +162,32 @@ static const key_spec keys[] = {
          "From, To, Subject and Date over-signed)."),
     DKIM("rsa_sha1", T_SHA1, dkim_sha1_neutral, "fail",
          "How a valid rsa-sha1 signature counts (RFC 8301): fail or neutral."),
+    SRS("socketmap", T_LISTEN, srs_socketmap, "",
+        "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
+        "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
+        "sender_canonical_maps = socketmap:unix:/path:forward\n"
+        "recipient_canonical_maps = socketmap:unix:/path:reverse\n"
+        "A unix socket gets socket_mode and the user of [daemon]."),
+    SRS("domain", T_HOSTNAME, srs_domain, "",
+        "The domain forwarded senders are rewritten under (SRS0=...@domain);\n"
+        "needed with socketmap. Its mail must reach this host, for the bounces."),
+    SRS("secrets", T_PATH, srs_secrets, "/etc/domauth/srs.secret",
+        "One secret a line: the first signs, every line verifies (rotation).\n"
+        "Read at start and reload, as the run-as user can; keep it private."),
+    SRS("separator", T_STRING, srs_separator, "=", "The character after SRS0/SRS1: =, + or -."),
+    SRS("max_age", T_COUNT, srs_max_age, "21",
+        "Days (1 to 1023) a forwarded sender stays reversible."),
+    SRS("hash_length", T_COUNT, srs_hash_length, "4", "Hash characters written (4 to 27)."),
+    SRS("hash_min_length", T_COUNT, srs_hash_min_length, "4",
+        "Shortest hash accepted when reversing (4 to 27)."),
+    SRS("exclude_domains", T_STRING, srs_exclude_domains, "",
+        "Sender domains never rewritten (the site's own), separated by blanks or\n"
+        "commas; .example.org stands for every name under example.org."),
+    SRS("socketmap_max_sessions", T_SESSIONS, srs_max_sessions, "100",
+        "Socketmap connections served at once (1 to 1000000), within max_sessions."),
+    SRS("socketmap_idle_timeout", T_SECONDS, srs_idle_timeout, "60",
+        "Seconds (1 to 86400) a socketmap connection may go without a request;\n"
+        "above Postfix's own idle time for it (10 s), so that Postfix closes first."),
     POLICY("monitor", T_BOOL, monitor, "yes",
            "Observe only: every message goes through with its headers, and the log\n"
            "says what enforcement would have done. Turn off to enforce."),
@@ -977,7 +1004,8 @@ void config_free(domauth_config *cfg)
         free(cfg->warnings[i]);
     free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM) &&
+        if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
+             keys[i].section == S_SRS) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
@@ -1170,7 +1198,7 @@ static bool section_kind_of(const char *section, section_kind *kind)
         const char *name;
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
-                 {"spf", S_SPF}};
+                 {"spf", S_SPF},       {"srs", S_SRS}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1615,9 +1643,10 @@ static void check_daemon(parse_state *st)
     const domauth_config *cfg = st->cfg;
     bool milter = cfg->milter_listen && *cfg->milter_listen;
     bool policy = cfg->policy_listen && *cfg->policy_listen;
+    bool socketmap = cfg->srs_socketmap && *cfg->srs_socketmap;
     unsigned milter_line = config_key_line(cfg, "daemon", "milter");
     unsigned policy_line = config_key_line(cfg, "daemon", "policy");
-    if (!milter && !policy)
+    if (!milter && !policy && !socketmap)
         fail_at(st, milter_line > policy_line ? milter_line : policy_line,
                 "milter and policy are both empty: domauthd would serve nothing; set at "
                 "least one listener");
@@ -1629,6 +1658,78 @@ static void check_daemon(parse_state *st)
         fail_at(st, config_key_line(cfg, "daemon", "group"),
                 "group = %s needs user: domauthd changes its group only with its user",
                 cfg->group);
+}
+
+/* The next entry of a blank- or comma-separated list; false at the end. */
+static bool next_list_entry(const char **p, const char **entry, size_t *len)
+{
+    *p += strspn(*p, " \t,");
+    if (**p == '\0')
+        return false;
+    *entry = *p;
+    *len = strcspn(*p, " \t,");
+    *p += *len;
+    return true;
+}
+
+/* [srs]: the ranges the engine takes, the domains listed, and what the
+ * socketmap needs to answer at all. */
+static void check_srs(parse_state *st)
+{
+    const domauth_config *cfg = st->cfg;
+    const char *sep = cfg->srs_separator;
+    if (strlen(sep) != 1 || strchr("=+-", sep[0]) == NULL)
+        fail_at(st, config_key_line(cfg, "srs", "separator"),
+                "separator: expected =, + or -, not '%.60s'", sep);
+    else if (cfg->srs_max_age > 1023)
+        fail_at(st, config_key_line(cfg, "srs", "max_age"),
+                "max_age: expected 1 to 1023 days (the stamp wraps at 1024), not %u",
+                cfg->srs_max_age);
+    else if (cfg->srs_hash_length < 4 || cfg->srs_hash_length > 27)
+        fail_at(st, config_key_line(cfg, "srs", "hash_length"),
+                "hash_length: expected 4 to 27 characters, not %u", cfg->srs_hash_length);
+    else if (cfg->srs_hash_min_length < 4 || cfg->srs_hash_min_length > 27)
+        fail_at(st, config_key_line(cfg, "srs", "hash_min_length"),
+                "hash_min_length: expected 4 to 27 characters, not %u",
+                cfg->srs_hash_min_length);
+    const char *p = cfg->srs_exclude_domains, *entry;
+    size_t n;
+    while (!st->failed && next_list_entry(&p, &entry, &n)) {
+        char name[300];
+        snprintf(name, sizeof name, "%.*s", (int)(n < 299 ? n : 299), entry);
+        if (n >= 299 || !is_domain_name(name[0] == '.' ? name + 1 : name))
+            fail_at(st, config_key_line(cfg, "srs", "exclude_domains"),
+                    "exclude_domains: '%.80s' is not a domain name (or .domain)", name);
+    }
+    if (st->failed || *cfg->srs_socketmap == '\0')
+        return;
+    unsigned line = config_key_line(cfg, "srs", "socketmap");
+    if (*cfg->srs_domain == '\0')
+        fail_at(st, line, "socketmap needs domain in [srs]: the domain forwarded senders are "
+                          "rewritten under");
+    else if (*cfg->srs_secrets == '\0')
+        fail_at(st, line, "socketmap needs secrets in [srs]: the file of SRS secrets");
+    else if ((cfg->milter_listen && strcmp(cfg->srs_socketmap, cfg->milter_listen) == 0) ||
+             (cfg->policy_listen && strcmp(cfg->srs_socketmap, cfg->policy_listen) == 0) ||
+             (cfg->control_listen && strcmp(cfg->srs_socketmap, cfg->control_listen) == 0))
+        fail_at(st, line, "socketmap = %s is also another listener's address",
+                cfg->srs_socketmap);
+}
+
+bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t len)
+{
+    const char *p = cfg->srs_exclude_domains ? cfg->srs_exclude_domains : "", *entry;
+    size_t n;
+    while (next_list_entry(&p, &entry, &n)) {
+        if (entry[0] == '.') {
+            /* .example.org: a name ending in it, with a label before. */
+            if (len > n && strncasecmp(domain + len - n, entry, n) == 0)
+                return true;
+        } else if (len == n && strncasecmp(domain, entry, n) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
@@ -1658,6 +1759,8 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         apply_domains(st);
     if (!st->failed)
         check_daemon(st);
+    if (!st->failed)
+        check_srs(st);
     if (!st->failed && check_replies(st, &cfg->global, NULL) == 0) {
         for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
             check_replies(st, &cfg->domains[d].settings, cfg->domains[d].domain);
@@ -1731,6 +1834,34 @@ static void emit_method(void (*emit)(void *arg, const char *line), void *arg,
         emit_result(emit, arg, m->name(r), &m->defaults[r]);
 }
 
+/* A section's keys from the table, each with its doc and default. */
+static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, section_kind kind)
+{
+    char line[512];
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (keys[i].section != kind)
+            continue;
+        if (keys[i].section == S_POLICY && keys[i].type == T_IPLIST)
+            continue; /* [domain] trusted: shown with the [domain] example */
+        emit(arg, "");
+        emit_doc(emit, arg, keys[i].doc);
+        if (keys[i].type == T_DKIMKEY)
+            snprintf(line, sizeof line, ";%s = example.com mail2026 /etc/domauth/keys/mail2026.private",
+                     keys[i].name);
+        else if (keys[i].type == T_IPLIST)
+            snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
+        else if (keys[i].type == T_NAMELIST)
+            snprintf(line, sizeof line, ";%s = %s", keys[i].name,
+                     keys[i].section == S_POLICY ? "partner.example *.partner.example"
+                                                 : "*.mail.partner.example");
+        else if (keys[i].type == T_FILELIST)
+            snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name, keys[i].name);
+        else
+            snprintf(line, sizeof line, ";%s = %s", keys[i].name, keys[i].default_value);
+        emit(arg, line);
+    }
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {
@@ -1745,29 +1876,7 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         emit(arg, "");
         emit(arg, sections[s].header);
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            if (keys[i].section != sections[s].kind)
-                continue;
-            if (keys[i].section == S_POLICY && keys[i].type == T_IPLIST)
-                continue; /* [domain] trusted: shown with the [domain] example */
-            emit(arg, "");
-            emit_doc(emit, arg, keys[i].doc);
-            if (keys[i].type == T_DKIMKEY)
-                snprintf(line, sizeof line, ";%s = example.com mail2026 /etc/domauth/keys/mail2026.private",
-                         keys[i].name);
-            else if (keys[i].type == T_IPLIST)
-                snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
-            else if (keys[i].type == T_NAMELIST)
-                snprintf(line, sizeof line, ";%s = %s", keys[i].name,
-                         keys[i].section == S_POLICY ? "partner.example *.partner.example"
-                                                     : "*.mail.partner.example");
-            else if (keys[i].type == T_FILELIST)
-                snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name,
-                         keys[i].name);
-            else
-                snprintf(line, sizeof line, ";%s = %s", keys[i].name, keys[i].default_value);
-            emit(arg, line);
-        }
+        emit_keys(emit, arg, sections[s].kind);
         if (sections[s].kind == S_DKIM) {
             emit(arg, "");
             emit(arg, "; What each DKIM result does (none, pass, fail, neutral, policy,");
@@ -1793,6 +1902,12 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
         emit(arg, line);
     }
     emit_method(emit, arg, &spf_method);
+    emit(arg, "");
+    emit(arg, "[srs]");
+    emit(arg, "");
+    emit(arg, "; Sender Rewriting Scheme for mail forwarded off-site: a socketmap that");
+    emit(arg, "; Postfix asks to rewrite senders (forward) and bounce recipients (reverse).");
+    emit_keys(emit, arg, S_SRS);
     emit(arg, "");
     emit(arg, "; Per recipient domain: any [policy] key, and the [spf] and [dkim] result");
     emit(arg, "; keys as spf_<key> and dkim_<key>, overriding the global value.");

@@ -118,6 +118,14 @@ typedef struct domauth_config {
     bool dkim_sha1_neutral;
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
+    /* [srs]: the SRS socketmap for Postfix's canonical maps */
+    char *srs_socketmap;       /* "unix:/path", "inet:host:port" or "" (off) */
+    char *srs_domain;          /* forwarded senders go under it */
+    char *srs_secrets;         /* file: one secret a line, the first signs */
+    char *srs_separator;       /* "=", "+" or "-" */
+    unsigned srs_max_age, srs_hash_length, srs_hash_min_length;
+    char *srs_exclude_domains; /* blank/comma list; ".example.org": its subdomains */
+    unsigned srs_max_sessions, srs_idle_timeout;
     /* [policy] and [domain NAME] */
     policy_settings global;
     domain_policy *domains;
@@ -139,7 +147,7 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
                  size_t err_size);
 
 /* The line that set a single-valued key, 0 when it was not set; section is
- * "daemon", "dkim", "policy" or "domain NAME" (NAME in lower case). */
+ * "daemon", "dkim", "srs", "policy" or "domain NAME" (NAME in lower case). */
 unsigned config_key_line(const domauth_config *cfg, const char *section, const char *name);
 
 /* The settings for a recipient domain: its [domain] section, a parent
@@ -154,5 +162,10 @@ int config_check_reply(const char *reply, char cls, char *err, size_t err_size);
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);
 
 const char *policy_action_name(policy_action action);
+
+/* Whether domain (len bytes) is one of [srs] exclude_domains: an entry
+ * "example.org" is that domain, ".example.org" every name under it. Case
+ * does not matter. */
+bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t len);
 
 #endif

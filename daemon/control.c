@@ -92,6 +92,11 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "events", k->messages, &first);
     put_u64(sb, "checked", k->checked, &first);
     put_u64(sb, "skipped", k->skipped, &first);
+    strbuf_puts(sb, ", \"skipped_by\": {");
+    bool sfirst = true;
+    for (int r = 1; r < SKIP_REASON_COUNT; r++)
+        put_u64(sb, skip_reason_name((skip_reason)r), k->skipped_by[r], &sfirst);
+    strbuf_puts(sb, "}");
     put_u64(sb, "accepted", k->accepted, &first);
     put_u64(sb, "tagged", k->tagged, &first);
     put_u64(sb, "deferred", k->deferred, &first);
@@ -170,6 +175,17 @@ static void status_text(domauthd *d, strbuf *sb)
     strbuf_printf(sb, "messages:   %llu (checked %llu, skipped %llu)\n",
                   (unsigned long long)k->messages, (unsigned long long)k->checked,
                   (unsigned long long)k->skipped);
+    /* "Nothing is being checked" must show at once: every skip by reason. */
+    strbuf_puts(sb, "skips:      ");
+    bool any_skip = false;
+    for (int r = 1; r < SKIP_REASON_COUNT; r++) {
+        if (k->skipped_by[r] == 0)
+            continue;
+        strbuf_printf(sb, "%s%s %llu", any_skip ? ", " : "", skip_reason_name((skip_reason)r),
+                      (unsigned long long)k->skipped_by[r]);
+        any_skip = true;
+    }
+    strbuf_puts(sb, any_skip ? "\n" : "none\n");
     strbuf_printf(sb, "actions:    accept %llu, tag %llu, defer %llu, reject %llu; "
                       "held back by monitor mode %llu\n",
                   (unsigned long long)k->accepted, (unsigned long long)k->tagged,

@@ -329,6 +329,46 @@ static void tell_admin(const domauth_config *cfg, say_fn *say, void *arg)
     policy_listener_limits(cfg, say, arg);
 }
 
+static bool ip_set_empty(const ip_set *set)
+{
+    return set->v4.count == 0 && set->v6.count == 0;
+}
+
+/* What is never checked, said once at start: behind a NAT or a front
+ * filter, "check_local = no" alone can leave nothing checked. */
+static void log_skips(const domauth_config *cfg)
+{
+    const policy_settings *ps = &cfg->global;
+    const char *what[6];
+    size_t n = 0;
+    char local[600];
+    if (ps->skip_authenticated)
+        what[n++] = "SMTP AUTH sessions (skip_authenticated)";
+    if (!ip_set_empty(&cfg->whitelist))
+        what[n++] = "the whitelist";
+    if (cfg->whitelist_ptr.count || cfg->whitelist_helo.count)
+        what[n++] = "clients named in whitelist_ptr or whitelist_helo";
+    if (ps->skip_trusted && !ip_set_empty(&cfg->trusted))
+        what[n++] = "the trusted relays (skip_trusted)";
+    if (!ps->check_local) {
+        int k = snprintf(local, sizeof local, "local networks %s (check_local = no%s)",
+                         cfg->local_networks,
+                         cfg->local_networks_default ? ", the built-in local_networks" : "");
+        what[n++] = k > 0 && (size_t)k < sizeof local ? local
+                                                       : "the local networks (check_local = no)";
+    }
+    strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "not checked: ");
+    for (size_t i = 0; i < n; i++)
+        strbuf_printf(&sb, "%s%s", i ? "; " : "", what[i]);
+    if (n == 0)
+        strbuf_puts(&sb, "nothing by address or session: every client is checked");
+    if (!sb.failed)
+        daemon_log(LOG_INFO, "%s", sb.data);
+    strbuf_free(&sb);
+}
+
 /* ------------------------------------------------------------ signals */
 
 static bool same(const char *a, const char *b)
@@ -681,11 +721,13 @@ int main(int argc, char **argv)
 
     int notice = LOG_WARNING;
     tell_admin(&cfg->config, say_log, &notice);
-    daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
-               DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
+    daemon_log(LOG_INFO, "domauthd %s started (config %s%s, monitor %s, authserv-id %s)",
+               DOMAUTH_VERSION, path, access(path, F_OK) == 0 ? "" : ": built-in defaults",
+               cfg->config.global.monitor ? "on" : "off",
                cfg->config.authserv_id && *cfg->config.authserv_id
                    ? cfg->config.authserv_id
                    : "the MTA's host name (milter macro j), else this host's");
+    log_skips(&cfg->config);
     uv_run(d.loop, UV_RUN_DEFAULT);
     /* A SIGHUP may have freed the start-up configuration: from here on only
      * d.config is the configuration. */

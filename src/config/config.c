@@ -30,6 +30,7 @@ typedef enum value_type {
     T_REPLY,
     T_IPLIST,
     T_NAMELIST,   /* host or domain name patterns (namelist.h) */
+    T_LOCALNETS,  /* local_networks: the first entry replaces the built-in list */
     T_FILELIST,
     T_CANON,
     T_SHA1,
@@ -132,6 +133,11 @@ static const key_spec keys[] = {
     HOSTS("trusted", T_IPLIST, trusted,
           "The site's own relays (same forms). Not checked while skip_trusted is on."),
     HOSTS("trusted_file", T_FILELIST, trusted_files, "A file of trusted relays."),
+    HOSTS("local_networks", T_LOCALNETS, local,
+          "The networks check_local = no leaves unchecked (same forms). Given once or\n"
+          "more, it replaces the built-in list: 127.0.0.0/8 ::1 10.0.0.0/8 172.16.0.0/12\n"
+          "192.168.0.0/16 100.64.0.0/10 169.254.0.0/16 fc00::/7 fe80::/10. Behind a NAT\n"
+          "or a front filter whose address is private, set it to what is truly local."),
     HOSTS("whitelist_ptr", T_NAMELIST, whitelist_ptr,
           "Clients never checked, by their verified reverse DNS name (the name the MTA\n"
           "confirmed forward and back): names or *.name, separated by blanks or commas.\n"
@@ -199,7 +205,8 @@ static const key_spec keys[] = {
     POLICY("skip_authenticated", T_BOOL, skip_authenticated, "yes",
            "Do not check sessions that used SMTP AUTH."),
     POLICY("check_local", T_BOOL, check_local, "no",
-           "Check clients on loopback and private networks too."),
+           "Check the clients of [hosts] local_networks (loopback, private, shared and\n"
+           "link-local networks by default) too."),
     POLICY("skip_trusted", T_BOOL, skip_trusted, "yes", "Do not check the trusted relays."),
     POLICY("whitelist_from", T_NAMELIST, whitelist_from, "",
            "Sender domains never acted on once authenticated: an SPF pass for the MAIL\n"
@@ -215,7 +222,8 @@ static const key_spec keys[] = {
            "header_from checks always answer at the end of DATA."),
     POLICY("received_spf", T_BOOL, received_spf, "yes", "Add a Received-SPF header."),
     POLICY("received_spf_skip_none", T_BOOL, received_spf_skip_none, "yes",
-           "...but not when the result is none."),
+           "Leave Received-SPF out when the SPF result is none (no record published);\n"
+           "Authentication-Results still records spf=none."),
     POLICY("authentication_results", T_BOOL, authentication_results, "yes",
            "Add an Authentication-Results header."),
     POLICY("remove_forged_authres", T_BOOL, remove_forged_authres, "yes",
@@ -682,6 +690,45 @@ static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_
     return 0;
 }
 
+/* One local_networks entry: the first of the file replaces the built-in
+ * list; the text (without the comment) is kept for the start-up line. */
+static int set_local_network(domauth_config *cfg, const char *value, char *why,
+                             size_t why_size)
+{
+    size_t len = strcspn(value, " \t");
+    if (len == 0)
+        return 0;
+    ip_set fresh;
+    ip_set_init(&fresh);
+    ip_set *set = cfg->local_networks_default ? &fresh : &cfg->local;
+    if (ip_set_add_entry(set, value, strlen(value), why, why_size) != 0) {
+        ip_set_free(&fresh);
+        return -1;
+    }
+    size_t old = cfg->local_networks_default || cfg->local_networks == NULL
+                     ? 0
+                     : strlen(cfg->local_networks);
+    char *text = realloc(cfg->local_networks_default ? NULL : cfg->local_networks,
+                         old + len + 2);
+    if (text == NULL) {
+        ip_set_free(&fresh);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    if (cfg->local_networks_default) {
+        free(cfg->local_networks);
+        ip_set_free(&cfg->local);
+        cfg->local = fresh;
+        cfg->local_networks_default = false;
+    }
+    if (old > 0)
+        text[old++] = ' ';
+    memcpy(text + old, value, len);
+    text[old + len] = '\0';
+    cfg->local_networks = text;
+    return 0;
+}
+
 /* Sets one typed value at base+offset. */
 static int set_value(domauth_config *cfg, void *base, value_type type, size_t offset,
                      const char *value, char *why, size_t why_size)
@@ -740,6 +787,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return ip_set_add_entry(slot, value, strlen(value), why, why_size);
     case T_NAMELIST:
         return name_list_add(slot, value, why, why_size);
+    case T_LOCALNETS:
+        return set_local_network(cfg, value, why, why_size);
     case T_CANON: {
         static const char *const canons[] = {"simple/simple", "simple/relaxed",
                                              "relaxed/simple", "relaxed/relaxed",
@@ -991,6 +1040,20 @@ int config_init(domauth_config *cfg)
         goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
         goto fail;
+    {
+        size_t len = 0;
+        for (size_t i = 0; i < IP_LOCAL_NETWORK_COUNT; i++)
+            len += strlen(ip_local_networks[i]) + 1;
+        if ((cfg->local_networks = malloc(len)) == NULL)
+            goto fail;
+        cfg->local_networks[0] = '\0';
+        for (size_t i = 0; i < IP_LOCAL_NETWORK_COUNT; i++) {
+            if (i > 0)
+                strcat(cfg->local_networks, " ");
+            strcat(cfg->local_networks, ip_local_networks[i]);
+        }
+        cfg->local_networks_default = true;
+    }
     return 0;
 fail:
     config_free(cfg);
@@ -1020,6 +1083,7 @@ void config_free(domauth_config *cfg)
     ip_set_free(&cfg->local);
     name_list_free(&cfg->whitelist_helo);
     name_list_free(&cfg->whitelist_ptr);
+    free(cfg->local_networks);
     for (size_t i = 0; i < cfg->whitelist_file_count; i++)
         free(cfg->whitelist_files[i]);
     for (size_t i = 0; i < cfg->trusted_file_count; i++)
@@ -1219,7 +1283,8 @@ static bool is_list_key(const char *section, const char *name)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
             return keys[i].type == T_IPLIST || keys[i].type == T_FILELIST ||
-                   keys[i].type == T_DKIMKEY || keys[i].type == T_NAMELIST;
+                   keys[i].type == T_DKIMKEY || keys[i].type == T_NAMELIST ||
+                   keys[i].type == T_LOCALNETS;
     return false;
 }
 
@@ -1850,6 +1915,8 @@ static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, sect
                      keys[i].name);
         else if (keys[i].type == T_IPLIST)
             snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
+        else if (keys[i].type == T_LOCALNETS)
+            snprintf(line, sizeof line, ";%s = 127.0.0.0/8 ::1", keys[i].name);
         else if (keys[i].type == T_NAMELIST)
             snprintf(line, sizeof line, ";%s = %s", keys[i].name,
                      keys[i].section == S_POLICY ? "partner.example *.partner.example"

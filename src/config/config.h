@@ -107,6 +107,8 @@ typedef struct domauth_config {
     unsigned request_timeout;                            /* seconds for one to arrive */
     /* [hosts] */
     ip_set whitelist, trusted, local;
+    char *local_networks;        /* local's entries as text, for the start-up line */
+    bool local_networks_default; /* not set in the file: the built-in list */
     name_list whitelist_helo, whitelist_ptr; /* clients not checked, by name */
     char **whitelist_files, **trusted_files;
     size_t whitelist_file_count, trusted_file_count;

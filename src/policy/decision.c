@@ -23,6 +23,7 @@ const char *skip_reason_name(skip_reason reason)
     case SKIP_HELO_WHITELISTED: return "helo-whitelisted";
     case SKIP_DOMAIN_TRUSTED: return "domain-trusted";
     case SKIP_SENDER_WHITELISTED: return "sender-whitelisted";
+    case SKIP_REASON_COUNT: break;
     }
     return NULL;
 }

@@ -24,6 +24,7 @@ typedef enum skip_reason {
     SKIP_HELO_WHITELISTED,   /* whitelist_helo: by the HELO name */
     SKIP_DOMAIN_TRUSTED,     /* [domain] trusted: the recipient domain's own servers */
     SKIP_SENDER_WHITELISTED, /* whitelist_from: checked, authenticated, not acted on */
+    SKIP_REASON_COUNT
 } skip_reason;
 
 const char *skip_reason_name(skip_reason reason); /* NULL for SKIP_NONE */

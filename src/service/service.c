@@ -1141,6 +1141,9 @@ static void write_event(svc_msg *m)
         c->skipped++;
     else
         c->checked++;
+    skip_reason why = v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip;
+    if (why != SKIP_NONE)
+        c->skipped_by[why]++;
     const char *action = m->message_action;
     if (action == NULL) {
         /* No message-level action (no end of message was seen): accepted

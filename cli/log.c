@@ -48,7 +48,8 @@ static const char usage_log[] =
     "  --result R[,R...]     SPF result: pass fail softfail neutral none\n"
     "                        temperror permerror; with --method, that method's\n"
     "                        result (also policy)\n"
-    "  --ip IP               client address, as domauthd wrote it\n"
+    "  --ip IP|NET           client address, as domauthd wrote it, or a\n"
+    "                        network: 192.0.2.0/24, 2001:db8::/32\n"
     "  --domain D            the checked domain (case does not matter); with\n"
     "                        --method, the domain of that result (DKIM's d=)\n"
     "  --action A[,A...]     what was done, or what monitor mode held back:\n"
@@ -152,7 +153,17 @@ static int query_build(log_query *lq, const log_options *o)
     q->since = o->since;
     q->have_until = o->have_until;
     q->until = o->until;
-    q->client_ip = o->ip;
+    if (o->ip != NULL && strchr(o->ip, '/') != NULL) {
+        if (!event_query_network_valid(o->ip)) {
+            fprintf(stderr, "domauth: --ip: '%s' is not ADDRESS/PREFIX (192.0.2.0/24, "
+                            "2001:db8::/32)\n",
+                    o->ip);
+            return CLI_EXIT_USAGE;
+        }
+        q->client_net = o->ip;
+    } else {
+        q->client_ip = o->ip;
+    }
     q->domain = o->domain;
     q->skipped = o->skipped;
     q->limit = o->limit;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/strbuf.h"
 
@@ -314,7 +315,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
         const char *old = m->subject ? m->subject : "";
         while (*old == ' ' || *old == '\t')
             old++;
-        if (strncmp(old, v->tag, strlen(v->tag)) == 0)
+        if (policy_subject_tagged(m->subject, v->tag))
             v->tag_subject = true; /* tagged already: never twice */
         else
             add_subject_tag(v, m, old);
@@ -322,6 +323,15 @@ void policy_verdict(const verdict_input *in, verdict *v)
     /* Our signature goes on top of everything we add (it is inserted last). */
     if (m->signature != NULL)
         add_edit(v, HEADER_INSERT_TOP, "DKIM-Signature", 0, m->signature);
+}
+
+bool policy_subject_tagged(const char *subject, const char *tag)
+{
+    const char *s = subject ? subject : "";
+    while (*s == ' ' || *s == '\t')
+        s++;
+    /* "[spam]" and "[SPAM]" are the same tag to a reader: never both. */
+    return tag != NULL && *tag && strncasecmp(s, tag, strlen(tag)) == 0;
 }
 
 void verdict_free(verdict *v)

@@ -805,8 +805,7 @@ static void keep_possible_edits(svc_msg *m, verdict *v)
     v->edit_count = kept;
     if (v->tag_subject && !subject_kept) {
         /* Tagged already (no edit needed) stays a tag; otherwise not. */
-        const char *old = m->subject ? m->subject : "";
-        if (strncmp(old, v->tag, strlen(v->tag)) != 0)
+        if (!policy_subject_tagged(m->subject, v->tag))
             v->tag_subject = false;
     }
 }

@@ -53,6 +53,7 @@ static const char usage_main[] =
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
+    "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
     "  reload      make domauthd reload its configuration; says if it took\n"
     "\n"
@@ -371,6 +372,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);

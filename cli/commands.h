@@ -21,6 +21,7 @@ int cmd_spf_wizard(int argc, char **argv);
 int cmd_spf_flatten(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_xmail_filter(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 

@@ -24,6 +24,7 @@ int cmd_log(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_xmail_filter(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 

@@ -51,6 +51,7 @@ static const char usage_main[] =
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
+    "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
     "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
@@ -374,6 +375,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "xmail-filter") == 0) return cmd_xmail_filter(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "spf") == 0) {

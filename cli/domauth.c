@@ -13,6 +13,9 @@
 #include "util/json.h"
 #include "domauth.h"
 #include "domauth_net.h"
+#include "authres/authres.h"
+#include "spf/spf_internal.h"
+#include "util/strbuf.h"
 
 enum {
     EXIT_USAGE = CLI_EXIT_USAGE,
@@ -50,6 +53,7 @@ static const char usage_main[] =
     "  spf flatten a domain's SPF tree as ip4/ip6 records within the limits\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
+    "  senderid check  Sender ID (RFC 4406): the PRA or MAIL FROM against spf2.0\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
@@ -77,6 +81,10 @@ static const char usage_spf_check[] =
     "  --helo-identity       check the HELO identity even when --mail-from is set\n"
     "  --receiver NAME       this host's name, for %{r}, Received-SPF and the\n"
     "                        Authentication-Results authserv-id (default: unknown)\n"
+    "  --scope spf|mfrom|pra what to check: spf is SPF (RFC 7208, the default);\n"
+    "                        mfrom and pra are Sender ID (RFC 4406), over spf2.0\n"
+    "                        records (see domauth senderid check --help)\n"
+    "  --pra ADDR            the Purported Responsible Address, for --scope pra\n"
     "DNS:\n"
     "  --dns-server ADDR[:PORT][,...]  servers to ask (default: /etc/resolv.conf;\n"
     "                        IPv6 as [ADDR]:PORT)\n"
@@ -239,7 +247,7 @@ static bool parse_unsigned(const char *s, unsigned max, unsigned *out)
 static int cmd_spf_check(int argc, char **argv, bool tracing)
 {
     enum { O_IP = 256, O_FROM, O_HELO, O_HELO_ID, O_RECEIVER, O_SERVER, O_TIMEOUT, O_TRIES,
-           O_NOEDNS, O_ZONE, O_MAXLOOK, O_MAXVOID, O_JSON };
+           O_NOEDNS, O_ZONE, O_MAXLOOK, O_MAXVOID, O_JSON, O_SCOPE, O_PRA };
     static const struct option options[] = {
         {"ip", required_argument, NULL, O_IP},
         {"mail-from", required_argument, NULL, O_FROM},
@@ -254,6 +262,8 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         {"max-lookups", required_argument, NULL, O_MAXLOOK},
         {"max-void", required_argument, NULL, O_MAXVOID},
         {"json", no_argument, NULL, O_JSON},
+        {"scope", required_argument, NULL, O_SCOPE},
+        {"pra", required_argument, NULL, O_PRA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -274,6 +284,13 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         case O_NOEDNS: ropt.use_edns0 = false; break;
         case O_ZONE: zone_path = optarg; break;
         case O_JSON: json = true; break;
+        case O_PRA: req.pra = optarg; break;
+        case O_SCOPE:
+            if (da_spf_scope_parse(optarg, &req.scope) != 0) {
+                fprintf(stderr, "domauth: --scope: '%s' is not spf, mfrom or pra\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case O_TIMEOUT:
         case O_TRIES:
         case O_MAXLOOK:
@@ -302,7 +319,16 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         fprintf(stderr, "domauth: --ip is required\n%s", usage_spf_check);
         return EXIT_USAGE;
     }
-    if ((req.mail_from == NULL || !*req.mail_from) && (req.helo == NULL || !*req.helo)) {
+    if (req.scope == DA_SPF_SCOPE_PRA && (req.pra == NULL || !*req.pra)) {
+        fprintf(stderr, "domauth: --scope pra needs --pra ADDR\n");
+        return EXIT_USAGE;
+    }
+    if (req.scope != DA_SPF_SCOPE_PRA && req.pra != NULL) {
+        fprintf(stderr, "domauth: --pra is for --scope pra\n");
+        return EXIT_USAGE;
+    }
+    if (req.scope != DA_SPF_SCOPE_PRA && (req.mail_from == NULL || !*req.mail_from) &&
+        (req.helo == NULL || !*req.helo)) {
         fprintf(stderr, "domauth: give --mail-from, or --helo for the HELO identity\n");
         return EXIT_USAGE;
     }
@@ -331,8 +357,23 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         goto out;
     }
 
-    char *received = da_spf_received_spf(ev);
-    char *authres = da_spf_authres_value(ev, receiver);
+    char *received, *authres;
+    if (req.scope == DA_SPF_SCOPE_SPF) {
+        received = da_spf_received_spf(ev);
+        authres = da_spf_authres_value(ev, receiver);
+    } else {
+        /* Sender ID: the sender-id= clause; Received-SPF names the identity. */
+        received = spf_received_spf_as(ev, da_spf_eval_identity(ev),
+                                       req.mail_from ? req.mail_from : "");
+        char *clause = da_senderid_authres_clause(ev, NULL);
+        strbuf sb;
+        strbuf_init(&sb);
+        header_append_token(&sb, receiver);
+        strbuf_puts(&sb, "; ");
+        strbuf_puts(&sb, clause ? clause : "");
+        free(clause);
+        authres = strbuf_take(&sb);
+    }
     if (json) {
         print_json(ev, received, authres, tracing);
     } else {
@@ -371,6 +412,7 @@ int main(int argc, char **argv)
         return cmd_dkim(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
+    if (strcmp(argv[1], "senderid") == 0) return cmd_senderid(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);

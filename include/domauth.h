@@ -180,6 +180,32 @@ typedef enum da_spf_result {
 
 const char *da_spf_result_name(da_spf_result result);
 
+/* What an evaluation checks. DA_SPF_SCOPE_SPF is SPF itself (RFC 7208:
+ * v=spf1 records only). The other two are Sender ID (RFC 4406) on the same
+ * evaluator, macros and limits: records are chosen among "spf2.0/SCOPES"
+ * records covering the scope, v=spf1 counting as "spf2.0/mfrom,pra" only
+ * when the domain publishes no spf2.0 record at all (RFC 4406 3.4, 4.4). */
+typedef enum da_spf_scope {
+    DA_SPF_SCOPE_SPF = 0, /* RFC 7208: MAIL FROM, or HELO */
+    DA_SPF_SCOPE_MFROM,   /* RFC 4406 "mfrom": MAIL FROM (HELO when it is empty) */
+    DA_SPF_SCOPE_PRA,     /* RFC 4406 "pra": the Purported Responsible Address
+                           * (RFC 4407, da_spf_request.pra); a PRA domain
+                           * that does not exist is a fail */
+} da_spf_scope;
+
+/* "spf", "mfrom" or "pra"; and back (-1 for another word). */
+const char *da_spf_scope_name(da_spf_scope scope);
+int da_spf_scope_parse(const char *word, da_spf_scope *out);
+
+/* Sender ID results are the SPF result words (RFC 4406 uses RFC 4408's),
+ * in da_spf_result order; for the results vector and policy tables. The
+ * Authentication-Results method is "sender-id" (RFC 8601 2.7, IANA's
+ * registry), its property header.<field> naming the field the PRA came
+ * from ("header.from=a@example.com"). */
+#define DA_SENDERID_RESULT_COUNT 7
+#define DA_SENDERID_AUTHRES_METHOD "sender-id"
+const char *da_senderid_result_name(size_t index); /* NULL past the last */
+
 typedef struct da_spf_request {
     const char *client_ip;  /* IPv4 or IPv6 text; IPv4-mapped IPv6 is checked as IPv4 */
     const char *mail_from;  /* MAIL FROM address; NULL or "" checks the HELO identity */
@@ -194,6 +220,9 @@ typedef struct da_spf_request {
     unsigned max_void_lookups; /* 2 */
     unsigned max_mx_names;    /* 10 */
     unsigned max_ptr_names;   /* 10 */
+    /* Sender ID (see da_spf_scope); 0 is SPF as RFC 7208 says. */
+    da_spf_scope scope;
+    const char *pra;          /* the PRA, for DA_SPF_SCOPE_PRA (required there) */
 } da_spf_request;
 
 typedef struct da_spf_eval da_spf_eval;
@@ -226,7 +255,8 @@ void da_spf_eval_answer(da_spf_eval *eval, const da_dns_question *question,
 /* Results, valid once a step returned DA_SPF_STEP_DONE. Strings are owned by
  * the evaluation. */
 da_spf_result da_spf_eval_result(const da_spf_eval *eval);
-const char *da_spf_eval_identity(const da_spf_eval *eval);      /* "mailfrom" or "helo" */
+const char *da_spf_eval_identity(const da_spf_eval *eval);      /* "mailfrom", "helo" or "pra" */
+da_spf_scope da_spf_eval_scope(const da_spf_eval *eval);
 const char *da_spf_eval_sender(const da_spf_eval *eval);        /* checked <sender> */
 const char *da_spf_eval_domain(const da_spf_eval *eval);        /* checked domain */
 const char *da_spf_eval_mechanism(const da_spf_eval *eval);     /* matched term, or NULL */
@@ -286,6 +316,12 @@ char *da_spf_authres_clause(const da_spf_eval *eval);
 /* The whole Authentication-Results value: authserv_id (NULL or "":
  * "localhost"), made a token or quoted, then "; " and the spf= clause. */
 char *da_spf_authres_value(const da_spf_eval *eval, const char *authserv_id);
+/* The Sender ID clause: "sender-id=RESULT (comment) header.FIELD=PRA" for a
+ * pra-scope evaluation, field being the one the PRA came from (pra.h's
+ * "from", "sender", "resent-from", "resent-sender"; NULL: "from"); for an
+ * mfrom-scope one the property is smtp.mailfrom (smtp.helo for a null
+ * sender). Caller frees with free(). */
+char *da_senderid_authres_clause(const da_spf_eval *eval, const char *field);
 
 /* Checks a record's syntax without DNS. Returns 0 and fills nothing, or -1
  * with "term N (text): reason" in err. */

@@ -62,6 +62,7 @@ struct da_spf_eval {
     char ip_text[IP_TEXT_MAX];
     char *sender, *local_part, *sender_domain, *helo, *receiver, *domain;
     const char *identity;
+    da_spf_scope scope; /* SPF, or a Sender ID scope (RFC 4406) */
     int64_t now;
     unsigned max_dns_terms, max_void, max_mx, max_ptr;
     bool tracing;
@@ -104,6 +105,33 @@ typedef struct pass {
     const char *mechanism;
     const char *explanation;
 } pass;
+
+const char *da_spf_scope_name(da_spf_scope scope)
+{
+    switch (scope) {
+    case DA_SPF_SCOPE_SPF: return "spf";
+    case DA_SPF_SCOPE_MFROM: return "mfrom";
+    case DA_SPF_SCOPE_PRA: return "pra";
+    }
+    return "?";
+}
+
+int da_spf_scope_parse(const char *word, da_spf_scope *out)
+{
+    static const da_spf_scope all[] = {DA_SPF_SCOPE_SPF, DA_SPF_SCOPE_MFROM, DA_SPF_SCOPE_PRA};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (word != NULL && strcmp(word, da_spf_scope_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *da_senderid_result_name(size_t index)
+{
+    return index < DA_SENDERID_RESULT_COUNT ? da_spf_result_name((da_spf_result)index) : NULL;
+}
 
 const char *da_spf_result_name(da_spf_result result)
 {
@@ -484,16 +512,53 @@ static int expand_target(pass *ps, unsigned depth, const char *spec, const char 
 
 /* ------------------------------------------------------------ records */
 
+/* Sender ID's record selection (RFC 4406 4.4, with the compatibility rule
+ * of 3.4): among the spf2.0 records, those covering the scope; v=spf1
+ * records stand for "spf2.0/mfrom,pra" only when there is no spf2.0 record
+ * at all, so a domain that publishes spf2.0/mfrom alone has no record for
+ * pra even beside a v=spf1 one. Sets *found and returns the number of
+ * records that qualify. */
+static size_t select_senderid(const da_spf_eval *ev, const da_dns_answer *a,
+                              const da_dns_rr **found)
+{
+    unsigned want = ev->scope == DA_SPF_SCOPE_PRA ? SPF_SCOPE_BIT_PRA : SPF_SCOPE_BIT_MFROM;
+    const da_dns_rr *v1 = NULL, *v2 = NULL;
+    size_t v1_count = 0, v2_count = 0, v2_any = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        const da_dns_rr *rr = &a->records[i];
+        unsigned scopes;
+        size_t version_len;
+        if (rr->text == NULL)
+            continue;
+        if (spf_record_is_spf(rr->text, rr->text_len)) {
+            v1_count++;
+            v1 = rr;
+        } else if (spf_record_is_senderid(rr->text, rr->text_len, &scopes, &version_len)) {
+            v2_any++;
+            if (scopes & want) {
+                v2_count++;
+                v2 = rr;
+            }
+        }
+    }
+    *found = v2_any > 0 ? v2 : v1;
+    return v2_any > 0 ? v2_count : v1_count;
+}
+
 static void select_record(da_spf_eval *ev, memo_entry *e)
 {
     const da_dns_answer *a = &e->answer;
     const da_dns_rr *found = NULL;
     size_t matches = 0;
-    for (size_t i = 0; i < a->count; i++) {
-        const da_dns_rr *rr = &a->records[i];
-        if (rr->text != NULL && spf_record_is_spf(rr->text, rr->text_len)) {
-            matches++;
-            found = rr;
+    if (ev->scope != DA_SPF_SCOPE_SPF) {
+        matches = select_senderid(ev, a, &found);
+    } else {
+        for (size_t i = 0; i < a->count; i++) {
+            const da_dns_rr *rr = &a->records[i];
+            if (rr->text != NULL && spf_record_is_spf(rr->text, rr->text_len)) {
+                matches++;
+                found = rr;
+            }
         }
     }
     if (matches == 0) {
@@ -515,8 +580,8 @@ static void select_record(da_spf_eval *ev, memo_entry *e)
     }
     char err[512];
     spf_record *parsed = NULL;
-    if (spf_record_parse(&ev->memory, found->text, found->text_len, &parsed, err,
-                         sizeof err) != 0) {
+    if (spf_record_parse_any(&ev->memory, found->text, found->text_len, &parsed, err,
+                             sizeof err) != 0) {
         e->selection = SELECT_INVALID;
         e->record_problem = arena_strdup(&ev->memory, err);
         if (e->record_problem == NULL)
@@ -799,14 +864,30 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
     if (is_dns_error(a))
         return fail_with(ps, DA_SPF_TEMPERROR, "DNS %s looking up TXT %s",
                          da_dns_status_name(a->status), domain);
+    if (ev->scope == DA_SPF_SCOPE_PRA && depth == 0 && a->status == DA_DNS_NXDOMAIN) {
+        /* Sender ID: a PRA whose domain does not exist cannot be a
+         * responsible address, so it fails rather than saying nothing. */
+        trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = fail: the PRA domain does not "
+              "exist (Sender ID)", domain);
+        ps->explanation = arena_strdup(&ev->scratch, "the domain of the purported responsible "
+                                       "address does not exist");
+        return DA_SPF_FAIL;
+    }
     memo_entry *e = entry_of(a); /* not servfail_answer: errors returned above */
     if (e->selection == SELECT_UNKNOWN)
         select_record(ev, e);
     switch (e->selection) {
     case SELECT_NONE:
-        trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = none: no SPF record", domain);
+        if (ev->scope == DA_SPF_SCOPE_SPF)
+            trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = none: no SPF record", domain);
+        else
+            trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = none: no record for scope %s",
+                  domain, da_spf_scope_name(ev->scope));
         return DA_SPF_NONE;
     case SELECT_MANY:
+        if (ev->scope != DA_SPF_SCOPE_SPF)
+            return fail_with(ps, DA_SPF_PERMERROR, "%s has more than one record for scope %s",
+                             domain, da_spf_scope_name(ev->scope));
         return fail_with(ps, DA_SPF_PERMERROR, "%s has more than one SPF record", domain);
     case SELECT_INVALID:
         trace(ps, DA_SPF_TRACE_RECORD, depth, "%s: \"%s\"", domain, e->record_text);
@@ -900,6 +981,18 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     }
     ip_unmap(&ev->ip);
     ip_format(&ev->ip, ev->ip_text);
+    ev->scope = req->scope;
+    if (ev->scope != DA_SPF_SCOPE_SPF && ev->scope != DA_SPF_SCOPE_MFROM &&
+        ev->scope != DA_SPF_SCOPE_PRA) {
+        snprintf(err, err_size, "unknown scope %d", (int)req->scope);
+        da_spf_eval_free(ev);
+        return NULL;
+    }
+    if (ev->scope == DA_SPF_SCOPE_PRA && (req->pra == NULL || strchr(req->pra, '@') == NULL)) {
+        snprintf(err, err_size, "a check of scope pra needs the PRA, an address with an '@'");
+        da_spf_eval_free(ev);
+        return NULL;
+    }
     ev->now = req->now;
     ev->tracing = req->trace;
     ev->records = req->records;
@@ -911,19 +1004,23 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     arena *m = &ev->memory;
     ev->helo = copy_or_empty(m, req->helo);
     ev->receiver = copy_or_empty(m, req->receiver && *req->receiver ? req->receiver : "unknown");
-    const char *from = req->mail_from ? req->mail_from : "";
+    /* For scope pra the <sender> is the PRA (RFC 4406): %{s}, %{l}, %{o}
+     * and the checked domain come from it; HELO stays %{h}. */
+    const char *from = ev->scope == DA_SPF_SCOPE_PRA ? req->pra
+                       : req->mail_from             ? req->mail_from
+                                                    : "";
     /* A MAIL FROM given as <addr> is accepted too. */
     size_t from_len = strlen(from);
     if (from_len >= 2 && from[0] == '<' && from[from_len - 1] == '>') {
         from++;
         from_len -= 2;
     }
-    if (from_len == 0 || req->helo_identity) {
+    if (ev->scope != DA_SPF_SCOPE_PRA && (from_len == 0 || req->helo_identity)) {
         ev->identity = "helo";
         ev->local_part = copy_or_empty(m, "postmaster");
         ev->sender_domain = copy_or_empty(m, ev->helo);
     } else {
-        ev->identity = "mailfrom";
+        ev->identity = ev->scope == DA_SPF_SCOPE_PRA ? "pra" : "mailfrom";
         const char *at = NULL;
         for (size_t i = 0; i < from_len; i++)
             if (from[i] == '@')
@@ -1155,6 +1252,7 @@ void da_spf_eval_abort(da_spf_eval *ev, const char *reason)
 
 da_spf_result da_spf_eval_result(const da_spf_eval *ev) { return ev->result; }
 const char *da_spf_eval_identity(const da_spf_eval *ev) { return ev->identity; }
+da_spf_scope da_spf_eval_scope(const da_spf_eval *ev) { return ev->scope; }
 const char *da_spf_eval_sender(const da_spf_eval *ev) { return ev->sender; }
 const char *da_spf_eval_domain(const da_spf_eval *ev) { return ev->domain; }
 const char *da_spf_eval_mechanism(const da_spf_eval *ev) { return ev->mechanism; }

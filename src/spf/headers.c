@@ -121,3 +121,31 @@ char *da_spf_authres_value(const da_spf_eval *eval, const char *authserv_id)
     free(clause);
     return strbuf_take(&sb);
 }
+
+char *da_senderid_authres_clause(const da_spf_eval *eval, const char *field)
+{
+    strbuf out;
+    strbuf_init(&out);
+    strbuf_puts(&out, DA_SENDERID_AUTHRES_METHOD "=");
+    strbuf_puts(&out, da_spf_result_name(da_spf_eval_result(eval)));
+    strbuf_putc(&out, ' ');
+    append_comment(&out, eval);
+    if (da_spf_eval_scope(eval) == DA_SPF_SCOPE_PRA) {
+        /* RFC 8601: ptype header, the property being the field's name. */
+        strbuf_puts(&out, " header.");
+        const char *name = field && *field ? field : "from";
+        for (const char *p = name; *p; p++) {
+            char c = *p;
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-';
+            strbuf_putc(&out, ok ? (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) : '-');
+        }
+        strbuf_putc(&out, '=');
+        header_append_token(&out, da_spf_eval_sender(eval));
+    } else {
+        bool helo = strcmp(da_spf_eval_identity(eval), "helo") == 0;
+        strbuf_puts(&out, helo ? " smtp.helo=" : " smtp.mailfrom=");
+        header_append_token(&out, helo ? da_spf_eval_domain(eval) : da_spf_eval_sender(eval));
+    }
+    return strbuf_take(&out);
+}

@@ -16,6 +16,48 @@ bool spf_record_is_spf(const char *text, size_t len)
     return len >= 6 && strncasecmp(text, "v=spf1", 6) == 0 && (len == 6 || text[6] == ' ');
 }
 
+static bool is_scope_char(char c, bool first)
+{
+    return isalpha((unsigned char)c) ||
+           (!first && (isdigit((unsigned char)c) || c == '-' || c == '_' || c == '.'));
+}
+
+bool spf_record_is_senderid(const char *text, size_t len, unsigned *scopes, size_t *version_len)
+{
+    static const char prefix[] = "spf2.0/";
+    size_t n = sizeof prefix - 1;
+    *scopes = 0;
+    if (len <= n || strncasecmp(text, prefix, n) != 0)
+        return false;
+    size_t pos = n;
+    unsigned bits = 0;
+    for (;;) {
+        /* scope-id = "mfrom" / "pra" / name; name = ALPHA *(ALPHA / DIGIT / "-" / "_" / ".") */
+        size_t start = pos;
+        while (pos < len && is_scope_char(text[pos], pos == start))
+            pos++;
+        size_t word = pos - start;
+        if (word == 0)
+            return false;
+        if (word == 5 && strncasecmp(text + start, "mfrom", 5) == 0)
+            bits |= SPF_SCOPE_BIT_MFROM;
+        else if (word == 3 && strncasecmp(text + start, "pra", 3) == 0)
+            bits |= SPF_SCOPE_BIT_PRA;
+        else
+            bits |= SPF_SCOPE_BIT_OTHER;
+        if (pos < len && text[pos] == ',') {
+            pos++;
+            continue;
+        }
+        break;
+    }
+    if (pos < len && text[pos] != ' ')
+        return false;
+    *scopes = bits;
+    *version_len = pos;
+    return true;
+}
+
 const char *spf_mechanism_name(spf_mechanism mechanism)
 {
     static const char *const names[] = {"all", "include", "a",   "mx",
@@ -236,14 +278,11 @@ static bool is_modifier_name_char(char c)
     return is_alnum(c) || c == '-' || c == '_' || c == '.';
 }
 
-int spf_record_parse(arena *a, const char *text, size_t len, spf_record **out, char *err,
-                     size_t err_size)
+/* The terms of a record whose version section is its first version_len bytes. */
+static int parse_terms(arena *a, const char *text, size_t len, size_t version_len,
+                       spf_record **out, char *err, size_t err_size)
 {
     *out = NULL;
-    if (!spf_record_is_spf(text, len)) {
-        snprintf(err, err_size, "not an SPF record (must start with 'v=spf1')");
-        return -1;
-    }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 || c > 0x7e) {
@@ -260,7 +299,7 @@ int spf_record_parse(arena *a, const char *text, size_t len, spf_record **out, c
     if (rec->terms == NULL)
         return -1;
 
-    size_t pos = 6;
+    size_t pos = version_len;
     unsigned index = 0;
     while (pos < len) {
         while (pos < len && text[pos] == ' ')
@@ -319,4 +358,25 @@ int spf_record_parse(arena *a, const char *text, size_t len, spf_record **out, c
     }
     *out = rec;
     return 0;
+}
+
+int spf_record_parse(arena *a, const char *text, size_t len, spf_record **out, char *err,
+                     size_t err_size)
+{
+    *out = NULL;
+    if (!spf_record_is_spf(text, len)) {
+        snprintf(err, err_size, "not an SPF record (must start with 'v=spf1')");
+        return -1;
+    }
+    return parse_terms(a, text, len, 6, out, err, err_size);
+}
+
+int spf_record_parse_any(arena *a, const char *text, size_t len, spf_record **out, char *err,
+                         size_t err_size)
+{
+    unsigned scopes;
+    size_t version_len;
+    if (spf_record_is_senderid(text, len, &scopes, &version_len))
+        return parse_terms(a, text, len, version_len, out, err, err_size);
+    return spf_record_parse(a, text, len, out, err, err_size);
 }

@@ -120,7 +120,7 @@ spf_cached_record *spf_record_cache_get(da_spf_record_cache *c, const char *text
     c->parses++;
     char err[512];
     spf_record *parsed = NULL;
-    if (spf_record_parse(&e->memory, e->text, len, &parsed, err, sizeof err) != 0) {
+    if (spf_record_parse_any(&e->memory, e->text, len, &parsed, err, sizeof err) != 0) {
         e->problem = arena_strdup(&e->memory, err);
         if (e->problem == NULL) {
             entry_destroy(e);

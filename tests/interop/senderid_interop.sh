@@ -11,6 +11,12 @@
 #                when no spf2.0 record exists.
 #   nxdomain     a PRA domain that does not exist: RFC 4406 fail, Mail::SPF
 #                none (it treats NXDOMAIN as an empty answer).
+#   first-record for scope mfrom Mail::SPF takes both versions and keeps
+#                those of the first acceptable record's version in the
+#                answer (Server.pm select_record), so beside a v=spf1
+#                listed first an spf2.0/mfrom record is not used; RFC 4406
+#                prefers spf2.0. unbound answers in zone order here
+#                (rrset-roundrobin: no), so the case is deterministic.
 # Without spfquery (Mail::SPF) the domauth half still runs over unbound and
 # the comparisons are SKIP lines. Needs root, unshare, unbound. TAP.
 # Environment: DOMAUTH_BIN (build/cli/domauth).
@@ -56,8 +62,8 @@ pra	192.0.2.2	a@both.example	pass	=	-
 pra	192.0.2.1	a@both.example	fail	=	-
 mfrom	192.0.2.1	a@both.example	none	pass	v1-fallback
 pra	192.0.2.1	a@mfromonly.example	none	=	-
-mfrom	192.0.2.3	a@mfromonly.example	pass	=	-
-mfrom	192.0.2.1	a@mfromonly.example	fail	=	-
+mfrom	192.0.2.3	a@mfromonly.example	pass	fail	first-record
+mfrom	192.0.2.1	a@mfromonly.example	fail	pass	first-record
 pra	192.0.2.4	a@mfrompra.example	pass	=	-
 pra	192.0.2.9	a@mfrompra.example	softfail	=	-
 mfrom	192.0.2.5	a@pramfrom.example	pass	=	-
@@ -104,6 +110,7 @@ server:
   pidfile: "$workdir/unbound.pid"
   module-config: "iterator"
   num-threads: 1
+  rrset-roundrobin: no
   access-control: 127.0.0.0/8 allow
   verbosity: 1
 auth-zone:

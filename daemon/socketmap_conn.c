@@ -12,8 +12,13 @@
  *            elsewhere); NOTFOUND for the null sender, no domain, a domain of
  *            exclude_domains, an address already under the SRS domain, or
  *            one the engine cannot rewrite
+ *   envelope the envelope rewrite for alignment: OK BNC=...@bounce-domain for
+ *            a sender of the site's own domains ([srs] envelope_rewrite,
+ *            envelope_senders); NOTFOUND for any other sender
  *   reverse  OK the address one step back; NOTFOUND for an address that is
- *            not SRS, and (logged) for a bad hash or an expired stamp
+ *            not SRS, and (logged) for a bad hash or an expired stamp; a
+ *            BNC bounce address gives the original sender when its domain's
+ *            bounces are forwarded, else NOTFOUND (it stays where it is)
  *   any      PERM for an unknown map name, a key longer than an address
  *            can be, a bad request, or a malformed netstring (then the
  *            connection closes); TEMP when the SRS engine fails, or when a
@@ -21,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -148,8 +154,71 @@ static void forward(conn *c, const srs *s, const char *key, size_t len)
     }
 }
 
+static void envelope(conn *c, const srs *s, const char *key, size_t len)
+{
+    const domauth_config *cfg = &c->config->config;
+    const char *at = len ? strrchr(key, '@') : NULL;
+    if (at == NULL || at[1] == '\0') {
+        reply(c, SOCKETMAP_NOTFOUND, len ? "no domain" : "null sender");
+        return;
+    }
+    bool forward_bounces;
+    const char *bounce = config_envelope_domain(cfg, at + 1, strlen(at + 1), &forward_bounces);
+    if (bounce == NULL) {
+        reply(c, SOCKETMAP_NOTFOUND, "not a sender domain of the site");
+        return;
+    }
+    char out[SRS_ADDRESS_MAX];
+    srs_status st = srs_bounce_forward(s, bounce, key, len, (int64_t)time(NULL), out, sizeof out);
+    if (st == SRS_OK) {
+        daemon_log(LOG_DEBUG, "socketmap: envelope <%s> -> <%s>", key, out);
+        reply(c, SOCKETMAP_OK, out);
+    } else if (st == SRS_NO_SECRET || st == SRS_CRYPTO) {
+        daemon_log(LOG_ERR, "socketmap: envelope <%s>: %s", key, srs_status_text(st));
+        reply(c, SOCKETMAP_TEMP, srs_status_text(st));
+    } else {
+        reply(c, SOCKETMAP_NOTFOUND, srs_status_text(st));
+    }
+}
+
+/* A bounce to a BNC address: the original sender when that sender
+ * domain's bounces are forwarded (and it came to the bounce domain its
+ * rule names), else NOTFOUND: it stays in the bounce domain's mailbox. */
+static bool bounce_reverse(conn *c, const srs *s, const char *key, size_t len)
+{
+    char out[SRS_ADDRESS_MAX], via[SRS_ADDRESS_MAX];
+    srs_status st = srs_bounce_reverse(s, key, len, (int64_t)time(NULL), out, sizeof out, via,
+                                       sizeof via);
+    if (st == SRS_NOT_SRS)
+        return false;
+    if (st != SRS_OK) {
+        daemon_log(st == SRS_NO_SECRET || st == SRS_CRYPTO ? LOG_ERR : LOG_NOTICE,
+                   "socketmap: reverse <%s> refused: %s", key, srs_status_text(st));
+        reply(c, st == SRS_NO_SECRET || st == SRS_CRYPTO ? SOCKETMAP_TEMP : SOCKETMAP_NOTFOUND,
+              srs_status_text(st));
+        return true;
+    }
+    const char *at = strrchr(out, '@');
+    bool forward_bounces;
+    const char *bounce = config_envelope_domain(&c->config->config, at + 1, strlen(at + 1),
+                                                &forward_bounces);
+    if (bounce == NULL || strcasecmp(bounce, via) != 0) {
+        daemon_log(LOG_NOTICE, "socketmap: reverse <%s>: %s is not %s's bounce domain now",
+                   key, via, at + 1);
+        reply(c, SOCKETMAP_NOTFOUND, "not this sender domain's bounce domain");
+    } else if (!forward_bounces) {
+        reply(c, SOCKETMAP_NOTFOUND, "bounces kept (envelope_bounces = keep)");
+    } else {
+        daemon_log(LOG_DEBUG, "socketmap: reverse <%s> -> <%s>", key, out);
+        reply(c, SOCKETMAP_OK, out);
+    }
+    return true;
+}
+
 static void reverse(conn *c, const srs *s, const char *key, size_t len)
 {
+    if (bounce_reverse(c, s, key, len))
+        return;
     char out[SRS_ADDRESS_MAX];
     srs_status st = srs_reverse(s, key, len, (int64_t)time(NULL), out, sizeof out);
     switch (st) {
@@ -178,11 +247,12 @@ static void reverse(conn *c, const srs *s, const char *key, size_t len)
 
 static void lookup(conn *c, const char *name, const char *key, size_t len)
 {
-    bool is_forward = strcmp(name, "forward") == 0;
-    if (!is_forward && strcmp(name, "reverse") != 0) {
-        daemon_log(LOG_WARNING, "socketmap %s: unknown map name '%s' (forward or reverse)",
-                   c->peer, name);
-        reply(c, SOCKETMAP_PERM, "unknown map name: expected forward or reverse");
+    bool is_forward = strcmp(name, "forward") == 0, is_envelope = strcmp(name, "envelope") == 0;
+    if (!is_forward && !is_envelope && strcmp(name, "reverse") != 0) {
+        daemon_log(LOG_WARNING,
+                   "socketmap %s: unknown map name '%s' (forward, reverse or envelope)", c->peer,
+                   name);
+        reply(c, SOCKETMAP_PERM, "unknown map name: expected forward, reverse or envelope");
         return;
     }
     const srs *s = c->config->srs;
@@ -201,6 +271,8 @@ static void lookup(conn *c, const char *name, const char *key, size_t len)
     }
     if (is_forward)
         forward(c, s, key, len);
+    else if (is_envelope)
+        envelope(c, s, key, len);
     else
         reverse(c, s, key, len);
 }

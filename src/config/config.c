@@ -31,6 +31,7 @@ typedef enum value_type {
     T_IPLIST,
     T_NAMELIST,   /* host or domain name patterns (namelist.h) */
     T_LOCALNETS,  /* local_networks: the first entry replaces the built-in list */
+    T_ENVRULE,    /* envelope_rewrite = DOMAIN BOUNCE-DOMAIN [forward|keep] */
     T_FILELIST,
     T_CANON,
     T_SHA1,
@@ -189,6 +190,21 @@ static const key_spec keys[] = {
     SRS("exclude_domains", T_STRING, srs_exclude_domains, "",
         "Sender domains never rewritten (the site's own), separated by blanks or\n"
         "commas; .example.org stands for every name under example.org."),
+    SRS("envelope_domain", T_HOSTNAME, srs_envelope_domain, "",
+        "The site's own bounce domain for the envelope rewrite (alignment): the\n"
+        "senders of envelope_senders go out as BNC=HASH=TT=domain=user@this, so\n"
+        "SPF and DMARC judge a domain of the site's own; its mail must reach this\n"
+        "host. Postfix asks the socketmap's 'envelope' map (sender_canonical_maps)."),
+    SRS("envelope_senders", T_STRING, srs_envelope_senders, "",
+        "The site's sender domains rewritten under envelope_domain (blanks or\n"
+        "commas; .example.org: every name under example.org)."),
+    SRS("envelope_bounces", T_STRING, srs_envelope_bounces, "forward",
+        "What the 'reverse' map does with a bounce to a BNC address: forward (to\n"
+        "the original sender) or keep (it stays in envelope_domain's mailbox)."),
+    SRS("envelope_rewrite", T_ENVRULE, srs_envelope_rules, "",
+        "Per sending domain, beating the two keys above: DOMAIN BOUNCE-DOMAIN\n"
+        "[forward|keep], e.g. envelope_rewrite = shop.example bounce.shop.example keep.\n"
+        "May be given many times."),
     SRS("socketmap_max_sessions", T_SESSIONS, srs_max_sessions, "100",
         "Socketmap connections served at once (1 to 1000000), within max_sessions."),
     SRS("socketmap_idle_timeout", T_SECONDS, srs_idle_timeout, "60",
@@ -690,6 +706,50 @@ static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_
     return 0;
 }
 
+/* envelope_rewrite = DOMAIN BOUNCE-DOMAIN [forward|keep] */
+static int add_envelope_rule(domauth_config *cfg, const char *value, char *why, size_t why_size)
+{
+    char domain[300] = "", bounce[300] = "", mode[16] = "forward", extra[2] = "";
+    int n = sscanf(value, "%299s %299s %15s %1s", domain, bounce, mode, extra);
+    if (n < 2 || n > 3) {
+        snprintf(why, why_size, "expected DOMAIN BOUNCE-DOMAIN [forward|keep], not '%.200s'",
+                 value);
+        return -1;
+    }
+    if (!is_domain_name(domain[0] == '.' ? domain + 1 : domain) || !is_domain_name(bounce)) {
+        snprintf(why, why_size, "'%.100s' and '%.100s' must be domain names (.domain for the "
+                                "names under one)",
+                 domain, bounce);
+        return -1;
+    }
+    if (strcmp(mode, "forward") != 0 && strcmp(mode, "keep") != 0) {
+        snprintf(why, why_size, "'%.20s': expected forward or keep", mode);
+        return -1;
+    }
+    envelope_rule *rules =
+        realloc(cfg->srs_envelope_rules, (cfg->srs_envelope_rule_count + 1) * sizeof *rules);
+    if (rules == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    cfg->srs_envelope_rules = rules;
+    envelope_rule *r = &rules[cfg->srs_envelope_rule_count];
+    memset(r, 0, sizeof *r);
+    r->domain = strdup(domain);
+    r->bounce_domain = strdup(bounce);
+    r->forward = strcmp(mode, "forward") == 0;
+    if (r->domain == NULL || r->bounce_domain == NULL) {
+        free(r->domain);
+        free(r->bounce_domain);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    for (char *c = r->domain; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    cfg->srs_envelope_rule_count++;
+    return 0;
+}
+
 /* One local_networks entry: the first of the file replaces the built-in
  * list; the text (without the comment) is kept for the start-up line. */
 static int set_local_network(domauth_config *cfg, const char *value, char *why,
@@ -842,6 +902,10 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         if (*value == '\0')
             return 0; /* the default: no keys */
         return add_dkim_key(cfg, value, why, why_size);
+    case T_ENVRULE:
+        if (*value == '\0')
+            return 0;
+        return add_envelope_rule(cfg, value, why, why_size);
     case T_FILELIST: {
         if (*value != '/') {
             snprintf(why, why_size, "expected an absolute path, not '%.200s'", value);
@@ -1084,6 +1148,11 @@ void config_free(domauth_config *cfg)
     name_list_free(&cfg->whitelist_helo);
     name_list_free(&cfg->whitelist_ptr);
     free(cfg->local_networks);
+    for (size_t i = 0; i < cfg->srs_envelope_rule_count; i++) {
+        free(cfg->srs_envelope_rules[i].domain);
+        free(cfg->srs_envelope_rules[i].bounce_domain);
+    }
+    free(cfg->srs_envelope_rules);
     for (size_t i = 0; i < cfg->whitelist_file_count; i++)
         free(cfg->whitelist_files[i]);
     for (size_t i = 0; i < cfg->trusted_file_count; i++)
@@ -1284,7 +1353,7 @@ static bool is_list_key(const char *section, const char *name)
         if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
             return keys[i].type == T_IPLIST || keys[i].type == T_FILELIST ||
                    keys[i].type == T_DKIMKEY || keys[i].type == T_NAMELIST ||
-                   keys[i].type == T_LOCALNETS;
+                   keys[i].type == T_LOCALNETS || keys[i].type == T_ENVRULE;
     return false;
 }
 
@@ -1766,6 +1835,22 @@ static void check_srs(parse_state *st)
             fail_at(st, config_key_line(cfg, "srs", "exclude_domains"),
                     "exclude_domains: '%.80s' is not a domain name (or .domain)", name);
     }
+    p = cfg->srs_envelope_senders;
+    while (!st->failed && next_list_entry(&p, &entry, &n)) {
+        char name[300];
+        snprintf(name, sizeof name, "%.*s", (int)(n < 299 ? n : 299), entry);
+        if (n >= 299 || !is_domain_name(name[0] == '.' ? name + 1 : name))
+            fail_at(st, config_key_line(cfg, "srs", "envelope_senders"),
+                    "envelope_senders: '%.80s' is not a domain name (or .domain)", name);
+    }
+    if (!st->failed && strcmp(cfg->srs_envelope_bounces, "forward") != 0 &&
+        strcmp(cfg->srs_envelope_bounces, "keep") != 0)
+        fail_at(st, config_key_line(cfg, "srs", "envelope_bounces"),
+                "envelope_bounces: expected forward or keep, not '%.60s'",
+                cfg->srs_envelope_bounces);
+    if (!st->failed && *cfg->srs_envelope_senders && !*cfg->srs_envelope_domain)
+        fail_at(st, config_key_line(cfg, "srs", "envelope_senders"),
+                "envelope_senders needs envelope_domain: the bounce domain they go under");
     if (st->failed || *cfg->srs_socketmap == '\0')
         return;
     unsigned line = config_key_line(cfg, "srs", "socketmap");
@@ -1795,6 +1880,34 @@ bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t l
         }
     }
     return false;
+}
+
+static bool domain_in(const char *pattern, size_t n, const char *domain, size_t len)
+{
+    if (pattern[0] == '.')
+        return len > n && strncasecmp(domain + len - n, pattern, n) == 0;
+    return len == n && strncasecmp(domain, pattern, n) == 0;
+}
+
+const char *config_envelope_domain(const domauth_config *cfg, const char *domain, size_t len,
+                                   bool *forward)
+{
+    for (size_t i = 0; i < cfg->srs_envelope_rule_count; i++) {
+        const envelope_rule *r = &cfg->srs_envelope_rules[i];
+        if (domain_in(r->domain, strlen(r->domain), domain, len)) {
+            *forward = r->forward;
+            return r->bounce_domain;
+        }
+    }
+    *forward = cfg->srs_envelope_bounces == NULL || strcmp(cfg->srs_envelope_bounces, "keep") != 0;
+    if (cfg->srs_envelope_domain == NULL || !*cfg->srs_envelope_domain)
+        return NULL;
+    const char *p = cfg->srs_envelope_senders ? cfg->srs_envelope_senders : "", *entry;
+    size_t n;
+    while (next_list_entry(&p, &entry, &n))
+        if (domain_in(entry, n, domain, len))
+            return cfg->srs_envelope_domain;
+    return NULL;
 }
 
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
@@ -1917,6 +2030,9 @@ static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, sect
             snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
         else if (keys[i].type == T_LOCALNETS)
             snprintf(line, sizeof line, ";%s = 127.0.0.0/8 ::1", keys[i].name);
+        else if (keys[i].type == T_ENVRULE)
+            snprintf(line, sizeof line, ";%s = shop.example bounce.shop.example forward",
+                     keys[i].name);
         else if (keys[i].type == T_NAMELIST)
             snprintf(line, sizeof line, ";%s = %s", keys[i].name,
                      keys[i].section == S_POLICY ? "partner.example *.partner.example"

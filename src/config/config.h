@@ -127,6 +127,12 @@ typedef struct domauth_config {
     char *srs_separator;       /* "=", "+" or "-" */
     unsigned srs_max_age, srs_hash_length, srs_hash_min_length;
     char *srs_exclude_domains; /* blank/comma list; ".example.org": its subdomains */
+    /* The envelope rewrite for alignment (BNC addresses, srs.h). */
+    char *srs_envelope_domain;   /* the site's bounce domain, or "" */
+    char *srs_envelope_senders;  /* own sender domains rewritten under it (list) */
+    char *srs_envelope_bounces;  /* "forward" or "keep" */
+    struct envelope_rule *srs_envelope_rules; /* per sending domain: beat the global */
+    size_t srs_envelope_rule_count;
     unsigned srs_max_sessions, srs_idle_timeout;
     /* [policy] and [domain NAME] */
     policy_settings global;
@@ -169,5 +175,20 @@ const char *policy_action_name(policy_action action);
  * "example.org" is that domain, ".example.org" every name under it. Case
  * does not matter. */
 bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t len);
+
+/* envelope_rewrite = DOMAIN BOUNCE-DOMAIN [forward|keep] */
+typedef struct envelope_rule {
+    char *domain;        /* lower case; ".example.org": the names under it */
+    char *bounce_domain; /* its senders go out as BNC=...@bounce_domain */
+    bool forward;        /* bounces to them go on to the original sender */
+    unsigned line;
+} envelope_rule;
+
+/* The bounce domain a sender domain's mail goes out under: its
+ * envelope_rewrite rule, else envelope_domain when the domain is one of
+ * envelope_senders; NULL when neither. *forward says whether bounces to it
+ * go on to the original sender. */
+const char *config_envelope_domain(const domauth_config *cfg, const char *domain, size_t len,
+                                   bool *forward);
 
 #endif

@@ -514,6 +514,117 @@ srs_status srs_reverse(const srs *s, const char *addr, size_t len, int64_t now, 
     return SRS_OK;
 }
 
+/* ------------------------------------------------------ bounce address */
+
+/* BNC=HASH=TT=DOMAIN=USER: SRS0's fields under a tag of its own. The tag
+ * is signed too, so a BNC hash is never a valid SRS0 hash of the same
+ * fields, nor the reverse. */
+static const span bounce_tag = {"bnc", 3};
+
+static bool parse_bounce(span local, srs0_parts *p)
+{
+    if (local.len < 4 || !span_ieq((span){local.p, 3}, "BNC") || local.p[3] != '=')
+        return false;
+    span rest = {local.p + 4, local.len - 4};
+    span *fields[3] = {&p->hash, &p->stamp, &p->domain};
+    for (size_t f = 0; f < 3; f++) {
+        size_t i = span_find(rest, '=');
+        if (i == 0 || i == rest.len)
+            return false;
+        *fields[f] = (span){rest.p, i};
+        rest = (span){rest.p + i + 1, rest.len - i - 1};
+    }
+    p->user = rest;
+    return span_find(p->domain, '@') == p->domain.len && p->user.len > 0;
+}
+
+srs_status srs_bounce_forward(const srs *s, const char *bounce_domain, const char *addr,
+                              size_t len, int64_t now, char *out, size_t out_size)
+{
+    if (out == NULL || out_size == 0)
+        return SRS_TOO_LONG;
+    out[0] = '\0';
+    if (s->count == 0 || bounce_domain == NULL || *bounce_domain == '\0')
+        return SRS_NO_SECRET;
+    if (len >= SRS_ADDRESS_MAX)
+        return SRS_TOO_LONG;
+    span local, domain;
+    if (has_line_breakers(addr, len) || !split_address(addr, len, &local, &domain) ||
+        local.len == 0 || domain.len == 0 || domain.len >= SRS_DOMAIN_MAX ||
+        span_find(domain, '=') != domain.len)
+        return SRS_BAD_ADDRESS;
+    writer w = {out, out_size < SRS_ADDRESS_MAX ? out_size : SRS_ADDRESS_MAX, 0, false};
+    srs0_parts already;
+    if (span_ieq(domain, bounce_domain) || parse_bounce(local, &already)) {
+        put(&w, addr, len);
+        return w.overflow ? SRS_TOO_LONG : SRS_UNCHANGED;
+    }
+    unsigned day = today(now);
+    char hash[SRS_HASH_MAX + 1];
+    char stamp[2] = {base32_alphabet[(day >> 5) & 31], base32_alphabet[day & 31]};
+    span parts[4] = {bounce_tag, {stamp, 2}, domain, local};
+    srs_status st = hash_compute(&s->secrets[0], parts, 4, hash);
+    if (st != SRS_OK)
+        return st;
+    put_str(&w, "BNC=");
+    put(&w, hash, s->hash_length);
+    put_char(&w, '=');
+    put(&w, stamp, 2);
+    put_char(&w, '=');
+    put_span(&w, domain);
+    put_char(&w, '=');
+    put_span(&w, local);
+    put_char(&w, '@');
+    put_str(&w, bounce_domain);
+    if (w.overflow) {
+        out[0] = '\0';
+        return SRS_TOO_LONG;
+    }
+    return SRS_OK;
+}
+
+srs_status srs_bounce_reverse(const srs *s, const char *addr, size_t len, int64_t now,
+                              char *out, size_t out_size, char *bounce_domain,
+                              size_t bounce_domain_size)
+{
+    if (out == NULL || out_size == 0)
+        return SRS_TOO_LONG;
+    out[0] = '\0';
+    if (bounce_domain != NULL && bounce_domain_size > 0)
+        bounce_domain[0] = '\0';
+    if (len >= SRS_ADDRESS_MAX)
+        return SRS_TOO_LONG;
+    span local, domain;
+    srs0_parts p;
+    if (has_line_breakers(addr, len) || !split_address(addr, len, &local, &domain) ||
+        !parse_bounce(local, &p))
+        return SRS_NOT_SRS;
+    if (s->count == 0)
+        return SRS_NO_SECRET;
+    unsigned then;
+    if (!stamp_decode(p.stamp, &then))
+        return SRS_NOT_SRS;
+    span parts[4] = {bounce_tag, p.stamp, p.domain, p.user};
+    srs_status st = hash_check(s, p.hash, parts, 4);
+    if (st != SRS_OK)
+        return st;
+    if (!stamp_fresh(then, s->max_age, now))
+        return SRS_EXPIRED;
+    writer w = {out, out_size < SRS_ADDRESS_MAX ? out_size : SRS_ADDRESS_MAX, 0, false};
+    put_span(&w, p.user);
+    put_char(&w, '@');
+    put_span(&w, p.domain);
+    if (w.overflow || (bounce_domain != NULL && domain.len >= bounce_domain_size)) {
+        out[0] = '\0';
+        return SRS_TOO_LONG;
+    }
+    if (bounce_domain != NULL) {
+        memcpy(bounce_domain, domain.p, domain.len);
+        bounce_domain[domain.len] = '\0';
+    }
+    return SRS_OK;
+}
+
 const char *srs_status_text(srs_status st)
 {
     switch (st) {

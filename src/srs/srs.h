@@ -1,6 +1,7 @@
 /* srs.h: the Sender Rewriting Scheme, forward and reverse, in the "Guarded"
  * form Mail::SRS, pysrs and PostSRSd share (SRS0 and SRS1 addresses). Pure:
  * no I/O and no clock; the caller passes the time and the secrets' bytes.
+ * The envelope rewrite for bounce forwarding (BNC addresses) reuses it.
  * Not here: reading the secrets file, socketmaps, milter actions. */
 #ifndef DA_SRS_H
 #define DA_SRS_H
@@ -69,6 +70,22 @@ srs_status srs_forward(const srs *s, const char *addr, size_t len, int64_t now, 
  * or '-' and '/' or '_' alike) and for SRS0 the day stamp's age. */
 srs_status srs_reverse(const srs *s, const char *addr, size_t len, int64_t now, char *out,
                        size_t out_size);
+
+/* The envelope rewrite for alignment with bounce forwarding: a site's own
+ * outbound sender user@domain goes out as
+ *   BNC=HHHH=TT=domain=user@bounce_domain
+ * (a domain of the site's own, so SPF and DMARC align with it), signed and
+ * stamped as SRS0 is but under its own tag, so that a bounce to it is
+ * recognised and can be sent on to user@domain. An address already under
+ * bounce_domain, or already in BNC form, is SRS_UNCHANGED. */
+srs_status srs_bounce_forward(const srs *s, const char *bounce_domain, const char *addr,
+                              size_t len, int64_t now, char *out, size_t out_size);
+/* Undoes it: BNC=...@bounce-domain gives user@domain (hash and stamp
+ * checked as for SRS0) and, when bounce_domain is not NULL, the domain the
+ * bounce came to. SRS_NOT_SRS when addr is not in BNC form. */
+srs_status srs_bounce_reverse(const srs *s, const char *addr, size_t len, int64_t now,
+                              char *out, size_t out_size, char *bounce_domain,
+                              size_t bounce_domain_size);
 
 /* A short phrase for a status ("bad hash", "expired", ...). */
 const char *srs_status_text(srs_status st);

@@ -38,13 +38,15 @@ holds() { [ "$(json "$1" "bool($2)")" = True ] && echo 1 || echo 0; }
 sm() { "$python" "$client" "$@" 2>&1; }
 # One lookup: prints the reply ("OK x", "NOTFOUND why", ...).
 lookup() { json "$(sm query "$sock" "$1" "$2")" "o['replies'][0]"; }
-wait_for_log() { # regex: up to 5 s
+wait_for_log() { # regex [grep option]: up to 5 s
     for _ in $(seq 50); do
-        grep -qE -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0
+        grep -q "${2:--E}" -- "$1" "$workdir/daemon.log" 2>/dev/null && return 0
         sleep 0.1
     done
     return 1
 }
+# An SRS address holds '+' and '/' (base64): match it as text, not a regex.
+wait_for_text() { wait_for_log "$1" -F; }
 start_daemon() { # CONF
     : > "$workdir/daemon.log"
     "$domauthd_bin" -f -v -c "$1" >> "$workdir/daemon.log" 2>&1 &
@@ -87,6 +89,9 @@ domain = fwd.test
 secrets = $workdir/srs.secret
 exclude_domains = local.test, .mine.test
 socketmap_idle_timeout = 2
+envelope_domain = bounce.fwd.test
+envelope_senders = shop.test, .shop.test
+envelope_rewrite = keep.test bounce.keep.test keep
 CONF
 
 # ---- -t and the start ------------------------------------------------------
@@ -136,6 +141,34 @@ rev1=$(lookup reverse "${srs1#OK }")
 report "$(yes_if [ "$rev1" = "OK SRS0=abcd=TT=orig.test=bob@other.test" ])" \
     "reverse of that SRS1 address is the first forwarder's SRS0 address" "$rev1"
 
+# The envelope rewrite for alignment (BNC addresses) and bounce forwarding.
+env=$(lookup envelope alice@shop.test)
+report "$(yes_if grep -qE '^OK BNC=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}=shop\.test=alice@bounce\.fwd\.test$' <<< "$env")" \
+    "envelope alice@shop.test is OK BNC=HHHH=TT=shop.test=alice@bounce.fwd.test (envelope_senders)" "$env"
+back=$(lookup reverse "${env#OK }")
+report "$(yes_if [ "$back" = "OK alice@shop.test" ])" \
+    "a bounce to it reverses to alice@shop.test (envelope_bounces = forward)" "$back"
+sub=$(lookup envelope news@mail.shop.test)
+report "$(yes_if grep -q '^OK BNC=.*=mail\.shop\.test=news@bounce\.fwd\.test$' <<< "$sub")" \
+    "envelope_senders .shop.test covers mail.shop.test" "$sub"
+kept=$(lookup envelope bob@keep.test)
+report "$(yes_if grep -qE '^OK BNC=.*=keep\.test=bob@bounce\.keep\.test$' <<< "$kept")" \
+    "envelope_rewrite keep.test beats the global: its own bounce domain" "$kept"
+kback=$(lookup reverse "${kept#OK }")
+report "$(yes_if grep -q '^NOTFOUND bounces kept' <<< "$kback")" \
+    "... and its bounces stay (keep): reverse is NOTFOUND" "$kback"
+other=$(lookup envelope carol@other.test)
+report "$(yes_if grep -q '^NOTFOUND not a sender domain of the site' <<< "$other")" \
+    "envelope of a sender domain that is not the site's is NOTFOUND" "$other"
+moved=${env#OK }
+moved=${moved%@*}@bounce.keep.test
+mback=$(lookup reverse "$moved")
+report "$(yes_if grep -q "^NOTFOUND not this sender domain's bounce domain" <<< "$mback")" \
+    "a BNC address moved to another bounce domain is not forwarded" "$mback"
+forged=$(printf '%s' "${env#OK }" | sed -E 's/^BNC=[^=]{4}=/BNC=AAAA=/')
+fback=$(lookup reverse "$forged")
+report "$(yes_if grep -q '^NOTFOUND bad hash' <<< "$fback")" "a forged BNC hash is refused (bad hash)" "$fback"
+
 check_reply() { # NAME KEY WANT DESCRIPTION
     local got
     got=$(lookup "$1" "$2")
@@ -152,12 +185,12 @@ check_reply reverse alice@example.org "NOTFOUND not an SRS address" "reverse of 
 forged=$(sed 's/^SRS0=..../SRS0=AAAA/' <<< "$addr")
 [ "$forged" = "$addr" ] && forged=$(sed 's/^SRS0=..../SRS0=BBBB/' <<< "$addr")
 check_reply reverse "$forged" "NOTFOUND bad hash" "reverse of a forged hash"
-report "$(yes_if wait_for_log "reverse <$forged> refused: bad hash")" "the bad hash is logged with the address"
+report "$(yes_if wait_for_text "reverse <$forged> refused: bad hash")" "the bad hash is logged with the address"
 old=$("$domauth_bin" srs forward --secrets "$workdir/srs.secret" --srs-domain fwd.test \
       --time $(( $(date +%s) - 30 * 86400 )) carol@example.org 2>&1)
 check_reply reverse "$old" "NOTFOUND expired" "reverse of an address forwarded 30 days ago (max_age 21)"
-report "$(yes_if wait_for_log "reverse <$old> refused: expired")" "the expired stamp is logged"
-check_reply lookup x@y.test "PERM unknown map name: expected forward or reverse" "an unknown map name"
+report "$(yes_if wait_for_text "reverse <$old> refused: expired")" "the expired stamp is logged"
+check_reply lookup x@y.test "PERM unknown map name: expected forward, reverse or envelope" "an unknown map name"
 long="$(head -c 1100 /dev/zero | tr '\0' a)@example.org"
 check_reply forward "$long" "PERM key too long" "a key longer than an address can be"
 

@@ -300,9 +300,66 @@ static void test_malformed_and_bounds(void)
                strcmp(srs_status_text(SRS_BAD_HASH), "bad hash") == 0, "status texts");
 }
 
+/* The envelope rewrite for bounce forwarding (BNC addresses). */
+static void test_bounce(void)
+{
+    srs *s = make("sekrit\n", "fwd.example.net");
+    char out[SRS_ADDRESS_MAX], back[SRS_ADDRESS_MAX], via[300];
+    const char *a = "Alice.Smith@Example.COM";
+    TAP_OK(srs_bounce_forward(s, "bounce.example.net", a, strlen(a), now_ju, out, sizeof out) ==
+                   SRS_OK &&
+               strncmp(out, "BNC=", 4) == 0 &&
+               strcmp(out + 8, "=JU=Example.COM=Alice.Smith@bounce.example.net") == 0,
+           "bounce forward: BNC=HASH=JU=domain=user@bounce-domain (%s)", out);
+    TAP_OK(srs_bounce_reverse(s, out, strlen(out), now_ju, back, sizeof back, via, sizeof via) ==
+                   SRS_OK &&
+               strcmp(back, a) == 0 && strcmp(via, "bounce.example.net") == 0,
+           "bounce reverse gives the original sender and the bounce domain");
+    /* Signed under its own tag: the same fields as SRS0 are no SRS0 hash. */
+    char srs0[SRS_ADDRESS_MAX];
+    TAP_OK(fwd(s, a, now_ju, srs0, sizeof srs0) == SRS_OK &&
+               strncmp(srs0 + 5, out + 4, 4) != 0,
+           "a BNC hash is not the SRS0 hash of the same fields (%.9s, %.8s)", srs0, out);
+    char forged[SRS_ADDRESS_MAX];
+    snprintf(forged, sizeof forged, "BNC=%.4s=JU=Example.COM=Alice.Smith@bounce.example.net",
+             srs0 + 5);
+    TAP_OK(srs_bounce_reverse(s, forged, strlen(forged), now_ju, back, sizeof back, NULL, 0) ==
+               SRS_BAD_HASH,
+           "an SRS0 hash moved into a BNC address does not verify");
+    TAP_OK(rev(s, out, now_ju, back, sizeof back) == SRS_NOT_SRS,
+           "SRS reverse does not take a BNC address");
+    char lower_case[SRS_ADDRESS_MAX];
+    for (size_t i = 0; out[i]; i++)
+        lower_case[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] - 'A' + 'a' : out[i]);
+    lower_case[strlen(out)] = '\0';
+    TAP_OK(srs_bounce_reverse(s, lower_case, strlen(lower_case), now_ju, back, sizeof back, NULL,
+                              0) == SRS_OK,
+           "a bounce address whose case an MTA smashed still reverses");
+    TAP_OK(srs_bounce_reverse(s, out, strlen(out), now_ju + 22 * DAY, back, sizeof back, NULL,
+                              0) == SRS_EXPIRED,
+           "a bounce older than max_age is refused");
+    TAP_OK(srs_bounce_forward(s, "bounce.example.net", out, strlen(out), now_ju, back,
+                              sizeof back) == SRS_UNCHANGED &&
+               strcmp(back, out) == 0,
+           "an address already under the bounce domain is left alone");
+    const char *plain = "someone@elsewhere.example";
+    TAP_OK(srs_bounce_reverse(s, plain, strlen(plain), now_ju, back, sizeof back, NULL, 0) ==
+               SRS_NOT_SRS,
+           "an ordinary recipient is not a bounce address");
+    TAP_OK(srs_bounce_forward(s, "", a, strlen(a), now_ju, back, sizeof back) == SRS_NO_SECRET,
+           "no bounce domain: nothing to rewrite to");
+    srs *other = make("different", "fwd.example.net");
+    TAP_OK(srs_bounce_reverse(other, out, strlen(out), now_ju, back, sizeof back, NULL, 0) ==
+               SRS_BAD_HASH,
+           "another secret does not verify it");
+    srs_free(s);
+    srs_free(other);
+}
+
 int main(void)
 {
     test_known_answers();
+    test_bounce();
     test_separators();
     test_hashes();
     test_stamps();

@@ -476,6 +476,9 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
             (void)!chown(dir, pw->pw_uid, gid);
         }
     }
+    /* Started as that user already (systemd's User=, say): nothing to drop. */
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == gid)
+        return 0;
     if (getuid() != 0) {
         snprintf(err, err_size, "user = %s needs domauthd started as root", cfg->user);
         return -1;

@@ -132,7 +132,27 @@ else
 fi
 stop_daemon
 
-# 4. A group that does not exist: -t names file, line and group; the start
+# 4. Started as its user already, as systemd's User= and Group= start it,
+# with the group in its supplementary groups: user = that user is no error,
+# and the socket gets socket_group.
+write_config "socket_mode = 0660" "socket_group = mail" "user = nobody"
+: > "$workdir/daemon.log"
+setpriv --reuid=nobody --regid="$nobody_group" --groups=mail \
+    "$domauthd_bin" -f -c "$workdir/domauth.conf" > "$workdir/daemon.log" 2>&1 &
+daemon_pid=$!
+started=0
+for _ in $(seq 50); do
+    grep -q "started" "$workdir/daemon.log" && { started=1; break; }
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+report "$started" "started as nobody with user = nobody: domauthd runs" "$(log_tail)"
+report "$(yes_if [ "$(owner_of "$workdir/run/milter.sock")" = "nobody:mail 660" ])" \
+    "started as nobody in group mail: the socket is nobody:mail 0660" \
+    "$(owner_of "$workdir/run/milter.sock")"
+stop_daemon
+
+# 5. A group that does not exist: -t names file, line and group; the start
 # stops with it.
 write_config "socket_group = no-such-group-da"
 out=$("$domauthd_bin" -t -c "$workdir/domauth.conf" 2>&1)

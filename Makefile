@@ -41,7 +41,7 @@ STEPS := $(CHECK_DIR)/failed-steps
 DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
 
 .PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan \
-        check-integration check-fuzz
+        check-integration check-fuzz install deb
 
 all: build
 
@@ -89,6 +89,29 @@ endef
 build:
 	$(call setup,build,CC=gcc,)
 	$(NINJA) -C build -j$(JOBS)
+
+# install: the programs (PREFIX/sbin/domauthd, PREFIX/bin/domauth), the man
+# pages, the systemd unit (/lib/systemd/system with PREFIX=/usr, else
+# PREFIX/lib/systemd/system), the tmpfiles.d and sysusers.d entries
+# (PREFIX/lib/...), the sample configuration in PREFIX/share/doc/domauth/
+# examples and, only when absent, /etc/domauth/domauth.conf (under any
+# PREFIX: domauthd reads that path). PREFIX defaults to /usr here (meson's
+# own default is /usr/local); DESTDIR stages it. The build tree's prefix is
+# set to PREFIX (no recompilation: nothing compiled depends on it).
+PREFIX ?= /usr
+build-prefix = $$($(MESON) introspect --buildoptions build | \
+    python3 -c 'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])')
+install: build
+	@if [ "$(build-prefix)" != "$(PREFIX)" ]; then \
+	    echo "== meson configure build -Dprefix=$(PREFIX)"; \
+	    $(MESON) configure build -Dprefix=$(PREFIX) >/dev/null && $(NINJA) -C build -j$(JOBS) >/dev/null \
+	        || exit 1; \
+	fi
+	$(MESON) install -C build --no-rebuild --tags runtime,man,doc $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo; echo "Next (as root): systemd-sysusers domauth.conf; systemd-tmpfiles --create domauth.conf;"; \
+	    echo "systemctl daemon-reload; systemctl enable --now domauthd (see README.md, With Postfix)"; \
+	fi
 
 demo: deps build
 	@echo; echo "== pass: 192.0.2.10 is example.com's MX host"

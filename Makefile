@@ -12,7 +12,7 @@ MESON ?= meson
 NINJA ?= ninja
 
 # Debian 12 packages the build and the tests use.
-DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
+DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-dev debhelper lintian \
         libc-ares-dev libuv1-dev libssl-dev libsqlite3-dev libyaml-dev python3 python3-yaml python3-spf unbound \
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
@@ -113,6 +113,33 @@ install: build
 	    echo "systemctl daemon-reload; systemctl enable --now domauthd (see README.md, With Postfix)"; \
 	fi
 
+# deb: the Debian package, built by dpkg-buildpackage (debian/) in a copy of
+# the source tree (the files git tracks or would track) under $(DEB_DIR), so
+# that the tree stays clean; the .deb files land in $(DEB_DIR), and lintian
+# (when installed) prints what it finds: an error fails the target.
+DEB_DIR ?= build-deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null \
+	    || { echo "deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)"; exit 1; }
+	@rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR)/src
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard | \
+	        while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	        tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src; \
+	else \
+	    tar --exclude='./build*' --exclude=./.fuzz-corpus -cf - . | tar -xf - -C $(DEB_DIR)/src; \
+	fi
+	@echo "== dpkg-buildpackage in $(DEB_DIR)/src"
+	@cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed (see $(DEB_DIR)/build.log)"; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+	@if command -v lintian >/dev/null; then \
+	    echo "== lintian"; \
+	    lintian --info --display-info $(DEB_DIR)/*.changes | tee $(DEB_DIR)/lintian.log; \
+	    ! grep -q '^E:' $(DEB_DIR)/lintian.log || { echo "deb: lintian found errors"; exit 1; }; \
+	fi
+
 demo: deps build
 	@echo; echo "== pass: 192.0.2.10 is example.com's MX host"
 	@$(DEMO) --ip 192.0.2.10 --mail-from alice@example.com --helo mail.example.com; \
@@ -155,12 +182,15 @@ check-build:
 	@$(MAKE) --no-print-directory build
 	@rm -f build/meson-logs/testlog.json build/meson-logs/integration.json
 	@echo "== meson test (build, without the integration and e2e suites)"
-	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration --no-suite e2e || true
+	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration --no-suite e2e \
+	    --no-suite package || true
 
 # After check-asan, so the integration tests also run the fresh ASan binary.
 check-integration:
-	@echo "== meson test (build, integration and e2e suites: real DNS servers and Postfix in namespaces)"
-	@$(MESON) test -C build --no-rebuild --suite integration --suite e2e --logbase integration || true
+	@echo "== meson test (build, integration, e2e and package suites: real DNS servers and Postfix in"
+	@echo "   namespaces; the Debian package built, installed, run and purged)"
+	@DOMAUTH_PACKAGE_TEST=1 JOBS=$(JOBS) $(MESON) test -C build --no-rebuild --suite integration --suite e2e \
+	    --suite package --logbase integration || true
 
 check-clang:
 	@echo "== build-clang (clang -Werror)"
@@ -175,7 +205,7 @@ check-asan:
 	@rm -f build-asan/meson-logs/testlog.json
 	@echo "== meson test (build-asan, without the integration and e2e suites)"
 	@$(SAN_ENV) $(MESON) test -C build-asan --no-rebuild --num-processes $(JOBS) \
-	    --no-suite integration --no-suite e2e || true
+	    --no-suite integration --no-suite e2e --no-suite package || true
 
 check-fuzz:
 	@echo "== build-fuzz (clang, libFuzzer) and $(FUZZ_SECONDS) s per target"
@@ -216,4 +246,4 @@ bench-deps:
 	fi
 
 clean:
-	rm -rf build build-clang build-asan build-fuzz $(CHECK_DIR) .fuzz-corpus
+	rm -rf build build-clang build-asan build-fuzz build-deb $(CHECK_DIR) .fuzz-corpus

@@ -40,6 +40,7 @@ tap_workdir domauth-package
 chmod 755 "$workdir"
 installed=0
 cleanup_package() {
+    [ -n "${pf_pid:-}" ] && postfix -c "$workdir/pf" stop > /dev/null 2>&1
     [ "$installed" = 1 ] && dpkg --purge domauth > /dev/null 2>&1
     tap_cleanup
 }
@@ -198,6 +199,128 @@ fi
 out=$(setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups \
     /usr/bin/python3 "$workdir/client.py" milter "$milter_sock" 2>&1)
 report "$(yes_if grep -q 'PermissionError' <<<"$out")" "a user outside the group is refused" "$out"
+
+# --- Postfix, with the lines of README.md, chrooted and not
+# A private Postfix instance in its own network and mount namespaces: its
+# queue directory has the real /var/spool/postfix/domauth bound in, as the
+# system instance's has, so `unix:domauth/domauthd.sock` (relative to the
+# queue directory) reaches the packaged domauthd from a chrooted smtpd and
+# from one that is not. milter_default_action = tempfail: mail is
+# delivered only when the milter answered.
+pf=$workdir/pf
+pf_pid=
+run_postfix() {
+    local q=$pf/queue uid gid
+    uid=$(id -u postfix) gid=$(id -g postfix)
+    mkdir -p "$q/domauth" "$pf/data" "$workdir/mail"
+    chown postfix:postfix "$pf/data" "$workdir/mail"
+    cat > "$pf/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $q
+data_directory = $pf/data
+maillog_file = $pf/maillog
+maillog_file_prefixes = $workdir
+myhostname = mx.package.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+virtual_mailbox_domains = dest.test
+virtual_mailbox_base = $workdir/mail
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:$uid
+virtual_gid_maps = static:$gid
+virtual_minimum_uid = 1
+default_transport = error:package test: nothing leaves
+smtpd_peername_lookup = no
+smtpd_error_sleep_time = 0
+biff = no
+EOF
+    # README.md's lines, as -o options of three smtpd: 2525 chrooted
+    # (Debian's default), 2526 not, 2527 chrooted with the policy service.
+    cat > "$pf/master.cf" <<EOF
+127.0.0.1:2525 inet n - y - 10 smtpd
+  -o smtpd_milters=unix:domauth/domauthd.sock
+  -o milter_default_action=tempfail
+127.0.0.1:2526 inet n - n - 10 smtpd
+  -o smtpd_milters=unix:domauth/domauthd.sock
+  -o milter_default_action=tempfail
+127.0.0.1:2527 inet n - y - 10 smtpd
+  -o smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,unix:domauth/policy.sock
+pickup     unix  n       -       n       60      1       pickup
+cleanup    unix  n       -       n       -       0       cleanup
+qmgr       unix  n       -       n       300     1       qmgr
+rewrite    unix  -       -       n       -       -       trivial-rewrite
+bounce     unix  -       -       n       -       0       bounce
+defer      unix  -       -       n       -       0       bounce
+trace      unix  -       -       n       -       0       bounce
+verify     unix  -       -       n       -       1       verify
+proxymap   unix  -       -       n       -       -       proxymap
+error      unix  -       -       n       -       -       error
+retry      unix  -       -       n       -       -       error
+discard    unix  -       -       n       -       -       discard
+virtual    unix  -       n       n       -       -       virtual
+anvil      unix  -       -       n       -       1       anvil
+scache     unix  -       -       n       -       1       scache
+postlog    unix-dgram n  -       n       -       1       postlogd
+EOF
+    unshare -n -m --propagation private sh -c "ip link set lo up &&
+        mount --bind /var/spool/postfix/domauth '$q/domauth' &&
+        postfix -c '$pf' start" > "$pf/start.log" 2>&1 || return 1
+    for _ in $(seq 50); do
+        pf_pid=$(cat "$q/pid/master.pid" 2>/dev/null | tr -d ' ')
+        [ -n "$pf_pid" ] && nsenter -t "$pf_pid" -n bash -c '(exec 3<>/dev/tcp/127.0.0.1/2527)' \
+            2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_postfix() {
+    [ -n "$pf_pid" ] || return 0
+    postfix -c "$pf" stop > /dev/null 2>&1
+    for _ in $(seq 50); do kill -0 "$pf_pid" 2>/dev/null || break; sleep 0.1; done
+    pf_pid=
+}
+send_to() { # port name
+    nsenter -t "$pf_pid" -n swaks --server "127.0.0.1:$1" --helo client.package.test \
+        --from "alice@example.com" --to "bob@dest.test" --header "Subject: $2" \
+        --timeout 30 > "$workdir/swaks-$1.log" 2>&1
+}
+delivered() { grep -rlq "^Subject: $1\$" "$workdir/mail" 2>/dev/null; }
+if [ "$have_postfix" != 1 ] || ! command -v swaks > /dev/null || ! command -v postfix > /dev/null ||
+    ! command -v unshare > /dev/null || ! command -v nsenter > /dev/null; then
+    echo "ok $((count += 1)) - Postfix reaches domauthd with README.md's lines # SKIP needs postfix, swaks, unshare"
+elif ! run_postfix; then
+    report 0 "a private Postfix starts" "$(cat "$pf/start.log" "$pf/maillog" 2>/dev/null | tail -15)"
+    stop_postfix
+else
+    for port in 2525 2526 2527; do
+        case $port in
+        2525) what="chrooted smtpd, smtpd_milters = unix:domauth/domauthd.sock" ;;
+        2526) what="smtpd not chrooted, the same smtpd_milters line" ;;
+        2527) what="chrooted smtpd, check_policy_service unix:domauth/policy.sock" ;;
+        esac
+        send_to "$port" "package test $port"
+        for _ in $(seq 50); do delivered "package test $port" && break; sleep 0.1; done
+        report "$(yes_if delivered "package test $port")" "$what: mail is checked and delivered" \
+            "$(tail -5 "$workdir/swaks-$port.log"; grep -E 'warning|fatal|reject' "$pf/maillog" | tail -5)"
+    done
+    # The policy event is written when Postfix lets go of the connection
+    # it keeps for reuse: count after the stop.
+    stop_postfix
+    all_logged() {
+        [ -d /run/systemd/system ] && journalctl -u domauthd --no-pager > "$workdir/daemon.log" 2>&1
+        milters=$(grep -c 'listener="milter".*rcpt="bob@dest.test"' "$workdir/daemon.log")
+        policies=$(grep -c 'listener="policy".*rcpt="bob@dest.test"' "$workdir/daemon.log")
+        [ "$milters" -ge 2 ] && [ "$policies" -ge 1 ]
+    }
+    for _ in $(seq 30); do all_logged && break; sleep 0.1; done
+    report "$(yes_if all_logged)" \
+        "domauthd logged the two milter sessions and the policy request" \
+        "milter events $milters, policy events $policies"
+fi
 
 # ExecReload, as the unit's user.
 out=$(as_unit "${reload[@]}" 2>&1)

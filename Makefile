@@ -12,7 +12,7 @@ MESON ?= meson
 NINJA ?= ninja
 
 # Debian 12 packages the build and the tests use.
-DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev \
+DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-dev debhelper lintian \
         libc-ares-dev libuv1-dev libssl-dev libsqlite3-dev libyaml-dev python3 python3-yaml python3-spf unbound \
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
@@ -41,7 +41,7 @@ STEPS := $(CHECK_DIR)/failed-steps
 DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
 
 .PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan \
-        check-integration check-fuzz
+        check-integration check-fuzz install deb
 
 all: build
 
@@ -90,6 +90,56 @@ build:
 	$(call setup,build,CC=gcc,)
 	$(NINJA) -C build -j$(JOBS)
 
+# install: the programs (PREFIX/sbin/domauthd, PREFIX/bin/domauth), the man
+# pages, the systemd unit (/lib/systemd/system with PREFIX=/usr, else
+# PREFIX/lib/systemd/system), the tmpfiles.d and sysusers.d entries
+# (PREFIX/lib/...), the sample configuration in PREFIX/share/doc/domauth/
+# examples and, only when absent, /etc/domauth/domauth.conf (under any
+# PREFIX: domauthd reads that path). PREFIX defaults to /usr here (meson's
+# own default is /usr/local); DESTDIR stages it. The build tree's prefix is
+# set to PREFIX (no recompilation: nothing compiled depends on it).
+PREFIX ?= /usr
+build-prefix = $$($(MESON) introspect --buildoptions build | \
+    python3 -c 'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])')
+install: build
+	@if [ "$(build-prefix)" != "$(PREFIX)" ]; then \
+	    echo "== meson configure build -Dprefix=$(PREFIX)"; \
+	    $(MESON) configure build -Dprefix=$(PREFIX) >/dev/null && $(NINJA) -C build -j$(JOBS) >/dev/null \
+	        || exit 1; \
+	fi
+	$(MESON) install -C build --no-rebuild --tags runtime,man,doc $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo; echo "Next (as root): systemd-sysusers domauth.conf; systemd-tmpfiles --create domauth.conf;"; \
+	    echo "systemctl daemon-reload; systemctl enable --now domauthd (see README.md, With Postfix)"; \
+	fi
+
+# deb: the Debian package, built by dpkg-buildpackage (debian/) in a copy of
+# the source tree (the files git tracks or would track) under $(DEB_DIR), so
+# that the tree stays clean; the .deb files land in $(DEB_DIR), and lintian
+# (when installed) prints what it finds: an error fails the target.
+DEB_DIR ?= build-deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null \
+	    || { echo "deb: needs dpkg-dev and debhelper (apt-get install dpkg-dev debhelper)"; exit 1; }
+	@rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR)/src
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard | \
+	        while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	        tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src; \
+	else \
+	    tar --exclude='./build*' --exclude=./.fuzz-corpus -cf - . | tar -xf - -C $(DEB_DIR)/src; \
+	fi
+	@echo "== dpkg-buildpackage in $(DEB_DIR)/src"
+	@cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) $${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -b -us -uc >../build.log 2>&1 \
+	    || { tail -40 ../build.log; echo "deb: dpkg-buildpackage failed (see $(DEB_DIR)/build.log)"; exit 1; }
+	@ls $(DEB_DIR)/*.deb
+	@if command -v lintian >/dev/null; then \
+	    echo "== lintian"; \
+	    lintian --info --display-info $(DEB_DIR)/*.changes | tee $(DEB_DIR)/lintian.log; \
+	    ! grep -q '^E:' $(DEB_DIR)/lintian.log || { echo "deb: lintian found errors"; exit 1; }; \
+	fi
+
 demo: deps build
 	@echo; echo "== pass: 192.0.2.10 is example.com's MX host"
 	@$(DEMO) --ip 192.0.2.10 --mail-from alice@example.com --helo mail.example.com; \
@@ -132,12 +182,15 @@ check-build:
 	@$(MAKE) --no-print-directory build
 	@rm -f build/meson-logs/testlog.json build/meson-logs/integration.json
 	@echo "== meson test (build, without the integration and e2e suites)"
-	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration --no-suite e2e || true
+	@$(MESON) test -C build --no-rebuild --num-processes $(JOBS) --no-suite integration --no-suite e2e \
+	    --no-suite package || true
 
 # After check-asan, so the integration tests also run the fresh ASan binary.
 check-integration:
-	@echo "== meson test (build, integration and e2e suites: real DNS servers and Postfix in namespaces)"
-	@$(MESON) test -C build --no-rebuild --suite integration --suite e2e --logbase integration || true
+	@echo "== meson test (build, integration, e2e and package suites: real DNS servers and Postfix in"
+	@echo "   namespaces; the Debian package built, installed, run and purged)"
+	@DOMAUTH_PACKAGE_TEST=1 JOBS=$(JOBS) $(MESON) test -C build --no-rebuild --suite integration --suite e2e \
+	    --suite package --logbase integration || true
 
 check-clang:
 	@echo "== build-clang (clang -Werror)"
@@ -152,7 +205,7 @@ check-asan:
 	@rm -f build-asan/meson-logs/testlog.json
 	@echo "== meson test (build-asan, without the integration and e2e suites)"
 	@$(SAN_ENV) $(MESON) test -C build-asan --no-rebuild --num-processes $(JOBS) \
-	    --no-suite integration --no-suite e2e || true
+	    --no-suite integration --no-suite e2e --no-suite package || true
 
 check-fuzz:
 	@echo "== build-fuzz (clang, libFuzzer) and $(FUZZ_SECONDS) s per target"
@@ -193,4 +246,4 @@ bench-deps:
 	fi
 
 clean:
-	rm -rf build build-clang build-asan build-fuzz $(CHECK_DIR) .fuzz-corpus
+	rm -rf build build-clang build-asan build-fuzz build-deb $(CHECK_DIR) .fuzz-corpus

@@ -12,6 +12,7 @@
  * whole after request_timeout seconds, is closed; neither runs while a check
  * is pending. Refusals and timeouts are logged at a limited rate. */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -606,8 +607,11 @@ static void on_listener_closed(uv_handle_t *handle)
     free(handle->data);
 }
 
-static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode, char *err,
-                    size_t err_size)
+/* A unix socket gets mode and, unless group is (gid_t)-1, that group, set
+ * right after bind: before listen, so no client connects to it while it
+ * still has the umask's permissions. */
+static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode, gid_t group,
+                    char *err, size_t err_size)
 {
     listener *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -627,6 +631,8 @@ static int open_one(domauthd *d, const char *spec, conn_kind kind, unsigned mode
         if (rc == 0)
             rc = uv_pipe_bind(&l->io.pipe, l->unix_path);
         if (rc == 0 && chmod(l->unix_path, mode) != 0)
+            rc = uv_translate_sys_error(errno);
+        if (rc == 0 && group != (gid_t)-1 && chown(l->unix_path, (uid_t)-1, group) != 0)
             rc = uv_translate_sys_error(errno);
     } else {
         char host[256];
@@ -673,6 +679,19 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
 {
     const domauth_config *cfg = &d->config->config;
     bool mail = false;
+    /* socket_group: the group the MTA's user is in, so that socket_mode
+     * 0660 lets it connect whoever domauthd runs as. */
+    gid_t mail_group = (gid_t)-1;
+    if (cfg->socket_group && *cfg->socket_group) {
+        errno = 0;
+        struct group *gr = getgrnam(cfg->socket_group);
+        if (gr == NULL) {
+            snprintf(err, err_size, "socket_group: no group '%s' on this system%s%s",
+                     cfg->socket_group, errno ? ": " : "", errno ? strerror(errno) : "");
+            return -1;
+        }
+        mail_group = gr->gr_gid;
+    }
     for (int k = 0; k < CONN_KINDS; k++) {
         const char *address = kinds[k]->address(cfg);
         if (address == NULL || *address == '\0')
@@ -695,7 +714,9 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
                                kinds[k]->name, strerror(errno));
             }
         }
-        if (open_one(d, address, (conn_kind)k, kinds[k]->socket_mode(cfg), err, err_size) != 0) {
+        gid_t group = kinds[k]->serves_mail ? mail_group : (gid_t)-1;
+        if (open_one(d, address, (conn_kind)k, kinds[k]->socket_mode(cfg), group, err,
+                     err_size) != 0) {
             if (kinds[k]->serves_mail)
                 return -1;
             /* A listener that carries no mail (control) never stops it. */

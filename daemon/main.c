@@ -191,6 +191,15 @@ static int check_system(const domauth_config *cfg, char *err, size_t err_size)
             return -1;
         }
     }
+    if (cfg->socket_group && *cfg->socket_group) {
+        errno = 0;
+        if (getgrnam(cfg->socket_group) == NULL) {
+            snprintf(err, err_size, "%s:%u: socket_group: no group '%s' on this system%s",
+                     cfg->path, config_key_line(cfg, "daemon", "socket_group"),
+                     cfg->socket_group, lookup_error(errno));
+            return -1;
+        }
+    }
     char why[300];
     if (cfg->dns_servers && *cfg->dns_servers &&
         da_resolver_check_servers(cfg->dns_servers, why, sizeof why) != 0) {
@@ -398,7 +407,8 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
         !same(old->control_listen, cfg->control_listen) ||
-        !same(old->srs_socketmap, cfg->srs_socketmap))
+        !same(old->srs_socketmap, cfg->srs_socketmap) ||
+        !same(old->socket_group, cfg->socket_group) || old->socket_mode != cfg->socket_mode)
         daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
                                 "database change only at restart; the rest applies now");
     config_ref *previous = d->config;
@@ -487,13 +497,15 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
         }
         gid = gr->gr_gid;
     }
-    /* Unix sockets and the database directory must stay usable. */
+    /* Unix sockets and the database directory must stay usable; a
+     * socket_group the listeners set is kept. */
+    gid_t socket_gid = cfg->socket_group && *cfg->socket_group ? (gid_t)-1 : gid;
     if (cfg->milter_listen && strncmp(cfg->milter_listen, "unix:", 5) == 0)
-        (void)!chown(cfg->milter_listen + 5, pw->pw_uid, gid);
+        (void)!chown(cfg->milter_listen + 5, pw->pw_uid, socket_gid);
     if (cfg->policy_listen && strncmp(cfg->policy_listen, "unix:", 5) == 0)
-        (void)!chown(cfg->policy_listen + 5, pw->pw_uid, gid);
+        (void)!chown(cfg->policy_listen + 5, pw->pw_uid, socket_gid);
     if (cfg->srs_socketmap && strncmp(cfg->srs_socketmap, "unix:", 5) == 0)
-        (void)!chown(cfg->srs_socketmap + 5, pw->pw_uid, gid);
+        (void)!chown(cfg->srs_socketmap + 5, pw->pw_uid, socket_gid);
     if (cfg->database && *cfg->database) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", cfg->database);
@@ -504,6 +516,9 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
             (void)!chown(dir, pw->pw_uid, gid);
         }
     }
+    /* Started as that user already (systemd's User=, say): nothing to drop. */
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == gid)
+        return 0;
     if (getuid() != 0) {
         snprintf(err, err_size, "user = %s needs domauthd started as root", cfg->user);
         return -1;

@@ -75,6 +75,10 @@ static const key_spec keys[] = {
            "Postfix policy delegation listener (check_policy_service); empty turns it off."),
     DAEMON("socket_mode", T_MODE, socket_mode, "0660",
            "Permissions of unix sockets (octal, at most 0777)."),
+    DAEMON("socket_group", T_STRING, socket_group, "",
+           "Group of the milter, policy and socketmap unix sockets, set when they are\n"
+           "made (empty: the group domauthd runs as). With socket_mode 0660 and the\n"
+           "MTA's user in this group, Postfix can connect (e.g. domauth, postfix in it)."),
     DAEMON("control", T_LISTEN, control_listen, "unix:/run/domauth/domauthd.ctl",
            "The control socket that domauth status and domauth reload talk to\n"
            "(unix:/path only; empty turns it off). Its directory is made if missing.\n"

@@ -92,6 +92,7 @@ typedef struct domauth_config {
     char *user, *group, *pidfile;
     char *milter_listen, *policy_listen; /* "unix:/path" or "inet:host:port" */
     unsigned socket_mode;
+    char *socket_group; /* group of the unix mail sockets, or "" */
     char *control_listen; /* "unix:/path" or "" */
     unsigned control_mode;
     char *dns_servers;

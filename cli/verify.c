@@ -349,6 +349,7 @@ int cmd_verify(int argc, char **argv)
     svc_config sc = {.config = &cfg, .host_name = host};
     /* It verifies; it never signs (it holds no keys). */
     svc_caps caps = {.listener = "verify", .sees_message = true, .sees_body = true,
+                     .no_quarantine = true,
                      .can_insert = true, .can_change = true, .no_signing = true};
     svc_session session = {.client_ip = ip, .helo = helo, .auth_user = auth};
     svc_msg *m = svc_msg_new(&env, &sc, &caps, &session);

@@ -32,8 +32,9 @@ skip_reason policy_skip(const domauth_config *cfg, const policy_settings *ps,
 /* Longest reply and subject tag a verdict holds. */
 enum { DECISION_REPLY_MAX = 512, DECISION_TAG_MAX = 128 };
 
-/* The action a total score asks for under ps's thresholds, and the reply
- * template for it (NULL for accept). */
+/* The action a total score asks for under ps's thresholds (reject, then
+ * defer, then quarantine), and the reply template for it (NULL for
+ * accept). */
 policy_action policy_threshold_action(const policy_settings *ps, double score,
                                       const char **reply_template);
 

@@ -82,7 +82,8 @@ void verdict_free(verdict *v);
  * method has no table. */
 const result_policy *policy_for_result(const policy_settings *ps, const auth_result *r);
 
-/* "accept", "tag" (accepted with its subject tagged), "defer", "reject". */
+/* "accept", "tag" (accepted with its subject tagged), "quarantine", "defer",
+ * "reject". */
 const char *verdict_action_name(const verdict *v);
 
 #endif

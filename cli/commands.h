@@ -4,6 +4,7 @@
 #define DA_CLI_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "domauth.h"
@@ -22,6 +23,11 @@ int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
+int cmd_quarantine(int argc, char **argv);
+
+/* A time as domauth log takes it: "@EPOCH", an age ("30m", "7d") back
+ * from now, or a date (log.c). */
+bool cli_parse_time(const char *s, int64_t now, int64_t *out);
 
 /* Shared by the commands (domauth.c). */
 struct uv_loop_s;

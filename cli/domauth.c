@@ -51,6 +51,7 @@ static const char usage_main[] =
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
+    "  quarantine  the messages domauthd kept: list, show, delete, purge\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
     "  reload      make domauthd reload its configuration; says if it took\n"
     "\n"
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quarantine") == 0) return cmd_quarantine(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);

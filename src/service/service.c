@@ -107,6 +107,7 @@ struct svc_msg {
     spool_file *qfile;
     bool q_decided;          /* whether to stream was decided */
     char *q_error;           /* why there is no copy to commit, or NULL */
+    bool rcpt_forced;        /* the front end decides at RCPT and has no end (policy) */
     bool told_set;           /* the final reply differs from the verdict's */
     policy_action told_action;
     bool told_hold;
@@ -912,17 +913,28 @@ static void decide_early(svc_msg *m)
      * carries it out and the recipient is accepted now; policy delegation
      * has no message and hands it to the MTA's hold queue. */
     bool quarantined = v.action == ACTION_QUARANTINE;
+    bool no_end = m->rcpt_forced && !m->caps.sees_message; /* this answer is all */
     m->told_set = quarantined;
-    m->told_action = quarantined && !m->caps.sees_message ? ACTION_QUARANTINE : ACTION_ACCEPT;
-    m->told_hold = quarantined && !m->caps.sees_message;
+    m->told_action = ACTION_ACCEPT;
+    m->told_hold = false;
     free(m->told_reply);
     m->told_reply = NULL;
+    if (quarantined && no_end && m->caps.can_hold) {
+        m->told_action = ACTION_QUARANTINE;
+        m->told_hold = true;
+    } else if (quarantined && no_end && !m->cfg->config->quarantine_failure_accept) {
+        m->told_action = ACTION_DEFER; /* nowhere to keep it: never delivered instead */
+        m->told_reply = dup_or_null("451 4.3.0 Message could not be kept; try again later");
+    }
     if (m->waiting == WAIT_RCPT && m->rcpt_count > 0) {
         rcpt_entry *e = &m->rcpts[m->rcpt_count - 1];
-        e->action = quarantined && m->caps.sees_message ? "accept" : verdict_action_name(&v);
-        e->refused = v.action != ACTION_ACCEPT && !quarantined;
+        e->action = !quarantined        ? verdict_action_name(&v)
+                    : m->told_hold      ? "quarantine"
+                    : m->told_reply     ? "defer"
+                                        : "accept";
+        e->refused = (v.action != ACTION_ACCEPT && !quarantined) || m->told_reply != NULL;
         if (e->refused)
-            e->reply = dup_or_null(v.reply);
+            e->reply = dup_or_null(m->told_reply ? m->told_reply : v.reply);
     }
     /* The latest decision stands for the message until a later one: the
      * event of a transaction that ends here reports it. */
@@ -1031,6 +1043,7 @@ void svc_msg_check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, sv
 static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
                        void *arg)
 {
+    m->rcpt_forced = force;
     rcpt_entry *e = add_rcpt(m, rcpt, len);
     const policy_settings *ps = settings_for(m, e ? e->address : NULL);
     m->skip = decide_skip(m, ps); /* per decision: skips differ per domain */
@@ -1282,7 +1295,8 @@ static void quarantine_carry_out(svc_msg *m, const policy_settings *ps)
                                                                     : "no message to keep");
             return;
         }
-        snprintf(why, sizeof why, "the MTA did not agree to hold messages (milter quarantine)");
+        snprintf(why, sizeof why, "%sthe MTA did not agree to hold messages (milter quarantine)",
+                 ps->quarantine_mode == QUARANTINE_HOLD ? "" : "no body to keep, and ");
     } else if (m->qfile == NULL) {
         snprintf(why, sizeof why, "%s", m->q_error ? m->q_error : "no copy of the message");
     } else {

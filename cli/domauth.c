@@ -51,7 +51,7 @@ static const char usage_main[] =
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
-    "  quarantine  the messages domauthd kept: list, show, delete, purge\n"
+    "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
     "  reload      make domauthd reload its configuration; says if it took\n"
     "\n"

@@ -2,10 +2,14 @@
  * spool and its index as domauthd wrote them (store/quarantine_store.h).
  * A spool file that is missing or corrupt is reported with its path, never
  * a crash; a file in new/ the index does not know (domauthd stopped
- * between the two) is listed as "unindexed". Not here: release. */
+ * between the two) is listed as "unindexed". release re-injects with
+ * sendmail(1) and the original envelope. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@ static const char usage_quarantine[] =
     "usage: domauth quarantine list [OPTIONS]\n"
     "       domauth quarantine show ID [OPTIONS]\n"
     "       domauth quarantine delete ID... [OPTIONS]\n"
+    "       domauth quarantine release ID... [--to ADDRESS] [--sendmail PATH] [OPTIONS]\n"
     "       domauth quarantine purge [--now TIME] [OPTIONS]\n"
     "The messages domauthd kept in its quarantine folder (quarantine_mode =\n"
     "folder), from its index in the database, newest first.\n"
@@ -42,6 +47,10 @@ static const char usage_quarantine[] =
     "  --limit N         at most N (default 100; 0: all)\n"
     "output:\n"
     "  --json            one JSON object per message (show: the message too)\n"
+    "release:\n"
+    "  --to ADDRESS      deliver to ADDRESS instead of the original recipients\n"
+    "  --sendmail PATH   the sendmail(1) to run (default /usr/sbin/sendmail), as\n"
+    "                    PATH -i -f SENDER -- RECIPIENTS with the message on its input\n"
     "purge:\n"
     "  --now TIME        the time to count the retention back from (default:\n"
     "                    now); a message younger than quarantine_days stays\n"
@@ -50,11 +59,12 @@ static const char usage_quarantine[] =
     "parse, 66 for a spool or index that cannot be opened.\n";
 
 enum { O_CONFIG = 256, O_DIR, O_DATABASE, O_SINCE, O_DOMAIN, O_RESULT, O_RCPT, O_STATE,
-       O_LIMIT, O_JSON, O_NOW };
+       O_LIMIT, O_JSON, O_NOW, O_TO, O_SENDMAIL };
 
 typedef struct q_options {
     const char *config, *dir, *database;
     const char *since, *domain, *result, *rcpt, *state, *now;
+    const char *to, *sendmail;
     uint64_t limit;
     bool json;
     /* from the configuration */
@@ -166,6 +176,7 @@ static void print_row(const q_options *o, const quarantine_row *r, const char *p
         json_str("client_ip", r->client_ip, false);
         json_key("size", false);
         printf("%llu", (unsigned long long)r->size);
+        json_str("state_by", r->state_by, false);
         json_str("path", r->path, false);
         json_str("problem", problem && *problem ? problem : NULL, false);
         fputs("}\n", stdout);
@@ -435,6 +446,159 @@ static int do_show(const q_options *o, const char *id)
     return 0;
 }
 
+/* Who changes a state, for the index: the login name, else the uid. */
+static const char *user_name(void)
+{
+    static char name[64];
+    struct passwd *pw = getpwuid(getuid());
+    snprintf(name, sizeof name, "%s", pw && pw->pw_name ? pw->pw_name : "");
+    if (name[0] == '\0')
+        snprintf(name, sizeof name, "uid %ld", (long)getuid());
+    return name;
+}
+
+/* Runs sendmail with the envelope and the message (CRLF as LF, as a
+ * local submission expects) on its input. 0, or -1 with why. */
+static int run_sendmail(const char *path, const char *sender, char **rcpts, size_t n,
+                        const char *message, size_t len, char *why, size_t why_size)
+{
+    char **argv = calloc(n + 6, sizeof *argv);
+    if (argv == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    size_t a = 0;
+    argv[a++] = (char *)path;
+    argv[a++] = "-i";
+    argv[a++] = "-f";
+    argv[a++] = (char *)(sender && *sender ? sender : "<>");
+    argv[a++] = "--";
+    for (size_t i = 0; i < n; i++)
+        argv[a++] = rcpts[i];
+    argv[a] = NULL;
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(why, why_size, "pipe: %s", strerror(errno));
+        free(argv);
+        return -1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_size, "fork: %s", strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        free(argv);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[0], STDIN_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(path, argv);
+        fprintf(stderr, "domauth: cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    free(argv);
+    close(fds[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    bool write_failed = false;
+    for (size_t i = 0; i < len && !write_failed;) {
+        size_t j = i;
+        while (j < len && !(message[j] == '\r' && j + 1 < len && message[j + 1] == '\n'))
+            j++;
+        if (j > i && write(fds[1], message + i, j - i) != (ssize_t)(j - i))
+            write_failed = true;
+        i = j;
+        if (i < len) { /* CRLF: LF */
+            if (write(fds[1], "\n", 1) != 1)
+                write_failed = true;
+            i += 2;
+        }
+    }
+    close(fds[1]);
+    signal(SIGPIPE, old);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
+        snprintf(why, why_size, "%s %s (status %d)", path,
+                 write_failed ? "did not take the whole message" : "failed",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Re-injects each message with its original envelope (or to --to), then
+ * marks it released. A local submission is not checked by domauthd (no
+ * client address), so it is not quarantined again. */
+static int do_release(const q_options *o, char **ids, int n)
+{
+    quarantine *q;
+    int status = open_q(o, true, &q);
+    if (status != 0)
+        return status;
+    quarantine_index *x = quarantine_get_index(q);
+    const char *sendmail = o->sendmail ? o->sendmail : "/usr/sbin/sendmail";
+    int result = 0;
+    for (int i = 0; i < n; i++) {
+        found_row f;
+        char why[700];
+        int rc = valid_id(ids[i]) ? find(q, o, ids[i], &f) : 1;
+        if (rc != 0) {
+            fprintf(stderr, "domauth: %s is not in the quarantine\n", ids[i]);
+            result = 1;
+            continue;
+        }
+        if (f.state && *f.state && strcmp(f.state, "quarantined") != 0) {
+            fprintf(stderr, "domauth: %s is %s, not quarantined\n", ids[i], f.state);
+            free(f.path);
+            free(f.state);
+            result = 1;
+            continue;
+        }
+        spool_entry e;
+        char *message = NULL;
+        size_t len = 0;
+        bool found = false;
+        if (spool_read(f.path, &e, &message, &len, why, sizeof why) != 0) {
+            fprintf(stderr, "domauth: %s\n", why);
+            result = 1;
+        } else {
+            char *to[1] = {(char *)o->to};
+            char **rcpts = o->to ? to : e.rcpts;
+            size_t count = o->to ? 1 : e.rcpt_count;
+            if (count == 0) {
+                fprintf(stderr, "domauth: %s has no recipients; give --to\n", ids[i]);
+                result = 1;
+            } else if (run_sendmail(sendmail, e.mail_from, rcpts, count, message, len, why,
+                                    sizeof why) != 0) {
+                fprintf(stderr, "domauth: %s: %s; still quarantined\n", ids[i], why);
+                result = 1;
+            } else if (x != NULL &&
+                       x->ops->set_state(x, ids[i], "released", (int64_t)time(NULL),
+                                         user_name(), &found, why, sizeof why) != 0) {
+                fprintf(stderr, "domauth: %s released, but the index says otherwise: %s\n",
+                        ids[i], why);
+                result = 1;
+            } else {
+                /* The MTA has the message now: the copy goes, the row stays
+                 * as the record (who, when). */
+                if (unlink(f.path) != 0 && errno != ENOENT)
+                    fprintf(stderr, "domauth: %s: %s\n", f.path, strerror(errno));
+                printf("released %s to %zu recipient%s\n", ids[i], count, count == 1 ? "" : "s");
+            }
+            free(message);
+            spool_entry_free(&e);
+        }
+        free(f.path);
+        free(f.state);
+    }
+    quarantine_close(q);
+    return result;
+}
+
 static int do_delete(const q_options *o, char **ids, int n)
 {
     quarantine *q;
@@ -461,7 +625,7 @@ static int do_delete(const q_options *o, char **ids, int n)
             fprintf(stderr, "domauth: %s: %s\n", f.path, strerror(errno));
             result = 1;
         } else if (x != NULL && x->ops->set_state(x, ids[i], "deleted", (int64_t)time(NULL),
-                                                  &found, why, sizeof why) != 0) {
+                                                  user_name(), &found, why, sizeof why) != 0) {
             fprintf(stderr, "domauth: %s\n", why);
             result = 1;
         } else {
@@ -518,6 +682,8 @@ int cmd_quarantine(int argc, char **argv)
         {"limit", required_argument, NULL, O_LIMIT},
         {"json", no_argument, NULL, O_JSON},
         {"now", required_argument, NULL, O_NOW},
+        {"to", required_argument, NULL, O_TO},
+        {"sendmail", required_argument, NULL, O_SENDMAIL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -552,6 +718,8 @@ int cmd_quarantine(int argc, char **argv)
             break;
         case O_JSON: o.json = true; break;
         case O_NOW: o.now = optarg; break;
+        case O_TO: o.to = optarg; break;
+        case O_SENDMAIL: o.sendmail = optarg; break;
         case 'h': fputs(usage_quarantine, stdout); return 0;
         default: fputs(usage_quarantine, stderr); return CLI_EXIT_USAGE;
         }
@@ -560,13 +728,14 @@ int cmd_quarantine(int argc, char **argv)
     int nrest = argc - 1 - optind;
     int status;
     bool known = !strcmp(verb, "list") || !strcmp(verb, "show") || !strcmp(verb, "delete") ||
-                 !strcmp(verb, "purge");
+                 !strcmp(verb, "purge") || !strcmp(verb, "release");
     if (!known) {
         fprintf(stderr, "domauth: unknown quarantine command '%s'\n\n%s", verb,
                 usage_quarantine);
         return CLI_EXIT_USAGE;
     }
-    if ((!strcmp(verb, "show") && nrest != 1) || (!strcmp(verb, "delete") && nrest < 1) ||
+    if ((!strcmp(verb, "show") && nrest != 1) ||
+        ((!strcmp(verb, "delete") || !strcmp(verb, "release")) && nrest < 1) ||
         ((!strcmp(verb, "list") || !strcmp(verb, "purge")) && nrest != 0)) {
         fputs(usage_quarantine, stderr);
         return CLI_EXIT_USAGE;
@@ -579,6 +748,8 @@ int cmd_quarantine(int argc, char **argv)
         status = do_show(&o, rest[0]);
     else if (!strcmp(verb, "delete"))
         status = do_delete(&o, rest, nrest);
+    else if (!strcmp(verb, "release"))
+        status = do_release(&o, rest, nrest);
     else
         status = do_purge(&o);
     free(o.cfg_dir);

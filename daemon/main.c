@@ -393,13 +393,17 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->policy_listen, cfg->policy_listen) || !same(old->user, cfg->user) ||
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
-        !same(old->control_listen, cfg->control_listen))
-        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
-                                "database change only at restart; the rest applies now");
+        !same(old->control_listen, cfg->control_listen) ||
+        (d->quarantine != NULL && !same(old->quarantine_dir, cfg->quarantine_dir)))
+        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers, "
+                                "database and quarantine_dir change only at restart; the rest "
+                                "applies now");
     config_ref *previous = d->config;
     d->config = fresh;
     config_ref_put(previous); /* sessions that started under it keep it */
     quarantine_start(d, cfg);
+    if (d->quarantine != NULL)
+        quarantine_set_days(d->quarantine, cfg->quarantine_days);
     int priority = LOG_WARNING;
     tell_admin(&fresh->config, say_log, &priority);
     daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,

@@ -55,6 +55,12 @@ void quarantine_close(quarantine *q)
     free(q);
 }
 
+void quarantine_set_days(quarantine *q, unsigned days)
+{
+    if (days > 0)
+        q->days = days;
+}
+
 spool *quarantine_spool(quarantine *q)
 {
     return q->spool;

@@ -32,6 +32,7 @@ typedef struct quarantine_row {
     uint64_t size;
     const char *state;          /* "quarantined", "released", "deleted" */
     int64_t state_time;
+    const char *state_by;       /* who: a user name, "purge"; NULL when quarantined */
 } quarantine_row;
 
 /* Which rows: every filter that is set must match. */
@@ -60,9 +61,10 @@ typedef struct quarantine_index_ops {
     int (*add)(quarantine_index *x, const quarantine_row *row, char *why, size_t why_size);
     int (*query)(quarantine_index *x, const quarantine_query *q, quarantine_row_fn *fn,
                  void *ctx, char *why, size_t why_size);
-    /* Sets the state of one row; *found says whether it exists. */
+    /* Sets the state of one row (when, by whom); *found says whether it
+     * exists. */
     int (*set_state)(quarantine_index *x, const char *id, const char *state, int64_t when,
-                     bool *found, char *why, size_t why_size);
+                     const char *by, bool *found, char *why, size_t why_size);
     /* For the quarantined rows with time < before, oldest first, at most
      * limit (0: all): remove their files and mark them deleted at when. */
     int (*expire)(quarantine_index *x, int64_t before, uint64_t limit, int64_t when,
@@ -92,6 +94,8 @@ typedef struct quarantine quarantine;
 
 quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_size);
 void quarantine_close(quarantine *q);
+/* A new retention (a reload), for the purges from now on. */
+void quarantine_set_days(quarantine *q, unsigned days);
 spool *quarantine_spool(quarantine *q);
 quarantine_index *quarantine_get_index(quarantine *q); /* NULL: none */
 

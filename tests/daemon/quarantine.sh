@@ -139,6 +139,44 @@ del=$("$domauth_bin" quarantine delete "$1" --config "$workdir/domauth.conf" 2>&
 report "$([ ! -f "$q/new/$1" ] && printf '%s' "$del" | grep -q "deleted $1" && echo 1 || echo 0)" \
     "delete removes the file and marks it" "$del"
 
+# release: sendmail -i -f SENDER -- RCPTS with the message, then marked.
+cat > "$workdir/sendmail" <<SH
+#!/bin/sh
+printf '%s\n' "\$@" > "$workdir/sendmail.args"
+cat > "$workdir/sendmail.in"
+SH
+chmod +x "$workdir/sendmail"
+start_daemon
+send "$workdir/m1.eml" "" > /dev/null 2>&1
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+rid=$("$domauth_bin" quarantine list --json --config "$workdir/domauth.conf" 2>/dev/null |
+      "$python" -c 'import json, sys
+for line in sys.stdin:
+    o = json.loads(line)
+    if o["state"] == "quarantined" and o["problem"] is None: print(o["id"]); break')
+rel=$("$domauth_bin" quarantine release "$rid" --sendmail "$workdir/sendmail" --config "$workdir/domauth.conf" 2>&1)
+args=$(tr '\n' ' ' < "$workdir/sendmail.args" 2>/dev/null)
+report "$([ "$args" = "-i -f a@sender.test -- b@dest.test " ] &&
+          printf '%s' "$rel" | grep -q "released $rid to 1 recipient" && echo 1 || echo 0)" \
+    "release runs sendmail -i -f SENDER -- RCPTS" "args: $args; $rel"
+report "$(printf 'From: <a@sender.test>\nSubject: kept for review\n\nline one\nline two\n' | cmp -s - "$workdir/sendmail.in" && echo 1 || echo 0)" \
+    "sendmail gets the message as received (line ends as LF)" "$(od -c "$workdir/sendmail.in" | head -5)"
+st=$("$domauth_bin" quarantine list --state released --json --config "$workdir/domauth.conf" 2>&1)
+report "$(printf '%s' "$st" | grep -q "\"id\":\"$rid\".*\"state\":\"released\"" &&
+          printf '%s' "$st" | grep -q "\"state_by\":\"$(id -un)\"" && [ ! -f "$q/new/$rid" ] && echo 1 || echo 0)" \
+    "released: marked with who, the copy removed" "$st"
+again=$("$domauth_bin" quarantine release "$rid" --sendmail "$workdir/sendmail" --config "$workdir/domauth.conf" 2>&1); rc=$?
+report "$([ $rc = 1 ] && printf '%s' "$again" | grep -q "is released, not quarantined" && echo 1 || echo 0)" \
+    "a second release is refused" "rc $rc: $again"
+printf '#!/bin/sh\ncat > /dev/null\nexit 75\n' > "$workdir/sendmail-fails"; chmod +x "$workdir/sendmail-fails"
+start_daemon
+send "$workdir/m1.eml" "" > /dev/null 2>&1
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+fid=$(ls -t "$q/new" | head -1)
+out=$("$domauth_bin" quarantine release "$fid" --to postmaster@dest.test --sendmail "$workdir/sendmail-fails" --config "$workdir/domauth.conf" 2>&1); rc=$?
+report "$([ $rc = 1 ] && [ -f "$q/new/$fid" ] && printf '%s' "$out" | grep -q "failed (status 75); still quarantined" && echo 1 || echo 0)" \
+    "a sendmail that fails leaves the message quarantined" "rc $rc: $out"
+
 # A full spool (a 64 KiB tmpfs, with root): tempfail and the log line.
 if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
     mkdir -p "$workdir/full"

@@ -211,7 +211,7 @@ static void free_list(char **list, size_t n)
 
 #define COLUMNS                                                                        \
     "id, path, time, sender, rcpts, domain, results, reasons, told, queue_id, client_ip," \
-    " size, state, state_time"
+    " size, state, state_time, state_by"
 
 static int query_rows(quarantine_index *base, const quarantine_query *q, quarantine_row_fn *fn,
                       void *ctx, char *why, size_t why_size)
@@ -267,6 +267,7 @@ static int query_rows(quarantine_index *base, const quarantine_query *q, quarant
             .size = (uint64_t)sqlite3_column_int64(st, 11),
             .state = (const char *)sqlite3_column_text(st, 12),
             .state_time = sqlite3_column_int64(st, 13),
+            .state_by = (const char *)sqlite3_column_text(st, 14),
         };
         int stop = fn(ctx, &r);
         free_list(rcpts, nr);
@@ -286,16 +287,19 @@ static int query_rows(quarantine_index *base, const quarantine_query *q, quarant
 }
 
 static int set_state(quarantine_index *base, const char *id, const char *state, int64_t when,
-                     bool *found, char *why, size_t why_size)
+                     const char *by, bool *found, char *why, size_t why_size)
 {
     sqlite_index *x = (sqlite_index *)base;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(x->db, "UPDATE quarantine SET state = ?1, state_time = ?2 WHERE id = ?3",
+    if (sqlite3_prepare_v2(x->db,
+                           "UPDATE quarantine SET state = ?1, state_time = ?2, state_by = ?4"
+                           " WHERE id = ?3",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(x, "update", why, why_size);
     sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, when);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    bind_text(st, 4, by);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     *found = sqlite3_changes(x->db) > 0;
@@ -317,8 +321,8 @@ static int expire(quarantine_index *base, int64_t before, uint64_t limit, int64_
                            " AND time < ?1 ORDER BY time, id LIMIT ?2",
                            -1, &pick, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(x->db,
-                           "UPDATE quarantine SET state = 'deleted', state_time = ?1"
-                           " WHERE id = ?2",
+                           "UPDATE quarantine SET state = 'deleted', state_time = ?1,"
+                           " state_by = 'purge' WHERE id = ?2",
                            -1, &mark, NULL) != SQLITE_OK) {
         fail(x, "purge", why, why_size);
         goto out;

@@ -58,7 +58,8 @@
  * (store/quarantine_store.h). The spool file is the message and its facts;
  * this is what lists and filters them without opening every file. rcpts
  * and results are JSON arrays of strings ("spf=fail"); state is
- * quarantined, released or deleted, state_time when it became so. The
+ * quarantined, released or deleted, state_time when it became so and
+ * state_by who made it so (a user name, "purge"). The
  * events table is unchanged. */
 #define EVENT_SQLITE_V3_UPGRADE                                                     \
     "CREATE TABLE IF NOT EXISTS quarantine ("                                      \
@@ -66,7 +67,7 @@
     " sender TEXT, rcpts TEXT NOT NULL DEFAULT '[]', domain TEXT COLLATE NOCASE,"  \
     " results TEXT NOT NULL DEFAULT '[]', reasons TEXT, told TEXT, queue_id TEXT," \
     " client_ip TEXT, size INTEGER, state TEXT NOT NULL DEFAULT 'quarantined',"    \
-    " state_time INTEGER);"                                                        \
+    " state_time INTEGER, state_by TEXT);"                                         \
     "CREATE INDEX IF NOT EXISTS quarantine_state_time ON quarantine (state, time);"
 
 /* The columns after id, in the order of enum event_field, then the two

@@ -19,15 +19,15 @@ enum {
 int cmd_spf_batch(int argc, char **argv);
 int cmd_spf_lint(int argc, char **argv);
 int cmd_spf_wizard(int argc, char **argv);
+int cmd_spf_flatten(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_xmail_filter(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 int cmd_quarantine(int argc, char **argv);
-
-/* A time as domauth log takes it: "@EPOCH", an age ("30m", "7d") back
- * from now, or a date (log.c). */
-bool cli_parse_time(const char *s, int64_t now, int64_t *out);
 
 /* Shared by the commands (domauth.c). */
 struct uv_loop_s;
@@ -42,6 +42,21 @@ int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
  * escape sequences or forge lines. With lines, '\n', '\t' and a CR before
  * LF pass as well. */
 void cli_put_safe(FILE *out, const char *s, bool lines);
+
+/* The event store, for the commands that read it (store_cli.c). */
+#define CLI_DEFAULT_CONFIG "/etc/domauth/domauth.conf"
+#define CLI_DEFAULT_DATABASE "/var/lib/domauth/events.db"
+struct event_store;
+/* TIME on the command line: 2026-11-22[T10:00[:30]] local time, @SECONDS,
+ * or an age (90s 30m 1h 7d 2w) counted back from now. */
+bool cli_parse_time(const char *s, int64_t now, int64_t *out);
+void cli_format_time(int64_t t, char *buf, size_t size); /* local "YYYY-MM-DD HH:MM:SS" */
+/* --database, else the 'database' key of config (or of the default file
+ * when it exists), else the default path. *path is the caller's to free;
+ * returns 0 or an exit status after printing why. */
+int cli_database_path(const char *database, const char *config, char **path);
+/* Read-only, or for purging. Returns 0 or an exit status. */
+int cli_open_store(const char *path, bool purging, struct event_store **store);
 void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines);
 
 #endif

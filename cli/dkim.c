@@ -36,15 +36,25 @@ enum {
 };
 
 static const char usage_dkim[] =
-    "usage: domauth dkim keygen|sign|verify|check-dns [options]\n"
+    "usage: domauth dkim keygen|record|sign|verify|check-dns [options]\n"
     "\n"
     "DKIM (RFC 6376, RFC 8301, RFC 8463):\n"
     "  keygen      make a signing key and print the TXT record to publish\n"
+    "  record      print the TXT record of an existing private key\n"
     "  sign        sign the message on stdin; print the signature and the message\n"
     "  verify      verify every signature of the message on stdin\n"
     "  check-dns   check a published key record (and that it fits a private key)\n"
     "\n"
     "  domauth dkim VERB --help   shows the options of a verb\n";
+
+static const char usage_record[] =
+    "usage: domauth dkim record --key FILE --domain D --selector S\n"
+    "\n"
+    "Prints the TXT record for S._domainkey.D of an existing private key (PEM,\n"
+    "RSA or Ed25519, or a base64 Ed25519 seed: the keys domauth signs with,\n"
+    "OpenDKIM's included) as a BIND zone line, split into strings of at most\n"
+    "255 bytes, as keygen prints it. Nothing is written.\n"
+    "Exit status: 0, 64 usage error, 66 the key cannot be read or used.\n";
 
 static const char usage_keygen[] =
     "usage: domauth dkim keygen --domain D --selector S [--type rsa|ed25519]\n"
@@ -279,6 +289,50 @@ static int cmd_keygen(int argc, char **argv)
     if (pem != NULL)
         explicit_bzero(pem, strlen(pem));
     free(pem);
+    free(record);
+    da_dkim_key_free(key);
+    return status;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+    enum { O_DOMAIN = 256, O_SELECTOR, O_KEY };
+    static const struct option options[] = {
+        {"domain", required_argument, NULL, O_DOMAIN},
+        {"selector", required_argument, NULL, O_SELECTOR},
+        {"key", required_argument, NULL, O_KEY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *domain = NULL, *selector = NULL, *key_path = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case O_DOMAIN: domain = optarg; break;
+        case O_SELECTOR: selector = optarg; break;
+        case O_KEY: key_path = optarg; break;
+        case 'h': fputs(usage_record, stdout); return 0;
+        default: fputs(usage_record, stderr); return EXIT_USAGE;
+        }
+    }
+    if (domain == NULL || selector == NULL || key_path == NULL || optind < argc) {
+        fprintf(stderr, "domauth: --key, --domain and --selector are required\n%s", usage_record);
+        return EXIT_USAGE;
+    }
+    if (!is_plain_name(domain) || !is_plain_name(selector)) {
+        fprintf(stderr, "domauth: the domain and selector must be DNS names\n");
+        return EXIT_USAGE;
+    }
+    da_dkim_key *key = load_key_file(key_path);
+    if (key == NULL)
+        return EXIT_NOINPUT;
+    char *record = da_dkim_key_record(key);
+    int status = EXIT_SOFTWARE;
+    if (record != NULL) {
+        print_bind_record(selector, domain, record);
+        status = EXIT_PASS;
+    }
     free(record);
     da_dkim_key_free(key);
     return status;
@@ -775,6 +829,8 @@ int cmd_dkim(int argc, char **argv)
     }
     if (strcmp(argv[1], "keygen") == 0)
         return cmd_keygen(argc - 1, argv + 1);
+    if (strcmp(argv[1], "record") == 0)
+        return cmd_record(argc - 1, argv + 1);
     if (strcmp(argv[1], "sign") == 0)
         return cmd_sign(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)

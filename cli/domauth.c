@@ -47,11 +47,15 @@ static const char usage_main[] =
     "  spf batch   check many senders at once, one request a line on stdin\n"
     "  spf lint    check a domain's published SPF tree, or one record's syntax\n"
     "  spf wizard  build an SPF record for a domain from answers, and check it\n"
+    "  spf flatten a domain's SPF tree as ip4/ip6 records within the limits\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
+    "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
+    "  report      what enforcement would cost, from the log (domauth report --help)\n"
+    "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
     "  reload      make domauthd reload its configuration; says if it took\n"
     "\n"
@@ -370,7 +374,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
     if (strcmp(argv[1], "quarantine") == 0) return cmd_quarantine(argc - 1, argv + 1);
+    if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "xmail-filter") == 0) return cmd_xmail_filter(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "spf") == 0) {
@@ -386,6 +393,8 @@ int main(int argc, char **argv)
             return cmd_spf_lint(argc - 2, argv + 2);
         if (strcmp(argv[2], "wizard") == 0)
             return cmd_spf_wizard(argc - 2, argv + 2);
+        if (strcmp(argv[2], "flatten") == 0)
+            return cmd_spf_flatten(argc - 2, argv + 2);
         if (strcmp(argv[2], "batch") == 0)
             return cmd_spf_batch(argc - 2, argv + 2);
         fprintf(stderr, "domauth: unknown spf command '%s'\n\n%s", argv[2], usage_main);

@@ -20,15 +20,14 @@
 #include "util/file.h"
 #include "util/json.h"
 
-#define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
-#define DEFAULT_DATABASE "/var/lib/domauth/events.db"
+#define DEFAULT_CONFIG CLI_DEFAULT_CONFIG
+#define DEFAULT_DATABASE CLI_DEFAULT_DATABASE
 
 enum {
     DEFAULT_LIMIT = 100,
     MAX_LIST_ITEMS = 16,  /* values in one --result or --action list */
     MAX_METHOD = 32,      /* bytes of a --method name */
     COLUMN_CAP = 40,      /* wider values are shown whole but not aligned */
-    BUSY_TIMEOUT_MS = 10000,
 };
 
 static const char usage_log[] =
@@ -49,7 +48,8 @@ static const char usage_log[] =
     "  --result R[,R...]     SPF result: pass fail softfail neutral none\n"
     "                        temperror permerror; with --method, that method's\n"
     "                        result (also policy)\n"
-    "  --ip IP               client address, as domauthd wrote it\n"
+    "  --ip IP|NET           client address, as domauthd wrote it, or a\n"
+    "                        network: 192.0.2.0/24, 2001:db8::/32\n"
     "  --domain D            the checked domain (case does not matter); with\n"
     "                        --method, the domain of that result (DKIM's d=)\n"
     "  --action A[,A...]     what was done, or what monitor mode held back:\n"
@@ -99,95 +99,6 @@ typedef struct log_query {
     char *copies[2];
     const char *results[MAX_LIST_ITEMS], *actions[MAX_LIST_ITEMS];
 } log_query;
-
-/* ------------------------------------------------------------- time */
-
-/* Reads exactly `digits` decimal digits at *p. */
-static bool read_digits(const char **p, int digits, int *value)
-{
-    int v = 0;
-    for (int i = 0; i < digits; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (c - '0');
-    }
-    *p += digits;
-    *value = v;
-    return true;
-}
-
-/* "2026-11-22", "2026-11-22T10:00", "2026-11-22 10:00:30", local time. */
-static bool parse_date(const char *s, int64_t *out)
-{
-    struct tm tm = {0};
-    int year, month, day, hour = 0, minute = 0, second = 0;
-    const char *p = s;
-    if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &month) ||
-        *p++ != '-' || !read_digits(&p, 2, &day))
-        return false;
-    if (*p == 'T' || *p == ' ') {
-        p++;
-        if (!read_digits(&p, 2, &hour) || *p++ != ':' || !read_digits(&p, 2, &minute))
-            return false;
-        if (*p == ':' && (p++, !read_digits(&p, 2, &second)))
-            return false;
-    }
-    if (*p != '\0' || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-        minute > 59 || second > 60)
-        return false;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    if (t == (time_t)-1 || tm.tm_mday != day) /* mktime moved 2026-02-30 to March */
-        return false;
-    *out = (int64_t)t;
-    return true;
-}
-
-/* "@1700000000", or an age such as "30m" counted back from now. */
-static bool parse_time(const char *s, int64_t now, int64_t *out)
-{
-    char *end;
-    if (s[0] == '@') {
-        errno = 0;
-        long long v = strtoll(s + 1, &end, 10);
-        if (errno != 0 || end == s + 1 || *end != '\0')
-            return false;
-        *out = v;
-        return true;
-    }
-    if (s[0] >= '0' && s[0] <= '9' && strchr("smhdw", s[strlen(s) - 1]) != NULL &&
-        strchr(s, '-') == NULL) {
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        static const char units[] = "smhdw";
-        static const int64_t seconds[] = {1, 60, 3600, 86400, 604800};
-        if (errno != 0 || end[0] == '\0' || end[1] != '\0' || v > 100ull * 365 * 86400)
-            return false;
-        *out = now - (int64_t)v * seconds[strchr(units, end[0]) - units];
-        return true;
-    }
-    return parse_date(s, out);
-}
-
-bool cli_parse_time(const char *s, int64_t now, int64_t *out)
-{
-    return parse_time(s, now, out);
-}
-
-static void format_time(int64_t t, char *buf, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (localtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-        snprintf(buf, size, "@%lld", (long long)t);
-}
 
 /* ------------------------------------------------------------ query */
 
@@ -242,7 +153,17 @@ static int query_build(log_query *lq, const log_options *o)
     q->since = o->since;
     q->have_until = o->have_until;
     q->until = o->until;
-    q->client_ip = o->ip;
+    if (o->ip != NULL && strchr(o->ip, '/') != NULL) {
+        if (!event_query_network_valid(o->ip)) {
+            fprintf(stderr, "domauth: --ip: '%s' is not ADDRESS/PREFIX (192.0.2.0/24, "
+                            "2001:db8::/32)\n",
+                    o->ip);
+            return CLI_EXIT_USAGE;
+        }
+        q->client_net = o->ip;
+    } else {
+        q->client_ip = o->ip;
+    }
     q->domain = o->domain;
     q->skipped = o->skipped;
     q->limit = o->limit;
@@ -360,7 +281,7 @@ static bool row_fill(table_row *row, const event_record *r, const event_query *q
     const char *v[COLS];
     const char *result = r->result, *domain = r->domain, *why_text;
     char when[64], action_cell[128], why[600];
-    format_time(r->time, when, sizeof when);
+    cli_format_time(r->time, when, sizeof when);
     snprintf(action_cell, sizeof action_cell, "%.40s%s%.40s%s", r->action ? r->action : "-",
              r->held_action ? "(" : "", r->held_action ? r->held_action : "",
              r->held_action ? ")" : "");
@@ -555,8 +476,8 @@ static int summarize(event_store *store, const event_query *q, const log_options
         char first[64], last[64];
         printf("%llu event%s", total, total == 1 ? "" : "s");
         if (total > 0) {
-            format_time(sum.first, first, sizeof first);
-            format_time(sum.last, last, sizeof last);
+            cli_format_time(sum.first, first, sizeof first);
+            cli_format_time(sum.last, last, sizeof last);
             printf(", from %s to %s", first, last);
         }
         printf("\n");
@@ -581,69 +502,12 @@ static int purge(event_store *store, int64_t before)
         return CLI_EXIT_SOFTWARE;
     }
     char when[64];
-    format_time(before, when, sizeof when);
+    cli_format_time(before, when, sizeof when);
     printf("%llu events before %s deleted\n", (unsigned long long)deleted, when);
     return 0;
 }
 
 /* --------------------------------------------------- database access */
-
-/* The database path: --database, else the configuration's 'database' key,
- * else the default. Sets *path (to free) or returns an exit status. */
-static int database_path(const log_options *o, char **path)
-{
-    if (o->database != NULL)
-        return (*path = strdup(o->database)) ? 0 : CLI_EXIT_SOFTWARE;
-    const char *file = o->config ? o->config : DEFAULT_CONFIG;
-    size_t len = 0;
-    char why[300];
-    char *text = util_read_file(file, 16u << 20, &len, why, sizeof why);
-    if (text == NULL) {
-        if (o->config != NULL || errno != ENOENT) {
-            fprintf(stderr, "domauth: %s\n", why);
-            if (o->config != NULL)
-                return CLI_EXIT_NOINPUT;
-        }
-        return (*path = strdup(DEFAULT_DATABASE)) ? 0 : CLI_EXIT_SOFTWARE;
-    }
-    domauth_config cfg;
-    char err[512] = "";
-    int status = 0;
-    if (config_init(&cfg) != 0) {
-        free(text);
-        return CLI_EXIT_SOFTWARE;
-    }
-    if (config_parse(&cfg, file, text, len, err, sizeof err) != 0) {
-        fprintf(stderr, "domauth: %s\n", err);
-        free(text);
-        return CLI_EXIT_DATAERR;
-    }
-    free(text);
-    if (cfg.database == NULL || cfg.database[0] == '\0') {
-        fprintf(stderr, "domauth: %s sets no database (database = ); give --database\n", file);
-        status = CLI_EXIT_NOINPUT;
-    } else if ((*path = strdup(cfg.database)) == NULL) {
-        status = CLI_EXIT_SOFTWARE;
-    }
-    config_free(&cfg);
-    return status;
-}
-
-/* Opens the store (read-only unless purging). Returns 0 or an exit status. */
-static int open_store(const char *path, bool purging, event_store **store)
-{
-    event_store_options so = {.access = purging ? EVENT_STORE_PURGE : EVENT_STORE_READ,
-                              .busy_timeout_ms = BUSY_TIMEOUT_MS};
-    char why[512];
-    *store = event_store_open(path, &so, why, sizeof why);
-    if (*store == NULL) {
-        fprintf(stderr, "domauth: %s\n", why);
-        return CLI_EXIT_NOINPUT;
-    }
-    if (why[0] != '\0')
-        fprintf(stderr, "domauth: warning: %s\n", why);
-    return 0;
-}
 
 /* ---------------------------------------------------------- options */
 
@@ -688,7 +552,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         case O_UNTIL:
         case O_PURGE: {
             int64_t *t = c == O_SINCE ? &o->since : c == O_UNTIL ? &o->until : &o->purge_before;
-            if (!parse_time(optarg, now, t)) {
+            if (!cli_parse_time(optarg, now, t)) {
                 fprintf(stderr, "domauth: --%s: '%s' is not a time (2026-11-22, "
                                 "2026-11-22T10:00, @SECONDS, or an age like 30m, 1h, 7d)\n",
                         options[c - O_DATABASE].name, optarg);
@@ -739,8 +603,8 @@ int cmd_log(int argc, char **argv)
     }
     char *path = NULL;
     event_store *store = NULL;
-    if ((status = database_path(&o, &path)) == 0 &&
-        (status = open_store(path, o.have_purge, &store)) == 0) {
+    if ((status = cli_database_path(o.database, o.config, &path)) == 0 &&
+        (status = cli_open_store(path, o.have_purge, &store)) == 0) {
         if (o.have_purge)
             status = purge(store, o.purge_before);
         else if (o.summary)

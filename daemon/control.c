@@ -3,7 +3,8 @@
  * `domauth status` and `domauth reload` ask:
  *   status   one JSON object: uptime, configuration and its last reload,
  *            listeners, and every counter (checks, results per method,
- *            actions, DNS cache, event log, sessions, errors)
+ *            actions, DNS cache, event log, sessions, errors, the SRS
+ *            socketmap's lookups by reply)
  *   status text   the same for a person
  *   reload   reloads as SIGHUP does; "ok" or "refused: why"
  * It carries no mail: a control socket that cannot be opened is logged and
@@ -91,6 +92,11 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "events", k->messages, &first);
     put_u64(sb, "checked", k->checked, &first);
     put_u64(sb, "skipped", k->skipped, &first);
+    strbuf_puts(sb, ", \"skipped_by\": {");
+    bool sfirst = true;
+    for (int r = 1; r < SKIP_REASON_COUNT; r++)
+        put_u64(sb, skip_reason_name((skip_reason)r), k->skipped_by[r], &sfirst);
+    strbuf_puts(sb, "}");
     put_u64(sb, "accepted", k->accepted, &first);
     put_u64(sb, "tagged", k->tagged, &first);
     put_u64(sb, "deferred", k->deferred, &first);
@@ -136,6 +142,13 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "request_timeouts", st->request_timeouts, &first);
     put_u64(sb, "reads_stopped", st->reads_stopped, &first);
     put_u64(sb, "protocol_errors", st->protocol_errors, &first);
+    strbuf_puts(sb, "}, \"socketmap\": {");
+    first = true;
+    put_u64(sb, "requests", st->socketmap.requests, &first);
+    put_u64(sb, "ok", st->socketmap.ok, &first);
+    put_u64(sb, "notfound", st->socketmap.notfound, &first);
+    put_u64(sb, "temp", st->socketmap.temp, &first);
+    put_u64(sb, "perm", st->socketmap.perm, &first);
     strbuf_puts(sb, "}}\n");
 }
 
@@ -162,6 +175,17 @@ static void status_text(domauthd *d, strbuf *sb)
     strbuf_printf(sb, "messages:   %llu (checked %llu, skipped %llu)\n",
                   (unsigned long long)k->messages, (unsigned long long)k->checked,
                   (unsigned long long)k->skipped);
+    /* "Nothing is being checked" must show at once: every skip by reason. */
+    strbuf_puts(sb, "skips:      ");
+    bool any_skip = false;
+    for (int r = 1; r < SKIP_REASON_COUNT; r++) {
+        if (k->skipped_by[r] == 0)
+            continue;
+        strbuf_printf(sb, "%s%s %llu", any_skip ? ", " : "", skip_reason_name((skip_reason)r),
+                      (unsigned long long)k->skipped_by[r]);
+        any_skip = true;
+    }
+    strbuf_puts(sb, any_skip ? "\n" : "none\n");
     strbuf_printf(sb, "actions:    accept %llu, tag %llu, defer %llu, reject %llu; "
                       "held back by monitor mode %llu\n",
                   (unsigned long long)k->accepted, (unsigned long long)k->tagged,
@@ -190,6 +214,13 @@ static void status_text(domauthd *d, strbuf *sb)
                   (unsigned long long)st->connections, (unsigned long long)st->sessions_refused,
                   (unsigned long long)st->idle_timeouts, (unsigned long long)st->request_timeouts,
                   (unsigned long long)st->protocol_errors);
+    const socketmap_stats *sm = &st->socketmap;
+    if (sm->requests > 0 || (d->config->config.srs_socketmap && *d->config->config.srs_socketmap))
+        strbuf_printf(sb, "socketmap:  %llu requests: ok %llu, notfound %llu, temp %llu, "
+                          "perm %llu\n",
+                      (unsigned long long)sm->requests, (unsigned long long)sm->ok,
+                      (unsigned long long)sm->notfound, (unsigned long long)sm->temp,
+                      (unsigned long long)sm->perm);
     strbuf_printf(sb, "errors:     %llu (out of memory, engine failures); invalid input %llu\n",
                   (unsigned long long)k->errors, (unsigned long long)k->invalid_input);
 }

@@ -23,21 +23,34 @@ typedef struct config_ref {
     unsigned refs;
     char host_name[256];
     struct da_dkim_key **dkim_keys; /* loaded from config.dkim_keys[i].path */
+    struct srs *srs;                /* [srs] with its secrets file; NULL without socketmap */
     svc_config svc;                 /* the service's view of the above */
 } config_ref;
 
 config_ref *config_ref_get(config_ref *ref);
 void config_ref_put(config_ref *ref);
 
+/* The listener registry: each protocol describes itself in one
+ * listener_kind (its file defines it), listed once in listen.c's table.
+ * Adding a listener adds a kind here, its file and one table line; no
+ * other listener's code changes. */
+typedef enum conn_kind { CONN_MILTER, CONN_POLICY, CONN_CONTROL, CONN_SOCKETMAP, CONN_KINDS } conn_kind;
+
+/* The SRS socketmap's lookups (socketmap_conn.c), by the reply given. */
+typedef struct socketmap_stats {
+    uint64_t requests, ok, notfound, temp, perm;
+} socketmap_stats;
+
 typedef struct daemon_stats {
     uint64_t connections, sessions_active, checks, skips, defers, rejects, held_back,
         protocol_errors;
-    uint64_t kind_sessions_active[3]; /* within sessions_active, by conn_kind */
+    uint64_t kind_sessions_active[CONN_KINDS]; /* within sessions_active, by conn_kind */
     uint64_t sessions_refused; /* over a session limit: closed at accept */
     uint64_t idle_timeouts;    /* closed: no request for *_idle_timeout */
     uint64_t request_timeouts; /* closed: a request not whole within request_timeout */
     uint64_t reads_stopped;    /* times a connection stopped reading: input or replies
                                   backed up (listen.c, HOLD_LIMIT and WRITE_LIMIT) */
+    socketmap_stats socketmap;
 } daemon_stats;
 
 /* A log line any client can make the daemon repeat (a refused connection, a
@@ -76,19 +89,13 @@ typedef struct domauthd {
     uv_timer_t grace; /* after SIGTERM: the longest sessions may still take */
     bool stopping;
     daemon_stats stats;
-    log_limit refusal_log[3], timeout_log[3]; /* indexed by conn_kind */
+    log_limit refusal_log[CONN_KINDS], timeout_log[CONN_KINDS]; /* indexed by conn_kind */
     int64_t started_at, reloaded_at;   /* seconds since the epoch */
     char last_reload[600];             /* "ok", or why the last reload was refused */
     uint64_t reloads, reloads_refused;
 } domauthd;
 
 /* ---- connections (listen.c) ---- */
-
-/* The listener registry: each protocol describes itself in one
- * listener_kind (its file defines it), listed once in listen.c's table.
- * Adding a listener adds a kind here, its file and one table line; no
- * other listener's code changes. */
-typedef enum conn_kind { CONN_MILTER, CONN_POLICY, CONN_CONTROL, CONN_KINDS } conn_kind;
 
 typedef struct conn conn;
 
@@ -97,6 +104,7 @@ typedef enum framing {
     FRAMING_LENGTH_PREFIX, /* a 4-byte big-endian length, then that many bytes */
     FRAMING_EMPTY_LINE,    /* name=value lines ending with an empty line */
     FRAMING_LINE,          /* one line */
+    FRAMING_NETSTRING,     /* "LEN:DATA," */
 } framing;
 
 /* What a protocol handler supplies. */
@@ -125,7 +133,8 @@ typedef struct listener_kind {
     bool serves_mail;      /* one such listener is needed to start */
 } listener_kind;
 
-extern const listener_kind milter_listener, policy_listener, control_listener;
+extern const listener_kind milter_listener, policy_listener, control_listener,
+    socketmap_listener;
 
 struct conn {
     union {
@@ -189,6 +198,14 @@ void conn_close_when_written(conn *c);
 
 extern const conn_handler milter_handler;
 extern const conn_handler policy_handler;
+extern const conn_handler socketmap_handler;
+
+/* The SRS rewriter of a configuration's [srs] section, with the secrets
+ * (the text of the secrets file, len bytes; source names it in errors).
+ * NULL with why in err: a setting the engine refuses, no secret in the
+ * text, out of memory (socketmap_conn.c). */
+struct srs *socketmap_srs_new(const domauth_config *cfg, const char *secrets, size_t len,
+                              const char *source, char *err, size_t err_size);
 
 /* ---- what the control listener asks of the daemon (main.c) ---- */
 

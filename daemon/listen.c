@@ -7,7 +7,7 @@
  * bytes for a paused handler, or has WRITE_LIMIT bytes of replies unsent,
  * stops reading until that drains, so the kernel's flow control makes the
  * client wait. In number: per listener (milter_max_sessions,
- * policy_max_sessions) and overall (max_sessions). In time: a session with
+ * policy_max_sessions, socketmap_max_sessions) and overall (max_sessions). In time: a session with
  * no complete request for *_idle_timeout seconds, or a request begun but not
  * whole after request_timeout seconds, is closed; neither runs while a check
  * is pending. Refusals and timeouts are logged at a limited rate. */
@@ -58,6 +58,7 @@ static const listener_kind *const kinds[CONN_KINDS] = {
     [CONN_MILTER] = &milter_listener,
     [CONN_POLICY] = &policy_listener,
     [CONN_CONTROL] = &control_listener,
+    [CONN_SOCKETMAP] = &socketmap_listener,
 };
 
 const char *listener_address(const listener *l)
@@ -324,6 +325,37 @@ static void update_reading(conn *c)
 static bool follow_framing(conn *c, const uint8_t *p, size_t n)
 {
     bool ended = false;
+    if (kinds[c->kind]->framing == FRAMING_NETSTRING) {
+        /* "LEN:DATA,": digits, then LEN bytes and the comma. */
+        while (n > 0) {
+            if (c->frame_left > 0) {
+                size_t take = n < c->frame_left ? n : c->frame_left;
+                c->frame_left -= (uint32_t)take;
+                p += take;
+                n -= take;
+                ended = ended || c->frame_left == 0;
+                continue;
+            }
+            uint8_t b = *p++;
+            n--;
+            if (b >= '0' && b <= '9') {
+                c->length_have = 1;
+                if (c->length_acc < 100000000) /* the handler refuses far less */
+                    c->length_acc = c->length_acc * 10 + (uint32_t)(b - '0');
+            } else if (b == ':' && c->length_have) {
+                c->frame_left = c->length_acc + 1; /* the data and its comma */
+                c->length_have = 0;
+                c->length_acc = 0;
+            } else {
+                /* No netstring: the handler refuses it and closes. */
+                c->length_have = 0;
+                c->length_acc = 0;
+                ended = true;
+            }
+        }
+        c->mid_request = c->length_have > 0 || c->frame_left > 0;
+        return ended;
+    }
     if (kinds[c->kind]->framing == FRAMING_LENGTH_PREFIX) {
         while (n > 0) {
             if (c->frame_left > 0) {
@@ -673,7 +705,8 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
         mail = mail || kinds[k]->serves_mail;
     }
     if (!mail) {
-        snprintf(err, err_size, "no listener configured: set milter or policy in [daemon]");
+        snprintf(err, err_size, "no listener configured: set milter or policy in [daemon], "
+                                "or socketmap in [srs]");
         return -1;
     }
     bool both = cfg->milter_listen && *cfg->milter_listen && cfg->policy_listen &&

@@ -18,6 +18,7 @@
 
 #include "domauth_dkim.h"
 #include "domauthd.h"
+#include "srs/srs.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -57,6 +58,7 @@ void config_ref_put(config_ref *ref)
         for (size_t i = 0; ref->dkim_keys && i < ref->config.dkim_key_count; i++)
             da_dkim_key_free(ref->dkim_keys[i]);
         free(ref->dkim_keys);
+        srs_free(ref->srs);
         config_free(&ref->config);
         free(ref);
     }
@@ -87,6 +89,32 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
             snprintf(err, err_size, "%s:%u: key: %s", cfg->path, k->line, why);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* The SRS secrets of [srs], when the socketmap is on; an error names the
+ * config line and the file. Read like the DKIM keys: at start, -t and every
+ * reload, so the run-as user must be able to read the file. */
+static int load_srs(config_ref *ref, char *err, size_t err_size)
+{
+    const domauth_config *cfg = &ref->config;
+    if (cfg->srs_socketmap == NULL || *cfg->srs_socketmap == '\0')
+        return 0;
+    unsigned line = config_key_line(cfg, "srs", "secrets");
+    if (line == 0)
+        line = config_key_line(cfg, "srs", "socketmap");
+    size_t len;
+    char why[400];
+    char *text = util_read_file(cfg->srs_secrets, 64u << 10, &len, why, sizeof why);
+    if (text != NULL) {
+        ref->srs = socketmap_srs_new(cfg, text, len, cfg->srs_secrets, why, sizeof why);
+        memset(text, 0, len); /* secret material */
+        free(text);
+    }
+    if (ref->srs == NULL) {
+        snprintf(err, err_size, "%s:%u: secrets: %s", cfg->path, line, why);
+        return -1;
     }
     return 0;
 }
@@ -208,7 +236,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
                         err_size) != 0 ||
         load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
                         err_size) != 0 ||
-        load_dkim_keys(ref, err, err_size) != 0) {
+        load_dkim_keys(ref, err, err_size) != 0 || load_srs(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;
     }
@@ -365,6 +393,46 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     }
 }
 
+static bool ip_set_empty(const ip_set *set)
+{
+    return set->v4.count == 0 && set->v6.count == 0;
+}
+
+/* What is never checked, said once at start: behind a NAT or a front
+ * filter, "check_local = no" alone can leave nothing checked. */
+static void log_skips(const domauth_config *cfg)
+{
+    const policy_settings *ps = &cfg->global;
+    const char *what[6];
+    size_t n = 0;
+    char local[600];
+    if (ps->skip_authenticated)
+        what[n++] = "SMTP AUTH sessions (skip_authenticated)";
+    if (!ip_set_empty(&cfg->whitelist))
+        what[n++] = "the whitelist";
+    if (cfg->whitelist_ptr.count || cfg->whitelist_helo.count)
+        what[n++] = "clients named in whitelist_ptr or whitelist_helo";
+    if (ps->skip_trusted && !ip_set_empty(&cfg->trusted))
+        what[n++] = "the trusted relays (skip_trusted)";
+    if (!ps->check_local) {
+        int k = snprintf(local, sizeof local, "local networks %s (check_local = no%s)",
+                         cfg->local_networks,
+                         cfg->local_networks_default ? ", the built-in local_networks" : "");
+        what[n++] = k > 0 && (size_t)k < sizeof local ? local
+                                                       : "the local networks (check_local = no)";
+    }
+    strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "not checked: ");
+    for (size_t i = 0; i < n; i++)
+        strbuf_printf(&sb, "%s%s", i ? "; " : "", what[i]);
+    if (n == 0)
+        strbuf_puts(&sb, "nothing by address or session: every client is checked");
+    if (!sb.failed)
+        daemon_log(LOG_INFO, "%s", sb.data);
+    strbuf_free(&sb);
+}
+
 /* ------------------------------------------------------------ signals */
 
 static bool same(const char *a, const char *b)
@@ -394,6 +462,7 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
         !same(old->control_listen, cfg->control_listen) ||
+        !same(old->srs_socketmap, cfg->srs_socketmap) ||
         (d->quarantine != NULL && !same(old->quarantine_dir, cfg->quarantine_dir)))
         daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers, "
                                 "database and quarantine_dir change only at restart; the rest "
@@ -492,6 +561,8 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
         (void)!chown(cfg->milter_listen + 5, pw->pw_uid, gid);
     if (cfg->policy_listen && strncmp(cfg->policy_listen, "unix:", 5) == 0)
         (void)!chown(cfg->policy_listen + 5, pw->pw_uid, gid);
+    if (cfg->srs_socketmap && strncmp(cfg->srs_socketmap, "unix:", 5) == 0)
+        (void)!chown(cfg->srs_socketmap + 5, pw->pw_uid, gid);
     if (cfg->database && *cfg->database) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", cfg->database);
@@ -720,11 +791,13 @@ int main(int argc, char **argv)
 
     int notice = LOG_WARNING;
     tell_admin(&cfg->config, say_log, &notice);
-    daemon_log(LOG_INFO, "domauthd %s started (config %s, monitor %s, authserv-id %s)",
-               DOMAUTH_VERSION, path, cfg->config.global.monitor ? "on" : "off",
+    daemon_log(LOG_INFO, "domauthd %s started (config %s%s, monitor %s, authserv-id %s)",
+               DOMAUTH_VERSION, path, access(path, F_OK) == 0 ? "" : ": built-in defaults",
+               cfg->config.global.monitor ? "on" : "off",
                cfg->config.authserv_id && *cfg->config.authserv_id
                    ? cfg->config.authserv_id
                    : "the MTA's host name (milter macro j), else this host's");
+    log_skips(&cfg->config);
     uv_run(d.loop, UV_RUN_DEFAULT);
     /* A SIGHUP may have freed the start-up configuration: from here on only
      * d.config is the configuration. */

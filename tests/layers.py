@@ -23,6 +23,7 @@ ALLOWED = {
     "config": {"util"},
     "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dns"},
     "store": {"util", "msg", "authres", "config", "policy"},
+    "report": {"util", "store"},
     "service": {"util", "msg", "dns", "authres", "spf", "dkim", "config", "policy", "store"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

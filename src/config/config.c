@@ -29,6 +29,8 @@ typedef enum value_type {
     T_LISTEN,
     T_REPLY,
     T_IPLIST,
+    T_NAMELIST,   /* host or domain name patterns (namelist.h) */
+    T_LOCALNETS,  /* local_networks: the first entry replaces the built-in list */
     T_FILELIST,
     T_CANON,
     T_SHA1,
@@ -52,7 +54,7 @@ enum {
     MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
 };
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF } section_kind;
+typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS } section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -67,6 +69,7 @@ typedef struct key_spec {
 #define HOSTS(name, type, field, doc) {S_HOSTS, name, type, offsetof(domauth_config, field), "", doc}
 #define POLICY(name, type, field, def, doc) {S_POLICY, name, type, offsetof(policy_settings, field), def, doc}
 #define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
+#define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
     DAEMON("milter", T_LISTEN, milter_listen, "inet:127.0.0.1:8895",
@@ -147,6 +150,18 @@ static const key_spec keys[] = {
     HOSTS("trusted", T_IPLIST, trusted,
           "The site's own relays (same forms). Not checked while skip_trusted is on."),
     HOSTS("trusted_file", T_FILELIST, trusted_files, "A file of trusted relays."),
+    HOSTS("local_networks", T_LOCALNETS, local,
+          "The networks check_local = no leaves unchecked (same forms). Given once or\n"
+          "more, it replaces the built-in list: 127.0.0.0/8 ::1 10.0.0.0/8 172.16.0.0/12\n"
+          "192.168.0.0/16 100.64.0.0/10 169.254.0.0/16 fc00::/7 fe80::/10. Behind a NAT\n"
+          "or a front filter whose address is private, set it to what is truly local."),
+    HOSTS("whitelist_ptr", T_NAMELIST, whitelist_ptr,
+          "Clients never checked, by their verified reverse DNS name (the name the MTA\n"
+          "confirmed forward and back): names or *.name, separated by blanks or commas.\n"
+          "May be given many times."),
+    HOSTS("whitelist_helo", T_NAMELIST, whitelist_helo,
+          "Clients never checked, by the HELO name they give (same forms). Anybody\n"
+          "can say any HELO name: prefer whitelist_ptr or whitelist_from."),
     DKIM("verify", T_BOOL, dkim_verify, "yes",
          "Verify DKIM signatures of arriving mail (milter only: it needs the body)\n"
          "and add dkim= results to Authentication-Results."),
@@ -170,6 +185,32 @@ static const key_spec keys[] = {
          "From, To, Subject and Date over-signed)."),
     DKIM("rsa_sha1", T_SHA1, dkim_sha1_neutral, "fail",
          "How a valid rsa-sha1 signature counts (RFC 8301): fail or neutral."),
+    SRS("socketmap", T_LISTEN, srs_socketmap, "",
+        "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
+        "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
+        "sender_canonical_maps = socketmap:unix:/path:forward\n"
+        "recipient_canonical_maps = socketmap:unix:/path:reverse\n"
+        "A unix socket gets socket_mode and the user of [daemon]."),
+    SRS("domain", T_HOSTNAME, srs_domain, "",
+        "The domain forwarded senders are rewritten under (SRS0=...@domain);\n"
+        "needed with socketmap. Its mail must reach this host, for the bounces."),
+    SRS("secrets", T_PATH, srs_secrets, "/etc/domauth/srs.secret",
+        "One secret a line: the first signs, every line verifies (rotation).\n"
+        "Read at start and reload, as the run-as user can; keep it private."),
+    SRS("separator", T_STRING, srs_separator, "=", "The character after SRS0/SRS1: =, + or -."),
+    SRS("max_age", T_COUNT, srs_max_age, "21",
+        "Days (1 to 1023) a forwarded sender stays reversible."),
+    SRS("hash_length", T_COUNT, srs_hash_length, "4", "Hash characters written (4 to 27)."),
+    SRS("hash_min_length", T_COUNT, srs_hash_min_length, "4",
+        "Shortest hash accepted when reversing (4 to 27)."),
+    SRS("exclude_domains", T_STRING, srs_exclude_domains, "",
+        "Sender domains never rewritten (the site's own), separated by blanks or\n"
+        "commas; .example.org stands for every name under example.org."),
+    SRS("socketmap_max_sessions", T_SESSIONS, srs_max_sessions, "100",
+        "Socketmap connections served at once (1 to 1000000), within max_sessions."),
+    SRS("socketmap_idle_timeout", T_SECONDS, srs_idle_timeout, "60",
+        "Seconds (1 to 86400) a socketmap connection may go without a request;\n"
+        "above Postfix's own idle time for it (10 s), so that Postfix closes first."),
     POLICY("monitor", T_BOOL, monitor, "yes",
            "Observe only: every message goes through with its headers, and the log\n"
            "says what enforcement would have done. Turn off to enforce."),
@@ -181,14 +222,25 @@ static const key_spec keys[] = {
     POLICY("skip_authenticated", T_BOOL, skip_authenticated, "yes",
            "Do not check sessions that used SMTP AUTH."),
     POLICY("check_local", T_BOOL, check_local, "no",
-           "Check clients on loopback and private networks too."),
+           "Check the clients of [hosts] local_networks (loopback, private, shared and\n"
+           "link-local networks by default) too."),
     POLICY("skip_trusted", T_BOOL, skip_trusted, "yes", "Do not check the trusted relays."),
+    POLICY("whitelist_from", T_NAMELIST, whitelist_from, "",
+           "Sender domains never acted on once authenticated: an SPF pass for the MAIL\n"
+           "FROM (or HELO) domain, or a valid DKIM signature with that d= (names or\n"
+           "*.name). A forger cannot claim them: unauthenticated mail from them is\n"
+           "judged as any other. A DKIM pass is known at the end of DATA only, so a\n"
+           "reject that it could lift waits for the end of DATA."),
+    POLICY("trusted", T_IPLIST, relays, "",
+           "In a [domain NAME] section only: that domain's own servers (addresses as in\n"
+           "[hosts] whitelist), not checked for mail to it. May be given many times."),
     POLICY("reply_stage", T_STAGE, stage, "rcpt",
            "When a defer or reject is answered: mail, rcpt or data (end of DATA).\n"
            "header_from checks always answer at the end of DATA."),
     POLICY("received_spf", T_BOOL, received_spf, "yes", "Add a Received-SPF header."),
     POLICY("received_spf_skip_none", T_BOOL, received_spf_skip_none, "yes",
-           "...but not when the result is none."),
+           "Leave Received-SPF out when the SPF result is none (no record published);\n"
+           "Authentication-Results still records spf=none."),
     POLICY("authentication_results", T_BOOL, authentication_results, "yes",
            "Add an Authentication-Results header."),
     POLICY("remove_forged_authres", T_BOOL, remove_forged_authres, "yes",
@@ -685,6 +737,45 @@ static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_
     return 0;
 }
 
+/* One local_networks entry: the first of the file replaces the built-in
+ * list; the text (without the comment) is kept for the start-up line. */
+static int set_local_network(domauth_config *cfg, const char *value, char *why,
+                             size_t why_size)
+{
+    size_t len = strcspn(value, " \t");
+    if (len == 0)
+        return 0;
+    ip_set fresh;
+    ip_set_init(&fresh);
+    ip_set *set = cfg->local_networks_default ? &fresh : &cfg->local;
+    if (ip_set_add_entry(set, value, strlen(value), why, why_size) != 0) {
+        ip_set_free(&fresh);
+        return -1;
+    }
+    size_t old = cfg->local_networks_default || cfg->local_networks == NULL
+                     ? 0
+                     : strlen(cfg->local_networks);
+    char *text = realloc(cfg->local_networks_default ? NULL : cfg->local_networks,
+                         old + len + 2);
+    if (text == NULL) {
+        ip_set_free(&fresh);
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    if (cfg->local_networks_default) {
+        free(cfg->local_networks);
+        ip_set_free(&cfg->local);
+        cfg->local = fresh;
+        cfg->local_networks_default = false;
+    }
+    if (old > 0)
+        text[old++] = ' ';
+    memcpy(text + old, value, len);
+    text[old + len] = '\0';
+    cfg->local_networks = text;
+    return 0;
+}
+
 /* Sets one typed value at base+offset. */
 static int set_value(domauth_config *cfg, void *base, value_type type, size_t offset,
                      const char *value, char *why, size_t why_size)
@@ -761,6 +852,10 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return 0;
     case T_IPLIST:
         return ip_set_add_entry(slot, value, strlen(value), why, why_size);
+    case T_NAMELIST:
+        return name_list_add(slot, value, why, why_size);
+    case T_LOCALNETS:
+        return set_local_network(cfg, value, why, why_size);
     case T_CANON: {
         static const char *const canons[] = {"simple/simple", "simple/relaxed",
                                              "relaxed/simple", "relaxed/relaxed",
@@ -960,6 +1055,8 @@ static void settings_free(policy_settings *ps)
         free(tables[i]->reply);
         free(tables[i]->tag);
     }
+    name_list_free(&ps->whitelist_from);
+    ip_set_free(&ps->relays);
     memset(ps, 0, sizeof *ps);
 }
 
@@ -979,6 +1076,9 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
         tables[i]->tag = strdup(tables[i]->tag);
         ok = ok && tables[i]->reply && tables[i]->tag;
     }
+    /* A domain adds to the global whitelist_from; trusted is its own. */
+    ok = name_list_copy(&dst->whitelist_from, &src->whitelist_from) == 0 && ok;
+    ok = ip_set_copy(&dst->relays, &src->relays) == 0 && ok;
     if (!ok) {
         settings_free(dst);
         return -1;
@@ -1010,6 +1110,20 @@ int config_init(domauth_config *cfg)
         goto fail;
     if (ip_set_add_local_networks(&cfg->local) != 0)
         goto fail;
+    {
+        size_t len = 0;
+        for (size_t i = 0; i < IP_LOCAL_NETWORK_COUNT; i++)
+            len += strlen(ip_local_networks[i]) + 1;
+        if ((cfg->local_networks = malloc(len)) == NULL)
+            goto fail;
+        cfg->local_networks[0] = '\0';
+        for (size_t i = 0; i < IP_LOCAL_NETWORK_COUNT; i++) {
+            if (i > 0)
+                strcat(cfg->local_networks, " ");
+            strcat(cfg->local_networks, ip_local_networks[i]);
+        }
+        cfg->local_networks_default = true;
+    }
     return 0;
 fail:
     config_free(cfg);
@@ -1023,7 +1137,8 @@ void config_free(domauth_config *cfg)
         free(cfg->warnings[i]);
     free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM) &&
+        if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
+             keys[i].section == S_SRS) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
@@ -1036,6 +1151,9 @@ void config_free(domauth_config *cfg)
     ip_set_free(&cfg->whitelist);
     ip_set_free(&cfg->trusted);
     ip_set_free(&cfg->local);
+    name_list_free(&cfg->whitelist_helo);
+    name_list_free(&cfg->whitelist_ptr);
+    free(cfg->local_networks);
     for (size_t i = 0; i < cfg->whitelist_file_count; i++)
         free(cfg->whitelist_files[i]);
     for (size_t i = 0; i < cfg->trusted_file_count; i++)
@@ -1214,7 +1332,7 @@ static bool section_kind_of(const char *section, section_kind *kind)
         const char *name;
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
-                 {"spf", S_SPF}};
+                 {"spf", S_SPF},       {"srs", S_SRS}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1228,12 +1346,15 @@ static bool section_kind_of(const char *section, section_kind *kind)
 static bool is_list_key(const char *section, const char *name)
 {
     section_kind kind;
-    if (!section_kind_of(section, &kind))
+    if (domain_of_section(section) != NULL)
+        kind = S_POLICY;
+    else if (!section_kind_of(section, &kind))
         return false;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
             return keys[i].type == T_IPLIST || keys[i].type == T_FILELIST ||
-                   keys[i].type == T_DKIMKEY;
+                   keys[i].type == T_DKIMKEY || keys[i].type == T_NAMELIST ||
+                   keys[i].type == T_LOCALNETS;
     return false;
 }
 
@@ -1271,6 +1392,11 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
     section_kind kind;
     if (!section_kind_of(section, &kind)) {
         fail_at(st, line, "unknown section [%s]", section); /* checked at the header */
+        return;
+    }
+    if (kind == S_POLICY && strcmp(name, "trusted") == 0) {
+        fail_at(st, line, "trusted: the site's relays are [hosts] trusted; 'trusted' belongs "
+                          "in a [domain NAME] section, for that domain's own servers");
         return;
     }
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -1654,9 +1780,10 @@ static void check_daemon(parse_state *st)
     const domauth_config *cfg = st->cfg;
     bool milter = cfg->milter_listen && *cfg->milter_listen;
     bool policy = cfg->policy_listen && *cfg->policy_listen;
+    bool socketmap = cfg->srs_socketmap && *cfg->srs_socketmap;
     unsigned milter_line = config_key_line(cfg, "daemon", "milter");
     unsigned policy_line = config_key_line(cfg, "daemon", "policy");
-    if (!milter && !policy)
+    if (!milter && !policy && !socketmap)
         fail_at(st, milter_line > policy_line ? milter_line : policy_line,
                 "milter and policy are both empty: domauthd would serve nothing; set at "
                 "least one listener");
@@ -1668,6 +1795,78 @@ static void check_daemon(parse_state *st)
         fail_at(st, config_key_line(cfg, "daemon", "group"),
                 "group = %s needs user: domauthd changes its group only with its user",
                 cfg->group);
+}
+
+/* The next entry of a blank- or comma-separated list; false at the end. */
+static bool next_list_entry(const char **p, const char **entry, size_t *len)
+{
+    *p += strspn(*p, " \t,");
+    if (**p == '\0')
+        return false;
+    *entry = *p;
+    *len = strcspn(*p, " \t,");
+    *p += *len;
+    return true;
+}
+
+/* [srs]: the ranges the engine takes, the domains listed, and what the
+ * socketmap needs to answer at all. */
+static void check_srs(parse_state *st)
+{
+    const domauth_config *cfg = st->cfg;
+    const char *sep = cfg->srs_separator;
+    if (strlen(sep) != 1 || strchr("=+-", sep[0]) == NULL)
+        fail_at(st, config_key_line(cfg, "srs", "separator"),
+                "separator: expected =, + or -, not '%.60s'", sep);
+    else if (cfg->srs_max_age > 1023)
+        fail_at(st, config_key_line(cfg, "srs", "max_age"),
+                "max_age: expected 1 to 1023 days (the stamp wraps at 1024), not %u",
+                cfg->srs_max_age);
+    else if (cfg->srs_hash_length < 4 || cfg->srs_hash_length > 27)
+        fail_at(st, config_key_line(cfg, "srs", "hash_length"),
+                "hash_length: expected 4 to 27 characters, not %u", cfg->srs_hash_length);
+    else if (cfg->srs_hash_min_length < 4 || cfg->srs_hash_min_length > 27)
+        fail_at(st, config_key_line(cfg, "srs", "hash_min_length"),
+                "hash_min_length: expected 4 to 27 characters, not %u",
+                cfg->srs_hash_min_length);
+    const char *p = cfg->srs_exclude_domains, *entry;
+    size_t n;
+    while (!st->failed && next_list_entry(&p, &entry, &n)) {
+        char name[300];
+        snprintf(name, sizeof name, "%.*s", (int)(n < 299 ? n : 299), entry);
+        if (n >= 299 || !is_domain_name(name[0] == '.' ? name + 1 : name))
+            fail_at(st, config_key_line(cfg, "srs", "exclude_domains"),
+                    "exclude_domains: '%.80s' is not a domain name (or .domain)", name);
+    }
+    if (st->failed || *cfg->srs_socketmap == '\0')
+        return;
+    unsigned line = config_key_line(cfg, "srs", "socketmap");
+    if (*cfg->srs_domain == '\0')
+        fail_at(st, line, "socketmap needs domain in [srs]: the domain forwarded senders are "
+                          "rewritten under");
+    else if (*cfg->srs_secrets == '\0')
+        fail_at(st, line, "socketmap needs secrets in [srs]: the file of SRS secrets");
+    else if ((cfg->milter_listen && strcmp(cfg->srs_socketmap, cfg->milter_listen) == 0) ||
+             (cfg->policy_listen && strcmp(cfg->srs_socketmap, cfg->policy_listen) == 0) ||
+             (cfg->control_listen && strcmp(cfg->srs_socketmap, cfg->control_listen) == 0))
+        fail_at(st, line, "socketmap = %s is also another listener's address",
+                cfg->srs_socketmap);
+}
+
+bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t len)
+{
+    const char *p = cfg->srs_exclude_domains ? cfg->srs_exclude_domains : "", *entry;
+    size_t n;
+    while (next_list_entry(&p, &entry, &n)) {
+        if (entry[0] == '.') {
+            /* .example.org: a name ending in it, with a label before. */
+            if (len > n && strncasecmp(domain + len - n, entry, n) == 0)
+                return true;
+        } else if (len == n && strncasecmp(domain, entry, n) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,
@@ -1707,6 +1906,8 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         }
         cfg->quarantine_possible = folder;
     }
+    if (!st->failed)
+        check_srs(st);
     if (!st->failed && check_replies(st, &cfg->global, NULL) == 0) {
         for (size_t d = 0; d < cfg->domain_count && !st->failed; d++) {
             check_replies(st, &cfg->domains[d].settings, cfg->domains[d].domain);
@@ -1780,6 +1981,36 @@ static void emit_method(void (*emit)(void *arg, const char *line), void *arg,
         emit_result(emit, arg, m->name(r), &m->defaults[r]);
 }
 
+/* A section's keys from the table, each with its doc and default. */
+static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, section_kind kind)
+{
+    char line[512];
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (keys[i].section != kind)
+            continue;
+        if (keys[i].section == S_POLICY && keys[i].type == T_IPLIST)
+            continue; /* [domain] trusted: shown with the [domain] example */
+        emit(arg, "");
+        emit_doc(emit, arg, keys[i].doc);
+        if (keys[i].type == T_DKIMKEY)
+            snprintf(line, sizeof line, ";%s = example.com mail2026 /etc/domauth/keys/mail2026.private",
+                     keys[i].name);
+        else if (keys[i].type == T_IPLIST)
+            snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
+        else if (keys[i].type == T_LOCALNETS)
+            snprintf(line, sizeof line, ";%s = 127.0.0.0/8 ::1", keys[i].name);
+        else if (keys[i].type == T_NAMELIST)
+            snprintf(line, sizeof line, ";%s = %s", keys[i].name,
+                     keys[i].section == S_POLICY ? "partner.example *.partner.example"
+                                                 : "*.mail.partner.example");
+        else if (keys[i].type == T_FILELIST)
+            snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name, keys[i].name);
+        else
+            snprintf(line, sizeof line, ";%s = %s", keys[i].name, keys[i].default_value);
+        emit(arg, line);
+    }
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {
@@ -1794,23 +2025,7 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         emit(arg, "");
         emit(arg, sections[s].header);
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            if (keys[i].section != sections[s].kind)
-                continue;
-            emit(arg, "");
-            emit_doc(emit, arg, keys[i].doc);
-            if (keys[i].type == T_DKIMKEY)
-                snprintf(line, sizeof line, ";%s = example.com mail2026 /etc/domauth/keys/mail2026.private",
-                         keys[i].name);
-            else if (keys[i].type == T_IPLIST)
-                snprintf(line, sizeof line, ";%s = 192.0.2.10 our office gateway", keys[i].name);
-            else if (keys[i].type == T_FILELIST)
-                snprintf(line, sizeof line, ";%s = /etc/domauth/%s", keys[i].name,
-                         keys[i].name);
-            else
-                snprintf(line, sizeof line, ";%s = %s", keys[i].name, keys[i].default_value);
-            emit(arg, line);
-        }
+        emit_keys(emit, arg, sections[s].kind);
         if (sections[s].kind == S_DKIM) {
             emit(arg, "");
             emit(arg, "; What each DKIM result does (none, pass, fail, neutral, policy,");
@@ -1837,10 +2052,18 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     }
     emit_method(emit, arg, &spf_method);
     emit(arg, "");
+    emit(arg, "[srs]");
+    emit(arg, "");
+    emit(arg, "; Sender Rewriting Scheme for mail forwarded off-site: a socketmap that");
+    emit(arg, "; Postfix asks to rewrite senders (forward) and bounce recipients (reverse).");
+    emit_keys(emit, arg, S_SRS);
+    emit(arg, "");
     emit(arg, "; Per recipient domain: any [policy] key, and the [spf] and [dkim] result");
     emit(arg, "; keys as spf_<key> and dkim_<key>, overriding the global value.");
     emit(arg, ";[domain example.org]");
     emit(arg, ";monitor = no");
     emit(arg, ";spf_fail_action = reject");
     emit(arg, ";dkim_fail_score = 3");
+    emit(arg, "; That domain's own servers (not checked for mail to it):");
+    emit(arg, ";trusted = 203.0.113.0/28");
 }

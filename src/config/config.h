@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "config/ipset.h"
+#include "config/namelist.h"
 #include "domauth.h"
 
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
@@ -87,6 +88,10 @@ typedef struct policy_settings {
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
+    /* Sender domains exempt once authenticated: an SPF pass for the MAIL
+     * FROM (or HELO) domain, or a DKIM pass with that d=. */
+    name_list whitelist_from;
+    ip_set relays; /* [domain] trusted: that domain's own servers, not checked */
 } policy_settings;
 
 typedef struct domain_policy {
@@ -122,6 +127,9 @@ typedef struct domauth_config {
     bool quarantine_possible;
     /* [hosts] */
     ip_set whitelist, trusted, local;
+    char *local_networks;        /* local's entries as text, for the start-up line */
+    bool local_networks_default; /* not set in the file: the built-in list */
+    name_list whitelist_helo, whitelist_ptr; /* clients not checked, by name */
     char **whitelist_files, **trusted_files;
     size_t whitelist_file_count, trusted_file_count;
     /* [dkim] */
@@ -132,6 +140,14 @@ typedef struct domauth_config {
     bool dkim_sha1_neutral;
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
+    /* [srs]: the SRS socketmap for Postfix's canonical maps */
+    char *srs_socketmap;       /* "unix:/path", "inet:host:port" or "" (off) */
+    char *srs_domain;          /* forwarded senders go under it */
+    char *srs_secrets;         /* file: one secret a line, the first signs */
+    char *srs_separator;       /* "=", "+" or "-" */
+    unsigned srs_max_age, srs_hash_length, srs_hash_min_length;
+    char *srs_exclude_domains; /* blank/comma list; ".example.org": its subdomains */
+    unsigned srs_max_sessions, srs_idle_timeout;
     /* [policy] and [domain NAME] */
     policy_settings global;
     domain_policy *domains;
@@ -153,7 +169,7 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
                  size_t err_size);
 
 /* The line that set a single-valued key, 0 when it was not set; section is
- * "daemon", "dkim", "policy" or "domain NAME" (NAME in lower case). */
+ * "daemon", "dkim", "srs", "policy" or "domain NAME" (NAME in lower case). */
 unsigned config_key_line(const domauth_config *cfg, const char *section, const char *name);
 
 /* The settings for a recipient domain: its [domain] section, a parent
@@ -172,5 +188,9 @@ const char *policy_action_name(policy_action action);
 /* Whether these settings can ask for a quarantine (an action or the
  * threshold), whatever its mode. */
 bool policy_settings_can_quarantine(const policy_settings *ps);
+/* Whether domain (len bytes) is one of [srs] exclude_domains: an entry
+ * "example.org" is that domain, ".example.org" every name under it. Case
+ * does not matter. */
+bool config_srs_excluded(const domauth_config *cfg, const char *domain, size_t len);
 
 #endif

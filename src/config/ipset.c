@@ -543,14 +543,17 @@ int ip_set_add_lines(ip_set *set, const char *text, size_t len, char *err, size_
     return rc;
 }
 
+const char *const ip_local_networks[IP_LOCAL_NETWORK_COUNT] = {
+    "127.0.0.0/8",   "::1",         "10.0.0.0/8",     "172.16.0.0/12",  "192.168.0.0/16",
+    "100.64.0.0/10", "169.254.0.0/16", "fc00::/7",    "fe80::/10",
+};
+
 int ip_set_add_local_networks(ip_set *set)
 {
-    static const char *const local[] = {"127.0.0.0/8",    "::1",         "10.0.0.0/8",
-                                        "172.16.0.0/12",  "192.168.0.0/16", "fc00::/7",
-                                        "fe80::/10"};
     char err[64];
-    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
-        if (ip_set_add_entry(set, local[i], strlen(local[i]), err, sizeof err) != 0)
+    for (size_t i = 0; i < IP_LOCAL_NETWORK_COUNT; i++)
+        if (ip_set_add_entry(set, ip_local_networks[i], strlen(ip_local_networks[i]), err,
+                             sizeof err) != 0)
             return -1;
     return 0;
 }

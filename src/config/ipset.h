@@ -49,8 +49,11 @@ int ip_set_add_entry(ip_set *set, const char *text, size_t len, char *err, size_
  * before a bad one stay added. */
 int ip_set_add_lines(ip_set *set, const char *text, size_t len, char *err, size_t err_size);
 bool ip_set_contains(const ip_set *set, const ip_addr *addr);
-/* Loopback (127/8, ::1) and private networks (10/8, 172.16/12, 192.168/16,
- * fc00::/7, fe80::/10). */
+/* Loopback (127/8, ::1), private (10/8, 172.16/12, 192.168/16, fc00::/7),
+ * shared (100.64/10, RFC 6598) and link-local (169.254/16, fe80::/10)
+ * networks: the default local_networks. */
+enum { IP_LOCAL_NETWORK_COUNT = 9 };
+extern const char *const ip_local_networks[IP_LOCAL_NETWORK_COUNT];
 int ip_set_add_local_networks(ip_set *set);
 
 #endif

@@ -19,24 +19,66 @@ const char *skip_reason_name(skip_reason reason)
     case SKIP_TRUSTED: return "trusted";
     case SKIP_BAD_CLIENT_IP: return "bad-client-ip";
     case SKIP_NO_MEMORY: return "no-memory";
+    case SKIP_PTR_WHITELISTED: return "ptr-whitelisted";
+    case SKIP_HELO_WHITELISTED: return "helo-whitelisted";
+    case SKIP_DOMAIN_TRUSTED: return "domain-trusted";
+    case SKIP_SENDER_WHITELISTED: return "sender-whitelisted";
+    case SKIP_REASON_COUNT: break;
     }
     return NULL;
 }
 
-skip_reason policy_skip(const domauth_config *cfg, const policy_settings *ps,
-                        const ip_addr *client, bool authenticated)
+/* A name the MTA could not verify is "unknown" (Postfix) or "[address]"
+ * (Sendmail): never a whitelisted name. */
+static bool name_usable(const char *name)
 {
-    if (ps->skip_authenticated && authenticated)
+    return name != NULL && name[0] != '\0' && name[0] != '[' && strcmp(name, "unknown") != 0;
+}
+
+skip_reason policy_skip(const domauth_config *cfg, const policy_settings *ps,
+                        const client_facts *client)
+{
+    if (ps->skip_authenticated && client->authenticated)
         return SKIP_AUTHENTICATED;
-    if (client == NULL)
-        return SKIP_NONE;
-    if (ip_set_contains(&cfg->whitelist, client))
+    const ip_addr *ip = client->address;
+    if (ip != NULL && ip_set_contains(&cfg->whitelist, ip))
         return SKIP_WHITELISTED;
-    if (ps->skip_trusted && ip_set_contains(&cfg->trusted, client))
+    if (name_usable(client->name) &&
+        name_list_match(&cfg->whitelist_ptr, client->name, strlen(client->name)) != NULL)
+        return SKIP_PTR_WHITELISTED;
+    if (client->helo != NULL &&
+        name_list_match(&cfg->whitelist_helo, client->helo, strlen(client->helo)) != NULL)
+        return SKIP_HELO_WHITELISTED;
+    if (ip == NULL)
+        return SKIP_NONE;
+    if (ip_set_contains(&ps->relays, ip))
+        return SKIP_DOMAIN_TRUSTED;
+    if (ps->skip_trusted && ip_set_contains(&cfg->trusted, ip))
         return SKIP_TRUSTED;
-    if (!ps->check_local && ip_set_contains(&cfg->local, client))
+    if (!ps->check_local && ip_set_contains(&cfg->local, ip))
         return SKIP_LOCAL;
     return SKIP_NONE;
+}
+
+const char *policy_sender_whitelisted(const policy_settings *ps, const auth_results *results,
+                                      const auth_result **by)
+{
+    *by = NULL;
+    if (ps->whitelist_from.count == 0 || results == NULL)
+        return NULL;
+    for (size_t i = 0; i < results->count; i++) {
+        const auth_result *r = &results->items[i];
+        if (strcmp(r->result, "pass") != 0 || r->domain == NULL)
+            continue;
+        if (strcmp(r->method, "spf") != 0 && strcmp(r->method, "dkim") != 0)
+            continue;
+        const char *pattern = name_list_match(&ps->whitelist_from, r->domain, strlen(r->domain));
+        if (pattern != NULL) {
+            *by = r;
+            return pattern;
+        }
+    }
+    return NULL;
 }
 
 void policy_split_reply(const char *reply, unsigned *code, char *enhanced, size_t enh_size,

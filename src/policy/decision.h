@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "authres/results.h"
 #include "config/config.h"
 #include "domauth.h"
 #include "util/ip.h"
@@ -19,15 +20,34 @@ typedef enum skip_reason {
     SKIP_TRUSTED,
     SKIP_BAD_CLIENT_IP, /* the MTA gave an address that does not parse */
     SKIP_NO_MEMORY,     /* the check could not be made: let the mail through */
+    SKIP_PTR_WHITELISTED,    /* whitelist_ptr: by the verified client name */
+    SKIP_HELO_WHITELISTED,   /* whitelist_helo: by the HELO name */
+    SKIP_DOMAIN_TRUSTED,     /* [domain] trusted: the recipient domain's own servers */
+    SKIP_SENDER_WHITELISTED, /* whitelist_from: checked, authenticated, not acted on */
+    SKIP_REASON_COUNT
 } skip_reason;
 
 const char *skip_reason_name(skip_reason reason); /* NULL for SKIP_NONE */
 
+/* What the skip rules look at. */
+typedef struct client_facts {
+    const ip_addr *address;  /* as checked (IPv4-mapped IPv6 unmapped); NULL: none */
+    bool authenticated;      /* SMTP AUTH */
+    const char *name;        /* the MTA's verified client name, "unknown" or NULL */
+    const char *helo;        /* or NULL */
+} client_facts;
+
 /* Whether a client is checked at all: SMTP AUTH (when skipped), then the
- * whitelist, trusted relays and local networks, by its address as checked
- * (IPv4-mapped IPv6 already unmapped). client is NULL when there is none. */
+ * IP whitelist, whitelist_ptr, whitelist_helo, the recipient domain's own
+ * servers ([domain] trusted), the trusted relays and local networks. */
 skip_reason policy_skip(const domauth_config *cfg, const policy_settings *ps,
-                        const ip_addr *client, bool authenticated);
+                        const client_facts *client);
+
+/* The whitelist_from pattern an authenticated result of results matches
+ * (an SPF pass for its domain, a DKIM pass for its d=), or NULL; *by is
+ * that result. */
+const char *policy_sender_whitelisted(const policy_settings *ps, const auth_results *results,
+                                      const auth_result **by);
 
 /* Longest reply and subject tag a verdict holds. */
 enum { DECISION_REPLY_MAX = 512, DECISION_TAG_MAX = 128 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/strbuf.h"
 
@@ -204,6 +205,34 @@ static size_t counting_entries(const auth_results *rs, const policy_settings *ps
     return n;
 }
 
+/* whitelist_from: an authenticated sender domain of the list lifts every
+ * action and tag (the results and score stay, for the headers and the
+ * log). Before the final decision a result still to come (a DKIM pass)
+ * could lift it, so an action waits for the end of the message. */
+static void exempt_sender(const verdict_input *in, verdict *v)
+{
+    const policy_settings *ps = in->ps;
+    const auth_result *by;
+    const char *pattern = policy_sender_whitelisted(ps, in->results, &by);
+    if (pattern != NULL) {
+        v->skip = SKIP_SENDER_WHITELISTED;
+        bool lifted = v->enforced != ACTION_ACCEPT || v->tag[0];
+        add_reason(v, "whitelist_from %s: %s=pass for %s%s%s", pattern, by->method, by->domain,
+                   lifted ? ", lifts " : "",
+                   !lifted ? "" : v->enforced != ACTION_ACCEPT ? policy_action_name(v->enforced)
+                                                                : "the tag");
+        v->enforced = ACTION_ACCEPT;
+        v->tag[0] = '\0';
+        return;
+    }
+    if (!in->final && ps->whitelist_from.count > 0 && v->enforced != ACTION_ACCEPT) {
+        add_reason(v, "%s waits for the end of the message: a result still to come may "
+                      "authenticate a whitelist_from domain",
+                   policy_action_name(v->enforced));
+        v->enforced = ACTION_ACCEPT;
+    }
+}
+
 void policy_verdict(const verdict_input *in, verdict *v)
 {
     const policy_settings *ps = in->ps;
@@ -255,6 +284,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
                            threshold_name(by_score), threshold_of(ps, by_score));
             }
         }
+        exempt_sender(in, v);
         if (v->enforced != ACTION_ACCEPT)
             expand_reply(reply_template, decider, in, v->reply, sizeof v->reply);
         if (ps->monitor && v->enforced != ACTION_ACCEPT)
@@ -307,7 +337,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
         const char *old = m->subject ? m->subject : "";
         while (*old == ' ' || *old == '\t')
             old++;
-        if (strncmp(old, v->tag, strlen(v->tag)) == 0)
+        if (policy_subject_tagged(m->subject, v->tag))
             v->tag_subject = true; /* tagged already: never twice */
         else
             add_subject_tag(v, m, old);
@@ -315,6 +345,15 @@ void policy_verdict(const verdict_input *in, verdict *v)
     /* Our signature goes on top of everything we add (it is inserted last). */
     if (m->signature != NULL)
         add_edit(v, HEADER_INSERT_TOP, "DKIM-Signature", 0, m->signature);
+}
+
+bool policy_subject_tagged(const char *subject, const char *tag)
+{
+    const char *s = subject ? subject : "";
+    while (*s == ' ' || *s == '\t')
+        s++;
+    /* "[spam]" and "[SPAM]" are the same tag to a reader: never both. */
+    return tag != NULL && *tag && strncasecmp(s, tag, strlen(tag)) == 0;
 }
 
 void verdict_free(verdict *v)

@@ -82,6 +82,10 @@ void verdict_free(verdict *v);
  * method has no table. */
 const result_policy *policy_for_result(const policy_settings *ps, const auth_result *r);
 
+/* Whether subject (leading blanks aside) already starts with tag, without
+ * regard to case. */
+bool policy_subject_tagged(const char *subject, const char *tag);
+
 /* "accept", "tag" (accepted with its subject tagged), "quarantine", "defer",
  * "reject". */
 const char *verdict_action_name(const verdict *v);

@@ -13,9 +13,10 @@
 #include "msg/mailtext.h"
 
 /* Known attribute names and where their value goes in policyd_request. */
-#define FIELD(name) {#name, offsetof(policyd_request, name)}
+#define FIELD(name) {#name, sizeof #name - 1, offsetof(policyd_request, name)}
 static const struct known_attribute {
     const char *name;
+    size_t len;
     size_t offset;
 } known_attributes[] = {
     FIELD(request), FIELD(protocol_state), FIELD(protocol_name), FIELD(helo_name),
@@ -28,6 +29,8 @@ static const struct known_attribute {
     FIELD(server_port), FIELD(policy_context), FIELD(compatibility_level), FIELD(mail_version),
 };
 #undef FIELD
+enum { KNOWN_COUNT = sizeof known_attributes / sizeof known_attributes[0] };
+_Static_assert(KNOWN_COUNT <= 64, "known_seen is a 64-bit mask");
 
 int policyd_parser_init(policyd_parser *parser, const policyd_limits *limits)
 {
@@ -57,6 +60,7 @@ static void reset_request(policyd_parser *parser)
     parser->len = 0;
     parser->line_start = 0;
     parser->count = 0;
+    parser->known_seen = 0;
     parser->complete = false;
     memset(&parser->request, 0, sizeof parser->request);
 }
@@ -105,11 +109,25 @@ static bool name_valid(const char *name, size_t len)
     return true;
 }
 
-static bool name_seen(const policyd_parser *parser, const char *name)
+/* Every request carries some 30 attributes: names are matched by length
+ * first, and a known name's repeat is one bit, so a request costs no
+ * quadratic run of strcmp. */
+static int known_index(const char *name, size_t len)
 {
-    for (size_t i = 0; i < parser->count; i++)
-        if (strcmp(parser->buf + parser->slots[i].name, name) == 0)
+    for (int k = 0; k < KNOWN_COUNT; k++)
+        if (known_attributes[k].len == len && memcmp(known_attributes[k].name, name, len) == 0)
+            return k;
+    return -1;
+}
+
+static bool unknown_seen(const policyd_parser *parser, const char *name, size_t len)
+{
+    for (size_t i = 0; i < parser->count; i++) {
+        const policyd_slot *slot = &parser->slots[i];
+        if (slot->known < 0 && slot->name_len == len &&
+            memcmp(parser->buf + slot->name, name, len) == 0)
             return true;
+    }
     return false;
 }
 
@@ -117,15 +135,12 @@ static bool name_seen(const policyd_parser *parser, const char *name)
 static policyd_status finish_request(policyd_parser *parser)
 {
     for (size_t i = 0; i < parser->count; i++) {
-        const char *name = parser->buf + parser->slots[i].name;
-        for (size_t k = 0; k < sizeof known_attributes / sizeof known_attributes[0]; k++) {
-            if (strcmp(name, known_attributes[k].name) == 0) {
-                const char **field =
-                    (const char **)((char *)&parser->request + known_attributes[k].offset);
-                *field = parser->buf + parser->slots[i].value;
-                break;
-            }
-        }
+        const policyd_slot *slot = &parser->slots[i];
+        if (slot->known < 0)
+            continue;
+        const char **field =
+            (const char **)((char *)&parser->request + known_attributes[slot->known].offset);
+        *field = parser->buf + slot->value;
     }
     parser->complete = true;
     return POLICYD_REQUEST;
@@ -162,9 +177,14 @@ static policyd_status end_line(policyd_parser *parser)
                             parser->limits.max_attributes);
     *equals = '\0';
     line[line_len] = '\0';
-    if (name_seen(parser, line))
+    int known = known_index(line, name_len);
+    if (known >= 0 ? (parser->known_seen >> known & 1) != 0 : unknown_seen(parser, line, name_len))
         return request_fail(parser, true, "attribute %.40s given twice", line);
+    if (known >= 0)
+        parser->known_seen |= UINT64_C(1) << known;
     policyd_slot *slot = &parser->slots[parser->count++];
+    slot->known = known;
+    slot->name_len = name_len;
     slot->name = parser->line_start;
     slot->value = parser->line_start + name_len + 1;
     slot->value_len = line_len - name_len - 1;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/strbuf.h"
 
@@ -79,8 +80,10 @@ typedef struct policyd_attribute {
  * buffer may move while it grows). */
 typedef struct policyd_slot {
     size_t name;
+    size_t name_len;
     size_t value;
     size_t value_len;
+    int known;            /* index among the known attributes, or -1 */
 } policyd_slot;
 
 typedef struct policyd_parser {
@@ -90,6 +93,7 @@ typedef struct policyd_parser {
     size_t line_start;    /* where the line being received begins in buf */
     policyd_slot *slots;  /* limits.max_attributes of them */
     size_t count;
+    uint64_t known_seen;  /* bit k: known attribute k was given */
     bool complete;        /* the last feed returned a request: reset first */
     bool skipping;        /* after an error: discard to the end of the request */
     bool skip_line_empty; /* while skipping: the current line is empty so far */

@@ -8,6 +8,7 @@
  * once; nodes are only appended, so an index stays valid; everything lives
  * in one arena freed with the lint. */
 #include "lint.h"
+#include "tree.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -28,59 +29,6 @@ enum {
     VOID_LIMIT = 2,
     MX_LIMIT = 10,
     UDP_SIZE = 512,
-};
-
-typedef struct lint_query {
-    const char *name;
-    da_dns_type type;
-    bool asked, answered;
-    da_dns_status status;
-    size_t count;
-    const char **texts;     /* TXT, or MX exchange names */
-    size_t *lens;           /* TXT lengths */
-    uint8_t (*addrs)[16];   /* A, AAAA */
-} lint_query;
-
-/* Per mechanism of a node: the questions made for its target. */
-typedef struct lint_term {
-    const spf_term *term;
-    unsigned index;         /* as written, 1-based, modifiers counted */
-    const char *target;     /* literal target, lower case, or NULL */
-    int q_a, q_aaaa, q_mx;  /* query indices or -1 */
-    int child;              /* include: node index or -1 */
-} lint_term;
-
-typedef struct lint_node {
-    const char *domain;     /* NULL: a given record without a domain */
-    int parent;
-    const char *via;        /* NULL (root), "include" or "redirect" */
-    int q_txt;              /* -1 for a given record */
-    const char *given;
-    bool expanded;
-    const char *text;       /* the SPF record, when exactly one */
-    spf_record *rec;
-    lint_term *terms;
-    size_t nterms;
-    unsigned redirect_index, exp_index;
-    int redirect_child;     /* node index or -1 */
-    int q_exp;
-    int q_spf_rr;           /* the top domain's type 99 records, or -1 */
-    unsigned own_lookups;
-} lint_node;
-
-struct spf_lint {
-    arena a;
-    lint_node *nodes;
-    size_t nnodes;
-    lint_query *queries;
-    size_t nqueries;
-    da_dns_question *out;
-    size_t nout;
-    spf_lint_finding *findings;
-    size_t nfindings, findings_cap;
-    bool analysed, truncated, failed;
-    unsigned lookups, voids;
-    const char *path;
 };
 
 const char *spf_lint_severity_name(spf_lint_severity severity)
@@ -226,6 +174,16 @@ spf_lint *spf_lint_new(const char *domain, const char *record)
         spf_lint_free(l);
         return NULL;
     }
+    return l;
+}
+
+spf_lint *spf_lint_new_walk(const char *domain)
+{
+    if (domain == NULL)
+        return NULL;
+    spf_lint *l = spf_lint_new(domain, NULL);
+    if (l != NULL)
+        l->mx_hosts = true;
     return l;
 }
 
@@ -438,6 +396,31 @@ static void expand(spf_lint *l, int ni)
 
 /* ------------------------------------------------------------ stepping */
 
+/* An mx term whose MX answer is here: an A and an AAAA question for each
+ * exchange (a null MX, "MX 0 .", names none). */
+static void list_hosts(spf_lint *l, lint_term *t)
+{
+    t->hosts_listed = true;
+    const lint_query *mx = query(l, t->q_mx);
+    if (mx == NULL || mx->status != DA_DNS_NOERROR || mx->count == 0)
+        return;
+    size_t n = mx->count;
+    t->q_hosts = arena_alloc(&l->a, n * sizeof *t->q_hosts);
+    if (t->q_hosts == NULL) {
+        l->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *host = l->queries[t->q_mx].texts[i];
+        t->q_hosts[i][0] = t->q_hosts[i][1] = -1;
+        if (host[0] != '\0') {
+            t->q_hosts[i][0] = find_or_add_query(l, host, DA_DNS_A);
+            t->q_hosts[i][1] = find_or_add_query(l, host, DA_DNS_AAAA);
+        }
+    }
+    t->nhosts = n;
+}
+
 static void analyse(spf_lint *l);
 
 spf_lint_step spf_lint_step_next(spf_lint *l)
@@ -454,6 +437,14 @@ spf_lint_step spf_lint_step_next(spf_lint *l)
                 continue;
             expand(l, (int)i);
             progressed = true;
+        }
+        for (size_t i = 0; l->mx_hosts && i < l->nnodes; i++) {
+            lint_node *n = &l->nodes[i];
+            for (size_t k = 0; k < n->nterms; k++) {
+                lint_term *t = &n->terms[k];
+                if (t->q_mx >= 0 && !t->hosts_listed && l->queries[t->q_mx].answered)
+                    list_hosts(l, t);
+            }
         }
     }
     l->nout = 0;
@@ -491,6 +482,7 @@ void spf_lint_answer(spf_lint *l, const da_dns_question *question, const da_dns_
         return;
     q->answered = true;
     q->status = answer->status;
+    q->ttl = answer->ttl;
     size_t n = 0;
     for (size_t i = 0; i < answer->count; i++)
         if (answer->records[i].type == q->type)

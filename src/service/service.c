@@ -269,7 +269,13 @@ static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
         return SKIP_LOCAL; /* a local submission: no client address */
     if (!m->client_ok)
         return SKIP_BAD_CLIENT_IP;
-    return policy_skip(m->cfg->config, ps, &m->client, m->auth_user != NULL);
+    client_facts facts = {
+        .address = &m->client,
+        .authenticated = m->auth_user != NULL,
+        .name = m->client_name,
+        .helo = m->helo,
+    };
+    return policy_skip(m->cfg->config, ps, &facts);
 }
 
 /* ----------------------------------------------------------------- SPF */
@@ -817,8 +823,7 @@ static void keep_possible_edits(svc_msg *m, verdict *v)
     v->edit_count = kept;
     if (v->tag_subject && !subject_kept) {
         /* Tagged already (no edit needed) stays a tag; otherwise not. */
-        const char *old = m->subject ? m->subject : "";
-        if (strncmp(old, v->tag, strlen(v->tag)) != 0)
+        if (!policy_subject_tagged(m->subject, v->tag))
             v->tag_subject = false;
     }
 }
@@ -1382,6 +1387,9 @@ static void write_event(svc_msg *m)
         c->skipped++;
     else
         c->checked++;
+    skip_reason why = v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip;
+    if (why != SKIP_NONE)
+        c->skipped_by[why]++;
     const char *action = m->message_action;
     if (action == NULL) {
         /* No message-level action (no end of message was seen): accepted
@@ -1464,7 +1472,8 @@ static void write_event(svc_msg *m)
                            strcmp(spf->result, "temperror") == 0)
                        ? spf->explanation
                        : NULL,
-        .skip_reason = skip_reason_name(m->skip),
+        /* whitelist_from is known once results are: the verdict's. */
+        .skip_reason = skip_reason_name(v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip),
         .score = v ? v->score : 0,
         .action = action,
         .held_action = held,

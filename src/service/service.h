@@ -42,6 +42,7 @@ enum {
 typedef struct svc_counters {
     uint64_t messages;                  /* events written */
     uint64_t checked, skipped;
+    uint64_t skipped_by[SKIP_REASON_COUNT]; /* by skip_reason (sender-whitelisted: checked) */
     uint64_t spf[SPF_RESULT_COUNT];     /* by da_spf_result */
     uint64_t dkim[DKIM_RESULT_COUNT];   /* by da_dkim_result, per signature */
     uint64_t accepted, tagged, deferred, rejected, held_back;

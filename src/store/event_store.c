@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ip.h"
+
 static const event_store_ops *const backends[] = {
     &event_store_sqlite,
 };
@@ -68,4 +70,38 @@ void event_summary_free(event_summary *summary)
         lists[l]->items = NULL;
         lists[l]->count = 0;
     }
+}
+
+/* "ADDRESS/PREFIX" into its address and prefix length. */
+static bool parse_network(const char *text, ip_addr *net, unsigned *bits)
+{
+    const char *slash = text ? strchr(text, '/') : NULL;
+    if (slash == NULL || !ip_parse(text, (size_t)(slash - text), net))
+        return false;
+    const char *p = slash + 1;
+    unsigned v = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+        v = v * 10 + (unsigned)(*p - '0');
+    if (digits == 0 || *p != '\0' || v > (net->family == 4 ? 32u : 128u))
+        return false;
+    *bits = v;
+    return true;
+}
+
+bool event_query_network_valid(const char *text)
+{
+    ip_addr net;
+    unsigned bits;
+    return parse_network(text, &net, &bits);
+}
+
+bool event_ip_in_network(const char *ip, const char *net_text)
+{
+    ip_addr a, net;
+    unsigned bits;
+    if (ip == NULL || !parse_network(net_text, &net, &bits) || !ip_parse(ip, strlen(ip), &a))
+        return false;
+    ip_unmap(&a);
+    return a.family == net.family && ip_prefix_equal(a.bytes, net.bytes, bits);
 }

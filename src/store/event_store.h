@@ -48,6 +48,9 @@ typedef struct event_query {
     size_t result_count;
     const char *domain;           /* this domain, compared without case */
     const char *client_ip;        /* exactly this address, as the MTA gave it */
+    /* Or a network, "192.0.2.0/24" or "2001:db8::/32" (the caller checks
+     * its form with event_query_network_valid). */
+    const char *client_net;
     const char *const *actions;   /* action or held_action is one of these */
     size_t action_count;
     bool skipped;                 /* only events with a skip_reason */
@@ -127,5 +130,11 @@ int event_store_summary(event_store *store, const event_query *query, event_summ
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size);
 void event_store_close(event_store *store);
+
+/* Whether text is ADDRESS/PREFIX (IPv4 up to /32, IPv6 up to /128). */
+bool event_query_network_valid(const char *text);
+/* Whether the address text ip is in the network text net (both as above;
+ * an IPv4-mapped IPv6 address counts as IPv4). */
+bool event_ip_in_network(const char *ip, const char *net);
 
 #endif

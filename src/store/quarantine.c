@@ -9,7 +9,7 @@
 #include "store/quarantine_store.h"
 
 struct quarantine {
-    spool *spool;
+    maildir_spool *spool;
     quarantine_index *index;
     unsigned days, purge_per_add;
 };
@@ -61,7 +61,7 @@ void quarantine_set_days(quarantine *q, unsigned days)
         q->days = days;
 }
 
-spool *quarantine_spool(quarantine *q)
+maildir_spool *quarantine_spool(quarantine *q)
 {
     return q->spool;
 }

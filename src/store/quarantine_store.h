@@ -82,7 +82,7 @@ extern const quarantine_index_ops quarantine_index_sqlite;
 /* ------------------------------------------------- the whole quarantine */
 
 typedef struct quarantine_options {
-    const char *dir;        /* the spool */
+    const char *dir;        /* the maildir_spool */
     const char *database;   /* the index's location; NULL or "": no index */
     unsigned days;          /* retention */
     unsigned purge_per_add; /* at most this many removals per add (0: none) */
@@ -96,7 +96,7 @@ quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_s
 void quarantine_close(quarantine *q);
 /* A new retention (a reload), for the purges from now on. */
 void quarantine_set_days(quarantine *q, unsigned days);
-spool *quarantine_spool(quarantine *q);
+maildir_spool *quarantine_spool(quarantine *q);
 quarantine_index *quarantine_get_index(quarantine *q); /* NULL: none */
 
 /* A new message in the spool's tmp/. */

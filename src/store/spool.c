@@ -24,14 +24,14 @@
 
 enum { SPOOL_BUFFER = 64 * 1024, NAME_TRIES = 16 };
 
-struct spool {
+struct maildir_spool {
     char *dir;
     spool_io io;
     unsigned counter; /* this handle's deliveries: part of every name */
 };
 
 struct spool_file {
-    spool *s;
+    maildir_spool *s;
     int fd;
     char name[SPOOL_ID_MAX];
     char part_path[4096];
@@ -56,22 +56,22 @@ static void say(char *why, size_t why_size, const char *fmt, ...)
 
 /* ------------------------------------------------------------- the io */
 
-static ssize_t do_write(const spool *s, int fd, const void *buf, size_t len)
+static ssize_t do_write(const maildir_spool *s, int fd, const void *buf, size_t len)
 {
     return s->io.write ? s->io.write(s->io.ctx, fd, buf, len) : write(fd, buf, len);
 }
 
-static int do_fsync(const spool *s, int fd)
+static int do_fsync(const maildir_spool *s, int fd)
 {
     return s->io.fsync ? s->io.fsync(s->io.ctx, fd) : fsync(fd);
 }
 
-static int do_rename(const spool *s, const char *from, const char *to)
+static int do_rename(const maildir_spool *s, const char *from, const char *to)
 {
     return s->io.rename ? s->io.rename(s->io.ctx, from, to) : rename(from, to);
 }
 
-static uint32_t do_random(const spool *s)
+static uint32_t do_random(const maildir_spool *s)
 {
     if (s->io.random)
         return s->io.random(s->io.ctx);
@@ -82,7 +82,7 @@ static uint32_t do_random(const spool *s)
 }
 
 /* Writes all of buf, through short writes and EINTR. 0 or an errno. */
-static int write_all(const spool *s, int fd, const char *buf, size_t len)
+static int write_all(const maildir_spool *s, int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = do_write(s, fd, buf, len);
@@ -98,7 +98,7 @@ static int write_all(const spool *s, int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* ----------------------------------------------------------- the spool */
+/* ----------------------------------------------------------- the maildir_spool */
 
 static int make_dir(const char *path, bool create)
 {
@@ -112,7 +112,7 @@ static int make_dir(const char *path, bool create)
     return 0;
 }
 
-spool *spool_open(const char *dir, bool create, const spool_io *io, char *why, size_t why_size)
+maildir_spool *spool_open(const char *dir, bool create, const spool_io *io, char *why, size_t why_size)
 {
     if (dir == NULL || dir[0] != '/' || strlen(dir) > 3000) {
         say(why, why_size, "quarantine_dir must be an absolute path, not '%.200s'",
@@ -129,7 +129,7 @@ spool *spool_open(const char *dir, bool create, const spool_io *io, char *why, s
             return NULL;
         }
     }
-    spool *s = calloc(1, sizeof *s);
+    maildir_spool *s = calloc(1, sizeof *s);
     if (s == NULL || (s->dir = strdup(dir)) == NULL) {
         free(s);
         say(why, why_size, "out of memory");
@@ -140,7 +140,7 @@ spool *spool_open(const char *dir, bool create, const spool_io *io, char *why, s
     return s;
 }
 
-void spool_close(spool *s)
+void spool_close(maildir_spool *s)
 {
     if (s == NULL)
         return;
@@ -148,14 +148,14 @@ void spool_close(spool *s)
     free(s);
 }
 
-const char *spool_dir(const spool *s)
+const char *spool_dir(const maildir_spool *s)
 {
     return s->dir;
 }
 
 /* --------------------------------------------------------- the writer */
 
-spool_file *spool_file_begin(spool *s, int64_t now, char *why, size_t why_size)
+spool_file *spool_file_begin(maildir_spool *s, int64_t now, char *why, size_t why_size)
 {
     spool_file *f = malloc(sizeof *f);
     if (f == NULL) {
@@ -315,7 +315,7 @@ static int copy_message(spool_file *f, int out, const char **what)
 int spool_file_commit(spool_file *f, const spool_facts *facts, char *id, size_t id_size,
                       char *path, size_t path_size, char *why, size_t why_size)
 {
-    spool *s = f->s;
+    maildir_spool *s = f->s;
     char tmp_path[4096], new_path[4096], new_dir[4096];
     snprintf(tmp_path, sizeof tmp_path, "%s/tmp/%s", s->dir, f->name);
     snprintf(new_path, sizeof new_path, "%s/new/%s", s->dir, f->name);
@@ -396,7 +396,7 @@ fail_renamed:
     return -1;
 }
 
-int spool_clean_tmp(spool *s, int64_t now, int64_t max_age)
+int spool_clean_tmp(maildir_spool *s, int64_t now, int64_t max_age)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tmp", s->dir);

@@ -52,18 +52,18 @@ typedef struct spool_facts {
     const char *reasons;
 } spool_facts;
 
-typedef struct spool spool;
+typedef struct maildir_spool maildir_spool;
 typedef struct spool_file spool_file;
 
 /* Opens (with create: makes, mode 0750) dir with tmp/ and new/. */
-spool *spool_open(const char *dir, bool create, const spool_io *io, char *why,
+maildir_spool *spool_open(const char *dir, bool create, const spool_io *io, char *why,
                   size_t why_size);
-void spool_close(spool *s);
-const char *spool_dir(const spool *s);
+void spool_close(maildir_spool *s);
+const char *spool_dir(const maildir_spool *s);
 
 /* A new message in tmp/, named so that names cannot collide (time, pid, a
  * counter, random bits; O_EXCL, another name on EEXIST). NULL with why. */
-spool_file *spool_file_begin(spool *s, int64_t now, char *why, size_t why_size);
+spool_file *spool_file_begin(maildir_spool *s, int64_t now, char *why, size_t why_size);
 /* Appends message bytes (buffered, bounded memory). An error is kept and
  * reported by commit. */
 void spool_file_write(spool_file *f, const void *data, size_t len);
@@ -79,7 +79,7 @@ void spool_file_abort(spool_file *f);
 
 /* Removes files in tmp/ older than max_age seconds (left by a crash).
  * Returns how many, or -1. */
-int spool_clean_tmp(spool *s, int64_t now, int64_t max_age);
+int spool_clean_tmp(maildir_spool *s, int64_t now, int64_t max_age);
 
 /* What spool_parse read back. Strings are in one allocation (free with
  * spool_entry_free). */

@@ -59,10 +59,14 @@ got=$(printf '%s' "$json" | /usr/bin/python3 -c '
 import json, sys
 o = json.load(sys.stdin)
 print(o["messages"]["events"], o["messages"]["skipped"], o["messages"]["accepted"],
-      o["sessions"]["connections"], len(o["listeners"]), o["monitor"])')
-report "$([ "$got" = "1 1 1 3 3 yes" ] && echo 1 || echo 0)" \
-    "status --json counts the message (1 event, skipped, accepted), sessions and listeners" \
+      o["sessions"]["connections"], len(o["listeners"]), o["monitor"],
+      o["messages"]["skipped_by"]["whitelisted"], o["messages"]["skipped_by"]["local"])')
+report "$([ "$got" = "1 1 1 3 3 yes 1 0" ] && echo 1 || echo 0)" \
+    "status --json counts the message (1 event, skipped as whitelisted, accepted), sessions and listeners" \
     "got: $got; $json"
+out=$(st 2>&1)
+report "$(printf '%s' "$out" | grep -q "^skips: *whitelisted 1$" && echo 1 || echo 0)" \
+    "domauth status: the skips by reason (so 'nothing is checked' shows at once)" "$out"
 
 "$domauth_bin" reload --config "$workdir/domauth.conf" > "$workdir/reload.out" 2>&1
 rc=$?

@@ -5,7 +5,9 @@
                                ID (or whose rcpt is RCPT), as one JSON line;
                                exit 1 when there is none
   match JSONL ID RCPT k=v...   like event, then compares fields (v "null" is
-                               JSON null); prints the mismatches, exit 1 on any
+                               JSON null; result.METHOD is the result of the
+                               first entry of METHOD in "results"); prints the
+                               mismatches, exit 1 on any
   count JSONL [k=v...]         number of events whose fields all match (k!=v: differs; k~v:
                                the field contains v)
   dbcount DBJSON [k=v...]      the same over `domauth log --json` output
@@ -69,6 +71,17 @@ def parse_conds(args):
     return conds
 
 
+def field(e, k):
+    """A top-level field, or result.METHOD: the first result of METHOD."""
+    if k.startswith('result.'):
+        method = k[len('result.'):]
+        for r in e.get('results') or []:
+            if isinstance(r, dict) and r.get('method') == method:
+                return r.get('result')
+        return None
+    return e.get(k)
+
+
 def value_text(v):
     if v is None:
         return 'null'
@@ -79,7 +92,7 @@ def value_text(v):
 
 def matches(e, conds):
     for k, op, v in conds:
-        got = value_text(e.get(k))
+        got = value_text(field(e, k))
         if op == '=' and got != v:
             return False
         if op == '~' and v not in got:
@@ -104,7 +117,7 @@ def main(argv):
             return 1
         bad = 0
         for k, op, v in parse_conds(argv[5:]):
-            got = value_text(e.get(k))
+            got = value_text(field(e, k))
             if (op == '=' and got != v) or (op == '~' and v not in got):
                 print('%s: got %r, want %s %r' % (k, got, 'containing' if op == '~' else '', v))
                 bad += 1

@@ -1195,6 +1195,55 @@ EOF
     stop_da
 }
 
+# 9. DKIM through the milter: a valid signature passes; a tampered body
+# fails, and its score alone reaches reject_threshold at the end of DATA.
+# The event says what Postfix was told (it once said accept: it was written
+# at the SPF decision, before DKIM's score existed), in both logs.
+scenario_dkim() {
+    local conf=$W/da/dkim.conf
+    write_conf "$conf" <<'EOF'
+[policy]
+monitor = no
+reply_stage = rcpt
+dkim_fail_score = 7
+reject_threshold = 6
+EOF
+    start_da "$conf" || { t "domauthd starts with DKIM scoring" false; return; }
+    local id
+    id=k-pass-milter
+    dkim_message $id "$W/swaks/$id.eml" || { t "dkim: the test message can be signed" false; return; }
+    ip=192.0.2.10 smtp $id $MILTER_SMTP "$id@pass.test" "$id@dest.test" --data "$W/swaks/$id.eml"
+    t_eom "milter: a valid signature: queued" settled $id 250
+    t_eom "milter: a valid signature: Authentication-Results dkim=pass header.d=pass.test" \
+        header_has $id '^Authentication-Results: e2e\.test;.* dkim=pass .*header\.d=pass\.test'
+    t "milter: a valid signature: the event has dkim=pass, accept" \
+        event_is $id "" action=accept result.dkim=pass score=0
+
+    id=k-tampered-milter
+    dkim_message $id "$W/swaks/$id.eml" tamper || { t "dkim: the tampered message is made" false; return; }
+    ip=192.0.2.10 smtp $id $MILTER_SMTP "$id@pass.test" "$id@dest.test" --data "$W/swaks/$id.eml"
+    t "milter: a tampered body: RCPT accepted (DKIM's score is not known yet)" reply_is $id rcpt 250
+    t_eom "milter: a tampered body: dkim=fail scores 7, rejected at the end of DATA" \
+        reply_is $id eod "550 5.7.1 Message scored too high"
+    t "milter: a tampered body: not delivered" sh -c "sleep 0.5; [ -z \"\$(grep -rlF -- '<$id@e2e.test>' '$W/mail/box/new' '$W/mail/box/cur' 2>/dev/null)\" ]"
+    t "milter: the DKIM reject's event says reject, score 7, dkim=fail, with the reply" \
+        event_is $id "" action=reject score=7 result.dkim=fail "reply~550 5.7.1 Message scored too high" \
+        result.spf=pass
+    t "milter: the DKIM reject is in the database as reject" \
+        db_has $id --action reject -- action=reject score=7
+}
+
+# dkim_message ID FILE [tamper]: a message from pass.test signed with the
+# test key (Message-Id <ID@e2e.test>); tamper changes its body afterwards.
+dkim_message() {
+    printf 'From: Alice <alice@pass.test>\nTo: dest@dest.test\nSubject: e2e %s\nDate: Tue, 01 Dec 2026 10:00:00 +0000\nMessage-Id: <%s@e2e.test>\n\nQuarterly figures, in spirit.\n' \
+        "$1" "$1" |
+        "$domauth_bin" dkim sign --domain pass.test --selector e2e --key "$W/dns/e2e.private" \
+            > "$2.lf" || return 1
+    [ "${3:-}" = tamper ] && sed -i 's/in spirit/in fact/' "$2.lf"
+    sed 's/$/\r/' "$2.lf" > "$2"
+}
+
 # The JSON file and the database agree.
 check_log_consistency() {
     local json db
@@ -1418,6 +1467,8 @@ main_in_namespace() {
     mount --bind "$W/resolv.conf" /etc/resolv.conf ||
         { echo "Bail out! cannot bind-mount resolv.conf"; exit 1; }
     write_zone
+    "$domauth_bin" dkim keygen --domain pass.test --selector e2e --out "$W/dns/e2e.private" \
+        >> "$W/dns/zone" 2>/dev/null || { echo "Bail out! domauth dkim keygen failed"; exit 1; }
     start_unbound || { echo "Bail out! unbound did not start"; exit 1; }
     start_postfix || { echo "Bail out! postfix did not start"; exit 1; }
     local start parts=${E2E_PARTS:-functional robustness}
@@ -1431,6 +1482,7 @@ main_in_namespace() {
         scenario_stages
         scenario_reload
         scenario_quarantine
+        scenario_dkim
         check_log_consistency
         echo "# functional part: $(($(now_ms) - start)) ms"
     fi

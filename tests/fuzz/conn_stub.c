@@ -11,6 +11,7 @@
 
 #include "dns/resolver.h"
 #include "domauth_dkim.h"
+#include "srs/srs.h"
 #include "store/event.h"
 
 void fuzz_check_failed(const char *what, const char *file, int line)
@@ -102,6 +103,7 @@ void config_ref_put(config_ref *ref)
         for (size_t i = 0; ref->dkim_keys && i < ref->config.dkim_key_count; i++)
             da_dkim_key_free(ref->dkim_keys[i]);
         free(ref->dkim_keys);
+        srs_free(ref->srs);
         config_free(&ref->config);
         free(ref);
     }
@@ -125,7 +127,8 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[hosts]\ntrusted = 10.0.0.0/8\nwhitelist = 192.0.2.200\n"
     "[dkim]\nkey = sign.test s1 /fuzz/sign.private\nfail_action = reject\npass_score = -2\n"
     "[policy]\nmonitor = no\ncheck_helo = yes\n"
-    "[spf]\nsoftfail_action = defer\nneutral_tag_subject = yes\nneutral_tag = [NEUTRAL]\n",
+    "[spf]\nsoftfail_action = defer\nneutral_tag_subject = yes\nneutral_tag = [NEUTRAL]\n"
+    "[srs]\nsocketmap = unix:/fuzz/srs.sock\ndomain = fwd.test\nexclude_domains = dest.test\n",
     /* 2: enforce at MAIL, no DKIM, AUTH sessions checked too */
     "[daemon]\nreceiver = mx.dest.test\n"
     "[dkim]\nverify = no\nsign = no\n"
@@ -137,7 +140,9 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[policy]\nmonitor = no\nidentity = header_from\nreply_stage = data\n"
     "invalid_from_action = reject\nreject_threshold = 6\ndefer_threshold = 4\n"
     "quarantine_threshold = 2\n"
-    "[spf]\nfail_action = accept\nfail_tag_subject = yes\nsoftfail_tag_subject = yes\n",
+    "[spf]\nfail_action = accept\nfail_tag_subject = yes\nsoftfail_tag_subject = yes\n"
+    "[srs]\nsocketmap = unix:/fuzz/srs.sock\ndomain = FWD.test\nseparator = +\nhash_length = 8\n"
+    "hash_min_length = 6\nmax_age = 1\nexclude_domains = .pass.test other.test\n",
     /* 4: per-domain sections, a key for any domain, loopback checked */
     "[dkim]\nkey = * s1 /fuzz/sign.private\ncanonicalization = simple/simple\n"
     "sign_headers = From:Subject:To\n"
@@ -158,7 +163,8 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[dkim]\nverify = no\nkey = sign.test s1 /fuzz/sign.private\n"
     "key = peer.test s2 /fuzz/sign.private\nsign_loopback = no\nsign_trusted = no\n"
     "[policy]\nmonitor = no\nreject_threshold = 2\n"
-    "[spf]\nneutral_action = quarantine\nfail_action = quarantine\n",
+    "[spf]\nneutral_action = quarantine\nfail_action = quarantine\n"
+    "[srs]\nsocketmap = inet:127.0.0.1:10003\ndomain = fwd.test\nseparator = -\n",
     /* 7: everything rejects, everything tags */
     "[daemon]\nauthserv_id = mx.dest.test\n"
     "[dkim]\nnone_action = reject\npass_tag_subject = yes\npass_tag = [DKIM]\n"
@@ -166,6 +172,8 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[spf]\npass_action = defer\npass_reply = 451 4.7.1 try again\nnone_action = reject\nneutral_action = reject\n"
     "pass_tag_subject = yes\npass_tag = [PASS]\nnone_tag_subject = yes\nnone_tag = [NONE]\n",
 };
+
+void (*fuzz_config_made)(config_ref *ref);
 
 static config_ref *fuzz_config_new(unsigned variant)
 {
@@ -191,6 +199,8 @@ static config_ref *fuzz_config_new(unsigned variant)
     snprintf(ref->host_name, sizeof ref->host_name, "host.dest.test");
     ref->svc = (svc_config){.config = cfg, .host_name = ref->host_name,
                             .dkim_keys = ref->dkim_keys};
+    if (fuzz_config_made != NULL)
+        fuzz_config_made(ref);
     return ref;
 }
 
@@ -556,6 +566,12 @@ void conn_send(conn *c, const void *data, size_t len)
     FUZZ_CHECK(!fc->out.failed);
     if (fc->check_output != NULL)
         fc->check_output(fc, (const uint8_t *)fc->out.data + before, len);
+}
+
+/* Every send here is written at once: nothing is left to wait for. */
+void conn_close_when_written(conn *c)
+{
+    conn_close(c);
 }
 
 static void hold(conn *c, const uint8_t *data, size_t len)

@@ -91,6 +91,11 @@ typedef struct fuzz_env {
     size_t repeat_budget; /* bytes fuzz_repeat may still hand out */
 } fuzz_env;
 
+/* When set, called with each configuration made (fuzz_env_open, reload)
+ * before it is used: a target adds what main.c's config_load would read
+ * from files (socketmap_srs_new for [srs], in the socketmap target). */
+extern void (*fuzz_config_made)(config_ref *ref);
+
 /* The configuration is built-in text number config_variant %
  * FUZZ_CONFIG_COUNT, made into a generation as main.c's config_load does
  * (its DKIM keys from memory instead of files); the zone is the same for

@@ -99,6 +99,27 @@ make_keys() {
     # dkimpy and OpenDKIM's KeyFile take an Ed25519 key as its base64 seed too.
     openssl pkey -in "$work/ed.pem" -outform DER 2>/dev/null | tail -c 32 | base64 \
         > "$work/ed.seed"
+    # The record of an existing key: what keygen printed, from the PEM or the seed.
+    ok=1
+    for k in rsa ed; do
+        "$domauth_bin" dkim record --key "$work/$k.pem" --domain example.com --selector $k \
+            2>/dev/null | cmp -s - "$work/$k.bind" || ok=0
+    done
+    "$domauth_bin" dkim record --key "$work/ed.seed" --domain example.com --selector ed \
+        2>/dev/null | cmp -s - "$work/ed.bind" || ok=0
+    report $ok "domauth dkim record prints keygen's record again from the PEM (RSA, Ed25519) and the seed"
+    if command -v opendkim-genkey >/dev/null; then
+        mkdir -p "$work/genkey"
+        opendkim-genkey -D "$work/genkey" -d example.org -s og >/dev/null 2>&1
+        want=$(tr -d '\n\t "()' < "$work/genkey/og.txt" | sed -E 's/.*p=([A-Za-z0-9+\/=]+).*/\1/')
+        got=$("$domauth_bin" dkim record --key "$work/genkey/og.private" --domain example.org \
+            --selector og 2>/dev/null | tr -d '\n\t "' | sed -E 's/.*p=([A-Za-z0-9+\/=]+).*/\1/')
+        report "$([ -n "$want" ] && [ "$want" = "$got" ] && echo 1 || echo 0)" \
+            "domauth dkim record of an opendkim-genkey key has OpenDKIM's p= (${#got} bytes)"
+    fi
+    "$domauth_bin" dkim record --key "$work/missing.pem" --domain example.com --selector x \
+        > /dev/null 2>&1
+    report "$([ $? = 66 ] && echo 1 || echo 0)" "domauth dkim record: a missing key is exit 66"
     sed -E 's/^([^\t]+)\.\tIN\tTXT\t/\1 TXT /' "$work/rsa.bind" "$work/ed.bind" > "$work/keys.zone"
     {
         echo '$TTL 300'

@@ -308,6 +308,17 @@ static void sqlite_close(event_store *store)
     free(s);
 }
 
+/* domauth_ip_in(ip, network): 1 when the address is in the network, for
+ * a query by network (--ip 192.0.2.0/24); the store keeps addresses as
+ * text, as the MTA gave them. */
+static void sql_ip_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *ip = (const char *)sqlite3_value_text(argv[0]);
+    const char *net = (const char *)sqlite3_value_text(argv[1]);
+    sqlite3_result_int(ctx, ip != NULL && net != NULL && event_ip_in_network(ip, net));
+}
+
 static event_store *sqlite_open(const char *path, const event_store_options *o, char *why,
                                 size_t why_size)
 {
@@ -325,6 +336,13 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
         rc = open_for_writing(s, path, why, why_size);
     else
         rc = open_existing(s, path, o->access == EVENT_STORE_PURGE, why, why_size);
+    if (rc == 0 &&
+        sqlite3_create_function_v2(s->db, "domauth_ip_in", 2,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   sql_ip_in, NULL, NULL, NULL) != SQLITE_OK) {
+        say(why, why_size, "%s: %s", path, sqlite3_errmsg(s->db));
+        rc = -1;
+    }
     if (rc == 0) {
         sqlite3_busy_timeout(s->db, (int)(o->busy_timeout_ms ? o->busy_timeout_ms
                                                              : BUSY_TIMEOUT_DEFAULT_MS));
@@ -508,6 +526,10 @@ static void where_walk_query(where_walk *w, const event_query *q)
     if (q->client_ip != NULL) {
         where_and(w);
         where_text(w, "client_ip = ?", q->client_ip);
+    }
+    if (q->client_net != NULL) {
+        where_and(w);
+        where_text(w, "domauth_ip_in(client_ip, ?)", q->client_net);
     }
     if (q->action_count > 0) {
         where_and(w);

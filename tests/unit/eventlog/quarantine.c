@@ -141,7 +141,7 @@ static char *message_of(size_t n)
 }
 
 /* Writes n bytes in chunks of step through the spool, commits, reads back. */
-static int store_and_read(spool *s, const char *msg, size_t n, size_t step, spool_entry *e,
+static int store_and_read(maildir_spool *s, const char *msg, size_t n, size_t step, spool_entry *e,
                           char **back, size_t *back_len, char *id, char *why, size_t why_size)
 {
     spool_file *f = spool_file_begin(s, 1800000000, why, why_size);
@@ -159,7 +159,7 @@ static int store_and_read(spool *s, const char *msg, size_t n, size_t step, spoo
 static void test_round_trip(void)
 {
     char why[600], id[SPOOL_ID_MAX];
-    spool *s = spool_open(root, true, NULL, why, sizeof why);
+    maildir_spool *s = spool_open(root, true, NULL, why, sizeof why);
     TAP_OK(s != NULL && count_dir("tmp") == 0 && count_dir("new") == 0,
            "spool_open makes tmp/ and new/ (%s)", s ? "" : why);
     size_t n = 200000; /* over three of the writer's buffers */
@@ -191,7 +191,7 @@ static void test_short_writes(void)
     char why[600], id[SPOOL_ID_MAX];
     fault f = {.max_chunk = 7, .random = 1};
     spool_io io = io_for(&f);
-    spool *s = spool_open(root, true, &io, why, sizeof why);
+    maildir_spool *s = spool_open(root, true, &io, why, sizeof why);
     size_t n = 70001;
     char *msg = message_of(n), *back = NULL;
     size_t back_len = 0;
@@ -226,7 +226,7 @@ static void test_faults(void)
     char *msg = message_of(150000);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         spool_io io = io_for(&cases[i].f);
-        spool *s = spool_open(root, true, &io, why, sizeof why);
+        maildir_spool *s = spool_open(root, true, &io, why, sizeof why);
         spool_file *f = spool_file_begin(s, 1800000000, why, sizeof why);
         spool_file_write(f, msg, 150000);
         spool_facts x = facts_at(1800000000);
@@ -246,7 +246,7 @@ static void test_names(void)
     char why[600];
     fault f = {.random = 0x1234};
     spool_io io = io_for(&f);
-    spool *s = spool_open(root, true, &io, why, sizeof why);
+    maildir_spool *s = spool_open(root, true, &io, why, sizeof why);
     /* The name the first begin would take is there already. */
     char taken[512];
     snprintf(taken, sizeof taken, "%s/tmp/1800000000.P%ldQ1R00001234.part", root,

@@ -58,5 +58,24 @@ int main(void)
            "the rest of the value is kept whole");
     strbuf_free(&out);
     strbuf_free(&v);
+
+    /* Bytes that may not reach a header or a reply: control bytes become
+     * '?' everywhere, 8-bit bytes in SMTP replies (ASCII only), and '%' is
+     * doubled where the reply is a template (milter setreply). */
+    strbuf_init(&out);
+    const char hostile[] = "a\x01" "b \x7f%c\xc3\xa9" "d";
+    TAP_OK(mailtext_header_one_line(&out, 4, hostile, strlen(hostile), err, sizeof err) == 0 &&
+               strcmp(out.data, "a?b ?%c\xc3\xa9" "d") == 0,
+           "a header keeps UTF-8 and '%%', control bytes become '?' (%s)", out.data);
+    strbuf_free(&out);
+    strbuf_init(&out);
+    mailtext_reply_text(&out, hostile, true);
+    TAP_OK(out.data && strcmp(out.data, " a?b ?%%c??d") == 0,
+           "a reply is ASCII with '%%' doubled, in runs around the replaced bytes (%s)", out.data);
+    strbuf_free(&out);
+    strbuf_init(&out);
+    mailtext_reply_text(&out, "100% plain%", false);
+    TAP_OK(out.data && strcmp(out.data, " 100% plain%") == 0, "'%%' kept when not a template");
+    strbuf_free(&out);
     return tap_done();
 }

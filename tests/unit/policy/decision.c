@@ -29,7 +29,18 @@ static skip_reason skip(const domauth_config *cfg, const policy_settings *ps, co
     if (!ip_parse(ip, strlen(ip), &a))
         return (skip_reason)-1;
     ip_unmap(&a);
-    return policy_skip(cfg, ps, &a, authenticated);
+    client_facts facts = {.address = &a, .authenticated = authenticated};
+    return policy_skip(cfg, ps, &facts);
+}
+
+static skip_reason skip_named(const domauth_config *cfg, const char *ip, const char *name,
+                              const char *helo)
+{
+    ip_addr a;
+    if (!ip_parse(ip, strlen(ip), &a))
+        return (skip_reason)-1;
+    client_facts facts = {.address = &a, .name = name, .helo = helo};
+    return policy_skip(cfg, config_settings_for(cfg, "dest.example"), &facts);
 }
 
 static bool claims(const char *value)
@@ -53,8 +64,38 @@ int main(void)
     TAP_OK(skip(&cfg, ps, "127.0.0.1", false) == SKIP_LOCAL, "loopback is skipped by default");
     TAP_OK(skip(&cfg, ps, "::ffff:10.0.0.1", false) == SKIP_LOCAL,
            "IPv4-mapped LAN client is skipped");
-    TAP_OK(policy_skip(&cfg, ps, NULL, false) == SKIP_NONE,
+    TAP_OK(policy_skip(&cfg, ps, &(client_facts){0}) == SKIP_NONE,
            "no address: nothing here to skip it by");
+    config_free(&cfg);
+
+    /* By name, and a recipient domain's own servers. */
+    cfg = load("[hosts]\nwhitelist_ptr = *.mail.partner.example, relay.other.example.\n"
+               "whitelist_helo = Helo.Friend.Example\n"
+               "[domain dest.example]\ntrusted = 192.0.2.128/25\n");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "mx1.mail.partner.example", NULL) == SKIP_PTR_WHITELISTED,
+           "whitelist_ptr *.name: a name below it is skipped");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "MX1.Mail.Partner.Example.", NULL) == SKIP_PTR_WHITELISTED,
+           "whitelist_ptr: case and a trailing dot do not matter");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "mail.partner.example", NULL) == SKIP_NONE,
+           "whitelist_ptr *.name: the name itself is not below it");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "evilmail.partner.example", NULL) == SKIP_NONE,
+           "whitelist_ptr *.mail.partner.example: evilmail.partner.example is not below it");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "relay.other.example", NULL) == SKIP_PTR_WHITELISTED,
+           "whitelist_ptr: an exact name");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", "unknown", NULL) == SKIP_NONE &&
+               skip_named(&cfg, "192.0.2.5", "[192.0.2.5]", NULL) == SKIP_NONE,
+           "an unverified client name never matches");
+    TAP_OK(skip_named(&cfg, "192.0.2.5", NULL, "helo.friend.example") == SKIP_HELO_WHITELISTED,
+           "whitelist_helo: by the HELO name, without case");
+    TAP_OK(skip_named(&cfg, "192.0.2.200", NULL, "x.example") == SKIP_DOMAIN_TRUSTED,
+           "[domain] trusted: that domain's own servers are skipped for mail to it");
+    {
+        ip_addr a;
+        ip_parse("192.0.2.200", 11, &a);
+        client_facts facts = {.address = &a};
+        TAP_OK(policy_skip(&cfg, config_settings_for(&cfg, "other.example"), &facts) == SKIP_NONE,
+               "[domain] trusted: not for mail to another domain");
+    }
     config_free(&cfg);
     cfg = load("[policy]\ncheck_local = yes\nskip_authenticated = no\n");
     TAP_OK(skip(&cfg, &cfg.global, "192.168.3.4", true) == SKIP_NONE,

@@ -183,6 +183,20 @@ static void test_bad_requests(void)
     expect_bad("re-quest=x\n\n", NULL, "name with '-'");
     expect_bad("re quest=x\n\n", NULL, "name with a space");
     expect_bad("sender=a\nsender=b\n\n", NULL, "duplicate name");
+    expect_bad("x_new=a\nsender=s\nx_new=b\n\n", NULL, "duplicate unknown name");
+    /* A name that is a prefix of a known one, or one known name in two
+     * requests, is no repeat. */
+    {
+        const char stream[] = "send=a\nsender=b\nsenders=c\n\nsender=d\nsend=e\n\n";
+        policyd_parser p;
+        policyd_parser_init(&p, NULL);
+        results got;
+        feed_stream(&p, stream, LEN(stream), 3, &got);
+        TAP_OK(got.count == 2 && memcmp(got.kinds, "RR", 2) == 0 &&
+                   strcmp(got.senders[0], "b") == 0 && strcmp(got.senders[1], "d") == 0,
+               "prefixes of a known name and a name in the next request are not repeats");
+        policyd_parser_free(&p);
+    }
     expect_bad("\n", NULL, "empty request");
     expect_bad("\r\n", NULL, "empty request with CRLF");
     /* strlen stops at a NUL: build this one by hand. */

@@ -1,0 +1,720 @@
+/* xmail.c: "domauth xmail-filter", domauth as an SMTP-time filter of the
+ * XMail mail server (filters.post-rcpt.tab, filters.pre-data.tab,
+ * filters.post-data.tab). XMail runs it once per check with the spool file
+ * it wrote; the message service (src/service) is run in-process, blocking,
+ * as domauth verify runs it, with the site's domauth.conf. The answer is the
+ * exit status (3 refuses) and, when refusing, the reply as the first line of
+ * FILE.rej; at post-data the header edits are written back into the file.
+ *
+ * Never in the way of mail: a file that does not parse, a configuration or
+ * store that cannot be opened, a DNS outage or a passed deadline is logged
+ * and the message accepted (or, at the deadline, the temperror action
+ * applied), the file left as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "config/config.h"
+#include "domauth.h"
+#include "domauth_net.h"
+#include "msg/address.h"
+#include "msg/mailtext.h"
+#include "proto/xmail_spool.h"
+#include "service/service.h"
+#include "store/eventlog.h"
+#include "util/file.h"
+#include "util/strbuf.h"
+
+#define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
+
+enum {
+    XMAIL_EXIT_REJECT = 3,       /* XMail: refuse, with FILE.rej's first line as reply */
+    DEADLINE_DEFAULT_MS = 60000, /* below XMail's 90 s filter timeout */
+    DEADLINE_MIN_MS = 200,
+    /* After the deadline the loop gets this long to wind down before the
+     * alarm ends the process with the same outcome. */
+    BACKSTOP_GRACE_S = 2,
+};
+
+static const char usage_xmail[] =
+    "usage: domauth xmail-filter --stage STAGE [options] FILE\n"
+    "\n"
+    "Checks a message for the XMail mail server, as an SMTP filter: XMail runs\n"
+    "it from MailRoot/filters.STAGE.tab with the spool file it wrote (@@FILE).\n"
+    "The site's policy (domauth.conf) decides, as domauthd would.\n"
+    "\n"
+    "  --stage STAGE         post-rcpt, pre-data or post-data: the tab file the\n"
+    "                        line is in (post-data sees the message: DKIM, the\n"
+    "                        header From:, header fields added to the file)\n"
+    "  --rcpt ADDR           the recipient being checked (post-rcpt: @@CRCPT)\n"
+    "  --auth USER           the SMTP AUTH user (@@USERAUTH; \"-\": none)\n"
+    "  --config FILE         domauth.conf (default " DEFAULT_CONFIG ", else the\n"
+    "                        built-in defaults, which observe only)\n"
+    "  --dns-server ADDR[:PORT][,...]  (default: the configuration's, else\n"
+    "                        /etc/resolv.conf)\n"
+    "  --zone FILE           answer from a zone file instead, offline\n"
+    "  --deadline-ms N       the whole check's time (default 60000, under\n"
+    "                        XMail's 90 s); then the temperror action applies\n"
+    "  --stderr              log to standard error too (always when it is a\n"
+    "                        terminal)\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "A tab line (fields quoted and TAB-separated), e.g. in filters.post-data.tab:\n"
+    "  \"/usr/bin/domauth\"\t\"xmail-filter\"\t\"--stage\"\t\"post-data\"\t\"--auth\"\t\"@@USERAUTH\"\t\"@@FILE\"\n"
+    "\n"
+    "Exit status: 3 refused (reject or defer: the reply is the first line of\n"
+    "FILE.rej); 0 accepted, also for a file that does not parse (logged, left\n"
+    "as it was); 64 usage, 78 a configuration that cannot be used (XMail\n"
+    "accepts on any status but 3). See domauth(1), XMAIL FILTER.\n";
+
+/* ------------------------------------------------------------ logging */
+
+static bool log_stderr;
+
+static void xmail_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void xmail_log(int priority, const char *fmt, ...)
+{
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    syslog(priority, "%s", text);
+    if (log_stderr) {
+        fputs("domauth xmail-filter: ", stderr);
+        cli_put_safe(stderr, text, false);
+        fputc('\n', stderr);
+    }
+}
+
+/* --------------------------------------------------- the backstop alarm */
+
+/* If the loop itself cannot end in time (a blocked disk, a stuck store),
+ * SIGALRM ends the process with the deadline's outcome, prepared before
+ * the check starts; only async-signal-safe calls in the handler. */
+static char backstop_rej[4096];
+static char backstop_line[DECISION_REPLY_MAX + 3];
+static size_t backstop_len;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (backstop_len > 0) {
+        int fd = open(backstop_rej, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            ssize_t w = write(fd, backstop_line, backstop_len);
+            (void)w;
+            close(fd);
+            _exit(XMAIL_EXIT_REJECT);
+        }
+    }
+    _exit(0);
+}
+
+/* ---------------------------------------------------------- the check */
+
+typedef struct filter_run {
+    const char *path;
+    xmail_stage stage;
+    bool replied, timed_out;
+    policy_action action;
+    char reply[DECISION_REPLY_MAX];
+    xmail_edit *edits; /* post-data: what the verdict asks, values folded */
+    size_t edit_count;
+    bool edits_failed;
+    char summary[300]; /* the verdict in words, for the log line */
+} filter_run;
+
+static void free_edits(filter_run *u)
+{
+    for (size_t i = 0; i < u->edit_count; i++) {
+        free((char *)u->edits[i].name);
+        free((char *)u->edits[i].value);
+    }
+    free(u->edits);
+    u->edits = NULL;
+    u->edit_count = 0;
+}
+
+/* A value as it follows "Name:" in the file: a space, then folded. */
+static char *field_value(const header_edit *e, const char *path)
+{
+    strbuf v;
+    strbuf_init(&v);
+    strbuf_putc(&v, ' ');
+    bool cut = false;
+    if (mailtext_header_fold_or_cut(&v, strlen(e->name), e->value, strlen(e->value), &cut) != 0) {
+        strbuf_free(&v);
+        return NULL;
+    }
+    if (cut)
+        xmail_log(LOG_WARNING, "%s: a word of the %s field was too long for a header line and "
+                  "was cut", path, e->name);
+    return strbuf_take(&v);
+}
+
+static void keep_edits(filter_run *u, const svc_reply *r)
+{
+    free_edits(u);
+    if (r->edit_count == 0)
+        return;
+    u->edits = calloc(r->edit_count, sizeof *u->edits);
+    if (u->edits == NULL) {
+        u->edits_failed = true;
+        return;
+    }
+    for (size_t i = 0; i < r->edit_count; i++) {
+        const header_edit *e = &r->edits[i];
+        xmail_edit *x = &u->edits[u->edit_count++];
+        x->op = e->op == HEADER_INSERT_TOP ? XMAIL_EDIT_INSERT_TOP
+                : e->op == HEADER_APPEND   ? XMAIL_EDIT_APPEND
+                : e->op == HEADER_CHANGE   ? XMAIL_EDIT_CHANGE
+                                           : XMAIL_EDIT_DELETE;
+        x->index = e->index;
+        x->name = strdup(e->name);
+        x->value = e->op == HEADER_DELETE ? NULL : field_value(e, u->path);
+        if (x->name == NULL || (e->op != HEADER_DELETE && x->value == NULL))
+            u->edits_failed = true;
+    }
+}
+
+static void on_reply(void *arg, const svc_reply *r)
+{
+    filter_run *u = arg;
+    u->replied = true;
+    u->action = r->action;
+    snprintf(u->reply, sizeof u->reply, "%s", r->reply ? r->reply : "");
+    if (r->verdict != NULL)
+        snprintf(u->summary, sizeof u->summary, "%s%s, score %.1f",
+                 verdict_action_name(r->verdict),
+                 r->verdict->monitor && r->verdict->enforced != ACTION_ACCEPT
+                     ? " (monitor mode: enforcing would refuse)"
+                     : "",
+                 r->verdict->score);
+    if (u->stage == XMAIL_STAGE_POST_DATA)
+        keep_edits(u, r);
+}
+
+typedef struct loop_ctx {
+    uv_loop_t *loop;
+    da_resolver *zone_resolver; /* the zone backend: answers when run */
+    uv_timer_t deadline;
+    filter_run *run;
+} loop_ctx;
+
+static void on_deadline(uv_timer_t *t)
+{
+    loop_ctx *l = t->data;
+    l->run->timed_out = true;
+}
+
+/* Runs the loop until a reply has come or the deadline passed. */
+static void wait_reply(loop_ctx *l)
+{
+    filter_run *u = l->run;
+    while (!u->replied && !u->timed_out) {
+        if (l->zone_resolver != NULL)
+            da_resolver_run(l->zone_resolver);
+        if (uv_run(l->loop, l->zone_resolver ? UV_RUN_NOWAIT : UV_RUN_ONCE) == 0 &&
+            l->zone_resolver == NULL && !u->replied)
+            break; /* nothing left to wait for: the resolver stopped */
+    }
+}
+
+/* ------------------------------------------------- the deadline outcome */
+
+/* The temperror action of the settings, as a reply line (NULL: accept). A
+ * template's %{...} are expanded here, without a result to take them
+ * from: the sender's domain, the client, "temperror". */
+static int deadline_reply(const policy_settings *ps, const xmail_spool *s, char *out, size_t size)
+{
+    const result_policy *r = &ps->results[DA_SPF_TEMPERROR];
+    if (ps->monitor || r->action == ACTION_ACCEPT || r->reply == NULL)
+        return -1;
+    const char *domain = address_domain(s->mail_from);
+    if (domain == NULL || *domain == '\0')
+        domain = s->helo;
+    static const char *const names[] = {"%{explanation}", "%{result}", "%{domain}", "%{ip}",
+                                        "%{sender}"};
+    const char *values[] = {"the check's deadline passed", "temperror", domain, s->client_ip,
+                            s->mail_from};
+    strbuf sb;
+    strbuf_init(&sb);
+    for (const char *p = r->reply; *p;) {
+        bool done = false;
+        for (size_t k = 0; k < 5 && !done; k++) {
+            size_t n = strlen(names[k]);
+            if (strncmp(p, names[k], n) == 0) {
+                strbuf_puts(&sb, values[k]);
+                p += n;
+                done = true;
+            }
+        }
+        if (!done)
+            strbuf_putc(&sb, *p++);
+    }
+    snprintf(out, size, "%s", sb.data ? sb.data : "");
+    strbuf_free(&sb);
+    return 0;
+}
+
+/* ---------------------------------------------------------- the files */
+
+/* One printable line: the reply comes from a template and DNS text. */
+static void reply_line(const char *reply, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = reply; *p && n + 1 < size; p++)
+        out[n++] = ((unsigned char)*p < 0x20 || *p == 0x7f) ? ' ' : *p;
+    out[n] = '\0';
+}
+
+static int write_rej(const char *path, const char *reply)
+{
+    char rej[4096];
+    if ((size_t)snprintf(rej, sizeof rej, "%s.rej", path) >= sizeof rej)
+        return -1;
+    char line[DECISION_REPLY_MAX];
+    reply_line(reply, line, sizeof line);
+    FILE *f = fopen(rej, "w");
+    if (f == NULL) {
+        xmail_log(LOG_ERR, "%s: cannot write %s: %s (XMail answers 554 instead)", path, rej,
+                  strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%s\r\n", line);
+    if (fclose(f) != 0) {
+        xmail_log(LOG_ERR, "%s: cannot write %s: %s", path, rej, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes bytes over path: a temporary file in the same directory, fsynced,
+ * then renamed over it (and the directory fsynced), so the file is the old
+ * one or the new one, never a mix. */
+static int replace_file(const char *path, const char *bytes, size_t len, char *err,
+                        size_t err_size)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_size, "not a regular file");
+        return -1;
+    }
+    char tmp[4096];
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path + 1) : 0;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%.*s.%s.domauth-XXXXXX", dir_len, path,
+                         slash ? slash + 1 : path) >= sizeof tmp) {
+        snprintf(err, err_size, "the path is too long");
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot create a file beside it: %s", strerror(errno));
+        return -1;
+    }
+    bool ok = fchmod(fd, st.st_mode & 07777) == 0;
+    for (size_t done = 0; ok && done < len;) {
+        ssize_t w = write(fd, bytes + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = false;
+        else
+            done += (size_t)w;
+    }
+    if (ok)
+        ok = fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        snprintf(err, err_size, "cannot write it: %s", strerror(saved));
+        return -1;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", dir_len ? dir_len : 1, dir_len ? path : ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ configuration */
+
+static int load_lists(ip_set *set, char **files, size_t count, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len;
+        char *text = util_read_file(files[i], 16u << 20, &len, err, err_size);
+        if (text == NULL)
+            return -1;
+        char why[300];
+        int rc = ip_set_add_lines(set, text, len, why, sizeof why);
+        free(text);
+        if (rc != 0) {
+            snprintf(err, err_size, "%s: %s", files[i], why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The configuration as domauthd reads it (a missing default file is the
+ * built-in defaults). Returns 0 or -1 with why in err (cfg freed). */
+static int load_config(domauth_config *cfg, const char *path, bool given, char *err,
+                       size_t err_size)
+{
+    if (config_init(cfg) != 0) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    size_t len = 0;
+    char *text = NULL;
+    if (given || access(path, F_OK) == 0) {
+        text = util_read_file(path, 16u << 20, &len, err, err_size);
+        if (text == NULL) {
+            config_free(cfg);
+            return -1;
+        }
+    }
+    int rc = config_parse(cfg, path, text ? text : "", len, err, err_size);
+    free(text);
+    if (rc != 0)
+        return -1; /* config_parse freed it */
+    if (load_lists(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
+                   err_size) != 0 ||
+        load_lists(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
+                   err_size) != 0) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Feeds the message of a post-data file to the service. */
+static void feed_message(svc_msg *m, const char *data, const xmail_spool *s)
+{
+    for (size_t i = 0; i < s->field_count; i++) {
+        const xmail_field *f = &s->fields[i];
+        char name[1024];
+        size_t n = f->name_len < sizeof name - 1 ? f->name_len : sizeof name - 1;
+        memcpy(name, data + f->start, n);
+        name[n] = '\0';
+        svc_msg_header(m, name, data + f->value, f->value_len);
+    }
+    svc_msg_end_headers(m);
+    if (s->size > s->body)
+        svc_msg_body(m, data + s->body, s->size - s->body);
+}
+
+int cmd_xmail_filter(int argc, char **argv)
+{
+    enum { O_STAGE = 1000, O_RCPT, O_AUTH, O_CONFIG, O_SERVER, O_ZONE, O_DEADLINE, O_STDERR };
+    static const struct option options[] = {
+        {"stage", required_argument, NULL, O_STAGE},
+        {"rcpt", required_argument, NULL, O_RCPT},
+        {"auth", required_argument, NULL, O_AUTH},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"dns-server", required_argument, NULL, O_SERVER},
+        {"zone", required_argument, NULL, O_ZONE},
+        {"deadline-ms", required_argument, NULL, O_DEADLINE},
+        {"stderr", no_argument, NULL, O_STDERR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *stage_name = NULL, *rcpt = NULL, *auth = NULL, *config_path = NULL;
+    const char *servers = NULL, *zone_path = NULL;
+    unsigned long deadline_ms = DEADLINE_DEFAULT_MS;
+    log_stderr = isatty(STDERR_FILENO);
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case O_STAGE: stage_name = optarg; break;
+        case O_RCPT: rcpt = optarg; break;
+        case O_AUTH: auth = optarg; break;
+        case O_CONFIG: config_path = optarg; break;
+        case O_SERVER: servers = optarg; break;
+        case O_ZONE: zone_path = optarg; break;
+        case O_DEADLINE: {
+            char *end;
+            errno = 0;
+            deadline_ms = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || deadline_ms < DEADLINE_MIN_MS ||
+                deadline_ms > 3600000) {
+                fprintf(stderr, "domauth: --deadline-ms takes %d to 3600000\n", DEADLINE_MIN_MS);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        }
+        case O_STDERR: log_stderr = true; break;
+        case 'h': fputs(usage_xmail, stdout); return 0;
+        default: fputs(usage_xmail, stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    int stage = stage_name ? xmail_stage_parse(stage_name) : -1;
+    if (stage < 0 || optind + 1 != argc) {
+        fprintf(stderr, "domauth: --stage post-rcpt|pre-data|post-data and one FILE are "
+                        "required\n%s", usage_xmail);
+        return CLI_EXIT_USAGE;
+    }
+    if (stage == XMAIL_STAGE_POST_RCPT && (rcpt == NULL || *rcpt == '\0')) {
+        fprintf(stderr, "domauth: --stage post-rcpt needs --rcpt (XMail's @@CRCPT): the "
+                        "recipient is not in the file yet\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    char err[1024];
+    domauth_config cfg;
+    bool given = config_path != NULL;
+    if (config_path == NULL)
+        config_path = DEFAULT_CONFIG;
+    if (load_config(&cfg, config_path, given, err, sizeof err) != 0) {
+        openlog("domauth", LOG_PID, LOG_MAIL);
+        xmail_log(LOG_ERR, "%s: not checked: the configuration: %s", path, err);
+        closelog();
+        return 78; /* EX_CONFIG: XMail accepts */
+    }
+    int facility = eventlog_facility(cfg.syslog_facility);
+    openlog("domauth", LOG_PID, facility < 0 ? LOG_MAIL : facility);
+
+    /* The file: a problem with it is logged and the message accepted. */
+    int status = 0;
+    size_t len = 0;
+    char *data = util_read_file(path, XMAIL_SPOOL_FILE_MAX, &len, err, sizeof err);
+    if (data == NULL) {
+        xmail_log(LOG_ERR, "%s: not checked, accepted: %s", path, err);
+        config_free(&cfg);
+        closelog();
+        return 0;
+    }
+    xmail_spool spool;
+    xmail_spool_error perr;
+    if (xmail_spool_parse(data, len, (xmail_stage)stage, &spool, &perr) != 0) {
+        if (perr.line)
+            xmail_log(LOG_ERR, "%s: line %u: %s; not an XMail %s file: accepted unchecked, the "
+                      "file left as it is", path, perr.line, perr.text, stage_name);
+        else
+            xmail_log(LOG_ERR, "%s: %s; accepted unchecked, the file left as it is", path,
+                      perr.text);
+        free(data);
+        config_free(&cfg);
+        closelog();
+        return 0;
+    }
+
+    /* The deadline: each engine's own deadline is cut so that HELO and MAIL
+     * FROM checked one after the other still end within it, with the
+     * normal temperror result; the timer and the alarm are the rest. */
+    unsigned engine_ms = (unsigned)((deadline_ms - 100) / 2);
+    if (cfg.spf_deadline_ms == 0 || cfg.spf_deadline_ms > engine_ms)
+        cfg.spf_deadline_ms = engine_ms;
+    const char *decided_for = stage == XMAIL_STAGE_POST_RCPT ? rcpt : spool.rcpts[0].address;
+    const policy_settings *ps = config_settings_for(&cfg, address_domain(decided_for));
+    char late_reply[DECISION_REPLY_MAX];
+    bool late_refuses = deadline_reply(ps, &spool, late_reply, sizeof late_reply) == 0;
+    if (late_refuses) {
+        snprintf(backstop_rej, sizeof backstop_rej, "%s.rej", path);
+        char line[DECISION_REPLY_MAX];
+        reply_line(late_reply, line, sizeof line);
+        backstop_len = (size_t)snprintf(backstop_line, sizeof backstop_line, "%s\r\n", line);
+    }
+    signal(SIGALRM, on_alarm);
+    alarm((unsigned)((deadline_ms + 999) / 1000) + BACKSTOP_GRACE_S);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    da_zone *zone = NULL;
+    da_resolver *upstream = NULL;
+    if (servers == NULL && cfg.dns_servers && *cfg.dns_servers)
+        servers = cfg.dns_servers;
+    da_resolver_options ro = {.servers = servers, .use_edns0 = true,
+                              .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
+    if (cli_open_resolver(zone_path, &ro, &loop, &zone, &upstream) != 0) {
+        xmail_log(LOG_ERR, "%s: not checked, accepted: no DNS resolver", path);
+        uv_loop_close(&loop);
+        xmail_spool_free(&spool);
+        free(data);
+        config_free(&cfg);
+        closelog();
+        return 0;
+    }
+    da_dns_cache_options co = {.max_entries = 1000};
+    da_dns_cache *cache = da_dns_cache_new(&co);
+    da_resolver *resolver = cache ? da_resolver_new_cached(cache, upstream) : NULL;
+
+    /* The event store domauthd writes, so that domauth log sees XMail's
+     * traffic; one that cannot be opened is a warning, never a refusal. */
+    eventlog_options eo = {.syslog = cfg.syslog,
+                           .syslog_facility = cfg.syslog_facility,
+                           .json_path = cfg.event_log,
+                           .database_path = cfg.database,
+                           .busy_timeout_ms = 1000,
+                           .stderr_lines = log_stderr};
+    eventlog *events = NULL;
+    err[0] = '\0';
+    if (eo.syslog || eo.stderr_lines || (eo.json_path && *eo.json_path) ||
+        (eo.database_path && *eo.database_path))
+        events = eventlog_open(&loop, &eo, err, sizeof err);
+    if (err[0])
+        xmail_log(LOG_WARNING, "%s: event log: %s (the check goes on)", path, err);
+
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    svc_env env = {.loop = &loop, .resolver = resolver, .events = events, .log = xmail_log};
+    svc_config sc = {.config = &cfg, .host_name = host};
+    /* Before DATA XMail shows no message, as policy delegation; at
+     * post-data the whole message is in the file and every field can be
+     * added, changed or removed. The filter holds no keys: no signing. */
+    svc_caps caps = {.listener = "xmail", .no_signing = true};
+    if (stage == XMAIL_STAGE_POST_DATA)
+        caps.sees_message = caps.sees_body = caps.can_insert = caps.can_change = true;
+    svc_session session = {.client_ip = spool.client_ip,
+                           .helo = spool.helo,
+                           .auth_user = auth && strcmp(auth, "-") != 0 ? auth : NULL,
+                           .mta_name = spool.smtp_domain};
+    filter_run u = {.path = path, .stage = (xmail_stage)stage};
+    loop_ctx l = {.loop = &loop, .zone_resolver = zone ? upstream : NULL, .run = &u};
+    uv_timer_init(&loop, &l.deadline);
+    l.deadline.data = &l;
+    uv_timer_start(&l.deadline, on_deadline, deadline_ms, 0);
+    svc_msg *m = resolver ? svc_msg_new(&env, &sc, &caps, &session) : NULL;
+    if (m == NULL) {
+        xmail_log(LOG_ERR, "%s: not checked, accepted: out of memory", path);
+        goto out;
+    }
+    svc_msg_queue_id(m, spool.message_id);
+    svc_msg_mail_from(m, spool.mail_from, strlen(spool.mail_from));
+
+    policy_action action = ACTION_ACCEPT;
+    char reply[DECISION_REPLY_MAX] = "";
+    if (stage == XMAIL_STAGE_POST_RCPT) {
+        svc_msg_check_rcpt(m, rcpt, strlen(rcpt), true, on_reply, &u);
+        wait_reply(&l);
+        action = u.action;
+        snprintf(reply, sizeof reply, "%s", u.reply);
+    } else if (stage == XMAIL_STAGE_PRE_DATA) {
+        /* One answer for the message: refused only when every recipient
+         * is (the strongest refusal's reply), as the event counts it. */
+        bool any_accepted = false;
+        for (size_t i = 0; i < spool.rcpt_count && !u.timed_out; i++) {
+            u.replied = false;
+            const char *a = spool.rcpts[i].address;
+            svc_msg_check_rcpt(m, a, strlen(a), true, on_reply, &u);
+            wait_reply(&l);
+            if (!u.replied)
+                break;
+            if (u.action == ACTION_ACCEPT) {
+                any_accepted = true;
+            } else if (action == ACTION_ACCEPT || (u.action == ACTION_REJECT &&
+                                                   action == ACTION_DEFER)) {
+                action = u.action;
+                snprintf(reply, sizeof reply, "%s", u.reply);
+            }
+        }
+        if (any_accepted)
+            action = ACTION_ACCEPT;
+    } else {
+        svc_msg_check_mail(m, on_reply, &u);
+        wait_reply(&l);
+        for (size_t i = 0; i < spool.rcpt_count && !u.timed_out; i++) {
+            u.replied = false;
+            const char *a = spool.rcpts[i].address;
+            svc_msg_check_rcpt(m, a, strlen(a), false, on_reply, &u);
+            wait_reply(&l);
+        }
+        if (!u.timed_out) {
+            feed_message(m, data, &spool);
+            u.replied = false;
+            svc_msg_check_end(m, on_reply, &u);
+            wait_reply(&l);
+        }
+        action = u.action;
+        snprintf(reply, sizeof reply, "%s", u.reply);
+    }
+
+    if (u.timed_out || !u.replied) {
+        /* No verdict in time: the temperror action, and no edits. */
+        free_edits(&u);
+        action = late_refuses ? ACTION_DEFER : ACTION_ACCEPT;
+        snprintf(reply, sizeof reply, "%s", late_refuses ? late_reply : "");
+        xmail_log(LOG_WARNING, "%s: %s within %lu ms: the temperror action, %s", path,
+                  u.timed_out ? "no verdict" : "no verdict (the DNS resolver stopped)",
+                  deadline_ms, late_refuses ? reply : "accept");
+    } else {
+        xmail_log(LOG_INFO, "%s: %s %s from %s for %s: %s%s%s", path, stage_name,
+                  spool.message_id, spool.client_ip,
+                  stage == XMAIL_STAGE_POST_RCPT ? rcpt : spool.rcpts[0].address,
+                  u.summary[0] ? u.summary : "accept", action != ACTION_ACCEPT ? ": " : "",
+                  action != ACTION_ACCEPT ? reply : "");
+    }
+
+    if (action != ACTION_ACCEPT) {
+        /* XMail has one refusal: the reply line says reject (5xx) or
+         * defer (4xx), and XMail sends it as written. */
+        write_rej(path, reply[0] ? reply : "554 5.7.1 Refused by policy");
+        status = XMAIL_EXIT_REJECT;
+    } else if (u.edit_count > 0) {
+        strbuf out;
+        strbuf_init(&out);
+        char why[300];
+        if (u.edits_failed) {
+            xmail_log(LOG_ERR, "%s: out of memory: no header fields added", path);
+        } else if (xmail_spool_rewrite(data, &spool, u.edits, u.edit_count, &out, why,
+                                       sizeof why) != 0) {
+            xmail_log(LOG_ERR, "%s: header fields not added: %s; the file left as it is", path,
+                      why);
+        } else if (replace_file(path, out.data, out.len, why, sizeof why) != 0) {
+            xmail_log(LOG_ERR, "%s: header fields not added: %s; the file left as it is", path,
+                      why);
+        }
+        strbuf_free(&out);
+    }
+
+out:
+    svc_msg_free(m); /* writes the event */
+    free_edits(&u);
+    if (events != NULL)
+        eventlog_close(events);
+    da_resolver_free(resolver);
+    da_resolver_free(upstream);
+    da_dns_cache_free(cache);
+    uv_walk(&loop, close_handle, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    da_zone_free(zone);
+    alarm(0);
+    xmail_spool_free(&spool);
+    free(data);
+    config_free(&cfg);
+    closelog();
+    return status;
+}

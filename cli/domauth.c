@@ -57,6 +57,7 @@ static const char usage_main[] =
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
+    "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
     "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
@@ -414,6 +415,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "senderid") == 0) return cmd_senderid(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quarantine") == 0) return cmd_quarantine(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);

@@ -53,7 +53,7 @@ static const char usage_log[] =
     "  --domain D            the checked domain (case does not matter); with\n"
     "                        --method, the domain of that result (DKIM's d=)\n"
     "  --action A[,A...]     what was done, or what monitor mode held back:\n"
-    "                        accept tag defer reject\n"
+    "                        accept tag quarantine defer reject\n"
     "  --skip                only messages not checked (authenticated,\n"
     "                        whitelisted, local or trusted clients)\n"
     "  --limit N             at most N events (default 100; 0: all)\n"

@@ -43,7 +43,7 @@ static const char usage_verify[] =
     "  --json                one JSON object\n"
     "  -h, --help            this text\n"
     "\n"
-    "Exit status: 0 accepted (or tagged), 1 rejected, 2 deferred (as enforced:\n"
+    "Exit status: 0 accepted (or tagged), 1 rejected, 2 deferred, 3 quarantined (as enforced:\n"
     "in monitor mode the held-back action counts); 64 usage, 65 a file that\n"
     "does not parse, 66 a file that cannot be read, 70 a setup failure.\n";
 
@@ -185,7 +185,7 @@ static int feed_message(svc_msg *m, const char *text, size_t len, char *err, siz
 static void print_text(const run *u)
 {
     cli_put_safe(stdout, u->results_text.data ? u->results_text.data : "(no results)\n", true);
-    const char *names[] = {"accept", "defer", "reject"};
+    const char *names[] = {"accept", "defer", "reject", "quarantine"}; /* policy_action */
     const char *action = u->action == ACTION_ACCEPT && u->tagged ? "tag" : names[u->action];
     printf("verdict: %s", action);
     if (u->monitor && u->enforced != ACTION_ACCEPT)
@@ -207,7 +207,7 @@ static void print_text(const run *u)
 
 static void print_json(const run *u)
 {
-    const char *names[] = {"accept", "defer", "reject"};
+    const char *names[] = {"accept", "defer", "reject", "quarantine"}; /* policy_action */
     const char *action = u->action == ACTION_ACCEPT && u->tagged ? "tag" : names[u->action];
     printf("{\"action\": ");
     json_fputs(stdout, action);
@@ -349,6 +349,7 @@ int cmd_verify(int argc, char **argv)
     svc_config sc = {.config = &cfg, .host_name = host};
     /* It verifies; it never signs (it holds no keys). */
     svc_caps caps = {.listener = "verify", .sees_message = true, .sees_body = true,
+                     .no_quarantine = true,
                      .can_insert = true, .can_change = true, .no_signing = true};
     svc_session session = {.client_ip = ip, .helo = helo, .auth_user = auth};
     svc_msg *m = svc_msg_new(&env, &sc, &caps, &session);
@@ -402,7 +403,10 @@ int cmd_verify(int argc, char **argv)
         print_json(&u);
     else
         print_text(&u);
-    status = u.enforced == ACTION_REJECT ? 1 : u.enforced == ACTION_DEFER ? 2 : 0;
+    status = u.enforced == ACTION_REJECT       ? 1
+             : u.enforced == ACTION_DEFER      ? 2
+             : u.enforced == ACTION_QUARANTINE ? 3
+                                               : 0;
 out:
     svc_msg_free(m);
     da_resolver_free(resolver);

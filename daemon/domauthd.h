@@ -79,6 +79,9 @@ typedef struct domauthd {
     da_spf_record_cache *records;
     struct da_dkim_key_cache *dkim_key_cache; /* decoded keys of senders */
     eventlog *events;
+    quarantine *quarantine; /* the folder, when a configuration can quarantine to it */
+    uv_timer_t purge_timer; /* quarantine retention, daily */
+    bool purge_timer_ready;
     svc_env env;          /* what every message check shares */
     svc_counters counters;
     listener *listeners;

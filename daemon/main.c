@@ -313,6 +313,13 @@ static void policy_listener_limits(const domauth_config *cfg, say_fn *say, void 
     if (cfg->dkim_sign && cfg->dkim_key_count > 0)
         say(arg, "policy listener: cannot sign (DKIM signing needs the message, which only "
                  "the milter sees)");
+    bool folder = false;
+    for (size_t i = 0; i < n; i++)
+        folder = folder || (all[i]->quarantine_mode == QUARANTINE_FOLDER &&
+                            policy_settings_can_quarantine(all[i]));
+    if (folder)
+        say(arg, "policy listener: quarantine_mode = folder: it sees no message to keep; a "
+                 "quarantine there is the action HOLD (Postfix's hold queue)");
     if (cfg->dkim_verify && config_key_line(cfg, "dkim", "verify")) {
         snprintf(line, sizeof line, "policy listener: verify = yes in [dkim]: DKIM needs the "
                                     "message, which only the milter sees");
@@ -336,6 +343,63 @@ static void tell_admin(const domauth_config *cfg, say_fn *say, void *arg)
     for (size_t i = 0; i < cfg->warning_count; i++)
         say(arg, cfg->warnings[i]);
     policy_listener_limits(cfg, say, arg);
+}
+
+/* --------------------------------------------------------- quarantine */
+
+enum {
+    PURGE_PER_ADD = 16,              /* bounded work per quarantined message */
+    PURGE_INTERVAL_MS = 86400 * 1000, /* the daily purge */
+    TMP_MAX_AGE = 36 * 3600,          /* Maildir's rule for files left in tmp/ */
+};
+
+static void on_purge_timer(uv_timer_t *t)
+{
+    domauthd *d = t->data;
+    uint64_t removed = 0;
+    char why[600];
+    if (d->quarantine == NULL)
+        return;
+    int64_t now = (int64_t)time(NULL);
+    if (quarantine_purge(d->quarantine, now, 0, &removed, why, sizeof why) != 0)
+        daemon_log(LOG_ERR, "quarantine purge: %s", why);
+    else if (removed > 0)
+        daemon_log(LOG_INFO, "quarantine purge: %llu messages older than %u days removed",
+                   (unsigned long long)removed, d->config->config.quarantine_days);
+    spool_clean_tmp(quarantine_spool(d->quarantine), now, TMP_MAX_AGE);
+}
+
+/* Opens the folder when a configuration first asks for it (at start, or
+ * at the reload that turns it on); its place and the database change only
+ * at restart, as the event log's do. A folder that cannot be opened is
+ * logged: each message to quarantine then gets quarantine_failure. */
+static void quarantine_start(domauthd *d, const domauth_config *cfg)
+{
+    if (d->quarantine != NULL || !cfg->quarantine_possible)
+        return;
+    char why[600] = "";
+    quarantine_options o = {.dir = cfg->quarantine_dir,
+                            .database = cfg->database,
+                            .days = cfg->quarantine_days,
+                            .purge_per_add = PURGE_PER_ADD,
+                            .write = true};
+    d->quarantine = quarantine_open(&o, why, sizeof why);
+    if (d->quarantine == NULL) {
+        daemon_log(LOG_ERR, "quarantine folder %s: %s (each message to quarantine gets "
+                            "quarantine_failure = %s)", cfg->quarantine_dir, why,
+                   cfg->quarantine_failure_accept ? "accept" : "tempfail");
+        return;
+    }
+    d->env.quarantine = d->quarantine;
+    spool_clean_tmp(quarantine_spool(d->quarantine), (int64_t)time(NULL), TMP_MAX_AGE);
+    if (!d->purge_timer_ready) {
+        uv_timer_init(d->loop, &d->purge_timer);
+        d->purge_timer.data = d;
+        d->purge_timer_ready = true;
+        /* A first purge soon after start, then daily. */
+        uv_timer_start(&d->purge_timer, on_purge_timer, 60 * 1000, PURGE_INTERVAL_MS);
+        uv_unref((uv_handle_t *)&d->purge_timer); /* never what keeps the loop running */
+    }
 }
 
 static bool ip_set_empty(const ip_set *set)
@@ -408,12 +472,17 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
         !same(old->control_listen, cfg->control_listen) ||
         !same(old->srs_socketmap, cfg->srs_socketmap) ||
-        !same(old->socket_group, cfg->socket_group) || old->socket_mode != cfg->socket_mode)
-        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers and "
-                                "database change only at restart; the rest applies now");
+        !same(old->socket_group, cfg->socket_group) || old->socket_mode != cfg->socket_mode ||
+        (d->quarantine != NULL && !same(old->quarantine_dir, cfg->quarantine_dir)))
+        daemon_log(LOG_WARNING, "reload: listeners, user, group, pidfile, DNS servers, "
+                                "database and quarantine_dir change only at restart; the rest "
+                                "applies now");
     config_ref *previous = d->config;
     d->config = fresh;
     config_ref_put(previous); /* sessions that started under it keep it */
+    quarantine_start(d, cfg);
+    if (d->quarantine != NULL)
+        quarantine_set_days(d->quarantine, cfg->quarantine_days);
     int priority = LOG_WARNING;
     tell_admin(&fresh->config, say_log, &priority);
     daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,
@@ -724,6 +793,7 @@ int main(int argc, char **argv)
                       .events = d.events,
                       .counters = &d.counters,
                       .log = daemon_log};
+    quarantine_start(&d, &cfg->config);
 
     uv_signal_init(d.loop, &d.sighup);
     uv_signal_init(d.loop, &d.sigterm);
@@ -768,6 +838,7 @@ out:
     da_dkim_key_cache_free(d.dkim_key_cache);
     if (d.events != NULL)
         eventlog_close(d.events);
+    quarantine_close(d.quarantine);
     uv_walk(d.loop, close_handle, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);

@@ -104,6 +104,20 @@ static void append_verdict(strbuf *out, const svc_reply *r)
         milter_encode_simple(out, SMFIR_CONTINUE, err, sizeof err);
         return;
     }
+    /* Quarantine: held by the MTA (then on as accepted, with the edits),
+     * or kept in the folder already and discarded here. */
+    if (r->action == ACTION_QUARANTINE) {
+        if (r->hold) {
+            const char *reason = r->verdict && r->verdict->reasons[0] ? r->verdict->reasons
+                                                                      : "domauth quarantine";
+            if (milter_encode_quarantine(out, reason, err, sizeof err) != 0)
+                milter_encode_quarantine(out, "domauth quarantine", err, sizeof err);
+            milter_encode_simple(out, SMFIR_CONTINUE, err, sizeof err);
+        } else {
+            milter_encode_simple(out, SMFIR_DISCARD, err, sizeof err);
+        }
+        return;
+    }
     unsigned code;
     char enhanced[32];
     const char *text;
@@ -169,7 +183,8 @@ static void on_reply(void *arg, const svc_reply *r)
     milter_state *m = c->state;
     strbuf out;
     strbuf_init(&out);
-    if (m != NULL && m->waiting_for == SMFIC_BODYEOB && r->action == ACTION_ACCEPT)
+    if (m != NULL && m->waiting_for == SMFIC_BODYEOB &&
+        (r->action == ACTION_ACCEPT || (r->action == ACTION_QUARANTINE && r->hold)))
         append_edits(c, m, r, &out);
     append_verdict(&out, r);
     send_frames(c, &out);
@@ -197,6 +212,7 @@ static int message_begin(conn *c, milter_state *m)
         .sees_body = m->see_body,
         .can_insert = true,
         .can_change = (m->agreed.actions & SMFIF_CHGHDRS) != 0,
+        .can_hold = (m->agreed.actions & SMFIF_QUARANTINE) != 0,
     };
     svc_session s = {
         .client_ip = m->client_ip,
@@ -232,10 +248,14 @@ static int on_optneg(conn *c, milter_state *m, const milter_optneg *offered)
      * and body are wanted for DKIM and for the header From: identity, and
      * then exactly as received. */
     bool dkim = cfg->dkim_verify || (cfg->dkim_sign && cfg->dkim_key_count > 0);
+    /* A folder quarantine keeps the message as received: it needs the body
+     * (and the fields' leading space) even without DKIM. */
+    dkim = dkim || cfg->quarantine_possible;
     uint32_t wanted = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH |
                       SMFIP_NR_CONN | SMFIP_NR_HELO;
     wanted |= dkim ? (SMFIP_HDR_LEADSPC | SMFIP_NR_BODY) : SMFIP_NOBODY;
-    if (milter_negotiate(offered, SMFIF_ADDHDRS, SMFIF_CHGHDRS, wanted, &m->agreed, err,
+    if (milter_negotiate(offered, SMFIF_ADDHDRS, SMFIF_CHGHDRS | SMFIF_QUARANTINE, wanted,
+                         &m->agreed, err,
                          sizeof err) != 0) {
         daemon_log(LOG_ERR, "milter negotiation with %s failed: %s", c->peer, err);
         return -1;

@@ -109,7 +109,11 @@ static void on_reply(void *arg, const svc_reply *r)
     strbuf out;
     strbuf_init(&out);
     char err[128];
-    if (r->action != ACTION_ACCEPT) {
+    if (r->action == ACTION_QUARANTINE) {
+        /* The MTA's hold queue: the message is kept, the sender sees
+         * success (domauthd -t says a folder quarantine becomes this). */
+        policyd_reply_action(&out, "HOLD", "domauth quarantine", err, sizeof err);
+    } else if (r->action != ACTION_ACCEPT) {
         unsigned code;
         char enhanced[32];
         const char *text;
@@ -166,6 +170,7 @@ static int message_begin(conn *c, policy_state *p, const policyd_request *r)
         .can_insert = true,
         .can_change = false,
         .max_added = 1,
+        .can_hold = true, /* HOLD: this protocol's only quarantine (it sees no message) */
     };
     svc_session s = {
         .client_ip = r->client_address,

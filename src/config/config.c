@@ -43,11 +43,16 @@ typedef enum value_type {
     T_HEADERLIST, /* header field names, colon-separated, or empty */
     T_SESSIONS, /* a session limit: 1 to MAX_SESSION_LIMIT */
     T_SECONDS,  /* a timeout in seconds: 1 to MAX_TIMEOUT_SECONDS */
+    T_DAYS,     /* a retention in days: 1 to MAX_RETENTION_DAYS */
+    T_QMODE,    /* quarantine_mode: folder or hold */
+    T_QREPLY,   /* quarantine_reply: accept or reply (stored as bool: reply) */
+    T_QFAILURE, /* quarantine_failure: tempfail or accept (stored as bool: accept) */
 } value_type;
 
 enum {
     MAX_SESSION_LIMIT = 1000000, /* far beyond any file descriptor limit */
     MAX_TIMEOUT_SECONDS = 86400, /* a day */
+    MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
 };
 
 typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS } section_kind;
@@ -117,6 +122,18 @@ static const key_spec keys[] = {
     DAEMON("request_timeout", T_SECONDS, request_timeout, "30",
            "Seconds (1 to 86400) allowed for a milter frame or a policy request\n"
            "to arrive whole once it has begun; then the connection is closed."),
+    DAEMON("quarantine_dir", T_PATH, quarantine_dir, "/var/lib/domauth/quarantine",
+           "The quarantine spool (quarantine_mode = folder), Maildir-style: each message\n"
+           "is written to tmp/, synced and renamed into new/ before the MTA hears the\n"
+           "reply, and indexed in the database. Made (0750) when missing."),
+    DAEMON("quarantine_days", T_DAYS, quarantine_days, "30",
+           "Days a quarantined message is kept (1 to 36500); older ones are removed\n"
+           "when a message is added (a few at a time), daily, and by\n"
+           "domauth quarantine purge. A younger message is never removed by a purge."),
+    DAEMON("quarantine_failure", T_QFAILURE, quarantine_failure_accept, "tempfail",
+           "When a message to quarantine cannot be stored (full disk, read-only\n"
+           "spool): tempfail (451 4.3.0, the sender tries again) or accept (deliver\n"
+           "it). Either way the log names the path and the error."),
     DAEMON("event_log", T_PATH, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
     DAEMON("database", T_PATH, database, "/var/lib/domauth/events.db",
@@ -254,6 +271,22 @@ static const key_spec keys[] = {
            "Defer when the score reaches this (0: never)."),
     POLICY("reject_threshold", T_SCORE, reject_threshold, "0",
            "Reject when the score reaches this (0: never)."),
+    POLICY("quarantine_threshold", T_SCORE, quarantine_threshold, "0",
+           "Quarantine when the score reaches this (0: never); reject and defer\n"
+           "thresholds, when also reached, come first."),
+    POLICY("quarantine_mode", T_QMODE, quarantine_mode, "folder",
+           "Where a quarantined message goes: folder (quarantine_dir, listed by\n"
+           "domauth quarantine) or hold (the MTA's hold queue: milter QUARANTINE,\n"
+           "Postfix HOLD; release with postsuper -H). The policy listener sees no\n"
+           "message and always answers HOLD."),
+    POLICY("quarantine_reply", T_QREPLY, quarantine_reply, "accept",
+           "What the sender is told when a message goes to the folder: accept (it is\n"
+           "stored, then discarded: the sender sees success) or reply (the deciding\n"
+           "result's <result>_reply, or quarantine_threshold_reply, is sent while\n"
+           "the copy is kept)."),
+    POLICY("quarantine_threshold_reply", T_REPLY, quarantine_threshold_reply,
+           "550 5.7.1 Message scored too high",
+           "Reply for a score quarantine with quarantine_reply = reply."),
     POLICY("defer_threshold_reply", T_REPLY, defer_threshold_reply,
            "451 4.7.1 Message scored too high; try again later", "Reply for a score defer."),
     POLICY("reject_threshold_reply", T_REPLY, reject_threshold_reply,
@@ -269,7 +302,7 @@ typedef struct result_key {
 } result_key;
 
 static const result_key result_keys[] = {
-    {"action", T_ACTION, offsetof(result_policy, action), "accept, defer or reject"},
+    {"action", T_ACTION, offsetof(result_policy, action), "accept, quarantine, defer or reject"},
     {"reply", T_REPLY, offsetof(result_policy, reply),
      "\"CODE [X.Y.Z] text\"; %{explanation} %{result} %{domain} %{ip} %{sender}"},
     {"tag_subject", T_BOOL, offsetof(result_policy, tag_subject), "prefix the Subject"},
@@ -372,12 +405,26 @@ static bool find_result_key(const result_method *m, const char *name, int *resul
     return false;
 }
 
+bool policy_settings_can_quarantine(const policy_settings *ps)
+{
+    if (ps->quarantine_threshold > 0)
+        return true;
+    for (int r = 0; r < SPF_RESULT_COUNT; r++)
+        if (ps->results[r].action == ACTION_QUARANTINE)
+            return true;
+    for (int r = 0; r < DKIM_RESULT_COUNT; r++)
+        if (ps->dkim_results[r].action == ACTION_QUARANTINE)
+            return true;
+    return ps->invalid_from.action == ACTION_QUARANTINE;
+}
+
 const char *policy_action_name(policy_action action)
 {
     switch (action) {
     case ACTION_ACCEPT: return "accept";
     case ACTION_DEFER: return "defer";
     case ACTION_REJECT: return "reject";
+    case ACTION_QUARANTINE: return "quarantine";
     }
     return "?";
 }
@@ -798,7 +845,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
                      const char *value, char *why, size_t why_size)
 {
     void *slot = (char *)base + offset;
-    static const char *const actions[] = {"accept", "defer", "reject"};
+    /* In the order of policy_action. */
+    static const char *const actions[] = {"accept", "defer", "reject", "quarantine"};
     static const char *const identities[] = {"mailfrom", "header_from"};
     static const char *const stages[] = {"mail", "rcpt", "data"};
     int choice;
@@ -813,6 +861,25 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint_range(value, 1, MAX_SESSION_LIMIT, " sessions", slot, why, why_size);
     case T_SECONDS:
         return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
+    case T_DAYS:
+        return parse_uint_range(value, 1, MAX_RETENTION_DAYS, " days", slot, why, why_size);
+    case T_QMODE: {
+        static const char *const modes[] = {"folder", "hold"};
+        if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
+            return -1;
+        *(quarantine_mode *)slot = (quarantine_mode)choice;
+        return 0;
+    }
+    case T_QREPLY:
+    case T_QFAILURE: {
+        static const char *const replies[] = {"accept", "reply"};
+        static const char *const failures[] = {"tempfail", "accept"};
+        if (parse_choice(value, type == T_QREPLY ? replies : failures, 2, &choice, why,
+                         why_size) != 0)
+            return -1;
+        *(bool *)slot = choice == 1;
+        return 0;
+    }
     case T_SCORE:
         return parse_score(value, slot, why, why_size);
     case T_STRING:
@@ -833,7 +900,7 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
             return -1;
         return set_string(slot, value, why, why_size);
     case T_ACTION:
-        if (parse_choice(value, actions, 3, &choice, why, why_size) != 0)
+        if (parse_choice(value, actions, 4, &choice, why, why_size) != 0)
             return -1;
         *(policy_action *)slot = (policy_action)choice;
         return 0;
@@ -1049,6 +1116,7 @@ static void settings_free(policy_settings *ps)
     free(ps->score_header);
     free(ps->defer_threshold_reply);
     free(ps->reject_threshold_reply);
+    free(ps->quarantine_threshold_reply);
     result_policy *tables[RESULT_TABLES_MAX];
     size_t n = result_tables(ps, tables);
     for (size_t i = 0; i < n; i++) {
@@ -1066,7 +1134,9 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
     dst->score_header = strdup(src->score_header);
     dst->defer_threshold_reply = strdup(src->defer_threshold_reply);
     dst->reject_threshold_reply = strdup(src->reject_threshold_reply);
-    bool ok = dst->score_header && dst->defer_threshold_reply && dst->reject_threshold_reply;
+    dst->quarantine_threshold_reply = strdup(src->quarantine_threshold_reply);
+    bool ok = dst->score_header && dst->defer_threshold_reply && dst->reject_threshold_reply &&
+              dst->quarantine_threshold_reply;
     result_policy *tables[RESULT_TABLES_MAX];
     size_t n = result_tables(dst, tables);
     for (size_t i = 0; i < n; i++) {
@@ -1673,7 +1743,9 @@ static void parse_lines(parse_state *st, const char *text, size_t len)
 static int check_one_reply(parse_state *st, const result_policy *rp, const char *section,
                            const char *reply_key, const char *action_key, const char *where)
 {
-    if (rp->action == ACTION_ACCEPT)
+    /* A quarantine's reply (quarantine_reply = reply) may be 4xx or 5xx:
+     * set_value checked that much already. */
+    if (rp->action == ACTION_ACCEPT || rp->action == ACTION_QUARANTINE)
         return 0;
     char why[200];
     if (config_check_reply(rp->reply, rp->action == ACTION_DEFER ? '4' : '5', why, sizeof why) ==
@@ -1941,6 +2013,16 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         apply_domains(st);
     if (!st->failed)
         check_daemon(st);
+    if (!st->failed) {
+        bool folder = false;
+        for (size_t d = 0; d <= cfg->domain_count; d++) {
+            const policy_settings *ps = d < cfg->domain_count ? &cfg->domains[d].settings
+                                                              : &cfg->global;
+            folder = folder || (ps->quarantine_mode == QUARANTINE_FOLDER &&
+                                policy_settings_can_quarantine(ps));
+        }
+        cfg->quarantine_possible = folder;
+    }
     if (!st->failed)
         check_srs(st);
     if (!st->failed && check_replies(st, &cfg->global, NULL) == 0) {

@@ -32,7 +32,15 @@ typedef enum policy_action {
     ACTION_ACCEPT, /* let the message through (with headers, tag, score) */
     ACTION_DEFER,  /* 4xx: the sender tries again later */
     ACTION_REJECT, /* 5xx */
+    ACTION_QUARANTINE, /* keep the message out of the mailbox: the spool folder or the
+                        * MTA's hold queue (quarantine_mode); weaker than defer and
+                        * reject, stronger than accept */
 } policy_action;
+
+typedef enum quarantine_mode {
+    QUARANTINE_FOLDER, /* domauth's own spool (quarantine_dir), indexed in the store */
+    QUARANTINE_HOLD,   /* the MTA's hold queue (milter SMFIR_QUARANTINE, policy HOLD) */
+} quarantine_mode;
 
 typedef enum check_identity {
     IDENTITY_MAILFROM,    /* MAIL FROM, or HELO when the sender is empty */
@@ -72,6 +80,11 @@ typedef struct policy_settings {
     double reject_threshold; /* 0: off */
     char *defer_threshold_reply;
     char *reject_threshold_reply;
+    double quarantine_threshold;     /* 0: off */
+    char *quarantine_threshold_reply; /* what the sender hears with quarantine_reply = reply */
+    quarantine_mode quarantine_mode;
+    bool quarantine_reply;           /* folder: send the deciding reply, yet keep the copy
+                                      * (else accept and discard: the sender sees success) */
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
@@ -106,6 +119,13 @@ typedef struct domauth_config {
     unsigned milter_max_sessions, policy_max_sessions;   /* each listener */
     unsigned milter_idle_timeout, policy_idle_timeout;   /* seconds without a request */
     unsigned request_timeout;                            /* seconds for one to arrive */
+    char *quarantine_dir;       /* the spool: tmp/ and new/ under it */
+    unsigned quarantine_days;   /* retention */
+    bool quarantine_failure_accept; /* a copy that cannot be stored: accept (else tempfail) */
+    /* Computed by config_parse: some settings block (global or a domain)
+     * can quarantine to the folder, so the service streams messages to
+     * the spool only then. */
+    bool quarantine_possible;
     /* [hosts] */
     ip_set whitelist, trusted, local;
     char *local_networks;        /* local's entries as text, for the start-up line */
@@ -172,6 +192,9 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);
 
 const char *policy_action_name(policy_action action);
 
+/* Whether these settings can ask for a quarantine (an action or the
+ * threshold), whatever its mode. */
+bool policy_settings_can_quarantine(const policy_settings *ps);
 /* Whether domain (len bytes) is one of [srs] exclude_domains: an entry
  * "example.org" is that domain, ".example.org" every name under it. Case
  * does not matter. */

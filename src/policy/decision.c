@@ -119,6 +119,10 @@ policy_action policy_threshold_action(const policy_settings *ps, double score,
         *reply_template = ps->defer_threshold_reply;
         return ACTION_DEFER;
     }
+    if (ps->quarantine_threshold > 0 && score >= ps->quarantine_threshold) {
+        *reply_template = ps->quarantine_threshold_reply;
+        return ACTION_QUARANTINE;
+    }
     return ACTION_ACCEPT;
 }
 

@@ -52,8 +52,9 @@ const char *policy_sender_whitelisted(const policy_settings *ps, const auth_resu
 /* Longest reply and subject tag a verdict holds. */
 enum { DECISION_REPLY_MAX = 512, DECISION_TAG_MAX = 128 };
 
-/* The action a total score asks for under ps's thresholds, and the reply
- * template for it (NULL for accept). */
+/* The action a total score asks for under ps's thresholds (reject, then
+ * defer, then quarantine), and the reply template for it (NULL for
+ * accept). */
 policy_action policy_threshold_action(const policy_settings *ps, double score,
                                       const char **reply_template);
 

@@ -46,9 +46,30 @@ const result_policy *policy_for_result(const policy_settings *ps, const auth_res
     return NULL;
 }
 
+/* reject > defer > quarantine > accept: a refusal keeps the message out
+ * with no copy to manage, and a defer lets a sender with a passing retry
+ * (a DNS error gone) through, so either overrides a quarantine. */
 static int severity(policy_action a)
 {
-    return a == ACTION_REJECT ? 2 : a == ACTION_DEFER ? 1 : 0;
+    switch (a) {
+    case ACTION_REJECT: return 3;
+    case ACTION_DEFER: return 2;
+    case ACTION_QUARANTINE: return 1;
+    case ACTION_ACCEPT: return 0;
+    }
+    return 0;
+}
+
+static const char *threshold_name(policy_action a)
+{
+    return a == ACTION_REJECT ? "reject" : a == ACTION_DEFER ? "defer" : "quarantine";
+}
+
+static double threshold_of(const policy_settings *ps, policy_action a)
+{
+    return a == ACTION_REJECT ? ps->reject_threshold
+           : a == ACTION_DEFER ? ps->defer_threshold
+                               : ps->quarantine_threshold;
 }
 
 /* Expands %{explanation} %{result} %{domain} %{ip} %{sender}; printable
@@ -260,9 +281,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
                 reply_template = tmpl;
                 decider = n > 0 ? counting[0] : NULL;
                 add_reason(v, "score %.1f reached %s_threshold %.1f", v->score,
-                           by_score == ACTION_REJECT ? "reject" : "defer",
-                           by_score == ACTION_REJECT ? ps->reject_threshold
-                                                     : ps->defer_threshold);
+                           threshold_name(by_score), threshold_of(ps, by_score));
             }
         }
         exempt_sender(in, v);
@@ -275,8 +294,11 @@ void policy_verdict(const verdict_input *in, verdict *v)
     }
     v->action = ps->monitor ? ACTION_ACCEPT : v->enforced;
 
+    /* A quarantined message keeps its edits: one held by the MTA (hold
+     * mode) may be released as it is; the folder's copy is the message as
+     * received, without them. */
     const message_view *m = in->message;
-    if (m == NULL || v->action != ACTION_ACCEPT)
+    if (m == NULL || (v->action != ACTION_ACCEPT && v->action != ACTION_QUARANTINE))
         return;
     /* Header edits, in the order the MTA applies them. Forged fields go
      * first, from the last so earlier indexes stay valid. */
@@ -311,7 +333,7 @@ void policy_verdict(const verdict_input *in, verdict *v)
     }
     /* Tagging changes the message, so monitor mode holds it back; a message
      * we sign keeps its subject, which the signature covers. */
-    if (v->tag[0] && !ps->monitor && !m->signing) {
+    if (v->tag[0] && !ps->monitor && !m->signing && v->action == ACTION_ACCEPT) {
         const char *old = m->subject ? m->subject : "";
         while (*old == ' ' || *old == '\t')
             old++;

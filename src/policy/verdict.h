@@ -86,7 +86,8 @@ const result_policy *policy_for_result(const policy_settings *ps, const auth_res
  * regard to case. */
 bool policy_subject_tagged(const char *subject, const char *tag);
 
-/* "accept", "tag" (accepted with its subject tagged), "defer", "reject". */
+/* "accept", "tag" (accepted with its subject tagged), "quarantine", "defer",
+ * "reject". */
 const char *verdict_action_name(const verdict *v);
 
 #endif

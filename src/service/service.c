@@ -101,6 +101,17 @@ struct svc_msg {
     char *received_spf;
     bool event_written;
     const char *message_action;   /* as done at the end of the message */
+    /* Quarantine (see "quarantine" below): the message as received,
+     * streamed to the spool's tmp/ while a folder quarantine is possible;
+     * what the sender is told once the final verdict quarantines. */
+    spool_file *qfile;
+    bool q_decided;          /* whether to stream was decided */
+    char *q_error;           /* why there is no copy to commit, or NULL */
+    bool rcpt_forced;        /* the front end decides at RCPT and has no end (policy) */
+    bool told_set;           /* the final reply differs from the verdict's */
+    policy_action told_action;
+    bool told_hold;
+    char *told_reply;        /* the reply sent, NULL for an accept */
     /* A reply callback may free the message: inside the service's own
      * calls the free waits until the outermost one returns. */
     unsigned depth;
@@ -540,9 +551,14 @@ static void keep_header(svc_msg *m, const char *name, const char *value, size_t 
     }
 }
 
+static void quarantine_stream_header(svc_msg *m, const char *name, const char *value,
+                                     size_t len);
+static void quarantine_stream(svc_msg *m, const void *data, size_t len);
+
 void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
 {
     keep_header(m, name, value, len);
+    quarantine_stream_header(m, name, value, len);
     if (strcasecmp(name, "From") == 0) {
         m->from_fields++;
         if (m->from_fields == 1) {
@@ -585,6 +601,7 @@ void svc_msg_end_headers(svc_msg *m)
     if (m->headers_ended)
         return; /* a second end of headers changes nothing */
     m->headers_ended = true;
+    quarantine_stream(m, "\r\n", 2);
     dkim_begin(m);
 }
 
@@ -592,6 +609,7 @@ void svc_msg_body(svc_msg *m, const void *data, size_t len)
 {
     if (len == 0)
         return;
+    quarantine_stream(m, data, len);
     if (m->signer != NULL)
         da_dkim_sign_feed(m->signer, data, len);
     if (m->verify != NULL)
@@ -853,9 +871,12 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
 
 static void reply_with(svc_msg *m, svc_reply_fn fn, void *arg, const verdict *v)
 {
+    bool told = m->told_set && v == &m->final;
+    policy_action action = told ? m->told_action : v->action;
     svc_reply r = {
-        .action = v->action,
-        .reply = v->action == ACTION_ACCEPT ? NULL : v->reply,
+        .action = action,
+        .hold = told && m->told_hold,
+        .reply = told ? m->told_reply : v->action == ACTION_ACCEPT ? NULL : v->reply,
         .edits = v->edits,
         .edit_count = v->edit_count,
         .verdict = v,
@@ -893,12 +914,32 @@ static void decide_early(svc_msg *m)
     /* Final only when nothing else can come (no DKIM result to wait for).
      * A front end that sees no message adds its fields now. */
     make_verdict(m, ps, !dkim_expected(m), !m->caps.sees_message, &v);
+    /* A quarantine needs the message: where it comes, the end of DATA
+     * carries it out and the recipient is accepted now; policy delegation
+     * has no message and hands it to the MTA's hold queue. */
+    bool quarantined = v.action == ACTION_QUARANTINE;
+    bool no_end = m->rcpt_forced && !m->caps.sees_message; /* this answer is all */
+    m->told_set = quarantined;
+    m->told_action = ACTION_ACCEPT;
+    m->told_hold = false;
+    free(m->told_reply);
+    m->told_reply = NULL;
+    if (quarantined && no_end && m->caps.can_hold) {
+        m->told_action = ACTION_QUARANTINE;
+        m->told_hold = true;
+    } else if (quarantined && no_end && !m->cfg->config->quarantine_failure_accept) {
+        m->told_action = ACTION_DEFER; /* nowhere to keep it: never delivered instead */
+        m->told_reply = dup_or_null("451 4.3.0 Message could not be kept; try again later");
+    }
     if (m->waiting == WAIT_RCPT && m->rcpt_count > 0) {
         rcpt_entry *e = &m->rcpts[m->rcpt_count - 1];
-        e->action = verdict_action_name(&v);
-        e->refused = v.action != ACTION_ACCEPT;
+        e->action = !quarantined        ? verdict_action_name(&v)
+                    : m->told_hold      ? "quarantine"
+                    : m->told_reply     ? "defer"
+                                        : "accept";
+        e->refused = (v.action != ACTION_ACCEPT && !quarantined) || m->told_reply != NULL;
         if (e->refused)
-            e->reply = dup_or_null(v.reply);
+            e->reply = dup_or_null(m->told_reply ? m->told_reply : v.reply);
     }
     /* The latest decision stands for the message until a later one: the
      * event of a transaction that ends here reports it. */
@@ -906,7 +947,7 @@ static void decide_early(svc_msg *m)
         verdict_free(&m->final);
     m->final = v;
     m->final_made = true;
-    if (v.action != ACTION_ACCEPT && m->waiting == WAIT_MAIL)
+    if (v.action != ACTION_ACCEPT && !quarantined && m->waiting == WAIT_MAIL)
         m->message_action = verdict_action_name(&m->final);
     svc_reply_fn fn = m->fn;
     void *arg = m->fn_arg;
@@ -915,6 +956,7 @@ static void decide_early(svc_msg *m)
 }
 
 static void write_event(svc_msg *m);
+static void quarantine_carry_out(svc_msg *m, const policy_settings *ps);
 
 static void decide_end(svc_msg *m)
 {
@@ -925,12 +967,18 @@ static void decide_end(svc_msg *m)
     make_verdict(m, ps, true, true, &m->final);
     m->final_made = true;
     m->message_action = verdict_action_name(&m->final);
+    m->told_set = false;
+    /* The copy is on disk (or its fallback decided) before the event and
+     * the reply. */
+    quarantine_carry_out(m, ps);
+    const char *sent = m->told_set ? m->told_reply
+                       : m->final.action != ACTION_ACCEPT ? m->final.reply : NULL;
     for (size_t i = 0; i < m->rcpt_count; i++) {
         if (!m->rcpts[i].refused) {
             m->rcpts[i].action = m->message_action;
-            if (m->final.action != ACTION_ACCEPT) {
+            if (sent != NULL) {
                 free(m->rcpts[i].reply);
-                m->rcpts[i].reply = dup_or_null(m->final.reply);
+                m->rcpts[i].reply = dup_or_null(sent);
             }
         }
     }
@@ -1000,6 +1048,7 @@ void svc_msg_check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, sv
 static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc_reply_fn fn,
                        void *arg)
 {
+    m->rcpt_forced = force;
     rcpt_entry *e = add_rcpt(m, rcpt, len);
     const policy_settings *ps = settings_for(m, e ? e->address : NULL);
     m->skip = decide_skip(m, ps); /* per decision: skips differ per domain */
@@ -1094,6 +1143,204 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
     }
 }
 
+/* ---------------------------------------------------------- quarantine
+ *
+ * A folder quarantine keeps the message exactly as received, so it is
+ * streamed to the spool's tmp/ while it arrives, but only when this
+ * message could be quarantined to the folder at all (the configuration
+ * says so, the front end sees the body, the client is checked): no cost
+ * otherwise. The final verdict commits the copy (synced, in new/, indexed)
+ * before the event and the reply, or the free unlinks it. */
+
+static void quarantine_start(svc_msg *m)
+{
+    m->q_decided = true;
+    const policy_settings *ps = message_settings(m);
+    if (!m->cfg->config->quarantine_possible || !m->caps.sees_body || m->caps.no_quarantine ||
+        ps->quarantine_mode != QUARANTINE_FOLDER || !policy_settings_can_quarantine(ps) ||
+        decide_skip(m, ps) != SKIP_NONE)
+        return;
+    char why[512];
+    if (m->env->quarantine == NULL) {
+        m->q_error = dup_or_null("no quarantine folder is open");
+        return;
+    }
+    m->qfile = quarantine_begin(m->env->quarantine, (int64_t)time(NULL), why, sizeof why);
+    if (m->qfile == NULL)
+        m->q_error = dup_or_null(why);
+}
+
+static void quarantine_stream(svc_msg *m, const void *data, size_t len)
+{
+    if (!m->q_decided)
+        quarantine_start(m);
+    if (m->qfile != NULL)
+        spool_file_write(m->qfile, data, len);
+}
+
+/* A field as on the wire: bare LF in a folded value becomes CRLF, as for
+ * DKIM (keep_header). */
+static void quarantine_stream_header(svc_msg *m, const char *name, const char *value,
+                                     size_t len)
+{
+    if (!m->q_decided)
+        quarantine_start(m);
+    if (m->qfile == NULL)
+        return;
+    spool_file_write(m->qfile, name, strlen(name));
+    spool_file_write(m->qfile, ":", 1);
+    size_t from = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
+            spool_file_write(m->qfile, value + from, i - from);
+            spool_file_write(m->qfile, "\r", 1);
+            from = i;
+        }
+    }
+    spool_file_write(m->qfile, value + from, len - from);
+    spool_file_write(m->qfile, "\r\n", 2);
+}
+
+static void add_final_reason(svc_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_final_reason(svc_msg *m, const char *fmt, ...)
+{
+    char *r = m->final.reasons;
+    size_t len = strlen(r), size = sizeof m->final.reasons;
+    if (len + 3 >= size)
+        return;
+    if (len > 0) {
+        memcpy(r + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+/* The folder's copy: facts from the envelope and the verdict. */
+static int quarantine_store_copy(svc_msg *m, const char *told, char *id, size_t id_size,
+                                 char *why, size_t why_size)
+{
+    const char **rcpts = calloc(m->rcpt_count + 1, sizeof *rcpts);
+    char **results = calloc(m->results.count + 1, sizeof *results);
+    int rc = -1;
+    if (rcpts == NULL || results == NULL) {
+        snprintf(why, why_size, "out of memory");
+        goto out;
+    }
+    size_t nr = 0;
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        if (!m->rcpts[i].refused)
+            rcpts[nr++] = m->rcpts[i].address;
+    for (size_t i = 0; i < m->results.count; i++) {
+        const auth_result *e = &m->results.items[i];
+        size_t n = strlen(e->method) + strlen(e->result) + 2;
+        if ((results[i] = malloc(n)) == NULL) {
+            snprintf(why, why_size, "out of memory");
+            goto out;
+        }
+        snprintf(results[i], n, "%s=%s", e->method, e->result);
+    }
+    const auth_result *spf = auth_results_find(&m->results, "spf");
+    spool_facts facts = {
+        .time = (int64_t)time(NULL),
+        .mail_from = m->mail_from,
+        .rcpts = rcpts,
+        .rcpt_count = nr,
+        .client_ip = m->client_ip,
+        .client_name = m->client_name,
+        .helo = m->helo,
+        .queue_id = m->queue_id,
+        .domain = spf && spf->domain ? spf->domain : address_domain(m->mail_from),
+        .results = (const char *const *)results,
+        .result_count = m->results.count,
+        .score = m->final.score,
+        .verdict = "quarantine",
+        .told = told,
+        .reasons = m->final.reasons,
+    };
+    spool_file *f = m->qfile;
+    m->qfile = NULL; /* the commit frees it, whatever happens */
+    rc = quarantine_commit(m->env->quarantine, f, &facts, id, id_size, why, why_size);
+out:
+    for (size_t i = 0; results != NULL && i < m->results.count; i++)
+        free(results[i]);
+    free(results);
+    free(rcpts);
+    return rc;
+}
+
+/* Carries out a final quarantine verdict, deciding what the sender is
+ * told (m->told_*), or drops the copy when the verdict is another. */
+static void quarantine_carry_out(svc_msg *m, const policy_settings *ps)
+{
+    const domauth_config *cfg = m->cfg->config;
+    verdict *v = &m->final;
+    if (v->action != ACTION_QUARANTINE) {
+        spool_file_abort(m->qfile);
+        m->qfile = NULL;
+        return;
+    }
+    m->told_set = true;
+    m->told_hold = false;
+    free(m->told_reply);
+    m->told_reply = NULL;
+    if (m->caps.no_quarantine) {
+        m->told_action = ACTION_QUARANTINE;
+        return;
+    }
+    char why[1024] = "";
+    if (ps->quarantine_mode == QUARANTINE_HOLD || !m->caps.sees_body) {
+        if (m->caps.can_hold) {
+            m->told_action = ACTION_QUARANTINE;
+            m->told_hold = true;
+            add_final_reason(m, "held in the MTA's queue (%s)",
+                             ps->quarantine_mode == QUARANTINE_HOLD ? "quarantine_mode hold"
+                                                                    : "no message to keep");
+            return;
+        }
+        snprintf(why, sizeof why, "%sthe MTA did not agree to hold messages (milter quarantine)",
+                 ps->quarantine_mode == QUARANTINE_HOLD ? "" : "no body to keep, and ");
+    } else if (m->qfile == NULL) {
+        snprintf(why, sizeof why, "%s", m->q_error ? m->q_error : "no copy of the message");
+    } else {
+        /* A reply keeps its own class: 4xx is a defer, 5xx a reject. */
+        bool reply = ps->quarantine_reply && v->reply[0] != '\0';
+        char id[SPOOL_ID_MAX];
+        int rc = quarantine_store_copy(m, reply ? v->reply : "accept", id, sizeof id, why,
+                                       sizeof why);
+        if (rc >= 0) {
+            if (rc == 1)
+                say(m, LOG_ERR, "quarantine: %s", why);
+            m->told_action = !reply ? ACTION_QUARANTINE
+                             : v->reply[0] == '4' ? ACTION_DEFER
+                                                  : ACTION_REJECT;
+            m->told_reply = reply ? dup_or_null(v->reply) : NULL;
+            add_final_reason(m, "quarantined as %s; sender told %s", id,
+                             reply ? v->reply : "accept");
+            return;
+        }
+    }
+    /* Never accepted and dropped without a copy: the fallback the site
+     * chose, and a line naming the path and the error. */
+    counters(m)->quarantine_failures++;
+    say(m, LOG_ERR, "quarantine of queue %s from <%s> failed: %s; %s",
+        m->queue_id ? m->queue_id : "-", m->mail_from ? m->mail_from : "", why,
+        cfg->quarantine_failure_accept ? "delivered (quarantine_failure = accept)"
+                                       : "deferred (quarantine_failure = tempfail)");
+    if (cfg->quarantine_failure_accept) {
+        m->told_action = ACTION_ACCEPT;
+        m->message_action = "accept";
+        add_final_reason(m, "quarantine failed: %s; delivered (quarantine_failure accept)", why);
+    } else {
+        m->told_action = ACTION_DEFER;
+        m->told_reply = dup_or_null("451 4.3.0 Message could not be kept; try again later");
+        m->message_action = "defer";
+        add_final_reason(m, "quarantine failed: %s; deferred (quarantine_failure tempfail)", why);
+    }
+}
+
 /* --------------------------------------------------------------- event */
 
 /* The message's results, counted once, as the event records them. */
@@ -1147,15 +1394,15 @@ static void write_event(svc_msg *m)
     if (action == NULL) {
         /* No message-level action (no end of message was seen): accepted
          * when some recipient accepted it, else the strongest refusal. */
-        static const char *const order[] = {"accept", "tag", "defer", "reject"};
+        static const char *const order[] = {"accept", "tag", "quarantine", "defer", "reject"};
         int accepted = -1, refused = -1;
         for (size_t i = 0; i < m->rcpt_count; i++) {
-            for (int k = 0; k < 4 && m->rcpts[i].action != NULL; k++) {
+            for (int k = 0; k < 5 && m->rcpts[i].action != NULL; k++) {
                 if (strcmp(m->rcpts[i].action, order[k]) != 0)
                     continue;
-                if (k < 2 && k > accepted)
+                if (k < 3 && k > accepted)
                     accepted = k;
-                if (k >= 2 && k > refused)
+                if (k >= 3 && k > refused)
                     refused = k;
             }
         }
@@ -1169,6 +1416,8 @@ static void write_event(svc_msg *m)
         c->deferred++;
     else if (strcmp(action, "tag") == 0)
         c->tagged++;
+    else if (strcmp(action, "quarantine") == 0)
+        c->quarantined++;
     else
         c->accepted++;
     if (m->env->events == NULL && m->env->on_event == NULL)
@@ -1228,7 +1477,9 @@ static void write_event(svc_msg *m)
         .score = v ? v->score : 0,
         .action = action,
         .held_action = held,
-        .reply = v && v->enforced != ACTION_ACCEPT ? v->reply : NULL,
+        .reply = m->told_set && v == &m->final ? m->told_reply
+                 : v && v->enforced != ACTION_ACCEPT ? v->reply
+                                                     : NULL,
         .reasons = v && v->reasons[0] ? v->reasons : NULL,
         .results = res,
         .result_count = nres,
@@ -1275,6 +1526,9 @@ static void really_free(svc_msg *m)
     da_dkim_verify_free(m->verify);
     da_dkim_sign_free(m->signer);
     free(m->signature);
+    spool_file_abort(m->qfile);
+    free(m->q_error);
+    free(m->told_reply);
     for (size_t i = 0; i < m->rcpt_count; i++) {
         free(m->rcpts[i].address);
         free(m->rcpts[i].reply);

@@ -23,6 +23,7 @@
 #include "domauth_dkim.h"
 #include "policy/verdict.h"
 #include "store/eventlog.h"
+#include "store/quarantine_store.h"
 
 struct uv_loop_s;
 
@@ -45,6 +46,8 @@ typedef struct svc_counters {
     uint64_t spf[SPF_RESULT_COUNT];     /* by da_spf_result */
     uint64_t dkim[DKIM_RESULT_COUNT];   /* by da_dkim_result, per signature */
     uint64_t accepted, tagged, deferred, rejected, held_back;
+    uint64_t quarantined;               /* stored in the folder or held by the MTA */
+    uint64_t quarantine_failures;       /* could not be stored (quarantine_failure applied) */
     uint64_t invalid_input;             /* over-long addresses, unusable From: */
     uint64_t errors;                    /* out of memory, engine failures */
 } svc_counters;
@@ -56,6 +59,9 @@ typedef struct svc_env {
     da_spf_record_cache *records;      /* may be NULL */
     da_dkim_key_cache *dkim_key_cache; /* may be NULL */
     eventlog *events;                  /* may be NULL: no event log */
+    /* The quarantine folder (quarantine_mode = folder); NULL when none is
+     * open, and then a folder quarantine is a failure (quarantine_failure). */
+    quarantine *quarantine;
     svc_counters *counters;            /* may be NULL */
     /* Called with every event as it is written (tests, -f's stderr). */
     void (*on_event)(void *ctx, const event_record *record);
@@ -83,6 +89,8 @@ typedef struct svc_caps {
     bool can_change;        /* change and delete fields */
     unsigned max_added;     /* fields it can add; 0: any number */
     bool no_signing;        /* never sign (domauth verify holds no keys) */
+    bool no_quarantine;     /* report a quarantine, keep no copy (domauth verify) */
+    bool can_hold;          /* can put a message in the MTA's hold queue */
 } svc_caps;
 
 typedef struct svc_session {
@@ -93,9 +101,15 @@ typedef struct svc_session {
     const char *mta_name;    /* the MTA's own host name (milter macro j), or NULL */
 } svc_session;
 
-/* What to tell the MTA. Valid during the callback only. */
+/* What to tell the MTA. Valid during the callback only.
+ * ACTION_QUARANTINE: with hold, put the message in the MTA's hold queue
+ * (milter SMFIR_QUARANTINE, then accept with the edits; policy HOLD);
+ * without, the copy is in the folder: discard it (milter SMFIR_DISCARD).
+ * A folder quarantine with quarantine_reply = reply comes as ACTION_DEFER
+ * or ACTION_REJECT with its reply: the front end just sends it. */
 typedef struct svc_reply {
     policy_action action;
+    bool hold;
     const char *reply;          /* "550 5.7.23 text" for defer and reject */
     const header_edit *edits;   /* only what the front end can carry out */
     size_t edit_count;

@@ -29,6 +29,12 @@ rc=$?
 got=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["action"], o["results"][0]["method"], o["results"][0]["result"], o["results"][1]["result"])' 2>&1)
 report "$(yes_if [ $rc = 0 ] && [ "$got" = "accept spf pass none" ])" "--json: one object; a pass exits 0" "exit $rc: $got; $out"
 
+printf '[policy]\nmonitor = no\n[spf]\nfail_action = quarantine\n' > "$workdir/q.conf"
+out=$(v --config "$workdir/q.conf" --ip 203.0.113.99 --mail-from carol@explained.example.org "$msg" 2>&1)
+rc=$?
+report "$(yes_if [ $rc = 3 ] && printf '%s' "$out" | grep -q '^verdict: quarantine, score 5.0')" \
+    "fail_action = quarantine: the verdict says quarantine, exit 3 (no copy kept)" "exit $rc: $out"
+
 printf '[policy]\nmonitor = no\n[spf]\nfail_action = defer\nfail_reply = 451 4.7.23 later\n' > "$workdir/c.conf"
 out=$(v --config "$workdir/c.conf" --ip 203.0.113.99 --mail-from carol@explained.example.org "$msg" 2>&1)
 rc=$?

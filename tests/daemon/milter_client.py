@@ -40,7 +40,12 @@ def z(*parts):
 
 class Session:
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+        if isinstance(port, str):  # a unix socket's path
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(15)
+            self.sock.connect(port)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
         self.protocol = 0
         self.leadspc = False
 
@@ -119,6 +124,11 @@ def run(args):
     s.send(b"E")
     letter, payload, edits = s.expect_reply(0)
     out["final"] = letter.decode() + payload.decode(errors="replace")
+    if args.get("on_reply"):
+        # What is true the moment the reply has come (before QUIT).
+        import subprocess
+        out["on_reply"] = subprocess.run(args["on_reply"], shell=True, capture_output=True,
+                                         text=True).stdout
     # Apply the edits as an MTA would.
     hs = [[n, v if s.leadspc else b" " + v] for n, v in headers]
     for kind, p in edits:

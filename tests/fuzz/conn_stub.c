@@ -116,7 +116,9 @@ static const char sign_key_seed[] = "u2lDTfJCBz3l0JSXNxApWTEr6Mg4FJRdHcPXlo2Rua4
 
 /* The configurations a session may run under: observe-only defaults,
  * enforcement at each reply stage, header From: identity, signing, per
- * domain sections, scores and thresholds. */
+ * domain sections, scores and thresholds, quarantines (no folder is open
+ * here: a folder quarantine takes the quarantine_failure path, a hold goes
+ * to the front end). */
 static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     /* 0: the defaults */
     "[daemon]\nauthserv_id = mx.dest.test\n",
@@ -137,6 +139,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[dkim]\nfail_action = reject\nnone_score = 1\n"
     "[policy]\nmonitor = no\nidentity = header_from\nreply_stage = data\n"
     "invalid_from_action = reject\nreject_threshold = 6\ndefer_threshold = 4\n"
+    "quarantine_threshold = 2\n"
     "[spf]\nfail_action = accept\nfail_tag_subject = yes\nsoftfail_tag_subject = yes\n"
     "[srs]\nsocketmap = unix:/fuzz/srs.sock\ndomain = FWD.test\nseparator = +\nhash_length = 8\n"
     "hash_min_length = 6\nmax_age = 1\nexclude_domains = .pass.test other.test\n",
@@ -147,7 +150,8 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[domain dest.test]\nmonitor = no\nreply_stage = mail\nspf_fail_action = defer\n"
     "spf_fail_reply = 451 4.7.23 %{explanation}\n"
     "[domain other.test]\nmonitor = no\nidentity = header_from\ndkim_pass_score = -3\n"
-    "spf_softfail_action = reject\nspf_softfail_reply = 550 5.7.23 softfail for %{domain}\n",
+    "spf_softfail_action = reject\nspf_softfail_reply = 550 5.7.23 softfail for %{domain}\n"
+    "spf_fail_action = quarantine\nquarantine_mode = hold\n",
     /* 5: monitor mode holding back what enforcement would do */
     "[daemon]\nauthserv_id = mx.dest.test\n"
     "[dkim]\nrsa_sha1 = neutral\npermerror_action = reject\ntemperror_action = defer\n"
@@ -159,6 +163,7 @@ static const char *const config_texts[FUZZ_CONFIG_COUNT] = {
     "[dkim]\nverify = no\nkey = sign.test s1 /fuzz/sign.private\n"
     "key = peer.test s2 /fuzz/sign.private\nsign_loopback = no\nsign_trusted = no\n"
     "[policy]\nmonitor = no\nreject_threshold = 2\n"
+    "[spf]\nneutral_action = quarantine\nfail_action = quarantine\n"
     "[srs]\nsocketmap = inet:127.0.0.1:10003\ndomain = fwd.test\nseparator = -\n",
     /* 7: everything rejects, everything tags */
     "[daemon]\nauthserv_id = mx.dest.test\n"

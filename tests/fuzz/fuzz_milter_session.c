@@ -74,7 +74,14 @@ static void check_replies(fuzz_conn *fc, const uint8_t *data, size_t len)
         case SMFIR_CONTINUE:
         case SMFIR_TEMPFAIL:
         case SMFIR_REJECT:
+        case SMFIR_DISCARD:
             FUZZ_CHECK(f.len == 0);
+            break;
+        case SMFIR_QUARANTINE:
+            /* quarantine_mode = hold: a reason, one NUL-terminated line. */
+            FUZZ_CHECK(f.len >= 2 && f.payload[f.len - 1] == '\0');
+            FUZZ_CHECK(memchr(f.payload, '\0', f.len) == f.payload + f.len - 1);
+            FUZZ_CHECK(memchr(f.payload, '\n', f.len) == NULL);
             break;
         case SMFIR_REPLYCODE:
             FUZZ_CHECK(f.len >= 4 && f.payload[f.len - 1] == '\0');

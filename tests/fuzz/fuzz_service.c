@@ -99,7 +99,7 @@ static void new_slot(session *s, slot *sl)
     switch (sl->kind) {
     case CAPS_MILTER:
         sl->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
-                              .can_insert = true, .can_change = true};
+                              .can_insert = true, .can_change = true, .can_hold = true};
         break;
     case CAPS_MILTER_NOBODY:
         sl->caps = (svc_caps){.listener = "milter", .sees_message = true, .can_insert = true,
@@ -113,7 +113,8 @@ static void new_slot(session *s, slot *sl)
         sl->caps = (svc_caps){.listener = "milter", .can_insert = true, .can_change = true};
         break;
     case CAPS_POLICY:
-        sl->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1};
+        sl->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1,
+                              .can_hold = true};
         break;
     default:
         sl->caps = (svc_caps){.listener = "verify", .sees_message = true, .sees_body = true,
@@ -157,8 +158,12 @@ static void new_slot(session *s, slot *sl)
 static void check_reply(const slot *sl, const svc_reply *r)
 {
     FUZZ_CHECK(r->action == ACTION_ACCEPT || r->action == ACTION_DEFER ||
-               r->action == ACTION_REJECT);
-    if (r->action != ACTION_ACCEPT) {
+               r->action == ACTION_REJECT || r->action == ACTION_QUARANTINE);
+    /* No folder is open here: a quarantine is a hold (where the front end
+     * can hold) or the failure fallback, never a discard. */
+    if (r->action == ACTION_QUARANTINE)
+        FUZZ_CHECK(r->hold && sl->caps.can_hold);
+    if (r->action == ACTION_DEFER || r->action == ACTION_REJECT) {
         FUZZ_CHECK(r->reply != NULL);
         FUZZ_CHECK(r->reply[0] == (r->action == ACTION_DEFER ? '4' : '5'));
     }

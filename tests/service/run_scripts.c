@@ -43,9 +43,26 @@
  *                                         error ("test.conf:LINE: reason")
  *   expect config-warning GLOB            the config is read with a warning
  *                                         such as this one (old key names)
+ *   quarantine-fault WHAT     before the first message: the spool's WHAT
+ *                             (write, fsync, rename) fails with ENOSPC/EIO,
+ *                             or no-folder (none is open)
+ *   expect quarantined N [KEY=GLOB ...]   N messages in new/ and as many
+ *                             indexed; the keys are of the newest spool file
+ *                             read back (mail_from rcpts client_ip helo
+ *                             queue_id results told verdict reasons message)
+ *   expect tmp-empty          nothing left in the spool's tmp/
+ *
+ * A scenario whose configuration can quarantine to the folder gets a
+ * fresh spool and index under /tmp (quarantine_dir and database are set
+ * by the runner). Replies: hold (the MTA's hold queue) and discard (kept
+ * in the folder) for ACTION_QUARANTINE.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
+#include <ftw.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +111,10 @@ typedef struct scenario {
     strbuf event_json; /* the last event, as key=value lines */
     unsigned events;   /* of this message */
     bool in_eom;
+    /* the quarantine folder of a scenario that can quarantine */
+    char qroot[64];
+    char qfault[32];
+    quarantine *q;
 } scenario;
 
 static void clear_edits(scenario *s)
@@ -120,11 +141,11 @@ static void on_reply(void *arg, const svc_reply *r)
     scenario *s = arg;
     s->replied = true;
     bool end = s->free_on_reply && s->in_eom;
-    const char *names[] = {"accept", "defer", "reject"};
+    const char *names[] = {"accept", "defer", "reject", "quarantine"};
     snprintf(s->reply_action, sizeof s->reply_action, "%s",
-             r->action == ACTION_ACCEPT && r->verdict && r->verdict->tag_subject
-                 ? "tag"
-                 : names[r->action]);
+             r->action == ACTION_ACCEPT && r->verdict && r->verdict->tag_subject ? "tag"
+             : r->action == ACTION_QUARANTINE ? (r->hold ? "hold" : "discard")
+                                             : names[r->action]);
     snprintf(s->reply_text, sizeof s->reply_text, "%s", r->reply ? r->reply : "");
     clear_edits(s);
     s->edits = calloc(r->edit_count + 1, sizeof *s->edits);
@@ -240,6 +261,69 @@ static void close_handle(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+/* Injected spool faults (quarantine-fault). */
+static ssize_t fault_write(void *ctx, int fd, const void *buf, size_t len)
+{
+    (void)ctx;
+    (void)fd;
+    (void)buf;
+    (void)len;
+    errno = ENOSPC;
+    return -1;
+}
+
+static int fault_fsync(void *ctx, int fd)
+{
+    (void)ctx;
+    (void)fd;
+    errno = EIO;
+    return -1;
+}
+
+static int fault_rename(void *ctx, const char *from, const char *to)
+{
+    (void)ctx;
+    (void)from;
+    (void)to;
+    errno = EROFS;
+    return -1;
+}
+
+static bool open_quarantine(scenario *s)
+{
+    snprintf(s->qroot, sizeof s->qroot, "/tmp/svc-quarantine.XXXXXX");
+    if (mkdtemp(s->qroot) == NULL) {
+        s->qroot[0] = '\0';
+        return false;
+    }
+    if (strcmp(s->qfault, "no-folder") == 0)
+        return true;
+    char dir[128], db[128], why[600];
+    snprintf(dir, sizeof dir, "%s/q", s->qroot);
+    snprintf(db, sizeof db, "%s/events.db", s->qroot);
+    spool_io io = {0};
+    if (strcmp(s->qfault, "write") == 0)
+        io.write = fault_write;
+    else if (strcmp(s->qfault, "fsync") == 0)
+        io.fsync = fault_fsync;
+    else if (strcmp(s->qfault, "rename") == 0)
+        io.rename = fault_rename;
+    quarantine_options o = {.dir = dir, .database = db, .days = s->config.quarantine_days,
+                            .purge_per_add = 16, .write = true, .io = &io};
+    s->q = quarantine_open(&o, why, sizeof why);
+    if (s->q == NULL)
+        say_fail(s, "quarantine opens", "%s", why);
+    return s->q != NULL;
+}
+
 static void teardown(scenario *s)
 {
     svc_msg_free(s->msg);
@@ -254,8 +338,14 @@ static void teardown(scenario *s)
         da_dns_cache_free(s->cache);
         da_zone_free(s->zone);
         config_free(&s->config);
+        quarantine_close(s->q);
+        s->q = NULL;
+        if (s->qroot[0])
+            nftw(s->qroot, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        s->qroot[0] = '\0';
     }
     s->configured = false;
+    s->qfault[0] = '\0';
     forget_outputs(s);
     strbuf_clear(&s->config_text);
     strbuf_clear(&s->zone_text);
@@ -294,6 +384,8 @@ static bool setup(scenario *s)
                        .on_event = on_event,
                        .event_ctx = s};
     s->svc = (svc_config){.config = &s->config, .host_name = "host.test"};
+    if (s->config.quarantine_possible && open_quarantine(s))
+        s->env.quarantine = s->q;
     s->configured = true;
     return true;
 }
@@ -353,6 +445,155 @@ static const char *op_name(header_op op)
     case HEADER_DELETE: return "delete";
     }
     return "?";
+}
+
+/* Regular files in dir; the greatest name in newest. */
+static unsigned count_files(const char *dir, char *newest, size_t newest_size)
+{
+    DIR *d = opendir(dir);
+    unsigned n = 0;
+    if (newest != NULL)
+        newest[0] = '\0';
+    if (d == NULL)
+        return 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        if (de->d_name[0] == '.')
+            continue;
+        n++;
+        /* Names start with the time, then the pid and a counter: the
+         * longest, then greatest, is the latest of one process. */
+        if (newest != NULL && (strlen(de->d_name) > strlen(newest) ||
+                               (strlen(de->d_name) == strlen(newest) &&
+                                strcmp(de->d_name, newest) > 0)))
+            snprintf(newest, newest_size, "%s", de->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static int count_row(void *ctx, const quarantine_row *row)
+{
+    (void)row;
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+static void join(strbuf *sb, char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        strbuf_printf(sb, "%s%s", i ? " " : "", items[i]);
+}
+
+static void expect_quarantined(scenario *s, const char *what, char *rest)
+{
+    char dir[128], newest[256], path[512], why[600];
+    snprintf(dir, sizeof dir, "%s/q/new", s->qroot);
+    const char *count = word(&rest);
+    unsigned want = (unsigned)strtoul(count ? count : "0", NULL, 10);
+    unsigned files = s->qroot[0] ? count_files(dir, newest, sizeof newest) : 0, rows = 0;
+    quarantine_index *x = s->q ? quarantine_get_index(s->q) : NULL;
+    quarantine_query q = {0};
+    if (x != NULL && x->ops->query(x, &q, count_row, &rows, why, sizeof why) != 0) {
+        say_fail(s, what, "index query: %s", why);
+        return;
+    }
+    if (files != want || rows != want) {
+        say_fail(s, what, "%u files in new/, %u indexed", files, rows);
+        return;
+    }
+    if (*rest == '\0') {
+        pass(s, what);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, newest);
+    spool_entry e;
+    char *message = NULL;
+    size_t message_len = 0;
+    if (spool_read(path, &e, &message, &message_len, why, sizeof why) != 0) {
+        say_fail(s, what, "%s", why);
+        return;
+    }
+    strbuf facts;
+    strbuf_init(&facts);
+    strbuf rcpts, results;
+    strbuf_init(&rcpts);
+    strbuf_init(&results);
+    join(&rcpts, e.rcpts, e.rcpt_count);
+    join(&results, e.results, e.result_count);
+    kv(&facts, "mail_from", e.mail_from);
+    kv(&facts, "rcpts", rcpts.data ? rcpts.data : "");
+    kv(&facts, "client_ip", e.client_ip);
+    kv(&facts, "helo", e.helo);
+    kv(&facts, "queue_id", e.queue_id);
+    kv(&facts, "results", results.data ? results.data : "");
+    kv(&facts, "told", e.told);
+    kv(&facts, "verdict", e.verdict);
+    kv(&facts, "reasons", e.reasons);
+    strbuf_free(&rcpts);
+    strbuf_free(&results);
+    bool ok = true;
+    char diag[2000] = "";
+    for (char *p = rest; *p;) {
+        while (*p == ' ')
+            p++;
+        char *eq = strchr(p, '=');
+        if (eq == NULL)
+            break;
+        *eq = '\0';
+        char *value = eq + 1, *end;
+        if (*value == '"') {
+            value++;
+            end = strchr(value, '"');
+            if (end == NULL)
+                end = value + strlen(value);
+        } else {
+            end = value + strcspn(value, " ");
+        }
+        char saved = *end;
+        *end = '\0';
+        const char *got = NULL;
+        char gotbuf[1200] = "";
+        if (strcmp(p, "message") == 0) {
+            /* CRLF shown as \n, so a glob reads like the script's lines. */
+            strbuf m;
+            strbuf_init(&m);
+            for (size_t i = 0; i < message_len; i++)
+                if (message[i] != '\r')
+                    strbuf_putc(&m, message[i] == '\n' ? '|' : message[i]);
+            snprintf(gotbuf, sizeof gotbuf, "%s", m.data ? m.data : "");
+            strbuf_free(&m);
+            got = gotbuf;
+        } else {
+            char needle[80];
+            snprintf(needle, sizeof needle, "%s=", p);
+            for (const char *l = facts.data; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                if (strncmp(l, needle, strlen(needle)) == 0) {
+                    snprintf(gotbuf, sizeof gotbuf, "%.*s", (int)(len - strlen(needle)),
+                             l + strlen(needle));
+                    got = gotbuf;
+                    break;
+                }
+                l = nl ? nl + 1 : l + len;
+            }
+        }
+        if (got == NULL || !glob(value, got)) {
+            ok = false;
+            size_t dl = strlen(diag);
+            snprintf(diag + dl, sizeof diag - dl, "%s: got '%s', want '%s'\n", p,
+                     got ? got : "(absent)", value);
+        }
+        *end = saved;
+        p = *end ? end + 1 : end;
+    }
+    if (ok)
+        pass(s, what);
+    else
+        say_fail(s, what, "%sspool file:\n%s", diag, facts.data ? facts.data : "");
+    strbuf_free(&facts);
+    free(message);
+    spool_entry_free(&e);
 }
 
 static void expect(scenario *s, char *rest, unsigned line)
@@ -463,6 +704,10 @@ static void expect(scenario *s, char *rest, unsigned line)
                 got = s->counters.checked;
             else if (n == 7 && strncmp(w, "skipped", 7) == 0)
                 got = s->counters.skipped;
+            else if (n == 11 && strncmp(w, "quarantined", 11) == 0)
+                got = s->counters.quarantined;
+            else if (n == 19 && strncmp(w, "quarantine_failures", 19) == 0)
+                got = s->counters.quarantine_failures;
             for (int r = 0; r < SPF_RESULT_COUNT; r++) {
                 char key[40];
                 snprintf(key, sizeof key, "spf_%s", da_spf_result_name((da_spf_result)r));
@@ -555,6 +800,16 @@ static void expect(scenario *s, char *rest, unsigned line)
             pass(s, what);
         else
             say_fail(s, what, "%sevent:\n%s", diag, s->event_json.data);
+    } else if (strcmp(kind, "quarantined") == 0) {
+        expect_quarantined(s, what, rest);
+    } else if (strcmp(kind, "tmp-empty") == 0) {
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/q/tmp", s->qroot);
+        unsigned n = count_files(dir, NULL, 0);
+        if (n == 0)
+            pass(s, what);
+        else
+            say_fail(s, what, "%u files in %s", n, dir);
     } else {
         say_fail(s, what, "unknown expectation '%s'", kind);
     }
@@ -562,7 +817,8 @@ static void expect(scenario *s, char *rest, unsigned line)
 
 /* What a scenario's session is until caps says otherwise. */
 static const svc_caps milter_caps = {.listener = "milter", .sees_message = true,
-                                     .sees_body = true, .can_insert = true, .can_change = true};
+                                     .sees_body = true, .can_insert = true, .can_change = true,
+                                     .can_hold = true};
 
 static void command(scenario *s, char *line, unsigned lineno)
 {
@@ -576,9 +832,17 @@ static void command(scenario *s, char *line, unsigned lineno)
         expect(s, rest, lineno);
         return;
     }
+    if (strcmp(cmd, "quarantine-fault") == 0) {
+        snprintf(s->qfault, sizeof s->qfault, "%s", rest);
+        return;
+    }
     if (strcmp(cmd, "caps") == 0) {
         if (strcmp(rest, "policy") == 0)
-            s->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1};
+            s->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1,
+                                 .can_hold = true};
+        else if (strcmp(rest, "milter-nohold") == 0)
+            s->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
+                                 .can_insert = true, .can_change = true};
         else if (strcmp(rest, "milter-nobody") == 0)
             s->caps = (svc_caps){.listener = "milter", .sees_message = true, .can_insert = true,
                                  .can_change = true};

@@ -120,6 +120,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
     static const char *const upgrades[EVENT_SQLITE_SCHEMA_VERSION] = {
         [0] = EVENT_SQLITE_V1_SQL,
         [1] = EVENT_SQLITE_V2_UPGRADE,
+        [2] = EVENT_SQLITE_V3_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;

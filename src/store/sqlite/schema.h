@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 2
+#define EVENT_SQLITE_SCHEMA_VERSION 3
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -53,6 +53,22 @@
     "ALTER TABLE events ADD COLUMN recipients TEXT NOT NULL DEFAULT '[]';"         \
     "UPDATE events SET results = " EVENT_SQLITE_V1_RESULTS ","                     \
     " recipients = " EVENT_SQLITE_V1_RECIPIENTS ";"
+
+/* Version 3: the quarantine index, one row per message in the spool
+ * (store/quarantine_store.h). The spool file is the message and its facts;
+ * this is what lists and filters them without opening every file. rcpts
+ * and results are JSON arrays of strings ("spf=fail"); state is
+ * quarantined, released or deleted, state_time when it became so and
+ * state_by who made it so (a user name, "purge"). The
+ * events table is unchanged. */
+#define EVENT_SQLITE_V3_UPGRADE                                                     \
+    "CREATE TABLE IF NOT EXISTS quarantine ("                                      \
+    " id TEXT PRIMARY KEY, path TEXT NOT NULL, time INTEGER NOT NULL,"             \
+    " sender TEXT, rcpts TEXT NOT NULL DEFAULT '[]', domain TEXT COLLATE NOCASE,"  \
+    " results TEXT NOT NULL DEFAULT '[]', reasons TEXT, told TEXT, queue_id TEXT," \
+    " client_ip TEXT, size INTEGER, state TEXT NOT NULL DEFAULT 'quarantined',"    \
+    " state_time INTEGER, state_by TEXT);"                                         \
+    "CREATE INDEX IF NOT EXISTS quarantine_state_time ON quarantine (state, time);"
 
 /* The columns after id, in the order of enum event_field, then the two
  * arrays. The INSERT binds them as ?1..?22 and queries select them in this

@@ -1,0 +1,115 @@
+/* quarantine_store.h: the quarantine, as the service and the CLI use it: the
+ * spool (spool.h) with its index in the store, and retention. An interface
+ * with backends, as event_store.h is: the index ops below are SQLite's
+ * (store/sqlite/, schema version 3, the quarantine table of the event
+ * database); a PostgreSQL index for many MTA nodes would be a second ops
+ * table. The spool file is the message and its facts; the index lists and
+ * filters them without opening every file, and keeps what became of each
+ * (quarantined, released, deleted).
+ *
+ * Every function returns 0 on success and -1 on failure, with a message in
+ * why. A handle is used by one thread at a time. */
+#ifndef DA_STORE_QUARANTINE_STORE_H
+#define DA_STORE_QUARANTINE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/spool.h"
+
+/* One index row. */
+typedef struct quarantine_row {
+    const char *id, *path;
+    int64_t time;
+    const char *sender;
+    const char *const *rcpts;
+    size_t rcpt_count;
+    const char *domain;
+    const char *const *results; /* "spf=fail" ... */
+    size_t result_count;
+    const char *reasons, *told, *queue_id, *client_ip;
+    uint64_t size;
+    const char *state;          /* "quarantined", "released", "deleted" */
+    int64_t state_time;
+    const char *state_by;       /* who: a user name, "purge"; NULL when quarantined */
+} quarantine_row;
+
+/* Which rows: every filter that is set must match. */
+typedef struct quarantine_query {
+    bool have_since;
+    int64_t since;          /* time >= since */
+    const char *id;         /* exactly this one */
+    const char *domain;     /* without case */
+    const char *result;     /* "fail" (any method) or "spf=fail" */
+    const char *rcpt;       /* one of the recipients, without case */
+    const char *state;      /* NULL: quarantined only; "all": any */
+    uint64_t limit;         /* newest first, at most this many (0: all) */
+} quarantine_query;
+
+/* Called per row, newest first; valid during the call. Nonzero stops. */
+typedef int quarantine_row_fn(void *ctx, const quarantine_row *row);
+/* Removes a purged message's file; 0 when it is gone (or was already). */
+typedef int quarantine_remove_fn(void *ctx, const char *path);
+
+typedef struct quarantine_index quarantine_index;
+
+typedef struct quarantine_index_ops {
+    const char *name;
+    bool (*claims)(const char *location);
+    quarantine_index *(*open)(const char *location, bool write, char *why, size_t why_size);
+    int (*add)(quarantine_index *x, const quarantine_row *row, char *why, size_t why_size);
+    int (*query)(quarantine_index *x, const quarantine_query *q, quarantine_row_fn *fn,
+                 void *ctx, char *why, size_t why_size);
+    /* Sets the state of one row (when, by whom); *found says whether it
+     * exists. */
+    int (*set_state)(quarantine_index *x, const char *id, const char *state, int64_t when,
+                     const char *by, bool *found, char *why, size_t why_size);
+    /* For the quarantined rows with time < before, oldest first, at most
+     * limit (0: all): remove their files and mark them deleted at when. */
+    int (*expire)(quarantine_index *x, int64_t before, uint64_t limit, int64_t when,
+                  quarantine_remove_fn *remove, void *ctx, uint64_t *removed, char *why,
+                  size_t why_size);
+    void (*close)(quarantine_index *x);
+} quarantine_index_ops;
+
+struct quarantine_index {
+    const quarantine_index_ops *ops;
+};
+
+extern const quarantine_index_ops quarantine_index_sqlite;
+
+/* ------------------------------------------------- the whole quarantine */
+
+typedef struct quarantine_options {
+    const char *dir;        /* the maildir_spool */
+    const char *database;   /* the index's location; NULL or "": no index */
+    unsigned days;          /* retention */
+    unsigned purge_per_add; /* at most this many removals per add (0: none) */
+    bool write;             /* the daemon (and delete, purge); else read only */
+    const spool_io *io;     /* NULL: the system's */
+} quarantine_options;
+
+typedef struct quarantine quarantine;
+
+quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_size);
+void quarantine_close(quarantine *q);
+/* A new retention (a reload), for the purges from now on. */
+void quarantine_set_days(quarantine *q, unsigned days);
+maildir_spool *quarantine_spool(quarantine *q);
+quarantine_index *quarantine_get_index(quarantine *q); /* NULL: none */
+
+/* A new message in the spool's tmp/. */
+spool_file *quarantine_begin(quarantine *q, int64_t now, char *why, size_t why_size);
+/* Commits f (spool_file_commit), indexes it and purges at most
+ * purge_per_add expired messages. Returns 0; 1 when the message is stored
+ * but the index failed (why says so; the file in new/ is still whole and
+ * listed); -1 when it is not stored (why names the path and the error). */
+int quarantine_commit(quarantine *q, spool_file *f, const spool_facts *facts, char *id,
+                      size_t id_size, char *why, size_t why_size);
+/* Removes every quarantined message older than the retention at now, at
+ * most limit (0: all). Never one younger: time >= now - days * 86400 stays. */
+int quarantine_purge(quarantine *q, int64_t now, uint64_t limit, uint64_t *removed, char *why,
+                     size_t why_size);
+
+#endif

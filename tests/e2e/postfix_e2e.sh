@@ -458,8 +458,12 @@ message_file() { # id: the delivered file, if any
     grep -rlF -- "<$1@e2e.test>" "$W/mail/box/new" "$W/mail/box/cur" 2>/dev/null | head -n 1
 }
 
+has_message_file() { test -n "$(message_file "$1")"; }
+
 delivered() { # id: waits up to 10 s for the message to be delivered
-    wait_for 100 test -n "$(message_file "$1")" || { echo "not delivered"; return 1; }
+    # The file is looked for at each poll (a "$(...)" argument to wait_for
+    # would be evaluated once, before the wait).
+    wait_for 100 has_message_file "$1" || { echo "not delivered"; return 1; }
 }
 
 # header_has ID REGEX: a header line (unfolded) matches the extended regex.

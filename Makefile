@@ -6,8 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 JOBS ?= 2
-# Seconds each fuzz target runs in `make check` / `make fuzz`.
-FUZZ_SECONDS ?= 30
+# Seconds each fuzz target runs in `make check` / `make fuzz` (JOBS of them at once).
+FUZZ_SECONDS ?= 20
 MESON ?= meson
 NINJA ?= ninja
 
@@ -214,14 +214,14 @@ check-fuzz:
 	    "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
 	@$(NINJA) -C build-fuzz -j$(JOBS)
 	@mkdir -p $(CHECK_DIR)
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz | tee $(CHECK_DIR)/fuzz.tap
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) tests/run-fuzz.sh build-fuzz | tee $(CHECK_DIR)/fuzz.tap
 
 fuzz:
 	$(call setup,build-fuzz,CC=clang,-Dfuzz=true -Dtests=false \
 	    -Db_sanitize=address$(,)undefined -Db_lundef=false \
 	    "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all")
 	$(NINJA) -C build-fuzz -j$(JOBS)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-fuzz.sh build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) tests/run-fuzz.sh build-fuzz
 
 # bench: domauth against libspf2 and pyspf over a generated SPF world served
 # by unbound in a private network namespace, and domauthd's policy listener

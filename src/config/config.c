@@ -55,7 +55,7 @@ enum {
     MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
 };
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS } section_kind;
+typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID } section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -70,6 +70,8 @@ typedef struct key_spec {
 #define HOSTS(name, type, field, doc) {S_HOSTS, name, type, offsetof(domauth_config, field), "", doc}
 #define POLICY(name, type, field, def, doc) {S_POLICY, name, type, offsetof(policy_settings, field), def, doc}
 #define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
+#define SENDERID(name, type, field, def, doc) \
+    {S_SENDERID, name, type, offsetof(domauth_config, field), def, doc}
 #define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
@@ -190,6 +192,12 @@ static const key_spec keys[] = {
          "From, To, Subject and Date over-signed)."),
     DKIM("rsa_sha1", T_SHA1, dkim_sha1_neutral, "fail",
          "How a valid rsa-sha1 signature counts (RFC 8301): fail or neutral."),
+    SENDERID("check", T_BOOL, senderid_check, "no",
+             "Check Sender ID (RFC 4406) in its pra scope where the header is seen\n"
+             "(milter, domauth verify, the XMail filter at post-data): the Purported\n"
+             "Responsible Address (RFC 4407) against its domain's spf2.0/pra record, or\n"
+             "v=spf1 when it has no spf2.0 record; sender-id= in Authentication-Results.\n"
+             "Off by default: the experiment ended (RFC 6686) and DMARC took its place."),
     SRS("socketmap", T_LISTEN, srs_socketmap, "",
         "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
         "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
@@ -358,6 +366,21 @@ static const char *dkim_name(int result)
     return da_dkim_result_name((da_dkim_result)result);
 }
 
+/* Indexed by da_spf_result, as Sender ID's words are SPF's. Observe first:
+ * every result accepts; a fail is 5.7.1 as RFC 4406 section 8 has it. */
+static const result_defaults senderid_result_default[SENDERID_RESULT_COUNT] = {
+    [DA_SPF_NONE] = {"accept", "550 5.7.1 No Sender ID record for %{domain}", "no", "", "0"},
+    [DA_SPF_NEUTRAL] = {"accept", "550 5.7.1 Sender ID neutral for %{domain}", "no", "", "0"},
+    [DA_SPF_PASS] = {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    [DA_SPF_FAIL] = {"accept", "550 5.7.1 Sender-Id check failed for %{domain}", "no", "", "0"},
+    [DA_SPF_SOFTFAIL] = {"accept", "451 4.7.1 Sender ID softfail for %{domain}; try again later",
+                         "no", "", "0"},
+    [DA_SPF_TEMPERROR] = {"accept", "451 4.7.1 Sender ID check of %{domain} failed temporarily",
+                          "no", "", "0"},
+    [DA_SPF_PERMERROR] = {"accept", "550 5.7.1 Sender ID check of %{domain} is broken", "no", "",
+                          "0"},
+};
+
 /* A method's table of results: its section ([spf]), the prefix of its keys
  * elsewhere (spf_fail_action), the results' names as the engine spells
  * them, their defaults and where the table is in policy_settings. */
@@ -374,7 +397,10 @@ static const result_method spf_method = {"spf", SPF_RESULT_COUNT, spf_name, resu
 static const result_method dkim_method = {"dkim", DKIM_RESULT_COUNT, dkim_name,
                                           dkim_result_default,
                                           offsetof(policy_settings, dkim_results)};
-static const result_method *const methods[] = {&spf_method, &dkim_method};
+static const result_method senderid_method = {"senderid", SENDERID_RESULT_COUNT, spf_name,
+                                              senderid_result_default,
+                                              offsetof(policy_settings, senderid_results)};
+static const result_method *const methods[] = {&spf_method, &dkim_method, &senderid_method};
 
 static result_policy *method_table(const result_method *m, policy_settings *ps)
 {
@@ -1042,6 +1068,8 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
     }
     if (strncmp(name, "spf_", 4) == 0)
         return set_table_key(cfg, &spf_method, ps, name + 4, value, why, why_size);
+    if (strncmp(name, "senderid_", 9) == 0)
+        return set_table_key(cfg, &senderid_method, ps, name + 9, value, why, why_size);
     /* The names of before [spf]: fail_action and the like. */
     int rc = set_table_key(cfg, &spf_method, ps, name, value, why, why_size);
     if (rc == 0) {
@@ -1084,10 +1112,12 @@ static size_t result_tables(policy_settings *ps, result_policy **out)
         out[n++] = &ps->results[r];
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         out[n++] = &ps->dkim_results[r];
+    for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
+        out[n++] = &ps->senderid_results[r];
     out[n++] = &ps->invalid_from;
     return n;
 }
-enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + 1 };
+enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + SENDERID_RESULT_COUNT + 1 };
 
 static void lines_free(struct config_lines *l);
 
@@ -1389,6 +1419,10 @@ static void canonical_key(const char *section, const char *name, char *csec, siz
                is_result_key(&dkim_method, name + 5)) {
         snprintf(csec, csec_size, "dkim");
         snprintf(cname, cname_size, "%s", name + 5);
+    } else if (policy && strncmp(name, "senderid_", 9) == 0 &&
+               is_result_key(&senderid_method, name + 9)) {
+        snprintf(csec, csec_size, "senderid");
+        snprintf(cname, cname_size, "%s", name + 9);
     }
 }
 
@@ -1405,7 +1439,7 @@ static bool section_kind_of(const char *section, section_kind *kind)
         const char *name;
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
-                 {"spf", S_SPF},       {"srs", S_SRS}};
+                 {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1484,8 +1518,11 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
             st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = line;
         return;
     }
-    if (kind == S_SPF || kind == S_DKIM) {
-        int rc = set_table_key(st->cfg, kind == S_SPF ? &spf_method : &dkim_method,
+    if (kind == S_SPF || kind == S_DKIM || kind == S_SENDERID) {
+        int rc = set_table_key(st->cfg,
+                               kind == S_SPF    ? &spf_method
+                               : kind == S_DKIM ? &dkim_method
+                                                : &senderid_method,
                                &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
@@ -2171,6 +2208,12 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
         emit(arg, line);
     }
     emit_method(emit, arg, &spf_method);
+    emit(arg, "");
+    emit(arg, "[senderid]");
+    emit_keys(emit, arg, S_SENDERID);
+    emit(arg, "");
+    emit(arg, "; What each Sender ID result does, the same results and keys as [spf].");
+    emit_method(emit, arg, &senderid_method);
     emit(arg, "");
     emit(arg, "[srs]");
     emit(arg, "");

@@ -13,6 +13,7 @@
 
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
 enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
+enum { SENDERID_RESULT_COUNT = 7 }; /* da_spf_result values, as Sender ID spells them */
 /* The longest logical line (a line and its continuation lines). */
 enum { CONFIG_LINE_MAX = 4096 };
 /* The longest subject tag, in bytes: the policy's verdict holds a tag in a
@@ -87,6 +88,7 @@ typedef struct policy_settings {
                                       * (else accept and discard: the sender sees success) */
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
+    result_policy senderid_results[SENDERID_RESULT_COUNT]; /* [senderid], by da_spf_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
     /* Sender domains exempt once authenticated: an SPF pass for the MAIL
      * FROM (or HELO) domain, or a DKIM pass with that d=. */
@@ -139,6 +141,8 @@ typedef struct domauth_config {
     char *dkim_canon;   /* "relaxed/relaxed" */
     char *dkim_headers; /* "" for the default set */
     bool dkim_sha1_neutral;
+    /* [senderid] */
+    bool senderid_check;     /* Sender ID (PRA scope) where the header is seen */
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
     /* [srs]: the SRS socketmap for Postfix's canonical maps */

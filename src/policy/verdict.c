@@ -43,7 +43,18 @@ const result_policy *policy_for_result(const policy_settings *ps, const auth_res
         int i = word_index(dkim_words, DKIM_RESULT_COUNT, r->result);
         return i < 0 ? NULL : &ps->dkim_results[i];
     }
+    if (strcmp(r->method, DA_SENDERID_AUTHRES_METHOD) == 0) {
+        int i = word_index(spf_words, SENDERID_RESULT_COUNT, r->result);
+        return i < 0 ? NULL : &ps->senderid_results[i];
+    }
     return NULL;
+}
+
+/* The configuration section of a method's table ("sender-id" is written
+ * [senderid]). */
+static const char *table_section(const char *method)
+{
+    return strcmp(method, DA_SENDERID_AUTHRES_METHOD) == 0 ? "senderid" : method;
 }
 
 /* reject > defer > quarantine > accept: a refusal keeps the message out
@@ -266,8 +277,9 @@ void policy_verdict(const verdict_input *in, verdict *v)
                     add_reason(v, "%s=%s: %s_action %s", r->method, r->result, r->policy_as,
                                policy_action_name(rp->action));
                 else
-                    add_reason(v, "%s=%s: [%s] %s_action %s", r->method, r->result, r->method,
-                               r->result, policy_action_name(rp->action));
+                    add_reason(v, "%s=%s: [%s] %s_action %s", r->method, r->result,
+                               table_section(r->method), r->result,
+                               policy_action_name(rp->action));
             }
         }
         /* One score from every result meets the thresholds: the final

@@ -18,6 +18,7 @@
 
 #include "dns/driver.h"
 #include "msg/address.h"
+#include "msg/pra.h"
 #include "spf/spf_internal.h"
 #include "util/ip.h"
 #include "util/strbuf.h"
@@ -83,6 +84,22 @@ struct svc_msg {
     bool dkim_running, dkim_done;
     da_dkim_sign *signer;
     char *signature;
+    /* Sender ID (RFC 4406, pra scope): the fields RFC 4407's selection
+     * reads, copied as they arrive; the check runs with DKIM. */
+    struct sid_field {
+        char *name, *value;
+        size_t value_len;
+    } *sid_fields;
+    size_t sid_field_count;
+    bool sid_fields_overflow;
+    da_spf_eval *sid_eval;
+    da_drive *sid_drive;
+    bool sid_running, sid_done, sid_results_in;
+    pra_result sid_pra;
+    bool sid_pra_made;
+    /* While the end-of-message checks are being started: one that ends at
+     * once (cached answers) must not decide before the others exist. */
+    bool launching;
     /* SPF */
     spf_job spf[SVC_FROM_ADDRESSES_MAX + 1]; /* + the HELO beside header From: */
     size_t spf_count;
@@ -259,6 +276,11 @@ static bool dkim_expected(const svc_msg *m)
     return m->caps.sees_body && m->cfg->config->dkim_verify;
 }
 
+static bool senderid_expected(const svc_msg *m)
+{
+    return m->caps.sees_message && m->cfg->config->senderid_check;
+}
+
 /* ---------------------------------------------------------------- skip */
 
 static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
@@ -403,6 +425,73 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
             job->done = true;
     }
     spf_check_all(m);
+}
+
+/* ---------------------------------------------------------- Sender ID */
+
+static void senderid_done(void *arg)
+{
+    svc_msg *m = arg;
+    enter(m);
+    m->sid_done = true;
+    continue_waiting(m);
+    leave(m);
+}
+
+/* Selects the PRA and starts its check beside DKIM's. A message with no
+ * PRA is ill-formed (RFC 4407 step 6): a permerror, without DNS. */
+static void senderid_start(svc_msg *m)
+{
+    if (!senderid_expected(m) || m->sid_pra_made)
+        return;
+    m->sid_pra_made = true;
+    memset(&m->sid_pra, 0, sizeof m->sid_pra);
+    if (m->sid_fields_overflow) {
+        m->sid_pra.outcome = PRA_BAD_MAILBOX;
+        m->sid_pra.reason = "too many or too long header fields to select a PRA";
+        return;
+    }
+    header_field *fields = calloc(m->sid_field_count ? m->sid_field_count : 1, sizeof *fields);
+    if (fields == NULL) {
+        m->sid_pra.outcome = PRA_BAD_MAILBOX;
+        m->sid_pra.reason = "out of memory";
+        counters(m)->errors++;
+        return;
+    }
+    for (size_t i = 0; i < m->sid_field_count; i++)
+        fields[i] = (header_field){m->sid_fields[i].name, strlen(m->sid_fields[i].name),
+                                   m->sid_fields[i].value, m->sid_fields[i].value_len};
+    int rc = pra_select(fields, m->sid_field_count, &m->sid_pra);
+    free(fields);
+    if (rc != 0)
+        return;
+    da_spf_request req = {
+        .client_ip = m->client_ip,
+        .mail_from = m->mail_from,
+        .helo = m->helo ? m->helo : "",
+        .receiver = m->receiver,
+        .now = (int64_t)time(NULL),
+        .records = m->env->records,
+        .scope = DA_SPF_SCOPE_PRA,
+        .pra = m->sid_pra.address,
+    };
+    char err[256];
+    m->sid_eval = da_spf_eval_new(&req, err, sizeof err);
+    if (m->sid_eval == NULL) {
+        say(m, LOG_WARNING, "cannot check Sender ID for client %s: %s",
+            m->client_ip ? m->client_ip : "-", err);
+        counters(m)->errors++;
+        return;
+    }
+    spf_eval_peek_at(m->sid_eval, m->env->resolver);
+    da_engine engine = da_engine_spf(m->sid_eval);
+    m->sid_running = true;
+    if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
+                       &engine, senderid_done, m, &m->sid_drive) != 0) {
+        da_spf_eval_abort(m->sid_eval, "could not start the evaluation");
+        m->sid_done = true;
+        counters(m)->errors++;
+    }
 }
 
 /* --------------------------------------------------------------- DKIM */
@@ -555,9 +644,51 @@ static void quarantine_stream_header(svc_msg *m, const char *name, const char *v
                                      size_t len);
 static void quarantine_stream(svc_msg *m, const void *data, size_t len);
 
+/* The fields RFC 4407 section 2 reads: the resent blocks, Sender and From,
+ * and the trace fields that separate resent blocks. */
+static bool pra_relevant(const char *name)
+{
+    static const char *const names[] = {"Resent-Sender", "Resent-From", "Sender", "From",
+                                        "Received", "Return-Path"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static void keep_pra_field(svc_msg *m, const char *name, const char *value, size_t len)
+{
+    if (!senderid_expected(m) || m->sid_fields_overflow || !pra_relevant(name))
+        return;
+    /* Bounded like the header block: a flood of Received fields is no PRA
+     * to guess at, it is a permerror of its own. */
+    if (m->sid_field_count >= HEADER_BLOCK_FIELDS_MAX || len > SVC_HEADER_BLOCK_MAX) {
+        m->sid_fields_overflow = true;
+        return;
+    }
+    struct sid_field *n = realloc(m->sid_fields, (m->sid_field_count + 1) * sizeof *n);
+    if (n == NULL) {
+        m->sid_fields_overflow = true;
+        return;
+    }
+    m->sid_fields = n;
+    struct sid_field *f = &n[m->sid_field_count];
+    f->name = dup_or_null(name);
+    f->value = dup_n(value, len);
+    f->value_len = len;
+    if (f->name == NULL || f->value == NULL) {
+        free(f->name);
+        free(f->value);
+        m->sid_fields_overflow = true;
+        return;
+    }
+    m->sid_field_count++;
+}
+
 void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)
 {
     keep_header(m, name, value, len);
+    keep_pra_field(m, name, value, len);
     quarantine_stream_header(m, name, value, len);
     if (strcasecmp(name, "From") == 0) {
         m->from_fields++;
@@ -699,6 +830,40 @@ static void add_dkim_results(svc_msg *m)
     }
 }
 
+/* sender-id=RESULT header.<field>=PRA; a message without a PRA is a
+ * permerror naming the rule of RFC 4407 it breaks. */
+static void add_senderid_result(svc_msg *m)
+{
+    if (!m->sid_pra_made)
+        return;
+    auth_results *rs = &m->results;
+    if (m->sid_eval == NULL || !m->sid_done) {
+        if (m->sid_pra.outcome == PRA_FOUND)
+            return; /* the check could not run: an error counted, no result */
+        auth_result *e = auth_results_add(rs, DA_SENDERID_AUTHRES_METHOD, "permerror", NULL,
+                                          NULL, pra_outcome_name(m->sid_pra.outcome));
+        char why[200];
+        snprintf(why, sizeof why, "no PRA: %s", m->sid_pra.reason ? m->sid_pra.reason : "?");
+        auth_result_comment(rs, e, why);
+        auth_result_explanation(rs, e, why);
+        return;
+    }
+    const da_spf_eval *ev = m->sid_eval;
+    da_spf_result r = da_spf_eval_result(ev);
+    auth_result *e = auth_results_add(rs, DA_SENDERID_AUTHRES_METHOD, da_spf_result_name(r),
+                                      NULL, da_spf_eval_domain(ev), da_spf_eval_mechanism(ev));
+    const char *explanation = da_spf_eval_explanation(ev);
+    auth_result_explanation(rs, e, explanation ? explanation : da_spf_eval_problem(ev));
+    char *comment = spf_result_comment(ev);
+    auth_result_comment(rs, e, comment);
+    free(comment);
+    if (e != NULL)
+        e->sender = arena_strdup(&rs->memory, m->sid_pra.address);
+    char prop[32];
+    snprintf(prop, sizeof prop, "header.%s", m->sid_pra.field ? m->sid_pra.field : "from");
+    auth_result_prop(rs, e, prop, m->sid_pra.address);
+}
+
 static void add_from_finding(svc_msg *m)
 {
     size_t addresses = 0;
@@ -759,6 +924,10 @@ static void build_results(svc_msg *m, bool with_dkim)
     if (with_dkim && !m->dkim_results_in) {
         m->dkim_results_in = true;
         add_dkim_results(m);
+    }
+    if (with_dkim && !m->sid_results_in) {
+        m->sid_results_in = true;
+        add_senderid_result(m);
     }
 }
 
@@ -845,9 +1014,18 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
      * threshold acts early only if it would be reached even then. */
     double pending_min = 0;
     if (!final && dkim_expected(m)) {
+        double lowest = 0;
         for (int r = 0; r < DKIM_RESULT_COUNT; r++)
-            if (ps->dkim_results[r].score < pending_min)
-                pending_min = ps->dkim_results[r].score;
+            if (ps->dkim_results[r].score < lowest)
+                lowest = ps->dkim_results[r].score;
+        pending_min += lowest;
+    }
+    if (!final && senderid_expected(m)) {
+        double lowest = 0;
+        for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
+            if (ps->senderid_results[r].score < lowest)
+                lowest = ps->senderid_results[r].score;
+        pending_min += lowest;
     }
     verdict_input in = {
         .ps = ps,
@@ -913,7 +1091,7 @@ static void decide_early(svc_msg *m)
     verdict v;
     /* Final only when nothing else can come (no DKIM result to wait for).
      * A front end that sees no message adds its fields now. */
-    make_verdict(m, ps, !dkim_expected(m), !m->caps.sees_message, &v);
+    make_verdict(m, ps, !dkim_expected(m) && !senderid_expected(m), !m->caps.sees_message, &v);
     /* A quarantine needs the message: where it comes, the end of DATA
      * carries it out and the recipient is accepted now; policy delegation
      * has no message and hands it to the MTA's hold queue. */
@@ -992,6 +1170,8 @@ static void decide_end(svc_msg *m)
 
 static void continue_waiting(svc_msg *m)
 {
+    if (m->launching)
+        return;
     switch (m->waiting) {
     case WAIT_NONE:
         return;
@@ -1001,7 +1181,8 @@ static void continue_waiting(svc_msg *m)
             decide_early(m);
         return;
     case WAIT_END:
-        if (m->spf_done && (m->dkim_done || !m->dkim_running))
+        if (m->spf_done && (m->dkim_done || !m->dkim_running) &&
+            (m->sid_done || !m->sid_running))
             decide_end(m);
         return;
     }
@@ -1123,9 +1304,10 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
     m->fn_arg = arg;
     if (m->skip == SKIP_NONE) {
         /* SPF (if not made at MAIL or RCPT, or the identity is header
-         * From:, known only now) and DKIM in parallel. DKIM first: SPF may
-         * end inside spf_start (cached answers, nothing to look up), and
-         * the decision must then wait for DKIM, not be made without it. */
+         * From:, known only now), DKIM and Sender ID in parallel. Any may
+         * end inside its start (cached answers, nothing to look up): the
+         * decision waits until all have started. */
+        m->launching = true;
         if (m->verify != NULL) {
             da_dkim_verify_finish(m->verify);
             da_engine engine = da_engine_dkim(m->verify);
@@ -1136,7 +1318,9 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
                 m->dkim_running = false;
             }
         }
+        senderid_start(m);
         spf_start(m, ps);
+        m->launching = false;
         continue_waiting(m);
     } else {
         decide_end(m); /* skipped: nothing to wait for */
@@ -1524,6 +1708,13 @@ static void really_free(svc_msg *m)
     }
     da_drive_cancel(m->dkim_drive);
     da_dkim_verify_free(m->verify);
+    da_drive_cancel(m->sid_drive);
+    da_spf_eval_free(m->sid_eval);
+    for (size_t i = 0; i < m->sid_field_count; i++) {
+        free(m->sid_fields[i].name);
+        free(m->sid_fields[i].value);
+    }
+    free(m->sid_fields);
     da_dkim_sign_free(m->signer);
     free(m->signature);
     spool_file_abort(m->qfile);

@@ -133,6 +133,7 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "written", es.written, &first);
     put_u64(sb, "dropped", es.dropped, &first);
     put_u64(sb, "write_errors", es.write_errors, &first);
+    put_u64(sb, "purged", es.purged, &first);
     strbuf_puts(sb, "}, \"sessions\": {");
     first = true;
     put_u64(sb, "connections", st->connections, &first);
@@ -206,9 +207,10 @@ static void status_text(domauthd *d, strbuf *sb)
     eventlog_stats es = {0};
     if (d->events != NULL)
         eventlog_get_stats(d->events, &es);
-    strbuf_printf(sb, "event log:  %llu written, %llu dropped, %llu write errors\n",
+    strbuf_printf(sb, "event log:  %llu written, %llu dropped, %llu write errors, %llu deleted "
+                      "past event_days\n",
                   (unsigned long long)es.written, (unsigned long long)es.dropped,
-                  (unsigned long long)es.write_errors);
+                  (unsigned long long)es.write_errors, (unsigned long long)es.purged);
     strbuf_printf(sb, "sessions:   %llu connections, %llu refused at a limit, %llu idle and %llu "
                       "request timeouts, %llu protocol errors\n",
                   (unsigned long long)st->connections, (unsigned long long)st->sessions_refused,

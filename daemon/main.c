@@ -358,15 +358,30 @@ static void on_purge_timer(uv_timer_t *t)
     domauthd *d = t->data;
     uint64_t removed = 0;
     char why[600];
+    int64_t now = (int64_t)time(NULL);
+    /* The event store's retention, on its writer thread. */
+    eventlog_purge_before(d->events, now - (int64_t)d->config->config.event_days * 86400);
     if (d->quarantine == NULL)
         return;
-    int64_t now = (int64_t)time(NULL);
     if (quarantine_purge(d->quarantine, now, 0, &removed, why, sizeof why) != 0)
         daemon_log(LOG_ERR, "quarantine purge: %s", why);
     else if (removed > 0)
         daemon_log(LOG_INFO, "quarantine purge: %llu messages older than %u days removed",
                    (unsigned long long)removed, d->config->config.quarantine_days);
     spool_clean_tmp(quarantine_spool(d->quarantine), now, TMP_MAX_AGE);
+}
+
+/* The daily retention: the event store (event_days) and the quarantine
+ * (quarantine_days). A first purge soon after start, then daily. */
+static void purge_timer_start(domauthd *d)
+{
+    if (d->purge_timer_ready)
+        return;
+    uv_timer_init(d->loop, &d->purge_timer);
+    d->purge_timer.data = d;
+    d->purge_timer_ready = true;
+    uv_timer_start(&d->purge_timer, on_purge_timer, 60 * 1000, PURGE_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&d->purge_timer); /* never what keeps the loop running */
 }
 
 /* Opens the folder when a configuration first asks for it (at start, or
@@ -392,14 +407,7 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     }
     d->env.quarantine = d->quarantine;
     spool_clean_tmp(quarantine_spool(d->quarantine), (int64_t)time(NULL), TMP_MAX_AGE);
-    if (!d->purge_timer_ready) {
-        uv_timer_init(d->loop, &d->purge_timer);
-        d->purge_timer.data = d;
-        d->purge_timer_ready = true;
-        /* A first purge soon after start, then daily. */
-        uv_timer_start(&d->purge_timer, on_purge_timer, 60 * 1000, PURGE_INTERVAL_MS);
-        uv_unref((uv_handle_t *)&d->purge_timer); /* never what keeps the loop running */
-    }
+    purge_timer_start(d);
 }
 
 static bool ip_set_empty(const ip_set *set)
@@ -794,6 +802,8 @@ int main(int argc, char **argv)
                       .counters = &d.counters,
                       .log = daemon_log};
     quarantine_start(&d, &cfg->config);
+    if (d.events != NULL)
+        purge_timer_start(&d);
 
     uv_signal_init(d.loop, &d.sighup);
     uv_signal_init(d.loop, &d.sigterm);

@@ -132,6 +132,10 @@ static const key_spec keys[] = {
            "Days a quarantined message is kept (1 to 36500); older ones are removed\n"
            "when a message is added (a few at a time), daily, and by\n"
            "domauth quarantine purge. A younger message is never removed by a purge."),
+    DAEMON("event_days", T_DAYS, event_days, "90",
+           "Days the event database keeps decisions (1 to 36500): older ones are\n"
+           "deleted soon after start and then daily, by the event log's own thread.\n"
+           "The JSON lines of event_log are logrotate's (domauthd reopens it on HUP)."),
     DAEMON("quarantine_failure", T_QFAILURE, quarantine_failure_accept, "tempfail",
            "When a message to quarantine cannot be stored (full disk, read-only\n"
            "spool): tempfail (451 4.3.0, the sender tries again) or accept (deliver\n"

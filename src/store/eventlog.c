@@ -77,6 +77,7 @@ struct eventlog {
     queued_event *head, *tail;
     size_t queued, queued_bytes, queue_limit;
     bool closing, reopen_json;
+    int64_t purge_before; /* 0, or: delete the stored events older than this */
     eventlog_stats stats;
 
     /* After eventlog_open, only the writer thread touches these. */
@@ -500,7 +501,7 @@ static void write_event(eventlog *log, queued_event *e)
  * close, or the pending batch reaching its age limit. */
 static void wait_for_work(eventlog *log)
 {
-    while (log->head == NULL && !log->closing && !log->reopen_json) {
+    while (log->head == NULL && !log->closing && !log->reopen_json && log->purge_before == 0) {
         if (log->pending == 0) {
             uv_cond_wait(&log->wake, &log->lock);
             continue;
@@ -543,6 +544,8 @@ static void writer_main(void *arg)
         queued_event *batch = take_batch(log);
         bool reopen = log->reopen_json;
         log->reopen_json = false;
+        int64_t purge_before = log->purge_before;
+        log->purge_before = 0;
         bool closing = log->closing;
         bool done = closing && log->head == NULL;
         uv_mutex_unlock(&log->lock);
@@ -562,6 +565,30 @@ static void writer_main(void *arg)
         }
         if (log->pending > 0 && (done || uv_hrtime() - log->pending_since >= BATCH_NS))
             db_flush(log);
+        if (purge_before != 0 && log->store != NULL) {
+            /* Here, not on the loop: a purge takes seconds on a large store
+             * (in short transactions, so the next batch waits little). The
+             * events already taken are stored first: "older than" means
+             * every one written before the request. */
+            if (log->pending > 0)
+                db_flush(log);
+            uint64_t deleted = 0;
+            char why[512];
+            char message[700];
+            if (event_store_purge(log->store, purge_before, &deleted, why, sizeof why) != 0) {
+                snprintf(message, sizeof message, "event database %s: purge: %s (%llu deleted)",
+                         log->db_path, why, (unsigned long long)deleted);
+                report(log, LOG_ERR, message);
+            } else if (deleted > 0) {
+                snprintf(message, sizeof message,
+                         "event database %s: %llu events past the retention deleted",
+                         log->db_path, (unsigned long long)deleted);
+                report(log, LOG_INFO, message);
+            }
+            uv_mutex_lock(&log->lock);
+            log->stats.purged += deleted;
+            uv_mutex_unlock(&log->lock);
+        }
         if (done)
             return;
     }
@@ -695,6 +722,16 @@ void eventlog_write(eventlog *log, const event_record *record)
     log->tail = e;
     log->queued++;
     log->queued_bytes += e->size;
+    uv_cond_signal(&log->wake);
+    uv_mutex_unlock(&log->lock);
+}
+
+void eventlog_purge_before(eventlog *log, int64_t before)
+{
+    if (log == NULL || before <= 0)
+        return;
+    uv_mutex_lock(&log->lock);
+    log->purge_before = before;
     uv_cond_signal(&log->wake);
     uv_mutex_unlock(&log->lock);
 }

@@ -45,8 +45,14 @@ typedef struct eventlog_stats {
     uint64_t written;      /* events stored by every output that is on */
     uint64_t dropped;      /* refused: the queue was full (or no memory) */
     uint64_t write_errors; /* events some output failed to store (disk full, locked) */
+    uint64_t purged;       /* events deleted by the retention (eventlog_purge_before) */
 } eventlog_stats;
 void eventlog_get_stats(eventlog *log, eventlog_stats *stats);
+
+/* Asks the writer thread to delete the stored events older than before
+ * (the retention, event_days); returns at once. Not the JSON lines: those
+ * are logrotate's. */
+void eventlog_purge_before(eventlog *log, int64_t before);
 
 /* Reopens the JSON file at its path before the next line (after log
  * rotation; call it on SIGHUP). Returns at once. */

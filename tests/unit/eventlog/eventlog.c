@@ -1012,6 +1012,37 @@ static void test_reopen(uv_loop_t *loop)
     free(new_data);
 }
 
+/* The retention (event_days): the writer thread deletes the stored events
+ * before a time, and only those; the loop is not held while it does. */
+static void test_purge_before(uv_loop_t *loop)
+{
+    char db_path[128], err[1024];
+    path_in_tmp(db_path, sizeof db_path, "purge.db");
+    eventlog_options o = {.database_path = db_path};
+    eventlog *log = eventlog_open(loop, &o, err, sizeof err);
+    static test_event text[20];
+    for (int i = 0; i < 20; i++) {
+        event_record r;
+        make_record(&r, i, &text[i]); /* times 1780000000 + i */
+        eventlog_write(log, &r);
+    }
+    uint64_t started = uv_hrtime();
+    eventlog_purge_before(log, 1780000000 + 12);
+    uint64_t took_us = (uv_hrtime() - started) / 1000;
+    eventlog_purge_before(NULL, 1);     /* no log: nothing */
+    eventlog_close(log);
+    sqlite3 *db;
+    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    int left = sql_int(db, "SELECT count(*) FROM events");
+    int oldest = sql_int(db, "SELECT min(time) - 1780000000 FROM events");
+    sqlite3_close(db);
+    TAP_OK(left == 8 && oldest == 12,
+           "purge_before: the 12 older events deleted, the 8 from that time on kept (%d, %d)",
+           left, oldest);
+    TAP_OK(took_us < 100000, "purge_before returns at once (%llu us): the writer purges",
+           (unsigned long long)took_us);
+}
+
 int main(void)
 {
     strcpy(tmpdir, "/tmp/eventlog-test-XXXXXX");
@@ -1034,6 +1065,7 @@ int main(void)
     test_locked_and_overflow(&loop);
     test_reopen(&loop);
     test_stderr_lines(&loop);
+    test_purge_before(&loop);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
 

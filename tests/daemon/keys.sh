@@ -41,6 +41,7 @@ chmod 600 "$key"
 cat > "$workdir/domauth.conf" <<CONF
 [daemon]
 user = nobody
+control = unix:$workdir/control.sock
 milter = unix:$workdir/milter.sock
 policy =
 database =

@@ -49,6 +49,7 @@ cat > "$workdir/domauth.conf" <<CONF
 [daemon]
 milter = unix:$workdir/milter.sock
 policy = unix:$workdir/policy.sock
+control = unix:$workdir/control.sock
 database =
 syslog = no
 dns_servers = 127.0.0.1:${dns_port:-9}

@@ -90,6 +90,7 @@ start_daemon() { # an extra [policy] line
     cat > "$workdir/domauth.conf" <<CONF
 [daemon]
 milter = inet:127.0.0.1:$port
+control = unix:$workdir/control.sock
 policy =
 database =
 syslog = no

@@ -38,6 +38,7 @@ write_config() { # pidfile
 milter = unix:$workdir/milter.sock
 policy =
 pidfile = $1
+control = unix:$workdir/control.sock
 database =
 syslog = no
 dns_servers = 127.0.0.1

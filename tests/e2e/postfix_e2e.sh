@@ -329,6 +329,8 @@ write_conf() {
 ; written by tests/e2e/postfix_e2e.sh
 [daemon]
 milter = $milter
+; a private control socket: the package test uses /run/domauth
+control = unix:$W/da/control.sock
 policy = inet:127.0.0.1:$POLICY_PORT
 socket_mode = 0666
 pidfile = $W/da/domauthd.pid

@@ -41,6 +41,8 @@ skip_all() {
 MILTER_SMTP=2525   # smtpd with the inet milter, milter_default_action = accept
 POLICY_SMTP=2526   # smtpd with check_policy_service
 TEMPFAIL_SMTP=2527 # smtpd with the unix-socket milter, milter_default_action = tempfail
+SRS_SMTP=2528      # smtpd whose cleanup asks domauthd's SRS socketmap (no milter)
+SINK_SMTP=2529     # smtp_sink.py: the "remote" hosts mail to remote.test goes to
 MILTER_PORT=8895
 POLICY_PORT=10045
 
@@ -224,7 +226,6 @@ inet_protocols = all
 mynetworks = 127.0.0.0/8
 alias_maps =
 alias_database =
-relay_domains =
 virtual_mailbox_domains = dest.test strict.test sub.strict.test
 virtual_mailbox_base = $W/mail
 virtual_mailbox_maps = static:box/
@@ -233,6 +234,12 @@ virtual_gid_maps = static:$gid
 virtual_minimum_uid = 1
 default_transport = error:e2e test: nothing leaves this instance
 relay_transport = error:e2e test: nothing leaves this instance
+# SRS: mail to fwd@dest.test is forwarded off-site (to the sink); mail to
+# outside.test and remote.test goes to the sink too, nowhere else (and to
+# srs.e2e.test, which smtpd must accept: cleanup reverses it after).
+virtual_alias_maps = inline:{ fwd@dest.test=bob@remote.test }
+transport_maps = inline:{ remote.test=smtp:[127.0.0.1]:$SINK_SMTP, outside.test=smtp:[127.0.0.1]:$SINK_SMTP, srs.e2e.test=smtp:[127.0.0.1]:$SINK_SMTP }
+relay_domains = remote.test outside.test srs.e2e.test
 smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_sasl_auth_enable = yes
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
@@ -268,6 +275,16 @@ EOF
   -o syslog_name=postfix/tempfail
   -o smtpd_milters=unix:$W/da/milter.sock
   -o milter_default_action=tempfail
+127.0.0.1:$SRS_SMTP inet n - n - 20 smtpd
+  -o syslog_name=postfix/srs
+  -o cleanup_service_name=srscleanup
+srscleanup unix n - n - 0 cleanup
+  -o syslog_name=postfix/srscleanup
+  -o sender_canonical_maps=socketmap:unix:$W/da/srs.sock:forward
+  -o sender_canonical_classes=envelope_sender
+  -o recipient_canonical_maps=socketmap:unix:$W/da/srs.sock:reverse
+  -o recipient_canonical_classes=envelope_recipient
+smtp       unix  -       -       n       -       -       smtp
 pickup     unix  n       -       n       60      1       pickup
 cleanup    unix  n       -       n       -       0       cleanup
 qmgr       unix  n       -       n       300     1       qmgr
@@ -295,7 +312,7 @@ EOF
     fi
     postfix_up=1
     local p
-    for p in $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP; do
+    for p in $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP $SRS_SMTP; do
         if ! wait_for 100 port_open "$p"; then
             echo "# postfix does not listen on $p:"
             tail -n 20 "$pf/maillog" 2>/dev/null | diag
@@ -1250,6 +1267,53 @@ dkim_message() {
     sed 's/$/\r/' "$2.lf" > "$2"
 }
 
+# 9. SRS through Postfix: domauthd's socketmap as cleanup's canonical maps.
+# A message from outside.test to fwd@dest.test (an alias of bob@remote.test)
+# leaves for the remote host with an SRS0 sender under srs.e2e.test; the
+# bounce of it, sent to that SRS0 address, reaches the original sender.
+scenario_srs() {
+    local conf=$W/da/srs.conf sink=$W/sink.log sink_pid mail bounce
+    head -c 24 /dev/urandom | base64 > "$W/da/srs.secret"
+    chmod 600 "$W/da/srs.secret"
+    write_conf "$conf" <<EOF
+[srs]
+socketmap = unix:$W/da/srs.sock
+domain = srs.e2e.test
+secrets = $W/da/srs.secret
+exclude_domains = dest.test
+EOF
+    start_da "$conf" || { t "domauthd starts with the SRS socketmap" false; return; }
+    : > "$sink"
+    "$py" "$here/smtp_sink.py" "$SINK_SMTP" "$sink" 2>>"$W/sink.err" &
+    sink_pid=$!
+    wait_for 50 port_open "$SINK_SMTP" || { t "the SMTP sink listens" false; kill "$sink_pid"; return; }
+    swaks --server "127.0.0.1:$SRS_SMTP" --timeout 30 --helo mail.outside.test \
+        --from carol@outside.test --to fwd@dest.test --header "Subject: e2e srs" \
+        --body "forwarded" > "$W/swaks/srs-fwd.out" 2>&1
+    t "srs: the message to the alias is queued" sh -c "grep -q '^<-  250 .*queued' '$W/swaks/srs-fwd.out'"
+    t "srs: it leaves for the remote host with an SRS0 sender under srs.e2e.test" \
+        wait_for 150 grep -qE '^MAIL FROM:<SRS0=[^=]+=[A-Z2-7]{2}=outside\.test=carol@srs\.e2e\.test> RCPT TO:<bob@remote\.test>' "$sink"
+    mail=$(sed -nE 's/^MAIL FROM:<(SRS0=[^>]*)> RCPT TO:<bob@remote\.test>.*/\1/p' "$sink" | head -n 1)
+    t "srs: the SRS0 address is domauth srs forward's (same secret)" sh -c \
+        "'$domauth_bin' srs reverse --secrets '$W/da/srs.secret' --srs-domain srs.e2e.test '$mail' | grep -qx 'carol@outside.test'"
+    # The remote host bounces it: a null sender to the SRS0 address.
+    swaks --server "127.0.0.1:$SRS_SMTP" --timeout 30 --helo mx.remote.test \
+        --from '<>' --to "$mail" --header "Subject: Undelivered Mail Returned to Sender" \
+        --body "bounce" > "$W/swaks/srs-bounce.out" 2>&1
+    t "srs: the bounce to the SRS0 address is accepted" sh -c "grep -q '^<-  250 .*queued' '$W/swaks/srs-bounce.out'"
+    t "srs: the bounce reaches the original sender, carol@outside.test" \
+        wait_for 150 grep -qE '^MAIL FROM:<> RCPT TO:<carol@outside\.test>' "$sink"
+    bounce=$(sed -nE 's/^MAIL FROM:<> RCPT TO:<([^>]*)>.*/\1/p' "$sink" | head -n 1)
+    swaks --server "127.0.0.1:$SRS_SMTP" --timeout 30 --from '<>' \
+        --to 'SRS0=AAAA=AA=outside.test=mallory@srs.e2e.test' --body x > "$W/swaks/srs-forged.out" 2>&1
+    t "srs: a forged SRS0 address is not reversed: it stays as it came" \
+        wait_for 150 grep -qF 'RCPT TO:<SRS0=AAAA=AA=outside.test=mallory@srs.e2e.test>' "$sink"
+    t "srs: ... and never reaches the address it names" sh -c "! grep -q 'mallory@outside.test' '$sink'"
+    kill "$sink_pid" 2>/dev/null
+    wait "$sink_pid" 2>/dev/null
+    [ -n "$bounce" ] || diag < "$sink"
+}
+
 # The JSON file and the database agree.
 check_log_consistency() {
     local json db
@@ -1489,11 +1553,15 @@ main_in_namespace() {
         scenario_reload
         scenario_quarantine
         scenario_dkim
+        scenario_srs
         check_log_consistency
         echo "# functional part: $(($(now_ms) - start)) ms"
     fi
     if [[ " $parts " == *" quarantine "* ]]; then
         scenario_quarantine
+    fi
+    if [[ " $parts " == *" srs "* ]]; then
+        scenario_srs
     fi
     if [[ " $parts " == *" robustness "* ]]; then
         start=$(now_ms)

@@ -93,13 +93,13 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
     return 0;
 }
 
-/* The SRS secrets of [srs], when the socketmap is on; an error names the
+/* The SRS secrets of [srs], when the socketmap or the milter rewrite is on; an error names the
  * config line and the file. Read like the DKIM keys: at start, -t and every
  * reload, so the run-as user must be able to read the file. */
 static int load_srs(config_ref *ref, char *err, size_t err_size)
 {
     const domauth_config *cfg = &ref->config;
-    if (cfg->srs_socketmap == NULL || *cfg->srs_socketmap == '\0')
+    if ((cfg->srs_socketmap == NULL || *cfg->srs_socketmap == '\0') && !cfg->srs_milter)
         return 0;
     unsigned line = config_key_line(cfg, "srs", "secrets");
     if (line == 0)

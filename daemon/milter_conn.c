@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <syslog.h>
 
 #include "domauthd.h"
 #include "msg/mailtext.h"
 #include "proto/milter.h"
+#include "srs/srs.h"
 
 typedef struct milter_state {
     milter_decoder decoder;
@@ -28,6 +30,11 @@ typedef struct milter_state {
     /* the message in progress */
     svc_msg *msg;
     config_ref *msg_config; /* the configuration msg was made with */
+    /* For the SRS rewrite ([srs] milter): the envelope as given. */
+    char *mail_from;
+    char **rcpts;           /* the recipients accepted so far */
+    size_t rcpt_count;
+    char *pending_rcpt;     /* the one whose reply waits */
     char waiting_for;       /* the command whose reply waits */
 } milter_state;
 
@@ -41,6 +48,13 @@ static void message_end(milter_state *m)
 {
     svc_msg_free(m->msg);
     m->msg = NULL;
+    set_str(&m->mail_from, NULL);
+    set_str(&m->pending_rcpt, NULL);
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        free(m->rcpts[i]);
+    free(m->rcpts);
+    m->rcpts = NULL;
+    m->rcpt_count = 0;
     if (m->msg_config != NULL)
         config_ref_put(m->msg_config);
     m->msg_config = NULL;
@@ -177,6 +191,50 @@ static void append_edits(conn *c, const milter_state *m, const svc_reply *r, str
     }
 }
 
+/* [srs] milter_rewrite: a message that leaves for an off-site recipient (one not
+ * of exclude_domains, the site's own) gets an SRS sender, so that it
+ * passes SPF at its next hop; a message only to local recipients, the null
+ * sender, a sender of the site's own and one already under the SRS domain
+ * keep theirs. */
+static void append_srs_sender(conn *c, const milter_state *m, strbuf *out)
+{
+    const domauth_config *cfg = &m->msg_config->config;
+    const srs *s = m->msg_config->srs;
+    if (!cfg->srs_milter || s == NULL || m->mail_from == NULL || !*m->mail_from)
+        return;
+    if (!(m->agreed.actions & SMFIF_CHGFROM)) {
+        daemon_log(LOG_WARNING, "milter %s: [srs] milter_rewrite = yes, but the MTA does not let "
+                   "filters change the sender (SMFIF_CHGFROM): <%s> kept", c->peer,
+                   m->mail_from);
+        return;
+    }
+    const char *at = strrchr(m->mail_from, '@');
+    if (at == NULL || config_srs_excluded(cfg, at + 1, strlen(at + 1)))
+        return;
+    bool off_site = false;
+    for (size_t i = 0; i < m->rcpt_count && !off_site; i++) {
+        const char *ra = strrchr(m->rcpts[i], '@');
+        off_site = ra != NULL && !config_srs_excluded(cfg, ra + 1, strlen(ra + 1));
+    }
+    if (!off_site)
+        return;
+    char rewritten[SRS_ADDRESS_MAX], err[128];
+    srs_status st = srs_forward(s, m->mail_from, strlen(m->mail_from), (int64_t)time(NULL),
+                                rewritten, sizeof rewritten);
+    if (st != SRS_OK) {
+        if (st != SRS_UNCHANGED)
+            daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, m->mail_from,
+                       srs_status_text(st));
+        return;
+    }
+    if (milter_encode_chgfrom(out, rewritten, err, sizeof err) != 0) {
+        daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, m->mail_from, err);
+        return;
+    }
+    daemon_log(LOG_INFO, "milter %s: MAIL FROM <%s> rewritten to <%s> (SRS: off-site recipients)",
+               c->peer, m->mail_from, rewritten);
+}
+
 static void on_reply(void *arg, const svc_reply *r)
 {
     conn *c = arg;
@@ -184,9 +242,21 @@ static void on_reply(void *arg, const svc_reply *r)
     strbuf out;
     strbuf_init(&out);
     if (m != NULL && m->waiting_for == SMFIC_BODYEOB &&
-        (r->action == ACTION_ACCEPT || (r->action == ACTION_QUARANTINE && r->hold)))
+        (r->action == ACTION_ACCEPT || (r->action == ACTION_QUARANTINE && r->hold))) {
         append_edits(c, m, r, &out);
+        if (r->action == ACTION_ACCEPT)
+            append_srs_sender(c, m, &out);
+    }
     append_verdict(&out, r);
+    if (m != NULL && m->waiting_for == SMFIC_RCPT && r->action == ACTION_ACCEPT &&
+        m->pending_rcpt != NULL) {
+        char **more = realloc(m->rcpts, (m->rcpt_count + 1) * sizeof *more);
+        if (more != NULL) {
+            m->rcpts = more;
+            more[m->rcpt_count++] = m->pending_rcpt;
+            m->pending_rcpt = NULL;
+        }
+    }
     send_frames(c, &out);
     /* Sending may close the connection (conn_send fails at once when out
      * of memory or refused by libuv), and the state with it. */
@@ -254,7 +324,8 @@ static int on_optneg(conn *c, milter_state *m, const milter_optneg *offered)
     uint32_t wanted = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH |
                       SMFIP_NR_CONN | SMFIP_NR_HELO;
     wanted |= dkim ? (SMFIP_HDR_LEADSPC | SMFIP_NR_BODY) : SMFIP_NOBODY;
-    if (milter_negotiate(offered, SMFIF_ADDHDRS, SMFIF_CHGHDRS | SMFIF_QUARANTINE, wanted,
+    uint32_t optional = SMFIF_CHGHDRS | SMFIF_QUARANTINE | (cfg->srs_milter ? SMFIF_CHGFROM : 0);
+    if (milter_negotiate(offered, SMFIF_ADDHDRS, optional, wanted,
                          &m->agreed, err,
                          sizeof err) != 0) {
         daemon_log(LOG_ERR, "milter negotiation with %s failed: %s", c->peer, err);
@@ -350,6 +421,8 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         const char *a;
         size_t n;
         bare_address(cmd.args.address, &a, &n);
+        free(m->mail_from);
+        m->mail_from = strndup(a, n);
         svc_msg_mail_from(m->msg, a, n);
         svc_msg_queue_id(m->msg, m->macro_queue_id);
         wait_for(c, m, SMFIC_MAIL);
@@ -364,6 +437,8 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         const char *a;
         size_t n;
         bare_address(cmd.args.address, &a, &n);
+        free(m->pending_rcpt);
+        m->pending_rcpt = strndup(a, n);
         wait_for(c, m, SMFIC_RCPT);
         svc_msg_check_rcpt(m->msg, a, n, false, on_reply, c);
         return 0;

@@ -223,6 +223,11 @@ static const key_spec keys[] = {
     SRS("exclude_domains", T_STRING, srs_exclude_domains, "",
         "Sender domains never rewritten (the site's own), separated by blanks or\n"
         "commas; .example.org stands for every name under example.org."),
+    SRS("milter_rewrite", T_BOOL, srs_milter, "no",
+        "Rewrite MAIL FROM with SRS in domauthd's milter too, for mail that leaves\n"
+        "for off-site recipients (a relay or forwarding host; those of\n"
+        "exclude_domains are local and keep the sender: a message only to them is\n"
+        "left alone). Needs domain and secrets, and the MTA's SMFIF_CHGFROM."),
     SRS("envelope_domain", T_HOSTNAME, srs_envelope_domain, "",
         "The site's own bounce domain for the envelope rewrite (alignment): the\n"
         "senders of envelope_senders go out as BNC=HASH=TT=domain=user@this, so\n"
@@ -1968,6 +1973,9 @@ static void check_srs(parse_state *st)
     if (!st->failed && *cfg->srs_envelope_senders && !*cfg->srs_envelope_domain)
         fail_at(st, config_key_line(cfg, "srs", "envelope_senders"),
                 "envelope_senders needs envelope_domain: the bounce domain they go under");
+    if (!st->failed && cfg->srs_milter && (!*cfg->srs_domain || !*cfg->srs_secrets))
+        fail_at(st, config_key_line(cfg, "srs", "milter_rewrite"),
+                "milter_rewrite = yes needs domain and secrets in [srs]");
     if (st->failed || *cfg->srs_socketmap == '\0')
         return;
     unsigned line = config_key_line(cfg, "srs", "socketmap");

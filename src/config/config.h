@@ -153,6 +153,7 @@ typedef struct domauth_config {
     char *srs_separator;       /* "=", "+" or "-" */
     unsigned srs_max_age, srs_hash_length, srs_hash_min_length;
     char *srs_exclude_domains; /* blank/comma list; ".example.org": its subdomains */
+    bool srs_milter;           /* the milter rewrites MAIL FROM for off-site recipients */
     /* The envelope rewrite for alignment (BNC addresses, srs.h). */
     char *srs_envelope_domain;   /* the site's bounce domain, or "" */
     char *srs_envelope_senders;  /* own sender domains rewritten under it (list) */

@@ -613,6 +613,24 @@ int milter_encode_chgheader(strbuf *out, uint32_t index, const char *name, const
     return encode_header_edit(out, SMFIR_CHGHEADER, &index, name, value, err, err_size);
 }
 
+int milter_encode_chgfrom(strbuf *out, const char *address, char *err, size_t err_size)
+{
+    size_t len = address ? strlen(address) : 0;
+    if (len == 0 || len > 1024)
+        return errbuf_set(err, err_size, "CHGFROM address missing or longer than 1024 bytes");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)address[i];
+        if (c < 0x21 || c == 0x7f || c == '<' || c == '>')
+            return errbuf_set(err, err_size, "CHGFROM address holds a byte it cannot carry");
+    }
+    strbuf a;
+    strbuf_init(&a);
+    strbuf_putc(&a, '<');
+    strbuf_append(&a, address, len);
+    strbuf_putc(&a, '>');
+    return encode_built(out, SMFIR_CHGFROM, &a, err, err_size);
+}
+
 int milter_encode_quarantine(strbuf *out, const char *reason, char *err, size_t err_size)
 {
     strbuf line;

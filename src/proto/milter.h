@@ -316,5 +316,9 @@ int milter_encode_chgheader(strbuf *out, uint32_t index, const char *name, const
                             char *err, size_t err_size);
 /* The reason is one line (sanitized like reply text, '%' not doubled). */
 int milter_encode_quarantine(strbuf *out, const char *reason, char *err, size_t err_size);
+/* SMFIR_CHGFROM: the envelope sender becomes <address> (no ESMTP
+ * arguments). Refuses an address with a control byte, '<' or '>', or
+ * longer than 1024 bytes. */
+int milter_encode_chgfrom(strbuf *out, const char *address, char *err, size_t err_size);
 
 #endif

@@ -1281,6 +1281,7 @@ socketmap = unix:$W/da/srs.sock
 domain = srs.e2e.test
 secrets = $W/da/srs.secret
 exclude_domains = dest.test
+milter_rewrite = yes
 EOF
     start_da "$conf" || { t "domauthd starts with the SRS socketmap" false; return; }
     : > "$sink"
@@ -1309,6 +1310,20 @@ EOF
     t "srs: a forged SRS0 address is not reversed: it stays as it came" \
         wait_for 150 grep -qF 'RCPT TO:<SRS0=AAAA=AA=outside.test=mallory@srs.e2e.test>' "$sink"
     t "srs: ... and never reaches the address it names" sh -c "! grep -q 'mallory@outside.test' '$sink'"
+    # [srs] milter_rewrite = yes: the milter rewrites MAIL FROM for mail that
+    # leaves (from loopback, which Postfix relays for; not checked by SPF).
+    swaks --server "127.0.0.1:$MILTER_SMTP" --timeout 30 --helo mail.outside.test \
+        --from dave@outside.test --to erin@remote.test --header "Subject: e2e srs milter" \
+        --body "relayed" > "$W/swaks/srs-milter.out" 2>&1
+    t "srs milter: relayed mail leaves with an SRS0 sender the milter set" \
+        wait_for 150 grep -qE '^MAIL FROM:<SRS0=[^=]+=[A-Z2-7]{2}=outside\.test=dave@srs\.e2e\.test> RCPT TO:<erin@remote\.test>' "$sink"
+    t "srs milter: domauthd logged the rewrite" log_has "MAIL FROM <dave@outside.test> rewritten to <SRS0="
+    id=k-srs-local
+    swaks --server "127.0.0.1:$MILTER_SMTP" --timeout 30 --helo mail.outside.test \
+        --from dave@outside.test --to "$id@dest.test" --header "Message-Id: <$id@e2e.test>" \
+        --body "local" > "$W/swaks/$id.out" 2>&1
+    t "srs milter: a message only to local recipients keeps its sender" \
+        header_has $id '^Return-Path: <dave@outside\.test>'
     kill "$sink_pid" 2>/dev/null
     wait "$sink_pid" 2>/dev/null
     [ -n "$bounce" ] || diag < "$sink"

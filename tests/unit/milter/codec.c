@@ -643,6 +643,16 @@ static void test_header_replies(void)
     strbuf_clear(&sb);
     TAP_OK(milter_encode_quarantine(&sb, " \r\n", err, sizeof err) == -1 && sb.len == 0,
            "empty quarantine reason is refused");
+    strbuf_clear(&sb);
+    TAP_OK(milter_encode_chgfrom(&sb, "SRS0=ab=JU=x.test=u@fwd.test", err, sizeof err) == 0 &&
+               bytes_equal(&sb, "\0\0\0\x20" "e<SRS0=ab=JU=x.test=u@fwd.test>\0", 36),
+           "CHGFROM: the address in angle brackets, NUL-terminated");
+    strbuf_clear(&sb);
+    TAP_OK(milter_encode_chgfrom(&sb, "a@b\r\nX: y", err, sizeof err) == -1 &&
+               milter_encode_chgfrom(&sb, "a b@c", err, sizeof err) == -1 &&
+               milter_encode_chgfrom(&sb, "<a@b>", err, sizeof err) == -1 &&
+               milter_encode_chgfrom(&sb, "", err, sizeof err) == -1 && sb.len == 0,
+           "CHGFROM refuses CR/LF, blanks, angle brackets and an empty address");
     strbuf_free(&sb);
 }
 

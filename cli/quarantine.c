@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "store/event_store.h"
 #include "config/config.h"
 #include "store/quarantine_store.h"
 #include "util/file.h"
@@ -457,6 +458,45 @@ static const char *user_name(void)
     return name;
 }
 
+/* The spam log: release, delete and purge are events in the event store
+ * beside the quarantine events domauthd wrote, so `domauth log --action
+ * release` answers who let what out, and when. A store that cannot be
+ * written is reported; the change itself stands. */
+static void spam_log(const q_options *o, const char *action, const char *mail_from,
+                     char *const *rcpts, size_t rcpt_count, const char *reasons)
+{
+    if (o->cfg_database == NULL || *o->cfg_database == '\0')
+        return;
+    event_rcpt *rc = calloc(rcpt_count ? rcpt_count : 1, sizeof *rc);
+    if (rc == NULL)
+        return;
+    for (size_t i = 0; i < rcpt_count; i++)
+        rc[i] = (event_rcpt){.address = rcpts[i], .action = action};
+    event_record r = {
+        .time = (int64_t)time(NULL),
+        .listener = "quarantine",
+        .client_ip = "",
+        .helo = "",
+        .mail_from = mail_from ? mail_from : "",
+        .rcpt = rcpt_count ? rcpts[0] : NULL,
+        .skip_reason = NULL,
+        .action = action,
+        .reasons = reasons,
+        .rcpts = rc,
+        .rcpt_count = rcpt_count,
+    };
+    event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000};
+    char why[600];
+    event_store *store = event_store_open(o->cfg_database, &so, why, sizeof why);
+    const event_record *one[1] = {&r};
+    if (store == NULL || event_store_write(store, one, 1, why, sizeof why) != 0)
+        fprintf(stderr, "domauth: %s done, but not in the event store %s: %s\n", action,
+                o->cfg_database, why);
+    if (store != NULL)
+        event_store_close(store);
+    free(rc);
+}
+
 /* Runs sendmail with the envelope and the message (CRLF as LF, as a
  * local submission expects) on its input. 0, or -1 with why. */
 static int run_sendmail(const char *path, const char *sender, char **rcpts, size_t n,
@@ -588,6 +628,10 @@ static int do_release(const q_options *o, char **ids, int n)
                 if (unlink(f.path) != 0 && errno != ENOENT)
                     fprintf(stderr, "domauth: %s: %s\n", f.path, strerror(errno));
                 printf("released %s to %zu recipient%s\n", ids[i], count, count == 1 ? "" : "s");
+                char reasons[400];
+                snprintf(reasons, sizeof reasons, "released from quarantine %s by %s%s", ids[i],
+                         user_name(), o->to ? " to --to" : "");
+                spam_log(o, "release", e.mail_from, rcpts, count, reasons);
             }
             free(message);
             spool_entry_free(&e);
@@ -630,6 +674,10 @@ static int do_delete(const q_options *o, char **ids, int n)
             result = 1;
         } else {
             printf("deleted %s\n", ids[i]);
+            char reasons[400];
+            snprintf(reasons, sizeof reasons, "deleted from quarantine %s by %s", ids[i],
+                     user_name());
+            spam_log(o, "delete", NULL, NULL, 0, reasons);
         }
         free(f.path);
         free(f.state);
@@ -660,6 +708,10 @@ static int do_purge(const q_options *o)
     }
     printf("purged %llu messages quarantined more than %u days before %lld\n",
            (unsigned long long)removed, o->days, (long long)now);
+    char reasons[400];
+    snprintf(reasons, sizeof reasons, "%llu quarantined messages older than %u days purged by %s",
+             (unsigned long long)removed, o->days, user_name());
+    spam_log(o, "purge", NULL, NULL, 0, reasons);
     return 0;
 }
 

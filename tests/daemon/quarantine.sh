@@ -174,6 +174,19 @@ st=$("$domauth_bin" quarantine list --state released --json --config "$workdir/d
 report "$(printf '%s' "$st" | grep -q "\"id\":\"$rid\".*\"state\":\"released\"" &&
           printf '%s' "$st" | grep -q "\"state_by\":\"$(id -un)\"" && [ ! -f "$q/new/$rid" ] && echo 1 || echo 0)" \
     "released: marked with who, the copy removed" "$st"
+# The spam log: release, delete and purge are events beside domauthd's.
+spam=$("$domauth_bin" log --database "$workdir/events.db" --action release,delete,purge --json 2>&1)
+report "$(printf '%s' "$spam" | "$python" -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+by = {r["action"]: r for r in rows}
+ok = ("release" in by and "delete" in by and "purge" in by and
+      by["release"]["listener"] == "quarantine" and
+      "released from quarantine" in by["release"]["reasons"] and
+      by["release"]["recipients"] and "deleted from quarantine" in by["delete"]["reasons"] and
+      "purged by" in by["purge"]["reasons"])
+sys.exit(0 if ok else 1)' && echo 1 || echo 0)" \
+    "the spam log: release, delete and purge are events (domauth log --action)" "$spam"
 again=$("$domauth_bin" quarantine release "$rid" --sendmail "$workdir/sendmail" --config "$workdir/domauth.conf" 2>&1); rc=$?
 report "$([ $rc = 1 ] && printf '%s' "$again" | grep -q "is released, not quarantined" && echo 1 || echo 0)" \
     "a second release is refused" "rc $rc: $again"

@@ -43,7 +43,8 @@ static const char usage_verify[] =
     "  --json                one JSON object\n"
     "  -h, --help            this text\n"
     "\n"
-    "Exit status: 0 accepted (or tagged), 1 rejected, 2 deferred, 3 quarantined (as enforced:\n"
+    "Exit status: 0 accepted (or tagged), 1 rejected, 2 deferred, 3 quarantined, 4\n"
+    "redirected (as enforced:\n"
     "in monitor mode the held-back action counts); 64 usage, 65 a file that\n"
     "does not parse, 66 a file that cannot be read, 70 a setup failure.\n";
 
@@ -406,6 +407,7 @@ int cmd_verify(int argc, char **argv)
     status = u.enforced == ACTION_REJECT       ? 1
              : u.enforced == ACTION_DEFER      ? 2
              : u.enforced == ACTION_QUARANTINE ? 3
+             : u.enforced == ACTION_REDIRECT   ? 4
                                                : 0;
 out:
     svc_msg_free(m);

@@ -114,7 +114,7 @@ static void send_simple(conn *c, char reply)
 static void append_verdict(strbuf *out, const svc_reply *r)
 {
     char err[128];
-    if (r->action == ACTION_ACCEPT) {
+    if (r->action == ACTION_ACCEPT || r->action == ACTION_REDIRECT) {
         milter_encode_simple(out, SMFIR_CONTINUE, err, sizeof err);
         return;
     }
@@ -235,6 +235,29 @@ static void append_srs_sender(conn *c, const milter_state *m, strbuf *out)
                c->peer, m->mail_from, rewritten);
 }
 
+/* redirect: every recipient the message had goes, redirect_to comes
+ * (the original ones are in X-Domauth-Original-Recipients). */
+static void append_redirect(conn *c, const milter_state *m, const svc_reply *r, strbuf *out)
+{
+    char err[128];
+    strbuf add;
+    strbuf_init(&add);
+    if (milter_encode_addrcpt(&add, r->redirect_to, err, sizeof err) != 0 || add.failed) {
+        /* Nothing removed when nothing can be added: delivered as addressed. */
+        daemon_log(LOG_ERR, "milter %s: redirect to %s: %s: delivered as addressed", c->peer,
+                   r->redirect_to ? r->redirect_to : "-", err);
+        strbuf_free(&add);
+        return;
+    }
+    /* Removed first: a redirect_to that was also a recipient stays. */
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        if (milter_encode_delrcpt(out, m->rcpts[i], err, sizeof err) != 0)
+            daemon_log(LOG_ERR, "milter %s: recipient <%s> not removed: %s", c->peer,
+                       m->rcpts[i], err);
+    strbuf_append(out, add.data, add.len);
+    strbuf_free(&add);
+}
+
 static void on_reply(void *arg, const svc_reply *r)
 {
     conn *c = arg;
@@ -242,8 +265,11 @@ static void on_reply(void *arg, const svc_reply *r)
     strbuf out;
     strbuf_init(&out);
     if (m != NULL && m->waiting_for == SMFIC_BODYEOB &&
-        (r->action == ACTION_ACCEPT || (r->action == ACTION_QUARANTINE && r->hold))) {
+        (r->action == ACTION_ACCEPT || r->action == ACTION_REDIRECT ||
+         (r->action == ACTION_QUARANTINE && r->hold))) {
         append_edits(c, m, r, &out);
+        if (r->action == ACTION_REDIRECT)
+            append_redirect(c, m, r, &out);
         if (r->action == ACTION_ACCEPT)
             append_srs_sender(c, m, &out);
     }
@@ -283,6 +309,8 @@ static int message_begin(conn *c, milter_state *m)
         .can_insert = true,
         .can_change = (m->agreed.actions & SMFIF_CHGHDRS) != 0,
         .can_hold = (m->agreed.actions & SMFIF_QUARANTINE) != 0,
+        .can_redirect = (m->agreed.actions & (SMFIF_ADDRCPT | SMFIF_DELRCPT)) ==
+                        (SMFIF_ADDRCPT | SMFIF_DELRCPT),
     };
     svc_session s = {
         .client_ip = m->client_ip,
@@ -324,7 +352,8 @@ static int on_optneg(conn *c, milter_state *m, const milter_optneg *offered)
     uint32_t wanted = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH |
                       SMFIP_NR_CONN | SMFIP_NR_HELO;
     wanted |= dkim ? (SMFIP_HDR_LEADSPC | SMFIP_NR_BODY) : SMFIP_NOBODY;
-    uint32_t optional = SMFIF_CHGHDRS | SMFIF_QUARANTINE | (cfg->srs_milter ? SMFIF_CHGFROM : 0);
+    uint32_t optional = SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_ADDRCPT | SMFIF_DELRCPT |
+                        (cfg->srs_milter ? SMFIF_CHGFROM : 0);
     if (milter_negotiate(offered, SMFIF_ADDHDRS, optional, wanted,
                          &m->agreed, err,
                          sizeof err) != 0) {

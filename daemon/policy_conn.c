@@ -109,7 +109,16 @@ static void on_reply(void *arg, const svc_reply *r)
     strbuf out;
     strbuf_init(&out);
     char err[128];
-    if (r->action == ACTION_QUARANTINE) {
+    if (r->action == ACTION_REDIRECT) {
+        /* access(5) REDIRECT: every recipient of the message goes there. */
+        if (policyd_reply_action(&out, "REDIRECT", r->redirect_to, err, sizeof err) != 0) {
+            daemon_log(LOG_ERR, "policy %s: redirect to %s: %s: delivered as addressed",
+                       c->peer, r->redirect_to ? r->redirect_to : "-", err);
+            strbuf_free(&out);
+            strbuf_init(&out);
+            policyd_reply_dunno(&out);
+        }
+    } else if (r->action == ACTION_QUARANTINE) {
         /* The MTA's hold queue: the message is kept, the sender sees
          * success (domauthd -t says a folder quarantine becomes this). */
         policyd_reply_action(&out, "HOLD", "domauth quarantine", err, sizeof err);
@@ -171,6 +180,7 @@ static int message_begin(conn *c, policy_state *p, const policyd_request *r)
         .can_change = false,
         .max_added = 1,
         .can_hold = true, /* HOLD: this protocol's only quarantine (it sees no message) */
+        .can_redirect = true, /* REDIRECT */
     };
     svc_session s = {
         .client_ip = r->client_address,

@@ -301,6 +301,11 @@ static const key_spec keys[] = {
            "stored, then discarded: the sender sees success) or reply (the deciding\n"
            "result's <result>_reply, or quarantine_threshold_reply, is sent while\n"
            "the copy is kept)."),
+    POLICY("redirect_to", T_STRING, redirect_to, "",
+           "The local mailbox a message goes to instead of its recipients when an action\n"
+           "says redirect (spam@example.org): with the milter, the recipients are\n"
+           "replaced and kept in X-Domauth-Original-Recipients and in the event; with\n"
+           "policy delegation, Postfix's REDIRECT. Needed by a redirect action."),
     POLICY("quarantine_threshold_reply", T_REPLY, quarantine_threshold_reply,
            "550 5.7.1 Message scored too high",
            "Reply for a score quarantine with quarantine_reply = reply."),
@@ -319,7 +324,8 @@ typedef struct result_key {
 } result_key;
 
 static const result_key result_keys[] = {
-    {"action", T_ACTION, offsetof(result_policy, action), "accept, quarantine, defer or reject"},
+    {"action", T_ACTION, offsetof(result_policy, action),
+     "accept, redirect, quarantine, defer or reject"},
     {"reply", T_REPLY, offsetof(result_policy, reply),
      "\"CODE [X.Y.Z] text\"; %{explanation} %{result} %{domain} %{ip} %{sender}"},
     {"tag_subject", T_BOOL, offsetof(result_policy, tag_subject), "prefix the Subject"},
@@ -460,6 +466,7 @@ const char *policy_action_name(policy_action action)
     case ACTION_DEFER: return "defer";
     case ACTION_REJECT: return "reject";
     case ACTION_QUARANTINE: return "quarantine";
+    case ACTION_REDIRECT: return "redirect";
     }
     return "?";
 }
@@ -881,7 +888,7 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
 {
     void *slot = (char *)base + offset;
     /* In the order of policy_action. */
-    static const char *const actions[] = {"accept", "defer", "reject", "quarantine"};
+    static const char *const actions[] = {"accept", "defer", "reject", "quarantine", "redirect"};
     static const char *const identities[] = {"mailfrom", "header_from"};
     static const char *const stages[] = {"mail", "rcpt", "data"};
     int choice;
@@ -935,7 +942,7 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
             return -1;
         return set_string(slot, value, why, why_size);
     case T_ACTION:
-        if (parse_choice(value, actions, 4, &choice, why, why_size) != 0)
+        if (parse_choice(value, actions, 5, &choice, why, why_size) != 0)
             return -1;
         *(policy_action *)slot = (policy_action)choice;
         return 0;
@@ -1156,6 +1163,7 @@ static void settings_free(policy_settings *ps)
     free(ps->defer_threshold_reply);
     free(ps->reject_threshold_reply);
     free(ps->quarantine_threshold_reply);
+    free(ps->redirect_to);
     result_policy *tables[RESULT_TABLES_MAX];
     size_t n = result_tables(ps, tables);
     for (size_t i = 0; i < n; i++) {
@@ -1174,8 +1182,9 @@ static int settings_copy(policy_settings *dst, const policy_settings *src)
     dst->defer_threshold_reply = strdup(src->defer_threshold_reply);
     dst->reject_threshold_reply = strdup(src->reject_threshold_reply);
     dst->quarantine_threshold_reply = strdup(src->quarantine_threshold_reply);
+    dst->redirect_to = strdup(src->redirect_to);
     bool ok = dst->score_header && dst->defer_threshold_reply && dst->reject_threshold_reply &&
-              dst->quarantine_threshold_reply;
+              dst->quarantine_threshold_reply && dst->redirect_to;
     result_policy *tables[RESULT_TABLES_MAX];
     size_t n = result_tables(dst, tables);
     for (size_t i = 0; i < n; i++) {
@@ -1337,6 +1346,7 @@ typedef struct parse_state {
     char *err;
     size_t err_size;
     bool failed;
+    const policy_settings *current_ps; /* the settings check_replies is at */
     pending_key *pending;
     size_t pending_count;
     /* The current section: "daemon", ... or "domain example.org". */
@@ -1791,6 +1801,16 @@ static int check_one_reply(parse_state *st, const result_policy *rp, const char 
 {
     /* A quarantine's reply (quarantine_reply = reply) may be 4xx or 5xx:
      * set_value checked that much already. */
+    if (rp->action == ACTION_REDIRECT) {
+        /* Nothing is told: the message is delivered, elsewhere. */
+        const char *to = st->current_ps != NULL ? st->current_ps->redirect_to : NULL;
+        if (to != NULL && *to)
+            return 0;
+        unsigned line = config_key_line(st->cfg, section, action_key);
+        fail_at(st, line, "%s%s = redirect needs redirect_to (the mailbox it goes to)", where,
+                action_key);
+        return -1;
+    }
     if (rp->action == ACTION_ACCEPT || rp->action == ACTION_QUARANTINE)
         return 0;
     char why[200];
@@ -1807,11 +1827,37 @@ static int check_one_reply(parse_state *st, const result_policy *rp, const char 
 
 /* Every reply suits its action in every table: [spf], [dkim], invalid_from
  * and the thresholds; in a [domain] section by the names written there. */
+/* A mailbox for redirect_to: local@domain, printable, no blanks, the
+ * length RFC 5321 allows a path. */
+static bool mailbox_valid(const char *a)
+{
+    const char *at = strrchr(a, '@');
+    if (at == NULL || at == a || strlen(a) > 256 || !is_domain_name(at + 1))
+        return false;
+    for (const char *p = a; p < at; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '<' || *p == '>')
+            return false;
+    return true;
+}
+
 static int check_replies(parse_state *st, policy_settings *ps, const char *domain)
 {
     char where[300] = "", section[300];
     if (domain != NULL)
         snprintf(where, sizeof where, "[domain %s] ", domain);
+    st->current_ps = ps;
+    if (ps->redirect_to != NULL && *ps->redirect_to && !mailbox_valid(ps->redirect_to)) {
+        unsigned line;
+        if (domain != NULL) {
+            snprintf(section, sizeof section, "domain %s", domain);
+            line = config_key_line(st->cfg, section, "redirect_to");
+        } else {
+            line = config_key_line(st->cfg, "policy", "redirect_to");
+        }
+        fail_at(st, line, "%sredirect_to: '%.100s' is not a mailbox (local@domain)",
+                domain ? where : "[policy] ", ps->redirect_to);
+        return -1;
+    }
     const char *policy_where = domain ? where : "[policy] ";
     char reply_key[96], action_key[96], method_where[16];
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {

@@ -36,6 +36,8 @@ typedef enum policy_action {
     ACTION_QUARANTINE, /* keep the message out of the mailbox: the spool folder or the
                         * MTA's hold queue (quarantine_mode); weaker than defer and
                         * reject, stronger than accept */
+    ACTION_REDIRECT,   /* deliver to redirect_to instead of the recipients (a local
+                        * spam mailbox); weaker than quarantine, stronger than accept */
 } policy_action;
 
 typedef enum quarantine_mode {
@@ -83,6 +85,7 @@ typedef struct policy_settings {
     char *reject_threshold_reply;
     double quarantine_threshold;     /* 0: off */
     char *quarantine_threshold_reply; /* what the sender hears with quarantine_reply = reply */
+    char *redirect_to;                /* the mailbox of the redirect action, or "" */
     quarantine_mode quarantine_mode;
     bool quarantine_reply;           /* folder: send the deciding reply, yet keep the copy
                                       * (else accept and discard: the sender sees success) */

@@ -57,15 +57,18 @@ static const char *table_section(const char *method)
     return strcmp(method, DA_SENDERID_AUTHRES_METHOD) == 0 ? "senderid" : method;
 }
 
-/* reject > defer > quarantine > accept: a refusal keeps the message out
- * with no copy to manage, and a defer lets a sender with a passing retry
- * (a DNS error gone) through, so either overrides a quarantine. */
+/* reject > defer > quarantine > redirect > accept: a refusal keeps the
+ * message out with no copy to manage, and a defer lets a sender with a
+ * passing retry (a DNS error gone) through, so either overrides a
+ * quarantine; a quarantine keeps it out of every mailbox, a redirect puts
+ * it in the spam mailbox. */
 static int severity(policy_action a)
 {
     switch (a) {
-    case ACTION_REJECT: return 3;
-    case ACTION_DEFER: return 2;
-    case ACTION_QUARANTINE: return 1;
+    case ACTION_REJECT: return 4;
+    case ACTION_DEFER: return 3;
+    case ACTION_QUARANTINE: return 2;
+    case ACTION_REDIRECT: return 1;
     case ACTION_ACCEPT: return 0;
     }
     return 0;
@@ -310,7 +313,8 @@ void policy_verdict(const verdict_input *in, verdict *v)
      * mode) may be released as it is; the folder's copy is the message as
      * received, without them. */
     const message_view *m = in->message;
-    if (m == NULL || (v->action != ACTION_ACCEPT && v->action != ACTION_QUARANTINE))
+    if (m == NULL || (v->action != ACTION_ACCEPT && v->action != ACTION_QUARANTINE &&
+                      v->action != ACTION_REDIRECT))
         return;
     /* Header edits, in the order the MTA applies them. Forged fields go
      * first, from the last so earlier indexes stay valid. */
@@ -357,6 +361,11 @@ void policy_verdict(const verdict_input *in, verdict *v)
     /* Our signature goes on top of everything we add (it is inserted last). */
     if (m->signature != NULL)
         add_edit(v, HEADER_INSERT_TOP, "DKIM-Signature", 0, m->signature);
+}
+
+void verdict_add_field(verdict *v, const char *name, const char *value)
+{
+    add_edit(v, HEADER_INSERT_TOP, name, 0, value);
 }
 
 bool policy_subject_tagged(const char *subject, const char *tag)

@@ -82,6 +82,10 @@ void verdict_free(verdict *v);
  * method has no table. */
 const result_policy *policy_for_result(const policy_settings *ps, const auth_result *r);
 
+/* Adds a field on top (name not copied: a literal), e.g. the original
+ * recipients of a redirect; v->failed when out of memory. */
+void verdict_add_field(verdict *v, const char *name, const char *value);
+
 /* Whether subject (leading blanks aside) already starts with tag, without
  * regard to case. */
 bool policy_subject_tagged(const char *subject, const char *tag);

@@ -613,22 +613,39 @@ int milter_encode_chgheader(strbuf *out, uint32_t index, const char *name, const
     return encode_header_edit(out, SMFIR_CHGHEADER, &index, name, value, err, err_size);
 }
 
-int milter_encode_chgfrom(strbuf *out, const char *address, char *err, size_t err_size)
+/* An envelope address frame: <address>, NUL-terminated. */
+static int encode_address(strbuf *out, char letter, const char *what, const char *address,
+                          char *err, size_t err_size)
 {
     size_t len = address ? strlen(address) : 0;
     if (len == 0 || len > 1024)
-        return errbuf_set(err, err_size, "CHGFROM address missing or longer than 1024 bytes");
+        return errbuf_set(err, err_size, "%s address missing or longer than 1024 bytes", what);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)address[i];
         if (c < 0x21 || c == 0x7f || c == '<' || c == '>')
-            return errbuf_set(err, err_size, "CHGFROM address holds a byte it cannot carry");
+            return errbuf_set(err, err_size, "%s address holds a byte it cannot carry", what);
     }
     strbuf a;
     strbuf_init(&a);
     strbuf_putc(&a, '<');
     strbuf_append(&a, address, len);
     strbuf_putc(&a, '>');
-    return encode_built(out, SMFIR_CHGFROM, &a, err, err_size);
+    return encode_built(out, letter, &a, err, err_size);
+}
+
+int milter_encode_chgfrom(strbuf *out, const char *address, char *err, size_t err_size)
+{
+    return encode_address(out, SMFIR_CHGFROM, "CHGFROM", address, err, err_size);
+}
+
+int milter_encode_addrcpt(strbuf *out, const char *address, char *err, size_t err_size)
+{
+    return encode_address(out, SMFIR_ADDRCPT, "ADDRCPT", address, err, err_size);
+}
+
+int milter_encode_delrcpt(strbuf *out, const char *address, char *err, size_t err_size)
+{
+    return encode_address(out, SMFIR_DELRCPT, "DELRCPT", address, err, err_size);
 }
 
 int milter_encode_quarantine(strbuf *out, const char *reason, char *err, size_t err_size)

@@ -320,5 +320,9 @@ int milter_encode_quarantine(strbuf *out, const char *reason, char *err, size_t 
  * arguments). Refuses an address with a control byte, '<' or '>', or
  * longer than 1024 bytes. */
 int milter_encode_chgfrom(strbuf *out, const char *address, char *err, size_t err_size);
+/* SMFIR_ADDRCPT / SMFIR_DELRCPT: a recipient <address> added or removed
+ * (the same checks as CHGFROM). */
+int milter_encode_addrcpt(strbuf *out, const char *address, char *err, size_t err_size);
+int milter_encode_delrcpt(strbuf *out, const char *address, char *err, size_t err_size);
 
 #endif

@@ -1054,7 +1054,11 @@ static void reply_with(svc_msg *m, svc_reply_fn fn, void *arg, const verdict *v)
     svc_reply r = {
         .action = action,
         .hold = told && m->told_hold,
-        .reply = told ? m->told_reply : v->action == ACTION_ACCEPT ? NULL : v->reply,
+        .redirect_to = action == ACTION_REDIRECT ? message_settings(m)->redirect_to : NULL,
+        .reply = told                            ? m->told_reply
+                 : v->action == ACTION_ACCEPT ||
+                         v->action == ACTION_REDIRECT ? NULL
+                                                      : v->reply,
         .edits = v->edits,
         .edit_count = v->edit_count,
         .verdict = v,
@@ -1095,14 +1099,24 @@ static void decide_early(svc_msg *m)
     /* A quarantine needs the message: where it comes, the end of DATA
      * carries it out and the recipient is accepted now; policy delegation
      * has no message and hands it to the MTA's hold queue. */
-    bool quarantined = v.action == ACTION_QUARANTINE;
     bool no_end = m->rcpt_forced && !m->caps.sees_message; /* this answer is all */
+    /* A redirect is carried out at the end of the message, where one comes
+     * (the recipient is accepted now, as for a quarantine); policy
+     * delegation answers REDIRECT now. */
+    bool quarantined = v.action == ACTION_QUARANTINE ||
+                       (v.action == ACTION_REDIRECT && !(no_end && m->caps.can_redirect));
     m->told_set = quarantined;
     m->told_action = ACTION_ACCEPT;
     m->told_hold = false;
     free(m->told_reply);
     m->told_reply = NULL;
-    if (quarantined && no_end && m->caps.can_hold) {
+    if (v.action == ACTION_REDIRECT) {
+        /* Accepted now (the end carries it out), or, with no end and no
+         * way to redirect, delivered as addressed: said in the reasons. */
+        if (no_end)
+            say(m, LOG_WARNING, "client %s: redirect to %s not possible here: delivered",
+                m->client_ip ? m->client_ip : "-", ps->redirect_to);
+    } else if (quarantined && no_end && m->caps.can_hold) {
         m->told_action = ACTION_QUARANTINE;
         m->told_hold = true;
     } else if (quarantined && no_end && !m->cfg->config->quarantine_failure_accept) {
@@ -1112,10 +1126,12 @@ static void decide_early(svc_msg *m)
     if (m->waiting == WAIT_RCPT && m->rcpt_count > 0) {
         rcpt_entry *e = &m->rcpts[m->rcpt_count - 1];
         e->action = !quarantined        ? verdict_action_name(&v)
+                    : v.action == ACTION_REDIRECT && no_end ? "accept"
                     : m->told_hold      ? "quarantine"
                     : m->told_reply     ? "defer"
                                         : "accept";
-        e->refused = (v.action != ACTION_ACCEPT && !quarantined) || m->told_reply != NULL;
+        e->refused = (v.action != ACTION_ACCEPT && v.action != ACTION_REDIRECT && !quarantined) ||
+                     m->told_reply != NULL;
         if (e->refused)
             e->reply = dup_or_null(m->told_reply ? m->told_reply : v.reply);
     }
@@ -1127,6 +1143,8 @@ static void decide_early(svc_msg *m)
     m->final_made = true;
     if (v.action != ACTION_ACCEPT && !quarantined && m->waiting == WAIT_MAIL)
         m->message_action = verdict_action_name(&m->final);
+    if (v.action == ACTION_REDIRECT && no_end && m->caps.can_redirect)
+        m->message_action = "redirect"; /* REDIRECT answers for the whole message */
     svc_reply_fn fn = m->fn;
     void *arg = m->fn_arg;
     m->waiting = WAIT_NONE;
@@ -1135,6 +1153,42 @@ static void decide_early(svc_msg *m)
 
 static void write_event(svc_msg *m);
 static void quarantine_carry_out(svc_msg *m, const policy_settings *ps);
+static void add_final_reason(svc_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* redirect: the recipients the message had go with it, in a field (where
+ * fields can be added) and in the event; a front end that cannot replace
+ * recipients delivers as addressed, and the event says so. */
+static void redirect_carry_out(svc_msg *m, const policy_settings *ps)
+{
+    if (m->final.action != ACTION_REDIRECT)
+        return;
+    if (!m->caps.can_redirect) {
+        m->told_set = true;
+        m->told_action = ACTION_ACCEPT;
+        m->told_hold = false;
+        free(m->told_reply);
+        m->told_reply = NULL;
+        m->message_action = "accept";
+        add_final_reason(m, "redirect to %s not possible here: delivered as addressed",
+                         ps->redirect_to);
+        say(m, LOG_WARNING, "queue %s: redirect to %s not possible here: delivered",
+            m->queue_id ? m->queue_id : "-", ps->redirect_to);
+        return;
+    }
+    strbuf list;
+    strbuf_init(&list);
+    for (size_t i = 0; i < m->rcpt_count; i++) {
+        if (m->rcpts[i].refused)
+            continue;
+        if (list.len > 0)
+            strbuf_puts(&list, ", ");
+        strbuf_printf(&list, "<%s>", m->rcpts[i].address);
+    }
+    if (list.len > 0 && m->caps.sees_message)
+        verdict_add_field(&m->final, "X-Domauth-Original-Recipients", list.data);
+    strbuf_free(&list);
+    add_final_reason(m, "redirected to %s", ps->redirect_to);
+}
 
 static void decide_end(svc_msg *m)
 {
@@ -1146,11 +1200,14 @@ static void decide_end(svc_msg *m)
     m->final_made = true;
     m->message_action = verdict_action_name(&m->final);
     m->told_set = false;
+    redirect_carry_out(m, ps);
     /* The copy is on disk (or its fallback decided) before the event and
      * the reply. */
     quarantine_carry_out(m, ps);
     const char *sent = m->told_set ? m->told_reply
-                       : m->final.action != ACTION_ACCEPT ? m->final.reply : NULL;
+                       : m->final.action != ACTION_ACCEPT && m->final.action != ACTION_REDIRECT
+                           ? m->final.reply
+                           : NULL;
     for (size_t i = 0; i < m->rcpt_count; i++) {
         if (!m->rcpts[i].refused) {
             m->rcpts[i].action = m->message_action;
@@ -1662,8 +1719,9 @@ static void write_event(svc_msg *m)
         .action = action,
         .held_action = held,
         .reply = m->told_set && v == &m->final ? m->told_reply
-                 : v && v->enforced != ACTION_ACCEPT ? v->reply
-                                                     : NULL,
+                 : v && v->enforced != ACTION_ACCEPT && v->enforced != ACTION_REDIRECT
+                     ? v->reply
+                     : NULL,
         .reasons = v && v->reasons[0] ? v->reasons : NULL,
         .results = res,
         .result_count = nres,

@@ -91,6 +91,7 @@ typedef struct svc_caps {
     bool no_signing;        /* never sign (domauth verify holds no keys) */
     bool no_quarantine;     /* report a quarantine, keep no copy (domauth verify) */
     bool can_hold;          /* can put a message in the MTA's hold queue */
+    bool can_redirect;      /* can replace the recipients (redirect_to) */
 } svc_caps;
 
 typedef struct svc_session {
@@ -106,10 +107,13 @@ typedef struct svc_session {
  * (milter SMFIR_QUARANTINE, then accept with the edits; policy HOLD);
  * without, the copy is in the folder: discard it (milter SMFIR_DISCARD).
  * A folder quarantine with quarantine_reply = reply comes as ACTION_DEFER
- * or ACTION_REJECT with its reply: the front end just sends it. */
+ * or ACTION_REJECT with its reply: the front end just sends it.
+ * ACTION_REDIRECT: deliver to redirect_to instead of the recipients (the
+ * edits carry X-Domauth-Original-Recipients where fields can be added). */
 typedef struct svc_reply {
     policy_action action;
     bool hold;
+    const char *redirect_to;    /* ACTION_REDIRECT: the mailbox */
     const char *reply;          /* "550 5.7.23 text" for defer and reject */
     const header_edit *edits;   /* only what the front end can carry out */
     size_t edit_count;

@@ -1267,6 +1267,31 @@ dkim_message() {
     sed 's/$/\r/' "$2.lf" > "$2"
 }
 
+# 8b. redirect: an SPF fail goes to the spam mailbox instead of its
+# recipients (milter DELRCPT/ADDRCPT), the original ones in a field.
+scenario_redirect() {
+    local conf=$W/da/redirect.conf id
+    write_conf "$conf" <<'EOF'
+[policy]
+monitor = no
+redirect_to = spam@dest.test
+[spf]
+fail_action = redirect
+EOF
+    start_da "$conf" || { t "domauthd starts with fail_action = redirect" false; return; }
+    id=rd-milter
+    ip=192.0.2.10 smtp $id $MILTER_SMTP "$id@fail.test" "$id@dest.test"
+    t_eom "redirect: the sender is told 250" settled $id 250
+    t_eom "redirect: delivered to the spam mailbox" header_has $id '^Delivered-To: spam@dest\.test'
+    t_eom "redirect: the original recipient is in X-Domauth-Original-Recipients" \
+        header_has $id "^X-Domauth-Original-Recipients: <$id@dest\.test>"
+    t "redirect: the event says redirect, to where" \
+        event_is $id "" action=redirect "reasons~redirected to spam@dest.test"
+    id=rd-policy
+    ip=192.0.2.10 smtp $id $POLICY_SMTP "$id@fail.test" "$id@dest.test"
+    t "policy: REDIRECT: delivered to the spam mailbox" header_has $id '^Delivered-To: spam@dest\.test'
+}
+
 # 9. SRS through Postfix: domauthd's socketmap as cleanup's canonical maps.
 # A message from outside.test to fwd@dest.test (an alias of bob@remote.test)
 # leaves for the remote host with an SRS0 sender under srs.e2e.test; the
@@ -1568,6 +1593,7 @@ main_in_namespace() {
         scenario_reload
         scenario_quarantine
         scenario_dkim
+        scenario_redirect
         scenario_srs
         check_log_consistency
         echo "# functional part: $(($(now_ms) - start)) ms"
@@ -1577,6 +1603,9 @@ main_in_namespace() {
     fi
     if [[ " $parts " == *" srs "* ]]; then
         scenario_srs
+    fi
+    if [[ " $parts " == *" redirect "* ]]; then
+        scenario_redirect
     fi
     if [[ " $parts " == *" robustness "* ]]; then
         start=$(now_ms)

@@ -141,12 +141,16 @@ static void on_reply(void *arg, const svc_reply *r)
     scenario *s = arg;
     s->replied = true;
     bool end = s->free_on_reply && s->in_eom;
-    const char *names[] = {"accept", "defer", "reject", "quarantine"};
+    const char *names[] = {"accept", "defer", "reject", "quarantine", "redirect"};
     snprintf(s->reply_action, sizeof s->reply_action, "%s",
              r->action == ACTION_ACCEPT && r->verdict && r->verdict->tag_subject ? "tag"
              : r->action == ACTION_QUARANTINE ? (r->hold ? "hold" : "discard")
-                                             : names[r->action]);
-    snprintf(s->reply_text, sizeof s->reply_text, "%s", r->reply ? r->reply : "");
+                                              : names[r->action]);
+    /* A redirect's "text" is its mailbox: expect reply redirect spam@... */
+    snprintf(s->reply_text, sizeof s->reply_text, "%s",
+             r->action == ACTION_REDIRECT ? (r->redirect_to ? r->redirect_to : "")
+             : r->reply                  ? r->reply
+                                         : "");
     clear_edits(s);
     s->edits = calloc(r->edit_count + 1, sizeof *s->edits);
     for (size_t i = 0; i < r->edit_count; i++) {
@@ -818,7 +822,7 @@ static void expect(scenario *s, char *rest, unsigned line)
 /* What a scenario's session is until caps says otherwise. */
 static const svc_caps milter_caps = {.listener = "milter", .sees_message = true,
                                      .sees_body = true, .can_insert = true, .can_change = true,
-                                     .can_hold = true};
+                                     .can_hold = true, .can_redirect = true};
 
 static void command(scenario *s, char *line, unsigned lineno)
 {
@@ -839,7 +843,7 @@ static void command(scenario *s, char *line, unsigned lineno)
     if (strcmp(cmd, "caps") == 0) {
         if (strcmp(rest, "policy") == 0)
             s->caps = (svc_caps){.listener = "policy", .can_insert = true, .max_added = 1,
-                                 .can_hold = true};
+                                 .can_hold = true, .can_redirect = true};
         else if (strcmp(rest, "milter-nohold") == 0)
             s->caps = (svc_caps){.listener = "milter", .sees_message = true, .sees_body = true,
                                  .can_insert = true, .can_change = true};

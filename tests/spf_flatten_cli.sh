@@ -14,18 +14,7 @@ domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
 workdir=$(mktemp -d /tmp/domauth-spf-flatten.XXXXXX)
 trap 'rm -rf "$workdir"' EXIT
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$here/lib/tap.sh"
 run() { out=$("$domauth_bin" "$@" 2>&1 </dev/null); rc=$?; }
 expect_rc() { # want description
     [ "$rc" = "$1" ]; report $((1 - $?)) "$2 (exit $1)" "exit $rc; output:
@@ -161,5 +150,4 @@ run spf flatten --help
 expect_rc 0 "--help"
 expect_out '^Exit status: 0 flattened; 1 refused' "documents the exit statuses"
 
-echo "1..$count"
-[ "$failed" -eq 0 ]
+tap_done

@@ -367,11 +367,10 @@ typedef struct srs0_parts {
     span hash, stamp, domain, user;
 } srs0_parts;
 
-static bool parse_srs0(span local, srs0_parts *p)
+/* HASH=TT=DOMAIN=USER after a tag and its separator: SRS0's fields, and
+ * the bounce address's (BNC=). */
+static bool parse_stamped_fields(span rest, srs0_parts *p)
 {
-    if (!has_srs_prefix(local, "SRS0"))
-        return false;
-    span rest = {local.p + 5, local.len - 5};
     span *fields[3] = {&p->hash, &p->stamp, &p->domain};
     for (size_t f = 0; f < 3; f++) {
         size_t i = span_find(rest, '=');
@@ -382,6 +381,12 @@ static bool parse_srs0(span local, srs0_parts *p)
     }
     p->user = rest;
     return span_find(p->domain, '@') == p->domain.len && p->user.len > 0;
+}
+
+static bool parse_srs0(span local, srs0_parts *p)
+{
+    return has_srs_prefix(local, "SRS0") &&
+           parse_stamped_fields((span){local.p + 5, local.len - 5}, p);
 }
 
 /* ------------------------------------------------------------ forward */
@@ -401,6 +406,35 @@ static srs_status put_srs1(writer *w, const srs *s, span host, span user)
     put_span(w, host);
     put_char(w, '=');
     put_span(w, user);
+    return SRS_OK;
+}
+
+/* Writes HEAD HASH=TT=DOMAIN=USER, the hash signing (tag,) stamp, domain
+ * and user: SRS0's form, and the bounce address's under its own tag. */
+static srs_status put_stamped(writer *w, const srs *s, const span *tag, const char *head,
+                              span domain, span local, int64_t now)
+{
+    unsigned day = today(now);
+    char hash[SRS_HASH_MAX + 1];
+    char stamp[2] = {base32_alphabet[(day >> 5) & 31], base32_alphabet[day & 31]};
+    span parts[4];
+    size_t n = 0;
+    if (tag != NULL)
+        parts[n++] = *tag;
+    parts[n++] = (span){stamp, 2};
+    parts[n++] = domain;
+    parts[n++] = local;
+    srs_status st = hash_compute(&s->secrets[0], parts, n, hash);
+    if (st != SRS_OK)
+        return st;
+    put_str(w, head);
+    put(w, hash, s->hash_length);
+    put_char(w, '=');
+    put(w, stamp, 2);
+    put_char(w, '=');
+    put_span(w, domain);
+    put_char(w, '=');
+    put_span(w, local);
     return SRS_OK;
 }
 
@@ -439,21 +473,9 @@ srs_status srs_forward(const srs *s, const char *addr, size_t len, int64_t now, 
         if ((st = put_srs1(&w, s, domain, (span){local.p + 4, local.len - 4})) != SRS_OK)
             return st;
     } else {
-        unsigned day = today(now);
-        char hash[SRS_HASH_MAX + 1];
-        char stamp[2] = {base32_alphabet[(day >> 5) & 31], base32_alphabet[day & 31]};
-        span parts[3] = {{stamp, 2}, domain, local};
-        if ((st = hash_compute(&s->secrets[0], parts, 3, hash)) != SRS_OK)
+        char head[6] = {'S', 'R', 'S', '0', s->separator, '\0'};
+        if ((st = put_stamped(&w, s, NULL, head, domain, local, now)) != SRS_OK)
             return st;
-        put_str(&w, "SRS0");
-        put_char(&w, s->separator);
-        put(&w, hash, s->hash_length);
-        put_char(&w, '=');
-        put(&w, stamp, 2);
-        put_char(&w, '=');
-        put_span(&w, domain);
-        put_char(&w, '=');
-        put_span(&w, local);
     }
     put_char(&w, '@');
     put_str(&w, s->domain);
@@ -523,19 +545,8 @@ static const span bounce_tag = {"bnc", 3};
 
 static bool parse_bounce(span local, srs0_parts *p)
 {
-    if (local.len < 4 || !span_ieq((span){local.p, 3}, "BNC") || local.p[3] != '=')
-        return false;
-    span rest = {local.p + 4, local.len - 4};
-    span *fields[3] = {&p->hash, &p->stamp, &p->domain};
-    for (size_t f = 0; f < 3; f++) {
-        size_t i = span_find(rest, '=');
-        if (i == 0 || i == rest.len)
-            return false;
-        *fields[f] = (span){rest.p, i};
-        rest = (span){rest.p + i + 1, rest.len - i - 1};
-    }
-    p->user = rest;
-    return span_find(p->domain, '@') == p->domain.len && p->user.len > 0;
+    return local.len >= 4 && span_ieq((span){local.p, 3}, "BNC") && local.p[3] == '=' &&
+           parse_stamped_fields((span){local.p + 4, local.len - 4}, p);
 }
 
 srs_status srs_bounce_forward(const srs *s, const char *bounce_domain, const char *addr,
@@ -559,21 +570,9 @@ srs_status srs_bounce_forward(const srs *s, const char *bounce_domain, const cha
         put(&w, addr, len);
         return w.overflow ? SRS_TOO_LONG : SRS_UNCHANGED;
     }
-    unsigned day = today(now);
-    char hash[SRS_HASH_MAX + 1];
-    char stamp[2] = {base32_alphabet[(day >> 5) & 31], base32_alphabet[day & 31]};
-    span parts[4] = {bounce_tag, {stamp, 2}, domain, local};
-    srs_status st = hash_compute(&s->secrets[0], parts, 4, hash);
+    srs_status st = put_stamped(&w, s, &bounce_tag, "BNC=", domain, local, now);
     if (st != SRS_OK)
         return st;
-    put_str(&w, "BNC=");
-    put(&w, hash, s->hash_length);
-    put_char(&w, '=');
-    put(&w, stamp, 2);
-    put_char(&w, '=');
-    put_span(&w, domain);
-    put_char(&w, '=');
-    put_span(&w, local);
     put_char(&w, '@');
     put_str(&w, bounce_domain);
     if (w.overflow) {

@@ -71,18 +71,7 @@ cleanup() {
     [ -n "$workdir" ] && rm -rf "$workdir"
 }
 
-count=0
-failed=0
-report() { # ok? description [diagnostics]
-    count=$((count + 1))
-    if [ "$1" = 1 ]; then
-        echo "ok $count - $2"
-    else
-        failed=$((failed + 1))
-        echo "not ok $count - $2"
-        [ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-    fi
-}
+. "$repo_root/tests/lib/tap.sh"
 
 flatten() { out=$("$domauth_bin" spf flatten --dns-server 127.0.0.1:53 "$@" 2>&1); rc=$?; }
 
@@ -187,8 +176,7 @@ PY
     grep -q pass "$workdir/flat.results" && grep -q fail "$workdir/flat.results"
     report $((1 - $?)) "the addresses reach both pass and fail"
 
-    echo "1..$count"
-    [ "$failed" -eq 0 ]
+    tap_done
 }
 
 if [ "${DOMAUTH_FLATTEN_DNS_INSIDE:-}" = 1 ]; then

@@ -70,6 +70,7 @@ report "$(yes_if [ "$status" = installed ])" "dpkg -i installs it" "$(tail -20 "
 
 expected=$(sort <<EOF
 /etc/domauth/domauth.conf
+/etc/logrotate.d/domauth
 /lib/systemd/system/domauthd.service
 /usr/bin/domauth
 /usr/lib/sysusers.d/domauth.conf
@@ -90,6 +91,9 @@ report "$(yes_if [ "$expected" = "$actual" ])" \
     "$(diff <(echo "$expected") <(echo "$actual"))"
 report "$(yes_if grep -qx ' /etc/domauth/domauth.conf [0-9a-f]*' \
     <(dpkg-query -W -f='${Conffiles}\n' domauth))" "/etc/domauth/domauth.conf is a conffile"
+report "$(yes_if grep -qx ' /etc/logrotate.d/domauth [0-9a-f]*' \
+    <(dpkg-query -W -f='${Conffiles}\n' domauth))" \
+    "the JSON event log's logrotate file is a conffile (daily, HUP to reopen)"
 report "$(yes_if cmp -s "$src/debian/domauth.conf" /etc/domauth/domauth.conf)" \
     "/etc/domauth/domauth.conf is the packaged configuration"
 report "$(yes_if grep -qx 'ExecStart=/usr/sbin/domauthd -f' /lib/systemd/system/domauthd.service)" \
@@ -346,7 +350,7 @@ rc=$?
 installed=0
 report "$(yes_if [ "$rc" = 0 ])" "dpkg --purge domauth" "$(tail -10 "$workdir/purge.log")"
 left=
-for f in /usr/sbin/domauthd /usr/bin/domauth /lib/systemd/system/domauthd.service /etc/domauth \
+for f in /usr/sbin/domauthd /usr/bin/domauth /lib/systemd/system/domauthd.service /etc/domauth /etc/logrotate.d/domauth \
     /var/lib/domauth /var/spool/postfix/domauth /usr/share/doc/domauth; do
     [ -e "$f" ] && left="$left $f"
 done

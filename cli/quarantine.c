@@ -14,15 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
-#include "store/event_store.h"
 #include "config/config.h"
+#include "store/event_store.h"
 #include "store/quarantine_store.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/strbuf.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 
@@ -69,7 +71,7 @@ typedef struct q_options {
     uint64_t limit;
     bool json;
     /* from the configuration */
-    char *cfg_dir, *cfg_database;
+    char *cfg_dir, *cfg_database, *cfg_event_log;
     unsigned days;
 } q_options;
 
@@ -97,6 +99,7 @@ static int read_config(q_options *o)
     free(text);
     o->cfg_dir = strdup(o->dir ? o->dir : cfg.quarantine_dir);
     o->cfg_database = strdup(o->database ? o->database : cfg.database ? cfg.database : "");
+    o->cfg_event_log = cfg.event_log && *cfg.event_log ? strdup(cfg.event_log) : NULL;
     o->days = cfg.quarantine_days;
     config_free(&cfg);
     return o->cfg_dir && o->cfg_database ? 0 : CLI_EXIT_SOFTWARE;
@@ -462,10 +465,32 @@ static const char *user_name(void)
  * beside the quarantine events domauthd wrote, so `domauth log --action
  * release` answers who let what out, and when. A store that cannot be
  * written is reported; the change itself stands. */
+static void put_line(void *ctx, const char *bytes, size_t len)
+{
+    strbuf_append(ctx, bytes, len);
+}
+
+/* One JSON line, appended whole (O_APPEND, one write), as domauthd's
+ * writer appends its own: the JSON file and the store agree. */
+static void spam_log_json(const char *path, const event_record *r)
+{
+    strbuf line;
+    strbuf_init(&line);
+    event_json_write(r, -1, put_line, &line);
+    strbuf_putc(&line, '\n');
+    int fd = line.failed ? -1 : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 || write(fd, line.data, line.len) != (ssize_t)line.len)
+        fprintf(stderr, "domauth: %s done, but not in the event log %s: %s\n", r->action, path,
+                line.failed ? "out of memory" : strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    strbuf_free(&line);
+}
+
 static void spam_log(const q_options *o, const char *action, const char *mail_from,
                      char *const *rcpts, size_t rcpt_count, const char *reasons)
 {
-    if (o->cfg_database == NULL || *o->cfg_database == '\0')
+    if ((o->cfg_database == NULL || *o->cfg_database == '\0') && o->cfg_event_log == NULL)
         return;
     event_rcpt *rc = calloc(rcpt_count ? rcpt_count : 1, sizeof *rc);
     if (rc == NULL)
@@ -485,15 +510,19 @@ static void spam_log(const q_options *o, const char *action, const char *mail_fr
         .rcpts = rc,
         .rcpt_count = rcpt_count,
     };
-    event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000};
-    char why[600];
-    event_store *store = event_store_open(o->cfg_database, &so, why, sizeof why);
-    const event_record *one[1] = {&r};
-    if (store == NULL || event_store_write(store, one, 1, why, sizeof why) != 0)
-        fprintf(stderr, "domauth: %s done, but not in the event store %s: %s\n", action,
-                o->cfg_database, why);
-    if (store != NULL)
-        event_store_close(store);
+    if (o->cfg_event_log != NULL)
+        spam_log_json(o->cfg_event_log, &r);
+    if (o->cfg_database != NULL && *o->cfg_database != '\0') {
+        event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000};
+        char why[600];
+        event_store *store = event_store_open(o->cfg_database, &so, why, sizeof why);
+        const event_record *one[1] = {&r};
+        if (store == NULL || event_store_write(store, one, 1, why, sizeof why) != 0)
+            fprintf(stderr, "domauth: %s done, but not in the event store %s: %s\n", action,
+                    o->cfg_database, why);
+        if (store != NULL)
+            event_store_close(store);
+    }
     free(rc);
 }
 
@@ -806,5 +835,6 @@ int cmd_quarantine(int argc, char **argv)
         status = do_purge(&o);
     free(o.cfg_dir);
     free(o.cfg_database);
+    free(o.cfg_event_log);
     return status;
 }

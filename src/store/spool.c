@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/errbuf.h"
 #include "util/strbuf.h"
 
 enum { SPOOL_BUFFER = 64 * 1024, NAME_TRIES = 16 };
@@ -41,18 +42,6 @@ struct spool_file {
     size_t used;
     char buffer[SPOOL_BUFFER];
 };
-
-static void say(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------- the io */
 
@@ -115,7 +104,7 @@ static int make_dir(const char *path, bool create)
 maildir_spool *spool_open(const char *dir, bool create, const spool_io *io, char *why, size_t why_size)
 {
     if (dir == NULL || dir[0] != '/' || strlen(dir) > 3000) {
-        say(why, why_size, "quarantine_dir must be an absolute path, not '%.200s'",
+        errbuf_set(why, why_size, "quarantine_dir must be an absolute path, not '%.200s'",
             dir ? dir : "");
         return NULL;
     }
@@ -125,14 +114,14 @@ maildir_spool *spool_open(const char *dir, bool create, const spool_io *io, char
         snprintf(path, sizeof path, "%s%s", dir, subs[i]);
         int e = make_dir(path, create);
         if (e != 0) {
-            say(why, why_size, "%s: %s", path, strerror(e));
+            errbuf_set(why, why_size, "%s: %s", path, strerror(e));
             return NULL;
         }
     }
     maildir_spool *s = calloc(1, sizeof *s);
     if (s == NULL || (s->dir = strdup(dir)) == NULL) {
         free(s);
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     if (io != NULL)
@@ -159,7 +148,7 @@ spool_file *spool_file_begin(maildir_spool *s, int64_t now, char *why, size_t wh
 {
     spool_file *f = malloc(sizeof *f);
     if (f == NULL) {
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     f->s = s;
@@ -180,7 +169,7 @@ spool_file *spool_file_begin(maildir_spool *s, int64_t now, char *why, size_t wh
         if (errno != EEXIST)
             break;
     }
-    say(why, why_size, "cannot create %s: %s", f->part_path, strerror(errno));
+    errbuf_set(why, why_size, "cannot create %s: %s", f->part_path, strerror(errno));
     free(f);
     return NULL;
 }
@@ -391,7 +380,7 @@ fail:
         close(out);
     unlink(tmp_path);
 fail_renamed:
-    say(why, why_size, "%s: %s failed: %s", where, what, strerror(e ? e : EIO));
+    errbuf_set(why, why_size, "%s: %s failed: %s", where, what, strerror(e ? e : EIO));
     spool_file_abort(f);
     return -1;
 }
@@ -517,7 +506,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         len = SPOOL_HEADER_MAX; /* the header must end within it */
     out->memory = malloc(len + 1);
     if (out->memory == NULL) {
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return -1;
     }
     char *mem = out->memory;
@@ -529,7 +518,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         const char *p = data + pos;
         const char *nl = memchr(p, '\n', len - pos);
         if (nl == NULL) {
-            say(why, why_size, "line %u: the header does not end (no empty line within %zu "
+            errbuf_set(why, why_size, "line %u: the header does not end (no empty line within %zu "
                 "bytes)", line, len);
             goto fail;
         }
@@ -538,13 +527,13 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         if (n == 0)
             break;
         if (n < sizeof prefix - 1 || memcmp(p, prefix, sizeof prefix - 1) != 0) {
-            say(why, why_size, "line %u: expected X-Domauth-Quarantine-KEY: VALUE", line);
+            errbuf_set(why, why_size, "line %u: expected X-Domauth-Quarantine-KEY: VALUE", line);
             goto fail;
         }
         const char *k = p + sizeof prefix - 1;
         const char *colon = memchr(k, ':', n - (sizeof prefix - 1));
         if (colon == NULL || colon + 1 >= p + n || colon[1] != ' ') {
-            say(why, why_size, "line %u: expected ': ' after the key", line);
+            errbuf_set(why, why_size, "line %u: expected ': ' after the key", line);
             goto fail;
         }
         size_t klen = (size_t)(colon - k);
@@ -553,16 +542,16 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
             if (strlen(key_names[i]) == klen && memcmp(k, key_names[i], klen) == 0)
                 key = i;
         if (key < 0) {
-            say(why, why_size, "line %u: unknown key '%.*s'", line, (int)(klen > 40 ? 40 : klen),
+            errbuf_set(why, why_size, "line %u: unknown key '%.*s'", line, (int)(klen > 40 ? 40 : klen),
                 k);
             goto fail;
         }
         if (line == 1 && key != K_VERSION) {
-            say(why, why_size, "line 1: expected the Version line first");
+            errbuf_set(why, why_size, "line 1: expected the Version line first");
             goto fail;
         }
         if (seen[key] && key != K_RCPT && key != K_RESULT) {
-            say(why, why_size, "line %u: %s given twice", line, key_names[key]);
+            errbuf_set(why, why_size, "line %u: %s given twice", line, key_names[key]);
             goto fail;
         }
         seen[key] = true;
@@ -570,7 +559,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         size_t vlen = (size_t)(p + n - v);
         char *value = mem;
         if (decode(v, vlen, value) != 0) {
-            say(why, why_size, "line %u: bad byte or escape in the %s value", line,
+            errbuf_set(why, why_size, "line %u: bad byte or escape in the %s value", line,
                 key_names[key]);
             goto fail;
         }
@@ -579,7 +568,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         switch ((spool_key)key) {
         case K_VERSION:
             if (strcmp(value, "1") != 0) {
-                say(why, why_size, "line %u: version '%.20s' is not 1", line, value);
+                errbuf_set(why, why_size, "line %u: version '%.20s' is not 1", line, value);
                 goto fail;
             }
             out->version = 1;
@@ -587,28 +576,28 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         case K_ID:
             if (*value == '\0' || strlen(value) >= SPOOL_ID_MAX || strchr(value, '/') ||
                 value[0] == '.') {
-                say(why, why_size, "line %u: not a spool file name", line);
+                errbuf_set(why, why_size, "line %u: not a spool file name", line);
                 goto fail;
             }
             out->id = value;
             break;
         case K_TIME:
             if (!parse_u64(value, &u) || u > (uint64_t)INT64_MAX / 2) {
-                say(why, why_size, "line %u: Time is not a number of seconds", line);
+                errbuf_set(why, why_size, "line %u: Time is not a number of seconds", line);
                 goto fail;
             }
             out->time = (int64_t)u;
             break;
         case K_SIZE:
             if (!parse_u64(value, &u)) {
-                say(why, why_size, "line %u: Size is not a number of bytes", line);
+                errbuf_set(why, why_size, "line %u: Size is not a number of bytes", line);
                 goto fail;
             }
             out->size = u;
             break;
         case K_SCORE:
             if (!parse_score(value, &out->score)) {
-                say(why, why_size, "line %u: Score is not a number such as 5.0", line);
+                errbuf_set(why, why_size, "line %u: Score is not a number such as 5.0", line);
                 goto fail;
             }
             break;
@@ -616,7 +605,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
         case K_RESULT:
             if (push(key == K_RCPT ? &out->rcpts : &out->results,
                      key == K_RCPT ? &out->rcpt_count : &out->result_count, value) != 0) {
-                say(why, why_size, "out of memory");
+                errbuf_set(why, why_size, "out of memory");
                 goto fail;
             }
             break;
@@ -636,7 +625,7 @@ int spool_parse(const char *data, size_t len, spool_entry *out, char *why, size_
                                          K_SIZE};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         if (!seen[required[i]]) {
-            say(why, why_size, "the %s line is missing", key_names[required[i]]);
+            errbuf_set(why, why_size, "the %s line is missing", key_names[required[i]]);
             goto fail;
         }
     }
@@ -657,12 +646,12 @@ int spool_read(const char *path, spool_entry *out, char **message, size_t *messa
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        say(why, why_size, "%s: %s", path, strerror(errno));
+        errbuf_set(why, why_size, "%s: %s", path, strerror(errno));
         return -1;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        say(why, why_size, "%s: not a regular file", path);
+        errbuf_set(why, why_size, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
@@ -672,11 +661,11 @@ int spool_read(const char *path, spool_entry *out, char **message, size_t *messa
     char inner[300];
     int rc = -1;
     if (got != (ssize_t)head) {
-        say(why, why_size, "%s: cannot read: %s", path, buf ? strerror(errno) : "out of memory");
+        errbuf_set(why, why_size, "%s: cannot read: %s", path, buf ? strerror(errno) : "out of memory");
     } else if (spool_parse(buf, head, out, inner, sizeof inner) != 0) {
-        say(why, why_size, "%s: corrupt spool file: %s", path, inner);
+        errbuf_set(why, why_size, "%s: corrupt spool file: %s", path, inner);
     } else if ((uint64_t)sb.st_size - out->message_offset != out->size) {
-        say(why, why_size, "%s: corrupt spool file: the message has %llu bytes, the header "
+        errbuf_set(why, why_size, "%s: corrupt spool file: the message has %llu bytes, the header "
             "says %llu", path, (unsigned long long)((uint64_t)sb.st_size - out->message_offset),
             (unsigned long long)out->size);
         spool_entry_free(out);
@@ -688,7 +677,7 @@ int spool_read(const char *path, spool_entry *out, char **message, size_t *messa
         char *m = malloc(out->size + 1);
         if (m == NULL ||
             pread(fd, m, out->size, (off_t)out->message_offset) != (ssize_t)out->size) {
-            say(why, why_size, "%s: cannot read the message", path);
+            errbuf_set(why, why_size, "%s: cannot read the message", path);
             free(m);
             spool_entry_free(out);
             rc = -1;

@@ -14,6 +14,7 @@
 
 #include "schema.h"
 #include "store/event_store.h"
+#include "util/errbuf.h"
 #include "util/strbuf.h"
 
 enum {
@@ -32,22 +33,9 @@ typedef struct sqlite_store {
     strbuf results_json, rcpts_json;
 } sqlite_store;
 
-static void say(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
-
 static int failed(sqlite_store *s, const char *what, char *why, size_t why_size)
 {
-    say(why, why_size, "%s failed: %s", what, sqlite3_errmsg(s->db));
+    errbuf_set(why, why_size, "%s failed: %s", what, sqlite3_errmsg(s->db));
     return -1;
 }
 
@@ -56,7 +44,7 @@ static int exec(sqlite3 *db, const char *sql, char *why, size_t why_size)
     char *message = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
         return 0;
-    say(why, why_size, "%s", message ? message : sqlite3_errmsg(db));
+    errbuf_set(why, why_size, "%s", message ? message : sqlite3_errmsg(db));
     sqlite3_free(message);
     return -1;
 }
@@ -68,14 +56,14 @@ static int make_parent_directories(const char *path, char *why, size_t why_size)
 {
     char *copy = strdup(path);
     if (copy == NULL) {
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return -1;
     }
     int rc = 0;
     for (char *slash = strchr(copy + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
         *slash = '\0';
         if (mkdir(copy, 0750) != 0 && errno != EEXIST) {
-            say(why, why_size, "cannot create directory %s: %s", copy, strerror(errno));
+            errbuf_set(why, why_size, "cannot create directory %s: %s", copy, strerror(errno));
             rc = -1;
             break;
         }
@@ -95,7 +83,7 @@ static int user_version(sqlite3 *db, char *why, size_t why_size)
         sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     else
-        say(why, why_size, "%s", sqlite3_errmsg(db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return version;
 }
@@ -104,7 +92,7 @@ static int user_version(sqlite3 *db, char *why, size_t why_size)
  * what its columns mean. */
 static int refuse_newer(int version, char *why, size_t why_size)
 {
-    say(why, why_size,
+    errbuf_set(why, why_size,
         "schema version %d is newer than this domauth's (%d); the database is left as it is",
         version, EVENT_SQLITE_SCHEMA_VERSION);
     return -1;
@@ -157,12 +145,12 @@ static int open_for_writing(sqlite_store *s, const char *path, char *why, size_t
         return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
     if (fd < 0) {
-        say(why, why_size, "%s", strerror(errno));
+        errbuf_set(why, why_size, "%s", strerror(errno));
         return -1;
     }
     close(fd);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        say(why, why_size, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        errbuf_set(why, why_size, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
         return -1;
     }
     return 0;
@@ -178,7 +166,7 @@ static int prepare_insert(sqlite_store *s, char *why, size_t why_size)
     strcat(sql, ")");
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL) !=
         SQLITE_OK) {
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
     return 0;
@@ -227,7 +215,7 @@ static int upgrade_now(sqlite_store *s, char *why, size_t why_size)
     char message[400] = "";
     if (migrate(s, message, sizeof message) != 0 ||
         prepare_insert(s, message, sizeof message) != 0) {
-        say(why, why_size, "upgrade from schema version %d failed: %s", s->version, message);
+        errbuf_set(why, why_size, "upgrade from schema version %d failed: %s", s->version, message);
         return -1;
     }
     s->upgrade_pending = false;
@@ -241,12 +229,12 @@ static int open_existing(sqlite_store *s, const char *path, bool writing, char *
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        say(why, why_size, "no event database at %s: %s", path, strerror(errno));
+        errbuf_set(why, why_size, "no event database at %s: %s", path, strerror(errno));
         return -1;
     }
     int flags = writing ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        say(why, why_size, "cannot open %s: %s", path,
+        errbuf_set(why, why_size, "cannot open %s: %s", path,
             s->db ? sqlite3_errmsg(s->db) : "out of memory");
         return -1;
     }
@@ -276,7 +264,7 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
     char message[256] = "";
     s->version = user_version(s->db, message, sizeof message);
     if (s->version < 1) {
-        say(why, why_size, "%s is not a domauth event database%s%s", path,
+        errbuf_set(why, why_size, "%s is not a domauth event database%s%s", path,
             message[0] ? ": " : "", message);
         return -1;
     }
@@ -285,11 +273,11 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
             SQLITE_OK ||
         prepare_array_reader(s, event_rcpt_key, EVENT_RCPT_STRINGS, &s->read_rcpts) !=
             SQLITE_OK) {
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
     if (s->version > EVENT_SQLITE_SCHEMA_VERSION)
-        say(why, why_size, "%s has schema version %d, newer than this domauth's (%d)", path,
+        errbuf_set(why, why_size, "%s has schema version %d, newer than this domauth's (%d)", path,
             s->version, EVENT_SQLITE_SCHEMA_VERSION);
     return 0;
 }
@@ -324,13 +312,13 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
 {
     sqlite_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     s->base.ops = &event_store_sqlite;
     strbuf_init(&s->results_json);
     strbuf_init(&s->rcpts_json);
-    say(why, why_size, "%s", "");
+    errbuf_set(why, why_size, "%s", "");
     int rc;
     if (o->access == EVENT_STORE_WRITE)
         rc = open_for_writing(s, path, why, why_size);
@@ -340,7 +328,7 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
         sqlite3_create_function_v2(s->db, "domauth_ip_in", 2,
                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
                                    sql_ip_in, NULL, NULL, NULL) != SQLITE_OK) {
-        say(why, why_size, "%s: %s", path, sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s: %s", path, sqlite3_errmsg(s->db));
         rc = -1;
     }
     if (rc == 0) {
@@ -409,7 +397,7 @@ static int sqlite_write(event_store *store, const event_record *const *records, 
     if (s->upgrade_pending && upgrade_now(s, why, why_size) != 0)
         return -1;
     if (s->insert == NULL) {
-        say(why, why_size, "the event store was not opened for writing");
+        errbuf_set(why, why_size, "the event store was not opened for writing");
         return -1;
     }
     if (count == 0)
@@ -418,7 +406,7 @@ static int sqlite_write(event_store *store, const event_record *const *records, 
         return failed(s, "begin", why, why_size);
     for (size_t i = 0; i < count; i++) {
         if (bind_record(s, records[i]) != 0) {
-            say(why, why_size, "insert failed: out of memory");
+            errbuf_set(why, why_size, "insert failed: out of memory");
             goto fail;
         }
         int rc = sqlite3_step(s->insert);
@@ -565,14 +553,14 @@ static sqlite3_stmt *prepare_query(sqlite_store *s, const char *head, const char
     strbuf_puts(&sql, tail);
     if (sql.failed) {
         strbuf_free(&sql);
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
     strbuf_free(&sql);
     if (rc != SQLITE_OK) {
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
         return NULL;
     }
     where_walk b = {.st = st};
@@ -702,7 +690,7 @@ static int sqlite_query(event_store *store, const event_query *q, event_row_fn *
 {
     sqlite_store *s = (sqlite_store *)store;
     if (s->read_results == NULL) {
-        say(why, why_size, "the event store was not opened for reading");
+        errbuf_set(why, why_size, "the event store was not opened for reading");
         return -1;
     }
     int limit_bind;
@@ -726,7 +714,7 @@ static int sqlite_query(event_store *store, const event_query *q, event_row_fn *
     }
     int status = 0;
     if (rc != SQLITE_DONE) {
-        say(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
         status = -1;
     }
     sqlite3_finalize(st);
@@ -762,7 +750,7 @@ static int read_counts(sqlite_store *s, sqlite3_stmt *st, event_counts *out, cha
         out->items[out->count++].count = (uint64_t)sqlite3_column_int64(st, 1);
     }
     if (rc != SQLITE_DONE)
-        say(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -782,7 +770,7 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
     sqlite_store *s = (sqlite_store *)store;
     *out = (event_summary){0};
     if (s->read_results == NULL) {
-        say(why, why_size, "the event store was not opened for reading");
+        errbuf_set(why, why_size, "the event store was not opened for reading");
         return -1;
     }
     /* prepare_query never reads q->limit (only sqlite_query binds it), so
@@ -792,7 +780,7 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
     if (st == NULL)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
         sqlite3_finalize(st);
         return -1;
     }
@@ -834,7 +822,7 @@ static int sqlite_purge(event_store *store, int64_t before, uint64_t *deleted, c
                            "DELETE FROM events WHERE id IN "
                            "(SELECT id FROM events WHERE time < ?1 LIMIT ?2)",
                            -1, &st, NULL) != SQLITE_OK) {
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
         return -1;
     }
     sqlite3_bind_int64(st, 1, before);
@@ -848,7 +836,7 @@ static int sqlite_purge(event_store *store, int64_t before, uint64_t *deleted, c
         *deleted += (uint64_t)sqlite3_changes(s->db);
     }
     if (rc != SQLITE_DONE)
-        say(why, why_size, "%s", sqlite3_errmsg(s->db));
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #include "schema.h"
 #include "store/event_store.h"
 #include "store/quarantine_store.h"
+#include "util/errbuf.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -23,21 +24,9 @@ typedef struct sqlite_index {
     sqlite3_stmt *insert;
 } sqlite_index;
 
-static void say(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
-
 static int fail(sqlite_index *x, const char *what, char *why, size_t why_size)
 {
-    say(why, why_size, "quarantine index: %s: %s", what, sqlite3_errmsg(x->db));
+    errbuf_set(why, why_size, "quarantine index: %s: %s", what, sqlite3_errmsg(x->db));
     return -1;
 }
 
@@ -76,19 +65,19 @@ static quarantine_index *open_index(const char *location, bool write, char *why,
     } else {
         struct stat sb;
         if (stat(location, &sb) != 0) {
-            say(why, why_size, "no database at %s", location);
+            errbuf_set(why, why_size, "no database at %s", location);
             return NULL;
         }
     }
     sqlite_index *x = calloc(1, sizeof *x);
     if (x == NULL) {
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     x->base.ops = &quarantine_index_sqlite;
     if (sqlite3_open_v2(location, &x->db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
                         NULL) != SQLITE_OK) {
-        say(why, why_size, "cannot open %s: %s", location,
+        errbuf_set(why, why_size, "cannot open %s: %s", location,
             x->db ? sqlite3_errmsg(x->db) : "out of memory");
         close_index(&x->base);
         return NULL;
@@ -96,7 +85,7 @@ static quarantine_index *open_index(const char *location, bool write, char *why,
     sqlite3_busy_timeout(x->db, BUSY_MS);
     int v = version_of(x->db);
     if (v < 3) {
-        say(why, why_size, "%s has no quarantine index (schema version %d; domauthd makes it)",
+        errbuf_set(why, why_size, "%s has no quarantine index (schema version %d; domauthd makes it)",
             location, v);
         close_index(&x->base);
         return NULL;
@@ -150,7 +139,7 @@ static int add_row(quarantine_index *base, const quarantine_row *r, char *why, s
     if (rcpts.failed || results.failed) {
         strbuf_free(&rcpts);
         strbuf_free(&results);
-        say(why, why_size, "out of memory");
+        errbuf_set(why, why_size, "out of memory");
         return -1;
     }
     sqlite3_stmt *st = x->insert;

@@ -90,7 +90,7 @@ struct svc_msg {
         char *name, *value;
         size_t value_len;
     } *sid_fields;
-    size_t sid_field_count;
+    size_t sid_field_count, sid_field_bytes;
     bool sid_fields_overflow;
     da_spf_eval *sid_eval;
     da_drive *sid_drive;
@@ -660,9 +660,11 @@ static void keep_pra_field(svc_msg *m, const char *name, const char *value, size
 {
     if (!senderid_expected(m) || m->sid_fields_overflow || !pra_relevant(name))
         return;
-    /* Bounded like the header block: a flood of Received fields is no PRA
-     * to guess at, it is a permerror of its own. */
-    if (m->sid_field_count >= HEADER_BLOCK_FIELDS_MAX || len > SVC_HEADER_BLOCK_MAX) {
+    /* Bounded as the header block is, in fields and in bytes together: a
+     * flood of Received fields is no PRA to guess at, it is a permerror of
+     * its own. */
+    if (m->sid_field_count >= HEADER_BLOCK_FIELDS_MAX ||
+        len > SVC_HEADER_BLOCK_MAX - m->sid_field_bytes) {
         m->sid_fields_overflow = true;
         return;
     }
@@ -683,6 +685,7 @@ static void keep_pra_field(svc_msg *m, const char *name, const char *value, size
         return;
     }
     m->sid_field_count++;
+    m->sid_field_bytes += len;
 }
 
 void svc_msg_header(svc_msg *m, const char *name, const char *value, size_t len)

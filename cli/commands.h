@@ -44,6 +44,11 @@ int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
  * LF pass as well. */
 void cli_put_safe(FILE *out, const char *s, bool lines);
 
+/* The exit code of an SPF or Sender ID result (spf check, senderid check),
+ * and "authserv-id; clause", an Authentication-Results value (to free). */
+int cli_spf_exit_code(da_spf_result result);
+char *cli_authres_value(const char *receiver, const char *clause);
+
 /* The event store, for the commands that read it (store_cli.c). */
 #define CLI_DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 #define CLI_DEFAULT_DATABASE "/var/lib/domauth/events.db"

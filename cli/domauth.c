@@ -24,8 +24,9 @@ enum {
     EXIT_SOFTWARE = CLI_EXIT_SOFTWARE,
 };
 
-/* Exit codes of "spf check": one per result, documented in domauth(1). */
-static int result_exit_code(da_spf_result r)
+/* Exit codes of "spf check" and "senderid check": one per result,
+ * documented in domauth(1). */
+int cli_spf_exit_code(da_spf_result r)
 {
     switch (r) {
     case DA_SPF_PASS: return 0;
@@ -208,6 +209,16 @@ static void print_json(const da_spf_eval *ev, const char *received, const char *
     printf("}\n");
 }
 
+char *cli_authres_value(const char *receiver, const char *clause)
+{
+    strbuf sb;
+    strbuf_init(&sb);
+    header_append_token(&sb, receiver);
+    strbuf_puts(&sb, "; ");
+    strbuf_puts(&sb, clause);
+    return strbuf_take(&sb);
+}
+
 /* "label text" and a new line, when text is not NULL. */
 static void print_line(const char *label, const char *text)
 {
@@ -367,13 +378,8 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
         received = spf_received_spf_as(ev, da_spf_eval_identity(ev),
                                        req.mail_from ? req.mail_from : "");
         char *clause = da_senderid_authres_clause(ev, NULL);
-        strbuf sb;
-        strbuf_init(&sb);
-        header_append_token(&sb, receiver);
-        strbuf_puts(&sb, "; ");
-        strbuf_puts(&sb, clause ? clause : "");
+        authres = cli_authres_value(receiver, clause ? clause : "");
         free(clause);
-        authres = strbuf_take(&sb);
     }
     if (json) {
         print_json(ev, received, authres, tracing);
@@ -388,7 +394,7 @@ static int cmd_spf_check(int argc, char **argv, bool tracing)
     }
     free(received);
     free(authres);
-    status = result_exit_code(da_spf_eval_result(ev));
+    status = cli_spf_exit_code(da_spf_eval_result(ev));
 
 out:
     da_resolver_free(resolver);

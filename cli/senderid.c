@@ -56,15 +56,6 @@ static const char usage_senderid[] =
     "usage error, 65 for a zone file or message that does not parse, 66 for a\n"
     "file that cannot be read, 70 for an internal error.\n";
 
-static int exit_for(da_spf_result r)
-{
-    static const int codes[] = {[DA_SPF_PASS] = 0,      [DA_SPF_FAIL] = 1,
-                                [DA_SPF_SOFTFAIL] = 2,  [DA_SPF_NEUTRAL] = 3,
-                                [DA_SPF_NONE] = 4,      [DA_SPF_PERMERROR] = 5,
-                                [DA_SPF_TEMPERROR] = 6};
-    return (unsigned)r < sizeof codes / sizeof codes[0] ? codes[r] : CLI_EXIT_SOFTWARE;
-}
-
 /* Selects the PRA from a message file; 0, or an exit status after saying why. */
 static int pra_from_message(const char *path, pra_result *pra)
 {
@@ -97,17 +88,6 @@ static void print_trace(const da_spf_eval *ev)
         cli_put_safe(stdout, t->text, false);
         putchar('\n');
     }
-}
-
-/* "authserv-id; clause", the Authentication-Results value. */
-static char *authres_value(const char *receiver, const char *clause)
-{
-    strbuf sb;
-    strbuf_init(&sb);
-    header_append_token(&sb, receiver);
-    strbuf_puts(&sb, "; ");
-    strbuf_puts(&sb, clause);
-    return strbuf_take(&sb);
 }
 
 static int senderid_check(int argc, char **argv)
@@ -202,7 +182,7 @@ static int senderid_check(int argc, char **argv)
         } else {
             printf("permerror\npra: none: %s\n", pra.reason);
         }
-        return exit_for(DA_SPF_PERMERROR);
+        return cli_spf_exit_code(DA_SPF_PERMERROR);
     }
 
     char err[512] = "";
@@ -222,7 +202,7 @@ static int senderid_check(int argc, char **argv)
         goto out;
     }
     char *clause = da_senderid_authres_clause(ev, pra.field);
-    char *authres = clause ? authres_value(receiver, clause) : NULL;
+    char *authres = clause ? cli_authres_value(receiver, clause) : NULL;
     free(clause);
     da_spf_result result = da_spf_eval_result(ev);
     bool is_pra = req.scope == DA_SPF_SCOPE_PRA;
@@ -290,7 +270,7 @@ static int senderid_check(int argc, char **argv)
         }
     }
     free(authres);
-    status = exit_for(result);
+    status = cli_spf_exit_code(result);
 out:
     da_resolver_free(resolver);
     da_zone_free(zone);

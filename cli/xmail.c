@@ -362,24 +362,6 @@ static int replace_file(const char *path, const char *bytes, size_t len, char *e
 
 /* ------------------------------------------------------ configuration */
 
-static int load_lists(ip_set *set, char **files, size_t count, char *err, size_t err_size)
-{
-    for (size_t i = 0; i < count; i++) {
-        size_t len;
-        char *text = util_read_file(files[i], 16u << 20, &len, err, err_size);
-        if (text == NULL)
-            return -1;
-        char why[300];
-        int rc = ip_set_add_lines(set, text, len, why, sizeof why);
-        free(text);
-        if (rc != 0) {
-            snprintf(err, err_size, "%s: %s", files[i], why);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* The configuration as domauthd reads it (a missing default file is the
  * built-in defaults). Returns 0 or -1 with why in err (cfg freed). */
 static int load_config(domauth_config *cfg, const char *path, bool given, char *err,
@@ -402,10 +384,7 @@ static int load_config(domauth_config *cfg, const char *path, bool given, char *
     free(text);
     if (rc != 0)
         return -1; /* config_parse freed it */
-    if (load_lists(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
-                   err_size) != 0 ||
-        load_lists(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
-                   err_size) != 0) {
+    if (config_read_host_files(cfg, err, err_size) != 0) {
         config_free(cfg);
         return -1;
     }

@@ -141,24 +141,6 @@ static const char usage[] =
 
 /* ------------------------------------------------------ configuration */
 
-static int load_list_files(ip_set *set, char **files, size_t count, char *err, size_t err_size)
-{
-    for (size_t i = 0; i < count; i++) {
-        size_t len;
-        char *text = util_read_file(files[i], 16u << 20, &len, err, err_size);
-        if (text == NULL)
-            return -1;
-        char why[300];
-        int rc = ip_set_add_lines(set, text, len, why, sizeof why);
-        free(text);
-        if (rc != 0) {
-            snprintf(err, err_size, "%s:%s", files[i], why + (strncmp(why, "line ", 5) == 0 ? 5 : 0));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* getpwnam and getgrnam leave errno alone, or set one of these, when the
  * name does not exist; other values say the lookup itself failed. */
 static const char *lookup_error(int e)
@@ -241,10 +223,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
         config_ref_put(ref);
         return NULL;
     }
-    if (load_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
-                        err_size) != 0 ||
-        load_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count, err,
-                        err_size) != 0 ||
+    if (config_read_host_files(cfg, err, err_size) != 0 ||
         load_dkim_keys(ref, err, err_size) != 0 || load_srs(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "domauth_dkim.h"
+#include "util/file.h"
 
 typedef enum value_type {
     T_BOOL,
@@ -2079,6 +2080,35 @@ const char *config_envelope_domain(const domauth_config *cfg, const char *domain
         if (domain_in(entry, n, domain, len))
             return cfg->srs_envelope_domain;
     return NULL;
+}
+
+static int read_list_files(ip_set *set, char **files, size_t count, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len;
+        char *text = util_read_file(files[i], 16u << 20, &len, err, err_size);
+        if (text == NULL)
+            return -1;
+        char why[300];
+        int rc = ip_set_add_lines(set, text, len, why, sizeof why);
+        free(text);
+        if (rc != 0) {
+            snprintf(err, err_size, "%s:%s", files[i],
+                     why + (strncmp(why, "line ", 5) == 0 ? 5 : 0));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_read_host_files(domauth_config *cfg, char *err, size_t err_size)
+{
+    return read_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
+                           err_size) != 0 ||
+                   read_list_files(&cfg->trusted, cfg->trusted_files, cfg->trusted_file_count,
+                                   err, err_size) != 0
+               ? -1
+               : 0;
 }
 
 int config_parse(domauth_config *cfg, const char *path, const char *text, size_t len, char *err,

@@ -188,6 +188,12 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
  * "daemon", "dkim", "srs", "policy" or "domain NAME" (NAME in lower case). */
 unsigned config_key_line(const domauth_config *cfg, const char *section, const char *name);
 
+/* Reads the files of whitelist_file and trusted_file into the whitelist
+ * and the trusted relays. Returns 0, or -1 with "FILE:LINE: reason" (or
+ * why the file cannot be read) in err. For every front end that loads a
+ * configuration (domauthd, the XMail filter). */
+int config_read_host_files(domauth_config *cfg, char *err, size_t err_size);
+
 /* The settings for a recipient domain: its [domain] section, a parent
  * domain's, or the global ones. */
 const policy_settings *config_settings_for(const domauth_config *cfg, const char *rcpt_domain);

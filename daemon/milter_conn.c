@@ -30,11 +30,6 @@ typedef struct milter_state {
     /* the message in progress */
     svc_msg *msg;
     config_ref *msg_config; /* the configuration msg was made with */
-    /* For the SRS rewrite ([srs] milter): the envelope as given. */
-    char *mail_from;
-    char **rcpts;           /* the recipients accepted so far */
-    size_t rcpt_count;
-    char *pending_rcpt;     /* the one whose reply waits */
     char waiting_for;       /* the command whose reply waits */
 } milter_state;
 
@@ -48,13 +43,6 @@ static void message_end(milter_state *m)
 {
     svc_msg_free(m->msg);
     m->msg = NULL;
-    set_str(&m->mail_from, NULL);
-    set_str(&m->pending_rcpt, NULL);
-    for (size_t i = 0; i < m->rcpt_count; i++)
-        free(m->rcpts[i]);
-    free(m->rcpts);
-    m->rcpts = NULL;
-    m->rcpt_count = 0;
     if (m->msg_config != NULL)
         config_ref_put(m->msg_config);
     m->msg_config = NULL;
@@ -200,39 +188,40 @@ static void append_srs_sender(conn *c, const milter_state *m, strbuf *out)
 {
     const domauth_config *cfg = &m->msg_config->config;
     const srs *s = m->msg_config->srs;
-    if (!cfg->srs_milter || s == NULL || m->mail_from == NULL || !*m->mail_from)
+    const char *from = svc_msg_sender(m->msg);
+    if (!cfg->srs_milter || s == NULL || from == NULL || !*from)
         return;
     if (!(m->agreed.actions & SMFIF_CHGFROM)) {
         daemon_log(LOG_WARNING, "milter %s: [srs] milter_rewrite = yes, but the MTA does not let "
                    "filters change the sender (SMFIF_CHGFROM): <%s> kept", c->peer,
-                   m->mail_from);
+                   from);
         return;
     }
-    const char *at = strrchr(m->mail_from, '@');
+    const char *at = strrchr(from, '@');
     if (at == NULL || config_srs_excluded(cfg, at + 1, strlen(at + 1)))
         return;
     bool off_site = false;
-    for (size_t i = 0; i < m->rcpt_count && !off_site; i++) {
-        const char *ra = strrchr(m->rcpts[i], '@');
+    for (size_t i = 0; i < svc_msg_accepted_count(m->msg) && !off_site; i++) {
+        const char *ra = strrchr(svc_msg_accepted(m->msg, i), '@');
         off_site = ra != NULL && !config_srs_excluded(cfg, ra + 1, strlen(ra + 1));
     }
     if (!off_site)
         return;
     char rewritten[SRS_ADDRESS_MAX], err[128];
-    srs_status st = srs_forward(s, m->mail_from, strlen(m->mail_from), (int64_t)time(NULL),
+    srs_status st = srs_forward(s, from, strlen(from), (int64_t)time(NULL),
                                 rewritten, sizeof rewritten);
     if (st != SRS_OK) {
         if (st != SRS_UNCHANGED)
-            daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, m->mail_from,
+            daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, from,
                        srs_status_text(st));
         return;
     }
     if (milter_encode_chgfrom(out, rewritten, err, sizeof err) != 0) {
-        daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, m->mail_from, err);
+        daemon_log(LOG_WARNING, "milter %s: <%s> not rewritten: %s", c->peer, from, err);
         return;
     }
     daemon_log(LOG_INFO, "milter %s: MAIL FROM <%s> rewritten to <%s> (SRS: off-site recipients)",
-               c->peer, m->mail_from, rewritten);
+               c->peer, from, rewritten);
 }
 
 /* redirect: every recipient the message had goes, redirect_to comes
@@ -250,10 +239,11 @@ static void append_redirect(conn *c, const milter_state *m, const svc_reply *r, 
         return;
     }
     /* Removed first: a redirect_to that was also a recipient stays. */
-    for (size_t i = 0; i < m->rcpt_count; i++)
-        if (milter_encode_delrcpt(out, m->rcpts[i], err, sizeof err) != 0)
-            daemon_log(LOG_ERR, "milter %s: recipient <%s> not removed: %s", c->peer,
-                       m->rcpts[i], err);
+    for (size_t i = 0; i < svc_msg_accepted_count(m->msg); i++) {
+        const char *rcpt = svc_msg_accepted(m->msg, i);
+        if (milter_encode_delrcpt(out, rcpt, err, sizeof err) != 0)
+            daemon_log(LOG_ERR, "milter %s: recipient <%s> not removed: %s", c->peer, rcpt, err);
+    }
     strbuf_append(out, add.data, add.len);
     strbuf_free(&add);
 }
@@ -274,15 +264,6 @@ static void on_reply(void *arg, const svc_reply *r)
             append_srs_sender(c, m, &out);
     }
     append_verdict(&out, r);
-    if (m != NULL && m->waiting_for == SMFIC_RCPT && r->action == ACTION_ACCEPT &&
-        m->pending_rcpt != NULL) {
-        char **more = realloc(m->rcpts, (m->rcpt_count + 1) * sizeof *more);
-        if (more != NULL) {
-            m->rcpts = more;
-            more[m->rcpt_count++] = m->pending_rcpt;
-            m->pending_rcpt = NULL;
-        }
-    }
     send_frames(c, &out);
     /* Sending may close the connection (conn_send fails at once when out
      * of memory or refused by libuv), and the state with it. */
@@ -450,8 +431,6 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         const char *a;
         size_t n;
         bare_address(cmd.args.address, &a, &n);
-        free(m->mail_from);
-        m->mail_from = strndup(a, n);
         svc_msg_mail_from(m->msg, a, n);
         svc_msg_queue_id(m->msg, m->macro_queue_id);
         wait_for(c, m, SMFIC_MAIL);
@@ -466,8 +445,6 @@ static int on_frame(conn *c, milter_state *m, const milter_frame *frame)
         const char *a;
         size_t n;
         bare_address(cmd.args.address, &a, &n);
-        free(m->pending_rcpt);
-        m->pending_rcpt = strndup(a, n);
         wait_for(c, m, SMFIC_RCPT);
         svc_msg_check_rcpt(m->msg, a, n, false, on_reply, c);
         return 0;

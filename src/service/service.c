@@ -251,6 +251,27 @@ void svc_msg_queue_id(svc_msg *m, const char *queue_id)
     }
 }
 
+const char *svc_msg_sender(const svc_msg *m)
+{
+    return m->mail_from;
+}
+
+size_t svc_msg_accepted_count(const svc_msg *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        n += !m->rcpts[i].refused;
+    return n;
+}
+
+const char *svc_msg_accepted(const svc_msg *m, size_t index)
+{
+    for (size_t i = 0; i < m->rcpt_count; i++)
+        if (!m->rcpts[i].refused && index-- == 0)
+            return m->rcpts[i].address;
+    return NULL;
+}
+
 const char *svc_msg_signature(const svc_msg *m)
 {
     return m->signature;

@@ -161,4 +161,11 @@ void svc_msg_finish(svc_msg *m);
 /* The DKIM-Signature value made for this message, or NULL. */
 const char *svc_msg_signature(const svc_msg *m);
 
+/* The envelope as the service holds it: MAIL FROM ("" for the null
+ * sender, NULL before it), and the recipients not refused so far (index
+ * below svc_msg_accepted_count; NULL past the end). */
+const char *svc_msg_sender(const svc_msg *m);
+size_t svc_msg_accepted_count(const svc_msg *m);
+const char *svc_msg_accepted(const svc_msg *m, size_t index);
+
 #endif

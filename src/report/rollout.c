@@ -44,9 +44,24 @@ static bool set_place(char **slots, size_t capacity, char *item)
     }
 }
 
+/* Whether text is in the set already (looked up before any copy is made:
+ * most events repeat a domain or network already counted). */
+static bool set_has(const rollout_set *s, const char *text)
+{
+    if (s->capacity == 0)
+        return false;
+    for (size_t i = hash_text(text) & (s->capacity - 1); s->slots[i] != NULL;
+         i = (i + 1) & (s->capacity - 1))
+        if (strcasecmp(s->slots[i], text) == 0)
+            return true;
+    return false;
+}
+
 /* Adds text (case does not matter); false only when out of memory. */
 static bool set_add(rollout_set *s, const char *text)
 {
+    if (set_has(s, text))
+        return true;
     if ((s->count + 1) * 2 > s->capacity) {
         size_t capacity = s->capacity ? s->capacity * 2 : 16;
         char **slots = calloc(capacity, sizeof *slots);
@@ -132,6 +147,7 @@ void rollout_free(rollout_report *r)
         set_free(&r->domains[i].networks);
     }
     free(r->domains);
+    free(r->domain_slots);
     memset(r, 0, sizeof *r);
 }
 
@@ -227,11 +243,31 @@ static bool would_block(const rollout_candidate *c, const event_record *e, const
     return false;
 }
 
+/* The domain's entry, found through a hash of the names (a day of mail
+ * may carry tens of thousands of failing domains), made when missing. */
 static rollout_domain *domain_entry(rollout_report *r, const char *domain)
 {
-    for (size_t i = 0; i < r->domain_count; i++)
-        if (strcasecmp(r->domains[i].domain, domain) == 0)
-            return &r->domains[i];
+    if ((r->domain_count + 1) * 2 > r->domain_slot_count) {
+        size_t count = r->domain_slot_count ? r->domain_slot_count * 2 : 128;
+        size_t *slots = calloc(count, sizeof *slots);
+        if (slots == NULL)
+            return NULL;
+        for (size_t i = 0; i < r->domain_count; i++) {
+            size_t j = hash_text(r->domains[i].domain) & (count - 1);
+            while (slots[j] != 0)
+                j = (j + 1) & (count - 1);
+            slots[j] = i + 1;
+        }
+        free(r->domain_slots);
+        r->domain_slots = slots;
+        r->domain_slot_count = count;
+    }
+    size_t mask = r->domain_slot_count - 1, j = hash_text(domain) & mask;
+    for (; r->domain_slots[j] != 0; j = (j + 1) & mask) {
+        rollout_domain *d = &r->domains[r->domain_slots[j] - 1];
+        if (strcasecmp(d->domain, domain) == 0)
+            return d;
+    }
     if (r->domain_count == r->domain_capacity) {
         size_t capacity = r->domain_capacity ? r->domain_capacity * 2 : 64;
         rollout_domain *n = realloc(r->domains, capacity * sizeof *n);
@@ -244,7 +280,7 @@ static rollout_domain *domain_entry(rollout_report *r, const char *domain)
     memset(d, 0, sizeof *d);
     if ((d->domain = strdup(domain)) == NULL)
         return NULL;
-    r->domain_count++;
+    r->domain_slots[j] = ++r->domain_count;
     return d;
 }
 
@@ -313,6 +349,10 @@ static int by_value(const void *a, const void *b)
 
 void rollout_finish(rollout_report *r)
 {
+    /* Sorting moves the entries: the index is rebuilt if more come. */
+    free(r->domain_slots);
+    r->domain_slots = NULL;
+    r->domain_slot_count = 0;
     if (r->domain_count > 1)
         qsort(r->domains, r->domain_count, sizeof *r->domains, by_failures);
     uint64_t sorted[ROLLOUT_DAYS_MAX];

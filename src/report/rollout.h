@@ -78,6 +78,8 @@ typedef struct rollout_report {
     size_t candidate_count;
     rollout_domain *domains;    /* per SPF-failing sender domain; sorted by rollout_finish */
     size_t domain_count, domain_capacity;
+    size_t *domain_slots;       /* open addressing: 1 + index into domains, 0 empty */
+    size_t domain_slot_count;
     uint64_t temperror_per_day[ROLLOUT_DAYS_MAX];
     uint64_t temperror_median;  /* set by rollout_finish */
     bool spike[ROLLOUT_DAYS_MAX];

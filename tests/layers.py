@@ -24,7 +24,7 @@ ALLOWED = {
     "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dns"},
     "store": {"util", "msg", "authres", "config", "policy"},
     "report": {"util", "store"},
-    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "config", "policy", "store"},
+    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "config", "policy", "store", "proto"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -538,7 +538,8 @@ static bool wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
-static bool send_all(int fd, const char *data, size_t len, int64_t deadline)
+/* 0 sent, -1 the deadline passed, -2 the peer is gone. */
+static int send_all(int fd, const char *data, size_t len, int64_t deadline)
 {
     while (len > 0) {
         ssize_t w = send(fd, data, len, MSG_NOSIGNAL);
@@ -549,12 +550,12 @@ static bool send_all(int fd, const char *data, size_t len, int64_t deadline)
             continue;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (!wait_fd(fd, POLLOUT, deadline))
-                return false;
+                return -1;
         } else {
-            return false;
+            return -2;
         }
     }
-    return true;
+    return 0;
 }
 
 static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const char *rcpt,
@@ -585,12 +586,19 @@ static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const c
         snprintf(why, why_size, "the recipient or user is too long to send");
         return ASK_NOT_THERE;
     }
-    bool sent = send_all(fd, req.data, req.len, deadline) && send_all(fd, data, len, deadline);
+    int rc = send_all(fd, req.data, req.len, deadline);
+    if (rc == 0)
+        rc = send_all(fd, data, len, deadline);
     strbuf_free(&req);
+    bool sent = rc == 0;
     strbuf answer;
     strbuf_init(&answer);
-    ask_status status = ASK_NO_ANSWER;
-    snprintf(why, why_size, "%s", sent ? "no answer in time" : "could not send the file in time");
+    /* A daemon that closes before answering (refused at its session limit,
+     * stopping, gone) wrote no verdict: the check is ours to make. */
+    ask_status status = rc == -2 ? ASK_NOT_THERE : ASK_NO_ANSWER;
+    snprintf(why, why_size, "%s", rc == 0    ? "no answer in time"
+                                  : rc == -1 ? "could not send the file in time"
+                                             : "domauthd closed the connection");
     xmail_wire_answer a;
     while (sent) {
         char buf[16384];
@@ -604,6 +612,7 @@ static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const c
         }
         if (n <= 0) {
             snprintf(why, why_size, "domauthd closed the connection without an answer");
+            status = ASK_NOT_THERE;
             break;
         }
         strbuf_append(&answer, buf, (size_t)n);
@@ -612,10 +621,10 @@ static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const c
             break;
         }
         char err[200];
-        int rc = xmail_wire_parse_answer(answer.data, answer.len, &a, err, sizeof err);
-        if (rc == 1)
+        int got = xmail_wire_parse_answer(answer.data, answer.len, &a, err, sizeof err);
+        if (got == 1)
             continue;
-        if (rc < 0) {
+        if (got < 0) {
             snprintf(why, why_size, "domauthd's answer: %s", err);
             break;
         }

@@ -34,7 +34,7 @@ enum {
     XMAIL_WIRE_EDITS_MAX = 64,
     /* The daemon takes files up to this; the filter checks larger ones
      * in-process (the daemon must not hold hundreds of MB per session). */
-    XMAIL_WIRE_FILE_MAX = 64 * 1024 * 1024,
+    XMAIL_WIRE_FILE_MAX = 16 * 1024 * 1024,
 };
 
 typedef struct xmail_wire_request {

@@ -16,16 +16,13 @@ static bool needs_escape(unsigned char c)
 
 static int put_token(strbuf *out, const char *s)
 {
-    if (s == NULL || *s == '\0') {
+    /* XMail's @@USERAUTH is "-" when the session did not authenticate. */
+    if (s == NULL || *s == '\0' || strcmp(s, "-") == 0) {
         strbuf_putc(out, '-');
         return 0;
     }
     if (strlen(s) > 500)
         return -1;
-    if (strcmp(s, "-") == 0) {
-        strbuf_puts(out, "%2D"); /* a user called "-" is not "none" */
-        return 0;
-    }
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (needs_escape(*p))
             strbuf_printf(out, "%%%02X", *p);

@@ -6,11 +6,14 @@
 
 : "${BENCH_XMAIL_MESSAGES:=300}"   # messages of the stream, per row
 : "${BENCH_DOMAUTH:=$BENCH_BUILD/cli/domauth}"
-export BENCH_XMAIL_MESSAGES BENCH_DOMAUTH
+: "${BENCH_XMAIL_FAST:=$BENCH_BUILD/cli/domauth-xmail-filter}"
+: "${BENCH_TMPFS:=/dev/shm}"       # where the tmpfs row writes its spool files
+export BENCH_XMAIL_MESSAGES BENCH_DOMAUTH BENCH_XMAIL_FAST BENCH_TMPFS
 SPFQUERY_LIBSPF2=/usr/bin/spfquery.libspf2
 
 xmail_preflight() {
     [ -x "$BENCH_DOMAUTH" ] || die "$BENCH_DOMAUTH missing (make build)"
+    [ -x "$BENCH_XMAIL_FAST" ] || die "$BENCH_XMAIL_FAST missing (make build)"
     [ -x "$SPFQUERY_LIBSPF2" ] || log "spfquery.libspf2 missing (Debian spfquery): that row is left out"
 }
 
@@ -39,7 +42,8 @@ CONF
     [ -S "$work/xmail-control.sock" ] || die "domauthd (xmail) did not start"
     log "run xmail"
     taskset -c 0 "$PY" "$bench/xmail/xmail_bench.py" "$work/world/stream.tsv" "$BENCH_DOMAUTH" \
-        "$conf" "$SPFQUERY_LIBSPF2" "$BENCH_XMAIL_MESSAGES" "$work/out" \
+        "$BENCH_XMAIL_FAST" "$conf" "$SPFQUERY_LIBSPF2" "$BENCH_XMAIL_MESSAGES" "$work/out" \
+        "$BENCH_TMPFS" \
         || log "the xmail scenario failed"
     kill "$d_pid" 2>/dev/null
     wait "$d_pid" 2>/dev/null || true

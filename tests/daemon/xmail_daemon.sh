@@ -12,6 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
 domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
 domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
+fast_bin=${DOMAUTH_XMAIL_FILTER_BIN:-$(dirname "$domauth_bin")/domauth-xmail-filter}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 py=/usr/bin/python3
@@ -24,7 +25,8 @@ if [ -z "${DOMAUTH_IN_NAMESPACE:-}" ]; then
     [ "$(id -u)" = 0 ] || skip_all "needs root (network namespace, port 53)"
     command -v unshare >/dev/null || skip_all "unshare not found"
     command -v unbound >/dev/null || skip_all "unbound not installed"
-    [ -x "$domauthd_bin" ] && [ -x "$domauth_bin" ] || { echo "Bail out! build domauth first"; exit 1; }
+    [ -x "$domauthd_bin" ] && [ -x "$domauth_bin" ] && [ -x "$fast_bin" ] ||
+        { echo "Bail out! build domauth first"; exit 1; }
     exec env DOMAUTH_IN_NAMESPACE=1 unshare -n bash "$0" "$@"
 fi
 
@@ -81,6 +83,9 @@ stop_daemon() {
 
 xf() { # the filter as XMail runs it; its log in $W/xf.log
     "$domauth_bin" xmail-filter --config "$W/c.conf" --stderr "$@" 2> "$W/xf.log"
+}
+fxf() { # the same with domauth-xmail-filter, the filter alone
+    "$fast_bin" --config "$W/c.conf" --stderr "$@" 2> "$W/xf.log"
 }
 events() { [ -f "$W/events.json" ] && wc -l < "$W/events.json" || echo 0; }
 # The event log is written by the writer thread: wait for n lines.
@@ -140,6 +145,35 @@ report "$(yes_if [ "$rej_domauthd" = "$rej_inprocess" ])" "the reply is the same
     "domauthd: $rej_domauthd; in-process: $rej_inprocess"
 report "$(t '[ "$(strip_ar "$W/pass.domauthd" | tail -n +4 | md5sum)" = "$(strip_ar "$W/pass.in-process" | tail -n +4 | md5sum)" ]')" \
     "the rewritten file is the same from domauthd and in-process (but for the check's own fields)"
+
+# ------------------------------------ domauth-xmail-filter, the filter alone
+# It links no engine (libc only) and sends the check to domauthd; when it
+# must check in-process it runs domauth beside it for that.
+start_daemon
+report "$(t '! ldd "$fast_bin" | grep -q -E "libcrypto|libsqlite|libuv|libcares"')" \
+    "domauth-xmail-filter loads neither OpenSSL, SQLite, libuv nor c-ares" "$(ldd "$fast_bin")"
+for mode in domauthd in-process; do
+    [ "$mode" = in-process ] && stop_daemon
+    before=$(events)
+    mkspool "$W/fpass.$mode" post-data "[192.0.2.10]:4000" mx.example.com "MAIL FROM:<a@example.com>" b@mx.test
+    fxf --stage post-data --auth - "$W/fpass.$mode"
+    rc=$?
+    wait_events $((before + 1))
+    report "$(t '[ $rc = 0 ] && grep -q -a "^Authentication-Results: mx.test;.*spf=pass" "$W/fpass.$mode" &&
+              [ "$(events)" = $((before + 1)) ] && [ "$(last_event listener result)" = "xmail pass" ]')" \
+        "domauth-xmail-filter, $mode: pass, the fields written, one event" "exit $rc; $(cat "$W/xf.log")"
+    before=$(events)
+    mkspool "$W/ffail.$mode" post-data "[198.51.100.9]:4000" mx.strict.example.org "MAIL FROM:<x@strict.example.org>" b@mx.test
+    fxf --stage post-data --auth - "$W/ffail.$mode"
+    rc=$?
+    rej=$(tr -d '\r' < "$W/ffail.$mode.rej" 2>/dev/null)
+    wait_events $((before + 1))
+    report "$(t '[ $rc = 3 ] && [ "$rej" = "$rej_domauthd" ] && [ "$(last_event action)" = reject ]')" \
+        "domauth-xmail-filter, $mode: SPF fail: exit 3, the same reply, the event says reject" \
+        "exit $rc; rej: $rej; $(cat "$W/xf.log")"
+done
+report "$(t 'grep -q "checked in-process" "$W/xf.log"')" \
+    "domauthd stopped: domauth-xmail-filter says it checks in-process (through domauth)" "$(cat "$W/xf.log")"
 
 # ------------------------------------------- the other stages through domauthd
 start_daemon

@@ -63,6 +63,7 @@ enum {
 
 static const char usage_xmail[] =
     "usage: domauth xmail-filter --stage STAGE [options] FILE\n"
+    "       domauth-xmail-filter --stage STAGE [options] FILE\n"
     "\n"
     "Checks a message for the XMail mail server, as an SMTP filter: XMail runs\n"
     "it from MailRoot/filters.STAGE.tab with the spool file it wrote (@@FILE).\n"
@@ -89,8 +90,9 @@ static const char usage_xmail[] =
     "                        terminal)\n"
     "  -h, --help            this text\n"
     "\n"
-    "A tab line (fields quoted and TAB-separated), e.g. in filters.post-data.tab:\n"
-    "  \"/usr/bin/domauth\"\t\"xmail-filter\"\t\"--stage\"\t\"post-data\"\t\"--auth\"\t\"@@USERAUTH\"\t\"@@FILE\"\n"
+    "A tab line (fields quoted and TAB-separated), e.g. in filters.post-data.tab\n"
+    "(domauth-xmail-filter links the C library only and starts faster):\n"
+    "  \"/usr/bin/domauth-xmail-filter\"\t\"--stage\"\t\"post-data\"\t\"--auth\"\t\"@@USERAUTH\"\t\"@@FILE\"\n"
     "\n"
     "Exit status: 3 refused (reject or defer: the reply is the first line of\n"
     "FILE.rej); 0 accepted, also for a file that does not parse (logged, left\n"

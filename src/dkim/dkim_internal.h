@@ -18,6 +18,8 @@ enum {
     DKIM_MAX_SIGNED_HEADERS = 256,
     DKIM_MAX_RSA_BITS = 8192,    /* bounds verification cost */
     DKIM_MAX_SIGNATURE_BYTES = 1024,
+    DKIM_MAX_KEPT_RECORDS = 4,     /* TXT records kept per key answer */
+    DKIM_MAX_RECORD_BYTES = 8192,  /* a key record longer than this is refused */
 };
 
 /* ------------------------------------------------------ tag=value lists */
@@ -106,6 +108,36 @@ void dkim_key_record_clear(dkim_key_record *rec);
 int dkim_key_record_parse_cached(da_dkim_key_cache *cache, const char *text, size_t len,
                                  dkim_key_record *out, char *err, size_t err_size);
 
+/* ----------------------------------------------------- key lookups */
+
+/* One key record question and what its answer held (keyquery.c). */
+typedef struct dkim_key_query {
+    char name[256];          /* selector._domainkey.domain, no final dot */
+    bool listed, answered;
+    da_dns_status status;
+    size_t record_count;
+    char *records[DKIM_MAX_KEPT_RECORDS];
+    size_t record_lens[DKIM_MAX_KEPT_RECORDS];
+    bool records_dropped;    /* more, or longer, than we keep */
+} dkim_key_query;
+
+void dkim_key_query_init(dkim_key_query *q, const char *name);
+void dkim_key_query_clear(dkim_key_query *q);
+/* The question is this query's (TXT, same name, a final dot allowed) and
+ * it has no answer yet. */
+bool dkim_key_query_matches(const dkim_key_query *q, const da_dns_question *question);
+/* Copies the TXT records the query keeps. */
+void dkim_key_query_answer(dkim_key_query *q, const da_dns_answer *answer);
+/* The first record that parses into rec (DA_DKIM_PASS), or the temperror or
+ * permerror the answer gives, with why. Clear rec after a pass. */
+da_dkim_result dkim_key_query_select(da_dkim_key_cache *cache, const dkim_key_query *q,
+                                     dkim_key_record *rec, char *why, size_t why_size);
+/* Refuses a key the signature may not use (RFC 6376 6.1.2, RFC 8301):
+ * revoked, wrong type, h= not allowing the hash, RSA size, t=s. 0 or -1. */
+int dkim_key_check_fits(const dkim_key_record *rec, da_dkim_algorithm algorithm,
+                        const char *algorithm_text, const char *identity, const char *domain,
+                        unsigned min_rsa_bits, char *why, size_t why_size);
+
 /* ------------------------------------------------------ DKIM-Signature */
 
 typedef struct dkim_signature {
@@ -128,6 +160,7 @@ typedef struct dkim_signature {
     int64_t body_length;          /* -1: absent */
     int64_t timestamp, expiration; /* -1: absent */
     size_t b_value_start, b_value_end; /* offsets of b='s raw value in the field */
+    unsigned instance;            /* ARC-Message-Signature: i= (1..50); else 0 */
 } dkim_signature;
 
 /* Parses and checks the value of a DKIM-Signature field (field points at the
@@ -136,6 +169,18 @@ typedef struct dkim_signature {
  * filled as far as the parse got, for reporting. */
 int dkim_signature_parse(const char *field, size_t len, size_t value_offset,
                          dkim_signature *sig, char *err, size_t err_size);
+
+/* The same for the value of an ARC-Message-Signature (RFC 8617 section
+ * 4.1.2): DKIM's tags and checks, but i= is the instance (1..max_instance)
+ * rather than an identity, there is no v=, and h= must not list ARC-Seal.
+ * identity is "@" d=. */
+int dkim_signature_parse_ams(const char *field, size_t len, size_t value_offset,
+                             unsigned max_instance, dkim_signature *sig, char *err,
+                             size_t err_size);
+
+/* An instance number as ARC writes it: 1 to max digits, no sign, no
+ * leading zero (RFC 8617 section 4.2.1 "i=1..50"). 0, or -1. */
+int dkim_parse_instance(const char *s, size_t len, unsigned max, unsigned *out);
 
 /* ------------------------------------------------------------ messages */
 
@@ -193,6 +238,32 @@ bool dkim_crypto_verify(EVP_PKEY *key, da_dkim_algorithm algorithm, const unsign
 size_t dkim_crypto_sign(EVP_PKEY *key, da_dkim_algorithm algorithm, const unsigned char *digest,
                         size_t digest_len, unsigned char *sig, size_t sig_size);
 EVP_PKEY *dkim_key_pkey(const da_dkim_key *key);
+
+/* ------------------------------------------------------------ folding */
+
+/* Builds a header field folded near 76 columns, as the signer writes its
+ * own (sign.c): pieces go on the current line or start a continuation. */
+typedef struct dkim_folder {
+    strbuf out;
+    size_t line_len;
+} dkim_folder;
+
+void dkim_folder_init(dkim_folder *f, const char *start);
+void dkim_fold_piece(dkim_folder *f, const char *text, size_t len, bool space_before);
+void dkim_fold_tag(dkim_folder *f, const char *name, const char *value);
+void dkim_fold_number(dkim_folder *f, const char *name, long long value);
+/* b='s value, which may be folded anywhere (verifiers delete it). */
+void dkim_fold_base64(dkim_folder *f, const char *text, size_t len);
+
+/* ---------------------------------------------------- signing for ARC */
+
+/* The signer's view of the message it was fed (for the ARC sealer, which
+ * reads the earlier ARC sets from it, after dkim_message_finish on it). */
+dkim_message *dkim_sign_message(da_dkim_sign *sign);
+/* Ends the message like da_dkim_sign_finish but writes an
+ * ARC-Message-Signature with i=instance (no v=, no i= identity), and never
+ * signs ARC-Seal (RFC 8617 section 4.1.2). Caller frees. */
+char *dkim_sign_finish_ams(da_dkim_sign *sign, unsigned instance, char *err, size_t err_size);
 
 /* Small helpers. */
 bool dkim_domain_is_valid(const char *s, size_t len);

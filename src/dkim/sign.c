@@ -22,6 +22,7 @@ struct da_dkim_sign {
     dkim_message message;
     dkim_body_canon body;
     EVP_MD_CTX *body_md;
+    unsigned ams_instance; /* writing an ARC-Message-Signature with this i= (else 0) */
 };
 
 static const char default_headers[] =
@@ -170,8 +171,10 @@ static bool already_listed(const name_list *l, const char *name, size_t len)
 static int add_name(const da_dkim_sign *s, name_list *l, const char *name, size_t len,
                     bool explicit_list)
 {
+    /* A DKIM signature never covers itself; an AMS never covers ARC-Seal. */
+    const char *own = s->ams_instance ? "ARC-Seal" : "DKIM-Signature";
     if (len == 0 || len > MAX_NAME_LEN || already_listed(l, name, len) ||
-        (len == 14 && strncasecmp(name, "DKIM-Signature", 14) == 0))
+        (len == strlen(own) && strncasecmp(name, own, len) == 0))
         return 0;
     size_t times = count_instances(&s->message, name, len);
     if (!s->options.no_oversign && is_oversigned(name, len))
@@ -208,12 +211,14 @@ static int choose_headers(const da_dkim_sign *s, name_list *l)
 
 /* ------------------------------------------------------------- folding */
 
-typedef struct folder {
-    strbuf out;
-    size_t line_len;
-} folder;
+void dkim_folder_init(dkim_folder *f, const char *start)
+{
+    strbuf_init(&f->out);
+    strbuf_puts(&f->out, start);
+    f->line_len = f->out.len;
+}
 
-static void fold_piece(folder *f, const char *text, size_t len, bool space_before)
+void dkim_fold_piece(dkim_folder *f, const char *text, size_t len, bool space_before)
 {
     if (f->line_len + len + (space_before ? 1 : 0) > LINE_WIDTH && f->line_len > 1) {
         strbuf_append(&f->out, "\r\n\t", 3);
@@ -226,33 +231,33 @@ static void fold_piece(folder *f, const char *text, size_t len, bool space_befor
     f->line_len += len;
 }
 
-static void fold_tag(folder *f, const char *name, const char *value)
+void dkim_fold_tag(dkim_folder *f, const char *name, const char *value)
 {
     char piece[600];
     int n = snprintf(piece, sizeof piece, "%s=%s;", name, value);
-    fold_piece(f, piece, n > 0 ? (size_t)n : 0, true);
+    dkim_fold_piece(f, piece, n > 0 ? (size_t)n : 0, true);
 }
 
-static void fold_number(folder *f, const char *name, long long value)
+void dkim_fold_number(dkim_folder *f, const char *name, long long value)
 {
     char piece[64];
     int n = snprintf(piece, sizeof piece, "%s=%lld;", name, value);
-    fold_piece(f, piece, (size_t)n, true);
+    dkim_fold_piece(f, piece, (size_t)n, true);
 }
 
-static void fold_header_list(folder *f, const name_list *l)
+static void fold_header_list(dkim_folder *f, const name_list *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         char piece[MAX_NAME_LEN + 8];
         int n = snprintf(piece, sizeof piece, "%s%.*s%s", i == 0 ? "h=" : "", (int)l->lens[i],
                          l->names[i], i + 1 == l->count ? ";" : ":");
-        fold_piece(f, piece, (size_t)n, i == 0);
+        dkim_fold_piece(f, piece, (size_t)n, i == 0);
     }
 }
 
 /* b= is the last tag: its value may be folded anywhere, since verifiers
  * delete it, folding included, before hashing. */
-static void fold_base64(folder *f, const char *text, size_t len)
+void dkim_fold_base64(dkim_folder *f, const char *text, size_t len)
 {
     while (len > 0) {
         size_t room = f->line_len < LINE_WIDTH ? LINE_WIDTH - f->line_len : 0;
@@ -269,35 +274,39 @@ static void fold_base64(folder *f, const char *text, size_t len)
     }
 }
 
-static void build_field(const da_dkim_sign *s, folder *f, const name_list *l,
+static void build_field(const da_dkim_sign *s, dkim_folder *f, const name_list *l,
                         const unsigned char *body_hash, size_t body_hash_len)
 {
     static const char *const canon_names[] = {"simple", "relaxed"};
-    strbuf_init(&f->out);
-    strbuf_puts(&f->out, "DKIM-Signature: v=1;");
-    f->line_len = f->out.len;
-    fold_tag(f, "a", da_dkim_algorithm_name(s->algorithm));
+    if (s->ams_instance > 0) {
+        char start[64];
+        snprintf(start, sizeof start, "ARC-Message-Signature: i=%u;", s->ams_instance);
+        dkim_folder_init(f, start);
+    } else {
+        dkim_folder_init(f, "DKIM-Signature: v=1;");
+    }
+    dkim_fold_tag(f, "a", da_dkim_algorithm_name(s->algorithm));
     char canon[32];
     snprintf(canon, sizeof canon, "%s/%s", canon_names[s->options.header_canon == DA_DKIM_RELAXED],
              canon_names[s->options.body_canon == DA_DKIM_RELAXED]);
-    fold_tag(f, "c", canon);
-    fold_tag(f, "d", s->domain);
-    fold_tag(f, "s", s->selector);
-    if (s->options.identity != NULL)
-        fold_tag(f, "i", s->identity);
+    dkim_fold_tag(f, "c", canon);
+    dkim_fold_tag(f, "d", s->domain);
+    dkim_fold_tag(f, "s", s->selector);
+    if (s->options.identity != NULL && s->ams_instance == 0)
+        dkim_fold_tag(f, "i", s->identity);
     if (s->options.timestamp > 0)
-        fold_number(f, "t", (long long)s->options.timestamp);
+        dkim_fold_number(f, "t", (long long)s->options.timestamp);
     if (s->options.expiration > 0)
-        fold_number(f, "x", (long long)s->options.expiration);
+        dkim_fold_number(f, "x", (long long)s->options.expiration);
     if (s->options.body_length)
-        fold_number(f, "l", (long long)s->body.total);
+        dkim_fold_number(f, "l", (long long)s->body.total);
     fold_header_list(f, l);
     strbuf bh;
     strbuf_init(&bh);
     dkim_base64_encode(&bh, body_hash, body_hash_len);
-    fold_tag(f, "bh", bh.data ? bh.data : "");
+    dkim_fold_tag(f, "bh", bh.data ? bh.data : "");
     strbuf_free(&bh);
-    fold_piece(f, "b=", 2, true);
+    dkim_fold_piece(f, "b=", 2, true);
 }
 
 /* ------------------------------------------------------------- finish */
@@ -308,7 +317,7 @@ static bool finish_body(da_dkim_sign *s, unsigned char *hash, unsigned int *hash
     return EVP_DigestFinal_ex(s->body_md, hash, hash_len) == 1;
 }
 
-static char *sign_field(da_dkim_sign *s, folder *f, const name_list *l, char *err,
+static char *sign_field(da_dkim_sign *s, dkim_folder *f, const name_list *l, char *err,
                         size_t err_size)
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -330,12 +339,23 @@ static char *sign_field(da_dkim_sign *s, folder *f, const name_list *l, char *er
     strbuf b;
     strbuf_init(&b);
     dkim_base64_encode(&b, sig, sig_len);
-    fold_base64(f, b.data ? b.data : "", b.len);
+    dkim_fold_base64(f, b.data ? b.data : "", b.len);
     strbuf_free(&b);
     char *out = strbuf_take(&f->out);
     if (out == NULL)
         sign_error(err, err_size, "out of memory");
     return out;
+}
+
+dkim_message *dkim_sign_message(da_dkim_sign *s)
+{
+    return &s->message;
+}
+
+char *dkim_sign_finish_ams(da_dkim_sign *s, unsigned instance, char *err, size_t err_size)
+{
+    s->ams_instance = instance;
+    return da_dkim_sign_finish(s, err, err_size);
 }
 
 char *da_dkim_sign_finish(da_dkim_sign *s, char *err, size_t err_size)
@@ -359,7 +379,7 @@ char *da_dkim_sign_finish(da_dkim_sign *s, char *err, size_t err_size)
         sign_error(err, err_size, "too many header fields to sign");
         return NULL;
     }
-    folder f;
+    dkim_folder f;
     build_field(s, &f, &names, body_hash, body_hash_len);
     if (f.out.failed) {
         strbuf_free(&f.out);

@@ -91,7 +91,8 @@ static bool is_fws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int parse_header_list(dkim_signature *sig, const dkim_tag *h, char *err, size_t err_size)
+static int parse_header_list(dkim_signature *sig, const dkim_tag *h, bool ams, char *err,
+                             size_t err_size)
 {
     const char *p = h->value, *end = h->value + h->value_len;
     bool has_from = false;
@@ -111,6 +112,8 @@ static int parse_header_list(dkim_signature *sig, const dkim_tag *h, char *err, 
         sig->header_lens[sig->header_count++] = (size_t)(b - a);
         if (b - a == 4 && strncasecmp(a, "from", 4) == 0)
             has_from = true;
+        if (ams && b - a == 8 && strncasecmp(a, "arc-seal", 8) == 0)
+            return sig_error(err, err_size, "h= lists ARC-Seal, which an AMS must not sign");
         if (colon == NULL)
             break;
         p = colon + 1;
@@ -211,7 +214,7 @@ static int check_query_method(const dkim_tag *q, char *err, size_t err_size)
 }
 
 /* Fills what reports need first, so even a rejected field is named. */
-static int parse_names(dkim_signature *sig, const dkim_tag_list *tags, char *err,
+static int parse_names(dkim_signature *sig, const dkim_tag_list *tags, bool ams, char *err,
                        size_t err_size)
 {
     const dkim_tag *d = dkim_tags_find(tags, "d");
@@ -224,7 +227,7 @@ static int parse_names(dkim_signature *sig, const dkim_tag_list *tags, char *err
     if (a != NULL && parse_algorithm(sig, a) != 0)
         return sig_error(err, err_size, "unsupported algorithm a=");
     const dkim_tag *v = dkim_tags_find(tags, "v");
-    if (v == NULL || !value_is(v, "1"))
+    if (!ams && (v == NULL || !value_is(v, "1")))
         return sig_error(err, err_size, v ? "v= is not 1" : "no v= tag");
     if (a == NULL || d == NULL || s == NULL)
         return sig_error(err, err_size, "a required tag (a=, d= or s=) is missing");
@@ -239,8 +242,26 @@ static int parse_names(dkim_signature *sig, const dkim_tag_list *tags, char *err
     return 0;
 }
 
-int dkim_signature_parse(const char *field, size_t len, size_t value_offset,
-                         dkim_signature *sig, char *err, size_t err_size)
+int dkim_parse_instance(const char *s, size_t len, unsigned max, unsigned *out)
+{
+    if (len == 0 || len > 9 || s[0] == '0')
+        return -1;
+    unsigned v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* DKIM-Signature and ARC-Message-Signature differ only in v= and i=. */
+static int parse_signature(const char *field, size_t len, size_t value_offset, bool ams,
+                           unsigned max_instance, dkim_signature *sig, char *err,
+                           size_t err_size)
 {
     memset(sig, 0, sizeof *sig);
     sig->body_length = sig->timestamp = sig->expiration = -1;
@@ -252,7 +273,7 @@ int dkim_signature_parse(const char *field, size_t len, size_t value_offset,
         snprintf(err, err_size, "malformed tag list: %s", why);
         return -1;
     }
-    if (parse_names(sig, &tags, err, err_size) != 0)
+    if (parse_names(sig, &tags, ams, err, err_size) != 0)
         return -1;
     const dkim_tag *b = dkim_tags_find(&tags, "b");
     const dkim_tag *bh = dkim_tags_find(&tags, "bh");
@@ -265,11 +286,31 @@ int dkim_signature_parse(const char *field, size_t len, size_t value_offset,
         return -1;
     if (parse_canon(sig, dkim_tags_find(&tags, "c")) != 0)
         return sig_error(err, err_size, "unknown canonicalization c=");
-    if (parse_header_list(sig, h, err, err_size) != 0)
+    if (parse_header_list(sig, h, ams, err, err_size) != 0)
         return -1;
-    if (parse_identity(sig, dkim_tags_find(&tags, "i"), err, err_size) != 0)
+    if (ams) {
+        const dkim_tag *i = dkim_tags_find(&tags, "i");
+        if (i == NULL || dkim_parse_instance(i->value, i->value_len, max_instance,
+                                             &sig->instance) != 0)
+            return sig_error(err, err_size, "i= is missing or not an instance number in range");
+        snprintf(sig->identity, sizeof sig->identity, "@%s", sig->domain);
+    } else if (parse_identity(sig, dkim_tags_find(&tags, "i"), err, err_size) != 0) {
         return -1;
+    }
     if (check_query_method(dkim_tags_find(&tags, "q"), err, err_size) != 0)
         return -1;
     return parse_times(sig, &tags, err, err_size);
+}
+
+int dkim_signature_parse(const char *field, size_t len, size_t value_offset,
+                         dkim_signature *sig, char *err, size_t err_size)
+{
+    return parse_signature(field, len, value_offset, false, 0, sig, err, err_size);
+}
+
+int dkim_signature_parse_ams(const char *field, size_t len, size_t value_offset,
+                             unsigned max_instance, dkim_signature *sig, char *err,
+                             size_t err_size)
+{
+    return parse_signature(field, len, value_offset, true, max_instance, sig, err, err_size);
 }

@@ -11,21 +11,9 @@
 #include "authres/authres.h"
 #include "dkim_internal.h"
 
-enum {
-    DEFAULT_MAX_SIGNATURES = 8,
-    MAX_KEPT_RECORDS = 4,     /* TXT records kept per key answer */
-    MAX_RECORD_BYTES = 8192,  /* a key record longer than this is refused */
-};
+enum { DEFAULT_MAX_SIGNATURES = 8 };
 
-typedef struct key_query {
-    char name[256];
-    bool listed, answered;
-    da_dns_status status;
-    size_t record_count;
-    char *records[MAX_KEPT_RECORDS];
-    size_t record_lens[MAX_KEPT_RECORDS];
-    bool records_dropped; /* more, or longer, than we keep */
-} key_query;
+typedef dkim_key_query key_query;
 
 /* The large part of a signature's state, only for those evaluated, so a
  * message with thousands of signature fields costs little for the rest. */
@@ -83,7 +71,7 @@ static key_query *query_for(da_dkim_verify *v, const char *name)
         if (strcasecmp(v->queries[i].name, name) == 0)
             return &v->queries[i];
     key_query *q = &v->queries[v->query_count++]; /* sized for max_signatures */
-    snprintf(q->name, sizeof q->name, "%s", name);
+    dkim_key_query_init(q, name);
     return q;
 }
 
@@ -193,12 +181,6 @@ da_dkim_verify *da_dkim_verify_new(const da_dkim_verify_options *options, char *
     return v;
 }
 
-static void free_query(key_query *q)
-{
-    for (size_t i = 0; i < q->record_count; i++)
-        free(q->records[i]);
-}
-
 void da_dkim_verify_free(da_dkim_verify *v)
 {
     if (v == NULL)
@@ -209,7 +191,7 @@ void da_dkim_verify_free(da_dkim_verify *v)
         free(v->sigs[i]);
     }
     for (size_t i = 0; i < v->query_count; i++)
-        free_query(&v->queries[i]);
+        dkim_key_query_clear(&v->queries[i]);
     free(v->sigs);
     free(v->queries);
     free(v->questions);
@@ -287,98 +269,19 @@ void da_dkim_verify_finish(da_dkim_verify *v)
 void da_dkim_verify_answer(da_dkim_verify *v, const da_dns_question *question,
                            const da_dns_answer *answer)
 {
-    if (question->type != DA_DNS_TXT)
-        return;
-    char name[256];
-    snprintf(name, sizeof name, "%s", question->name);
-    size_t n = strlen(name);
-    if (n > 0 && name[n - 1] == '.')
-        name[n - 1] = '\0';
-    for (size_t i = 0; i < v->query_count; i++) {
-        key_query *q = &v->queries[i];
-        if (q->answered || strcasecmp(q->name, name) != 0)
-            continue;
-        q->answered = true;
-        q->status = answer->status;
-        for (size_t k = 0; k < answer->count; k++) {
-            const da_dns_rr *rr = &answer->records[k];
-            if (rr->type != DA_DNS_TXT || rr->text == NULL)
-                continue;
-            if (q->record_count == MAX_KEPT_RECORDS || rr->text_len > MAX_RECORD_BYTES) {
-                q->records_dropped = true;
-                continue;
-            }
-            char *copy = malloc(rr->text_len + 1);
-            if (copy == NULL) {
-                q->status = DA_DNS_SERVFAIL;
-                continue;
-            }
-            memcpy(copy, rr->text, rr->text_len);
-            copy[rr->text_len] = '\0';
-            q->records[q->record_count] = copy;
-            q->record_lens[q->record_count++] = rr->text_len;
+    for (size_t i = 0; i < v->query_count; i++)
+        if (dkim_key_query_matches(&v->queries[i], question)) {
+            dkim_key_query_answer(&v->queries[i], answer);
+            return;
         }
-        return;
-    }
-}
-
-/* Picks the first record that parses as a key (several are an error of
- * the publisher, section 3.6.2.2, which leaves the choice to us). */
-static int select_key(da_dkim_key_cache *cache, const key_query *q, dkim_key_record *rec,
-                      char *why, size_t why_size)
-{
-    if (q->status == DA_DNS_SERVFAIL || q->status == DA_DNS_TIMEOUT) {
-        snprintf(why, why_size, "key lookup for %.120s failed (%s)", q->name,
-                 da_dns_status_name(q->status));
-        return DA_DKIM_TEMPERROR;
-    }
-    if (q->status == DA_DNS_NXDOMAIN || q->record_count == 0) {
-        snprintf(why, why_size, q->records_dropped ? "the key record at %.120s is too long"
-                                                   : "no key record at %.120s",
-                 q->name);
-        return DA_DKIM_PERMERROR;
-    }
-    char first_error[160] = "";
-    for (size_t i = 0; i < q->record_count; i++) {
-        char err[160];
-        if (dkim_key_record_parse_cached(cache, q->records[i], q->record_lens[i], rec, err,
-                                         sizeof err) == 0)
-            return DA_DKIM_PASS;
-        if (i == 0)
-            snprintf(first_error, sizeof first_error, "%s", err);
-    }
-    snprintf(why, why_size, "%s", first_error);
-    return DA_DKIM_PERMERROR;
-}
-
-static bool domain_equals_identity_domain(const dkim_signature *s)
-{
-    const char *at = strrchr(s->identity, '@');
-    return at != NULL && strcasecmp(at + 1, s->domain) == 0;
 }
 
 /* Refuses keys the signature may not use (section 6.1.2; RFC 8301). */
 static int check_key_fits(const da_dkim_verify *v, const dkim_signature *s,
                           const dkim_key_record *rec, char *why, size_t why_size)
 {
-    bool wants_ed25519 = s->algorithm == DA_DKIM_ED25519_SHA256;
-    if (rec->revoked)
-        snprintf(why, why_size, "the key is revoked (empty p=)");
-    else if (rec->is_ed25519 != wants_ed25519)
-        snprintf(why, why_size, "the key type (k=) does not fit a=%s", s->algorithm_text);
-    else if (s->algorithm == DA_DKIM_RSA_SHA1 ? !rec->allows_sha1 : !rec->allows_sha256)
-        snprintf(why, why_size, "the key record's h= does not allow %s", s->algorithm_text);
-    else if (!rec->is_ed25519 && rec->bits < v->options.min_rsa_bits)
-        snprintf(why, why_size, "the RSA key has %u bits, under %u (RFC 8301)", rec->bits,
-                 v->options.min_rsa_bits);
-    else if (!rec->is_ed25519 && rec->bits > DKIM_MAX_RSA_BITS)
-        snprintf(why, why_size, "the RSA key has %u bits, over %u", rec->bits,
-                 (unsigned)DKIM_MAX_RSA_BITS);
-    else if (rec->strict_identity && !domain_equals_identity_domain(s))
-        snprintf(why, why_size, "the key has t=s but the i= domain is not d=");
-    else
-        return 0;
-    return -1;
+    return dkim_key_check_fits(rec, s->algorithm, s->algorithm_text, s->identity, s->domain,
+                               v->options.min_rsa_bits, why, why_size);
 }
 
 static void decide_with_key(const da_dkim_verify *v, verify_sig *vs, const dkim_key_record *rec)
@@ -425,9 +328,10 @@ static void decide(const da_dkim_verify *v, verify_sig *vs)
 {
     dkim_key_record rec;
     char why[400];
-    int r = select_key(v->options.key_cache, vs->query, &rec, why, sizeof why);
+    da_dkim_result r = dkim_key_query_select(v->options.key_cache, vs->query, &rec, why,
+                                             sizeof why);
     if (r != DA_DKIM_PASS) {
-        conclude(vs, (da_dkim_result)r, why);
+        conclude(vs, r, why);
         return;
     }
     decide_with_key(v, vs, &rec);

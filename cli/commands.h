@@ -26,6 +26,7 @@ int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_xmail_filter(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
+int cmd_arc(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 int cmd_senderid(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);

@@ -53,6 +53,7 @@ static const char usage_main[] =
     "  spf wizard  build an SPF record for a domain from answers, and check it\n"
     "  spf flatten a domain's SPF tree as ip4/ip6 records within the limits\n"
     "  dkim        DKIM keys, signing and verification (domauth dkim --help)\n"
+    "  arc         ARC chains: verify, seal (domauth arc --help)\n"
     "  srs         rewrite a sender for forwarding, or undo it (domauth srs --help)\n"
     "  senderid check  Sender ID (RFC 4406): the PRA or MAIL FROM against spf2.0\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
@@ -396,6 +397,7 @@ int main(int argc, char **argv)
         int cmd_dkim(int, char **);
         return cmd_dkim(argc - 1, argv + 1);
     }
+    if (strcmp(argv[1], "arc") == 0) return cmd_arc(argc - 1, argv + 1);
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "senderid") == 0) return cmd_senderid(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);

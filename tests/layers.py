@@ -18,6 +18,7 @@ ALLOWED = {
     "spf": {"util", "dns", "authres"},
     "record": {"util", "dns", "spf"},
     "dkim": {"util", "dns", "authres", "msg"},
+    "arc": {"util", "dns", "authres", "msg", "dkim"},
     "srs": {"util"},
     "proto": {"util", "msg"},
     "config": {"util"},

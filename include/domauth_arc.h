@@ -114,9 +114,9 @@ typedef struct da_arc_seal_options {
      * section 5.1.1): none when the message has no ARC sets, else pass or
      * fail. A failed chain is sealed with cv=fail over this set alone. */
     da_arc_cv cv;
-    /* Header fields the AMS signs, colon-separated; NULL: DKIM's default
-     * list (From, To, Subject, Date, Message-ID, ... and DKIM-Signature).
-     * ARC-Seal is never signed. */
+    /* Header fields the AMS signs, colon-separated; NULL: the DKIM signer's
+     * default list (From, To, Cc, Subject, Date, Message-ID, ...), From,
+     * To, Subject and Date over-signed. ARC-Seal is never signed. */
     const char *headers;
     int64_t timestamp;           /* t= of both signatures; 0: none */
     size_t max_header_bytes;     /* 0: 1 MiB */

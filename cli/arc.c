@@ -223,7 +223,7 @@ static int cmd_arc_verify(int argc, char **argv)
         switch (c) {
         case O_ZONE: zone_path = optarg; break;
         case O_SERVER: ropt.servers = optarg; break;
-        case O_REMOTE_IP:
+        case O_REMOTE_IP: {
             ip_addr ip;
             if (!ip_parse(optarg, strlen(optarg), &ip)) {
                 fprintf(stderr, "domauth: --remote-ip: '%s' is not an IP address\n", optarg);
@@ -231,6 +231,7 @@ static int cmd_arc_verify(int argc, char **argv)
             }
             remote_ip = optarg;
             break;
+        }
         case O_RECEIVER: receiver = optarg; break;
         case O_TIMEOUT:
         case O_MIN_BITS:

@@ -91,6 +91,37 @@ sys.stdout.buffer.write(b"".join(fields) + msg)
 EOF
 }
 
+# dkimpy's own ARC vectors (dkim/tests/test_arc.py with its fixed key
+# tests/data/test.private), read in place: the expected set of
+# test_signs_and_verifies and the h=-in-ARC-Seal set of test_fails_h_in_as,
+# each written before tests/data/test.message.
+write_vectors() {
+    "$python" - "$work" <<'EOF'
+import ast, os, sys, dkim.tests
+work = sys.argv[1]
+tests = os.path.dirname(dkim.tests.__file__)
+tree = ast.parse(open(os.path.join(tests, "test_arc.py")).read())
+message = open(os.path.join(tests, "data", "test.message"), "rb").read()
+found = {}
+for fn in ast.walk(tree):
+    if isinstance(fn, ast.FunctionDef):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and \
+                    getattr(node.targets[0], "id", "") in ("expected_sig", "sig_lines"):
+                found[fn.name] = b"".join(ast.literal_eval(node.value))
+for name, out in (("test_signs_and_verifies", "vector-pass.eml"),
+                  ("test_fails_h_in_as", "vector-h.eml")):
+    if name in found:
+        open(os.path.join(work, out), "wb").write(found[name] + message)
+key = open(os.path.join(tests, "data", "test.txt")).read().strip()
+open(os.path.join(work, "vector.zone"), "w").write('test._domainkey.example.com TXT "%s"\n' % key)
+open(os.path.join(work, "vector.bind"), "w").write('test._domainkey.example.com. IN TXT "%s"\n' % key)
+open(os.path.join(work, "vector.private"), "wb").write(
+    open(os.path.join(tests, "data", "test.private"), "rb").read())
+open(os.path.join(work, "vector.message"), "wb").write(message)
+EOF
+}
+
 write_message() {
     printf '%s\r\n' \
         'From: Alice Example <alice@example.com>' \
@@ -119,12 +150,14 @@ make_keys() {
     report $ok "domauth dkim keygen makes the sealers' keys (two RSA, one Ed25519)"
     sed -E 's/^([^\t]+)\.\tIN\tTXT\t/\1 TXT /' "$work"/rsa.bind "$work"/lst.bind "$work"/ed.bind \
         > "$work/keys.zone"
+    [ -s "$work/vector.zone" ] && cat "$work/vector.zone" >> "$work/keys.zone"
     {
         echo '$TTL 300'
         echo 'example.com. IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 60'
         echo 'example.com. IN NS ns.example.com.'
         echo 'ns.example.com. IN A 127.0.0.1'
         cat "$work"/rsa.bind "$work"/lst.bind "$work"/ed.bind
+        [ -s "$work/vector.bind" ] && cat "$work/vector.bind"
     } > "$work/example.com.zone"
 }
 
@@ -249,6 +282,27 @@ test_ed25519() {
         "dkimpy rsa then domauth ed25519: domauth validates"
 }
 
+test_vectors() {
+    if [ ! -s "$work/vector-pass.eml" ] || [ ! -s "$work/vector-h.eml" ]; then
+        report 0 "dkimpy's ARC vectors found in its test_arc.py"
+        return
+    fi
+    report "$(yes_if [ "$(domauth_cv "$work/vector-pass.eml")" = pass ])" \
+        "dkimpy's fixed-key vector (test_signs_and_verifies): domauth validates it"
+    report "$(yes_if [ "$(dkimpy_cv "$work/vector-pass.eml")" = pass ])" \
+        "dkimpy's fixed-key vector: dkimpy validates it here too"
+    report "$(yes_if [ "$(domauth_cv "$work/vector-h.eml")" = fail ])" \
+        "dkimpy's vector with h= in the ARC-Seal (test_fails_h_in_as): domauth fails it"
+    # domauth seals dkimpy's test message with dkimpy's test key, as dkimpy's
+    # test does (t=12345, its header list); dkimpy validates the result.
+    # shellcheck disable=SC2046
+    "$domauth_bin" arc seal $(domauth_dns) --key "$work/vector.private" --selector test \
+        --domain example.com --timestamp 12345 --headers message-id:date:from:to:subject \
+        --authres "lists.example.org; arc=none; spf=pass smtp.mfrom=jqd@d1.example" \
+        "$work/vector.message" > "$work/vector-domauth.eml" 2>/dev/null
+    both_say "$work/vector-domauth.eml" pass "domauth seals dkimpy's test message with its test key"
+}
+
 # 50 sets are the limit (RFC 8617 section 4.2.1).
 test_fifty() {
     local f=$work/message.eml k
@@ -332,6 +386,7 @@ main() {
     dns_why=${ARC_INTEROP_DNS_WHY:-"no private network namespace"}
     write_python_helpers
     write_message
+    have_dkimpy && write_vectors
     make_keys
     if [ "${ARC_INTEROP_INSIDE:-}" = 1 ]; then
         if command -v unbound >/dev/null; then start_dns; else dns_why="unbound not installed"; fi
@@ -348,6 +403,7 @@ main() {
         return
     fi
     test_chains
+    test_vectors
     test_ed25519
     test_fifty
     echo "1..$n"

@@ -32,13 +32,13 @@
 
 #include "commands.h"
 #include "config/config.h"
+#include "domauth.h"
 #include "msg/address.h"
 #include "msg/header_block.h"
 #include "service/batch.h"
 #include "service_run.h"
 #include "util/file.h"
 #include "util/strbuf.h"
-#include "domauth.h"
 #include "util/syslog_facility.h"
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
@@ -94,17 +94,10 @@ static bool log_stderr;
 static void ca_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ca_log(int priority, const char *fmt, ...)
 {
-    char text[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    cli_log_tee("domauth checkauth", log_stderr, priority, fmt, ap);
     va_end(ap);
-    syslog(priority, "%s", text);
-    if (log_stderr) {
-        fputs("domauth checkauth: ", stderr);
-        cli_put_safe(stderr, text, false);
-        fputc('\n', stderr);
-    }
 }
 
 /* ------------------------------------------------------- the message */
@@ -693,27 +686,11 @@ int cmd_checkauth(int argc, char **argv)
 
     char err[1024];
     domauth_config cfg;
-    if (config_init(&cfg) != 0)
-        return CLI_EXIT_SOFTWARE;
     bool given = config_path != NULL;
     if (config_path == NULL)
         config_path = DEFAULT_CONFIG;
-    size_t len = 0;
-    char *text = NULL;
-    if (given || access(config_path, F_OK) == 0) {
-        text = util_read_file(config_path, 16u << 20, &len, err, sizeof err);
-        if (text == NULL) {
-            fprintf(stderr, "domauth: %s\n", err);
-            config_free(&cfg);
-            return EXIT_CONFIG;
-        }
-    }
-    int rc = config_parse(&cfg, config_path, text ? text : "", len, err, sizeof err);
-    free(text);
-    if (rc != 0 || config_read_host_files(&cfg, err, sizeof err) != 0) {
+    if (cli_load_site_config(&cfg, config_path, given, err, sizeof err) != 0) {
         fprintf(stderr, "domauth: %s\n", err);
-        if (rc == 0)
-            config_free(&cfg);
         return EXIT_CONFIG;
     }
     /* The report is of every check, whatever the site enforces: nothing

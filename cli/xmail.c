@@ -105,17 +105,10 @@ static bool log_stderr;
 static void xmail_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void xmail_log(int priority, const char *fmt, ...)
 {
-    char text[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    cli_log_tee("domauth xmail-filter", log_stderr, priority, fmt, ap);
     va_end(ap);
-    syslog(priority, "%s", text);
-    if (log_stderr) {
-        fputs("domauth xmail-filter: ", stderr);
-        cli_put_safe(stderr, text, false);
-        fputc('\n', stderr);
-    }
 }
 
 /* --------------------------------------------------- the backstop alarm */
@@ -366,34 +359,6 @@ static int replace_file(const char *path, const char *bytes, size_t len, char *e
 
 /* ------------------------------------------------------ configuration */
 
-/* The configuration as domauthd reads it (a missing default file is the
- * built-in defaults). Returns 0 or -1 with why in err (cfg freed). */
-static int load_config(domauth_config *cfg, const char *path, bool given, char *err,
-                       size_t err_size)
-{
-    if (config_init(cfg) != 0) {
-        snprintf(err, err_size, "out of memory");
-        return -1;
-    }
-    size_t len = 0;
-    char *text = NULL;
-    if (given || access(path, F_OK) == 0) {
-        text = util_read_file(path, 16u << 20, &len, err, err_size);
-        if (text == NULL) {
-            config_free(cfg);
-            return -1;
-        }
-    }
-    int rc = config_parse(cfg, path, text ? text : "", len, err, err_size);
-    free(text);
-    if (rc != 0)
-        return -1; /* config_parse freed it */
-    if (config_read_host_files(cfg, err, err_size) != 0) {
-        config_free(cfg);
-        return -1;
-    }
-    return 0;
-}
 
 #ifndef XMAIL_LIGHT
 /* ------------------------------------------------- checked in-process */
@@ -712,7 +677,7 @@ int cmd_xmail_filter(int argc, char **argv)
     bool given = config_path != NULL;
     if (config_path == NULL)
         config_path = DEFAULT_CONFIG;
-    if (load_config(&cfg, config_path, given, err, sizeof err) != 0) {
+    if (cli_load_site_config(&cfg, config_path, given, err, sizeof err) != 0) {
         openlog("domauth", LOG_PID, LOG_MAIL);
         xmail_log(LOG_ERR, "%s: not checked: the configuration: %s", path, err);
         closelog();

@@ -1089,6 +1089,22 @@ static void add_dmarc_results(svc_msg *m)
     }
 }
 
+/* The DMARC word for the event's column: the worst entry (fail, then the
+ * errors, then none, then pass), as policy counts the worst. */
+static const char *worst_dmarc(const auth_results *rs)
+{
+    static const char *const order[] = {"pass", "none", "permerror", "temperror", "fail"};
+    int worst = -1;
+    for (size_t i = 0; i < rs->count; i++) {
+        if (strcmp(rs->items[i].method, "dmarc") != 0)
+            continue;
+        for (int k = 0; k < 5; k++)
+            if (strcmp(rs->items[i].result, order[k]) == 0 && k > worst)
+                worst = k;
+    }
+    return worst < 0 ? NULL : order[worst];
+}
+
 static void add_from_finding(svc_msg *m)
 {
     size_t addresses = 0;
@@ -1976,6 +1992,7 @@ static void write_event(svc_msg *m)
                      ? v->reply
                      : NULL,
         .reasons = v && v->reasons[0] ? v->reasons : NULL,
+        .dmarc = worst_dmarc(&m->results),
         .results = res,
         .result_count = nres,
         .rcpts = rc,

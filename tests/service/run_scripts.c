@@ -200,6 +200,7 @@ static void on_event(void *ctx, const event_record *e)
     kv(sb, "held", e->held_action);
     kv(sb, "reply", e->reply);
     kv(sb, "reasons", e->reasons);
+    kv(sb, "dmarc", e->dmarc);
     strbuf results;
     strbuf_init(&results);
     for (size_t i = 0; i < e->result_count; i++)

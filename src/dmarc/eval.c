@@ -518,6 +518,15 @@ static void decide_alignment(da_dmarc_eval *ev)
         return;
     }
     ev->result = DA_DMARC_FAIL;
+    /* A malformed record skipped on the way to the policy is worth
+     * saying: its owner may think it is the policy. */
+    const walk *from = &ev->walks[0];
+    if (from->invalid >= 0) {
+        char why[PROBLEM_MAX];
+        snprintf(why, sizeof why, "no aligned SPF or DKIM pass; skipped %.400s",
+                 ev->names[from->invalid].problem);
+        set_problem(ev, why);
+    }
     set_problem(ev, "no aligned SPF or DKIM pass");
 }
 
@@ -579,8 +588,6 @@ static void from_walk_done(da_dmarc_eval *ev)
     const walk *w = &ev->walks[0];
     if (w->record_count > 0) {
         ev->policy_name = w->records[0];
-        if (w->invalid >= 0 && w->invalid != ev->policy_name)
-            set_problem(ev, ev->names[w->invalid].problem);
         start_alignment_walks(ev);
         ev->phase = PH_WALK_IDS;
         return;

@@ -379,6 +379,10 @@ int main(void)
     TAP_OK(strcmp(result_of(&r), "fail") == 0 &&
                strcmp(da_dmarc_eval_policy_domain(r.ev), "brokensub.example") == 0,
            "a malformed record below a good one: the good one is used");
+    TAP_OK(da_dmarc_eval_problem(r.ev) &&
+               strstr(da_dmarc_eval_problem(r.ev),
+                      "no aligned SPF or DKIM pass; skipped _dmarc.sub.brokensub.example: position"),
+           "and the fail says which record was skipped (%s)", da_dmarc_eval_problem(r.ev));
     da_dmarc_eval_free(r.ev);
     q = from("rua.example");
     run_eval(&r, &q);

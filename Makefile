@@ -16,7 +16,7 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
         libc-ares-dev libuv1-dev libssl-dev libsqlite3-dev libpsl-dev libyaml-dev python3 python3-yaml python3-spf unbound \
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
-        libmail-srs-perl python3-srs postsrsd spf-tools-perl
+        libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -23,7 +23,7 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
 # socat serves on TCP), the DNS server and its control tool, and what sets up
 # the network namespace and CPU pinning.
 BENCH_DEPS := libspf2-dev python3-spf python3-dnspython unbound iproute2 util-linux \
-              postfix-policyd-spf-python socat
+              postfix-policyd-spf-python socat spfquery
 # The DKIM benchmark (bench/dkim) also builds against libopendkim; its other
 # peers (python3-dkim, python3-nacl) are in DEPS already.
 BENCH_DEPS += libopendkim-dev

@@ -341,6 +341,11 @@ def main():
     print()
     for line in ratio_lines(figs, cold) + policy_lines:
         print(line)
+    # The xmail scenario (bench/xmail): its own table and lines.
+    xmail = os.path.join(out, 'xmail.report')
+    if os.path.exists(xmail):
+        print()
+        print(open(xmail).read().rstrip())
     # The DKIM benchmark (bench/dkim): its own report, from WORK/dkim.
     dkim_work = os.path.join(work, 'dkim')
     if os.path.exists(os.path.join(dkim_work, 'out', 'results.txt')):

@@ -22,7 +22,7 @@ bench=$repo/bench
 : "${BENCH_BIG_REQUESTS:=20000}"
 : "${BENCH_TIMEOUT:=240}"             # seconds, per driver run
 : "${BENCH_KEEP:=0}"                  # 1: keep the work directory
-: "${BENCH_SCENARIOS:=warm cold inflight policy}" # which scenarios run
+: "${BENCH_SCENARIOS:=warm cold inflight policy xmail}" # which scenarios run
 : "${BENCH_BUILD:=$repo/build}"       # the meson build tree to measure
 export BENCH_SCENARIOS BENCH_BUILD
 export BENCH_SEED BENCH_DOMAINS BENCH_REQUESTS BENCH_PYSPF_REQUESTS BENCH_INFLIGHT \
@@ -39,6 +39,9 @@ die() { log "$*"; exit 1; }
 # The policy scenario (domauthd's policy listener against policyd-spf).
 # shellcheck source=bench/policy/policy.sh
 . "$bench/policy/policy.sh"
+# The xmail scenario (domauth xmail-filter, warm and cold, against spfquery).
+# shellcheck source=bench/xmail/xmail.sh
+. "$bench/xmail/xmail.sh"
 
 wants() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
 
@@ -55,6 +58,7 @@ preflight() {
     unshare -n -m true 2>/dev/null || die "unshare -n -m not permitted here"
     [ -f "$BENCH_BUILD/src/libdomauth-net.a" ] || die "build first (make build)"
     if wants policy; then policy_preflight; fi
+    if wants xmail; then xmail_preflight; fi
 }
 
 build_drivers() { # bin-dir
@@ -242,6 +246,7 @@ main_inside() {
     if wants cold; then scenario_cold; fi
     if wants inflight; then scenario_inflight; fi
     if wants policy; then scenario_policy; fi
+    if wants xmail; then scenario_xmail; fi
     kill -TERM "$proxy_pid"
     wait "$proxy_pid" || true
 }

@@ -25,6 +25,7 @@ int cmd_report(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_xmail_filter(int argc, char **argv);
+int cmd_checkauth(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 int cmd_senderid(int argc, char **argv);

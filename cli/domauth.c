@@ -57,6 +57,7 @@ static const char usage_main[] =
     "  senderid check  Sender ID (RFC 4406): the PRA or MAIL FROM against spf2.0\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
+    "  checkauth   the check-auth responder: mails the sender what passed (--help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
@@ -135,28 +136,6 @@ int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
         return CLI_EXIT_SOFTWARE;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------- output */
-
-void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
-        bool line_break =
-            lines && (c == '\n' || c == '\t' || (c == '\r' && i + 1 < len && p[i + 1] == '\n'));
-        if ((c >= 0x20 && c < 0x7f) || line_break)
-            putc(c, out);
-        else
-            fprintf(out, "\\x%02x", c);
-    }
-}
-
-void cli_put_safe(FILE *out, const char *s, bool lines)
-{
-    if (s != NULL)
-        cli_put_safe_n(out, s, strlen(s), lines);
 }
 
 static const char *trace_kind_name(da_spf_trace_kind kind)
@@ -426,6 +405,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "xmail-filter") == 0) return cmd_xmail_filter(argc - 1, argv + 1);
+    if (strcmp(argv[1], "checkauth") == 0) return cmd_checkauth(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "spf") == 0) {

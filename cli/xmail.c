@@ -1,8 +1,10 @@
 /* xmail.c: "domauth xmail-filter", domauth as an SMTP-time filter of the
  * XMail mail server (filters.post-rcpt.tab, filters.pre-data.tab,
  * filters.post-data.tab). XMail runs it once per check with the spool file
- * it wrote; the message service (src/service) is run in-process, blocking,
- * as domauth verify runs it, with the site's domauth.conf. The answer is the
+ * it wrote. The check goes to domauthd over its control socket when it
+ * runs (its DNS cache, records and event store are warm and shared), else
+ * the message service (src/service) runs here, blocking, with the site's
+ * domauth.conf; both run the same svc_xmail check. The answer is the
  * exit status (3 refuses) and, when refusing, the reply as the first line of
  * FILE.rej; at post-data the header edits are written back into the file.
  *
@@ -18,26 +20,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "commands.h"
 #include "config/config.h"
-#include "domauth.h"
-#include "domauth_net.h"
 #include "msg/address.h"
 #include "msg/mailtext.h"
+#include "policy/decision.h"
 #include "proto/xmail_spool.h"
-#include "service/service.h"
-#include "store/eventlog.h"
+#include "proto/xmail_wire.h"
 #include "util/file.h"
 #include "util/strbuf.h"
+#include "util/syslog_facility.h"
+#ifndef XMAIL_LIGHT
+#include <uv.h>
+
+#include "domauth.h"
+#include "domauth_net.h"
+#include "service/service.h"
+#include "service/xmail_check.h"
+#include "service_run.h"
+#endif
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
 
 enum {
+    XMAIL_ADDRESS_MAX = 256,     /* RFC 5321's path */
     XMAIL_EXIT_REJECT = 3,       /* XMail: refuse, with FILE.rej's first line as reply */
     DEADLINE_DEFAULT_MS = 60000, /* below XMail's 90 s filter timeout */
     DEADLINE_MIN_MS = 200,
@@ -48,6 +62,7 @@ enum {
 
 static const char usage_xmail[] =
     "usage: domauth xmail-filter --stage STAGE [options] FILE\n"
+    "       domauth-xmail-filter --stage STAGE [options] FILE\n"
     "\n"
     "Checks a message for the XMail mail server, as an SMTP filter: XMail runs\n"
     "it from MailRoot/filters.STAGE.tab with the spool file it wrote (@@FILE).\n"
@@ -65,12 +80,18 @@ static const char usage_xmail[] =
     "  --zone FILE           answer from a zone file instead, offline\n"
     "  --deadline-ms N       the whole check's time (default 60000, under\n"
     "                        XMail's 90 s); then the temperror action applies\n"
+    "  --in-process          check here even when domauthd runs (by default the\n"
+    "                        check goes to domauthd's control socket, whose\n"
+    "                        DNS cache is warm, and is made here only when\n"
+    "                        domauthd cannot be reached; --zone and\n"
+    "                        --dns-server imply this)\n"
     "  --stderr              log to standard error too (always when it is a\n"
     "                        terminal)\n"
     "  -h, --help            this text\n"
     "\n"
-    "A tab line (fields quoted and TAB-separated), e.g. in filters.post-data.tab:\n"
-    "  \"/usr/bin/domauth\"\t\"xmail-filter\"\t\"--stage\"\t\"post-data\"\t\"--auth\"\t\"@@USERAUTH\"\t\"@@FILE\"\n"
+    "A tab line (fields quoted and TAB-separated), e.g. in filters.post-data.tab\n"
+    "(domauth-xmail-filter links the C library only and starts faster):\n"
+    "  \"/usr/bin/domauth-xmail-filter\"\t\"--stage\"\t\"post-data\"\t\"--auth\"\t\"@@USERAUTH\"\t\"@@FILE\"\n"
     "\n"
     "Exit status: 3 refused (reject or defer: the reply is the first line of\n"
     "FILE.rej); 0 accepted, also for a file that does not parse (logged, left\n"
@@ -123,19 +144,19 @@ static void on_alarm(int sig)
 
 /* ---------------------------------------------------------- the check */
 
-typedef struct filter_run {
-    const char *path;
-    xmail_stage stage;
-    bool replied, timed_out;
+/* The verdict, from domauthd or in-process, as the filter carries it out. */
+typedef struct filter_outcome {
+    bool decided;
     policy_action action;
     char reply[DECISION_REPLY_MAX];
+    char redirect_to[XMAIL_ADDRESS_MAX + 1];
     xmail_edit *edits; /* post-data: what the verdict asks, values folded */
     size_t edit_count;
     bool edits_failed;
     char summary[300]; /* the verdict in words, for the log line */
-} filter_run;
+} filter_outcome;
 
-static void free_edits(filter_run *u)
+static void free_edits(filter_outcome *u)
 {
     for (size_t i = 0; i < u->edit_count; i++) {
         free((char *)u->edits[i].name);
@@ -147,89 +168,72 @@ static void free_edits(filter_run *u)
 }
 
 /* A value as it follows "Name:" in the file: a space, then folded. */
-static char *field_value(const header_edit *e, const char *path)
+static char *field_value(const char *name, const char *value, const char *path)
 {
     strbuf v;
     strbuf_init(&v);
     strbuf_putc(&v, ' ');
     bool cut = false;
-    if (mailtext_header_fold_or_cut(&v, strlen(e->name), e->value, strlen(e->value), &cut) != 0) {
+    if (mailtext_header_fold_or_cut(&v, strlen(name), value, strlen(value), &cut) != 0) {
         strbuf_free(&v);
         return NULL;
     }
     if (cut)
         xmail_log(LOG_WARNING, "%s: a word of the %s field was too long for a header line and "
-                  "was cut", path, e->name);
+                  "was cut", path, name);
     return strbuf_take(&v);
 }
 
-static void keep_edits(filter_run *u, const svc_reply *r)
+/* Adds one edit (the value as the service made it, NULL to delete). */
+static void add_edit(filter_outcome *u, xmail_edit_op op, unsigned index, const char *name,
+                     const char *value, const char *path)
 {
-    free_edits(u);
-    if (r->edit_count == 0)
-        return;
-    u->edits = calloc(r->edit_count, sizeof *u->edits);
-    if (u->edits == NULL) {
+    xmail_edit *bigger = realloc(u->edits, (u->edit_count + 1) * sizeof *bigger);
+    if (bigger == NULL) {
         u->edits_failed = true;
         return;
     }
-    for (size_t i = 0; i < r->edit_count; i++) {
-        const header_edit *e = &r->edits[i];
-        xmail_edit *x = &u->edits[u->edit_count++];
-        x->op = e->op == HEADER_INSERT_TOP ? XMAIL_EDIT_INSERT_TOP
-                : e->op == HEADER_APPEND   ? XMAIL_EDIT_APPEND
-                : e->op == HEADER_CHANGE   ? XMAIL_EDIT_CHANGE
-                                           : XMAIL_EDIT_DELETE;
-        x->index = e->index;
-        x->name = strdup(e->name);
-        x->value = e->op == HEADER_DELETE ? NULL : field_value(e, u->path);
-        if (x->name == NULL || (e->op != HEADER_DELETE && x->value == NULL))
-            u->edits_failed = true;
-    }
+    u->edits = bigger;
+    xmail_edit *x = &u->edits[u->edit_count++];
+    x->op = op;
+    x->index = index;
+    x->name = strdup(name);
+    x->value = op == XMAIL_EDIT_DELETE || value == NULL ? NULL : field_value(name, value, path);
+    if (x->name == NULL || (op != XMAIL_EDIT_DELETE && x->value == NULL))
+        u->edits_failed = true;
 }
 
-static void on_reply(void *arg, const svc_reply *r)
+#ifndef XMAIL_LIGHT
+static xmail_edit_op edit_op(header_op op)
+{
+    return op == HEADER_INSERT_TOP ? XMAIL_EDIT_INSERT_TOP
+           : op == HEADER_APPEND   ? XMAIL_EDIT_APPEND
+           : op == HEADER_CHANGE   ? XMAIL_EDIT_CHANGE
+                                   : XMAIL_EDIT_DELETE;
+}
+
+/* The in-process check's context. */
+typedef struct filter_run {
+    const char *path;
+    filter_outcome *outcome;
+} filter_run;
+
+static void on_done(void *arg, const svc_batch_outcome *o)
 {
     filter_run *u = arg;
-    u->replied = true;
-    u->action = r->action;
-    snprintf(u->reply, sizeof u->reply, "%s", r->reply ? r->reply : "");
-    if (r->verdict != NULL)
-        snprintf(u->summary, sizeof u->summary, "%s%s, score %.1f",
-                 verdict_action_name(r->verdict),
-                 r->verdict->monitor && r->verdict->enforced != ACTION_ACCEPT
-                     ? " (monitor mode: enforcing would refuse)"
-                     : "",
-                 r->verdict->score);
-    if (u->stage == XMAIL_STAGE_POST_DATA)
-        keep_edits(u, r);
+    filter_outcome *out = u->outcome;
+    out->decided = true;
+    out->action = o->action;
+    snprintf(out->reply, sizeof out->reply, "%s", o->reply ? o->reply : "");
+    snprintf(out->redirect_to, sizeof out->redirect_to, "%s",
+             o->redirect_to ? o->redirect_to : "");
+    snprintf(out->summary, sizeof out->summary, "%s", o->summary ? o->summary : "accept");
+    for (size_t i = 0; i < o->edit_count; i++)
+        add_edit(out, edit_op(o->edits[i].op), o->edits[i].index, o->edits[i].name,
+                 o->edits[i].value, u->path);
 }
 
-typedef struct loop_ctx {
-    uv_loop_t *loop;
-    da_resolver *zone_resolver; /* the zone backend: answers when run */
-    uv_timer_t deadline;
-    filter_run *run;
-} loop_ctx;
-
-static void on_deadline(uv_timer_t *t)
-{
-    loop_ctx *l = t->data;
-    l->run->timed_out = true;
-}
-
-/* Runs the loop until a reply has come or the deadline passed. */
-static void wait_reply(loop_ctx *l)
-{
-    filter_run *u = l->run;
-    while (!u->replied && !u->timed_out) {
-        if (l->zone_resolver != NULL)
-            da_resolver_run(l->zone_resolver);
-        if (uv_run(l->loop, l->zone_resolver ? UV_RUN_NOWAIT : UV_RUN_ONCE) == 0 &&
-            l->zone_resolver == NULL && !u->replied)
-            break; /* nothing left to wait for: the resolver stopped */
-    }
-}
+#endif
 
 /* ------------------------------------------------- the deadline outcome */
 
@@ -391,32 +395,261 @@ static int load_config(domauth_config *cfg, const char *path, bool given, char *
     return 0;
 }
 
-static void close_handle(uv_handle_t *h, void *arg)
+#ifndef XMAIL_LIGHT
+/* ------------------------------------------------- checked in-process */
+
+typedef struct in_process_check {
+    xmail_stage stage;
+    const xmail_spool *spool;
+    const char *data, *rcpt, *auth;
+    filter_run run;
+} in_process_check;
+
+static void *start_check(const svc_env *env, const svc_config *sc, void *arg)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    in_process_check *p = arg;
+    return svc_xmail_start(env, sc, p->stage, p->spool, p->data, p->rcpt, p->auth, on_done,
+                           &p->run);
 }
 
-/* Feeds the message of a post-data file to the service. */
-static void feed_message(svc_msg *m, const char *data, const xmail_spool *s)
+static void stop_check(void *check)
 {
-    for (size_t i = 0; i < s->field_count; i++) {
-        const xmail_field *f = &s->fields[i];
-        char name[1024];
-        size_t n = f->name_len < sizeof name - 1 ? f->name_len : sizeof name - 1;
-        memcpy(name, data + f->start, n);
-        name[n] = '\0';
-        svc_msg_header(m, name, data + f->value, f->value_len);
-    }
-    svc_msg_end_headers(m);
-    if (s->size > s->body)
-        svc_msg_body(m, data + s->body, s->size - s->body);
+    svc_xmail_free(check);
 }
+
+/* The check in this process, with the site's configuration: its own DNS
+ * cache (cold), the event store and the quarantine folder domauthd uses.
+ * Returns when the outcome came or the deadline passed. */
+static void check_in_process(domauth_config *cfg, const char *path, xmail_stage stage,
+                             const xmail_spool *spool, const char *data, const char *rcpt,
+                             const char *auth, const char *servers, const char *zone_path,
+                             unsigned long deadline_ms, filter_outcome *out, bool *timed_out)
+{
+    in_process_check p = {.stage = stage, .spool = spool, .data = data, .rcpt = rcpt, .auth = auth,
+                    .run = {.path = path, .outcome = out}};
+    cli_service_run r = {.cfg = cfg,
+                         .servers = servers,
+                         .zone_path = zone_path,
+                         .deadline_ms = deadline_ms,
+                         .open_quarantine = stage == XMAIL_STAGE_POST_DATA,
+                         .stderr_events = log_stderr,
+                         .what = path,
+                         .log = xmail_log,
+                         .start = start_check,
+                         .stop = stop_check,
+                         .arg = &p,
+                         .done = &out->decided};
+    *timed_out = cli_service_run_once(&r) == 1;
+}
+#else
+
+/* domauth-xmail-filter links none of the engines (so it starts in a
+ * fraction of domauth's time): the check in-process is domauth's, run in
+ * this process's place with what is left of the deadline. domauth is
+ * looked for beside this program. */
+static void exec_in_process(int argc, char **argv, const char *path, int64_t remaining_ms)
+{
+    char self[4096], binary[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        xmail_log(LOG_ERR, "%s: not checked, accepted: cannot find domauth (/proc/self/exe: %s)",
+                  path, strerror(errno));
+        return;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    snprintf(binary, sizeof binary, "%s/domauth", slash ? self : ".");
+    char deadline[32];
+    snprintf(deadline, sizeof deadline, "%lld",
+             (long long)(remaining_ms > DEADLINE_MIN_MS ? remaining_ms : DEADLINE_MIN_MS));
+    /* domauth xmail-filter OPTIONS... --in-process --deadline-ms N FILE
+     * (getopt has moved FILE, the one operand, to the end). */
+    char **args = calloc((size_t)argc + 6, sizeof *args);
+    if (args == NULL)
+        return;
+    size_t k = 0;
+    args[k++] = binary;
+    args[k++] = "xmail-filter";
+    for (int i = 1; i < argc - 1; i++)
+        args[k++] = argv[i];
+    args[k++] = "--in-process";
+    args[k++] = "--deadline-ms";
+    args[k++] = deadline;
+    args[k++] = argv[argc - 1];
+    args[k] = NULL;
+    alarm(0); /* an alarm survives exec: domauth sets its own */
+    execv(binary, args);
+    xmail_log(LOG_ERR, "%s: not checked, accepted: cannot run %s: %s", path, binary,
+              strerror(errno));
+    free(args);
+}
+#endif
+
+/* ---------------------------------------------------- checked by domauthd */
+
+typedef enum ask_status {
+    ASK_ANSWERED,     /* *out holds domauthd's verdict */
+    ASK_NOT_THERE,    /* nobody to ask (or it declined): check in-process */
+    ASK_NO_ANSWER,    /* asked, and no answer in time: the deadline's outcome */
+} ask_status;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be ready for events until the deadline. */
+static bool wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, (int)left);
+        if (rc > 0)
+            return true;
+        if (rc < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* 0 sent, -1 the deadline passed, -2 the peer is gone. */
+static int send_all(int fd, const char *data, size_t len, int64_t deadline)
+{
+    while (len > 0) {
+        ssize_t w = send(fd, data, len, MSG_NOSIGNAL);
+        if (w > 0) {
+            data += w;
+            len -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline))
+                return -1;
+        } else {
+            return -2;
+        }
+    }
+    return 0;
+}
+
+static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const char *rcpt,
+                             const char *auth, const char *data, size_t len, int64_t deadline,
+                             const char *path, filter_outcome *out, char *why, size_t why_size)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(socket_path) >= sizeof sa.sun_path) {
+        snprintf(why, why_size, "the control socket's path is too long");
+        return ASK_NOT_THERE;
+    }
+    strcpy(sa.sun_path, socket_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(why, why_size, "socket: %s", strerror(errno));
+        return ASK_NOT_THERE;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        snprintf(why, why_size, "%s: %s", socket_path, strerror(errno));
+        close(fd);
+        return ASK_NOT_THERE;
+    }
+    strbuf req;
+    strbuf_init(&req);
+    if (xmail_wire_put_request(&req, stage, len, rcpt, auth) != 0 || req.failed) {
+        strbuf_free(&req);
+        close(fd);
+        snprintf(why, why_size, "the recipient or user is too long to send");
+        return ASK_NOT_THERE;
+    }
+    int rc = send_all(fd, req.data, req.len, deadline);
+    if (rc == 0)
+        rc = send_all(fd, data, len, deadline);
+    strbuf_free(&req);
+    bool sent = rc == 0;
+    strbuf answer;
+    strbuf_init(&answer);
+    /* A daemon that closes before answering (refused at its session limit,
+     * stopping, gone) wrote no verdict: the check is ours to make. */
+    ask_status status = rc == -2 ? ASK_NOT_THERE : ASK_NO_ANSWER;
+    snprintf(why, why_size, "%s", rc == 0    ? "no answer in time"
+                                  : rc == -1 ? "could not send the file in time"
+                                             : "domauthd closed the connection");
+    xmail_wire_answer a;
+    while (sent) {
+        char buf[16384];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLIN, deadline))
+                break;
+            continue;
+        }
+        if (n <= 0) {
+            snprintf(why, why_size, "domauthd closed the connection without an answer");
+            status = ASK_NOT_THERE;
+            break;
+        }
+        strbuf_append(&answer, buf, (size_t)n);
+        if (answer.failed) {
+            snprintf(why, why_size, "out of memory");
+            break;
+        }
+        char err[200];
+        int got = xmail_wire_parse_answer(answer.data, answer.len, &a, err, sizeof err);
+        if (got == 1)
+            continue;
+        if (got < 0) {
+            snprintf(why, why_size, "domauthd's answer: %s", err);
+            break;
+        }
+        if (a.error != NULL) {
+            /* It declined before checking (no event written): the check
+             * is ours to make. */
+            snprintf(why, why_size, "domauthd declined: %s", a.error);
+            status = ASK_NOT_THERE;
+        } else {
+            int action = -1;
+            for (int k = ACTION_ACCEPT; k <= ACTION_REDIRECT; k++)
+                if (strcmp(a.action, policy_action_name((policy_action)k)) == 0)
+                    action = k;
+            if (action < 0) {
+                snprintf(why, why_size, "domauthd's answer: unknown action %s", a.action);
+            } else {
+                status = ASK_ANSWERED;
+                out->decided = true;
+                out->action = (policy_action)action;
+                snprintf(out->reply, sizeof out->reply, "%s", a.reply ? a.reply : "");
+                snprintf(out->redirect_to, sizeof out->redirect_to, "%s",
+                         a.redirect ? a.redirect : "");
+                snprintf(out->summary, sizeof out->summary, "%s",
+                         a.summary ? a.summary : a.action);
+                for (size_t i = 0; i < a.edit_count; i++)
+                    add_edit(out, a.edits[i].op, a.edits[i].index, a.edits[i].name,
+                             a.edits[i].value, path);
+            }
+        }
+        xmail_wire_answer_free(&a);
+        break;
+    }
+    strbuf_free(&answer);
+    close(fd);
+    return status;
+}
+
+/* ----------------------------------------------------------- the filter */
 
 int cmd_xmail_filter(int argc, char **argv)
 {
-    enum { O_STAGE = 1000, O_RCPT, O_AUTH, O_CONFIG, O_SERVER, O_ZONE, O_DEADLINE, O_STDERR };
+    enum {
+        O_STAGE = 1000, O_RCPT, O_AUTH, O_CONFIG, O_SERVER, O_ZONE, O_DEADLINE, O_STDERR,
+        O_IN_PROCESS
+    };
     static const struct option options[] = {
         {"stage", required_argument, NULL, O_STAGE},
         {"rcpt", required_argument, NULL, O_RCPT},
@@ -426,12 +659,14 @@ int cmd_xmail_filter(int argc, char **argv)
         {"zone", required_argument, NULL, O_ZONE},
         {"deadline-ms", required_argument, NULL, O_DEADLINE},
         {"stderr", no_argument, NULL, O_STDERR},
+        {"in-process", no_argument, NULL, O_IN_PROCESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *stage_name = NULL, *rcpt = NULL, *auth = NULL, *config_path = NULL;
     const char *servers = NULL, *zone_path = NULL;
     unsigned long deadline_ms = DEADLINE_DEFAULT_MS;
+    bool in_process = false;
     log_stderr = isatty(STDERR_FILENO);
     optind = 1;
     int c;
@@ -455,6 +690,7 @@ int cmd_xmail_filter(int argc, char **argv)
             break;
         }
         case O_STDERR: log_stderr = true; break;
+        case O_IN_PROCESS: in_process = true; break;
         case 'h': fputs(usage_xmail, stdout); return 0;
         default: fputs(usage_xmail, stderr); return CLI_EXIT_USAGE;
         }
@@ -482,7 +718,7 @@ int cmd_xmail_filter(int argc, char **argv)
         closelog();
         return 78; /* EX_CONFIG: XMail accepts */
     }
-    int facility = eventlog_facility(cfg.syslog_facility);
+    int facility = util_syslog_facility(cfg.syslog_facility);
     openlog("domauth", LOG_PID, facility < 0 ? LOG_MAIL : facility);
 
     /* The file: a problem with it is logged and the message accepted. */
@@ -513,6 +749,7 @@ int cmd_xmail_filter(int argc, char **argv)
     /* The deadline: each engine's own deadline is cut so that HELO and MAIL
      * FROM checked one after the other still end within it, with the
      * normal temperror result; the timer and the alarm are the rest. */
+    int64_t deadline = now_ms() + (int64_t)deadline_ms;
     unsigned engine_ms = (unsigned)((deadline_ms - 100) / 2);
     if (cfg.spf_deadline_ms == 0 || cfg.spf_deadline_ms > engine_ms)
         cfg.spf_deadline_ms = engine_ms;
@@ -529,167 +766,91 @@ int cmd_xmail_filter(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     alarm((unsigned)((deadline_ms + 999) / 1000) + BACKSTOP_GRACE_S);
 
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    da_zone *zone = NULL;
-    da_resolver *upstream = NULL;
-    if (servers == NULL && cfg.dns_servers && *cfg.dns_servers)
-        servers = cfg.dns_servers;
-    da_resolver_options ro = {.servers = servers, .use_edns0 = true,
-                              .timeout_ms = cfg.dns_timeout_ms, .tries = cfg.dns_tries};
-    if (cli_open_resolver(zone_path, &ro, &loop, &zone, &upstream) != 0) {
-        xmail_log(LOG_ERR, "%s: not checked, accepted: no DNS resolver", path);
-        uv_loop_close(&loop);
-        xmail_spool_free(&spool);
-        free(data);
-        config_free(&cfg);
-        closelog();
-        return 0;
+    /* domauthd, when it runs, checks with its warm cache and writes the
+     * event; else (or with --zone, or --in-process) this process does. */
+    filter_outcome u = {.action = ACTION_ACCEPT};
+    bool timed_out = false;
+    const char *via = "in-process";
+    const char *control = cfg.control_listen;
+    bool try_daemon = !in_process && zone_path == NULL && servers == NULL && control != NULL &&
+                      strncmp(control, "unix:", 5) == 0 && len <= XMAIL_WIRE_FILE_MAX;
+    if (try_daemon) {
+        char why[600];
+        ask_status st = ask_daemon(control + 5, (xmail_stage)stage, rcpt, auth, data, len,
+                                   deadline, path, &u, why, sizeof why);
+        if (st == ASK_ANSWERED) {
+            via = "domauthd";
+        } else if (st == ASK_NO_ANSWER) {
+            via = "domauthd";
+            timed_out = true;
+            xmail_log(LOG_WARNING, "%s: domauthd (%s): %s", path, control + 5, why);
+        } else {
+            xmail_log(LOG_INFO, "%s: domauthd not reachable (%s): checked in-process", path,
+                      why);
+        }
     }
-    da_dns_cache_options co = {.max_entries = 1000};
-    da_dns_cache *cache = da_dns_cache_new(&co);
-    da_resolver *resolver = cache ? da_resolver_new_cached(cache, upstream) : NULL;
-
-    /* The event store domauthd writes, so that domauth log sees XMail's
-     * traffic; one that cannot be opened is a warning, never a refusal. */
-    eventlog_options eo = {.syslog = cfg.syslog,
-                           .syslog_facility = cfg.syslog_facility,
-                           .json_path = cfg.event_log,
-                           .database_path = cfg.database,
-                           .busy_timeout_ms = 1000,
-                           .stderr_lines = log_stderr};
-    eventlog *events = NULL;
-    err[0] = '\0';
-    if (eo.syslog || eo.stderr_lines || (eo.json_path && *eo.json_path) ||
-        (eo.database_path && *eo.database_path))
-        events = eventlog_open(&loop, &eo, err, sizeof err);
-    if (err[0])
-        xmail_log(LOG_WARNING, "%s: event log: %s (the check goes on)", path, err);
-
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    svc_env env = {.loop = &loop, .resolver = resolver, .events = events, .log = xmail_log};
-    svc_config sc = {.config = &cfg, .host_name = host};
-    /* Before DATA XMail shows no message, as policy delegation; at
-     * post-data the whole message is in the file and every field can be
-     * added, changed or removed. The filter holds no keys: no signing. */
-    svc_caps caps = {.listener = "xmail", .no_signing = true};
-    if (stage == XMAIL_STAGE_POST_DATA)
-        caps.sees_message = caps.sees_body = caps.can_insert = caps.can_change = true;
-    svc_session session = {.client_ip = spool.client_ip,
-                           .helo = spool.helo,
-                           .auth_user = auth && strcmp(auth, "-") != 0 ? auth : NULL,
-                           .mta_name = spool.smtp_domain};
-    filter_run u = {.path = path, .stage = (xmail_stage)stage};
-    loop_ctx l = {.loop = &loop, .zone_resolver = zone ? upstream : NULL, .run = &u};
-    uv_timer_init(&loop, &l.deadline);
-    l.deadline.data = &l;
-    uv_timer_start(&l.deadline, on_deadline, deadline_ms, 0);
-    svc_msg *m = resolver ? svc_msg_new(&env, &sc, &caps, &session) : NULL;
-    if (m == NULL) {
-        xmail_log(LOG_ERR, "%s: not checked, accepted: out of memory", path);
-        goto out;
-    }
-    svc_msg_queue_id(m, spool.message_id);
-    svc_msg_mail_from(m, spool.mail_from, strlen(spool.mail_from));
-
-    policy_action action = ACTION_ACCEPT;
-    char reply[DECISION_REPLY_MAX] = "";
-    if (stage == XMAIL_STAGE_POST_RCPT) {
-        svc_msg_check_rcpt(m, rcpt, strlen(rcpt), true, on_reply, &u);
-        wait_reply(&l);
-        action = u.action;
-        snprintf(reply, sizeof reply, "%s", u.reply);
-    } else if (stage == XMAIL_STAGE_PRE_DATA) {
-        /* One answer for the message: refused only when every recipient
-         * is (the strongest refusal's reply), as the event counts it. */
-        bool any_accepted = false;
-        for (size_t i = 0; i < spool.rcpt_count && !u.timed_out; i++) {
-            u.replied = false;
-            const char *a = spool.rcpts[i].address;
-            svc_msg_check_rcpt(m, a, strlen(a), true, on_reply, &u);
-            wait_reply(&l);
-            if (!u.replied)
-                break;
-            if (u.action == ACTION_ACCEPT) {
-                any_accepted = true;
-            } else if (action == ACTION_ACCEPT || (u.action == ACTION_REJECT &&
-                                                   action == ACTION_DEFER)) {
-                action = u.action;
-                snprintf(reply, sizeof reply, "%s", u.reply);
-            }
-        }
-        if (any_accepted)
-            action = ACTION_ACCEPT;
-    } else {
-        svc_msg_check_mail(m, on_reply, &u);
-        wait_reply(&l);
-        for (size_t i = 0; i < spool.rcpt_count && !u.timed_out; i++) {
-            u.replied = false;
-            const char *a = spool.rcpts[i].address;
-            svc_msg_check_rcpt(m, a, strlen(a), false, on_reply, &u);
-            wait_reply(&l);
-        }
-        if (!u.timed_out) {
-            feed_message(m, data, &spool);
-            u.replied = false;
-            svc_msg_check_end(m, on_reply, &u);
-            wait_reply(&l);
-        }
-        action = u.action;
-        snprintf(reply, sizeof reply, "%s", u.reply);
+    if (!u.decided && !timed_out) {
+#ifndef XMAIL_LIGHT
+        check_in_process(&cfg, path, (xmail_stage)stage, &spool, data, rcpt, auth, servers,
+                         zone_path, (unsigned long)(deadline - now_ms() > DEADLINE_MIN_MS
+                                                        ? deadline - now_ms()
+                                                        : DEADLINE_MIN_MS),
+                         &u, &timed_out);
+#else
+        exec_in_process(argc, argv, path, deadline - now_ms());
+        /* Only when domauth could not be run: accepted, as documented. */
+#endif
     }
 
-    if (u.timed_out || !u.replied) {
+    policy_action action = u.action;
+    char reply[DECISION_REPLY_MAX];
+    snprintf(reply, sizeof reply, "%s", u.reply);
+    if (timed_out || !u.decided) {
         /* No verdict in time: the temperror action, and no edits. */
         free_edits(&u);
         action = late_refuses ? ACTION_DEFER : ACTION_ACCEPT;
         snprintf(reply, sizeof reply, "%s", late_refuses ? late_reply : "");
         xmail_log(LOG_WARNING, "%s: %s within %lu ms: the temperror action, %s", path,
-                  u.timed_out ? "no verdict" : "no verdict (the DNS resolver stopped)",
+                  timed_out ? "no verdict" : "no verdict (the DNS resolver stopped)",
                   deadline_ms, late_refuses ? reply : "accept");
     } else {
-        xmail_log(LOG_INFO, "%s: %s %s from %s for %s: %s%s%s", path, stage_name,
+        xmail_log(LOG_INFO, "%s: %s %s from %s for %s (%s): %s%s%s", path, stage_name,
                   spool.message_id, spool.client_ip,
-                  stage == XMAIL_STAGE_POST_RCPT ? rcpt : spool.rcpts[0].address,
+                  stage == XMAIL_STAGE_POST_RCPT ? rcpt : spool.rcpts[0].address, via,
                   u.summary[0] ? u.summary : "accept", action != ACTION_ACCEPT ? ": " : "",
-                  action != ACTION_ACCEPT ? reply : "");
+                  action == ACTION_REDIRECT ? u.redirect_to
+                  : action != ACTION_ACCEPT ? reply
+                                            : "");
     }
 
-    if (action != ACTION_ACCEPT) {
+    const char *new_rcpt[1] = {u.redirect_to};
+    bool redirect = action == ACTION_REDIRECT && u.redirect_to[0] != '\0' &&
+                    stage == XMAIL_STAGE_POST_DATA;
+    if (action == ACTION_DEFER || action == ACTION_REJECT) {
         /* XMail has one refusal: the reply line says reject (5xx) or
          * defer (4xx), and XMail sends it as written. */
         write_rej(path, reply[0] ? reply : "554 5.7.1 Refused by policy");
         status = XMAIL_EXIT_REJECT;
-    } else if (u.edit_count > 0) {
+    } else if (u.edit_count > 0 || redirect) {
         strbuf out;
         strbuf_init(&out);
         char why[300];
         if (u.edits_failed) {
-            xmail_log(LOG_ERR, "%s: out of memory: no header fields added", path);
-        } else if (xmail_spool_rewrite(data, &spool, u.edits, u.edit_count, &out, why,
+            xmail_log(LOG_ERR, "%s: out of memory: the file left as it is", path);
+        } else if (xmail_spool_rewrite(data, &spool, u.edits, u.edit_count,
+                                       redirect ? new_rcpt : NULL, redirect ? 1 : 0, &out, why,
                                        sizeof why) != 0) {
-            xmail_log(LOG_ERR, "%s: header fields not added: %s; the file left as it is", path,
-                      why);
+            xmail_log(LOG_ERR, "%s: not rewritten: %s; the file left as it is", path, why);
         } else if (replace_file(path, out.data, out.len, why, sizeof why) != 0) {
-            xmail_log(LOG_ERR, "%s: header fields not added: %s; the file left as it is", path,
-                      why);
+            xmail_log(LOG_ERR, "%s: not rewritten: %s; the file left as it is", path, why);
         }
         strbuf_free(&out);
     }
+    if (action == ACTION_QUARANTINE)
+        xmail_log(LOG_ERR, "%s: a quarantine XMail cannot carry out (no hold queue): "
+                  "delivered", path);
 
-out:
-    svc_msg_free(m); /* writes the event */
     free_edits(&u);
-    if (events != NULL)
-        eventlog_close(events);
-    da_resolver_free(resolver);
-    da_resolver_free(upstream);
-    da_dns_cache_free(cache);
-    uv_walk(&loop, close_handle, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    da_zone_free(zone);
     alarm(0);
     xmail_spool_free(&spool);
     free(data);

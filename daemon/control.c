@@ -7,8 +7,11 @@
  *            socketmap's lookups by reply)
  *   status text   the same for a person
  *   reload   reloads as SIGHUP does; "ok" or "refused: why"
+ *   xmail-check STAGE LENGTH RCPT AUTH, then the spool file: the XMail
+ *            filter's check on the daemon's warm cache (proto/xmail_wire.h)
  * It carries no mail: a control socket that cannot be opened is logged and
  * the daemon runs without it. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +20,26 @@
 #include <unistd.h>
 
 #include "domauthd.h"
+#include "proto/xmail_spool.h"
+#include "proto/xmail_wire.h"
+#include "service/xmail_check.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
-enum { CONTROL_LINE_MAX = 256 };
+enum { CONTROL_LINE_MAX = XMAIL_WIRE_LINE_MAX };
 
 typedef struct control_state {
     char line[CONTROL_LINE_MAX];
     size_t len;
     bool answered;
+    /* xmail-check: the file as it arrives, then the check in flight. */
+    xmail_wire_request req;
+    char *file;
+    size_t file_have;
+    xmail_spool spool;
+    bool spool_parsed;
+    config_ref *config;     /* the configuration the check runs under */
+    svc_xmail_check *check; /* freed (and its event written) with the session */
 } control_state;
 
 static void *control_state_new(conn *c)
@@ -36,7 +50,16 @@ static void *control_state_new(conn *c)
 
 static void control_close(conn *c)
 {
-    free(c->state);
+    control_state *s = c->state;
+    if (s != NULL) {
+        svc_xmail_free(s->check); /* cancels a check still out, writes its event */
+        if (s->spool_parsed)
+            xmail_spool_free(&s->spool);
+        free(s->file);
+        if (s->config != NULL)
+            config_ref_put(s->config);
+        free(s);
+    }
     c->state = NULL;
 }
 
@@ -242,7 +265,7 @@ static void answer(conn *c, const char *command)
         else
             strbuf_printf(&out, "refused: %s\n", err);
     } else {
-        strbuf_puts(&out, "error: unknown command (status, reload)\n");
+        strbuf_puts(&out, "error: unknown command (status, status text, reload, xmail-check)\n");
     }
     if (!out.failed)
         conn_send(c, out.data, out.len);
@@ -250,16 +273,137 @@ static void answer(conn *c, const char *command)
     conn_close_when_written(c);
 }
 
+/* ------------------------------------------------ xmail-check
+ * `domauth xmail-filter` hands its check here so that it runs on the warm
+ * cache and writes its event to the daemon's store; the filter carries the
+ * verdict out on the file, which only it may write. */
+
+static void send_answer(conn *c, strbuf *out)
+{
+    if (!out->failed)
+        conn_send(c, out->data, out->len);
+    strbuf_free(out);
+    conn_close_when_written(c);
+}
+
+static xmail_edit_op wire_op(header_op op)
+{
+    return op == HEADER_INSERT_TOP ? XMAIL_EDIT_INSERT_TOP
+           : op == HEADER_APPEND   ? XMAIL_EDIT_APPEND
+           : op == HEADER_CHANGE   ? XMAIL_EDIT_CHANGE
+                                   : XMAIL_EDIT_DELETE;
+}
+
+static void on_xmail_done(void *arg, const svc_batch_outcome *o)
+{
+    conn *c = arg;
+    control_state *s = c->state;
+    strbuf out;
+    strbuf_init(&out);
+    xmail_wire_put_ok(&out, policy_action_name(o->action), o->hold);
+    if (o->action == ACTION_DEFER || o->action == ACTION_REJECT)
+        xmail_wire_put_text(&out, "reply", o->reply);
+    if (o->action == ACTION_REDIRECT)
+        xmail_wire_put_text(&out, "redirect", o->redirect_to);
+    xmail_wire_put_text(&out, "summary", o->summary);
+    for (size_t i = 0; i < o->edit_count; i++) {
+        const header_edit *e = &o->edits[i];
+        if (xmail_wire_put_edit(&out, wire_op(e->op), e->index, e->name,
+                                e->op == HEADER_DELETE ? NULL : e->value) != 0)
+            daemon_log(LOG_WARNING, "control %s: xmail-check: the %s field not sent", c->peer,
+                       e->name);
+    }
+    xmail_wire_put_end(&out);
+    s->answered = true;
+    send_answer(c, &out);
+    conn_resume(c);
+}
+
+static void xmail_refuse(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void xmail_refuse(conn *c, const char *fmt, ...)
+{
+    control_state *s = c->state;
+    char why[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    daemon_log(LOG_WARNING, "control %s: xmail-check declined: %s", c->peer, why);
+    strbuf out;
+    strbuf_init(&out);
+    xmail_wire_put_error(&out, why);
+    s->answered = true;
+    send_answer(c, &out);
+}
+
+/* The file is whole: parse it as the filter did, and check. */
+static void xmail_start(conn *c)
+{
+    control_state *s = c->state;
+    xmail_spool_error perr;
+    if (xmail_spool_parse(s->file, s->req.length, s->req.stage, &s->spool, &perr) != 0) {
+        xmail_refuse(c, "line %u: %s", perr.line, perr.text);
+        return;
+    }
+    s->spool_parsed = true;
+    if (s->req.stage == XMAIL_STAGE_POST_RCPT && s->req.rcpt[0] == '\0') {
+        xmail_refuse(c, "post-rcpt without the recipient");
+        return;
+    }
+    s->config = config_ref_get(c->config);
+    conn_pause(c); /* no timeout while the check runs: spf_deadline_ms bounds it */
+    s->check = svc_xmail_start(&c->daemon->env, &s->config->svc, s->req.stage, &s->spool, s->file,
+                               s->req.stage == XMAIL_STAGE_POST_RCPT ? s->req.rcpt : NULL,
+                               s->req.auth, on_xmail_done, c);
+    if (s->check == NULL && !s->answered) {
+        conn_resume(c);
+        xmail_refuse(c, "out of memory");
+    }
+}
+
+static size_t xmail_body(conn *c, const uint8_t *data, size_t len)
+{
+    control_state *s = c->state;
+    size_t want = s->req.length - s->file_have;
+    size_t n = len < want ? len : want;
+    memcpy(s->file + s->file_have, data, n);
+    s->file_have += n;
+    if (s->file_have == s->req.length)
+        xmail_start(c);
+    return len; /* anything after the file is not part of the protocol */
+}
+
+static void xmail_begin(conn *c, const char *line)
+{
+    control_state *s = c->state;
+    char err[200];
+    if (xmail_wire_parse_request(line, strlen(line), &s->req, err, sizeof err) != 0) {
+        xmail_refuse(c, "%s", err);
+        return;
+    }
+    s->file = malloc(s->req.length);
+    if (s->file == NULL)
+        xmail_refuse(c, "out of memory for a file of %zu bytes", s->req.length);
+}
+
 static size_t control_data(conn *c, const uint8_t *data, size_t len)
 {
     control_state *s = c->state;
+    if (s->file != NULL && !s->answered && s->check == NULL && !s->spool_parsed)
+        return xmail_body(c, data, len);
     for (size_t i = 0; i < len; i++) {
-        if (s->answered)
+        if (s->answered || s->file != NULL)
             return len;
         if (data[i] == '\n') {
             s->line[s->len] = '\0';
             if (s->len > 0 && s->line[s->len - 1] == '\r')
                 s->line[--s->len] = '\0';
+            if (strncmp(s->line, "xmail-check ", 12) == 0) {
+                xmail_begin(c, s->line);
+                if (s->file != NULL && !s->answered && i + 1 < len)
+                    xmail_body(c, data + i + 1, len - i - 1);
+                return len;
+            }
             s->answered = true;
             answer(c, s->line);
             return len;
@@ -289,7 +433,9 @@ static unsigned control_socket_mode(const domauth_config *cfg)
 static unsigned control_max(const domauth_config *cfg)
 {
     (void)cfg;
-    return 16; /* an administrator's commands, not traffic */
+    /* An administrator's commands, and the XMail filter's checks: one per
+     * SMTP session XMail is filtering. A filter refused checks in-process. */
+    return 128;
 }
 
 static unsigned control_idle(const domauth_config *cfg)
@@ -308,7 +454,7 @@ const listener_kind control_listener = {
     .socket_mode = control_socket_mode,
     .max_sessions = control_max,
     .idle_timeout = control_idle,
-    .max_sessions_key = "the control session limit (16)",
+    .max_sessions_key = "the control session limit (128)",
     .idle_timeout_key = "the control idle timeout (10 s)",
     .refused_what = "control connections refused",
     .serves_mail = false,

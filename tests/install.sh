@@ -58,6 +58,7 @@ expected=$(sort <<EOF
 0644 $tmpfilesdir/domauth.conf
 0644 $unitdir/domauthd.service
 0755 $bindir/domauth
+0755 $bindir/domauth-xmail-filter
 0755 $sbindir/domauthd
 EOF
 )

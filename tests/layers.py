@@ -25,7 +25,8 @@ ALLOWED = {
     "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dmarc", "dns"},
     "store": {"util", "msg", "authres", "config", "policy"},
     "report": {"util", "store"},
-    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store"},
+    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store",
+                "proto"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

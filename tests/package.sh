@@ -73,6 +73,7 @@ expected=$(sort <<EOF
 /etc/logrotate.d/domauth
 /lib/systemd/system/domauthd.service
 /usr/bin/domauth
+/usr/bin/domauth-xmail-filter
 /usr/lib/sysusers.d/domauth.conf
 /usr/lib/tmpfiles.d/domauth.conf
 /usr/sbin/domauthd

@@ -392,6 +392,8 @@ int xmail_spool_parse(const char *data, size_t len, xmail_stage stage, xmail_spo
         if (ok != 0)
             goto bad;
     }
+    out->rcpt_lines = c.pos;
+    out->rcpt_lines_end = c.pos;
     for (;;) {
         int rc = next_line(&c, XMAIL_SPOOL_LINE_MAX, false, &start, &n, &terminated);
         if (rc < 0)
@@ -411,6 +413,7 @@ int xmail_spool_parse(const char *data, size_t len, xmail_stage stage, xmail_spo
         }
         if (check_text(&c, s, n, "a RCPT TO line") != 0 || parse_rcpt(&c, s, n, out) != 0)
             goto bad;
+        out->rcpt_lines_end = c.pos;
     }
     if (stage == XMAIL_STAGE_POST_DATA && !out->has_data) {
         fail(&c, c.line + 1, "no %s line after the envelope (a post-data file must have one)",
@@ -517,11 +520,36 @@ static void put_original(strbuf *out, const char *data, const xmail_field *f)
         strbuf_puts(out, "\r\n");
 }
 
+/* An address XMail can take back in "RCPT TO:<a> {ra=a}": no controls,
+ * no angle brackets, braces or spaces, and within SMTP's path length. */
+static bool rcpt_address_ok(const char *a)
+{
+    size_t n = strlen(a);
+    if (n == 0 || n > 256 || strchr(a, '@') == NULL)
+        return false;
+    for (const char *p = a; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || strchr("<>{}", *p) != NULL)
+            return false;
+    return true;
+}
+
 int xmail_spool_rewrite(const char *data, const xmail_spool *spool, const xmail_edit *edits,
-                        size_t edit_count, strbuf *out, char *err, size_t err_size)
+                        size_t edit_count, const char *const *rcpts, size_t rcpt_count,
+                        strbuf *out, char *err, size_t err_size)
 {
     if (!spool->has_data) {
         snprintf(err, err_size, "the file has no message to edit");
+        return -1;
+    }
+    for (size_t i = 0; rcpts != NULL && i < rcpt_count; i++) {
+        if (!rcpt_address_ok(rcpts[i])) {
+            snprintf(err, err_size, "recipient %zu is not an address a RCPT TO line can hold",
+                     i + 1);
+            return -1;
+        }
+    }
+    if (rcpts != NULL && rcpt_count == 0) {
+        snprintf(err, err_size, "no recipient to put in the RCPT TO lines");
         return -1;
     }
     /* Per original field: -1 kept, -2 deleted, else the edit replacing it. */
@@ -551,7 +579,14 @@ int xmail_spool_rewrite(const char *data, const xmail_spool *spool, const xmail_
         }
     }
     int rc = 0;
-    strbuf_append(out, data, spool->message);
+    if (rcpts == NULL) {
+        strbuf_append(out, data, spool->message);
+    } else {
+        strbuf_append(out, data, spool->rcpt_lines);
+        for (size_t i = 0; i < rcpt_count; i++)
+            strbuf_printf(out, "RCPT TO:<%s> {ra=%s}\r\n", rcpts[i], rcpts[i]);
+        strbuf_append(out, data + spool->rcpt_lines_end, spool->message - spool->rcpt_lines_end);
+    }
     /* Each insertion goes above the ones before it, as milter's
      * insheader at index 0 does: the trace fields end in the same order
      * behind Postfix and behind XMail. */

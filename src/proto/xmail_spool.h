@@ -74,6 +74,8 @@ typedef struct xmail_spool {
     char *mail_params;   /* the ESMTP parameters after '>', "" when none */
     xmail_rcpt *rcpts;
     size_t rcpt_count;
+    size_t rcpt_lines;     /* the first RCPT TO line's first byte */
+    size_t rcpt_lines_end; /* after the last RCPT TO line */
     /* post-data */
     bool has_data;
     size_t data_marker;  /* where the "<<MAIL-DATA>>" line starts */
@@ -120,10 +122,14 @@ typedef struct xmail_edit {
 /* Writes to out the file data (parsed into spool, post-data) with the
  * edits made: every byte before the message as it was, then the header
  * block edited, then the body as it was; every line written ends in CRLF.
- * Returns 0, or -1 with why in err (a bad name or value, out of memory);
- * out is then unspecified. */
+ * With rcpts (not NULL), the RCPT TO lines are replaced by one line per
+ * address, "RCPT TO:<a> {ra=a}", so that XMail delivers to those instead
+ * (a redirect); every other envelope byte stays as it was.
+ * Returns 0, or -1 with why in err (a bad name, value or address, out of
+ * memory); out is then unspecified. */
 int xmail_spool_rewrite(const char *data, const xmail_spool *spool, const xmail_edit *edits,
-                        size_t edit_count, strbuf *out, char *err, size_t err_size);
+                        size_t edit_count, const char *const *rcpts, size_t rcpt_count,
+                        strbuf *out, char *err, size_t err_size);
 
 const char *xmail_stage_name(xmail_stage stage);
 /* "post-rcpt", "pre-data", "post-data"; -1 for another name. */

@@ -1775,6 +1775,38 @@ out:
     return rc;
 }
 
+/* The copy is kept, the sender is to be told "accept", and the MTA cannot
+ * drop a message it accepted: its recipients are replaced with redirect_to
+ * (the spam account) where the front end can, else the sender is refused
+ * with the deciding reply ("rejected but kept"). Never delivered as
+ * addressed: that would undo the quarantine. */
+static void quarantine_undiscardable(svc_msg *m, const policy_settings *ps, const char *id)
+{
+    const char *fallback = "554 5.7.1 Message refused by policy and kept for review";
+    if (ps->redirect_to != NULL && *ps->redirect_to && m->caps.can_redirect) {
+        m->told_action = ACTION_REDIRECT;
+        m->message_action = "quarantine";
+        strbuf list;
+        strbuf_init(&list);
+        for (size_t i = 0; i < m->rcpt_count; i++) {
+            if (m->rcpts[i].refused)
+                continue;
+            strbuf_printf(&list, "%s<%s>", list.len ? ", " : "", m->rcpts[i].address);
+        }
+        if (list.len > 0 && m->caps.sees_message)
+            verdict_add_field(&m->final, "X-Domauth-Original-Recipients", list.data);
+        strbuf_free(&list);
+        add_final_reason(m, "quarantined as %s; sender told accept; delivered to %s instead of "
+                         "the recipients (the MTA cannot drop a message)", id, ps->redirect_to);
+        return;
+    }
+    const char *reply = m->final.reply[0] ? m->final.reply : fallback;
+    m->told_action = reply[0] == '4' ? ACTION_DEFER : ACTION_REJECT;
+    m->told_reply = dup_or_null(reply);
+    add_final_reason(m, "quarantined as %s; sender told %s (the MTA cannot drop a message it "
+                     "accepted, and no redirect_to is set)", id, reply);
+}
+
 /* Carries out a final quarantine verdict, deciding what the sender is
  * told (m->told_*), or drops the copy when the verdict is another. */
 static void quarantine_carry_out(svc_msg *m, const policy_settings *ps)
@@ -1817,6 +1849,10 @@ static void quarantine_carry_out(svc_msg *m, const policy_settings *ps)
         if (rc >= 0) {
             if (rc == 1)
                 say(m, LOG_ERR, "quarantine: %s", why);
+            if (!reply && m->caps.no_discard) {
+                quarantine_undiscardable(m, ps, id);
+                return;
+            }
             m->told_action = !reply ? ACTION_QUARANTINE
                              : v->reply[0] == '4' ? ACTION_DEFER
                                                   : ACTION_REJECT;

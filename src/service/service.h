@@ -93,6 +93,9 @@ typedef struct svc_caps {
     bool no_quarantine;     /* report a quarantine, keep no copy (domauth verify) */
     bool can_hold;          /* can put a message in the MTA's hold queue */
     bool can_redirect;      /* can replace the recipients (redirect_to) */
+    bool no_discard;        /* cannot accept a message and drop it (XMail's SMTP
+                             * filters): a folder quarantine told "accept" goes
+                             * to redirect_to instead, else is refused, kept */
 } svc_caps;
 
 typedef struct svc_session {

@@ -128,20 +128,6 @@ int da_spf_scope_parse(const char *word, da_spf_scope *out)
     return -1;
 }
 
-const char *da_senderid_result_name(size_t index)
-{
-    return index < DA_SENDERID_RESULT_COUNT ? da_spf_result_name((da_spf_result)index) : NULL;
-}
-
-const char *da_spf_result_name(da_spf_result result)
-{
-    static const char *const names[] = {"none",     "neutral",   "pass",     "fail",
-                                        "softfail", "temperror", "permerror"};
-    if ((unsigned)result < sizeof names / sizeof names[0])
-        return names[result];
-    return "?";
-}
-
 /* ------------------------------------------------------------- tracing */
 
 static void trace(pass *ps, da_spf_trace_kind kind, unsigned depth, const char *fmt, ...)

@@ -27,12 +27,12 @@ report "$(printf '%s' "$out" | grep -q '^reply: 550 5.7.23 203.0.113.99 is not a
 out=$(v --ip 192.0.2.10 --mail-from alice@example.com "$msg" --json 2>&1)
 rc=$?
 got=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["action"], o["results"][0]["method"], o["results"][0]["result"], o["results"][1]["result"])' 2>&1)
-report "$(yes_if [ $rc = 0 ] && [ "$got" = "accept spf pass none" ])" "--json: one object; a pass exits 0" "exit $rc: $got; $out"
+report "$(if [ $rc = 0 ] && [ "$got" = "accept spf pass none" ]; then echo 1; else echo 0; fi)" "--json: one object; a pass exits 0" "exit $rc: $got; $out"
 
 printf '[policy]\nmonitor = no\n[spf]\nfail_action = quarantine\n' > "$workdir/q.conf"
 out=$(v --config "$workdir/q.conf" --ip 203.0.113.99 --mail-from carol@explained.example.org "$msg" 2>&1)
 rc=$?
-report "$(yes_if [ $rc = 3 ] && printf '%s' "$out" | grep -q '^verdict: quarantine, score 5.0')" \
+report "$(if [ $rc = 3 ] && printf '%s' "$out" | grep -q '^verdict: quarantine, score 5.0'; then echo 1; else echo 0; fi)" \
     "fail_action = quarantine: the verdict says quarantine, exit 3 (no copy kept)" "exit $rc: $out"
 
 printf '[policy]\nmonitor = no\n[spf]\nfail_action = defer\nfail_reply = 451 4.7.23 later\n' > "$workdir/c.conf"

@@ -47,30 +47,7 @@ EOF
 }
 base_conf > "$W/c.conf"
 
-# mkspool FILE STAGE CLIENT HELO MAILFROM-LINE RCPT... [-- MESSAGE]: a
-# spool file as XMail writes it, CRLF lines.
-mkspool() {
-    "$py" - "$@" <<'EOF'
-import sys
-a = sys.argv[1:]
-path, stage, client, helo, mail = a[:5]
-rest = a[5:]
-msg = None
-if "--" in rest:
-    i = rest.index("--")
-    rest, msg = rest[:i], rest[i + 1]
-lines = ["%s;%s;mail.example.org;[198.51.100.1]:25;Mon, 2 Dec 2026 10:00:00 +0000;"
-         "[XMail 1.27 ESMTP Server]" % (helo, client), "mail.example.org",
-         "S%d@mail.example.org" % (abs(hash(path)) % 100000), mail]
-lines += ["RCPT TO:<%s> {ra=%s}" % (r, r) for r in rest]
-out = "".join(l + "\r\n" for l in lines)
-if stage == "post-data":
-    out += "<<MAIL-DATA>>\r\n" + (msg if msg is not None else
-           "Received: from mx.example.net by mail.example.org\r\n"
-           "From: Sender <sender@example.com>\r\nSubject: hello\r\n\r\nbody\r\n")
-open(path, "wb").write(out.encode())
-EOF
-}
+. "$here/../lib/xmail_spool.sh"
 
 xf() { "$domauth_bin" xmail-filter --config "$W/c.conf" --zone "$W/zone" --stderr "$@"; }
 same() { cmp -s "$1" "$2"; }
@@ -97,7 +74,7 @@ mkspool "$W/pass" post-data "[192.0.2.7]:4025" mx.example.net "MAIL FROM:<sender
 cp "$W/pass" "$W/pass.orig"
 chmod 640 "$W/pass"
 out=$(xf --stage post-data --auth - "$W/pass" 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && [ ! -e "$W/pass.rej" ])" "post-data, SPF pass: exit 0, no FILE.rej" "exit $rc: $out"
+report "$(if [ $rc = 0 ] && [ ! -e "$W/pass.rej" ]; then echo 1; else echo 0; fi)" "post-data, SPF pass: exit 0, no FILE.rej" "exit $rc: $out"
 got=$("$py" - "$W/pass.orig" "$W/pass" <<'EOF'
 import sys
 old = open(sys.argv[1], "rb").read()
@@ -134,13 +111,13 @@ mkspool "$W/soft" post-data "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@sof
 xf --stage post-data "$W/soft" > /dev/null 2>&1
 out=$(xf --stage post-data "$W/soft" 2>&1); rc=$?
 subj=$(tr -d '\r' < "$W/soft" | grep '^Subject:')
-report "$(yes_if [ $rc = 0 ] && [ "$subj" = "Subject: [SPF softfail] hello" ])" "softfail: the subject is tagged, once" "exit $rc: $subj; $out"
+report "$(if [ $rc = 0 ] && [ "$subj" = "Subject: [SPF softfail] hello" ]; then echo 1; else echo 0; fi)" "softfail: the subject is tagged, once" "exit $rc: $subj; $out"
 
 # Defer: XMail has one refusal, so the 4xx reply line says "try later".
 base_conf | sed 's/^fail_action = reject/fail_action = defer\nfail_reply = 451 4.7.23 not now, %{domain}/' > "$W/defer.conf"
 mkspool "$W/defer" post-data "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org>" bob@example.net
 out=$("$domauth_bin" xmail-filter --config "$W/defer.conf" --zone "$W/zone" --stage post-data "$W/defer" 2>&1); rc=$?
-report "$(yes_if [ $rc = 3 ] && [ "$(tr -d '\r' < "$W/defer.rej")" = "451 4.7.23 not now, strict.example.org" ])" \
+report "$(if [ $rc = 3 ] && [ "$(tr -d '\r' < "$W/defer.rej")" = "451 4.7.23 not now, strict.example.org" ]; then echo 1; else echo 0; fi)" \
     "defer: exit 3 and the 451 reply in FILE.rej" "exit $rc: $(cat -A "$W/defer.rej" 2>&1) $out"
 ev=$(last_event 'e["action"]')
 report "$(yes_if [ "$ev" = defer ])" "the event says defer" "$ev"
@@ -149,7 +126,7 @@ report "$(yes_if [ "$ev" = defer ])" "the event says defer" "$ev"
 mkspool "$W/rcpt1" post-rcpt "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org> SIZE=10"
 cp "$W/rcpt1" "$W/rcpt1.orig"
 out=$(xf --stage post-rcpt --rcpt bob@example.net --auth - "$W/rcpt1" 2>&1); rc=$?
-report "$(yes_if [ $rc = 3 ] && grep -q '^550 5.7.23 ' "$W/rcpt1.rej")" "post-rcpt, fail: exit 3 with the reply" "exit $rc: $out"
+report "$(if [ $rc = 3 ] && grep -q '^550 5.7.23 ' "$W/rcpt1.rej"; then echo 1; else echo 0; fi)" "post-rcpt, fail: exit 3 with the reply" "exit $rc: $out"
 report "$(yes_if same "$W/rcpt1" "$W/rcpt1.orig")" "post-rcpt never changes the file"
 ev=$(last_event 'e["listener"], e["rcpt"], e["action"]')
 report "$(yes_if [ "$ev" = "xmail bob@example.net reject" ])" "post-rcpt event: the recipient checked" "$ev"
@@ -158,7 +135,7 @@ report "$(yes_if [ $rc = 0 ])" "post-rcpt: a [domain] section of the recipient a
 mkspool "$W/rcpt2" post-rcpt "[2001:db8::5]:25" mx.example.net "MAIL FROM:<a@example.com>" bob@example.net
 rm -f "$W/rcpt2.rej"
 out=$(xf --stage post-rcpt --rcpt carol@example.net "$W/rcpt2" 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && [ ! -e "$W/rcpt2.rej" ])" "IPv6 client in ip6:2001:db8::/32: pass, exit 0" "exit $rc: $out"
+report "$(if [ $rc = 0 ] && [ ! -e "$W/rcpt2.rej" ]; then echo 1; else echo 0; fi)" "IPv6 client in ip6:2001:db8::/32: pass, exit 0" "exit $rc: $out"
 ev=$(last_event 'e["client_ip"], e["result"]')
 report "$(yes_if [ "$ev" = "2001:db8::5 pass" ])" "the event has the IPv6 client" "$ev"
 "$domauth_bin" xmail-filter --stage post-rcpt "$W/rcpt2" > /dev/null 2>&1; rc=$?
@@ -173,37 +150,37 @@ report "$(yes_if [ "$ev" = 2 ])" "one event for the message, both recipients ref
 mkspool "$W/pre2" pre-data "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org>" a@example.net b@lenient.example
 rm -f "$W/pre2.rej"
 out=$(xf --stage pre-data "$W/pre2" 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && [ ! -e "$W/pre2.rej" ])" "pre-data: one recipient accepts (its [domain]), so the message is accepted" "exit $rc: $out"
+report "$(if [ $rc = 0 ] && [ ! -e "$W/pre2.rej" ]; then echo 1; else echo 0; fi)" "pre-data: one recipient accepts (its [domain]), so the message is accepted" "exit $rc: $out"
 
 # Null sender: the HELO identity.
 mkspool "$W/null" pre-data "[198.51.100.7]:25" helo.example.org "MAIL FROM:<>" bob@example.net
 out=$(xf --stage pre-data "$W/null" 2>&1); rc=$?
 ev=$(last_event 'e["identity"], e["domain"], e["result"], repr(e["mail_from"])')
-report "$(yes_if [ $rc = 3 ] && [ "$ev" = "helo helo.example.org fail ''" ])" "null sender: the HELO is checked" "exit $rc: $ev $out"
+report "$(if [ $rc = 3 ] && [ "$ev" = "helo helo.example.org fail ''" ]; then echo 1; else echo 0; fi)" "null sender: the HELO is checked" "exit $rc: $ev $out"
 
 # ------------------------------------------------------------------- skips
 mkspool "$W/auth" post-data "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org> AUTH=<>" bob@example.net
 out=$(xf --stage post-data --auth alice@example.org "$W/auth" 2>&1); rc=$?
 ev=$(last_event 'e["skip_reason"], e["action"]')
-report "$(yes_if [ $rc = 0 ] && [ "$ev" = "authenticated accept" ])" "--auth USER: skipped as authenticated" "exit $rc: $ev $out"
+report "$(if [ $rc = 0 ] && [ "$ev" = "authenticated accept" ]; then echo 1; else echo 0; fi)" "--auth USER: skipped as authenticated" "exit $rc: $ev $out"
 rm -f "$W/auth.rej"
 out=$(xf --stage post-data --auth - "$W/auth" 2>&1); rc=$?
 report "$(yes_if [ $rc = 3 ])" "--auth -: not authenticated, checked" "exit $rc"
 mkspool "$W/wl" post-rcpt "[198.51.100.77]:25" mx.example.net "MAIL FROM:<x@strict.example.org>"
 out=$(xf --stage post-rcpt --rcpt bob@example.net "$W/wl" 2>&1); rc=$?
 ev=$(last_event 'e["skip_reason"]')
-report "$(yes_if [ $rc = 0 ] && [ "$ev" = whitelisted ])" "a whitelisted client is not checked" "exit $rc: $ev"
+report "$(if [ $rc = 0 ] && [ "$ev" = whitelisted ]; then echo 1; else echo 0; fi)" "a whitelisted client is not checked" "exit $rc: $ev"
 mkspool "$W/lo" post-rcpt "[127.0.0.1]:25" mx.example.net "MAIL FROM:<x@strict.example.org>"
 out=$(xf --stage post-rcpt --rcpt bob@example.net "$W/lo" 2>&1); rc=$?
 ev=$(last_event 'e["skip_reason"]')
-report "$(yes_if [ $rc = 0 ] && [ "$ev" = local ])" "loopback is not checked (check_local = no)" "exit $rc: $ev"
+report "$(if [ $rc = 0 ] && [ "$ev" = local ]; then echo 1; else echo 0; fi)" "loopback is not checked (check_local = no)" "exit $rc: $ev"
 
 # -------------------------------------------------------- malformed files
 bad() { # NAME STAGE WORDS CONTENT(printf)
     printf "$4" > "$W/bad-$1"
     cp "$W/bad-$1" "$W/bad-$1.orig"
     out=$(xf --stage "$2" --rcpt r@example.net "$W/bad-$1" 2>&1); rc=$?
-    report "$(yes_if [ $rc = 0 ] && same "$W/bad-$1" "$W/bad-$1.orig" && [ ! -e "$W/bad-$1.rej" ])" \
+    report "$(if [ $rc = 0 ] && same "$W/bad-$1" "$W/bad-$1.orig" && [ ! -e "$W/bad-$1.rej" ]; then echo 1; else echo 0; fi)" \
         "malformed ($1): exit 0, the file untouched" "exit $rc: $out"
     report "$(printf '%s' "$out" | grep -q "bad-$1: $3" && echo 1 || echo 0)" \
         "malformed ($1): the log line names the file, the line and the problem" "$out"
@@ -217,18 +194,18 @@ bad helo-only post-rcpt "line 1: not HELO" 'HELO x\r\n'
 "$py" -c "import sys; open(sys.argv[1],'wb').write(b'mx;[198.51.100.7]:25;s;[198.51.100.1]:25;d;l\r\nm\r\nid\r\nMAIL FROM:<' + b'a'*100000 + b'@b>\r\n')" "$W/bad-huge"
 cp "$W/bad-huge" "$W/bad-huge.orig"
 out=$(xf --stage post-rcpt --rcpt r@example.net "$W/bad-huge" 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && same "$W/bad-huge" "$W/bad-huge.orig" && printf '%s' "$out" | grep -q 'bad-huge: line 4: longer than')" \
+report "$(if [ $rc = 0 ] && same "$W/bad-huge" "$W/bad-huge.orig" && printf '%s' "$out" | grep -q 'bad-huge: line 4: longer than'; then echo 1; else echo 0; fi)" \
     "a huge line: exit 0, untouched, logged with its line" "exit $rc: $out"
 out=$(xf --stage post-data "$W/does-not-exist" 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'does-not-exist')" "a missing file: exit 0, logged" "exit $rc: $out"
+report "$(if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'does-not-exist'; then echo 1; else echo 0; fi)" "a missing file: exit 0, logged" "exit $rc: $out"
 
 # ------------------------------------------------ the store and its outage
 out=$("$domauth_bin" log --database "$W/events.db" --limit 100 2>&1); rc=$?
-report "$(yes_if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'strict.example.org')" "domauth log reads the XMail events from the store" "exit $rc: $out"
+report "$(if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'strict.example.org'; then echo 1; else echo 0; fi)" "domauth log reads the XMail events from the store" "exit $rc: $out"
 base_conf | sed "s|^database = .*|database = /proc/no/such/dir/events.db|" > "$W/nodb.conf"
 mkspool "$W/nodb" post-rcpt "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org>"
 out=$("$domauth_bin" xmail-filter --config "$W/nodb.conf" --zone "$W/zone" --stderr --stage post-rcpt --rcpt b@example.net "$W/nodb" 2>&1); rc=$?
-report "$(yes_if [ $rc = 3 ] && printf '%s' "$out" | grep -q 'event log: ')" \
+report "$(if [ $rc = 3 ] && printf '%s' "$out" | grep -q 'event log: '; then echo 1; else echo 0; fi)" \
     "a store that cannot be opened: the filter still decides, and warns" "exit $rc: $out"
 
 # ---------------------------------------------------------------- deadline
@@ -250,7 +227,7 @@ cp "$W/slow" "$W/slow.orig"
 start=$(date +%s%N)
 out=$("$domauth_bin" xmail-filter --config "$W/c.conf" --dns-server "127.0.0.1:$port" --deadline-ms 1500 --stderr --stage post-data "$W/slow" 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-report "$(yes_if [ $rc = 3 ] && [ $ms -lt 4000 ] && grep -q '^451 4.7.24 ' "$W/slow.rej")" \
+report "$(if [ $rc = 3 ] && [ $ms -lt 4000 ] && grep -q '^451 4.7.24 ' "$W/slow.rej"; then echo 1; else echo 0; fi)" \
     "DNS silent: the temperror action (defer, 451) within the deadline (${ms} ms)" "exit $rc, ${ms} ms: $out"
 report "$(yes_if same "$W/slow" "$W/slow.orig")" "a deferred file is left as it was"
 ev=$(last_event 'e["result"], e["action"]')
@@ -259,16 +236,19 @@ report "$(yes_if [ "$ev" = "temperror defer" ])" "the event: temperror, defer" "
 # ---------------------------------------------- the tab lines, as XMail runs them
 # Split each example line on TAB, strip the quotes, substitute the macros
 # and execv it (no shell), with --config/--zone added after the verb.
+# The program is domauth-xmail-filter, the filter alone (with --zone it runs
+# domauth beside it for the in-process check).
 tabrun() { # TABFILE SPOOL RCPT AUTH
-    "$py" - "$domauth_bin" "$W/c.conf" "$W/zone" "$@" <<'EOF'
+    "$py" - "$(dirname "$domauth_bin")/domauth-xmail-filter" "$W/c.conf" "$W/zone" "$@" <<'EOF'
 import os, sys
 binary, conf, zone, tab, spool, rcpt, auth = sys.argv[1:8]
 line = open(tab).read().rstrip("\n")
 fields = [f[1:-1] for f in line.split("\t")]
 assert all(f for f in fields), fields
+assert fields[0] == "/usr/bin/domauth-xmail-filter", fields[0]
 macros = {"@@FILE": spool, "@@CRCPT": rcpt, "@@USERAUTH": auth}
 args = [macros.get(f, f) for f in fields]
-args = [binary] + args[1:2] + ["--config", conf, "--zone", zone] + args[2:]
+args = [binary] + ["--config", conf, "--zone", zone] + args[1:]
 pid = os.fork()
 if pid == 0:
     os.execv(binary, args)
@@ -278,14 +258,14 @@ EOF
 }
 mkspool "$W/tab1" post-rcpt "[198.51.100.7]:25" mx.example.net "MAIL FROM:<x@strict.example.org>"
 got=$(tabrun "$repo_root/examples/xmail/filters.post-rcpt.tab" "$W/tab1" bob@example.net - 2>/dev/null)
-report "$(yes_if [ "$got" = 3 ] && [ -s "$W/tab1.rej" ])" "examples/xmail/filters.post-rcpt.tab, exec'd as XMail does: refused" "$got"
+report "$([ "$got" = 3 ] && [ -s "$W/tab1.rej" ] && echo 1 || echo 0)" "examples/xmail/filters.post-rcpt.tab, exec'd as XMail does: refused" "$got"
 mkspool "$W/tab2" pre-data "[192.0.2.9]:25" mx.example.net "MAIL FROM:<a@example.com>" bob@example.net
 got=$(tabrun "$repo_root/examples/xmail/filters.pre-data.tab" "$W/tab2" "" - 2>/dev/null)
 report "$(yes_if [ "$got" = 0 ])" "examples/xmail/filters.pre-data.tab: accepted" "$got"
 mkspool "$W/tab3" post-data "[192.0.2.9]:25" mx.example.net "MAIL FROM:<a@example.com>" bob@example.net
 got=$(tabrun "$repo_root/examples/xmail/filters.post-data.tab" "$W/tab3" "" alice 2>/dev/null)
 ev=$(last_event 'e["skip_reason"]')
-report "$(yes_if [ "$got" = 0 ] && [ "$ev" = authenticated ])" "examples/xmail/filters.post-data.tab with @@USERAUTH: skipped as authenticated" "$got $ev"
+report "$([ "$got" = 0 ] && [ "$ev" = authenticated ] && echo 1 || echo 0)" "examples/xmail/filters.post-data.tab with @@USERAUTH: skipped as authenticated" "$got $ev"
 
 # DMARC at post-data ([dmarc] check = yes, honor_policy): the From: domain's
 # p=reject refuses an unaligned message with exit 3 and FILE.rej; an aligned
@@ -309,5 +289,5 @@ report "$(yes_if [ $rc = 0 ] && printf '%s' "$ar" | grep -q 'dmarc=pass (p=rejec
     "exit $rc: $ar $out"
 
 out=$("$domauth_bin" xmail-filter --help); rc=$?
-report "$(yes_if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'filters.post-data.tab')" "--help shows a tab line" "exit $rc"
+report "$(if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'filters.post-data.tab'; then echo 1; else echo 0; fi)" "--help shows a tab line" "exit $rc"
 tap_done

@@ -279,7 +279,7 @@ printf '%s\n' "$secret2" > "$workdir/new-only.secret"
 printf '%s\n' "$secret1" > "$workdir/old-only.secret"
 by_new=$("$domauth_bin" srs reverse --secrets "$workdir/new-only.secret" "${new#OK }" 2>&1)
 by_old=$("$domauth_bin" srs reverse --secrets "$workdir/old-only.secret" "${new#OK }" 2>&1)
-report "$(yes_if [ "$by_new" = "alice@example.org" ] && [ "$by_old" != "alice@example.org" ])" \
+report "$(if [ "$by_new" = "alice@example.org" ] && [ "$by_old" != "alice@example.org" ]; then echo 1; else echo 0; fi)" \
     "a new forward is signed by the new secret, not the old one" "$new: new '$by_new', old '$by_old'"
 printf '%s\n' "$secret2" > "$workdir/srs.secret"
 reload
@@ -307,7 +307,7 @@ if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
     sed 's/^\[daemon\]$/[daemon]\nuser = nobody/' "$workdir/domauth.conf" > "$workdir/user.conf"
     "$domauthd_bin" -f -c "$workdir/user.conf" > "$workdir/user.log" 2>&1
     status=$?
-    report "$(yes_if [ $status = 78 ] && grep -q "as user nobody.*$workdir/srs.secret" "$workdir/user.log")" \
+    report "$(if [ $status = 78 ] && grep -q "as user nobody.*$workdir/srs.secret" "$workdir/user.log"; then echo 1; else echo 0; fi)" \
         "secrets the run-as user cannot read stop the start, naming the file" "exit $status: $(cat "$workdir/user.log")"
     chown nobody "$workdir/srs.secret"
     if start_daemon "$workdir/user.conf"; then

@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strbuf out;
     strbuf_init(&out);
     char err[200];
-    CHECK(xmail_spool_rewrite(text, &s, edits, 4, &out, err, sizeof err) == 0);
+    CHECK(xmail_spool_rewrite(text, &s, edits, 4, NULL, 0, &out, err, sizeof err) == 0);
     CHECK(out.len >= s.message && memcmp(out.data, text, s.message) == 0);
     xmail_spool again;
     CHECK(xmail_spool_parse(out.data, out.len, XMAIL_STAGE_POST_DATA, &again, &e) == 0);
@@ -80,6 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(again.field_count == want);
     else
         CHECK(again.field_count >= want);
+    xmail_spool_free(&again);
+    strbuf_free(&out);
+    /* A redirect keeps every envelope byte but the RCPT TO lines. */
+    const char *to[] = {"spam@example.org"};
+    strbuf_init(&out);
+    CHECK(xmail_spool_rewrite(text, &s, NULL, 0, to, 1, &out, err, sizeof err) == 0);
+    CHECK(out.len >= s.rcpt_lines && memcmp(out.data, text, s.rcpt_lines) == 0);
+    CHECK(xmail_spool_parse(out.data, out.len, XMAIL_STAGE_POST_DATA, &again, &e) == 0);
+    CHECK(again.rcpt_count == 1 && strcmp(again.rcpts[0].address, "spam@example.org") == 0);
     xmail_spool_free(&again);
     strbuf_free(&out);
     xmail_spool_free(&s);

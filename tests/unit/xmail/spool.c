@@ -211,7 +211,7 @@ static void test_rewrite(void)
     strbuf out;
     strbuf_init(&out);
     char err[200];
-    int rc = xmail_spool_rewrite(f, &s, edits, sizeof edits / sizeof edits[0], &out, err,
+    int rc = xmail_spool_rewrite(f, &s, edits, sizeof edits / sizeof edits[0], NULL, 0, &out, err,
                                  sizeof err);
     const char *want = ENV1 "MAIL FROM:<a@example.com> SIZE=10\r\nRCPT TO:<b@example.org> {ra=b@example.org}\r\n"
                             "<<MAIL-DATA>>\r\n"
@@ -233,13 +233,13 @@ static void test_rewrite(void)
 
     xmail_edit inject[] = {{XMAIL_EDIT_INSERT_TOP, "X-A", 0, " a\nX-Forged: yes"}};
     strbuf_init(&out);
-    TAP_OK(xmail_spool_rewrite(f, &s, inject, 1, &out, err, sizeof err) == -1 &&
+    TAP_OK(xmail_spool_rewrite(f, &s, inject, 1, NULL, 0, &out, err, sizeof err) == -1 &&
                strstr(err, "folding") != NULL,
            "a value that would start a field of its own is refused (%s)", err);
     strbuf_free(&out);
     xmail_edit bad_name[] = {{XMAIL_EDIT_APPEND, "Bad Name", 0, " a"}};
     strbuf_init(&out);
-    TAP_OK(xmail_spool_rewrite(f, &s, bad_name, 1, &out, err, sizeof err) == -1,
+    TAP_OK(xmail_spool_rewrite(f, &s, bad_name, 1, NULL, 0, &out, err, sizeof err) == -1,
            "a bad field name is refused");
     strbuf_free(&out);
     xmail_spool_free(&s);
@@ -249,11 +249,51 @@ static void test_rewrite(void)
     TAP_OK(parse(g, XMAIL_STAGE_POST_DATA, &s, &e) == 0, "an open last field parses");
     xmail_edit add[] = {{XMAIL_EDIT_APPEND, "X-A", 0, " 1"}};
     strbuf_init(&out);
-    rc = xmail_spool_rewrite(g, &s, add, 1, &out, err, sizeof err);
+    rc = xmail_spool_rewrite(g, &s, add, 1, NULL, 0, &out, err, sizeof err);
     const char *want2 = ENV1 "MAIL FROM:<>\r\nRCPT TO:<b@example.org>\r\n<<MAIL-DATA>>\r\n"
                              "From: a@b\r\nX-A: 1\r\n";
     TAP_OK(rc == 0 && out.len == strlen(want2) && memcmp(out.data, want2, out.len) == 0,
            "a field appended after an open last field gets its own line");
+    strbuf_free(&out);
+    xmail_spool_free(&s);
+}
+
+static void test_rewrite_rcpts(void)
+{
+    const char *f = ENV1 "MAIL FROM:<a@example.com> SIZE=10\r\n"
+                         "RCPT TO:<b@example.org> {ra=b@example.org}\r\n"
+                         "RCPT TO:<c@example.org> {ra=real-c@example.org}\r\n"
+                         "<<MAIL-DATA>>\r\nFrom: a@example.com\r\n\r\nbody\r\n";
+    xmail_spool s;
+    xmail_spool_error e;
+    TAP_OK(parse(f, XMAIL_STAGE_POST_DATA, &s, &e) == 0, "file with two recipients parses");
+    xmail_edit add[] = {{XMAIL_EDIT_APPEND, "X-Domauth-Original-Recipients", 0,
+                         " <b@example.org>, <c@example.org>"}};
+    const char *to[] = {"spam@example.org"};
+    strbuf out;
+    strbuf_init(&out);
+    char err[200];
+    int rc = xmail_spool_rewrite(f, &s, add, 1, to, 1, &out, err, sizeof err);
+    const char *want = ENV1 "MAIL FROM:<a@example.com> SIZE=10\r\n"
+                            "RCPT TO:<spam@example.org> {ra=spam@example.org}\r\n"
+                            "<<MAIL-DATA>>\r\nFrom: a@example.com\r\n"
+                            "X-Domauth-Original-Recipients: <b@example.org>, <c@example.org>\r\n"
+                            "\r\nbody\r\n";
+    TAP_OK(rc == 0 && out.len == strlen(want) && memcmp(out.data, want, out.len) == 0,
+           "a redirect replaces every RCPT TO line with one for the new recipient, the rest "
+           "of the envelope byte for byte");
+    if (rc != 0 || out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
+        printf("# got (%s):\n%.*s\n", rc ? err : "", (int)out.len, out.data ? out.data : "");
+    strbuf_free(&out);
+    const char *bad[] = {"spam@example.org> {ra=x@evil.test}"};
+    strbuf_init(&out);
+    TAP_OK(xmail_spool_rewrite(f, &s, NULL, 0, bad, 1, &out, err, sizeof err) == -1 &&
+               strstr(err, "recipient 1") != NULL,
+           "an address that would forge a RCPT TO line is refused (%s)", err);
+    strbuf_free(&out);
+    strbuf_init(&out);
+    TAP_OK(xmail_spool_rewrite(f, &s, NULL, 0, to, 0, &out, err, sizeof err) == -1,
+           "no recipient at all is refused");
     strbuf_free(&out);
     xmail_spool_free(&s);
 }
@@ -276,6 +316,7 @@ int main(void)
     test_refusals();
     test_huge_line();
     test_rewrite();
+    test_rewrite_rcpts();
     test_stage_names();
     return tap_done();
 }

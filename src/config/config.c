@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "domauth_dkim.h"
+#include "domauth_dmarc.h"
 #include "util/file.h"
 
 typedef enum value_type {
@@ -46,6 +47,7 @@ typedef enum value_type {
     T_SECONDS,  /* a timeout in seconds: 1 to MAX_TIMEOUT_SECONDS */
     T_DAYS,     /* a retention in days: 1 to MAX_RETENTION_DAYS */
     T_QMODE,    /* quarantine_mode: folder or hold */
+    T_DMARCMODE, /* [dmarc] mode: rfc9989 or rfc7489 (stored as da_dmarc_mode) */
     T_QREPLY,   /* quarantine_reply: accept or reply (stored as bool: reply) */
     T_QFAILURE, /* quarantine_failure: tempfail or accept (stored as bool: accept) */
 } value_type;
@@ -56,7 +58,9 @@ enum {
     MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
 };
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID } section_kind;
+typedef enum section_kind {
+    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC
+} section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -73,6 +77,8 @@ typedef struct key_spec {
 #define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
 #define SENDERID(name, type, field, def, doc) \
     {S_SENDERID, name, type, offsetof(domauth_config, field), def, doc}
+#define DMARC(name, type, field, def, doc) \
+    {S_DMARC, name, type, offsetof(domauth_config, field), def, doc}
 #define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
@@ -203,6 +209,23 @@ static const key_spec keys[] = {
              "Responsible Address (RFC 4407) against its domain's spf2.0/pra record, or\n"
              "v=spf1 when it has no spf2.0 record; sender-id= in Authentication-Results.\n"
              "Off by default: the experiment ended (RFC 6686) and DMARC took its place."),
+    DMARC("check", T_BOOL, dmarc_check, "no",
+          "Check DMARC (RFC 9989) where the header is seen (milter, domauth verify,\n"
+          "the XMail filter at post-data), after SPF and DKIM: the From: domain's\n"
+          "policy found by the DNS tree walk, SPF (MAIL FROM) and DKIM (d=) aligned\n"
+          "with it; dmarc= in Authentication-Results. Off by default: turning it on\n"
+          "adds up to eight DNS queries per From: domain and makes verdicts before\n"
+          "the end of the message provisional; observe with it on, then act."),
+    DMARC("mode", T_DMARCMODE, dmarc_mode, "rfc9989",
+          "rfc9989: policy and organizational domains by the DNS tree walk (psd=,\n"
+          "np=, t=). rfc7489: by the public suffix list (libpsl), with pct=, for a\n"
+          "site that must judge as an older peer (OpenDMARC) does."),
+    DMARC("honor_policy", T_BOOL, dmarc_honor_policy, "no",
+          "Apply the domain's published policy to a DMARC fail: p=reject (or sp=,\n"
+          "np=) rejects with fail_reply, p=quarantine quarantines, t=y one step\n"
+          "softer (reject as quarantine, quarantine as none); fail_action still\n"
+          "applies when it is stronger. no: only this section's actions count\n"
+          "(monitor first: see what the domains ask before doing it)."),
     SRS("socketmap", T_LISTEN, srs_socketmap, "",
         "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
         "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
@@ -416,7 +439,29 @@ static const result_method dkim_method = {"dkim", DKIM_RESULT_COUNT, dkim_name,
 static const result_method senderid_method = {"senderid", SENDERID_RESULT_COUNT, spf_name,
                                               senderid_result_default,
                                               offsetof(policy_settings, senderid_results)};
-static const result_method *const methods[] = {&spf_method, &dkim_method, &senderid_method};
+static const char *dmarc_name(int result)
+{
+    return da_dmarc_result_name((da_dmarc_result)result);
+}
+
+/* Indexed by da_dmarc_result. Observe first: every result accepts; the
+ * domain's own policy comes in with honor_policy = yes. */
+static const result_defaults dmarc_result_default[DMARC_RESULT_COUNT] = {
+    [DA_DMARC_NONE] = {"accept", "550 5.7.1 No DMARC policy for %{domain}", "no", "", "0"},
+    [DA_DMARC_PASS] = {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    [DA_DMARC_FAIL] = {"accept", "550 5.7.1 Rejected by the DMARC policy of %{domain}", "no", "",
+                       "0"},
+    [DA_DMARC_TEMPERROR] = {"accept",
+                            "451 4.7.1 DMARC check of %{domain} failed temporarily; try again later",
+                            "no", "", "0"},
+    [DA_DMARC_PERMERROR] = {"accept", "550 5.7.1 DMARC check failed: %{explanation}", "no", "",
+                            "0"},
+};
+static const result_method dmarc_method = {"dmarc", DMARC_RESULT_COUNT, dmarc_name,
+                                           dmarc_result_default,
+                                           offsetof(policy_settings, dmarc_results)};
+static const result_method *const methods[] = {&spf_method, &dkim_method, &senderid_method,
+                                               &dmarc_method};
 
 static result_policy *method_table(const result_method *m, policy_settings *ps)
 {
@@ -456,6 +501,13 @@ bool policy_settings_can_quarantine(const policy_settings *ps)
             return true;
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         if (ps->dkim_results[r].action == ACTION_QUARANTINE)
+            return true;
+    for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
+        if (ps->senderid_results[r].action == ACTION_QUARANTINE)
+            return true;
+    /* A domain's p=quarantine, honoured, quarantines too. */
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        if (ps->dmarc_results[r].action == ACTION_QUARANTINE || ps->dmarc_results[r].honor_request)
             return true;
     return ps->invalid_from.action == ACTION_QUARANTINE;
 }
@@ -906,6 +958,13 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_DAYS:
         return parse_uint_range(value, 1, MAX_RETENTION_DAYS, " days", slot, why, why_size);
+    case T_DMARCMODE: {
+        static const char *const modes[] = {"rfc9989", "rfc7489"};
+        if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
+            return -1;
+        *(int *)slot = choice;
+        return 0;
+    }
     case T_QMODE: {
         static const char *const modes[] = {"folder", "hold"};
         if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
@@ -1087,6 +1146,8 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         return set_table_key(cfg, &spf_method, ps, name + 4, value, why, why_size);
     if (strncmp(name, "senderid_", 9) == 0)
         return set_table_key(cfg, &senderid_method, ps, name + 9, value, why, why_size);
+    if (strncmp(name, "dmarc_", 6) == 0)
+        return set_table_key(cfg, &dmarc_method, ps, name + 6, value, why, why_size);
     /* The names of before [spf]: fail_action and the like. */
     int rc = set_table_key(cfg, &spf_method, ps, name, value, why, why_size);
     if (rc == 0) {
@@ -1131,10 +1192,15 @@ static size_t result_tables(policy_settings *ps, result_policy **out)
         out[n++] = &ps->dkim_results[r];
     for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
         out[n++] = &ps->senderid_results[r];
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        out[n++] = &ps->dmarc_results[r];
     out[n++] = &ps->invalid_from;
     return n;
 }
-enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + SENDERID_RESULT_COUNT + 1 };
+enum {
+    RESULT_TABLES_MAX =
+        SPF_RESULT_COUNT + DKIM_RESULT_COUNT + SENDERID_RESULT_COUNT + DMARC_RESULT_COUNT + 1
+};
 
 static void lines_free(struct config_lines *l);
 
@@ -1443,6 +1509,10 @@ static void canonical_key(const char *section, const char *name, char *csec, siz
                is_result_key(&senderid_method, name + 9)) {
         snprintf(csec, csec_size, "senderid");
         snprintf(cname, cname_size, "%s", name + 9);
+    } else if (policy && strncmp(name, "dmarc_", 6) == 0 &&
+               is_result_key(&dmarc_method, name + 6)) {
+        snprintf(csec, csec_size, "dmarc");
+        snprintf(cname, cname_size, "%s", name + 6);
     }
 }
 
@@ -1459,7 +1529,8 @@ static bool section_kind_of(const char *section, section_kind *kind)
         const char *name;
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
-                 {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID}};
+                 {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID},
+                 {"dmarc", S_DMARC}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1538,11 +1609,12 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
             st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = line;
         return;
     }
-    if (kind == S_SPF || kind == S_DKIM || kind == S_SENDERID) {
+    if (kind == S_SPF || kind == S_DKIM || kind == S_SENDERID || kind == S_DMARC) {
         int rc = set_table_key(st->cfg,
-                               kind == S_SPF    ? &spf_method
-                               : kind == S_DKIM ? &dkim_method
-                                                : &senderid_method,
+                               kind == S_SPF        ? &spf_method
+                               : kind == S_DKIM     ? &dkim_method
+                               : kind == S_SENDERID ? &senderid_method
+                                                    : &dmarc_method,
                                &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
@@ -2136,6 +2208,17 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         parse_lines(st, text, len);
     if (!st->failed)
         apply_domains(st);
+    if (!st->failed) {
+        /* [dmarc] honor_policy is global: every settings block's fail
+         * entry carries the domain's request out. */
+        for (size_t d = 0; d <= cfg->domain_count; d++) {
+            policy_settings *ps = d < cfg->domain_count ? &cfg->domains[d].settings : &cfg->global;
+            ps->dmarc_results[DA_DMARC_FAIL].honor_request = cfg->dmarc_honor_policy;
+        }
+        if (cfg->dmarc_mode == DA_DMARC_RFC7489 && !da_dmarc_have_psl())
+            fail_at(st, 0, "[dmarc] mode = rfc7489 needs the public suffix list: this domauth "
+                           "was built without libpsl");
+    }
     if (!st->failed)
         check_daemon(st);
     if (!st->failed) {
@@ -2302,6 +2385,13 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     emit(arg, "");
     emit(arg, "; What each Sender ID result does, the same results and keys as [spf].");
     emit_method(emit, arg, &senderid_method);
+    emit(arg, "");
+    emit(arg, "[dmarc]");
+    emit_keys(emit, arg, S_DMARC);
+    emit(arg, "");
+    emit(arg, "; What each DMARC result does (none, pass, fail, temperror, permerror),");
+    emit(arg, "; the same keys as [spf]; per domain as dmarc_<key>.");
+    emit_method(emit, arg, &dmarc_method);
     emit(arg, "");
     emit(arg, "[srs]");
     emit(arg, "");

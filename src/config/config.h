@@ -14,6 +14,7 @@
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
 enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
 enum { SENDERID_RESULT_COUNT = 7 }; /* da_spf_result values, as Sender ID spells them */
+enum { DMARC_RESULT_COUNT = 5 };    /* da_dmarc_result values 0..4 */
 /* The longest logical line (a line and its continuation lines). */
 enum { CONFIG_LINE_MAX = 4096 };
 /* The longest subject tag, in bytes: the policy's verdict holds a tag in a
@@ -63,6 +64,9 @@ typedef struct result_policy {
     bool tag_subject;
     char *tag;        /* subject prefix, at most CONFIG_TAG_MAX bytes */
     double score;
+    /* The entry's own request (a DMARC record's p=) is carried out when it
+     * is stronger than action: set on [dmarc]'s fail by honor_policy. */
+    bool honor_request;
 } result_policy;
 
 /* Settings a [domain NAME] section may override. */
@@ -92,6 +96,7 @@ typedef struct policy_settings {
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
     result_policy senderid_results[SENDERID_RESULT_COUNT]; /* [senderid], by da_spf_result */
+    result_policy dmarc_results[DMARC_RESULT_COUNT];       /* [dmarc], by da_dmarc_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
     /* Sender domains exempt once authenticated: an SPF pass for the MAIL
      * FROM (or HELO) domain, or a DKIM pass with that d=. */
@@ -147,6 +152,10 @@ typedef struct domauth_config {
     bool dkim_sha1_neutral;
     /* [senderid] */
     bool senderid_check;     /* Sender ID (PRA scope) where the header is seen */
+    /* [dmarc] */
+    bool dmarc_check;        /* DMARC where the header is seen, after SPF and DKIM */
+    int dmarc_mode;          /* da_dmarc_mode: 0 rfc9989, 1 rfc7489 */
+    bool dmarc_honor_policy; /* a fail gets the action its domain's policy asks */
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
     /* [srs]: the SRS socketmap for Postfix's canonical maps */

@@ -45,6 +45,7 @@ typedef struct svc_counters {
     uint64_t skipped_by[SKIP_REASON_COUNT]; /* by skip_reason (sender-whitelisted: checked) */
     uint64_t spf[SPF_RESULT_COUNT];     /* by da_spf_result */
     uint64_t dkim[DKIM_RESULT_COUNT];   /* by da_dkim_result, per signature */
+    uint64_t dmarc[DMARC_RESULT_COUNT]; /* by da_dmarc_result, per From: domain */
     uint64_t accepted, tagged, deferred, rejected, held_back;
     uint64_t quarantined;               /* stored in the folder or held by the MTA */
     uint64_t quarantine_failures;       /* could not be stored (quarantine_failure applied) */

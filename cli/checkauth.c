@@ -2,8 +2,8 @@
  * delivers a message to it (aliases(5) "|/usr/bin/domauth checkauth", or
  * a Postfix pipe(8) transport); it runs the whole message service over the
  * message with the envelope the MTA gives (SPF for the HELO and MAIL FROM,
- * Sender ID's PRA, DKIM per signature, and what else the service checks),
- * and mails the sender a report: a summary, the details, and the
+ * Sender ID's PRA, DKIM per signature, DMARC, and what else the service
+ * checks) and mails the sender a report: a summary, the details, and the
  * Authentication-Results as recorded.
  *
  * An auto-responder must not make mail loops or be a reflector: no reply
@@ -293,6 +293,10 @@ static const char *prop(const auth_result *r, const char *name)
 /* The words after a result, as the source document's responder gives them. */
 static const char *result_words(const char *method, const char *result)
 {
+    if (strcmp(method, "dmarc") == 0 && strcmp(result, "fail") == 0)
+        return "fail (no SPF or DKIM pass aligned with the From: domain)";
+    if (strcmp(method, "dmarc") == 0 && strcmp(result, "none") == 0)
+        return "none (no DMARC record)";
     if (strcmp(result, "fail") == 0)
         return "fail (not permitted)";
     if (strcmp(result, "softfail") == 0)
@@ -697,6 +701,7 @@ int cmd_checkauth(int argc, char **argv)
      * skipped, Sender ID and the HELO checked, nothing refused. */
     cfg.senderid_check = true;
     cfg.dkim_verify = true;
+    cfg.dmarc_check = true;
     for (size_t i = 0; i <= cfg.domain_count; i++) {
         policy_settings *ps = i < cfg.domain_count ? &cfg.domains[i].settings : &cfg.global;
         ps->check_helo = true;

@@ -23,6 +23,8 @@ t() { if eval "$1"; then echo 1; else echo 0; fi; } # a condition in shell words
 {
     echo 'example.com TXT "v=spf1 ip4:192.0.2.0/24 -all"'
     echo 'example.org TXT "v=spf1 ip4:203.0.113.0/24 -all"'
+    echo '_dmarc.example.org TXT "v=DMARC1; p=reject"'
+    echo '_dmarc.sign.test TXT "v=DMARC1; p=quarantine"'
     echo 'sign.test TXT "v=spf1 ip4:192.0.2.0/24 -all"'
     cat "$W/s1.zone"
 } > "$W/zone"
@@ -58,8 +60,8 @@ report "$(t 'grep -qx -- "-i" "$W/args.0" && grep -qx -- "-f" "$W/args.0" && gre
     "sendmail -i -f <> -- SENDER: the null envelope sender, the sender as recipient" "$(cat "$W/args.0")"
 report "$(t 'grep -qx "To: <bob@example.com>" <<< "$r" && grep -qx "Auto-Submitted: auto-replied" <<< "$r" && grep -qx "In-Reply-To: <m1@example.com>" <<< "$r" && grep -qx "From: check-auth responder <check-auth@mx.test>" <<< "$r"')" \
     "the report: To the sender, From the responder's mailbox, Auto-Submitted, In-Reply-To" "$r"
-report "$(t 'grep -q "^mail-from check:  *pass$" <<< "$r" && grep -q "^PRA check:  *pass$" <<< "$r" && grep -q "^DKIM check:  *none (message not signed)$" <<< "$r"')" \
-    "summary: mail-from pass, PRA pass, DKIM none (not signed)" "$r"
+report "$(t 'grep -q "^mail-from check:  *pass$" <<< "$r" && grep -q "^PRA check:  *pass$" <<< "$r" && grep -q "^DKIM check:  *none (message not signed)$" <<< "$r" && grep -q "^DMARC check:  *none (no DMARC record)$" <<< "$r"')" \
+    "summary: mail-from pass, PRA pass, DKIM none (not signed), DMARC none" "$r"
 report "$(t 'grep -q "^HELO hostname:  *mx.example.com$" <<< "$r" && grep -q "^Source IP:  *192.0.2.10$" <<< "$r" && grep -q "^PRA header:  *from$" <<< "$r" && grep -q "^PRA:  *bob@example.com$" <<< "$r"')" \
     "details: HELO, source IP, PRA header and PRA" "$r"
 report "$(t 'grep -q "^Authentication-Results: mx.test;" <<< "$r" && grep -q "^ *spf=pass" <<< "$r" && grep -q "^ *sender-id=pass" <<< "$r"')" \
@@ -73,6 +75,8 @@ ca --sender bob@example.com --client-ip 192.0.2.10 --helo mx.example.com < "$W/m
 r=$(tr -d '\r' < "$(last_sent)")
 report "$(t 'grep -q "^mail-from check:  *pass$" <<< "$r" && grep -q "^PRA check:  *fail (not permitted)$" <<< "$r" && grep -q "^PRA:  *alice@example.org$" <<< "$r"')" \
     "a forged From: gives 'PRA check: fail (not permitted)' with the PRA named" "$r"
+report "$(t 'grep -q "^DMARC check:  *fail (no SPF or DKIM pass aligned" <<< "$r" && grep -q "dmarc=fail" <<< "$r"')" \
+    "... and DMARC fail for the From: domain's p=reject (checked even where the site has it off)" "$r"
 
 # Signed: DKIM per signature with d= and s=.
 printf 'From: Carol <carol@sign.test>\nTo: check-auth@mx.test\nSubject: signed\n\nhello\n' |
@@ -83,7 +87,7 @@ SENDER=carol@sign.test CLIENT_ADDRESS=192.0.2.20 CLIENT_HELO=out.sign.test \
     --state "$W/state" < "$W/m3" 2> "$W/ca.log"
 rc=$?
 r=$(tr -d '\r' < "$(last_sent)")
-report "$(t '[ $rc = 0 ] && grep -qx "To: <carol@sign.test>" <<< "$r" && grep -q "^DKIM check:  *pass (d=sign.test s=s1)$" <<< "$r" && grep -q "^HELO hostname:  *out.sign.test$" <<< "$r"')" \
+report "$(t '[ $rc = 0 ] && grep -qx "To: <carol@sign.test>" <<< "$r" && grep -q "^DKIM check:  *pass (d=sign.test s=s1)$" <<< "$r" && grep -q "^HELO hostname:  *out.sign.test$" <<< "$r" && grep -q "^DMARC check:  *pass$" <<< "$r"')" \
     "the envelope from local(8)'s environment; DKIM check: pass (d=sign.test s=s1)" "exit $rc; $r; $(cat "$W/ca.log")"
 sed 's/^hello$/hello, changed/' "$W/m3" > "$W/m3b"
 ca --sender carol@sign.test --client-ip 192.0.2.20 --helo out.sign.test < "$W/m3b"

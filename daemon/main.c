@@ -458,6 +458,7 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
         !same(old->control_listen, cfg->control_listen) ||
+        !same(old->metrics_listen, cfg->metrics_listen) ||
         !same(old->srs_socketmap, cfg->srs_socketmap) ||
         !same(old->socket_group, cfg->socket_group) || old->socket_mode != cfg->socket_mode ||
         (d->quarantine != NULL && !same(old->quarantine_dir, cfg->quarantine_dir)))

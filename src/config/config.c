@@ -28,6 +28,7 @@ typedef enum value_type {
     T_IDENTITY,
     T_STAGE,
     T_LISTEN,
+    T_HTTPLISTEN, /* ADDRESS:PORT or [IPV6]:PORT, stored as inet:ADDRESS:PORT, or empty */
     T_REPLY,
     T_IPLIST,
     T_NAMELIST,   /* host or domain name patterns (namelist.h) */
@@ -91,6 +92,11 @@ static const key_spec keys[] = {
            "The control socket that domauth status and domauth reload talk to\n"
            "(unix:/path only; empty turns it off). Its directory is made if missing.\n"
            "A control socket that cannot be opened is logged; mail flows all the same."),
+    DAEMON("metrics", T_HTTPLISTEN, metrics_listen, "",
+           "Serve the counters and latency histograms to Prometheus over HTTP on\n"
+           "ADDRESS:PORT (an IP address: 127.0.0.1:9895, [::1]:9895; empty: off).\n"
+           "GET /metrics only, no authentication: keep it on loopback or a\n"
+           "management network (8 connections at once, 10 s idle, 4 KiB requests)."),
     DAEMON("control_mode", T_MODE, control_mode, "0600",
            "Permissions of the control socket: who may read the counters and reload."),
     DAEMON("user", T_STRING, user, "",
@@ -588,6 +594,45 @@ static int check_listen(const char *v, char *why, size_t why_size)
     return -1;
 }
 
+/* metrics: "ADDRESS:PORT" or "[IPV6]:PORT" (inet: in front is taken too),
+ * as "inet:ADDRESS:PORT" in *out, which listen.c opens. */
+static int set_http_listen(char **slot, const char *v, char *why, size_t why_size)
+{
+    if (*v == '\0')
+        return set_string(slot, v, why, why_size);
+    const char *hp = strncmp(v, "inet:", 5) == 0 ? v + 5 : v;
+    const char *colon = strrchr(hp, ':');
+    unsigned port;
+    ip_addr ip;
+    char host[64];
+    size_t hl = colon ? (size_t)(colon - hp) : 0;
+    const char *h = hp;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    } else if (hl > 0 && memchr(h, ':', hl) != NULL) {
+        snprintf(why, why_size, "an IPv6 address goes in brackets: [%.*s]:PORT", (int)hl, h);
+        return -1;
+    }
+    if (colon == NULL || hl == 0 || hl >= sizeof host) {
+        snprintf(why, why_size, "expected ADDRESS:PORT or [IPV6]:PORT, not '%.200s'", v);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (!ip_parse(host, hl, &ip)) {
+        snprintf(why, why_size, "'%s' is not an IP address (a name is not resolved here)",
+                 host);
+        return -1;
+    }
+    if (parse_uint_range(colon + 1, 1, 65535, NULL, &port, why, why_size) != 0)
+        return -1;
+    char norm[100];
+    snprintf(norm, sizeof norm, "inet:%s%s%s:%u", ip.family == 6 ? "[" : "", host,
+             ip.family == 6 ? "]" : "", port);
+    return set_string(slot, norm, why, why_size);
+}
+
 int config_check_reply(const char *reply, char cls, char *err, size_t err_size)
 {
     size_t len = strlen(reply);
@@ -938,6 +983,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         if (check_listen(value, why, why_size) != 0)
             return -1;
         return set_string(slot, value, why, why_size);
+    case T_HTTPLISTEN:
+        return set_http_listen(slot, value, why, why_size);
     case T_REPLY:
         if (config_check_reply(value, 0, why, why_size) != 0)
             return -1;
@@ -1145,6 +1192,7 @@ static bool is_string_type(value_type type)
     case T_STRING:
     case T_TAG:
     case T_LISTEN:
+    case T_HTTPLISTEN:
     case T_CANON:
     case T_FACILITY:
     case T_PATH:

@@ -112,6 +112,7 @@ typedef struct domauth_config {
     unsigned socket_mode;
     char *socket_group; /* group of the unix mail sockets, or "" */
     char *control_listen; /* "unix:/path" or "" */
+    char *metrics_listen; /* "inet:ADDRESS:PORT" ([IPV6] in brackets) or "": off */
     unsigned control_mode;
     char *dns_servers;
     unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;

@@ -102,7 +102,10 @@ static const key_spec keys[] = {
     DAEMON("user", T_STRING, user, "",
            "Run as this user after the listeners are open (empty: stay as started)."),
     DAEMON("group", T_STRING, group, "", "Group to run as (empty: the user's group)."),
-    DAEMON("pidfile", T_PATH, pidfile, "", "Write the process id here (empty: none)."),
+    DAEMON("pidfile", T_PATH, pidfile, "",
+           "Write the process id here (empty: none); removed at stop. With user, its\n"
+           "directory must be writable by that user, who removes it: /run/domauth/\n"
+           "(made for user when missing), not /run itself."),
     DAEMON("dns_servers", T_STRING, dns_servers, "",
            "DNS servers, ADDR[:PORT],... (empty: those of /etc/resolv.conf)."),
     DAEMON("dns_timeout_ms", T_COUNT, dns_timeout_ms, "2000", "Time allowed per DNS try."),

@@ -86,7 +86,8 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
             free(text);
         }
         if (ref->dkim_keys[i] == NULL) {
-            snprintf(err, err_size, "%s:%u: key: %s", cfg->path, k->line, why);
+            snprintf(err, err_size, "%s:%u: key: %s", k->file ? k->file : cfg->path, k->line,
+                     why);
             return -1;
         }
     }
@@ -347,6 +348,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
         return NULL;
     }
     if (config_read_host_files(cfg, err, err_size) != 0 ||
+        config_read_dkim_tables(cfg, err, err_size) != 0 ||
         load_dkim_keys(ref, err, err_size) != 0 || load_srs(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;

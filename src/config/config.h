@@ -28,6 +28,7 @@ typedef struct dkim_key_entry {
     char *selector;
     char *path;
     unsigned line; /* where it was configured, for messages */
+    char *file;    /* the KeyTable it came from (line is its line), or NULL: a key line */
 } dkim_key_entry;
 
 typedef enum policy_action {
@@ -117,6 +118,7 @@ typedef struct domauth_config {
     unsigned socket_mode;
     char *socket_group; /* group of the unix mail sockets, or "" */
     char *control_listen; /* "unix:/path" or "" */
+    char *metrics_listen; /* "inet:ADDRESS:PORT" ([IPV6] in brackets) or "": off */
     unsigned control_mode;
     char *dns_servers;
     unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;
@@ -149,6 +151,7 @@ typedef struct domauth_config {
     bool dkim_sign_authenticated, dkim_sign_trusted, dkim_sign_loopback;
     char *dkim_canon;   /* "relaxed/relaxed" */
     char *dkim_headers; /* "" for the default set */
+    char *dkim_key_table, *dkim_signing_table; /* OpenDKIM's files as given, or "" */
     bool dkim_sha1_neutral;
     /* [senderid] */
     bool senderid_check;     /* Sender ID (PRA scope) where the header is seen */
@@ -202,6 +205,12 @@ unsigned config_key_line(const domauth_config *cfg, const char *section, const c
  * why the file cannot be read) in err. For every front end that loads a
  * configuration (domauthd, the XMail filter). */
 int config_read_host_files(domauth_config *cfg, char *err, size_t err_size);
+
+/* Reads [dkim] key_table and signing_table (OpenDKIM's files, through
+ * config/opendkim.h) into the key table, after the key lines; what differs
+ * from OpenDKIM becomes a warning with its file and line. Returns 0, or -1
+ * with "FILE:LINE: reason" in err. For a front end that signs (domauthd). */
+int config_read_dkim_tables(domauth_config *cfg, char *err, size_t err_size);
 
 /* The settings for a recipient domain: its [domain] section, a parent
  * domain's, or the global ones. */

@@ -149,6 +149,11 @@ struct svc_msg {
      * calls the free waits until the outermost one returns. */
     unsigned depth;
     bool free_pending;
+    /* Timings (monotonic microseconds; 0: not running): each check from
+     * its start, and the MTA's wait from a check call to its answer. */
+    uint64_t spf_began, dkim_began, sid_began, wait_began;
+    uint64_t waited_us;
+    bool waited;
 };
 
 static void really_free(svc_msg *m);
@@ -198,6 +203,54 @@ static void say(const svc_msg *m, int priority, const char *fmt, ...)
 static svc_counters *counters(svc_msg *m)
 {
     return m->env->counters ? m->env->counters : &m->own_counters;
+}
+
+/* Upper bounds, 1 ms to 20 s (spf_deadline_ms's default): DNS answers from
+ * the cache take microseconds, a timeout seconds. */
+const uint64_t svc_latency_bounds_us[SVC_LATENCY_BUCKETS] = {
+    1000,   2500,   5000,    10000,   25000,   50000,   100000,
+    250000, 500000, 1000000, 2500000, 5000000, 10000000, 20000000};
+
+void svc_histogram_add(svc_histogram *h, uint64_t us)
+{
+    size_t i = 0;
+    while (i < SVC_LATENCY_BUCKETS && us > svc_latency_bounds_us[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
+/* CLOCK_MONOTONIC through the vDSO: no system call, never steps back. Never
+ * 0, which marks "not running". */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u + 1;
+}
+
+/* Ends a timing begun at *began (if it was) in the histogram of t. */
+static void time_end(svc_msg *m, uint64_t *began, svc_timing t)
+{
+    if (*began == 0)
+        return;
+    svc_histogram_add(&counters(m)->latency[t], now_us() - *began);
+    *began = 0;
+}
+
+static void wait_begin(svc_msg *m)
+{
+    m->wait_began = now_us();
+}
+
+static void wait_end(svc_msg *m)
+{
+    if (m->wait_began == 0)
+        return;
+    m->waited_us += now_us() - m->wait_began;
+    m->waited = true;
+    m->wait_began = 0;
 }
 
 svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *caps,
@@ -390,6 +443,7 @@ static void spf_check_all(svc_msg *m)
         if (!m->spf[i].done)
             return;
     m->spf_done = true;
+    time_end(m, &m->spf_began, SVC_TIME_SPF);
     continue_waiting(m);
 }
 
@@ -435,6 +489,7 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
     if (m->spf_started)
         return;
     m->spf_started = true;
+    m->spf_began = now_us();
     /* A front end that sees no header (policy delegation) checks MAIL
      * FROM: domauthd -t and the start-up log say so, and the event names
      * the identity checked. */
@@ -476,6 +531,7 @@ static void senderid_done(void *arg)
     svc_msg *m = arg;
     enter(m);
     m->sid_done = true;
+    time_end(m, &m->sid_began, SVC_TIME_SENDERID);
     continue_waiting(m);
     leave(m);
 }
@@ -528,6 +584,7 @@ static void senderid_start(svc_msg *m)
     spf_eval_peek_at(m->sid_eval, m->env->resolver);
     da_engine engine = da_engine_spf(m->sid_eval);
     m->sid_running = true;
+    m->sid_began = now_us();
     if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
                        &engine, senderid_done, m, &m->sid_drive) != 0) {
         da_spf_eval_abort(m->sid_eval, "could not start the evaluation");
@@ -656,6 +713,7 @@ static void dkim_done(void *arg)
     svc_msg *m = arg;
     enter(m);
     m->dkim_done = true;
+    time_end(m, &m->dkim_began, SVC_TIME_DKIM);
     continue_waiting(m);
     leave(m);
 }
@@ -1402,6 +1460,7 @@ static void decide_early(svc_msg *m)
     svc_reply_fn fn = m->fn;
     void *arg = m->fn_arg;
     m->waiting = WAIT_NONE;
+    wait_end(m);
     reply_with(m, fn, arg, &m->final);
 }
 
@@ -1471,6 +1530,7 @@ static void decide_end(svc_msg *m)
             }
         }
     }
+    wait_end(m);
     /* The event before the reply: a log that says what the MTA is told. */
     write_event(m);
     svc_reply_fn fn = m->fn;
@@ -1529,6 +1589,7 @@ void svc_msg_check_mail(svc_msg *m, svc_reply_fn fn, void *arg)
     m->waiting = WAIT_MAIL;
     m->fn = fn;
     m->fn_arg = arg;
+    wait_begin(m);
     enter(m);
     spf_start(m, ps);
     continue_waiting(m);
@@ -1577,6 +1638,7 @@ static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc
     m->waiting = WAIT_RCPT;
     m->fn = fn;
     m->fn_arg = arg;
+    wait_begin(m);
     spf_start(m, ps);
     continue_waiting(m);
 }
@@ -1623,6 +1685,7 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
     m->fn = fn;
     m->fn_arg = arg;
     if (m->skip == SKIP_NONE) {
+        wait_begin(m);
         /* SPF (if not made at MAIL or RCPT, or the identity is header
          * From:, known only now), DKIM and Sender ID in parallel. Any may
          * end inside its start (cached answers, nothing to look up): the
@@ -1632,6 +1695,7 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
             da_dkim_verify_finish(m->verify);
             da_engine engine = da_engine_dkim(m->verify);
             m->dkim_running = true;
+            m->dkim_began = now_us();
             if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
                                &engine, dkim_done, m, &m->dkim_drive) != 0) {
                 counters(m)->errors++;
@@ -1933,6 +1997,8 @@ static void write_event(svc_msg *m)
         c->skipped++;
     else
         c->checked++;
+    if (m->skip == SKIP_NONE && m->waited)
+        svc_histogram_add(&c->latency[SVC_TIME_MESSAGE], m->waited_us);
     skip_reason why = v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip;
     if (why != SKIP_NONE)
         c->skipped_by[why]++;

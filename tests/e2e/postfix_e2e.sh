@@ -21,7 +21,8 @@
 #
 # Needs root, unshare, ip, unbound, postfix, swaks, python3. Output is TAP.
 # Environment: DOMAUTH_BIN, DOMAUTHD_BIN (default build/cli/domauth and
-# build/daemon/domauthd); E2E_PARTS ("functional robustness" by default);
+# build/daemon/domauthd); E2E_PARTS ("functional robustness" by default;
+# also "defaults", "quarantine", "srs", "redirect": one scenario);
 # E2E_KEEP=1 keeps the work directory (its path is printed).
 set -u
 
@@ -30,6 +31,7 @@ repo_root=$(cd "$here/../.." && pwd)
 domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
 domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 helper=$here/e2e_helper.py
+metrics_client=$here/../daemon/metrics_client.py
 loader=$here/smtp_load.py
 
 skip_all() {
@@ -46,6 +48,7 @@ SINK_SMTP=2529     # smtp_sink.py: the "remote" hosts mail to remote.test goes t
 PLAIN_SMTP=2530    # smtpd with no check: the check-auth responder's mailbox is behind it
 MILTER_PORT=8895
 POLICY_PORT=10045
+METRICS_PORT=9895
 
 # --------------------------------------------------------------- TAP
 
@@ -584,7 +587,10 @@ port_of() {
 # what enforcement would have done is in the log.
 scenario_defaults() {
     local conf=$W/da/defaults.conf
-    write_conf "$conf" </dev/null
+    # The metrics endpoint is scraped at the end (issue 17 item 7): its
+    # counts must be those of this scenario's events.
+    write_conf "$conf" "metrics = 127.0.0.1:$METRICS_PORT" </dev/null
+    local events_from=$(($(cat "$W/da/events.jsonl" 2>/dev/null | wc -l) + 1))
     start_da "$conf" || { t "domauthd starts with the default policy" false; return; }
     t "domauthd -t accepts the test configuration" "$domauthd_bin" -t -c "$conf"
     t "pidfile holds domauthd's pid" sh -c "[ \"\$(cat $W/da/domauthd.pid)\" = $da_pid ]"
@@ -703,6 +709,23 @@ scenario_defaults() {
     t_eom "milter: exactly one Authentication-Results of ours (the real one)" \
         header_count $id '^Authentication-Results: e2e\.test;' 1
     t_eom "milter: ours says pass" header_has $id "^Authentication-Results: e2e\\.test; spf=pass (\\(.*\\) )?smtp\\.mailfrom=$id@pass\\.test"
+
+    # The scrape: every message of this scenario, milter and policy, as
+    # its events say (policy events may follow their last request by 2 s).
+    t "metrics: /metrics after the scenario: the counts match its events" \
+        metrics_settled "$events_from"
+}
+
+# metrics_match FIRST-EVENT-LINE: a scrape of $METRICS_PORT agrees with the
+# event log from that line on (tests/daemon/metrics_client.py).
+metrics_match() {
+    "$py" "$metrics_client" scrape 127.0.0.1 "$METRICS_PORT" > "$W/da/metrics.json" || return 1
+    "$py" "$metrics_client" compare "$W/da/metrics.json" "$W/da/events.jsonl" "$1"
+}
+
+# Polls for 5 s; the last try says what differs.
+metrics_settled() {
+    wait_for 50 metrics_match "$1" || metrics_match "$1"
 }
 
 # 2. Enforcement with custom actions and replies.
@@ -1689,6 +1712,9 @@ main_in_namespace() {
         scenario_srs
         check_log_consistency
         echo "# functional part: $(($(now_ms) - start)) ms"
+    fi
+    if [[ " $parts " == *" defaults "* ]]; then
+        scenario_defaults
     fi
     if [[ " $parts " == *" quarantine "* ]]; then
         scenario_quarantine

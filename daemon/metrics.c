@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "domauthd.h"
+#include "domauth_dmarc.h"
 #include "proto/http.h"
 #include "util/strbuf.h"
 
@@ -138,6 +139,11 @@ static void write_metrics(domauthd *d, strbuf *sb)
     family(sb, "domauth_dkim_results_total", "counter", "DKIM results, one per signature.");
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         labelled(sb, "domauth_dkim_results_total", "result", dkim_words[r], k->dkim[r]);
+    family(sb, "domauth_dmarc_results_total", "counter",
+           "DMARC results, one per From: domain judged.");
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        labelled(sb, "domauth_dmarc_results_total", "result",
+                 da_dmarc_result_name((da_dmarc_result)r), k->dmarc[r]);
     family(sb, "domauth_actions_total", "counter",
            "What was done with each message (redirect counts as accept).");
     labelled(sb, "domauth_actions_total", "action", "accept", k->accepted);

@@ -11,5 +11,7 @@
  * libpsl or the answer does not fit. A name that is itself a public suffix
  * is its own organizational domain. */
 int dmarc_psl_org_domain(const char *name, char *out, size_t out_size);
+/* Whether libpsl's built-in list is there to ask (psl.c). */
+bool dmarc_psl_ready(void);
 
 #endif

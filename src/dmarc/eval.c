@@ -675,7 +675,7 @@ da_dmarc_eval *da_dmarc_eval_new(const da_dmarc_request *req, char *err, size_t 
         snprintf(err, err_size, "no From domain");
         return NULL;
     }
-    if (req->mode == DA_DMARC_RFC7489 && !da_dmarc_have_psl()) {
+    if (req->mode == DA_DMARC_RFC7489 && !dmarc_psl_ready()) {
         snprintf(err, err_size, "RFC 7489 mode needs the public suffix list: built without libpsl");
         return NULL;
     }

@@ -9,7 +9,7 @@
 #ifdef DA_HAVE_PSL
 #include <libpsl.h>
 
-bool da_dmarc_have_psl(void)
+bool dmarc_psl_ready(void)
 {
     return psl_builtin() != NULL;
 }
@@ -26,7 +26,7 @@ int dmarc_psl_org_domain(const char *name, char *out, size_t out_size)
     return n < 0 || (size_t)n >= out_size ? -1 : 0;
 }
 #else
-bool da_dmarc_have_psl(void)
+bool dmarc_psl_ready(void)
 {
     return false;
 }

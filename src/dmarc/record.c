@@ -10,6 +10,17 @@
 
 #include "dmarc_internal.h"
 
+/* A build fact, answered here (not in psl.c) so that what only reads the
+ * configuration links no libpsl (domauth-xmail-filter). */
+bool da_dmarc_have_psl(void)
+{
+#ifdef DA_HAVE_PSL
+    return true;
+#else
+    return false;
+#endif
+}
+
 const char *da_dmarc_result_name(da_dmarc_result result)
 {
     switch (result) {

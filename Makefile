@@ -13,10 +13,10 @@ NINJA ?= ninja
 
 # Debian 12 packages the build and the tests use.
 DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-dev debhelper lintian \
-        libc-ares-dev libuv1-dev libssl-dev libsqlite3-dev libyaml-dev python3 python3-yaml python3-spf unbound \
+        libc-ares-dev libuv1-dev libssl-dev libsqlite3-dev libpsl-dev libyaml-dev python3 python3-yaml python3-spf unbound \
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
-        libmail-srs-perl python3-srs postsrsd spf-tools-perl
+        libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -3,6 +3,7 @@
 #ifndef DA_CLI_COMMANDS_H
 #define DA_CLI_COMMANDS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ int cmd_report(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_xmail_filter(int argc, char **argv);
+int cmd_checkauth(int argc, char **argv);
 int cmd_srs(int argc, char **argv);
 int cmd_arc(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
@@ -44,6 +46,17 @@ int cli_open_resolver(const char *zone_path, const da_resolver_options *options,
  * escape sequences or forge lines. With lines, '\n', '\t' and a CR before
  * LF pass as well. */
 void cli_put_safe(FILE *out, const char *s, bool lines);
+
+/* The site's configuration as domauthd reads it, with its list files (a
+ * missing default file is the built-in defaults; a given one must exist).
+ * Returns 0, or -1 with why in err and cfg freed (cli_common.c). */
+struct domauth_config;
+int cli_load_site_config(struct domauth_config *cfg, const char *path, bool given, char *err,
+                         size_t err_size);
+/* One log line to syslog and, with to_stderr, to standard error after
+ * "who: ", made safe for a terminal (cli_common.c). */
+void cli_log_tee(const char *who, bool to_stderr, int priority, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* The exit code of an SPF or Sender ID result (spf check, senderid check),
  * and "authserv-id; clause", an Authentication-Results value (to free). */

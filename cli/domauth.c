@@ -58,6 +58,7 @@ static const char usage_main[] =
     "  senderid check  Sender ID (RFC 4406): the PRA or MAIL FROM against spf2.0\n"
     "  verify      check a message as domauthd would: SPF, DKIM, policy, headers\n"
     "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
+    "  checkauth   the check-auth responder: mails the sender what passed (--help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
@@ -406,6 +407,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "xmail-filter") == 0) return cmd_xmail_filter(argc - 1, argv + 1);
+    if (strcmp(argv[1], "checkauth") == 0) return cmd_checkauth(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cmd_status(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "reload") == 0) return cmd_status(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "spf") == 0) {

@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "config/config.h"
 #include "config/ipset.h"
+#include "config/opendkim.h"
 #include "util/file.h"
 #include "util/strbuf.h"
 
@@ -178,44 +179,12 @@ static bool plain_name(const char *s)
 
 /* ------------------------------------------------------------ OpenDKIM */
 
-typedef struct dkim_key {
-    char *name, *domain, *selector, *path;
-} dkim_key;
-
 typedef struct opendkim {
     char *domain, *selector, *keyfile;      /* the single-key form */
     char *key_table, *signing_table;        /* dataset values as given */
     unsigned key_table_line, signing_table_line, domain_line;
-    dkim_key *keys;
-    size_t key_count;
-    bool refile;                            /* the SigningTable is a refile */
     bool signed_any;                        /* a key line was made */
 } opendkim;
-
-/* A dataset value: "refile:PATH", "file:PATH", "/PATH" or a list. */
-typedef enum dataset_kind { DS_LIST, DS_FILE, DS_REFILE, DS_OTHER } dataset_kind;
-
-static dataset_kind dataset_of(const char *value, const char **rest)
-{
-    *rest = value;
-    if (strncmp(value, "refile:", 7) == 0) {
-        *rest = value + 7;
-        return DS_REFILE;
-    }
-    if (strncmp(value, "file:", 5) == 0) {
-        *rest = value + 5;
-        return DS_FILE;
-    }
-    if (strncmp(value, "csl:", 4) == 0) {
-        *rest = value + 4;
-        return DS_LIST;
-    }
-    if (value[0] == '/' || strncmp(value, "./", 2) == 0)
-        return DS_FILE;
-    if (strchr(value, ':') != NULL && strchr(value, ',') == NULL && isalpha((unsigned char)value[0]))
-        return DS_OTHER; /* db:, ldap:, lua:, ... */
-    return DS_LIST;
-}
 
 typedef struct hosts_ctx {
     const char *key; /* "InternalHosts", ... */
@@ -248,12 +217,12 @@ static void host_list(import *im, const char *key, const char *file, unsigned li
                       const char *value)
 {
     const char *rest;
-    dataset_kind kind = dataset_of(value, &rest);
-    if (kind == DS_OTHER) {
+    opendkim_dataset kind = opendkim_dataset_of(value, &rest);
+    if (kind == OPENDKIM_DS_OTHER) {
         unmapped(im, file, line, "%s %s: a data set domauth cannot read", key, value);
         return;
     }
-    if (kind == DS_FILE || kind == DS_REFILE) { /* a refile's patterns are host names */
+    if (kind == OPENDKIM_DS_FILE || kind == OPENDKIM_DS_REFILE) { /* a refile's patterns are host names */
         hosts_ctx c = {key};
         each_line(im, rest, host_line, &c);
         return;
@@ -265,139 +234,38 @@ static void host_list(import *im, const char *key, const char *file, unsigned li
     free(copy);
 }
 
-static void key_table_line(import *im, void *ctx, const char *file, unsigned line, char *text)
+/* The tables' findings: an error fails the import, the rest is listed. */
+static void table_note(void *ctx, opendkim_note_kind kind, const char *file, unsigned line,
+                       const char *text)
 {
-    opendkim *o = ctx;
-    char *name = text, *value = text + strcspn(text, " \t");
-    if (*value == '\0') {
-        fprintf(stderr, "domauth import: %s:%u: a KeyTable line is NAME DOMAIN:SELECTOR:KEY\n",
-                file, line);
+    import *im = ctx;
+    if (kind == OPENDKIM_ERROR) {
+        fprintf(stderr, "domauth import: %s:%u: %s\n", file, line, text);
         im->failed = true;
-        return;
+    } else {
+        unmapped(im, file, line, "%s", text);
     }
-    *value++ = '\0';
-    value = trim(value);
-    char *sel = strchr(value, ':');
-    char *path = sel ? strchr(sel + 1, ':') : NULL;
-    if (sel == NULL || path == NULL) {
-        fprintf(stderr, "domauth import: %s:%u: a KeyTable value is DOMAIN:SELECTOR:KEY\n",
-                file, line);
-        im->failed = true;
-        return;
-    }
-    *sel++ = '\0';
-    *path++ = '\0';
-    if (path[0] != '/' && strncmp(path, "./", 2) != 0 && strncmp(path, "../", 3) != 0) {
-        unmapped(im, file, line, "key %s: the key itself in the table (domauth reads key files)",
-                 name);
-        return;
-    }
-    dkim_key *n = realloc(o->keys, (o->key_count + 1) * sizeof *n);
-    if (n == NULL) {
-        im->failed = true;
-        return;
-    }
-    o->keys = n;
-    dkim_key *k = &o->keys[o->key_count++];
-    k->name = strdup(name);
-    k->domain = strdup(value);
-    k->selector = strdup(sel);
-    k->path = strdup(path);
 }
 
-static const dkim_key *find_key(const opendkim *o, const char *name)
+/* Reads one table file through the one reader of src/config/opendkim.c. */
+static int read_table(import *im, opendkim_tables *t, const char *file, bool signing, bool refile)
 {
-    for (size_t i = 0; i < o->key_count; i++)
-        if (o->keys[i].name && strcmp(o->keys[i].name, name) == 0)
-            return &o->keys[i];
-    return NULL;
-}
-
-/* A SigningTable pattern as the From: domain it covers: "*@example.com"
- * (refile) or "example.com" (other tables) is example.com, "*@*.example.com"
- * or ".example.com" its subdomains (*sub set), "*" any sender. NULL when it
- * names one user or another shape. */
-static const char *pattern_domain(const char *pattern, bool refile, bool *sub, bool *any)
-{
-    *sub = *any = false;
-    if (strcmp(pattern, "*") == 0 || strcmp(pattern, "*@*") == 0) {
-        *any = true;
-        return "*";
-    }
-    if (refile) {
-        if (strncmp(pattern, "*@*.", 4) == 0 && plain_name(pattern + 4)) {
-            *sub = true;
-            return pattern + 4;
-        }
-        if (strncmp(pattern, "*@", 2) == 0 && plain_name(pattern + 2))
-            return pattern + 2;
-        return NULL;
-    }
-    if (pattern[0] == '.' && plain_name(pattern + 1)) {
-        *sub = true;
-        return pattern + 1;
-    }
-    return strchr(pattern, '@') == NULL && plain_name(pattern) ? pattern : NULL;
-}
-
-static void signing_table_line(import *im, void *ctx, const char *file, unsigned line, char *text)
-{
-    opendkim *o = ctx;
-    char *save = NULL;
-    char *pattern = strtok_r(text, " \t", &save);
-    char *keyname = strtok_r(NULL, " \t", &save);
-    char *signer = strtok_r(NULL, " \t", &save);
-    if (pattern == NULL || keyname == NULL) {
-        fprintf(stderr, "domauth import: %s:%u: a SigningTable line is PATTERN KEYNAME\n", file,
-                line);
+    size_t len;
+    char why[300];
+    char *text = util_read_file(file, FILE_MAX, &len, why, sizeof why);
+    if (text == NULL) {
+        fprintf(stderr, "domauth import: %s\n", why);
         im->failed = true;
-        return;
+        return -1;
     }
-    const dkim_key *k = find_key(o, keyname);
-    if (k == NULL) {
-        unmapped(im, file, line, "%s %s: no key of that name in the KeyTable", pattern, keyname);
-        return;
+    int rc = signing ? opendkim_read_signing_table(t, file, text, len, refile, table_note, im)
+                     : opendkim_read_key_table(t, file, text, len, table_note, im);
+    free(text);
+    if (rc != 0) {
+        fprintf(stderr, "domauth import: %s: out of memory\n", file);
+        im->failed = true;
     }
-    bool sub, any;
-    const char *from = pattern_domain(pattern, o->refile, &sub, &any);
-    if (from == NULL) {
-        unmapped(im, file, line,
-                 "%s: a key for one sender or pattern (domauth chooses keys by the From: "
-                 "domain)",
-                 pattern);
-        return;
-    }
-    if (signer != NULL)
-        unmapped(im, file, line, "%s: the signer (i=) %s is not carried over", pattern, signer);
-    const char *d = k->domain;
-    if (strcmp(d, "%") == 0) {
-        /* d= the sender's domain: domauth's "*" entry when any sender. */
-        d = from;
-    } else if (any) {
-        unmapped(im, file, line, "*: every sender signed with d=%s (domauth's * entry signs "
-                                 "with d= the From: domain)", d);
-        return;
-    } else if (strcasecmp(d, from) != 0) {
-        size_t dl = strlen(d), fl = strlen(from);
-        if (!(fl > dl && from[fl - dl - 1] == '.' && strcasecmp(from + fl - dl, d) == 0)) {
-            unmapped(im, file, line, "%s: signed with d=%s, not the From: domain or a parent",
-                     pattern, d);
-            return;
-        }
-        /* A parent's key: domauth uses it for its subdomains too. */
-        d = k->domain;
-    }
-    if (sub && strcmp(k->domain, "%") == 0) {
-        unmapped(im, file, line, "%s: d= each subdomain itself (domauth signs a subdomain "
-                                 "with its parent's key and d=)", pattern);
-        return;
-    }
-    strbuf_printf(&im->dkim, "key = %s %s %s ; SigningTable %s\n", d, k->selector, k->path,
-                  pattern);
-    if (sub)
-        strbuf_printf(&im->dkim, "; (this key also signs %s itself, which %s did not)\n", d,
-                      pattern);
-    o->signed_any = true;
+    return rc;
 }
 
 static void opendkim_line(import *im, void *ctx, const char *file, unsigned line, char *text)
@@ -492,25 +360,39 @@ static void opendkim_keys(import *im, opendkim *o, const char *file)
 {
     if (o->key_table != NULL || o->signing_table != NULL) {
         const char *kt, *st;
-        dataset_kind ktk = o->key_table ? dataset_of(o->key_table, &kt) : DS_OTHER;
-        dataset_kind stk = o->signing_table ? dataset_of(o->signing_table, &st) : DS_OTHER;
+        opendkim_dataset ktk = o->key_table ? opendkim_dataset_of(o->key_table, &kt)
+                                            : OPENDKIM_DS_OTHER;
+        opendkim_dataset stk = o->signing_table ? opendkim_dataset_of(o->signing_table, &st)
+                                                : OPENDKIM_DS_OTHER;
         if (o->key_table == NULL || o->signing_table == NULL) {
             unmapped(im, file, o->key_table ? o->key_table_line : o->signing_table_line,
                      "a KeyTable without a SigningTable (or the reverse) signs nothing");
             return;
         }
-        if (ktk != DS_FILE && ktk != DS_REFILE) {
+        if (ktk != OPENDKIM_DS_FILE && ktk != OPENDKIM_DS_REFILE) {
             unmapped(im, file, o->key_table_line, "KeyTable %s: not a file", o->key_table);
             return;
         }
-        if (stk != DS_FILE && stk != DS_REFILE) {
+        if (stk != OPENDKIM_DS_FILE && stk != OPENDKIM_DS_REFILE) {
             unmapped(im, file, o->signing_table_line, "SigningTable %s: not a file",
                      o->signing_table);
             return;
         }
-        o->refile = stk == DS_REFILE;
-        if (each_line(im, kt, key_table_line, o) == 0)
-            each_line(im, st, signing_table_line, o);
+        opendkim_tables t;
+        opendkim_tables_init(&t);
+        if (read_table(im, &t, kt, false, false) == 0 &&
+            read_table(im, &t, st, true, stk == OPENDKIM_DS_REFILE) == 0) {
+            for (size_t i = 0; i < t.signing_count; i++) {
+                const opendkim_signing *e = &t.signing[i];
+                strbuf_printf(&im->dkim, "key = %s %s %s ; SigningTable %s\n", e->domain,
+                              e->key->selector, e->key->path, e->pattern);
+                if (e->subdomains)
+                    strbuf_printf(&im->dkim, "; (this key also signs %s itself, which %s did "
+                                             "not)\n", e->domain, e->pattern);
+                o->signed_any = true;
+            }
+        }
+        opendkim_tables_free(&t);
         if (o->domain || o->keyfile)
             unmapped(im, file, o->domain_line,
                      "Domain/Selector/KeyFile beside a KeyTable: OpenDKIM ignores them");
@@ -542,13 +424,6 @@ static void opendkim_free(opendkim *o)
     free(o->keyfile);
     free(o->key_table);
     free(o->signing_table);
-    for (size_t i = 0; i < o->key_count; i++) {
-        free(o->keys[i].name);
-        free(o->keys[i].domain);
-        free(o->keys[i].selector);
-        free(o->keys[i].path);
-    }
-    free(o->keys);
 }
 
 /* ---------------------------------------------------- policyd-spf */

@@ -45,8 +45,7 @@
 #include "domauth_net.h"
 #include "service/service.h"
 #include "service/xmail_check.h"
-#include "store/eventlog.h"
-#include "store/quarantine_store.h"
+#include "service_run.h"
 #endif
 
 #define DEFAULT_CONFIG "/etc/domauth/domauth.conf"
@@ -106,17 +105,10 @@ static bool log_stderr;
 static void xmail_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void xmail_log(int priority, const char *fmt, ...)
 {
-    char text[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    cli_log_tee("domauth xmail-filter", log_stderr, priority, fmt, ap);
     va_end(ap);
-    syslog(priority, "%s", text);
-    if (log_stderr) {
-        fputs("domauth xmail-filter: ", stderr);
-        cli_put_safe(stderr, text, false);
-        fputc('\n', stderr);
-    }
 }
 
 /* --------------------------------------------------- the backstop alarm */
@@ -217,7 +209,6 @@ static xmail_edit_op edit_op(header_op op)
 typedef struct filter_run {
     const char *path;
     filter_outcome *outcome;
-    bool timed_out;
 } filter_run;
 
 static void on_done(void *arg, const svc_batch_outcome *o)
@@ -233,32 +224,6 @@ static void on_done(void *arg, const svc_batch_outcome *o)
     for (size_t i = 0; i < o->edit_count; i++)
         add_edit(out, edit_op(o->edits[i].op), o->edits[i].index, o->edits[i].name,
                  o->edits[i].value, u->path);
-}
-
-typedef struct loop_ctx {
-    uv_loop_t *loop;
-    da_resolver *zone_resolver; /* the zone backend: answers when run */
-    uv_timer_t deadline;
-    filter_run *run;
-} loop_ctx;
-
-static void on_deadline(uv_timer_t *t)
-{
-    loop_ctx *l = t->data;
-    l->run->timed_out = true;
-}
-
-/* Runs the loop until the outcome has come or the deadline passed. */
-static void wait_outcome(loop_ctx *l)
-{
-    filter_run *u = l->run;
-    while (!u->outcome->decided && !u->timed_out) {
-        if (l->zone_resolver != NULL)
-            da_resolver_run(l->zone_resolver);
-        if (uv_run(l->loop, l->zone_resolver ? UV_RUN_NOWAIT : UV_RUN_ONCE) == 0 &&
-            l->zone_resolver == NULL && !u->outcome->decided)
-            break; /* nothing left to wait for: the resolver stopped */
-    }
 }
 
 #endif
@@ -394,44 +359,28 @@ static int replace_file(const char *path, const char *bytes, size_t len, char *e
 
 /* ------------------------------------------------------ configuration */
 
-/* The configuration as domauthd reads it (a missing default file is the
- * built-in defaults). Returns 0 or -1 with why in err (cfg freed). */
-static int load_config(domauth_config *cfg, const char *path, bool given, char *err,
-                       size_t err_size)
-{
-    if (config_init(cfg) != 0) {
-        snprintf(err, err_size, "out of memory");
-        return -1;
-    }
-    size_t len = 0;
-    char *text = NULL;
-    if (given || access(path, F_OK) == 0) {
-        text = util_read_file(path, 16u << 20, &len, err, err_size);
-        if (text == NULL) {
-            config_free(cfg);
-            return -1;
-        }
-    }
-    int rc = config_parse(cfg, path, text ? text : "", len, err, err_size);
-    free(text);
-    if (rc != 0)
-        return -1; /* config_parse freed it */
-    if (config_read_host_files(cfg, err, err_size) != 0) {
-        config_free(cfg);
-        return -1;
-    }
-    return 0;
-}
 
 #ifndef XMAIL_LIGHT
-static void close_handle(uv_handle_t *h, void *arg)
+/* ------------------------------------------------- checked in-process */
+
+typedef struct in_process_check {
+    xmail_stage stage;
+    const xmail_spool *spool;
+    const char *data, *rcpt, *auth;
+    filter_run run;
+} in_process_check;
+
+static void *start_check(const svc_env *env, const svc_config *sc, void *arg)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    in_process_check *p = arg;
+    return svc_xmail_start(env, sc, p->stage, p->spool, p->data, p->rcpt, p->auth, on_done,
+                           &p->run);
 }
 
-/* ------------------------------------------------- checked in-process */
+static void stop_check(void *check)
+{
+    svc_xmail_free(check);
+}
 
 /* The check in this process, with the site's configuration: its own DNS
  * cache (cold), the event store and the quarantine folder domauthd uses.
@@ -441,84 +390,22 @@ static void check_in_process(domauth_config *cfg, const char *path, xmail_stage 
                              const char *auth, const char *servers, const char *zone_path,
                              unsigned long deadline_ms, filter_outcome *out, bool *timed_out)
 {
-    char err[1024];
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    da_zone *zone = NULL;
-    da_resolver *upstream = NULL;
-    if (servers == NULL && cfg->dns_servers && *cfg->dns_servers)
-        servers = cfg->dns_servers;
-    da_resolver_options ro = {.servers = servers, .use_edns0 = true,
-                              .timeout_ms = cfg->dns_timeout_ms, .tries = cfg->dns_tries};
-    if (cli_open_resolver(zone_path, &ro, &loop, &zone, &upstream) != 0) {
-        xmail_log(LOG_ERR, "%s: not checked, accepted: no DNS resolver", path);
-        uv_loop_close(&loop);
-        return;
-    }
-    da_dns_cache_options co = {.max_entries = 1000};
-    da_dns_cache *cache = da_dns_cache_new(&co);
-    da_resolver *resolver = cache ? da_resolver_new_cached(cache, upstream) : NULL;
-
-    /* The event store domauthd writes, so that domauth log sees XMail's
-     * traffic; one that cannot be opened is a warning, never a refusal. */
-    eventlog_options eo = {.syslog = cfg->syslog,
-                           .syslog_facility = cfg->syslog_facility,
-                           .json_path = cfg->event_log,
-                           .database_path = cfg->database,
-                           .busy_timeout_ms = 1000,
-                           .stderr_lines = log_stderr};
-    eventlog *events = NULL;
-    err[0] = '\0';
-    if (eo.syslog || eo.stderr_lines || (eo.json_path && *eo.json_path) ||
-        (eo.database_path && *eo.database_path))
-        events = eventlog_open(&loop, &eo, err, sizeof err);
-    if (err[0])
-        xmail_log(LOG_WARNING, "%s: event log: %s (the check goes on)", path, err);
-    /* The spam folder, where a verdict can put the message (post-data);
-     * one that cannot be opened gives quarantine_failure, as in domauthd. */
-    quarantine *folder = NULL;
-    if (stage == XMAIL_STAGE_POST_DATA && cfg->quarantine_possible) {
-        quarantine_options qo = {.dir = cfg->quarantine_dir,
-                                 .database = cfg->database,
-                                 .days = cfg->quarantine_days,
-                                 .purge_per_add = 16,
-                                 .write = true};
-        folder = quarantine_open(&qo, err, sizeof err);
-        if (folder == NULL)
-            xmail_log(LOG_ERR, "%s: quarantine folder %s: %s (a message to quarantine gets "
-                      "quarantine_failure)", path, cfg->quarantine_dir, err);
-    }
-
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    svc_env env = {.loop = &loop, .resolver = resolver, .events = events,
-                   .quarantine = folder, .log = xmail_log};
-    svc_config sc = {.config = cfg, .host_name = host};
-    filter_run u = {.path = path, .outcome = out};
-    loop_ctx l = {.loop = &loop, .zone_resolver = zone ? upstream : NULL, .run = &u};
-    uv_timer_init(&loop, &l.deadline);
-    l.deadline.data = &l;
-    uv_timer_start(&l.deadline, on_deadline, deadline_ms, 0);
-    svc_xmail_check *check =
-        resolver ? svc_xmail_start(&env, &sc, stage, spool, data, rcpt, auth, on_done, &u) : NULL;
-    if (check == NULL)
-        xmail_log(LOG_ERR, "%s: not checked, accepted: out of memory", path);
-    else
-        wait_outcome(&l);
-    *timed_out = u.timed_out;
-    svc_xmail_free(check); /* writes the event */
-    if (events != NULL)
-        eventlog_close(events);
-    quarantine_close(folder);
-    da_resolver_free(resolver);
-    da_resolver_free(upstream);
-    da_dns_cache_free(cache);
-    uv_walk(&loop, close_handle, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    da_zone_free(zone);
+    in_process_check p = {.stage = stage, .spool = spool, .data = data, .rcpt = rcpt, .auth = auth,
+                    .run = {.path = path, .outcome = out}};
+    cli_service_run r = {.cfg = cfg,
+                         .servers = servers,
+                         .zone_path = zone_path,
+                         .deadline_ms = deadline_ms,
+                         .open_quarantine = stage == XMAIL_STAGE_POST_DATA,
+                         .stderr_events = log_stderr,
+                         .what = path,
+                         .log = xmail_log,
+                         .start = start_check,
+                         .stop = stop_check,
+                         .arg = &p,
+                         .done = &out->decided};
+    *timed_out = cli_service_run_once(&r) == 1;
 }
-
 #else
 
 /* domauth-xmail-filter links none of the engines (so it starts in a
@@ -790,7 +677,7 @@ int cmd_xmail_filter(int argc, char **argv)
     bool given = config_path != NULL;
     if (config_path == NULL)
         config_path = DEFAULT_CONFIG;
-    if (load_config(&cfg, config_path, given, err, sizeof err) != 0) {
+    if (cli_load_site_config(&cfg, config_path, given, err, sizeof err) != 0) {
         openlog("domauth", LOG_PID, LOG_MAIL);
         xmail_log(LOG_ERR, "%s: not checked: the configuration: %s", path, err);
         closelog();

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "domauthd.h"
+#include "domauth_dmarc.h"
 #include "proto/xmail_spool.h"
 #include "proto/xmail_wire.h"
 #include "service/xmail_check.h"
@@ -135,6 +136,10 @@ static void status_json(domauthd *d, strbuf *sb)
     first = true;
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         put_u64(sb, dkim[r], k->dkim[r], &first);
+    strbuf_puts(sb, "}, \"dmarc\": {");
+    first = true;
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        put_u64(sb, da_dmarc_result_name((da_dmarc_result)r), k->dmarc[r], &first);
     strbuf_puts(sb, "}}, \"dns_cache\": {");
     first = true;
     da_dns_cache_stats cs = {0};
@@ -221,6 +226,10 @@ static void status_text(domauthd *d, strbuf *sb)
     strbuf_puts(sb, "\ndkim:      ");
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         strbuf_printf(sb, " %s %llu", dkim[r], (unsigned long long)k->dkim[r]);
+    strbuf_puts(sb, "\ndmarc:     ");
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        strbuf_printf(sb, " %s %llu", da_dmarc_result_name((da_dmarc_result)r),
+                      (unsigned long long)k->dmarc[r]);
     da_dns_cache_stats cs = {0};
     if (d->cache != NULL)
         da_dns_cache_get_stats(d->cache, &cs);

@@ -34,7 +34,14 @@ void config_ref_put(config_ref *ref);
  * listener_kind (its file defines it), listed once in listen.c's table.
  * Adding a listener adds a kind here, its file and one table line; no
  * other listener's code changes. */
-typedef enum conn_kind { CONN_MILTER, CONN_POLICY, CONN_CONTROL, CONN_SOCKETMAP, CONN_KINDS } conn_kind;
+typedef enum conn_kind {
+    CONN_MILTER,
+    CONN_POLICY,
+    CONN_CONTROL,
+    CONN_SOCKETMAP,
+    CONN_METRICS,
+    CONN_KINDS
+} conn_kind;
 
 /* The SRS socketmap's lookups (socketmap_conn.c), by the reply given. */
 typedef struct socketmap_stats {
@@ -131,10 +138,11 @@ typedef struct listener_kind {
     const char *max_sessions_key, *idle_timeout_key;
     const char *refused_what; /* "milter connections refused", for counted logs */
     bool serves_mail;      /* one such listener is needed to start */
+    bool inet;             /* carries no mail yet may be TCP (metrics; control is unix only) */
 } listener_kind;
 
 extern const listener_kind milter_listener, policy_listener, control_listener,
-    socketmap_listener;
+    socketmap_listener, metrics_listener;
 
 struct conn {
     union {

@@ -60,6 +60,7 @@ static const listener_kind *const kinds[CONN_KINDS] = {
     [CONN_POLICY] = &policy_listener,
     [CONN_CONTROL] = &control_listener,
     [CONN_SOCKETMAP] = &socketmap_listener,
+    [CONN_METRICS] = &metrics_listener,
 };
 
 const char *listener_address(const listener *l)
@@ -696,7 +697,7 @@ int listeners_open(domauthd *d, char *err, size_t err_size)
         const char *address = kinds[k]->address(cfg);
         if (address == NULL || *address == '\0')
             continue;
-        if (!kinds[k]->serves_mail) {
+        if (!kinds[k]->serves_mail && !kinds[k]->inet) {
             /* The control socket: unix only (its mode is its access
              * control), in a directory made if missing. */
             if (strncmp(address, "unix:", 5) != 0) {

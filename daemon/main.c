@@ -86,7 +86,8 @@ static int load_dkim_keys(config_ref *ref, char *err, size_t err_size)
             free(text);
         }
         if (ref->dkim_keys[i] == NULL) {
-            snprintf(err, err_size, "%s:%u: key: %s", cfg->path, k->line, why);
+            snprintf(err, err_size, "%s:%u: key: %s", k->file ? k->file : cfg->path, k->line,
+                     why);
             return -1;
         }
     }
@@ -152,6 +153,129 @@ static const char *lookup_error(int e)
     return text;
 }
 
+/* ------------------------------------------------------------ pidfile
+ *
+ * The pidfile is written as root, before the drop to user, and removed at
+ * stop as that user: so user must be able to unlink it, which needs write
+ * and search permission on its directory (and, in a sticky directory such
+ * as /tmp, to own the file, which is why it is given to user). As Debian's
+ * daemons do, the pidfile belongs in a directory of the run user's own,
+ * /run/domauth/ (the unit's RuntimeDirectory=, the tmpfiles.d entry): a
+ * missing directory is made for user, and one user cannot write is refused
+ * at -t and at start, naming the line, rather than found out at the stop. */
+
+/* The run user's ids: user's, and group's when given (what
+ * drop_privileges sets: that one group, no supplementary ones). */
+static int run_ids(const domauth_config *cfg, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(cfg->user);
+    if (pw == NULL)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (cfg->group && *cfg->group) {
+        struct group *gr = getgrnam(cfg->group);
+        if (gr == NULL)
+            return -1;
+        *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+/* Whether uid:gid may remove an entry it owns from a directory, by the
+ * directory's mode: owner, else group, else other (the first class that
+ * applies decides, as the kernel does; ACLs are not looked at). */
+static bool may_unlink_in(const struct stat *st, uid_t uid, gid_t gid)
+{
+    if (uid == 0)
+        return true;
+    mode_t need = st->st_uid == uid ? S_IWUSR | S_IXUSR
+                  : st->st_gid == gid ? S_IWGRP | S_IXGRP
+                                      : S_IWOTH | S_IXOTH;
+    return (st->st_mode & need) == need;
+}
+
+static void pidfile_dir(const char *path, char *dir, size_t dir_size)
+{
+    snprintf(dir, dir_size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0'; /* "/domauthd.pid": the root directory */
+    else if (slash != NULL)
+        *slash = '\0';
+}
+
+/* With user set: the pidfile's directory must let user remove the file.
+ * A directory that does not exist is fine here (made at start). */
+static int check_pidfile_dir(const domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->pidfile == NULL || *cfg->pidfile == '\0' || cfg->user == NULL || *cfg->user == '\0')
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) != 0)
+        return 0; /* check_system names the user or group */
+    char dir[4096];
+    pidfile_dir(cfg->pidfile, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || may_unlink_in(&st, uid, gid))
+        return 0;
+    snprintf(err, err_size,
+             "%s:%u: pidfile: %s: user %s could not remove it at stop: %.300s is not writable "
+             "by %s; put it in a directory of that user's, such as /run/domauth/ (made by "
+             "the unit's RuntimeDirectory= and the tmpfiles.d entry, or by domauthd when "
+             "missing)",
+             cfg->path, config_key_line(cfg, "daemon", "pidfile"), cfg->pidfile, cfg->user,
+             dir, cfg->user);
+    return -1;
+}
+
+/* At start as root, before the pidfile is written: the directory made for
+ * user when missing (one level, 0755, as /run/domauth), then checked. */
+static int prepare_pidfile_dir(const domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->pidfile == NULL || *cfg->pidfile == '\0' || cfg->user == NULL ||
+        *cfg->user == '\0' || getuid() != 0)
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) != 0)
+        return 0; /* drop_privileges says which */
+    char dir[4096];
+    pidfile_dir(cfg->pidfile, dir, sizeof dir);
+    if (mkdir(dir, 0755) == 0) {
+        if (chown(dir, uid, gid) != 0) {
+            snprintf(err, err_size, "pidfile: cannot give %.300s to %s: %s", dir, cfg->user,
+                     strerror(errno));
+            return -1;
+        }
+        daemon_log(LOG_INFO, "pidfile: made %s for %s", dir, cfg->user);
+    } else if (errno != EEXIST) {
+        snprintf(err, err_size, "pidfile: cannot make %.300s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return check_pidfile_dir(cfg, err, err_size);
+}
+
+/* The written pidfile goes to user, who removes it at stop (a sticky
+ * directory lets only the file's owner do that). */
+static int give_pidfile(const domauth_config *cfg, const char *written, char *err,
+                        size_t err_size)
+{
+    if (written == NULL || cfg->user == NULL || *cfg->user == '\0' || getuid() != 0)
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    if (run_ids(cfg, &uid, &gid) != 0)
+        return 0;
+    if (chown(written, uid, gid) != 0) {
+        snprintf(err, err_size, "pidfile: cannot give %s to %s: %s", written, cfg->user,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* What the parser cannot see from the text: that the user and group exist
  * (so -t, and systemd's ExecStartPre with it, catches what would stop the
  * start) and that the resolver takes the DNS server list. */
@@ -189,7 +313,7 @@ static int check_system(const domauth_config *cfg, char *err, size_t err_size)
                  config_key_line(cfg, "daemon", "dns_servers"), why);
         return -1;
     }
-    return 0;
+    return check_pidfile_dir(cfg, err, err_size);
 }
 
 /* Loads path into a new config_ref; NULL with a reason in err. A missing
@@ -224,6 +348,7 @@ static config_ref *config_load(const char *path, bool path_given, char *err, siz
         return NULL;
     }
     if (config_read_host_files(cfg, err, err_size) != 0 ||
+        config_read_dkim_tables(cfg, err, err_size) != 0 ||
         load_dkim_keys(ref, err, err_size) != 0 || load_srs(ref, err, err_size) != 0) {
         config_ref_put(ref);
         return NULL;
@@ -458,6 +583,7 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
         !same(old->dns_servers, cfg->dns_servers) || !same(old->database, cfg->database) ||
         !same(old->group, cfg->group) || !same(old->pidfile, cfg->pidfile) ||
         !same(old->control_listen, cfg->control_listen) ||
+        !same(old->metrics_listen, cfg->metrics_listen) ||
         !same(old->srs_socketmap, cfg->srs_socketmap) ||
         !same(old->socket_group, cfg->socket_group) || old->socket_mode != cfg->socket_mode ||
         (d->quarantine != NULL && !same(old->quarantine_dir, cfg->quarantine_dir)))
@@ -712,7 +838,13 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (prepare_pidfile_dir(&cfg->config, err, sizeof err) != 0) {
+        daemon_log(LOG_ERR, "%s", err);
+        status = 78; /* EX_CONFIG */
+        goto out;
+    }
     if (write_pidfile(cfg->config.pidfile, &pidfile, err, sizeof err) != 0 ||
+        give_pidfile(&cfg->config, pidfile, err, sizeof err) != 0 ||
         drop_privileges(&cfg->config, err, sizeof err) != 0) {
         daemon_log(LOG_ERR, "%s", err);
         goto out;

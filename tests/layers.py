@@ -20,12 +20,14 @@ ALLOWED = {
     "dkim": {"util", "dns", "authres", "msg"},
     "arc": {"util", "dns", "authres", "msg", "dkim"},
     "srs": {"util"},
+    "dmarc": {"util", "dns"},
     "proto": {"util", "msg"},
     "config": {"util"},
-    "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dns"},
+    "policy": {"util", "msg", "authres", "config", "spf", "dkim", "dmarc", "dns"},
     "store": {"util", "msg", "authres", "config", "policy"},
     "report": {"util", "store"},
-    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "config", "policy", "store", "proto"},
+    "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store",
+                "proto"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

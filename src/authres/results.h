@@ -35,6 +35,10 @@ typedef struct auth_result {
     const char *explanation; /* SPF's exp= text or problem, for replies (not in the header) */
     const char *policy_as;   /* judge by this table instead of the method's ("invalid_from") */
     const char *sender;      /* the address checked, for %{sender} in replies (not in the header) */
+    /* The action the judged domain asks for ("reject", "quarantine",
+     * "none": a DMARC record's policy), or NULL; policy applies it where the
+     * table honours requests (not in the header). */
+    const char *requested;
     auth_prop props[AUTH_RESULT_MAX_PROPS];
     size_t prop_count;
 } auth_result;

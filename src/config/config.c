@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/opendkim.h"
 #include "domauth_dkim.h"
+#include "domauth_dmarc.h"
 #include "util/file.h"
 
 typedef enum value_type {
@@ -28,6 +30,7 @@ typedef enum value_type {
     T_IDENTITY,
     T_STAGE,
     T_LISTEN,
+    T_HTTPLISTEN, /* ADDRESS:PORT or [IPV6]:PORT, stored as inet:ADDRESS:PORT, or empty */
     T_REPLY,
     T_IPLIST,
     T_NAMELIST,   /* host or domain name patterns (namelist.h) */
@@ -39,6 +42,7 @@ typedef enum value_type {
     T_DKIMKEY,
     T_FACILITY,   /* a syslog facility name, stored in lower case */
     T_PATH,       /* an absolute path, or empty */
+    T_DATASET,    /* an OpenDKIM data set: [file:|refile:]/absolute/path, or empty */
     T_HOSTNAME,   /* a host name (a token in header fields), or empty */
     T_HEADER,     /* a header field name, or empty */
     T_HEADERLIST, /* header field names, colon-separated, or empty */
@@ -46,6 +50,7 @@ typedef enum value_type {
     T_SECONDS,  /* a timeout in seconds: 1 to MAX_TIMEOUT_SECONDS */
     T_DAYS,     /* a retention in days: 1 to MAX_RETENTION_DAYS */
     T_QMODE,    /* quarantine_mode: folder or hold */
+    T_DMARCMODE, /* [dmarc] mode: rfc9989 or rfc7489 (stored as da_dmarc_mode) */
     T_QREPLY,   /* quarantine_reply: accept or reply (stored as bool: reply) */
     T_QFAILURE, /* quarantine_failure: tempfail or accept (stored as bool: accept) */
 } value_type;
@@ -56,7 +61,9 @@ enum {
     MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
 };
 
-typedef enum section_kind { S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID } section_kind;
+typedef enum section_kind {
+    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC
+} section_kind;
 
 typedef struct key_spec {
     section_kind section;
@@ -73,6 +80,8 @@ typedef struct key_spec {
 #define DKIM(name, type, field, def, doc) {S_DKIM, name, type, offsetof(domauth_config, field), def, doc}
 #define SENDERID(name, type, field, def, doc) \
     {S_SENDERID, name, type, offsetof(domauth_config, field), def, doc}
+#define DMARC(name, type, field, def, doc) \
+    {S_DMARC, name, type, offsetof(domauth_config, field), def, doc}
 #define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
@@ -91,12 +100,20 @@ static const key_spec keys[] = {
            "The control socket that domauth status and domauth reload talk to\n"
            "(unix:/path only; empty turns it off). Its directory is made if missing.\n"
            "A control socket that cannot be opened is logged; mail flows all the same."),
+    DAEMON("metrics", T_HTTPLISTEN, metrics_listen, "",
+           "Serve the counters and latency histograms to Prometheus over HTTP on\n"
+           "ADDRESS:PORT (an IP address: 127.0.0.1:9895, [::1]:9895; empty: off).\n"
+           "GET /metrics only, no authentication: keep it on loopback or a\n"
+           "management network (8 connections at once, 10 s idle, 4 KiB requests)."),
     DAEMON("control_mode", T_MODE, control_mode, "0600",
            "Permissions of the control socket: who may read the counters and reload."),
     DAEMON("user", T_STRING, user, "",
            "Run as this user after the listeners are open (empty: stay as started)."),
     DAEMON("group", T_STRING, group, "", "Group to run as (empty: the user's group)."),
-    DAEMON("pidfile", T_PATH, pidfile, "", "Write the process id here (empty: none)."),
+    DAEMON("pidfile", T_PATH, pidfile, "",
+           "Write the process id here (empty: none); removed at stop. With user, its\n"
+           "directory must be writable by that user, who removes it: /run/domauth/\n"
+           "(made for user when missing), not /run itself."),
     DAEMON("dns_servers", T_STRING, dns_servers, "",
            "DNS servers, ADDR[:PORT],... (empty: those of /etc/resolv.conf)."),
     DAEMON("dns_timeout_ms", T_COUNT, dns_timeout_ms, "2000", "Time allowed per DNS try."),
@@ -184,6 +201,15 @@ static const key_spec keys[] = {
          "key = example.com mail2026 /etc/domauth/keys/mail2026.private\n"
          "(make keys with domauth dkim keygen; * as DOMAIN signs any sender).\n"
          "The header From: domain chooses the key. May be given many times."),
+    DKIM("key_table", T_DATASET, dkim_key_table, "",
+         "OpenDKIM's KeyTable file, read as it is (NAME DOMAIN:SELECTOR:KEYFILE a\n"
+         "line): with signing_table, the keys of a site moving from OpenDKIM, beside\n"
+         "any key lines. file:/path or /path. Read at start and reload."),
+    DKIM("signing_table", T_DATASET, dkim_signing_table, "",
+         "OpenDKIM's SigningTable file (PATTERN KEYNAME a line): refile:/path for\n"
+         "refile patterns (*@example.com, *@*.example.com, *), else file:/path or /path\n"
+         "(example.com, .example.com). Each line becomes a key line; one domauth cannot\n"
+         "carry out (a pattern for one user) is an error naming the file and line."),
     DKIM("sign_authenticated", T_BOOL, dkim_sign_authenticated, "yes",
          "Sign mail from SMTP AUTH sessions."),
     DKIM("sign_trusted", T_BOOL, dkim_sign_trusted, "yes",
@@ -203,6 +229,23 @@ static const key_spec keys[] = {
              "Responsible Address (RFC 4407) against its domain's spf2.0/pra record, or\n"
              "v=spf1 when it has no spf2.0 record; sender-id= in Authentication-Results.\n"
              "Off by default: the experiment ended (RFC 6686) and DMARC took its place."),
+    DMARC("check", T_BOOL, dmarc_check, "no",
+          "Check DMARC (RFC 9989) where the header is seen (milter, domauth verify,\n"
+          "the XMail filter at post-data), after SPF and DKIM: the From: domain's\n"
+          "policy found by the DNS tree walk, SPF (MAIL FROM) and DKIM (d=) aligned\n"
+          "with it; dmarc= in Authentication-Results. Off by default: turning it on\n"
+          "adds up to eight DNS queries per From: domain and makes verdicts before\n"
+          "the end of the message provisional; observe with it on, then act."),
+    DMARC("mode", T_DMARCMODE, dmarc_mode, "rfc9989",
+          "rfc9989: policy and organizational domains by the DNS tree walk (psd=,\n"
+          "np=, t=). rfc7489: by the public suffix list (libpsl), with pct=, for a\n"
+          "site that must judge as an older peer (OpenDMARC) does."),
+    DMARC("honor_policy", T_BOOL, dmarc_honor_policy, "no",
+          "Apply the domain's published policy to a DMARC fail: p=reject (or sp=,\n"
+          "np=) rejects with fail_reply, p=quarantine quarantines, t=y one step\n"
+          "softer (reject as quarantine, quarantine as none); fail_action still\n"
+          "applies when it is stronger. no: only this section's actions count\n"
+          "(monitor first: see what the domains ask before doing it)."),
     SRS("socketmap", T_LISTEN, srs_socketmap, "",
         "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
         "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
@@ -416,7 +459,29 @@ static const result_method dkim_method = {"dkim", DKIM_RESULT_COUNT, dkim_name,
 static const result_method senderid_method = {"senderid", SENDERID_RESULT_COUNT, spf_name,
                                               senderid_result_default,
                                               offsetof(policy_settings, senderid_results)};
-static const result_method *const methods[] = {&spf_method, &dkim_method, &senderid_method};
+static const char *dmarc_name(int result)
+{
+    return da_dmarc_result_name((da_dmarc_result)result);
+}
+
+/* Indexed by da_dmarc_result. Observe first: every result accepts; the
+ * domain's own policy comes in with honor_policy = yes. */
+static const result_defaults dmarc_result_default[DMARC_RESULT_COUNT] = {
+    [DA_DMARC_NONE] = {"accept", "550 5.7.1 No DMARC policy for %{domain}", "no", "", "0"},
+    [DA_DMARC_PASS] = {"accept", "550 5.7.1 Refused", "no", "", "0"},
+    [DA_DMARC_FAIL] = {"accept", "550 5.7.1 Rejected by the DMARC policy of %{domain}", "no", "",
+                       "0"},
+    [DA_DMARC_TEMPERROR] = {"accept",
+                            "451 4.7.1 DMARC check of %{domain} failed temporarily; try again later",
+                            "no", "", "0"},
+    [DA_DMARC_PERMERROR] = {"accept", "550 5.7.1 DMARC check failed: %{explanation}", "no", "",
+                            "0"},
+};
+static const result_method dmarc_method = {"dmarc", DMARC_RESULT_COUNT, dmarc_name,
+                                           dmarc_result_default,
+                                           offsetof(policy_settings, dmarc_results)};
+static const result_method *const methods[] = {&spf_method, &dkim_method, &senderid_method,
+                                               &dmarc_method};
 
 static result_policy *method_table(const result_method *m, policy_settings *ps)
 {
@@ -456,6 +521,13 @@ bool policy_settings_can_quarantine(const policy_settings *ps)
             return true;
     for (int r = 0; r < DKIM_RESULT_COUNT; r++)
         if (ps->dkim_results[r].action == ACTION_QUARANTINE)
+            return true;
+    for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
+        if (ps->senderid_results[r].action == ACTION_QUARANTINE)
+            return true;
+    /* A domain's p=quarantine, honoured, quarantines too. */
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        if (ps->dmarc_results[r].action == ACTION_QUARANTINE || ps->dmarc_results[r].honor_request)
             return true;
     return ps->invalid_from.action == ACTION_QUARANTINE;
 }
@@ -586,6 +658,45 @@ static int check_listen(const char *v, char *why, size_t why_size)
     }
     snprintf(why, why_size, "expected unix:/path or inet:host:port, not '%.200s'", v);
     return -1;
+}
+
+/* metrics: "ADDRESS:PORT" or "[IPV6]:PORT" (inet: in front is taken too),
+ * as "inet:ADDRESS:PORT" in *out, which listen.c opens. */
+static int set_http_listen(char **slot, const char *v, char *why, size_t why_size)
+{
+    if (*v == '\0')
+        return set_string(slot, v, why, why_size);
+    const char *hp = strncmp(v, "inet:", 5) == 0 ? v + 5 : v;
+    const char *colon = strrchr(hp, ':');
+    unsigned port;
+    ip_addr ip;
+    char host[64];
+    size_t hl = colon ? (size_t)(colon - hp) : 0;
+    const char *h = hp;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    } else if (hl > 0 && memchr(h, ':', hl) != NULL) {
+        snprintf(why, why_size, "an IPv6 address goes in brackets: [%.*s]:PORT", (int)hl, h);
+        return -1;
+    }
+    if (colon == NULL || hl == 0 || hl >= sizeof host) {
+        snprintf(why, why_size, "expected ADDRESS:PORT or [IPV6]:PORT, not '%.200s'", v);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    if (!ip_parse(host, hl, &ip)) {
+        snprintf(why, why_size, "'%s' is not an IP address (a name is not resolved here)",
+                 host);
+        return -1;
+    }
+    if (parse_uint_range(colon + 1, 1, 65535, NULL, &port, why, why_size) != 0)
+        return -1;
+    char norm[100];
+    snprintf(norm, sizeof norm, "inet:%s%s%s:%u", ip.family == 6 ? "[" : "", host,
+             ip.family == 6 ? "]" : "", port);
+    return set_string(slot, norm, why, why_size);
 }
 
 int config_check_reply(const char *reply, char cls, char *err, size_t err_size)
@@ -787,6 +898,7 @@ static int add_dkim_key(domauth_config *cfg, const char *value, char *why, size_
     k->selector = strdup(selector);
     k->path = strdup(path);
     k->line = 0;
+    k->file = NULL;
     if (!k->domain || !k->selector || !k->path) {
         free(k->domain);
         free(k->selector);
@@ -906,6 +1018,13 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_DAYS:
         return parse_uint_range(value, 1, MAX_RETENTION_DAYS, " days", slot, why, why_size);
+    case T_DMARCMODE: {
+        static const char *const modes[] = {"rfc9989", "rfc7489"};
+        if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
+            return -1;
+        *(int *)slot = choice;
+        return 0;
+    }
     case T_QMODE: {
         static const char *const modes[] = {"folder", "hold"};
         if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
@@ -938,6 +1057,8 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         if (check_listen(value, why, why_size) != 0)
             return -1;
         return set_string(slot, value, why, why_size);
+    case T_HTTPLISTEN:
+        return set_http_listen(slot, value, why, why_size);
     case T_REPLY:
         if (config_check_reply(value, 0, why, why_size) != 0)
             return -1;
@@ -981,6 +1102,19 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
                          why, why_size) != 0)
             return -1;
         return set_string(slot, facilities[choice], why, why_size);
+    }
+    case T_DATASET: {
+        const char *path;
+        opendkim_dataset kind = opendkim_dataset_of(value, &path);
+        if (*value != '\0' &&
+            ((kind != OPENDKIM_DS_FILE && kind != OPENDKIM_DS_REFILE) || path[0] != '/')) {
+            snprintf(why, why_size,
+                     "expected file:/path, refile:/path or /path (an absolute path), not "
+                     "'%.200s'",
+                     value);
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
     }
     case T_PATH:
         /* domauthd -d runs in /, and a reload reads the file again there. */
@@ -1087,6 +1221,8 @@ static int set_policy_key(domauth_config *cfg, policy_settings *ps, const char *
         return set_table_key(cfg, &spf_method, ps, name + 4, value, why, why_size);
     if (strncmp(name, "senderid_", 9) == 0)
         return set_table_key(cfg, &senderid_method, ps, name + 9, value, why, why_size);
+    if (strncmp(name, "dmarc_", 6) == 0)
+        return set_table_key(cfg, &dmarc_method, ps, name + 6, value, why, why_size);
     /* The names of before [spf]: fail_action and the like. */
     int rc = set_table_key(cfg, &spf_method, ps, name, value, why, why_size);
     if (rc == 0) {
@@ -1131,10 +1267,15 @@ static size_t result_tables(policy_settings *ps, result_policy **out)
         out[n++] = &ps->dkim_results[r];
     for (int r = 0; r < SENDERID_RESULT_COUNT; r++)
         out[n++] = &ps->senderid_results[r];
+    for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+        out[n++] = &ps->dmarc_results[r];
     out[n++] = &ps->invalid_from;
     return n;
 }
-enum { RESULT_TABLES_MAX = SPF_RESULT_COUNT + DKIM_RESULT_COUNT + SENDERID_RESULT_COUNT + 1 };
+enum {
+    RESULT_TABLES_MAX =
+        SPF_RESULT_COUNT + DKIM_RESULT_COUNT + SENDERID_RESULT_COUNT + DMARC_RESULT_COUNT + 1
+};
 
 static void lines_free(struct config_lines *l);
 
@@ -1145,9 +1286,11 @@ static bool is_string_type(value_type type)
     case T_STRING:
     case T_TAG:
     case T_LISTEN:
+    case T_HTTPLISTEN:
     case T_CANON:
     case T_FACILITY:
     case T_PATH:
+    case T_DATASET:
     case T_HOSTNAME:
     case T_HEADER:
     case T_HEADERLIST:
@@ -1263,6 +1406,7 @@ void config_free(domauth_config *cfg)
         free(cfg->dkim_keys[i].domain);
         free(cfg->dkim_keys[i].selector);
         free(cfg->dkim_keys[i].path);
+        free(cfg->dkim_keys[i].file);
     }
     free(cfg->dkim_keys);
     ip_set_free(&cfg->whitelist);
@@ -1443,6 +1587,10 @@ static void canonical_key(const char *section, const char *name, char *csec, siz
                is_result_key(&senderid_method, name + 9)) {
         snprintf(csec, csec_size, "senderid");
         snprintf(cname, cname_size, "%s", name + 9);
+    } else if (policy && strncmp(name, "dmarc_", 6) == 0 &&
+               is_result_key(&dmarc_method, name + 6)) {
+        snprintf(csec, csec_size, "dmarc");
+        snprintf(cname, cname_size, "%s", name + 6);
     }
 }
 
@@ -1459,7 +1607,8 @@ static bool section_kind_of(const char *section, section_kind *kind)
         const char *name;
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
-                 {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID}};
+                 {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID},
+                 {"dmarc", S_DMARC}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -1538,11 +1687,12 @@ static void handle_key(parse_state *st, const char *section, const char *name, c
             st->cfg->dkim_keys[st->cfg->dkim_key_count - 1].line = line;
         return;
     }
-    if (kind == S_SPF || kind == S_DKIM || kind == S_SENDERID) {
+    if (kind == S_SPF || kind == S_DKIM || kind == S_SENDERID || kind == S_DMARC) {
         int rc = set_table_key(st->cfg,
-                               kind == S_SPF    ? &spf_method
-                               : kind == S_DKIM ? &dkim_method
-                                                : &senderid_method,
+                               kind == S_SPF        ? &spf_method
+                               : kind == S_DKIM     ? &dkim_method
+                               : kind == S_SENDERID ? &senderid_method
+                                                    : &dmarc_method,
                                &st->cfg->global, name, value, why, sizeof why);
         if (rc == -1)
             fail_at(st, line, "%s: %s", name, why);
@@ -1961,6 +2111,18 @@ static void check_daemon(parse_state *st)
         fail_at(st, config_key_line(cfg, "daemon", "group"),
                 "group = %s needs user: domauthd changes its group only with its user",
                 cfg->group);
+    /* OpenDKIM's tables go together: one names the keys, the other who
+     * signs with which. */
+    bool kt = cfg->dkim_key_table && *cfg->dkim_key_table;
+    bool stb = cfg->dkim_signing_table && *cfg->dkim_signing_table;
+    const char *rest;
+    if (kt != stb)
+        fail_at(st, config_key_line(cfg, "dkim", kt ? "key_table" : "signing_table"),
+                "%s without %s signs nothing: give both", kt ? "key_table" : "signing_table",
+                kt ? "signing_table" : "key_table");
+    else if (kt && opendkim_dataset_of(cfg->dkim_key_table, &rest) == OPENDKIM_DS_REFILE)
+        fail_at(st, config_key_line(cfg, "dkim", "key_table"),
+                "a KeyTable is looked up by key name: file:/path or /path, not refile:");
 }
 
 /* The next entry of a blank- or comma-separated list; false at the end. */
@@ -2101,6 +2263,94 @@ static int read_list_files(ip_set *set, char **files, size_t count, char *err, s
     return 0;
 }
 
+/* [dkim] key_table and signing_table: OpenDKIM's files, each line of the
+ * SigningTable one more entry of the key table, as a key line would make it.
+ * The first line that cannot be carried out is the error; a difference
+ * (an i= dropped, a first-match order) is a warning with its line. */
+typedef struct table_state {
+    domauth_config *cfg;
+    char *err;
+    size_t err_size;
+    bool failed;
+} table_state;
+
+static void table_note(void *ctx, opendkim_note_kind kind, const char *file, unsigned line,
+                       const char *text)
+{
+    table_state *ts = ctx;
+    char msg[800];
+    snprintf(msg, sizeof msg, "%s:%u: %s%s", file, line, text,
+             kind == OPENDKIM_UNMAPPED ? " (key_table and signing_table take what domauth "
+                                         "can sign the same way; see domauth import opendkim)"
+                                       : "");
+    if (kind == OPENDKIM_DIFFERS) {
+        if (add_warning(ts->cfg, msg) != 0 && !ts->failed) {
+            snprintf(ts->err, ts->err_size, "%s: out of memory", file);
+            ts->failed = true;
+        }
+    } else if (!ts->failed) {
+        snprintf(ts->err, ts->err_size, "%s", msg);
+        ts->failed = true;
+    }
+}
+
+static int read_table_file(table_state *ts, opendkim_tables *t, const char *value, bool signing)
+{
+    const char *path;
+    opendkim_dataset kind = opendkim_dataset_of(value, &path);
+    size_t len;
+    char *text = util_read_file(path, 16u << 20, &len, ts->err, ts->err_size);
+    if (text == NULL)
+        return -1;
+    int rc = signing ? opendkim_read_signing_table(t, path, text, len,
+                                                   kind == OPENDKIM_DS_REFILE, table_note, ts)
+                     : opendkim_read_key_table(t, path, text, len, table_note, ts);
+    free(text);
+    if (rc != 0 && !ts->failed)
+        snprintf(ts->err, ts->err_size, "%s: out of memory", path);
+    return rc != 0 || ts->failed ? -1 : 0;
+}
+
+int config_read_dkim_tables(domauth_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->dkim_key_table == NULL || *cfg->dkim_key_table == '\0' ||
+        cfg->dkim_signing_table == NULL || *cfg->dkim_signing_table == '\0')
+        return 0;
+    table_state ts = {cfg, err, err_size, false};
+    opendkim_tables t;
+    opendkim_tables_init(&t);
+    int rc = read_table_file(&ts, &t, cfg->dkim_key_table, false);
+    if (rc == 0)
+        rc = read_table_file(&ts, &t, cfg->dkim_signing_table, true);
+    for (size_t i = 0; rc == 0 && i < t.signing_count; i++) {
+        const opendkim_signing *e = &t.signing[i];
+        char value[CONFIG_LINE_MAX], why[400];
+        int n = snprintf(value, sizeof value, "%s %s %s", e->domain, e->key->selector,
+                         e->key->path);
+        if (n < 0 || (size_t)n >= sizeof value) {
+            snprintf(why, sizeof why, "the key line would be longer than %d characters",
+                     CONFIG_LINE_MAX);
+            rc = -1;
+        } else {
+            rc = add_dkim_key(cfg, value, why, sizeof why);
+        }
+        if (rc != 0) {
+            /* The selector and the file are the KeyTable's: name both lines. */
+            snprintf(err, err_size, "%s:%u: key %s (for %s in %s:%u): %s", t.key_file,
+                     e->key->line, e->key->name, e->pattern, t.signing_file, e->line, why);
+            break;
+        }
+        dkim_key_entry *k = &cfg->dkim_keys[cfg->dkim_key_count - 1];
+        k->line = e->key->line;
+        if ((k->file = strdup(t.key_file)) == NULL) {
+            snprintf(err, err_size, "%s: out of memory", t.key_file);
+            rc = -1;
+        }
+    }
+    opendkim_tables_free(&t);
+    return rc;
+}
+
 int config_read_host_files(domauth_config *cfg, char *err, size_t err_size)
 {
     return read_list_files(&cfg->whitelist, cfg->whitelist_files, cfg->whitelist_file_count, err,
@@ -2136,6 +2386,17 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         parse_lines(st, text, len);
     if (!st->failed)
         apply_domains(st);
+    if (!st->failed) {
+        /* [dmarc] honor_policy is global: every settings block's fail
+         * entry carries the domain's request out. */
+        for (size_t d = 0; d <= cfg->domain_count; d++) {
+            policy_settings *ps = d < cfg->domain_count ? &cfg->domains[d].settings : &cfg->global;
+            ps->dmarc_results[DA_DMARC_FAIL].honor_request = cfg->dmarc_honor_policy;
+        }
+        if (cfg->dmarc_mode == DA_DMARC_RFC7489 && !da_dmarc_have_psl())
+            fail_at(st, 0, "[dmarc] mode = rfc7489 needs the public suffix list: this domauth "
+                           "was built without libpsl");
+    }
     if (!st->failed)
         check_daemon(st);
     if (!st->failed) {
@@ -2302,6 +2563,13 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     emit(arg, "");
     emit(arg, "; What each Sender ID result does, the same results and keys as [spf].");
     emit_method(emit, arg, &senderid_method);
+    emit(arg, "");
+    emit(arg, "[dmarc]");
+    emit_keys(emit, arg, S_DMARC);
+    emit(arg, "");
+    emit(arg, "; What each DMARC result does (none, pass, fail, temperror, permerror),");
+    emit(arg, "; the same keys as [spf]; per domain as dmarc_<key>.");
+    emit_method(emit, arg, &dmarc_method);
     emit(arg, "");
     emit(arg, "[srs]");
     emit(arg, "");

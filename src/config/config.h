@@ -14,6 +14,7 @@
 enum { SPF_RESULT_COUNT = 7 };  /* da_spf_result values 0..6 */
 enum { DKIM_RESULT_COUNT = 7 }; /* da_dkim_result values 0..6 */
 enum { SENDERID_RESULT_COUNT = 7 }; /* da_spf_result values, as Sender ID spells them */
+enum { DMARC_RESULT_COUNT = 5 };    /* da_dmarc_result values 0..4 */
 /* The longest logical line (a line and its continuation lines). */
 enum { CONFIG_LINE_MAX = 4096 };
 /* The longest subject tag, in bytes: the policy's verdict holds a tag in a
@@ -27,6 +28,7 @@ typedef struct dkim_key_entry {
     char *selector;
     char *path;
     unsigned line; /* where it was configured, for messages */
+    char *file;    /* the KeyTable it came from (line is its line), or NULL: a key line */
 } dkim_key_entry;
 
 typedef enum policy_action {
@@ -63,6 +65,9 @@ typedef struct result_policy {
     bool tag_subject;
     char *tag;        /* subject prefix, at most CONFIG_TAG_MAX bytes */
     double score;
+    /* The entry's own request (a DMARC record's p=) is carried out when it
+     * is stronger than action: set on [dmarc]'s fail by honor_policy. */
+    bool honor_request;
 } result_policy;
 
 /* Settings a [domain NAME] section may override. */
@@ -92,6 +97,7 @@ typedef struct policy_settings {
     result_policy results[SPF_RESULT_COUNT];           /* [spf], indexed by da_spf_result */
     result_policy dkim_results[DKIM_RESULT_COUNT];     /* [dkim], by da_dkim_result */
     result_policy senderid_results[SENDERID_RESULT_COUNT]; /* [senderid], by da_spf_result */
+    result_policy dmarc_results[DMARC_RESULT_COUNT];       /* [dmarc], by da_dmarc_result */
     result_policy invalid_from; /* header_from identity, and no single parseable From: */
     /* Sender domains exempt once authenticated: an SPF pass for the MAIL
      * FROM (or HELO) domain, or a DKIM pass with that d=. */
@@ -112,6 +118,7 @@ typedef struct domauth_config {
     unsigned socket_mode;
     char *socket_group; /* group of the unix mail sockets, or "" */
     char *control_listen; /* "unix:/path" or "" */
+    char *metrics_listen; /* "inet:ADDRESS:PORT" ([IPV6] in brackets) or "": off */
     unsigned control_mode;
     char *dns_servers;
     unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;
@@ -144,9 +151,14 @@ typedef struct domauth_config {
     bool dkim_sign_authenticated, dkim_sign_trusted, dkim_sign_loopback;
     char *dkim_canon;   /* "relaxed/relaxed" */
     char *dkim_headers; /* "" for the default set */
+    char *dkim_key_table, *dkim_signing_table; /* OpenDKIM's files as given, or "" */
     bool dkim_sha1_neutral;
     /* [senderid] */
     bool senderid_check;     /* Sender ID (PRA scope) where the header is seen */
+    /* [dmarc] */
+    bool dmarc_check;        /* DMARC where the header is seen, after SPF and DKIM */
+    int dmarc_mode;          /* da_dmarc_mode: 0 rfc9989, 1 rfc7489 */
+    bool dmarc_honor_policy; /* a fail gets the action its domain's policy asks */
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
     /* [srs]: the SRS socketmap for Postfix's canonical maps */
@@ -193,6 +205,12 @@ unsigned config_key_line(const domauth_config *cfg, const char *section, const c
  * why the file cannot be read) in err. For every front end that loads a
  * configuration (domauthd, the XMail filter). */
 int config_read_host_files(domauth_config *cfg, char *err, size_t err_size);
+
+/* Reads [dkim] key_table and signing_table (OpenDKIM's files, through
+ * config/opendkim.h) into the key table, after the key lines; what differs
+ * from OpenDKIM becomes a warning with its file and line. Returns 0, or -1
+ * with "FILE:LINE: reason" in err. For a front end that signs (domauthd). */
+int config_read_dkim_tables(domauth_config *cfg, char *err, size_t err_size);
 
 /* The settings for a recipient domain: its [domain] section, a parent
  * domain's, or the global ones. */

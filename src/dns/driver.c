@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "domauth_dkim.h"
+#include "domauth_dmarc.h"
 
 /* A question submitted and not yet called back: the resolver's callback
  * gets it as its argument and finds its drive through it. */
@@ -225,4 +226,25 @@ static void dkim_answer(void *self, const da_dns_question *q, const da_dns_answe
 da_engine da_engine_dkim(struct da_dkim_verify *verify)
 {
     return (da_engine){verify, dkim_step, dkim_answer, NULL};
+}
+
+static da_engine_step dmarc_step(void *self)
+{
+    da_dmarc_step s = da_dmarc_eval_step(self);
+    return (da_engine_step){s.done, s.count, s.questions};
+}
+
+static void dmarc_answer(void *self, const da_dns_question *q, const da_dns_answer *a)
+{
+    da_dmarc_eval_answer(self, q, a);
+}
+
+static void dmarc_abort(void *self, const char *reason)
+{
+    da_dmarc_eval_abort(self, reason);
+}
+
+da_engine da_engine_dmarc(struct da_dmarc_eval *eval)
+{
+    return (da_engine){eval, dmarc_step, dmarc_answer, dmarc_abort};
 }

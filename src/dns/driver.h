@@ -36,5 +36,7 @@ void da_drive_cancel(da_drive *drive);
 da_engine da_engine_spf(da_spf_eval *eval);
 struct da_dkim_verify;
 da_engine da_engine_dkim(struct da_dkim_verify *verify);
+struct da_dmarc_eval;
+da_engine da_engine_dmarc(struct da_dmarc_eval *eval);
 
 #endif

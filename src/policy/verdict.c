@@ -14,6 +14,8 @@ static const char *const spf_words[SPF_RESULT_COUNT] = {
     "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
 static const char *const dkim_words[DKIM_RESULT_COUNT] = {
     "none", "pass", "fail", "neutral", "policy", "temperror", "permerror"};
+static const char *const dmarc_words[DMARC_RESULT_COUNT] = {"none", "pass", "fail", "temperror",
+                                                            "permerror"};
 
 static int word_index(const char *const *words, size_t n, const char *word)
 {
@@ -47,6 +49,10 @@ const result_policy *policy_for_result(const policy_settings *ps, const auth_res
         int i = word_index(spf_words, SENDERID_RESULT_COUNT, r->result);
         return i < 0 ? NULL : &ps->senderid_results[i];
     }
+    if (strcmp(r->method, "dmarc") == 0) {
+        int i = word_index(dmarc_words, DMARC_RESULT_COUNT, r->result);
+        return i < 0 ? NULL : &ps->dmarc_results[i];
+    }
     return NULL;
 }
 
@@ -72,6 +78,27 @@ static int severity(policy_action a)
     case ACTION_ACCEPT: return 0;
     }
     return 0;
+}
+
+/* The action of an entry: its table's, or what the entry requests (a
+ * DMARC record's policy) when the table honours requests and it is
+ * stronger. */
+static policy_action requested_action(const auth_result *r)
+{
+    if (r->requested == NULL)
+        return ACTION_ACCEPT;
+    if (strcmp(r->requested, "reject") == 0)
+        return ACTION_REJECT;
+    if (strcmp(r->requested, "quarantine") == 0)
+        return ACTION_QUARANTINE;
+    return ACTION_ACCEPT;
+}
+
+static policy_action entry_action(const result_policy *rp, const auth_result *r)
+{
+    if (rp->honor_request && severity(requested_action(r)) > severity(rp->action))
+        return requested_action(r);
+    return rp->action;
 }
 
 static const char *threshold_name(policy_action a)
@@ -211,8 +238,9 @@ static size_t counting_entries(const auth_results *rs, const policy_settings *ps
         if (best_counts(key))
             replace = strcmp(r->result, "pass") == 0 && strcmp(out[k]->result, "pass") != 0;
         else
-            replace = severity(rp->action) > severity(cur->action) ||
-                      (severity(rp->action) == severity(cur->action) && rp->score > cur->score);
+            replace = severity(entry_action(rp, r)) > severity(entry_action(cur, out[k])) ||
+                      (severity(entry_action(rp, r)) == severity(entry_action(cur, out[k])) &&
+                       rp->score > cur->score);
         if (replace)
             out[k] = r;
     }
@@ -270,12 +298,16 @@ void policy_verdict(const verdict_input *in, verdict *v)
             v->score += rp->score;
             if (rp->tag_subject && rp->tag != NULL && *rp->tag && !v->tag[0])
                 snprintf(v->tag, sizeof v->tag, "%s", rp->tag);
-            if (severity(rp->action) > severity(v->enforced)) {
-                v->enforced = rp->action;
+            policy_action action = entry_action(rp, r);
+            if (severity(action) > severity(v->enforced)) {
+                v->enforced = action;
                 reply_template = rp->reply;
                 decider = r;
             }
-            if (rp->action != ACTION_ACCEPT) {
+            if (action != rp->action)
+                add_reason(v, "%s=%s: the domain's policy %s (honored)", r->method, r->result,
+                           policy_action_name(action));
+            else if (rp->action != ACTION_ACCEPT) {
                 if (r->policy_as != NULL)
                     add_reason(v, "%s=%s: %s_action %s", r->method, r->result, r->policy_as,
                                policy_action_name(rp->action));

@@ -2,6 +2,7 @@
  * directions are bounded and strict: the request comes from any local
  * process that can open the control socket. */
 #include "proto/xmail_wire.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,17 +46,6 @@ int xmail_wire_put_request(strbuf *out, xmail_stage stage, size_t length, const 
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes a token into out (size bytes); "-" is "". */
 static int get_token(const char *s, size_t n, char *out, size_t size)
 {
@@ -69,7 +59,7 @@ static int get_token(const char *s, size_t n, char *out, size_t size)
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = util_hex_digit(s[i + 1]), lo = util_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (unsigned char)(hi * 16 + lo);

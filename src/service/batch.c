@@ -35,6 +35,8 @@ struct svc_batch_run {
     header_edit *edits;
     size_t edit_count;
     char summary[SUMMARY_MAX];
+    const verdict *last_verdict; /* the svc_msg's, valid until the next step */
+    const auth_results *last_results;
 };
 
 static void free_edits(svc_batch_run *r)
@@ -101,6 +103,8 @@ static void on_reply(void *arg, const svc_reply *reply)
     svc_batch_run *r = arg;
     r->pending = false;
     keep_summary(r, reply);
+    r->last_verdict = reply->verdict;
+    r->last_results = reply->results;
     const svc_batch *b = r->batch;
     if (b->stage == SVC_BATCH_ENVELOPE && r->step == STEP_RCPTS) {
         /* One answer for the message: refused only when every recipient
@@ -156,6 +160,8 @@ static void finish(svc_batch_run *r)
         .edits = r->edits,
         .edit_count = r->edit_count,
         .summary = r->summary[0] ? r->summary : "accept",
+        .verdict = r->last_verdict,
+        .results = r->last_results,
     };
     r->fn(r->arg, &o);
 }

@@ -52,6 +52,8 @@ typedef struct svc_batch_outcome {
     const header_edit *edits; /* SVC_BATCH_MESSAGE: what the caps allow */
     size_t edit_count;
     const char *summary;  /* the verdict in words, for a log line */
+    const verdict *verdict;       /* the last decision's, or NULL when none came */
+    const auth_results *results;  /* every result of the check, or NULL */
 } svc_batch_outcome;
 
 typedef void (*svc_batch_done_fn)(void *arg, const svc_batch_outcome *outcome);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dns/driver.h"
+#include "domauth_dmarc.h"
 #include "msg/address.h"
 #include "msg/pra.h"
 #include "spf/spf_internal.h"
@@ -32,6 +33,15 @@ typedef struct spf_job {
     bool helo_only;     /* the HELO check beside the From: ones (header_from) */
     bool done;
 } spf_job;
+
+/* One DMARC evaluation: one distinct From: domain. */
+typedef struct dmarc_job {
+    svc_msg *m;
+    char *domain;
+    da_dmarc_eval *eval;
+    da_drive *drive;
+    bool done;
+} dmarc_job;
 
 typedef struct rcpt_entry {
     char *address;
@@ -97,6 +107,12 @@ struct svc_msg {
     bool sid_running, sid_done, sid_results_in;
     pra_result sid_pra;
     bool sid_pra_made;
+    /* DMARC (RFC 9989): after SPF and DKIM, one evaluation per distinct
+     * domain of the From: field; or why there is none to make. */
+    dmarc_job dmarc[SVC_FROM_ADDRESSES_MAX];
+    size_t dmarc_count;
+    bool dmarc_started, dmarc_results_in;
+    const char *dmarc_no_from;
     /* While the end-of-message checks are being started: one that ends at
      * once (cached answers) must not decide before the others exist. */
     bool launching;
@@ -133,6 +149,11 @@ struct svc_msg {
      * calls the free waits until the outermost one returns. */
     unsigned depth;
     bool free_pending;
+    /* Timings (monotonic microseconds; 0: not running): each check from
+     * its start, and the MTA's wait from a check call to its answer. */
+    uint64_t spf_began, dkim_began, sid_began, wait_began;
+    uint64_t waited_us;
+    bool waited;
 };
 
 static void really_free(svc_msg *m);
@@ -182,6 +203,54 @@ static void say(const svc_msg *m, int priority, const char *fmt, ...)
 static svc_counters *counters(svc_msg *m)
 {
     return m->env->counters ? m->env->counters : &m->own_counters;
+}
+
+/* Upper bounds, 1 ms to 20 s (spf_deadline_ms's default): DNS answers from
+ * the cache take microseconds, a timeout seconds. */
+const uint64_t svc_latency_bounds_us[SVC_LATENCY_BUCKETS] = {
+    1000,   2500,   5000,    10000,   25000,   50000,   100000,
+    250000, 500000, 1000000, 2500000, 5000000, 10000000, 20000000};
+
+void svc_histogram_add(svc_histogram *h, uint64_t us)
+{
+    size_t i = 0;
+    while (i < SVC_LATENCY_BUCKETS && us > svc_latency_bounds_us[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
+/* CLOCK_MONOTONIC through the vDSO: no system call, never steps back. Never
+ * 0, which marks "not running". */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u + 1;
+}
+
+/* Ends a timing begun at *began (if it was) in the histogram of t. */
+static void time_end(svc_msg *m, uint64_t *began, svc_timing t)
+{
+    if (*began == 0)
+        return;
+    svc_histogram_add(&counters(m)->latency[t], now_us() - *began);
+    *began = 0;
+}
+
+static void wait_begin(svc_msg *m)
+{
+    m->wait_began = now_us();
+}
+
+static void wait_end(svc_msg *m)
+{
+    if (m->wait_began == 0)
+        return;
+    m->waited_us += now_us() - m->wait_began;
+    m->waited = true;
+    m->wait_began = 0;
 }
 
 svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *caps,
@@ -302,6 +371,11 @@ static bool senderid_expected(const svc_msg *m)
     return m->caps.sees_message && m->cfg->config->senderid_check;
 }
 
+static bool dmarc_expected(const svc_msg *m)
+{
+    return m->caps.sees_message && m->cfg->config->dmarc_check;
+}
+
 /* ---------------------------------------------------------------- skip */
 
 static skip_reason decide_skip(svc_msg *m, const policy_settings *ps)
@@ -369,6 +443,7 @@ static void spf_check_all(svc_msg *m)
         if (!m->spf[i].done)
             return;
     m->spf_done = true;
+    time_end(m, &m->spf_began, SVC_TIME_SPF);
     continue_waiting(m);
 }
 
@@ -414,6 +489,7 @@ static void spf_start(svc_msg *m, const policy_settings *ps)
     if (m->spf_started)
         return;
     m->spf_started = true;
+    m->spf_began = now_us();
     /* A front end that sees no header (policy delegation) checks MAIL
      * FROM: domauthd -t and the start-up log say so, and the event names
      * the identity checked. */
@@ -455,6 +531,7 @@ static void senderid_done(void *arg)
     svc_msg *m = arg;
     enter(m);
     m->sid_done = true;
+    time_end(m, &m->sid_began, SVC_TIME_SENDERID);
     continue_waiting(m);
     leave(m);
 }
@@ -507,11 +584,125 @@ static void senderid_start(svc_msg *m)
     spf_eval_peek_at(m->sid_eval, m->env->resolver);
     da_engine engine = da_engine_spf(m->sid_eval);
     m->sid_running = true;
+    m->sid_began = now_us();
     if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
                        &engine, senderid_done, m, &m->sid_drive) != 0) {
         da_spf_eval_abort(m->sid_eval, "could not start the evaluation");
         m->sid_done = true;
         counters(m)->errors++;
+    }
+}
+
+/* -------------------------------------------------------------- DMARC */
+
+static void dmarc_done(void *arg)
+{
+    dmarc_job *job = arg;
+    svc_msg *m = job->m;
+    enter(m);
+    job->done = true;
+    continue_waiting(m);
+    leave(m);
+}
+
+static bool dmarc_all_done(const svc_msg *m)
+{
+    for (size_t i = 0; i < m->dmarc_count; i++)
+        if (!m->dmarc[i].done)
+            return false;
+    return true;
+}
+
+/* The SPF identity DMARC aligns: the MAIL FROM check's domain (the HELO
+ * when MAIL FROM is null, as SPF checks it), only when it passed. */
+static const char *dmarc_spf_domain(const svc_msg *m)
+{
+    for (size_t i = 0; i < m->spf_count; i++) {
+        const spf_job *job = &m->spf[i];
+        if (job->eval == NULL || !job->done || job->helo_only)
+            continue;
+        if (strcmp(m->spf_identity, "header_from") == 0)
+            return NULL; /* the From: addresses were checked, not MAIL FROM */
+        if (strcmp(da_spf_eval_identity(job->eval), "mailfrom") == 0 &&
+            da_spf_eval_result(job->eval) == DA_SPF_PASS)
+            return da_spf_eval_domain(job->eval);
+    }
+    return NULL;
+}
+
+/* Starts one evaluation per distinct From: domain, once SPF and DKIM are
+ * in (RFC 9989 needs both). A message whose From: gives no domain to judge
+ * (none, several fields, an unparseable one) gets a permerror, not the
+ * first address's verdict. */
+static void dmarc_start(svc_msg *m)
+{
+    if (!dmarc_expected(m) || m->dmarc_started)
+        return;
+    m->dmarc_started = true;
+    if (m->from_fields == 0) {
+        m->dmarc_no_from = "no From: header field";
+        return;
+    }
+    if (m->from_fields > 1) {
+        m->dmarc_no_from = "more than one From: header field";
+        return;
+    }
+    if (m->from_invalid || m->from_addresses == NULL || m->from_addresses[0] == NULL) {
+        m->dmarc_no_from = "no parseable address in From:";
+        return;
+    }
+    const char *dkim_domains[DA_DMARC_DKIM_DOMAINS_MAX];
+    size_t dkim_count = 0;
+    size_t n = m->verify != NULL && m->dkim_done ? da_dkim_verify_count(m->verify) : 0;
+    for (size_t i = 0; i < n && dkim_count < DA_DMARC_DKIM_DOMAINS_MAX; i++) {
+        da_dkim_signature_info info;
+        if (da_dkim_verify_get(m->verify, i, &info) == 0 && info.result == DA_DKIM_PASS &&
+            info.domain != NULL)
+            dkim_domains[dkim_count++] = info.domain;
+    }
+    const char *spf_domain = dmarc_spf_domain(m);
+    for (size_t i = 0; m->from_addresses[i] && i < SVC_FROM_ADDRESSES_MAX; i++) {
+        const char *at = strrchr(m->from_addresses[i], '@');
+        if (at == NULL || at[1] == '\0') {
+            m->dmarc_no_from = "a From: address without a domain";
+            break;
+        }
+        bool seen = false;
+        for (size_t j = 0; j < m->dmarc_count; j++)
+            seen = seen || strcasecmp(m->dmarc[j].domain, at + 1) == 0;
+        if (seen)
+            continue;
+        dmarc_job *job = &m->dmarc[m->dmarc_count++];
+        memset(job, 0, sizeof *job);
+        job->m = m;
+        job->domain = dup_or_null(at + 1);
+        da_dmarc_request req = {
+            .from_domain = job->domain,
+            .spf_domain = spf_domain,
+            .spf_pass = spf_domain != NULL,
+            .dkim_domains = dkim_domains,
+            .dkim_count = dkim_count,
+            .mode = (da_dmarc_mode)m->cfg->config->dmarc_mode,
+            .from_exists = -1,
+            .pct_roll = arc4random_uniform(100),
+        };
+        char err[256];
+        job->eval = job->domain ? da_dmarc_eval_new(&req, err, sizeof err) : NULL;
+        if (job->eval == NULL) {
+            /* Not a domain DMARC can look up: judged as no usable From:. */
+            say(m, LOG_NOTICE, "client %s: no DMARC check of From: domain '%.100s': %s",
+                m->client_ip ? m->client_ip : "-", job->domain ? job->domain : "?",
+                job->domain ? err : "out of memory");
+            job->done = true;
+            continue;
+        }
+        da_engine engine = da_engine_dmarc(job->eval);
+        if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
+                           &engine, dmarc_done, job, &job->drive) != 0) {
+            da_dmarc_eval_abort(job->eval, "could not start the evaluation");
+            job->done = true;
+            counters(m)->errors++;
+        }
     }
 }
 
@@ -522,6 +713,7 @@ static void dkim_done(void *arg)
     svc_msg *m = arg;
     enter(m);
     m->dkim_done = true;
+    time_end(m, &m->dkim_began, SVC_TIME_DKIM);
     continue_waiting(m);
     leave(m);
 }
@@ -888,6 +1080,89 @@ static void add_senderid_result(svc_msg *m)
     auth_result_prop(rs, e, prop, m->sid_pra.address);
 }
 
+/* "p=reject sp=none dis=quarantine t=y; policy of example.com": what the
+ * record says and what applies, in the header's comment. */
+static void dmarc_comment(const da_dmarc_eval *ev, char *out, size_t out_size)
+{
+    bool failed = da_dmarc_eval_result(ev) == DA_DMARC_FAIL;
+    const da_dmarc_record *rec = da_dmarc_eval_record(ev);
+    if (rec == NULL) {
+        const char *problem = da_dmarc_eval_problem(ev);
+        snprintf(out, out_size, "%s", problem ? problem : "no DMARC record");
+        return;
+    }
+    strbuf sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "p=%s", da_dmarc_policy_name(rec->p));
+    if (rec->has_sp)
+        strbuf_printf(&sb, " sp=%s", da_dmarc_policy_name(rec->sp));
+    if (rec->has_np)
+        strbuf_printf(&sb, " np=%s", da_dmarc_policy_name(rec->np));
+    /* dis: what the result asks for (a pass asks for nothing). */
+    strbuf_printf(&sb, " dis=%s",
+                  da_dmarc_policy_name(failed ? da_dmarc_eval_policy(ev) : DA_DMARC_POLICY_NONE));
+    if (rec->testing)
+        strbuf_puts(&sb, " t=y");
+    strbuf_printf(&sb, "; policy of %s", da_dmarc_eval_policy_domain(ev));
+    snprintf(out, out_size, "%s", sb.failed || sb.data == NULL ? "" : sb.data);
+    strbuf_free(&sb);
+}
+
+/* dmarc=RESULT (comment) header.from=DOMAIN policy.dmarc=... for each From:
+ * domain; a message without one From: domain is a permerror naming why. */
+static void add_dmarc_results(svc_msg *m)
+{
+    auth_results *rs = &m->results;
+    if (m->dmarc_no_from != NULL) {
+        auth_result *e = auth_results_add(rs, "dmarc", "permerror", NULL, NULL, NULL);
+        auth_result_comment(rs, e, m->dmarc_no_from);
+        auth_result_explanation(rs, e, m->dmarc_no_from);
+        return;
+    }
+    for (size_t i = 0; i < m->dmarc_count; i++) {
+        const dmarc_job *job = &m->dmarc[i];
+        if (job->eval == NULL || !job->done)
+            continue;
+        const da_dmarc_eval *ev = job->eval;
+        da_dmarc_result r = da_dmarc_eval_result(ev);
+        const da_dmarc_record *rec = da_dmarc_eval_record(ev);
+        auth_result *e = auth_results_add(rs, "dmarc", da_dmarc_result_name(r), NULL,
+                                          job->domain, da_dmarc_eval_policy_domain(ev));
+        char comment[600];
+        dmarc_comment(ev, comment, sizeof comment);
+        auth_result_comment(rs, e, comment);
+        auth_result_explanation(rs, e, da_dmarc_eval_problem(ev));
+        auth_result_prop(rs, e, "header.from", job->domain);
+        if (rec != NULL) {
+            const char *applied = da_dmarc_policy_name(da_dmarc_eval_policy(ev));
+            auth_result_prop(rs, e, "policy.dmarc", applied);
+            auth_result_prop(rs, e, "policy.published-domain-policy",
+                             da_dmarc_policy_name(rec->p));
+            if (rec->has_sp)
+                auth_result_prop(rs, e, "policy.published-subdomain-policy",
+                                 da_dmarc_policy_name(rec->sp));
+            if (e != NULL && r == DA_DMARC_FAIL)
+                e->requested = arena_strdup(&rs->memory, applied);
+        }
+    }
+}
+
+/* The DMARC word for the event's column: the worst entry (fail, then the
+ * errors, then none, then pass), as policy counts the worst. */
+static const char *worst_dmarc(const auth_results *rs)
+{
+    static const char *const order[] = {"pass", "none", "permerror", "temperror", "fail"};
+    int worst = -1;
+    for (size_t i = 0; i < rs->count; i++) {
+        if (strcmp(rs->items[i].method, "dmarc") != 0)
+            continue;
+        for (int k = 0; k < 5; k++)
+            if (strcmp(rs->items[i].result, order[k]) == 0 && k > worst)
+                worst = k;
+    }
+    return worst < 0 ? NULL : order[worst];
+}
+
 static void add_from_finding(svc_msg *m)
 {
     size_t addresses = 0;
@@ -952,6 +1227,10 @@ static void build_results(svc_msg *m, bool with_dkim)
     if (with_dkim && !m->sid_results_in) {
         m->sid_results_in = true;
         add_senderid_result(m);
+    }
+    if (with_dkim && !m->dmarc_results_in && m->dmarc_started && dmarc_all_done(m)) {
+        m->dmarc_results_in = true;
+        add_dmarc_results(m);
     }
 }
 
@@ -1051,6 +1330,14 @@ static void make_verdict(svc_msg *m, const policy_settings *ps, bool final, bool
                 lowest = ps->senderid_results[r].score;
         pending_min += lowest;
     }
+    if (!final && dmarc_expected(m)) {
+        /* One entry per From: domain, the worst counting: one lowest. */
+        double lowest = 0;
+        for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+            if (ps->dmarc_results[r].score < lowest)
+                lowest = ps->dmarc_results[r].score;
+        pending_min += lowest;
+    }
     verdict_input in = {
         .ps = ps,
         .pending_score_min = pending_min,
@@ -1119,7 +1406,8 @@ static void decide_early(svc_msg *m)
     verdict v;
     /* Final only when nothing else can come (no DKIM result to wait for).
      * A front end that sees no message adds its fields now. */
-    make_verdict(m, ps, !dkim_expected(m) && !senderid_expected(m), !m->caps.sees_message, &v);
+    make_verdict(m, ps, !dkim_expected(m) && !senderid_expected(m) && !dmarc_expected(m),
+                 !m->caps.sees_message, &v);
     /* A quarantine needs the message: where it comes, the end of DATA
      * carries it out and the recipient is accepted now; policy delegation
      * has no message and hands it to the MTA's hold queue. */
@@ -1172,6 +1460,7 @@ static void decide_early(svc_msg *m)
     svc_reply_fn fn = m->fn;
     void *arg = m->fn_arg;
     m->waiting = WAIT_NONE;
+    wait_end(m);
     reply_with(m, fn, arg, &m->final);
 }
 
@@ -1241,6 +1530,7 @@ static void decide_end(svc_msg *m)
             }
         }
     }
+    wait_end(m);
     /* The event before the reply: a log that says what the MTA is told. */
     write_event(m);
     svc_reply_fn fn = m->fn;
@@ -1262,8 +1552,17 @@ static void continue_waiting(svc_msg *m)
             decide_early(m);
         return;
     case WAIT_END:
-        if (m->spf_done && (m->dkim_done || !m->dkim_running) &&
-            (m->sid_done || !m->sid_running))
+        if (!m->spf_done || !(m->dkim_done || !m->dkim_running) ||
+            !(m->sid_done || !m->sid_running))
+            return;
+        /* DMARC needs SPF's and DKIM's results: it starts now. One that
+         * ends at once must not decide inside its own start. */
+        if (dmarc_expected(m) && !m->dmarc_started) {
+            m->launching = true;
+            dmarc_start(m);
+            m->launching = false;
+        }
+        if (dmarc_all_done(m))
             decide_end(m);
         return;
     }
@@ -1290,6 +1589,7 @@ void svc_msg_check_mail(svc_msg *m, svc_reply_fn fn, void *arg)
     m->waiting = WAIT_MAIL;
     m->fn = fn;
     m->fn_arg = arg;
+    wait_begin(m);
     enter(m);
     spf_start(m, ps);
     continue_waiting(m);
@@ -1338,6 +1638,7 @@ static void check_rcpt(svc_msg *m, const char *rcpt, size_t len, bool force, svc
     m->waiting = WAIT_RCPT;
     m->fn = fn;
     m->fn_arg = arg;
+    wait_begin(m);
     spf_start(m, ps);
     continue_waiting(m);
 }
@@ -1384,6 +1685,7 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
     m->fn = fn;
     m->fn_arg = arg;
     if (m->skip == SKIP_NONE) {
+        wait_begin(m);
         /* SPF (if not made at MAIL or RCPT, or the identity is header
          * From:, known only now), DKIM and Sender ID in parallel. Any may
          * end inside its start (cached answers, nothing to look up): the
@@ -1393,6 +1695,7 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
             da_dkim_verify_finish(m->verify);
             da_engine engine = da_engine_dkim(m->verify);
             m->dkim_running = true;
+            m->dkim_began = now_us();
             if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
                                &engine, dkim_done, m, &m->dkim_drive) != 0) {
                 counters(m)->errors++;
@@ -1653,6 +1956,12 @@ static void count_results(const svc_msg *m, svc_counters *c)
             c->invalid_input++;
             continue;
         }
+        if (strcmp(e->method, "dmarc") == 0) {
+            for (int r = 0; r < DMARC_RESULT_COUNT; r++)
+                if (strcmp(e->result, da_dmarc_result_name((da_dmarc_result)r)) == 0)
+                    c->dmarc[r]++;
+            continue;
+        }
         bool spf = strcmp(e->method, "spf") == 0;
         for (int r = 0; r < (spf ? SPF_RESULT_COUNT : DKIM_RESULT_COUNT); r++) {
             const char *name = spf ? da_spf_result_name((da_spf_result)r)
@@ -1688,6 +1997,8 @@ static void write_event(svc_msg *m)
         c->skipped++;
     else
         c->checked++;
+    if (m->skip == SKIP_NONE && m->waited)
+        svc_histogram_add(&c->latency[SVC_TIME_MESSAGE], m->waited_us);
     skip_reason why = v != NULL && v->skip != SKIP_NONE ? v->skip : m->skip;
     if (why != SKIP_NONE)
         c->skipped_by[why]++;
@@ -1783,6 +2094,7 @@ static void write_event(svc_msg *m)
                      ? v->reply
                      : NULL,
         .reasons = v && v->reasons[0] ? v->reasons : NULL,
+        .dmarc = worst_dmarc(&m->results),
         .results = res,
         .result_count = nres,
         .rcpts = rc,
@@ -1828,6 +2140,11 @@ static void really_free(svc_msg *m)
     da_dkim_verify_free(m->verify);
     da_drive_cancel(m->sid_drive);
     da_spf_eval_free(m->sid_eval);
+    for (size_t i = 0; i < m->dmarc_count; i++) {
+        da_drive_cancel(m->dmarc[i].drive);
+        da_dmarc_eval_free(m->dmarc[i].eval);
+        free(m->dmarc[i].domain);
+    }
     for (size_t i = 0; i < m->sid_field_count; i++) {
         free(m->sid_fields[i].name);
         free(m->sid_fields[i].value);

@@ -38,6 +38,24 @@ enum {
     SVC_FROM_ADDRESSES_MAX = 8, /* more is the invalid_from finding, not a partial check */
 };
 
+/* Latency histograms (domauthd's metrics endpoint): how long each check
+ * of a message took, on the monotonic clock. Buckets by upper bound, not
+ * cumulative; the last is everything above SVC_LATENCY_BOUNDS_US's last. */
+enum { SVC_LATENCY_BUCKETS = 14 };
+extern const uint64_t svc_latency_bounds_us[SVC_LATENCY_BUCKETS];
+typedef enum svc_timing {
+    SVC_TIME_SPF,      /* the message's SPF check: every identity, HELO first included */
+    SVC_TIME_DKIM,     /* every signature's verification, key lookups included */
+    SVC_TIME_SENDERID, /* the PRA's check */
+    SVC_TIME_MESSAGE,  /* a checked message: what the MTA waited for, answers summed */
+    SVC_TIMINGS
+} svc_timing;
+typedef struct svc_histogram {
+    uint64_t bucket[SVC_LATENCY_BUCKETS + 1];
+    uint64_t count;
+    uint64_t sum_us;
+} svc_histogram;
+
 /* Counters an administrator reads with `domauth status`. */
 typedef struct svc_counters {
     uint64_t messages;                  /* events written */
@@ -45,12 +63,17 @@ typedef struct svc_counters {
     uint64_t skipped_by[SKIP_REASON_COUNT]; /* by skip_reason (sender-whitelisted: checked) */
     uint64_t spf[SPF_RESULT_COUNT];     /* by da_spf_result */
     uint64_t dkim[DKIM_RESULT_COUNT];   /* by da_dkim_result, per signature */
+    uint64_t dmarc[DMARC_RESULT_COUNT]; /* by da_dmarc_result, per From: domain */
     uint64_t accepted, tagged, deferred, rejected, held_back;
     uint64_t quarantined;               /* stored in the folder or held by the MTA */
     uint64_t quarantine_failures;       /* could not be stored (quarantine_failure applied) */
     uint64_t invalid_input;             /* over-long addresses, unusable From: */
     uint64_t errors;                    /* out of memory, engine failures */
+    svc_histogram latency[SVC_TIMINGS];
 } svc_counters;
+
+/* Counts one duration in h. */
+void svc_histogram_add(svc_histogram *h, uint64_t us);
 
 /* What the front end shares between messages. */
 typedef struct svc_env {

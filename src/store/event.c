@@ -44,6 +44,7 @@ static const member fields[EVF_COUNT] = {
     [EVF_HELD_ACTION] = {"held_action", offsetof(event_record, held_action)},
     [EVF_REPLY] = {"reply", offsetof(event_record, reply)},
     [EVF_REASONS] = {"reasons", offsetof(event_record, reasons)},
+    [EVF_DMARC] = {"dmarc", offsetof(event_record, dmarc)},
 };
 
 const char *event_field_name(int field)

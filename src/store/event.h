@@ -13,7 +13,7 @@
 
 /* One entry of a message's results vector (RFC 8601 terms), flattened. */
 typedef struct event_result {
-    const char *method;  /* "spf", "dkim", "from", later "senderid", "dmarc", "arc" */
+    const char *method;  /* "spf", "dkim", "sender-id", "dmarc", later "arc" */
     const char *result;  /* "pass", "fail", ... */
     const char *domain;  /* the domain judged: SPF's checked domain, DKIM's d= */
     const char *detail;  /* SPF's matched mechanism, DKIM's selector; may be NULL */
@@ -52,6 +52,9 @@ typedef struct event_record {
     const char *held_action; /* what monitor mode held back, or NULL */
     const char *reply;       /* the SMTP reply sent or held back, may be NULL */
     const char *reasons;     /* why the action: "spf=fail: fail_action reject; ..." */
+    /* The DMARC result that counts (the worst over the From: domains), or
+     * NULL when DMARC was not checked; the entries are in results. */
+    const char *dmarc;
     const event_result *results;
     size_t result_count;
     const event_rcpt *rcpts; /* every recipient and what was done for it */
@@ -65,7 +68,7 @@ enum event_field {
     EVF_TIME, EVF_LISTENER, EVF_QUEUE_ID, EVF_CLIENT_IP, EVF_CLIENT_NAME, EVF_HELO,
     EVF_MAIL_FROM, EVF_RCPT, EVF_HEADER_FROM, EVF_IDENTITY, EVF_DOMAIN, EVF_RESULT,
     EVF_MECHANISM, EVF_PROBLEM, EVF_SKIP_REASON, EVF_SCORE, EVF_ACTION, EVF_HELD_ACTION,
-    EVF_REPLY, EVF_REASONS, EVF_COUNT
+    EVF_REPLY, EVF_REASONS, EVF_DMARC, EVF_COUNT
 };
 
 /* "time", "listener", ... (the JSON keys and column names); "?" out of range. */

@@ -7,6 +7,7 @@
  * as header + a kernel copy of the part file, syncs it, renames it into
  * new/NAME and syncs new/. new/ then only ever holds whole files. */
 #define _GNU_SOURCE
+#include "util/hex.h"
 #include "store/spool.h"
 
 #include <dirent.h>
@@ -418,17 +419,6 @@ static const char *const key_names[K_COUNT] = {
     "Version", "Id", "Time", "Mail-From", "Rcpt", "Client-Ip", "Client-Name", "Helo",
     "Queue-Id", "Domain", "Result", "Score", "Verdict", "Told", "Reasons", "Size"};
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes value[0..len) into out (NUL-terminated). -1 on a bad escape, a
  * raw byte that the writer would have escaped, or an escaped NUL. */
 static int decode(const char *v, size_t len, char *out)
@@ -439,7 +429,7 @@ static int decode(const char *v, size_t len, char *out)
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int hi = hex(v[i + 1]), lo = hex(v[i + 2]);
+            int hi = util_hex_digit(v[i + 1]), lo = util_hex_digit(v[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
             out[o++] = (char)(hi * 16 + lo);

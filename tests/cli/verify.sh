@@ -50,4 +50,26 @@ report "$(yes_if [ $rc = 66 ])" "a message that cannot be read: exit 66" "exit $
 v --mail-from a@example.com "$msg" > /dev/null 2>&1
 rc=$?
 report "$(yes_if [ $rc = 64 ])" "no --ip: exit 64" "exit $rc"
+# DMARC ([dmarc] check = yes) over a zone of its own: dmarc= in the
+# results and the header, honor_policy, exit codes as the verdict says.
+cat > "$workdir/dmarc.zone" <<'ZONE'
+bank.test TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.bank.test TXT "v=DMARC1; p=reject; sp=quarantine"
+relay.test TXT "v=spf1 ip4:203.0.113.0/24 -all"
+ZONE
+printf 'From: ceo@bank.test\nTo: bob@dest.test\nSubject: pay\n\nplease pay\n' > "$workdir/dmarc.eml"
+printf '[policy]\nmonitor = no\n[dmarc]\ncheck = yes\nhonor_policy = yes\n' > "$workdir/dmarc.conf"
+dv() { "$domauth_bin" verify --zone "$workdir/dmarc.zone" --helo mx.relay.test "$@"; }
+out=$(dv --config "$workdir/dmarc.conf" --ip 203.0.113.9 --mail-from fwd@relay.test "$workdir/dmarc.eml" 2>&1)
+rc=$?
+report "$(yes_if [ $rc = 1 ] && printf '%s' "$out" | grep -q '^dmarc fail  *bank.test (p=reject sp=quarantine dis=reject; policy of bank.test)')" \
+    "DMARC: a fail is listed with the policy; p=reject honoured exits 1" "exit $rc: $out"
+printf '[dmarc]\ncheck = yes\n' > "$workdir/dmarc-monitor.conf"
+out=$(dv --config "$workdir/dmarc-monitor.conf" --ip 203.0.113.9 --mail-from fwd@relay.test "$workdir/dmarc.eml" 2>&1)
+report "$(printf '%s' "$out" | grep -q '^Authentication-Results: .*; dkim=none; dmarc=fail (p=reject sp=quarantine dis=reject; policy of bank.test) header.from=bank.test policy.dmarc=reject policy.published-domain-policy=reject policy.published-subdomain-policy=quarantine$' && echo 1 || echo 0)" \
+    "DMARC: dmarc= with header.from and policy.* in Authentication-Results (not honoured: accepted)" "$out"
+out=$(dv --config "$workdir/dmarc.conf" --ip 192.0.2.10 --mail-from alice@bank.test "$workdir/dmarc.eml" --json 2>&1)
+rc=$?
+got=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); d=[r for r in o["results"] if r["method"]=="dmarc"][0]; print(o["action"], d["result"], d["properties"]["header.from"])' 2>&1)
+report "$(yes_if [ $rc = 0 ] && [ "$got" = "accept pass bank.test" ])" "DMARC: an aligned SPF pass, --json" "exit $rc: $got; $out"
 tap_done

@@ -267,6 +267,27 @@ got=$(tabrun "$repo_root/examples/xmail/filters.post-data.tab" "$W/tab3" "" alic
 ev=$(last_event 'e["skip_reason"]')
 report "$([ "$got" = 0 ] && [ "$ev" = authenticated ] && echo 1 || echo 0)" "examples/xmail/filters.post-data.tab with @@USERAUTH: skipped as authenticated" "$got $ev"
 
+# DMARC at post-data ([dmarc] check = yes, honor_policy): the From: domain's
+# p=reject refuses an unaligned message with exit 3 and FILE.rej; an aligned
+# one gets dmarc=pass in the Authentication-Results written into the file.
+printf '_dmarc.example.com TXT "v=DMARC1; p=reject"\nrelay.example.net TXT "v=spf1 ip4:198.51.100.0/24 -all"\n' \
+    > "$W/dmarc.zone.add"
+cat "$W/zone" "$W/dmarc.zone.add" > "$W/dmarc.zone"
+{ base_conf; printf '[dmarc]\ncheck = yes\nhonor_policy = yes\n'; } > "$W/dmarc.conf"
+mkspool "$W/dmarc-rej" post-data "[198.51.100.7]:25" mx.relay.example.net "MAIL FROM:<list@relay.example.net>" bob@example.net
+out=$("$domauth_bin" xmail-filter --config "$W/dmarc.conf" --zone "$W/dmarc.zone" --stage post-data "$W/dmarc-rej" 2>&1); rc=$?
+report "$(yes_if [ $rc = 3 ] && [ "$(tr -d '\r' < "$W/dmarc-rej.rej")" = "550 5.7.1 Rejected by the DMARC policy of example.com" ])" \
+    "DMARC at post-data: an unaligned From: example.com, p=reject honoured: exit 3, FILE.rej" \
+    "exit $rc: $(cat "$W/dmarc-rej.rej" 2>&1) $out"
+ev=$(last_event 'e["dmarc"], e["action"]')
+report "$(yes_if [ "$ev" = "fail reject" ])" "DMARC at post-data: the event's dmarc is fail" "$ev"
+mkspool "$W/dmarc-pass" post-data "[192.0.2.7]:25" mx.example.net "MAIL FROM:<sender@example.com>" bob@example.net
+out=$("$domauth_bin" xmail-filter --config "$W/dmarc.conf" --zone "$W/dmarc.zone" --stage post-data "$W/dmarc-pass" 2>&1); rc=$?
+ar=$(tr -d '\r' < "$W/dmarc-pass" | awk '/^Authentication-Results:/{p=1;printf "%s",$0;next} p&&/^[ \t]/{printf "%s",$0;next} {p=0}')
+report "$(yes_if [ $rc = 0 ] && printf '%s' "$ar" | grep -q 'dmarc=pass (p=reject dis=none; *policy of example.com) *header.from=example.com')" \
+    "DMARC at post-data: an aligned SPF pass, dmarc=pass in the Authentication-Results written" \
+    "exit $rc: $ar $out"
+
 out=$("$domauth_bin" xmail-filter --help); rc=$?
 report "$(if [ $rc = 0 ] && printf '%s' "$out" | grep -q 'filters.post-data.tab'; then echo 1; else echo 0; fi)" "--help shows a tab line" "exit $rc"
 tap_done

@@ -47,6 +47,8 @@ matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
     printf 'ns.test.\t3600\tIN\tA\t127.0.0.1\n'
     printf 'peer.test.\t300\tIN\tTXT\t"v=spf1 ip4:192.0.2.0/24 -all"\n'
     printf 'sign.test.\t300\tIN\tTXT\t"v=spf1 ip4:198.51.100.0/24 -all"\n'
+    printf '_dmarc.peer.test.\t300\tIN\tTXT\t"v=DMARC1; p=reject"\n'
+    printf 'forwarder.test.\t300\tIN\tTXT\t"v=spf1 ip4:203.0.113.0/24 -all"\n'
     cat "$workdir/s1.zone"
     echo
     cat "$workdir/p1.zone"
@@ -228,6 +230,31 @@ report "$(yes_if matches "$event" '^reject 7\(\.0\)\? fail 550 5.7.1 Message sco
 session enforce_ok 192.0.2.10 mail.peer.test carol@peer.test "$workdir/inbound.txt"
 final=$(field enforce_ok "o.get('final','')")
 report "$(yes_if [ "${final:0:1}" = c ])" "enforcing: the untampered message is accepted" "final=$final"
+
+# DMARC through the milter, over real DNS: a forwarded message whose SPF
+# passes for the forwarder only is a DMARC pass by the peer's DKIM; the
+# tampered copy fails, and with honor_policy the peer's p=reject refuses it.
+start_daemon "monitor = no
+[dmarc]
+check = yes
+honor_policy = yes"
+session dmarc_fwd 203.0.113.70 mx.forwarder.test list@forwarder.test "$workdir/inbound.txt"
+ar=$(header_block dmarc_fwd Authentication-Results)
+final=$(field dmarc_fwd "o.get('final','')")
+report "$(if matches "$ar" 'smtp.mailfrom=list@forwarder.test; dkim=pass .*header.d=peer.test.*; dmarc=pass (p=reject *dis=none; *policy *of *peer.test) *header.from=peer.test *policy.dmarc=reject *policy.published-domain-policy=reject' && [ "${final:0:1}" = c ]; then echo 1; else echo 0; fi)" \
+    "milter: forwarded, DKIM-aligned: dmarc=pass with header.from and policy.* in Authentication-Results" \
+    "final=$final; $ar $(cat "$workdir/dmarc_fwd.err")"
+session dmarc_bad 203.0.113.70 mx.forwarder.test list@forwarder.test "$workdir/tampered.txt"
+final=$(field dmarc_bad "o.get('final','')")
+event=$("$python" - "$workdir/events.jsonl" <<'PY'
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+print(last.get("action"), last.get("dmarc"), last.get("reasons"))
+PY
+)
+report "$(if matches "$final" '^y550 5.7.1 Rejected by the DMARC policy of peer.test' && matches "$event" "^reject fail .*dmarc=fail: the domain's policy reject (honored)"; then echo 1; else echo 0; fi)" \
+    "milter: the tampered copy is a DMARC fail; p=reject honoured: 550, and the event's dmarc is fail" \
+    "final=$final; event: $event"
 
 # Hostile header bytes must not break the session or the daemon.
 {

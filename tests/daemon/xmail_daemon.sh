@@ -150,8 +150,8 @@ report "$(t '[ "$(strip_ar "$W/pass.domauthd" | tail -n +4 | md5sum)" = "$(strip
 # It links no engine (libc only) and sends the check to domauthd; when it
 # must check in-process it runs domauth beside it for that.
 start_daemon
-report "$(t '! ldd "$fast_bin" | grep -q -E "libcrypto|libsqlite|libuv|libcares"')" \
-    "domauth-xmail-filter loads neither OpenSSL, SQLite, libuv nor c-ares" "$(ldd "$fast_bin")"
+report "$(t '! ldd "$fast_bin" | grep -q -E "libcrypto|libsqlite|libuv|libcares|libpsl"')" \
+    "domauth-xmail-filter loads neither OpenSSL, SQLite, libuv, c-ares nor libpsl" "$(ldd "$fast_bin")"
 for mode in domauthd in-process; do
     [ "$mode" = in-process ] && stop_daemon
     before=$(events)

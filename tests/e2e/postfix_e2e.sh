@@ -21,7 +21,8 @@
 #
 # Needs root, unshare, ip, unbound, postfix, swaks, python3. Output is TAP.
 # Environment: DOMAUTH_BIN, DOMAUTHD_BIN (default build/cli/domauth and
-# build/daemon/domauthd); E2E_PARTS ("functional robustness" by default);
+# build/daemon/domauthd); E2E_PARTS ("functional robustness" by default;
+# also "defaults", "quarantine", "srs", "redirect": one scenario);
 # E2E_KEEP=1 keeps the work directory (its path is printed).
 set -u
 
@@ -30,6 +31,7 @@ repo_root=$(cd "$here/../.." && pwd)
 domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
 domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 helper=$here/e2e_helper.py
+metrics_client=$here/../daemon/metrics_client.py
 loader=$here/smtp_load.py
 
 skip_all() {
@@ -43,8 +45,10 @@ POLICY_SMTP=2526   # smtpd with check_policy_service
 TEMPFAIL_SMTP=2527 # smtpd with the unix-socket milter, milter_default_action = tempfail
 SRS_SMTP=2528      # smtpd whose cleanup asks domauthd's SRS socketmap (no milter)
 SINK_SMTP=2529     # smtp_sink.py: the "remote" hosts mail to remote.test goes to
+PLAIN_SMTP=2530    # smtpd with no check: the check-auth responder's mailbox is behind it
 MILTER_PORT=8895
 POLICY_PORT=10045
+METRICS_PORT=9895
 
 # --------------------------------------------------------------- TAP
 
@@ -238,7 +242,7 @@ relay_transport = error:e2e test: nothing leaves this instance
 # outside.test and remote.test goes to the sink too, nowhere else (and to
 # srs.e2e.test, which smtpd must accept: cleanup reverses it after).
 virtual_alias_maps = inline:{ fwd@dest.test=bob@remote.test }
-transport_maps = inline:{ remote.test=smtp:[127.0.0.1]:$SINK_SMTP, outside.test=smtp:[127.0.0.1]:$SINK_SMTP, srs.e2e.test=smtp:[127.0.0.1]:$SINK_SMTP }
+transport_maps = inline:{ remote.test=smtp:[127.0.0.1]:$SINK_SMTP, outside.test=smtp:[127.0.0.1]:$SINK_SMTP, srs.e2e.test=smtp:[127.0.0.1]:$SINK_SMTP, check-auth@dest.test=checkauth: }
 relay_domains = remote.test outside.test srs.e2e.test
 smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_sasl_auth_enable = yes
@@ -278,6 +282,11 @@ EOF
 127.0.0.1:$SRS_SMTP inet n - n - 20 smtpd
   -o syslog_name=postfix/srs
   -o cleanup_service_name=srscleanup
+127.0.0.1:$PLAIN_SMTP inet n - n - 20 smtpd
+  -o syslog_name=postfix/plain
+# The check-auth responder: a pipe(8) transport for check-auth@dest.test.
+checkauth unix - n n - 4 pipe
+  user=nobody null_sender= argv=$W/ca/run --sender \${sender} --recipient \${recipient} --client-ip \${client_address} --helo \${client_helo}
 srscleanup unix n - n - 0 cleanup
   -o syslog_name=postfix/srscleanup
   -o sender_canonical_maps=socketmap:unix:$W/da/srs.sock:forward
@@ -312,7 +321,7 @@ EOF
     fi
     postfix_up=1
     local p
-    for p in $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP $SRS_SMTP; do
+    for p in $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP $SRS_SMTP $PLAIN_SMTP; do
         if ! wait_for 100 port_open "$p"; then
             echo "# postfix does not listen on $p:"
             tail -n 20 "$pf/maillog" 2>/dev/null | diag
@@ -578,7 +587,10 @@ port_of() {
 # what enforcement would have done is in the log.
 scenario_defaults() {
     local conf=$W/da/defaults.conf
-    write_conf "$conf" </dev/null
+    # The metrics endpoint is scraped at the end (issue 17 item 7): its
+    # counts must be those of this scenario's events.
+    write_conf "$conf" "metrics = 127.0.0.1:$METRICS_PORT" </dev/null
+    local events_from=$(($(cat "$W/da/events.jsonl" 2>/dev/null | wc -l) + 1))
     start_da "$conf" || { t "domauthd starts with the default policy" false; return; }
     t "domauthd -t accepts the test configuration" "$domauthd_bin" -t -c "$conf"
     t "pidfile holds domauthd's pid" sh -c "[ \"\$(cat $W/da/domauthd.pid)\" = $da_pid ]"
@@ -697,6 +709,23 @@ scenario_defaults() {
     t_eom "milter: exactly one Authentication-Results of ours (the real one)" \
         header_count $id '^Authentication-Results: e2e\.test;' 1
     t_eom "milter: ours says pass" header_has $id "^Authentication-Results: e2e\\.test; spf=pass (\\(.*\\) )?smtp\\.mailfrom=$id@pass\\.test"
+
+    # The scrape: every message of this scenario, milter and policy, as
+    # its events say (policy events may follow their last request by 2 s).
+    t "metrics: /metrics after the scenario: the counts match its events" \
+        metrics_settled "$events_from"
+}
+
+# metrics_match FIRST-EVENT-LINE: a scrape of $METRICS_PORT agrees with the
+# event log from that line on (tests/daemon/metrics_client.py).
+metrics_match() {
+    "$py" "$metrics_client" scrape 127.0.0.1 "$METRICS_PORT" > "$W/da/metrics.json" || return 1
+    "$py" "$metrics_client" compare "$W/da/metrics.json" "$W/da/events.jsonl" "$1"
+}
+
+# Polls for 5 s; the last try says what differs.
+metrics_settled() {
+    wait_for 50 metrics_match "$1" || metrics_match "$1"
 }
 
 # 2. Enforcement with custom actions and replies.
@@ -1292,6 +1321,91 @@ EOF
     t "policy: REDIRECT: delivered to the spam mailbox" header_has $id '^Delivered-To: spam@dest\.test'
 }
 
+# 8c. The check-auth responder behind a pipe(8) transport: a message to
+# check-auth@dest.test gets a report mailed back to its sender (through this
+# Postfix's own sendmail), with a forged From: giving the PRA fail line;
+# nothing goes to a null sender or an auto-reply.
+report_of() { # id: the report answering message ID, if delivered
+    grep -rlF -- "In-Reply-To: <$1@e2e.test>" "$W/mail/box/new" "$W/mail/box/cur" 2>/dev/null |
+        head -n 1
+}
+has_report() { test -n "$(report_of "$1")"; }
+report_has() { # id regex
+    wait_for 150 has_report "$1" || { echo "no report delivered"; tail -n 5 "$W/ca/log"; return 1; }
+    tr -d '\r' < "$(report_of "$1")" | grep -Eq -- "$2" && return 0
+    echo "the report has no line matching /$2/:"
+    tr -d '\r' < "$(report_of "$1")" | head -n 40
+    return 1
+}
+responder_said() { # regex: a line of the responder's log
+    grep -Eq -- "$1" "$W/ca/log"
+}
+scenario_checkauth() {
+    mkdir -p "$W/ca/state"
+    chmod 755 "$W/ca"
+    chown nobody "$W/ca/state"
+    : > "$W/ca/events.json"
+    : > "$W/ca/log"
+    chown nobody "$W/ca/events.json" "$W/ca/log"
+    cat > "$W/ca/checkauth.conf" <<EOF
+[daemon]
+event_log = $W/ca/events.json
+database =
+syslog = no
+dns_servers = 127.0.0.1
+authserv_id = mx.e2e.test
+EOF
+    chmod 644 "$W/ca/checkauth.conf"
+    # The sendmail(1) the responder runs: Postfix's own would need this
+    # instance listed in the default main.cf's alternate_config_directories
+    # (postdrop is set-gid), so this stand-in takes the same arguments
+    # (-i -f <> -- RECIPIENT) and submits over SMTP to this instance.
+    cat > "$W/ca/sendmail" <<EOF
+#!$py
+import smtplib, sys
+args = sys.argv[1:]
+assert args[:3] == ["-i", "-f", "<>"] and args[3] == "--" and len(args) == 5, args
+with smtplib.SMTP("127.0.0.1", $PLAIN_SMTP) as s:
+    s.sendmail("", [args[4]], sys.stdin.buffer.read())
+EOF
+    # What pipe(8) runs: the responder, its log (stderr) kept in a file.
+    cat > "$W/ca/run" <<EOF
+#!/bin/sh
+exec $domauth_bin checkauth --config $W/ca/checkauth.conf --state $W/ca/state \\
+    --sendmail $W/ca/sendmail --stderr "\$@" 2>> $W/ca/log
+EOF
+    chmod 755 "$W/ca/sendmail" "$W/ca/run"
+    local id
+    id=ca-pass
+    ip=192.0.2.10 helo=mail.pass.test smtp $id $PLAIN_SMTP "$id@dest.test" check-auth@dest.test \
+        --header "From: <$id@pass.test>"
+    t "check-auth: the message is accepted for the responder" reply_is $id eod 250
+    t "check-auth: a report comes back to the sender's mailbox" report_has $id '^To: <ca-pass@dest\.test>$'
+    t "check-auth: the report says PRA check: pass" report_has $id '^PRA check: +pass$'
+    t "check-auth: the report has the source IP" report_has $id '^Source IP: +192\.0\.2\.10$'
+    t "check-auth: the report is marked Auto-Submitted: auto-replied" \
+        report_has $id '^Auto-Submitted: auto-replied$'
+    id=ca-forged
+    ip=198.51.100.7 helo=mail.forged.test smtp $id $PLAIN_SMTP "$id@dest.test" check-auth@dest.test \
+        --header "From: <boss@pass.test>"
+    t "check-auth: a forged From: gives 'PRA check: fail (not permitted)'" \
+        report_has $id '^PRA check: +fail \(not permitted\)$'
+    t "check-auth: ... naming the PRA" report_has $id '^PRA: +boss@pass\.test$'
+    id=ca-null
+    ip=192.0.2.10 smtp $id $PLAIN_SMTP "<>" check-auth@dest.test
+    t "check-auth: nothing is sent to the null sender" \
+        wait_for 150 responder_said 'no report \(the null sender\)'
+    id=ca-auto
+    ip=192.0.2.10 smtp $id $PLAIN_SMTP "$id@dest.test" check-auth@dest.test \
+        --header "Auto-Submitted: auto-replied"
+    t "check-auth: nothing is sent to an auto-reply" \
+        wait_for 150 responder_said 'no report \(an automatic message'
+    t "check-auth: no report reached the null sender's or the auto-reply's mailbox" \
+        sh -c "! grep -rqE 'In-Reply-To: <ca-(null|auto)@e2e.test>' '$W/mail/box'"
+    t "check-auth: the two checked messages are events (listener checkauth)" \
+        sh -c "[ \$(grep -c '\"listener\":\"checkauth\"' '$W/ca/events.json') = 2 ]"
+}
+
 # 9. SRS through Postfix: domauthd's socketmap as cleanup's canonical maps.
 # A message from outside.test to fwd@dest.test (an alias of bob@remote.test)
 # leaves for the remote host with an SRS0 sender under srs.e2e.test; the
@@ -1594,9 +1708,13 @@ main_in_namespace() {
         scenario_quarantine
         scenario_dkim
         scenario_redirect
+        scenario_checkauth
         scenario_srs
         check_log_consistency
         echo "# functional part: $(($(now_ms) - start)) ms"
+    fi
+    if [[ " $parts " == *" defaults "* ]]; then
+        scenario_defaults
     fi
     if [[ " $parts " == *" quarantine "* ]]; then
         scenario_quarantine
@@ -1606,6 +1724,9 @@ main_in_namespace() {
     fi
     if [[ " $parts " == *" redirect "* ]]; then
         scenario_redirect
+    fi
+    if [[ " $parts " == *" checkauth "* ]]; then
+        scenario_checkauth
     fi
     if [[ " $parts " == *" robustness "* ]]; then
         start=$(now_ms)

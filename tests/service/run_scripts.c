@@ -38,7 +38,7 @@
  *   expect event KEY=GLOB ...             the message's event (see on_event)
  *   expect no-event
  *   expect counters NAME=N ...  the service's counters (messages, checked,
- *                             skipped, spf_<result>, dkim_<result>)
+ *                             skipped, spf_<result>, dkim_<result>, dmarc_<result>)
  *   expect config-error GLOB              the config is refused with this
  *                                         error ("test.conf:LINE: reason")
  *   expect config-warning GLOB            the config is read with a warning
@@ -71,6 +71,7 @@
 
 #include "config/config.h"
 #include "domauth.h"
+#include "domauth_dmarc.h"
 #include "service/service.h"
 #include "tap.h"
 #include "util/file.h"
@@ -199,6 +200,7 @@ static void on_event(void *ctx, const event_record *e)
     kv(sb, "held", e->held_action);
     kv(sb, "reply", e->reply);
     kv(sb, "reasons", e->reasons);
+    kv(sb, "dmarc", e->dmarc);
     strbuf results;
     strbuf_init(&results);
     for (size_t i = 0; i < e->result_count; i++)
@@ -720,6 +722,12 @@ static void expect(scenario *s, char *rest, unsigned line)
                 snprintf(key, sizeof key, "dkim_%s", da_dkim_result_name((da_dkim_result)r));
                 if (strlen(key) == n && strncmp(w, key, n) == 0)
                     got = s->counters.dkim[r];
+            }
+            for (int r = 0; r < DMARC_RESULT_COUNT; r++) {
+                char key[40];
+                snprintf(key, sizeof key, "dmarc_%s", da_dmarc_result_name((da_dmarc_result)r));
+                if (strlen(key) == n && strncmp(w, key, n) == 0)
+                    got = s->counters.dmarc[r];
             }
             if (got != want) {
                 ok = false;

@@ -109,6 +109,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [0] = EVENT_SQLITE_V1_SQL,
         [1] = EVENT_SQLITE_V2_UPGRADE,
         [2] = EVENT_SQLITE_V3_UPGRADE,
+        [3] = EVENT_SQLITE_V4_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;
@@ -268,7 +269,9 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
             message[0] ? ": " : "", message);
         return -1;
     }
-    s->source = s->version == 1 ? EVENT_SQLITE_SOURCE_V1 : EVENT_SQLITE_SOURCE_V2;
+    s->source = s->version == 1   ? EVENT_SQLITE_SOURCE_V1
+                : s->version < 4 ? EVENT_SQLITE_SOURCE_V2
+                                 : EVENT_SQLITE_SOURCE_V4;
     if (prepare_array_reader(s, event_result_key, EVENT_RESULT_STRINGS, &s->read_results) !=
             SQLITE_OK ||
         prepare_array_reader(s, event_rcpt_key, EVENT_RCPT_STRINGS, &s->read_rcpts) !=

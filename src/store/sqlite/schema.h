@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 3
+#define EVENT_SQLITE_SCHEMA_VERSION 4
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -70,18 +70,28 @@
     " state_time INTEGER, state_by TEXT);"                                         \
     "CREATE INDEX IF NOT EXISTS quarantine_state_time ON quarantine (state, time);"
 
+/* Version 4: the DMARC result that counts for the message (the worst over
+ * its From: domains), a column beside SPF's for filtering and its index;
+ * NULL where DMARC was not checked, which is every row before version 4
+ * (DMARC did not exist then), so the upgrade fills nothing in. */
+#define EVENT_SQLITE_V4_UPGRADE                                                     \
+    "ALTER TABLE events ADD COLUMN dmarc TEXT;"                                    \
+    "CREATE INDEX IF NOT EXISTS events_dmarc ON events (dmarc);"
+
 /* The columns after id, in the order of enum event_field, then the two
- * arrays. The INSERT binds them as ?1..?22 and queries select them in this
+ * arrays. The INSERT binds them as ?1..?23 and queries select them in this
  * order after id. */
 #define EVENT_SQLITE_COLUMNS                                                        \
     "time, listener, queue_id, client_ip, client_name, helo, mail_from, rcpt, "    \
     "header_from, identity, domain, result, mechanism, problem, skip_reason, "     \
-    "score, action, held_action, reply, reasons, results, recipients"
+    "score, action, held_action, reply, reasons, dmarc, results, recipients"
 
-/* The events table as a reader sees it, by the version of the file. */
-#define EVENT_SQLITE_SOURCE_V2 "events"
+/* The events table as a reader sees it, by the version of the file (a
+ * reader may not upgrade: it reads an older file through these). */
+#define EVENT_SQLITE_SOURCE_V4 "events"
+#define EVENT_SQLITE_SOURCE_V2 "(SELECT *, NULL AS dmarc FROM events)"
 #define EVENT_SQLITE_SOURCE_V1                                                      \
     "(SELECT *, NULL AS reasons, " EVENT_SQLITE_V1_RESULTS " AS results, "         \
-    EVENT_SQLITE_V1_RECIPIENTS " AS recipients FROM events)"
+    EVENT_SQLITE_V1_RECIPIENTS " AS recipients, NULL AS dmarc FROM events)"
 
 #endif

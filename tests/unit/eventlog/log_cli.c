@@ -120,7 +120,8 @@ static void fill_database(void)
          .client_ip = "192.0.2.2", .helo = "evil", .mail_from = "b@Evil.Example",
          .identity = "mailfrom", .domain = "Evil.Example", .result = "fail", .mechanism = "-all",
          .score = 5, .action = "reject", .reply = "550 5.7.23 Evil.Example says no",
-         .reasons = "spf=fail: fail_action reject", .results = r1, .result_count = 2,
+         .reasons = "spf=fail: fail_action reject", .dmarc = "fail",
+        .results = r1, .result_count = 2,
          .rcpts = c1, .rcpt_count = 2},
         {.time = 1762939800 /* 2025-11-12 09:30 */, .listener = "milter",
          .client_ip = "2001:db8::1", .helo = "h.example.org", .mail_from = "c@example.org",
@@ -353,7 +354,7 @@ static void test_json_results(void)
     snprintf(args, sizeof args, DB "--json --result fail", db_path);
     out = expect(args, 0, 1, "--json: one event");
     TAP_OK(strstr(out, "\"reply\":\"550 5.7.23 Evil.Example says no\","
-                       "\"reasons\":\"spf=fail: fail_action reject\","
+                       "\"reasons\":\"spf=fail: fail_action reject\",\"dmarc\":\"fail\","
                        "\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"Evil.Example\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=b@Evil.Example\"},"
@@ -369,7 +370,7 @@ static void test_json_results(void)
     free(out);
     snprintf(args, sizeof args, DB "--json --skip", db_path);
     out = expect(args, 0, 1, "--json: a skipped event");
-    TAP_OK(strstr(out, "\"reasons\":null,\"results\":[],\"recipients\":[]}") != NULL,
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[],\"recipients\":[]}") != NULL,
            "--json: no results or recipients are empty arrays");
     free(out);
 }
@@ -408,7 +409,7 @@ static void test_version_1(void)
     TAP_OK(rc == SQLITE_OK, "a version 1 database");
     snprintf(args, sizeof args, "--database '%s' --json --method spf --result fail", path);
     out = expect(args, 0, 1, "version 1: --method spf --result fail");
-    TAP_OK(strstr(out, "\"reasons\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"example.com\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=v@example.com\"}],\"recipients\":"
                        "[{\"address\":\"r@example.net\",\"action\":\"reject\","

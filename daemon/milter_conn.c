@@ -327,9 +327,10 @@ static int on_optneg(conn *c, milter_state *m, const milter_optneg *offered)
      * and body are wanted for DKIM and for the header From: identity, and
      * then exactly as received. */
     bool dkim = cfg->dkim_verify || (cfg->dkim_sign && cfg->dkim_key_count > 0);
-    /* A folder quarantine keeps the message as received: it needs the body
-     * (and the fields' leading space) even without DKIM. */
-    dkim = dkim || cfg->quarantine_possible;
+    /* A folder quarantine keeps the message as received, and ARC verifies
+     * it: they need the body (and the fields' leading space) even without
+     * DKIM. */
+    dkim = dkim || cfg->quarantine_possible || cfg->arc_check;
     uint32_t wanted = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH |
                       SMFIP_NR_CONN | SMFIP_NR_HELO;
     wanted |= dkim ? (SMFIP_HDR_LEADSPC | SMFIP_NR_BODY) : SMFIP_NOBODY;

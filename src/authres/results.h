@@ -39,6 +39,10 @@ typedef struct auth_result {
      * "none": a DMARC record's policy), or NULL; policy applies it where the
      * table honours requests (not in the header). */
     const char *requested;
+    /* Why this result takes no action and no score although its table
+     * says otherwise (a trusted ARC sealer vouched for the message), or
+     * NULL; the caller owns the text (not in the header). */
+    const char *overridden;
     auth_prop props[AUTH_RESULT_MAX_PROPS];
     size_t prop_count;
 } auth_result;

@@ -62,7 +62,7 @@ enum {
 };
 
 typedef enum section_kind {
-    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC
+    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC, S_ARC
 } section_kind;
 
 typedef struct key_spec {
@@ -82,6 +82,8 @@ typedef struct key_spec {
     {S_SENDERID, name, type, offsetof(domauth_config, field), def, doc}
 #define DMARC(name, type, field, def, doc) \
     {S_DMARC, name, type, offsetof(domauth_config, field), def, doc}
+#define ARC(name, type, field, def, doc) \
+    {S_ARC, name, type, offsetof(domauth_config, field), def, doc}
 #define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
@@ -246,6 +248,17 @@ static const key_spec keys[] = {
           "softer (reject as quarantine, quarantine as none); fail_action still\n"
           "applies when it is stronger. no: only this section's actions count\n"
           "(monitor first: see what the domains ask before doing it)."),
+    ARC("check", T_BOOL, arc_check, "no",
+        "Validate the ARC chain (RFC 8617) of arriving mail where the body is seen\n"
+        "(milter, domauth verify, the XMail filter at post-data): arc= in\n"
+        "Authentication-Results with the sealers' domains. Off by default."),
+    ARC("trusted_sealers", T_NAMELIST, arc_trusted_sealers, "",
+        "Forwarders and lists whose ARC seals this site trusts (d= of the\n"
+        "ARC-Seal; *.example.org: its subdomains), blank or comma separated. When\n"
+        "the chain passes and the newest set sealed by one of them recorded spf,\n"
+        "dkim or dmarc pass in its ARC-Authentication-Results, a local SPF or\n"
+        "DMARC fail takes no action and no score (the reasons say who vouched);\n"
+        "the results in Authentication-Results stay as found."),
     SRS("socketmap", T_LISTEN, srs_socketmap, "",
         "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
         "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
@@ -1414,6 +1427,7 @@ void config_free(domauth_config *cfg)
     ip_set_free(&cfg->local);
     name_list_free(&cfg->whitelist_helo);
     name_list_free(&cfg->whitelist_ptr);
+    name_list_free(&cfg->arc_trusted_sealers);
     free(cfg->local_networks);
     for (size_t i = 0; i < cfg->srs_envelope_rule_count; i++) {
         free(cfg->srs_envelope_rules[i].domain);
@@ -1608,7 +1622,7 @@ static bool section_kind_of(const char *section, section_kind *kind)
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
                  {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID},
-                 {"dmarc", S_DMARC}};
+                 {"dmarc", S_DMARC},   {"arc", S_ARC}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -2570,6 +2584,9 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     emit(arg, "; What each DMARC result does (none, pass, fail, temperror, permerror),");
     emit(arg, "; the same keys as [spf]; per domain as dmarc_<key>.");
     emit_method(emit, arg, &dmarc_method);
+    emit(arg, "");
+    emit(arg, "[arc]");
+    emit_keys(emit, arg, S_ARC);
     emit(arg, "");
     emit(arg, "[srs]");
     emit(arg, "");

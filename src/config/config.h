@@ -159,6 +159,9 @@ typedef struct domauth_config {
     bool dmarc_check;        /* DMARC where the header is seen, after SPF and DKIM */
     int dmarc_mode;          /* da_dmarc_mode: 0 rfc9989, 1 rfc7489 */
     bool dmarc_honor_policy; /* a fail gets the action its domain's policy asks */
+    /* [arc] */
+    bool arc_check;                 /* validate ARC chains where the body is seen */
+    name_list arc_trusted_sealers;  /* seals that may vouch for a forwarded message */
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
     /* [srs]: the SRS socketmap for Postfix's canonical maps */

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "domauth_dkim.h"
+#include "domauth_arc.h"
 #include "domauth_dmarc.h"
 
 /* A question submitted and not yet called back: the resolver's callback
@@ -247,4 +248,21 @@ static void dmarc_abort(void *self, const char *reason)
 da_engine da_engine_dmarc(struct da_dmarc_eval *eval)
 {
     return (da_engine){eval, dmarc_step, dmarc_answer, dmarc_abort};
+}
+
+static da_engine_step arc_step(void *self)
+{
+    da_arc_step s = da_arc_verify_step(self);
+    /* Input wanted after finish cannot happen; treat it as done. */
+    return (da_engine_step){s.kind != DA_DKIM_STEP_QUERIES, s.count, s.questions};
+}
+
+static void arc_answer(void *self, const da_dns_question *q, const da_dns_answer *a)
+{
+    da_arc_verify_answer(self, q, a);
+}
+
+da_engine da_engine_arc(struct da_arc_verify *verify)
+{
+    return (da_engine){verify, arc_step, arc_answer, NULL};
 }

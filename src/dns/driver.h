@@ -38,5 +38,7 @@ struct da_dkim_verify;
 da_engine da_engine_dkim(struct da_dkim_verify *verify);
 struct da_dmarc_eval;
 da_engine da_engine_dmarc(struct da_dmarc_eval *eval);
+struct da_arc_verify;
+da_engine da_engine_arc(struct da_arc_verify *verify);
 
 #endif

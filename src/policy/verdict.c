@@ -295,6 +295,12 @@ void policy_verdict(const verdict_input *in, verdict *v)
             const result_policy *rp = policy_for_result(ps, r);
             if (rp == NULL)
                 continue;
+            if (r->overridden != NULL) {
+                if (rp->action != ACTION_ACCEPT || rp->score != 0 || rp->tag_subject)
+                    add_reason(v, "%s=%s: not acted on: %s", r->method, r->result,
+                               r->overridden);
+                continue;
+            }
             v->score += rp->score;
             if (rp->tag_subject && rp->tag != NULL && *rp->tag && !v->tag[0])
                 snprintf(v->tag, sizeof v->tag, "%s", rp->tag);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dns/driver.h"
+#include "domauth_arc.h"
 #include "domauth_dmarc.h"
 #include "msg/address.h"
 #include "msg/pra.h"
@@ -94,6 +95,12 @@ struct svc_msg {
     bool dkim_running, dkim_done;
     da_dkim_sign *signer;
     char *signature;
+    /* ARC (RFC 8617): the chain, validated beside DKIM; and, when a trusted
+     * sealer vouched for the message, why SPF or DMARC fails do not act. */
+    da_arc_verify *arc;
+    da_drive *arc_drive;
+    bool arc_running, arc_done, arc_results_in;
+    char *arc_vouched;
     /* Sender ID (RFC 4406, pra scope): the fields RFC 4407's selection
      * reads, copied as they arrive; the check runs with DKIM. */
     struct sid_field {
@@ -374,6 +381,13 @@ static bool senderid_expected(const svc_msg *m)
 static bool dmarc_expected(const svc_msg *m)
 {
     return m->caps.sees_message && m->cfg->config->dmarc_check;
+}
+
+/* ARC can change a verdict only where trusted sealers are named. */
+static bool arc_may_vouch(const svc_msg *m)
+{
+    return m->caps.sees_body && m->cfg->config->arc_check &&
+           m->cfg->config->arc_trusted_sealers.count > 0;
 }
 
 /* ---------------------------------------------------------------- skip */
@@ -708,6 +722,15 @@ static void dmarc_start(svc_msg *m)
 
 /* --------------------------------------------------------------- DKIM */
 
+static void arc_done(void *arg)
+{
+    svc_msg *m = arg;
+    enter(m);
+    m->arc_done = true;
+    continue_waiting(m);
+    leave(m);
+}
+
 static void dkim_done(void *arg)
 {
     svc_msg *m = arg;
@@ -815,6 +838,14 @@ static void dkim_begin(svc_msg *m)
         m->verify = da_dkim_verify_new(&vo, err, sizeof err);
         if (m->verify != NULL)
             da_dkim_verify_feed(m->verify, m->header_block.data, m->header_block.len);
+        else
+            counters(m)->errors++;
+    }
+    if (cfg->arc_check && m->signer == NULL) {
+        da_arc_verify_options ao = {.key_cache = m->env->dkim_key_cache};
+        m->arc = da_arc_verify_new(&ao, err, sizeof err);
+        if (m->arc != NULL)
+            da_arc_verify_feed(m->arc, m->header_block.data, m->header_block.len);
         else
             counters(m)->errors++;
     }
@@ -961,6 +992,8 @@ void svc_msg_body(svc_msg *m, const void *data, size_t len)
         da_dkim_sign_feed(m->signer, data, len);
     if (m->verify != NULL)
         da_dkim_verify_feed(m->verify, data, len);
+    if (m->arc != NULL)
+        da_arc_verify_feed(m->arc, data, len);
 }
 
 /* ------------------------------------------------------------ results */
@@ -1043,6 +1076,127 @@ static void add_dkim_results(svc_msg *m)
         snprintf(comment, sizeof comment, "%s; %zu more signatures not evaluated",
                  last->comment ? last->comment : "", not_evaluated);
         auth_result_comment(rs, last, comment);
+    }
+}
+
+/* arc=CV (sealed by ...) header.oldest-pass=N smtp.remote-ip=IP. */
+static void add_arc_result(svc_msg *m)
+{
+    if (m->arc == NULL || !m->arc_done)
+        return;
+    da_arc_result r;
+    if (da_arc_verify_result(m->arc, &r) != 0)
+        return;
+    auth_results *rs = &m->results;
+    auth_result *e = auth_results_add(rs, "arc", da_arc_cv_name(r.cv), NULL, NULL, NULL);
+    strbuf comment;
+    strbuf_init(&comment);
+    size_t n = da_arc_verify_count(m->arc);
+    for (size_t i = 0; i < n; i++) {
+        da_arc_set_info info;
+        if (da_arc_verify_get(m->arc, i, &info) != 0 || info.seal_domain == NULL ||
+            !*info.seal_domain)
+            continue;
+        strbuf_puts(&comment, comment.len ? ", " : "sealed by ");
+        strbuf_printf(&comment, "i=%u %s", info.instance, info.seal_domain);
+    }
+    if (r.cv != DA_ARC_PASS && r.reason && *r.reason)
+        strbuf_printf(&comment, "%s%s", comment.len ? "; " : "", r.reason);
+    if (comment.len && !comment.failed)
+        auth_result_comment(rs, e, comment.data);
+    strbuf_free(&comment);
+    if (r.cv == DA_ARC_PASS) {
+        char oldest[16];
+        snprintf(oldest, sizeof oldest, "%u", r.oldest_pass);
+        auth_result_prop(rs, e, "header.oldest-pass", oldest);
+    }
+    if (m->client_ip != NULL && r.cv != DA_ARC_NONE)
+        auth_result_prop(rs, e, "smtp.remote-ip", m->client_ip);
+}
+
+/* Whether one clause of an ARC-Authentication-Results payload ("spf=pass
+ * smtp.mailfrom=...") is a pass of spf, dkim or dmarc; the method in out. */
+static bool clause_pass(const char *clause, size_t len, char *out, size_t out_size)
+{
+    while (len > 0 && (*clause == ' ' || *clause == '\t')) {
+        clause++;
+        len--;
+    }
+    static const char *const methods[] = {"spf", "dkim", "dmarc"};
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = strlen(methods[k]);
+        if (len >= n + 5 && strncasecmp(clause, methods[k], n) == 0 &&
+            strncasecmp(clause + n, "=pass", 5) == 0 &&
+            (len == n + 5 || clause[n + 5] == ' ' || clause[n + 5] == '(')) {
+            snprintf(out, out_size, "%s", methods[k]);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A chain that passes, whose newest set sealed by a trusted sealer
+ * recorded an spf, dkim or dmarc pass: the forwarder vouches that the
+ * message authenticated when it arrived there, so a local SPF fail (or
+ * softfail) or DMARC fail, which forwarding causes, takes no action. The
+ * results stay as found; the reasons say who vouched. */
+static void arc_vouch(svc_msg *m)
+{
+    if (!arc_may_vouch(m) || m->arc == NULL || !m->arc_done)
+        return;
+    da_arc_result r;
+    if (da_arc_verify_result(m->arc, &r) != 0 || r.cv != DA_ARC_PASS)
+        return;
+    if (m->arc_vouched == NULL) {
+        const name_list *trusted = &m->cfg->config->arc_trusted_sealers;
+        for (size_t i = da_arc_verify_count(m->arc); i-- > 0;) {
+            da_arc_set_info info;
+            if (da_arc_verify_get(m->arc, i, &info) != 0 || info.seal_domain == NULL ||
+                name_list_match(trusted, info.seal_domain, strlen(info.seal_domain)) == NULL)
+                continue;
+            /* Its clauses, split at ';' outside comments; the first is the
+             * authserv-id. */
+            const char *p = info.authres ? info.authres : "";
+            const char *start = p;
+            int depth = 0;
+            bool first = true;
+            char method[8] = "";
+            for (;; p++) {
+                if (*p == '(')
+                    depth++;
+                else if (*p == ')' && depth > 0)
+                    depth--;
+                if ((*p == ';' && depth == 0) || *p == '\0') {
+                    if (!first && clause_pass(start, (size_t)(p - start), method, sizeof method))
+                        break;
+                    method[0] = '\0';
+                    first = false;
+                    start = p + 1;
+                }
+                if (*p == '\0')
+                    break;
+            }
+            if (method[0]) {
+                strbuf why;
+                strbuf_init(&why);
+                strbuf_printf(&why, "ARC set i=%u sealed by %s (trusted_sealers) recorded %s=pass",
+                              info.instance, info.seal_domain, method);
+                m->arc_vouched = why.failed ? NULL : strbuf_take(&why);
+                strbuf_free(&why);
+            }
+            break; /* the newest trusted set decides */
+        }
+    }
+    if (m->arc_vouched == NULL)
+        return;
+    auth_results *rs = &m->results;
+    for (size_t i = 0; i < rs->count; i++) {
+        auth_result *e = &rs->items[i];
+        bool spf_failed = strcmp(e->method, "spf") == 0 &&
+                          (strcmp(e->result, "fail") == 0 || strcmp(e->result, "softfail") == 0);
+        bool dmarc_failed = strcmp(e->method, "dmarc") == 0 && strcmp(e->result, "fail") == 0;
+        if (spf_failed || dmarc_failed)
+            e->overridden = m->arc_vouched;
     }
 }
 
@@ -1232,6 +1386,12 @@ static void build_results(svc_msg *m, bool with_dkim)
         m->dmarc_results_in = true;
         add_dmarc_results(m);
     }
+    if (with_dkim && !m->arc_results_in && m->arc_done) {
+        m->arc_results_in = true;
+        add_arc_result(m);
+    }
+    if (with_dkim)
+        arc_vouch(m);
 }
 
 /* -------------------------------------------------------------- replies */
@@ -1406,7 +1566,9 @@ static void decide_early(svc_msg *m)
     verdict v;
     /* Final only when nothing else can come (no DKIM result to wait for).
      * A front end that sees no message adds its fields now. */
-    make_verdict(m, ps, !dkim_expected(m) && !senderid_expected(m) && !dmarc_expected(m),
+    make_verdict(m, ps,
+                 !dkim_expected(m) && !senderid_expected(m) && !dmarc_expected(m) &&
+                     !arc_may_vouch(m),
                  !m->caps.sees_message, &v);
     /* A quarantine needs the message: where it comes, the end of DATA
      * carries it out and the recipient is accepted now; policy delegation
@@ -1553,7 +1715,7 @@ static void continue_waiting(svc_msg *m)
         return;
     case WAIT_END:
         if (!m->spf_done || !(m->dkim_done || !m->dkim_running) ||
-            !(m->sid_done || !m->sid_running))
+            !(m->sid_done || !m->sid_running) || !(m->arc_done || !m->arc_running))
             return;
         /* DMARC needs SPF's and DKIM's results: it starts now. One that
          * ends at once must not decide inside its own start. */
@@ -1700,6 +1862,16 @@ static void check_end(svc_msg *m, svc_reply_fn fn, void *arg)
                                &engine, dkim_done, m, &m->dkim_drive) != 0) {
                 counters(m)->errors++;
                 m->dkim_running = false;
+            }
+        }
+        if (m->arc != NULL) {
+            da_arc_verify_finish(m->arc);
+            da_engine engine = da_engine_arc(m->arc);
+            m->arc_running = true;
+            if (da_drive_start(m->env->loop, m->env->resolver, m->cfg->config->spf_deadline_ms,
+                               &engine, arc_done, m, &m->arc_drive) != 0) {
+                counters(m)->errors++;
+                m->arc_running = false;
             }
         }
         senderid_start(m);
@@ -2138,6 +2310,9 @@ static void really_free(svc_msg *m)
     }
     da_drive_cancel(m->dkim_drive);
     da_dkim_verify_free(m->verify);
+    da_drive_cancel(m->arc_drive);
+    da_arc_verify_free(m->arc);
+    free(m->arc_vouched);
     da_drive_cancel(m->sid_drive);
     da_spf_eval_free(m->sid_eval);
     for (size_t i = 0; i < m->dmarc_count; i++) {

@@ -62,7 +62,7 @@ printf '[policy]\nmonitor = no\n[dmarc]\ncheck = yes\nhonor_policy = yes\n' > "$
 dv() { "$domauth_bin" verify --zone "$workdir/dmarc.zone" --helo mx.relay.test "$@"; }
 out=$(dv --config "$workdir/dmarc.conf" --ip 203.0.113.9 --mail-from fwd@relay.test "$workdir/dmarc.eml" 2>&1)
 rc=$?
-report "$(yes_if [ $rc = 1 ] && printf '%s' "$out" | grep -q '^dmarc fail  *bank.test (p=reject sp=quarantine dis=reject; policy of bank.test)')" \
+report "$(if [ $rc = 1 ] && printf '%s' "$out" | grep -q '^dmarc fail  *bank.test (p=reject sp=quarantine dis=reject; policy of bank.test)'; then echo 1; else echo 0; fi)" \
     "DMARC: a fail is listed with the policy; p=reject honoured exits 1" "exit $rc: $out"
 printf '[dmarc]\ncheck = yes\n' > "$workdir/dmarc-monitor.conf"
 out=$(dv --config "$workdir/dmarc-monitor.conf" --ip 203.0.113.9 --mail-from fwd@relay.test "$workdir/dmarc.eml" 2>&1)
@@ -71,5 +71,5 @@ report "$(printf '%s' "$out" | grep -q '^Authentication-Results: .*; dkim=none; 
 out=$(dv --config "$workdir/dmarc.conf" --ip 192.0.2.10 --mail-from alice@bank.test "$workdir/dmarc.eml" --json 2>&1)
 rc=$?
 got=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); d=[r for r in o["results"] if r["method"]=="dmarc"][0]; print(o["action"], d["result"], d["properties"]["header.from"])' 2>&1)
-report "$(yes_if [ $rc = 0 ] && [ "$got" = "accept pass bank.test" ])" "DMARC: an aligned SPF pass, --json" "exit $rc: $got; $out"
+report "$(if [ $rc = 0 ] && [ "$got" = "accept pass bank.test" ]; then echo 1; else echo 0; fi)" "DMARC: an aligned SPF pass, --json" "exit $rc: $got; $out"
 tap_done

@@ -266,7 +266,7 @@ while IFS='|' read -r name _ _ _ _ want9989 want7489; do
         # request 354). domauth is checked against the RFCs, OpenDMARC's
         # answer only noted, so a fixed OpenDMARC does not fail this.
         echo "# $name: OpenDMARC gives $od, RFC 7489 and RFC 9989 say $want7489"
-        report "$(yes_if [ "$d7" = "$want7489" ] && [ "$d9" = "$want9989" ])" \
+        report "$(if [ "$d7" = "$want7489" ] && [ "$d9" = "$want9989" ]; then echo 1; else echo 0; fi)" \
             "$name: domauth gives the RFCs' $want9989 in both modes (OpenDMARC 1.4.2: $od)" \
             "rfc9989: $d9; rfc7489: $d7"
         continue
@@ -281,7 +281,7 @@ while IFS='|' read -r name _ _ _ _ want9989 want7489; do
         report "$(yes_if [ "$d9" = "$od" ])" "$name: RFC 9989 and 7489 agree: domauth gives OpenDMARC's $od" \
             "rfc9989: $d9; $(grep "^$name rfc9989 " "$workdir/results")"
     else
-        report "$(yes_if [ "$d9" = "$want9989" ] && [ "$d9" != "$od" ])" \
+        report "$(if [ "$d9" = "$want9989" ] && [ "$d9" != "$od" ]; then echo 1; else echo 0; fi)" \
             "$name: where the RFCs differ, domauth gives RFC 9989's $want9989 (OpenDMARC: $od)" \
             "rfc9989: $d9; $(grep "^$name rfc9989 " "$workdir/results")"
     fi

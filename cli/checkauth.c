@@ -401,6 +401,16 @@ static void on_checked(void *arg, const svc_batch_outcome *o)
         } else if (strcmp(r->method, "dmarc") == 0) {
             line(&part[S_DMARC], "DMARC check:", result_words(r->method, r->result));
             seen[S_DMARC] = true;
+        } else if (strcmp(r->method, "arc") == 0) {
+            strbuf *sb = &part[S_OTHER];
+            strbuf_printf(sb, "%-17s ", "ARC check:");
+            put_inert(sb, strcmp(r->result, "none") == 0 ? "none (no ARC sets)" : r->result);
+            if (r->comment && strcmp(r->result, "none") != 0) {
+                strbuf_puts(sb, " (");
+                put_inert(sb, r->comment);
+                strbuf_puts(sb, ")");
+            }
+            strbuf_putc(sb, '\n');
         } else {
             char label[64];
             snprintf(label, sizeof label, "%.40s check:", r->method);
@@ -702,6 +712,7 @@ int cmd_checkauth(int argc, char **argv)
     cfg.senderid_check = true;
     cfg.dkim_verify = true;
     cfg.dmarc_check = true;
+    cfg.arc_check = true;
     for (size_t i = 0; i <= cfg.domain_count; i++) {
         policy_settings *ps = i < cfg.domain_count ? &cfg.domains[i].settings : &cfg.global;
         ps->check_helo = true;

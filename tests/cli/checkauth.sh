@@ -95,6 +95,14 @@ r=$(tr -d '\r' < "$(last_sent)")
 report "$(t 'grep -q "^DKIM check:  *fail (not permitted) (d=sign.test s=s1)$" <<< "$r"')" \
     "a body changed after signing: DKIM check: fail" "$r"
 
+# Forwarded and sealed (ARC): the chain is reported with its sealer.
+"$domauth_bin" arc seal --zone "$W/zone" --key "$W/s1.key" --selector s1 --domain sign.test \
+    --authres 'mx.sign.test; spf=pass smtp.mailfrom=bob@example.com' < "$W/m1" > "$W/m5"
+ca --rate 0 --sender bob@example.com --client-ip 192.0.2.10 --helo mx.example.com < "$W/m5"
+r=$(tr -d '\r' < "$(last_sent)")
+report "$(t 'grep -q "^ARC check:  *pass (sealed by i=1 sign.test)$" <<< "$r" && grep -q "^ *arc=pass" <<< "$r"')" \
+    "an ARC-sealed message: ARC check: pass, with the sealer" "$r"
+
 # No reply: each of these is logged and exits 0, nothing sent.
 no_reply() { # DESCRIPTION SENDER MESSAGE-TEXT
     local before after rc

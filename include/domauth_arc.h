@@ -127,6 +127,11 @@ typedef struct da_arc_seal da_arc_seal;
 /* The key must outlive the sealer. NULL with the reason in err. */
 da_arc_seal *da_arc_seal_new(const da_arc_seal_options *options, char *err, size_t err_size);
 void da_arc_seal_free(da_arc_seal *seal);
+/* For a sealer that learns the chain's status and its Authentication-
+ * Results only once the message has passed (a milter): replaces the cv
+ * and authres given at creation, before finish. 0, or -1 with why. */
+int da_arc_seal_set_result(da_arc_seal *seal, da_arc_cv cv, const char *authres, char *err,
+                           size_t err_size);
 int da_arc_seal_feed(da_arc_seal *seal, const void *data, size_t len);
 /* Ends the message and returns the new set as three folded fields to
  * prepend, in this order and separated by CRLF, without a final line end:

@@ -91,6 +91,24 @@ da_arc_seal *da_arc_seal_new(const da_arc_seal_options *options, char *err, size
     return s;
 }
 
+int da_arc_seal_set_result(da_arc_seal *s, da_arc_cv cv, const char *authres, char *err,
+                           size_t err_size)
+{
+    if (authres == NULL || check_authres(authres, err, err_size) != 0)
+        return authres == NULL ? seal_error(err, err_size, "no Authentication-Results text")
+                               : -1;
+    if ((unsigned)cv > DA_ARC_FAIL)
+        return seal_error(err, err_size, "cv is not none, pass or fail");
+    char *copy = strdup(authres);
+    if (copy == NULL)
+        return seal_error(err, err_size, "out of memory");
+    free(s->authres);
+    s->authres = copy;
+    s->options.authres = copy;
+    s->options.cv = cv;
+    return 0;
+}
+
 void da_arc_seal_free(da_arc_seal *s)
 {
     if (s == NULL)

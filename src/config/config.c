@@ -259,6 +259,15 @@ static const key_spec keys[] = {
         "dkim or dmarc pass in its ARC-Authentication-Results, a local SPF or\n"
         "DMARC fail takes no action and no score (the reasons say who vouched);\n"
         "the results in Authentication-Results stay as found."),
+    ARC("seal", T_BOOL, arc_seal, "no",
+        "Add this host's ARC set (ARC-Authentication-Results, -Message-Signature,\n"
+        "-Seal) to each message checked where the body is seen (milter), sealing\n"
+        "its own Authentication-Results and the chain's status as validated here:\n"
+        "for a host that forwards (aliases, lists). Needs check = yes and\n"
+        "seal_domain; the key is seal_domain's in the [dkim] key table."),
+    ARC("seal_domain", T_STRING, arc_seal_domain, "",
+        "d= of the seals this host makes; [dkim] must have a key line (or key_table\n"
+        "entry) for exactly this domain."),
     SRS("socketmap", T_LISTEN, srs_socketmap, "",
         "A Postfix socketmap answering 'forward' and 'reverse' lookups with SRS\n"
         "(unix:/path or inet:host:port; empty turns it off), for main.cf:\n"
@@ -1411,7 +1420,7 @@ void config_free(domauth_config *cfg)
     free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
-             keys[i].section == S_SRS) &&
+             keys[i].section == S_SRS || keys[i].section == S_ARC) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
@@ -2410,6 +2419,12 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         if (cfg->dmarc_mode == DA_DMARC_RFC7489 && !da_dmarc_have_psl())
             fail_at(st, 0, "[dmarc] mode = rfc7489 needs the public suffix list: this domauth "
                            "was built without libpsl");
+        else if (cfg->arc_seal && !cfg->arc_check)
+            fail_at(st, 0, "[arc] seal = yes needs check = yes: a seal records the chain's "
+                           "status as this host validated it");
+        else if (cfg->arc_seal && (cfg->arc_seal_domain == NULL || !*cfg->arc_seal_domain))
+            fail_at(st, 0, "[arc] seal = yes needs seal_domain (the d= of the seals; its key "
+                           "comes from the [dkim] key table)");
     }
     if (!st->failed)
         check_daemon(st);

@@ -162,6 +162,8 @@ typedef struct domauth_config {
     /* [arc] */
     bool arc_check;                 /* validate ARC chains where the body is seen */
     name_list arc_trusted_sealers;  /* seals that may vouch for a forwarded message */
+    bool arc_seal;                  /* add this host's ARC set to checked messages */
+    char *arc_seal_domain;          /* its d=; the key is this domain's in [dkim] */
     dkim_key_entry *dkim_keys;
     size_t dkim_key_count;
     /* [srs]: the SRS socketmap for Postfix's canonical maps */

@@ -98,6 +98,7 @@ struct svc_msg {
     /* ARC (RFC 8617): the chain, validated beside DKIM; and, when a trusted
      * sealer vouched for the message, why SPF or DMARC fails do not act. */
     da_arc_verify *arc;
+    da_arc_seal *arc_sealer; /* [arc] seal: fed as the message arrives */
     da_drive *arc_drive;
     bool arc_running, arc_done, arc_results_in;
     char *arc_vouched;
@@ -791,6 +792,36 @@ static da_dkim_canon canon_of(const char *s)
     return strncmp(s, "relaxed", 7) == 0 ? DA_DKIM_RELAXED : DA_DKIM_SIMPLE;
 }
 
+/* [arc] seal: the sealer gets the message as it arrives; the chain's
+ * status and our Authentication-Results are set at the end. */
+static void arc_seal_begin(svc_msg *m)
+{
+    const domauth_config *cfg = m->cfg->config;
+    int k = -1;
+    for (size_t i = 0; i < cfg->dkim_key_count && k < 0; i++)
+        if (strcasecmp(cfg->dkim_keys[i].domain, cfg->arc_seal_domain) == 0)
+            k = (int)i;
+    if (k < 0 || m->cfg->dkim_keys == NULL || m->cfg->dkim_keys[k] == NULL) {
+        say(m, LOG_ERR, "not ARC-sealed: %s for [arc] seal_domain %s",
+            k < 0 ? "no [dkim] key line" : "the key could not be read", cfg->arc_seal_domain);
+        return;
+    }
+    da_arc_seal_options so = {
+        .domain = cfg->dkim_keys[k].domain,
+        .selector = cfg->dkim_keys[k].selector,
+        .key = m->cfg->dkim_keys[k],
+        .authres = "pending; none",
+        .cv = DA_ARC_NONE,
+        .timestamp = (int64_t)time(NULL),
+    };
+    char err[256];
+    m->arc_sealer = da_arc_seal_new(&so, err, sizeof err);
+    if (m->arc_sealer == NULL)
+        say(m, LOG_WARNING, "not ARC-sealed: %s", err);
+    else
+        da_arc_seal_feed(m->arc_sealer, m->header_block.data, m->header_block.len);
+}
+
 static void dkim_begin(svc_msg *m)
 {
     const domauth_config *cfg = m->cfg->config;
@@ -849,6 +880,8 @@ static void dkim_begin(svc_msg *m)
         else
             counters(m)->errors++;
     }
+    if (m->arc != NULL && cfg->arc_seal && !m->caps.no_signing)
+        arc_seal_begin(m);
     strbuf_free(&m->header_block);
 }
 
@@ -994,6 +1027,8 @@ void svc_msg_body(svc_msg *m, const void *data, size_t len)
         da_dkim_verify_feed(m->verify, data, len);
     if (m->arc != NULL)
         da_arc_verify_feed(m->arc, data, len);
+    if (m->arc_sealer != NULL)
+        da_arc_seal_feed(m->arc_sealer, data, len);
 }
 
 /* ------------------------------------------------------------ results */
@@ -1665,6 +1700,111 @@ static void redirect_carry_out(svc_msg *m, const policy_settings *ps)
     add_final_reason(m, "redirected to %s", ps->redirect_to);
 }
 
+/* Adds this host's ARC set above everything else we add, sealing the
+ * Authentication-Results of this check and the chain's status as
+ * validated here; only for a message that goes on (a refused one is not
+ * forwarded). */
+static void arc_seal_carry_out(svc_msg *m)
+{
+    da_arc_seal *sealer = m->arc_sealer;
+    m->arc_sealer = NULL;
+    if (sealer == NULL)
+        return;
+    verdict *v = &m->final;
+    da_arc_result r;
+    const char *authres = NULL;
+    for (size_t i = 0; i < v->edit_count && authres == NULL; i++)
+        if (v->edits[i].op != HEADER_DELETE &&
+            strcasecmp(v->edits[i].name, "Authentication-Results") == 0)
+            authres = v->edits[i].value;
+    char err[256] = "";
+    if (v->action == ACTION_DEFER || v->action == ACTION_REJECT || m->arc == NULL ||
+        !m->arc_done || da_arc_verify_result(m->arc, &r) != 0 || authres == NULL) {
+        if (authres == NULL && v->action != ACTION_DEFER && v->action != ACTION_REJECT)
+            say(m, LOG_WARNING, "queue %s: not ARC-sealed: no Authentication-Results to seal",
+                m->queue_id ? m->queue_id : "-");
+        da_arc_seal_free(sealer);
+        return;
+    }
+    if (r.cv == DA_ARC_FAIL && r.temporary) {
+        /* Sealed cv=fail, the chain would be broken for good by a DNS
+         * failure here: better no set of ours than a false one. */
+        add_final_reason(m, "not ARC-sealed: the chain could not be validated now (%s)",
+                         r.reason ? r.reason : "DNS");
+        da_arc_seal_free(sealer);
+        return;
+    }
+    /* The field's value as we add it, folded with LF: one line for the
+     * AAR, whose payload the seal carries. */
+    strbuf flat;
+    strbuf_init(&flat);
+    for (const char *p = authres; *p; p++) {
+        if (*p == '\r')
+            continue;
+        if (*p == '\n') {
+            strbuf_putc(&flat, ' ');
+            while (p[1] == ' ' || p[1] == '\t')
+                p++;
+            continue;
+        }
+        strbuf_putc(&flat, *p);
+    }
+    char *fields = NULL;
+    if (!flat.failed &&
+        da_arc_seal_set_result(sealer, r.cv, flat.data, err, sizeof err) == 0)
+        fields = da_arc_seal_finish(sealer, NULL, err, sizeof err);
+    strbuf_free(&flat);
+    da_arc_seal_free(sealer);
+    if (fields == NULL) {
+        say(m, LOG_WARNING, "queue %s: not ARC-sealed: %s", m->queue_id ? m->queue_id : "-",
+            err[0] ? err : "out of memory");
+        return;
+    }
+    /* Three fields, CRLF between them, folded with CRLF + blank: each
+     * goes on top, the seal last so that it ends up first. */
+    static const char *const names[3] = {"ARC-Seal", "ARC-Message-Signature",
+                                         "ARC-Authentication-Results"};
+    char *values[3] = {NULL, NULL, NULL};
+    for (const char *p = fields; *p;) {
+        const char *colon = strchr(p, ':');
+        if (colon == NULL)
+            break;
+        int which = -1;
+        for (int k = 0; k < 3; k++)
+            if ((size_t)(colon - p) == strlen(names[k]) &&
+                strncasecmp(p, names[k], strlen(names[k])) == 0)
+                which = k;
+        const char *q = colon + 1;
+        while (*q == ' ')
+            q++;
+        strbuf val;
+        strbuf_init(&val);
+        for (; *q; q++) {
+            if (q[0] == '\r' && q[1] == '\n' && q[2] != ' ' && q[2] != '\t')
+                break; /* the next field */
+            if (*q != '\r')
+                strbuf_putc(&val, *q);
+        }
+        if (which >= 0 && values[which] == NULL && !val.failed)
+            values[which] = strbuf_take(&val);
+        strbuf_free(&val);
+        p = *q ? q + 2 : q;
+    }
+    if (values[0] && values[1] && values[2]) {
+        verdict_add_field(v, names[2], values[2]);
+        verdict_add_field(v, names[1], values[1]);
+        verdict_add_field(v, names[0], values[0]);
+        add_final_reason(m, "ARC-sealed as %s (cv=%s)", m->cfg->config->arc_seal_domain,
+                         da_arc_cv_name(r.cv));
+    } else {
+        say(m, LOG_ERR, "queue %s: not ARC-sealed: the sealer's fields did not parse",
+            m->queue_id ? m->queue_id : "-");
+    }
+    for (int k = 0; k < 3; k++)
+        free(values[k]);
+    free(fields);
+}
+
 static void decide_end(svc_msg *m)
 {
     const policy_settings *ps = message_settings(m);
@@ -1676,6 +1816,7 @@ static void decide_end(svc_msg *m)
     m->message_action = verdict_action_name(&m->final);
     m->told_set = false;
     redirect_carry_out(m, ps);
+    arc_seal_carry_out(m);
     /* The copy is on disk (or its fallback decided) before the event and
      * the reply. */
     quarantine_carry_out(m, ps);
@@ -2312,6 +2453,7 @@ static void really_free(svc_msg *m)
     da_dkim_verify_free(m->verify);
     da_drive_cancel(m->arc_drive);
     da_arc_verify_free(m->arc);
+    da_arc_seal_free(m->arc_sealer);
     free(m->arc_vouched);
     da_drive_cancel(m->sid_drive);
     da_spf_eval_free(m->sid_eval);

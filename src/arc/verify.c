@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/engine.h"
 #include "arc_internal.h"
 #include "authres/authres.h"
 
@@ -518,29 +519,24 @@ da_arc_step da_arc_verify_step(da_arc_verify *v)
     return (da_arc_step){DA_DKIM_STEP_DONE, 0, NULL};
 }
 
-static const da_dns_answer servfail_answer = {.status = DA_DNS_SERVFAIL};
-
-static void run_callback(void *arg, const da_dns_question *q, const da_dns_answer *a)
+/* The blocking run is the generic one (dns/engine.h) over this
+ * verifier's steps; input wanted after finish cannot happen. */
+static da_engine_step engine_step(void *self)
 {
-    da_arc_verify_answer(arg, q, a);
+    da_arc_step s = da_arc_verify_step(self);
+    return (da_engine_step){s.kind != DA_DKIM_STEP_QUERIES, s.count, s.questions};
+}
+
+static void engine_answer(void *self, const da_dns_question *q, const da_dns_answer *a)
+{
+    da_arc_verify_answer(self, q, a);
 }
 
 int da_arc_verify_run(da_arc_verify *v, da_resolver *resolver)
 {
     da_arc_verify_finish(v);
-    for (unsigned round = 0; round < 100; round++) {
-        da_arc_step s = da_arc_verify_step(v);
-        if (s.kind == DA_DKIM_STEP_DONE)
-            return 0;
-        if (s.kind == DA_DKIM_STEP_INPUT)
-            return -1;
-        for (size_t i = 0; i < s.count; i++)
-            if (da_resolver_submit(resolver, &s.questions[i], run_callback, v) != 0)
-                run_callback(v, &s.questions[i], &servfail_answer);
-        if (da_resolver_run(resolver) != 0)
-            return -1;
-    }
-    return -1;
+    da_engine e = {v, engine_step, engine_answer, NULL};
+    return da_engine_run(&e, resolver, 100);
 }
 
 /* ------------------------------------------------------------ results */

@@ -28,7 +28,7 @@ fi
 
 ip link set lo up
 . "$here/../lib/tap.sh"
-unbound_pid=
+. "$here/../lib/unbound.sh"
 daemon_pid=
 tap_pids="daemon_pid unbound_pid"
 tap_workdir domauth-milter-dkim
@@ -40,11 +40,7 @@ matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
     > "$workdir/s1.zone" 2>/dev/null
 "$domauth_bin" dkim keygen --domain peer.test --selector p1 --type ed25519 \
     --out "$workdir/p1.private" > "$workdir/p1.zone" 2>/dev/null
-{
-    printf '$TTL 300\n'
-    printf '.\t3600\tIN\tSOA\tns.test. admin.test. 1 3600 600 86400 300\n'
-    printf '.\t3600\tIN\tNS\tns.test.\n'
-    printf 'ns.test.\t3600\tIN\tA\t127.0.0.1\n'
+unbound_start "$(
     printf 'peer.test.\t300\tIN\tTXT\t"v=spf1 ip4:192.0.2.0/24 -all"\n'
     printf 'sign.test.\t300\tIN\tTXT\t"v=spf1 ip4:198.51.100.0/24 -all"\n'
     printf '_dmarc.peer.test.\t300\tIN\tTXT\t"v=DMARC1; p=reject"\n'
@@ -52,35 +48,7 @@ matches() { printf '%s\n' "$1" | grep -q -- "$2"; } # text regex
     cat "$workdir/s1.zone"
     echo
     cat "$workdir/p1.zone"
-    echo
-} > "$workdir/root.zone"
-cat > "$workdir/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1@53
-  do-daemonize: no
-  use-syslog: no
-  logfile: "$workdir/unbound.log"
-  chroot: ""
-  username: ""
-  directory: "$workdir"
-  pidfile: "$workdir/unbound.pid"
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  # unbound answers test. itself (RFC 6761) unless told not to.
-  local-zone: "test." nodefault
-auth-zone:
-  name: "."
-  zonefile: "$workdir/root.zone"
-  for-downstream: yes
-  for-upstream: no
-  fallback-enabled: no
-CONF
-unbound -d -c "$workdir/unbound.conf" > /dev/null 2>&1 &
-unbound_pid=$!
-for _ in $(seq 50); do
-    grep -q "start of service" "$workdir/unbound.log" 2>/dev/null && break
-    sleep 0.1
-done
+)" || { echo "Bail out! unbound did not start"; exit 1; }
 
 # ---- the daemon ---------------------------------------------------------
 port=18990

@@ -40,6 +40,7 @@ d9989_pid=
 d7489_pid=
 tap_pids="d9989_pid d7489_pid opendmarc_pid unbound_pid"
 tap_workdir domauth-dmarc-interop
+. "$here/../lib/unbound.sh"
 
 # The namespace's resolver (OpenDMARC asks through libc).
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$workdir/resolv.conf"
@@ -49,11 +50,7 @@ mount --bind "$workdir/resolv.conf" /etc/resolv.conf
 "$domauth_bin" dkim keygen --domain example.com --selector s1 --type ed25519 \
     --out "$workdir/s1.private" > "$workdir/s1.zone" 2>/dev/null
 rr() { printf '%s.\t300\tIN\t%s\t%s\n' "$1" "$2" "$3"; }
-{
-    printf '$TTL 300\n'
-    printf '.\t3600\tIN\tSOA\tns.test. admin.test. 1 3600 600 86400 300\n'
-    printf '.\t3600\tIN\tNS\tns.test.\n'
-    rr ns.test A 127.0.0.1
+unbound_start "$(
     # Real public suffixes (com, net, org, edu are in the list OpenDMARC
     # reads), the documentation domains under them: the zone is private.
     rr relay.test TXT '"v=spf1 ip4:203.0.113.0/24 -all"'
@@ -73,33 +70,7 @@ rr() { printf '%s.\t300\tIN\t%s\t%s\n' "$1" "$2" "$3"; }
     rr _dmarc.example.info TXT '"v=DMARC1; p=reject; aspf=s; adkim=s"'
     cat "$workdir/s1.zone"
     echo
-} > "$workdir/root.zone"
-cat > "$workdir/unbound.conf" <<CONF
-server:
-  interface: 127.0.0.1@53
-  do-daemonize: no
-  use-syslog: no
-  logfile: "$workdir/unbound.log"
-  chroot: ""
-  username: ""
-  directory: "$workdir"
-  pidfile: "$workdir/unbound.pid"
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  local-zone: "test." nodefault
-auth-zone:
-  name: "."
-  zonefile: "$workdir/root.zone"
-  for-downstream: yes
-  for-upstream: no
-  fallback-enabled: no
-CONF
-unbound -d -c "$workdir/unbound.conf" > /dev/null 2>&1 &
-unbound_pid=$!
-for _ in $(seq 50); do
-    grep -q "start of service" "$workdir/unbound.log" 2>/dev/null && break
-    sleep 0.1
-done
+)" || { echo "Bail out! unbound did not start"; exit 1; }
 
 # ---- the filters -----------------------------------------------------------
 : > "$workdir/ignore" # no client is exempt (the default exempts 127.0.0.1)

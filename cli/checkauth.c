@@ -578,40 +578,6 @@ static int send_report(const char *sendmail, const char *to, const strbuf *msg)
     return 0;
 }
 
-/* Reads standard input whole, at most MESSAGE_MAX bytes (a longer message
- * is refused, never cut). */
-static char *read_stdin(size_t *len, char *err, size_t err_size)
-{
-    strbuf sb;
-    strbuf_init(&sb);
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, err_size, "standard input: %s", strerror(errno));
-            strbuf_free(&sb);
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        if (sb.len + (size_t)n > MESSAGE_MAX) {
-            snprintf(err, err_size, "standard input: longer than %d bytes", MESSAGE_MAX);
-            strbuf_free(&sb);
-            return NULL;
-        }
-        strbuf_append(&sb, buf, (size_t)n);
-    }
-    if (sb.failed) {
-        snprintf(err, err_size, "standard input: out of memory");
-        strbuf_free(&sb);
-        return NULL;
-    }
-    *len = sb.len;
-    return sb.data ? strbuf_take(&sb) : strdup("");
-}
-
 static const char *env_or(const char *value, const char *name)
 {
     if (value != NULL)
@@ -736,7 +702,7 @@ int cmd_checkauth(int argc, char **argv)
     /* Standard input is read as it is: reopening /dev/stdin fails on the
      * pipe(8) a root process made for this one, run as another user. */
     raw = optind < argc ? util_read_file(argv[optind], MESSAGE_MAX, &raw_len, err, sizeof err)
-                        : read_stdin(&raw_len, err, sizeof err);
+                        : cli_read_stdin(MESSAGE_MAX, &raw_len, err, sizeof err);
     if (raw == NULL) {
         ca_log(LOG_ERR, "no message: %s", err);
         status = CLI_EXIT_NOINPUT;

@@ -3,15 +3,18 @@
  * configuration as domauthd reads it, and one log line to syslog and, when
  * asked, to standard error. Linked into both programs, so it uses only the
  * configuration reader and libc. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config/config.h"
 #include "util/file.h"
+#include "util/strbuf.h"
 
 int cli_load_site_config(domauth_config *cfg, const char *path, bool given, char *err,
                          size_t err_size)
@@ -50,4 +53,36 @@ void cli_log_tee(const char *who, bool to_stderr, int priority, const char *fmt,
         cli_put_safe(stderr, text, false);
         fputc('\n', stderr);
     }
+}
+
+char *cli_read_stdin(size_t max_bytes, size_t *len, char *err, size_t err_size)
+{
+    strbuf sb;
+    strbuf_init(&sb);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, err_size, "standard input: %s", strerror(errno));
+            strbuf_free(&sb);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        if (sb.len + (size_t)n > max_bytes) {
+            snprintf(err, err_size, "standard input: longer than %zu bytes", max_bytes);
+            strbuf_free(&sb);
+            return NULL;
+        }
+        strbuf_append(&sb, buf, (size_t)n);
+    }
+    if (sb.failed) {
+        snprintf(err, err_size, "standard input: out of memory");
+        strbuf_free(&sb);
+        return NULL;
+    }
+    *len = sb.len;
+    return sb.data ? strbuf_take(&sb) : strdup("");
 }

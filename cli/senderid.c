@@ -61,8 +61,8 @@ static int pra_from_message(const char *path, pra_result *pra)
 {
     char err[512];
     size_t len;
-    char *text = util_read_file(strcmp(path, "-") == 0 ? "/dev/stdin" : path, MAX_MESSAGE, &len,
-                                err, sizeof err);
+    char *text = strcmp(path, "-") == 0 ? cli_read_stdin(MAX_MESSAGE, &len, err, sizeof err)
+                                        : util_read_file(path, MAX_MESSAGE, &len, err, sizeof err);
     if (text == NULL) {
         fprintf(stderr, "domauth: %s\n", err);
         return CLI_EXIT_NOINPUT;

@@ -310,7 +310,7 @@ int cmd_verify(int argc, char **argv)
     if (optind < argc) {
         message = util_read_file(argv[optind], MAX_MESSAGE, &msg_len, err, sizeof err);
     } else {
-        message = util_read_file("/dev/stdin", MAX_MESSAGE, &msg_len, err, sizeof err);
+        message = cli_read_stdin(MAX_MESSAGE, &msg_len, err, sizeof err);
     }
     if (message == NULL) {
         fprintf(stderr, "domauth: %s\n", err);

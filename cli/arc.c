@@ -76,59 +76,11 @@ static const char usage_seal[] =
 static char *read_message(const char *path, size_t *len)
 {
     char err[256] = "";
-    if (path != NULL) {
-        char *text = util_read_file(path, MAX_MESSAGE_BYTES, len, err, sizeof err);
-        if (text == NULL)
-            fprintf(stderr, "domauth: %s\n", err);
-        return text;
-    }
-    size_t size = 65536, used = 0;
-    char *buf = malloc(size);
-    while (buf != NULL) {
-        if (used == size) {
-            if (size >= MAX_MESSAGE_BYTES) {
-                fprintf(stderr, "domauth: the message is over %d MiB\n", MAX_MESSAGE_BYTES >> 20);
-                free(buf);
-                return NULL;
-            }
-            char *bigger = realloc(buf, size * 2);
-            if (bigger == NULL)
-                break;
-            buf = bigger;
-            size *= 2;
-        }
-        size_t n = fread(buf + used, 1, size - used, stdin);
-        used += n;
-        if (n == 0) {
-            if (ferror(stdin)) {
-                fprintf(stderr, "domauth: cannot read the message: %s\n", strerror(errno));
-                free(buf);
-                return NULL;
-            }
-            *len = used;
-            return buf;
-        }
-    }
-    free(buf);
-    fprintf(stderr, "domauth: out of memory\n");
-    return NULL;
-}
-
-static da_dkim_key *load_key(const char *path)
-{
-    size_t len;
-    char err[256] = "";
-    char *text = util_read_file(path, 1u << 20, &len, err, sizeof err);
-    if (text == NULL) {
-        fprintf(stderr, "domauth: key file: %s\n", err);
-        return NULL;
-    }
-    da_dkim_key *key = da_dkim_key_load(text, len, err, sizeof err);
-    explicit_bzero(text, len);
-    free(text);
-    if (key == NULL)
-        fprintf(stderr, "domauth: %s: %s\n", path, err);
-    return key;
+    char *text = path != NULL ? util_read_file(path, MAX_MESSAGE_BYTES, len, err, sizeof err)
+                              : cli_read_stdin(MAX_MESSAGE_BYTES, len, err, sizeof err);
+    if (text == NULL)
+        fprintf(stderr, "domauth: %s\n", err);
+    return text;
 }
 
 static bool parse_number(const char *s, long long max, long long *out)
@@ -389,7 +341,7 @@ static int cmd_arc_seal(int argc, char **argv)
         fprintf(stderr, "domauth: unexpected argument '%s'\n", argv[optind + 1]);
         return CLI_EXIT_USAGE;
     }
-    da_dkim_key *key = load_key(key_path);
+    da_dkim_key *key = cli_load_dkim_key(key_path);
     if (key == NULL)
         return CLI_EXIT_NOINPUT;
     so.key = key;

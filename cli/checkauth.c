@@ -628,16 +628,10 @@ int cmd_checkauth(int argc, char **argv)
         case O_SERVER: servers = optarg; break;
         case O_ZONE: zone_path = optarg; break;
         case O_SENDMAIL: sendmail = optarg; break;
-        case O_RATE: {
-            char *end;
-            errno = 0;
-            rate = strtoul(optarg, &end, 10);
-            if (errno || *end || end == optarg || rate > 10000) {
-                fprintf(stderr, "domauth: --rate takes 0 to 10000\n");
+        case O_RATE:
+            if (!cli_parse_option_number("--rate", optarg, 0, 10000, &rate))
                 return CLI_EXIT_USAGE;
-            }
             break;
-        }
         case O_STATE: state = optarg; break;
         case O_DRY: dry_run = true; break;
         case O_STDERR: log_stderr = true; break;

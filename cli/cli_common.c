@@ -86,3 +86,17 @@ char *cli_read_stdin(size_t max_bytes, size_t *len, char *err, size_t err_size)
     *len = sb.len;
     return sb.data ? strbuf_take(&sb) : strdup("");
 }
+
+bool cli_parse_option_number(const char *option, const char *text, unsigned long min,
+                             unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || end == text || text[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "domauth: %s takes %lu to %lu\n", option, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}

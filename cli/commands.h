@@ -53,10 +53,18 @@ void cli_put_safe(FILE *out, const char *s, bool lines);
 struct domauth_config;
 int cli_load_site_config(struct domauth_config *cfg, const char *path, bool given, char *err,
                          size_t err_size);
+/* A DKIM private key file (PEM, rsa or ed25519), for signing or sealing;
+ * NULL with the reason printed (dkim.c). The file's text is wiped. */
+struct da_dkim_key;
+struct da_dkim_key *cli_load_dkim_key(const char *path);
 /* Standard input read whole through fd 0 (reopening /dev/stdin fails on a
  * pipe another user made, as pipe(8) does), at most max_bytes: a longer
  * input is refused, never cut. NULL with why in err (cli_common.c). */
 char *cli_read_stdin(size_t max_bytes, size_t *len, char *err, size_t err_size);
+/* A decimal option value in [min, max]; false after saying on standard
+ * error what the option takes (cli_common.c). */
+bool cli_parse_option_number(const char *option, const char *text, unsigned long min,
+                             unsigned long max, unsigned long *out);
 /* One log line to syslog and, with to_stderr, to standard error after
  * "who: ", made safe for a terminal (cli_common.c). */
 void cli_log_tee(const char *who, bool to_stderr, int priority, const char *fmt, va_list ap)

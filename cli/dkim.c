@@ -116,7 +116,7 @@ static const char usage_check_dns[] =
 
 /* ---------------------------------------------------------------- input */
 
-static da_dkim_key *load_key_file(const char *path)
+da_dkim_key *cli_load_dkim_key(const char *path)
 {
     size_t len;
     char err[256] = "";
@@ -324,7 +324,7 @@ static int cmd_record(int argc, char **argv)
         fprintf(stderr, "domauth: the domain and selector must be DNS names\n");
         return EXIT_USAGE;
     }
-    da_dkim_key *key = load_key_file(key_path);
+    da_dkim_key *key = cli_load_dkim_key(key_path);
     if (key == NULL)
         return EXIT_NOINPUT;
     char *record = da_dkim_key_record(key);
@@ -450,7 +450,7 @@ static int cmd_sign(int argc, char **argv)
     so.timestamp = timestamp || expire ? now : 0;
     so.expiration = expire ? now + expire : 0;
 
-    da_dkim_key *key = load_key_file(key_path);
+    da_dkim_key *key = cli_load_dkim_key(key_path);
     if (key == NULL)
         return EXIT_NOINPUT;
     so.key = key;
@@ -786,7 +786,7 @@ static int cmd_check_dns(int argc, char **argv)
         fprintf(stderr, "domauth: the domain and selector must be DNS names\n");
         return EXIT_USAGE;
     }
-    da_dkim_key *key = key_path ? load_key_file(key_path) : NULL;
+    da_dkim_key *key = key_path ? cli_load_dkim_key(key_path) : NULL;
     if (key_path != NULL && key == NULL)
         return EXIT_NOINPUT;
     int status = EXIT_SOFTWARE;

@@ -643,17 +643,11 @@ int cmd_xmail_filter(int argc, char **argv)
         case O_CONFIG: config_path = optarg; break;
         case O_SERVER: servers = optarg; break;
         case O_ZONE: zone_path = optarg; break;
-        case O_DEADLINE: {
-            char *end;
-            errno = 0;
-            deadline_ms = strtoul(optarg, &end, 10);
-            if (errno || *end || end == optarg || deadline_ms < DEADLINE_MIN_MS ||
-                deadline_ms > 3600000) {
-                fprintf(stderr, "domauth: --deadline-ms takes %d to 3600000\n", DEADLINE_MIN_MS);
+        case O_DEADLINE:
+            if (!cli_parse_option_number("--deadline-ms", optarg, DEADLINE_MIN_MS, 3600000,
+                                         &deadline_ms))
                 return CLI_EXIT_USAGE;
-            }
             break;
-        }
         case O_STDERR: log_stderr = true; break;
         case O_IN_PROCESS: in_process = true; break;
         case 'h': fputs(usage_xmail, stdout); return 0;

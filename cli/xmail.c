@@ -555,18 +555,36 @@ static ask_status ask_daemon(const char *socket_path, xmail_stage stage, const c
                 break;
             continue;
         }
-        if (n <= 0) {
+        bool eof = n <= 0;
+        if (eof && answer.len == 0) {
             snprintf(why, why_size, "domauthd closed the connection without an answer");
             status = ASK_NOT_THERE;
             break;
         }
-        strbuf_append(&answer, buf, (size_t)n);
+        if (!eof)
+            strbuf_append(&answer, buf, (size_t)n);
         if (answer.failed) {
             snprintf(why, why_size, "out of memory");
             break;
         }
+        if (answer.len > XMAIL_WIRE_ANSWER_MAX) {
+            snprintf(why, why_size, "domauthd's answer: over %d bytes", XMAIL_WIRE_ANSWER_MAX);
+            break;
+        }
+        /* An answer ends with "end" or is one "error" line: parse only then,
+         * not again after every chunk of a long one. */
+        bool whole = eof || (answer.data[answer.len - 1] == '\n' &&
+                     ((answer.len >= 4 && memcmp(answer.data + answer.len - 4, "end\n", 4) == 0) ||
+                      (answer.len >= 6 && memcmp(answer.data, "error ", 6) == 0)));
+        if (!whole)
+            continue;
         char err[200];
         int got = xmail_wire_parse_answer(answer.data, answer.len, &a, err, sizeof err);
+        if (got == 1 && eof) {
+            snprintf(why, why_size, "domauthd closed the connection without an answer");
+            status = ASK_NOT_THERE;
+            break;
+        }
         if (got == 1)
             continue;
         if (got < 0) {

@@ -36,7 +36,7 @@ typedef struct control_state {
     /* xmail-check: the file as it arrives, then the check in flight. */
     xmail_wire_request req;
     char *file;
-    size_t file_have;
+    size_t file_have, file_cap; /* grown as the bytes come, up to req.length */
     xmail_spool spool;
     bool spool_parsed;
     config_ref *config;     /* the configuration the check runs under */
@@ -375,6 +375,19 @@ static size_t xmail_body(conn *c, const uint8_t *data, size_t len)
     control_state *s = c->state;
     size_t want = s->req.length - s->file_have;
     size_t n = len < want ? len : want;
+    if (s->file_have + n > s->file_cap) {
+        /* Memory follows what arrives, not what the request line claims. */
+        size_t cap = s->file_cap;
+        while (cap < s->file_have + n)
+            cap = cap * 2 < s->req.length ? cap * 2 : s->req.length;
+        char *bigger = realloc(s->file, cap);
+        if (bigger == NULL) {
+            xmail_refuse(c, "out of memory for a file of %zu bytes", s->req.length);
+            return len;
+        }
+        s->file = bigger;
+        s->file_cap = cap;
+    }
     memcpy(s->file + s->file_have, data, n);
     s->file_have += n;
     if (s->file_have == s->req.length)
@@ -390,7 +403,8 @@ static void xmail_begin(conn *c, const char *line)
         xmail_refuse(c, "%s", err);
         return;
     }
-    s->file = malloc(s->req.length);
+    s->file_cap = s->req.length < 65536 ? s->req.length : 65536;
+    s->file = malloc(s->file_cap);
     if (s->file == NULL)
         xmail_refuse(c, "out of memory for a file of %zu bytes", s->req.length);
 }

@@ -165,8 +165,7 @@ static const char *no_reply_reason(const char *sender, const header_field *f, si
         return "the null sender";
     const char *at = strrchr(sender, '@');
     size_t local = at ? (size_t)(at - sender) : strlen(sender);
-    if ((local == 14 && strncasecmp(sender, "mailer-daemon", 13) == 0) ||
-        (local == 13 && strncasecmp(sender, "mailer-daemon", 13) == 0))
+    if (local == 13 && strncasecmp(sender, "mailer-daemon", 13) == 0)
         return "MAILER-DAEMON";
     char v[256];
     field_value(f, n, "Auto-Submitted", v, sizeof v);

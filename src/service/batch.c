@@ -27,7 +27,6 @@ struct svc_batch_run {
     size_t next_rcpt;
     bool pending;     /* a check is out */
     bool advancing;   /* advance() is on the stack */
-    bool finished;    /* the callback ran */
     /* The outcome so far, owned. */
     policy_action action;
     bool hold, any_accepted;
@@ -147,7 +146,6 @@ static void feed_message(svc_batch_run *r)
 static void finish(svc_batch_run *r)
 {
     r->step = STEP_DONE;
-    r->finished = true;
     if (r->batch->stage == SVC_BATCH_ENVELOPE && r->any_accepted) {
         r->action = ACTION_ACCEPT;
         set_str(&r->reply, NULL);

@@ -50,6 +50,7 @@ typedef struct import {
     strbuf unmapped;
     unsigned unmapped_count;
     bool failed; /* a file could not be read or a line did not parse */
+    bool missing; /* a file to read was not there (exit 66, not 65) */
 } import;
 
 static void import_init(import *im, const char *path)
@@ -117,6 +118,7 @@ static int each_line(import *im, const char *file, line_fn *fn, void *ctx)
     if (text == NULL) {
         fprintf(stderr, "domauth import: %s\n", why);
         im->failed = true;
+        im->missing |= errno == ENOENT;
         return -1;
     }
     if (memchr(text, '\0', len) != NULL) {
@@ -256,6 +258,7 @@ static int read_table(import *im, opendkim_tables *t, const char *file, bool sig
     if (text == NULL) {
         fprintf(stderr, "domauth import: %s\n", why);
         im->failed = true;
+        im->missing |= errno == ENOENT;
         return -1;
     }
     int rc = signing ? opendkim_read_signing_table(t, file, text, len, refile, table_note, im)
@@ -667,7 +670,7 @@ int cmd_import(int argc, char **argv)
     }
     char *text = NULL;
     if (im.failed) {
-        status = errno == ENOENT ? CLI_EXIT_NOINPUT : CLI_EXIT_DATAERR;
+        status = im.missing ? CLI_EXIT_NOINPUT : CLI_EXIT_DATAERR;
     } else if ((text = render(&im, what)) == NULL) {
         status = CLI_EXIT_SOFTWARE;
     } else {

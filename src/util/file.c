@@ -12,7 +12,9 @@ char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
     err[0] = '\0';
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+        int saved = errno; /* callers tell a missing file from others by it */
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(saved));
+        errno = saved;
         return NULL;
     }
     size_t cap = 4096, n = 0;

@@ -7,7 +7,7 @@
 
 /* Reads a whole file of at most max_bytes. Returns a NUL-terminated buffer
  * (free with free()) and its length, or NULL with "cannot read PATH: why"
- * in err. */
+ * in err and errno left as the failed call set it. */
 char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
                      size_t err_size);
 

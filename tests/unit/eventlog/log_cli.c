@@ -355,6 +355,7 @@ static void test_json_results(void)
     out = expect(args, 0, 1, "--json: one event");
     TAP_OK(strstr(out, "\"reply\":\"550 5.7.23 Evil.Example says no\","
                        "\"reasons\":\"spf=fail: fail_action reject\",\"dmarc\":\"fail\","
+                       "\"node\":null,\"uid\":null,"
                        "\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"Evil.Example\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=b@Evil.Example\"},"
@@ -370,7 +371,7 @@ static void test_json_results(void)
     free(out);
     snprintf(args, sizeof args, DB "--json --skip", db_path);
     out = expect(args, 0, 1, "--json: a skipped event");
-    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[],\"recipients\":[]}") != NULL,
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"node\":null,\"uid\":null,\"results\":[],\"recipients\":[]}") != NULL,
            "--json: no results or recipients are empty arrays");
     free(out);
 }
@@ -409,7 +410,7 @@ static void test_version_1(void)
     TAP_OK(rc == SQLITE_OK, "a version 1 database");
     snprintf(args, sizeof args, "--database '%s' --json --method spf --result fail", path);
     out = expect(args, 0, 1, "version 1: --method spf --result fail");
-    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"node\":null,\"uid\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"example.com\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=v@example.com\"}],\"recipients\":"
                        "[{\"address\":\"r@example.net\",\"action\":\"reject\","

@@ -55,6 +55,8 @@ int cli_service_run_once(const cli_service_run *r)
                            .syslog_facility = cfg->syslog_facility,
                            .json_path = cfg->event_log,
                            .database_path = cfg->database,
+                           .node = cfg->node,
+                           .password_file = cfg->database_password_file,
                            .busy_timeout_ms = 1000,
                            .stderr_lines = r->stderr_events};
     eventlog *events = NULL;

@@ -120,7 +120,7 @@ static const char *const results[] = {"pass", "fail", "softfail", "neutral",
 
 /* What one test record's strings and arrays live in. */
 typedef struct test_event {
-    char text[6][64];
+    char text[7][64];
     event_result results[2];
     event_rcpt rcpts[3];
 } test_event;
@@ -134,6 +134,7 @@ static void make_record(event_record *r, int i, test_event *t)
     snprintf(t->text[3], 64, "example%d.com", i % 7);
     snprintf(t->text[4], 64, "smtp.mailfrom=user%d@example%d.com", i, i % 7);
     snprintf(t->text[5], 64, "spf=%s: %s_action", results[i % 7], results[i % 7]);
+    snprintf(t->text[6], 64, "test-%d", i);
     const char *h = hostile[i % HOSTILE_COUNT];
     bool skipped = i % 11 == 5;
     *r = (event_record){
@@ -157,6 +158,8 @@ static void make_record(event_record *r, int i, test_event *t)
         .held_action = i % 7 == 2 ? "defer" : NULL,
         .reply = i % 7 == 1 ? h : NULL,
         .reasons = i % 4 == 0 ? NULL : i % 4 == 1 ? h : t->text[5],
+        .node = i % 2 ? "mx1" : h,
+        .uid = t->text[6],
     };
     size_t n = 0;
     if (!skipped)

@@ -285,8 +285,12 @@ static void answer(conn *c, const char *command)
             strbuf_puts(&out, "ok\n");
         else
             strbuf_printf(&out, "refused: %s\n", err);
+    } else if (strcmp(command, "purge") == 0) {
+        daemon_purge_now(c->daemon);
+        strbuf_puts(&out, "ok\n");
     } else {
-        strbuf_puts(&out, "error: unknown command (status, status text, reload, xmail-check)\n");
+        strbuf_puts(&out,
+                    "error: unknown command (status, status text, reload, purge, xmail-check)\n");
     }
     if (!out.failed)
         conn_send(c, out.data, out.len);

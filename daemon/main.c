@@ -459,7 +459,11 @@ enum {
 
 static void on_purge_timer(uv_timer_t *t)
 {
-    domauthd *d = t->data;
+    daemon_purge_now(t->data);
+}
+
+void daemon_purge_now(domauthd *d)
+{
     uint64_t removed = 0;
     char why[600];
     int64_t now = (int64_t)time(NULL);

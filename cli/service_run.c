@@ -72,6 +72,7 @@ int cli_service_run_once(const cli_service_run *r)
     if (r->open_quarantine && cfg->quarantine_possible) {
         quarantine_options qo = {.dir = cfg->quarantine_dir,
                                  .database = cfg->database,
+                                 .password_file = cfg->database_password_file,
                                  .days = cfg->quarantine_days,
                                  .purge_per_add = PURGE_PER_ADD,
                                  .write = true};

@@ -503,6 +503,7 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     char why[600] = "";
     quarantine_options o = {.dir = cfg->quarantine_dir,
                             .database = cfg->database,
+                            .password_file = cfg->database_password_file,
                             .days = cfg->quarantine_days,
                             .purge_per_add = PURGE_PER_ADD,
                             .write = true};

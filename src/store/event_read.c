@@ -476,3 +476,58 @@ int event_read_arrays(event_reader *rd, const char *results, const char *rcpts,
     }
     return 0;
 }
+
+int event_read_strings(const char *json, size_t max, char ***out, size_t *count, char *why,
+                       size_t why_size)
+{
+    *out = NULL;
+    *count = 0;
+    event_reader *rd = event_reader_new();
+    size_t len = strlen(json);
+    if (rd == NULL || reserve(rd, len, why, why_size) != 0) {
+        event_reader_free(rd);
+        return errbuf_set(why, why_size, "out of memory");
+    }
+    cursor c = {json, json, json + len, rd, why, why_size};
+    int rc = expect(&c, '[');
+    if (rc == 0 && peek(&c, ']')) {
+        c.p++;
+    } else {
+        while (rc == 0) {
+            const char *v;
+            char **bigger;
+            if (*count == max) {
+                rc = bad(&c, "more than %zu strings", max);
+                break;
+            }
+            if ((rc = string(&c, &v)) != 0)
+                break;
+            if ((bigger = realloc(*out, (*count + 1) * sizeof *bigger)) == NULL ||
+                (bigger[*count] = strdup(v)) == NULL) {
+                if (bigger != NULL)
+                    *out = bigger;
+                rc = errbuf_set(why, why_size, "out of memory");
+                break;
+            }
+            *out = bigger;
+            (*count)++;
+            if (peek(&c, ',')) {
+                c.p++;
+                continue;
+            }
+            rc = expect(&c, ']');
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = at_end(&c);
+    if (rc != 0) {
+        for (size_t i = 0; i < *count; i++)
+            free((*out)[i]);
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    event_reader_free(rd);
+    return rc;
+}

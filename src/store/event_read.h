@@ -31,4 +31,9 @@ int event_read_json(event_reader *rd, const char *json, size_t len, event_record
 int event_read_arrays(event_reader *rd, const char *results, const char *rcpts,
                       event_record *r, char *why, size_t why_size);
 
+/* A JSON array of strings (the quarantine index's rcpts and results) as a
+ * list of copies (free each and the list); at most max of them. */
+int event_read_strings(const char *json, size_t max, char ***out, size_t *count, char *why,
+                       size_t why_size);
+
 #endif

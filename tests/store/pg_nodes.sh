@@ -35,7 +35,7 @@ write_conf() { # node
     mkdir -p "$workdir/$1"
     cat > "$workdir/$1/domauth.conf" <<CONF
 [daemon]
-milter =
+milter = unix:$workdir/$1/milter.sock
 policy = unix:$workdir/$1/policy.sock
 control = unix:$workdir/$1/control.sock
 database = $uri
@@ -43,8 +43,17 @@ node = $1
 event_spool = $workdir/$1/events.spool
 syslog = no
 dns_servers = 127.0.0.1:9
+dns_timeout_ms = 200
+dns_tries = 1
+quarantine_dir = $workdir/shared
 [hosts]
 whitelist = 192.0.2.0/24
+[dkim]
+verify = no
+[policy]
+monitor = no
+[spf]
+temperror_action = quarantine
 CONF
 }
 start_node() { # node pid-variable
@@ -172,15 +181,53 @@ report "$([ $((p1 + p2)) = 25 ] && [ $((k1 + k2)) = 1 ] && [ "$(rows)" = 600 ] &
 report "$([ "$(pg_sql cluster "SELECT count(*) FROM cluster_jobs WHERE job = 'purge'")" = 1 ] && echo 1 || echo 0)" \
     "  one lease row for the purge"
 
+# ---- one quarantine: kept by mx1, released from mx2 (twice at once) ----------------
+printf 'From: <a@sender.test>\nSubject: kept for review\n\nline one\n' > "$workdir/m1.eml"
+"$python" "$repo_root/tests/daemon/milter_client.py" "$("$python" -c 'import json, sys
+print(json.dumps({"port": sys.argv[1], "client_ip": "198.51.100.20", "helo": "mx.sender.test",
+                  "mail_from": "a@sender.test", "rcpt": "b@dest.test", "message": sys.argv[2],
+                  "output": sys.argv[3], "on_reply": ""}))' \
+    "$workdir/mx1/milter.sock" "$workdir/m1.eml" "$workdir/out.eml")" > "$workdir/milter.out" 2>&1
+rid=$("$domauth_bin" quarantine list --json --config "$workdir/mx2/domauth.conf" 2>/dev/null |
+      "$python" -c 'import json, sys
+for line in sys.stdin:
+    o = json.loads(line)
+    if o["state"] == "quarantined": print(o["id"]); break')
+report "$([ -n "$rid" ] && echo 1 || echo 0)" \
+    "a message quarantined through mx1's milter is listed by mx2's domauth quarantine list" \
+    "$(cat "$workdir/milter.out"; "$domauth_bin" quarantine list --config "$workdir/mx2/domauth.conf" 2>&1)"
+cat > "$workdir/sendmail" <<SH
+#!/bin/sh
+sleep 0.3
+echo sent >> "$workdir/sendmail.log"
+cat > /dev/null
+SH
+chmod +x "$workdir/sendmail"
+for n in 1 2 3; do
+    "$domauth_bin" quarantine release "$rid" --sendmail "$workdir/sendmail" \
+        --config "$workdir/mx$(( n % 2 + 1 ))/domauth.conf" > "$workdir/release$n.out" 2>&1 &
+done
+wait
+sent=$(wc -l < "$workdir/sendmail.log" 2>/dev/null || echo 0)
+ok=$(grep -l "released $rid" "$workdir"/release*.out | wc -l)
+told=$(grep -l "released or deleted meanwhile\|is released, not quarantined" "$workdir"/release*.out | wc -l)
+report "$([ "$sent" = 1 ] && [ "$ok" = 1 ] && [ "$told" = 2 ] && echo 1 || echo 0)" \
+    "three releases at once from mx1 and mx2: sent once, the other two told" \
+    "sent $sent; $(cat "$workdir"/release*.out)"
+report "$([ "$(pg_sql cluster "SELECT state FROM quarantine WHERE id = '$rid'")" = released ] &&
+          [ ! -e "$workdir/shared/new/$rid" ] && echo 1 || echo 0)" \
+    "  the row says released, the file in the shared directory is gone"
+
 # ---- a spool file left by a run, with a bad line ---------------------------------
 kill -TERM "$pid2"; wait "$pid2" 2>/dev/null; pid2=
+before=$(rows)
 "$domauth_bin" log --database "$uri" --node mx2 --json --limit 3 |
     sed 's/"uid":"/"uid":"again-/; s/^{"id":[0-9]*,/{/' > "$workdir/good.jsonl"
 { sed -n 1p "$workdir/good.jsonl"; echo '{"time": 12, "helo": "unterminated'; sed -n '2,3p' "$workdir/good.jsonl"; } \
     > "$workdir/mx2/events.spool"
 start_node mx2 pid2
-wait_rows 603 5
-report "$([ "$(rows)" = 603 ] && grep -q 'events.spool:2: .*the line is skipped' "$workdir/mx2/daemon.log" && echo 1 || echo 0)" \
+wait_rows $((before + 3)) 5
+report "$([ "$(rows)" = $((before + 3)) ] && grep -q 'events.spool:2: .*the line is skipped' "$workdir/mx2/daemon.log" && echo 1 || echo 0)" \
     "a spool file left by the last run is stored at start; its bad line named (file:2) and skipped" \
     "rows $(rows); $(grep spool "$workdir/mx2/daemon.log")"
 

@@ -609,8 +609,9 @@ int cmd_log(int argc, char **argv)
     }
     char *path = NULL;
     event_store *store = NULL;
-    if ((status = cli_database_path(o.database, o.config, &path)) == 0 &&
-        (status = cli_open_store(path, o.have_purge, &store)) == 0) {
+    char *password_file = NULL;
+    if ((status = cli_database_path(o.database, o.config, &path, &password_file)) == 0 &&
+        (status = cli_open_store(path, password_file, o.have_purge, &store)) == 0) {
         if (o.have_purge)
             status = purge(store, o.purge_before);
         else if (o.summary)
@@ -624,6 +625,7 @@ int cmd_log(int argc, char **argv)
     }
     event_store_close(store);
     free(path);
+    free(password_file);
     query_free(&lq);
     return status;
 }

@@ -449,8 +449,9 @@ int cmd_report(int argc, char **argv)
     }
     char *path = NULL;
     event_store *store = NULL;
-    if ((status = cli_database_path(o.database, o.config, &path)) == 0 &&
-        (status = cli_open_store(path, false, &store)) == 0) {
+    char *password_file = NULL;
+    if ((status = cli_database_path(o.database, o.config, &path, &password_file)) == 0 &&
+        (status = cli_open_store(path, password_file, false, &store)) == 0) {
         event_query q = {.have_since = true, .since = o.since, .have_until = true,
                          .until = o.until};
         char qwhy[512];
@@ -475,6 +476,7 @@ int cmd_report(int argc, char **argv)
     if (store != NULL)
         event_store_close(store);
     free(path);
+    free(password_file);
     rollout_free(r);
     free(r);
     return status;

@@ -11,6 +11,17 @@
 
 enum { REPLAY_BATCH = 200 };
 
+/* Two 64-bit FNV-1a hashes of the line (different offsets), as hex. */
+static void line_key(const char *text, size_t len, char *out, size_t size)
+{
+    uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+    for (size_t i = 0; i < len; i++) {
+        a = (a ^ (unsigned char)text[i]) * 0x100000001b3ull;
+        b = (b ^ (unsigned char)text[len - 1 - i]) * 0x100000001b3ull;
+    }
+    snprintf(out, size, "line:%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
 static void free_batch(event_record **batch, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -80,6 +91,13 @@ int event_spool_replay(event_store *store, const char *path, event_spool_result 
             snprintf(reason, sizeof reason, "a line of %zd bytes (at most %d)", len,
                      EVENT_SPOOL_LINE_MAX);
         } else if (event_read_json(rd, text, (size_t)len, &r, reason, sizeof reason) == 0) {
+            /* A line without a uid (event_log's JSON lines from before
+             * uids) gets one made of its bytes: imported twice, kept once. */
+            char made[48];
+            if (r.uid == NULL) {
+                line_key(text, (size_t)len, made, sizeof made);
+                r.uid = made;
+            }
             event_record *copy = event_record_copy(&r, NULL);
             if (copy == NULL) {
                 rc = errbuf_set(why, why_size, "out of memory");

@@ -3,7 +3,9 @@
  * as the JSON lines are (store/event.h), and stored from it again in order:
  * by the event log's writer when the store is back, by `domauth store
  * import` by hand. Every event carries its uid, so an event stored twice
- * (a replay cut short and done again) is kept once. A line that does not
+ * (a replay cut short and done again) is kept once; a line without one
+ * (the JSON lines of event_log before uids) is given one made of its bytes.
+ * A line that does not
  * read as an event is reported with its file and line and skipped. */
 #ifndef DA_STORE_EVENT_SPOOL_H
 #define DA_STORE_EVENT_SPOOL_H

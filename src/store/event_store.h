@@ -118,6 +118,9 @@ typedef struct event_store_ops {
      * held it already. Needs EVENT_STORE_PURGE or EVENT_STORE_WRITE. */
     int (*lease)(event_store *store, const char *job, const char *holder, int64_t now,
                  unsigned seconds, bool *granted, char *why, size_t why_size);
+    /* Optional: the schema version of the store as opened (0: not known
+     * yet, a server not reached) and the one this code writes. */
+    void (*schema_version)(event_store *store, int *have, int *current);
 } event_store_ops;
 
 /* The head of every backend's handle. */

@@ -21,6 +21,14 @@ static const quarantine_index_ops *const index_backends[] = {
 #endif
 };
 
+const quarantine_index_ops *quarantine_index_for(const char *location)
+{
+    for (size_t i = 0; i < sizeof index_backends / sizeof index_backends[0]; i++)
+        if (index_backends[i]->claims(location))
+            return index_backends[i];
+    return NULL;
+}
+
 quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_size)
 {
     quarantine *q = calloc(1, sizeof *q);

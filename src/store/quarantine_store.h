@@ -90,6 +90,8 @@ extern const quarantine_index_ops quarantine_index_sqlite;
  * libpq): the spool files are in a directory every node mounts at the same
  * path (quarantine_dir), the rows in the database. */
 extern const quarantine_index_ops quarantine_index_pg;
+/* The backend of this build that claims location, or NULL. */
+const quarantine_index_ops *quarantine_index_for(const char *location);
 
 /* ------------------------------------------------- the whole quarantine */
 

@@ -691,6 +691,12 @@ static int pg_lease(event_store *store, const char *job, const char *holder, int
     return pg_lease_row(s->link.conn, job, holder, now, seconds, granted, why, why_size);
 }
 
+static void pg_schema_version(event_store *store, int *have, int *current)
+{
+    *have = ((pg_store *)store)->version;
+    *current = EVENT_PG_SCHEMA_VERSION;
+}
+
 const event_store_ops event_store_pg = {
     .name = "postgresql",
     .claims = pg_claims,
@@ -701,4 +707,5 @@ const event_store_ops event_store_pg = {
     .purge = pg_purge,
     .close = pg_close,
     .lease = pg_lease,
+    .schema_version = pg_schema_version,
 };

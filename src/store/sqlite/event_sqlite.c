@@ -885,6 +885,12 @@ static int sqlite_lease(event_store *store, const char *job, const char *holder,
     return 0;
 }
 
+static void sqlite_schema_version(event_store *store, int *have, int *current)
+{
+    *have = ((sqlite_store *)store)->version;
+    *current = EVENT_SQLITE_SCHEMA_VERSION;
+}
+
 const event_store_ops event_store_sqlite = {
     .name = "sqlite",
     .claims = sqlite_claims,
@@ -895,4 +901,5 @@ const event_store_ops event_store_sqlite = {
     .purge = sqlite_purge,
     .close = sqlite_close,
     .lease = sqlite_lease,
+    .schema_version = sqlite_schema_version,
 };

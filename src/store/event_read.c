@@ -1,8 +1,9 @@
 /* event_read.c: see event_read.h. A small recursive-descent reader for the
  * one shape event_json_write makes (an object of strings, numbers, null and
  * two arrays of objects of strings), not a general JSON library. Decoded
- * strings are never longer than their encoding, so they go into one buffer
- * sized from the input before the read starts: no pointer into it moves. */
+ * strings are at most twice as long as their encoding (a byte that is not
+ * UTF-8 is read as Latin-1), so they go into one buffer sized from the input
+ * before the read starts: no pointer into it moves. */
 #include "store/event_read.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "util/errbuf.h"
+#include "util/json.h"
 
 enum { SKIP_DEPTH_MAX = 16 };
 
@@ -131,6 +133,17 @@ static void put_utf8(event_reader *rd, unsigned cp)
     }
 }
 
+/* The length of the well-formed UTF-8 sequence at p (before end), or 0.
+ * json_utf8_len reads a NUL-terminated string; this input is not. */
+static size_t utf8_len(const char *p, const char *end)
+{
+    unsigned char tmp[5] = {0};
+    size_t avail = (size_t)(end - p);
+    memcpy(tmp, p, avail < 4 ? avail : 4);
+    size_t n = json_utf8_len(tmp);
+    return n <= avail ? n : 0;
+}
+
 /* A JSON string into the text buffer; *out points at it (NUL-terminated).
  * With out NULL the string is checked and dropped (an unknown key's). */
 static int string(cursor *c, const char **out)
@@ -145,6 +158,20 @@ static int string(cursor *c, const char **out)
         unsigned char ch = (unsigned char)*c->p;
         if (ch < 0x20)
             return bad(c, "a control character in a string");
+        if (ch >= 0x80) {
+            /* Well-formed UTF-8 as it is; any other byte as its Latin-1
+             * reading, as the JSON writer (util/json.h) shows such bytes. */
+            size_t n = utf8_len(c->p, c->end);
+            if (n == 0) {
+                put_utf8(rd, ch);
+                n = 1;
+            } else {
+                memcpy(rd->text + rd->text_len, c->p, n);
+                rd->text_len += n;
+            }
+            c->p += n;
+            continue;
+        }
         if (ch != '\\') {
             rd->text[rd->text_len++] = (char)ch;
             c->p++;
@@ -368,10 +395,11 @@ static int read_rcpts(cursor *c, event_record *r)
     return 0;
 }
 
-/* Room for every string the input can decode to, and their NULs. */
+/* Room for every string the input can decode to, and their NULs: a byte
+ * that is not UTF-8 becomes two. */
 static int reserve(event_reader *rd, size_t len, char *why, size_t why_size)
 {
-    size_t need = len + len / 2 + 16;
+    size_t need = 2 * len + 16;
     rd->text_len = 0;
     if (need <= rd->text_cap)
         return 0;
@@ -419,7 +447,8 @@ int event_read_json(event_reader *rd, const char *json, size_t len, event_record
                 rc = number(&c, &v, &integral);
                 if (rc == 0 && (!integral || v < 0 || v > 9007199254740992.0))
                     rc = bad(&c, "time is not a whole number of seconds");
-                r->time = (int64_t)v;
+                if (rc == 0)
+                    r->time = (int64_t)v;
                 have_time = true;
             } else if (f == EVF_SCORE) {
                 if (literal(&c, "null")) {

@@ -29,6 +29,7 @@ enum {
     TIMEOUT_DEFAULT_MS = 5000,
     PURGE_CHUNK = 10000,
     INSERT_PARAMS = EVF_COUNT + 2,
+    INSERT_ROWS = 200, /* rows per INSERT: 5000 parameters, of libpq's 65535 */
     QUERY_PARAMS_MAX = 64 + 2 * 64, /* filters, and each listed result and action */
 };
 
@@ -38,7 +39,6 @@ typedef struct pg_store {
     event_store_access access;
     int version;            /* 0 until known (the writer before its first connection) */
     const char *source;
-    bool prepared;          /* the insert statement, on this connection */
     event_reader *reader;
     strbuf values;          /* an insert's parameters, NUL-separated */
 } pg_store;
@@ -134,28 +134,9 @@ static int ensure_writer(pg_store *s, char *why, size_t why_size)
     bool fresh = false;
     if (pg_link_ensure(&s->link, &fresh, why, why_size) != 0)
         return -1;
-    if (fresh)
-        s->prepared = false;
+    (void)fresh;
     if (s->version != EVENT_PG_SCHEMA_VERSION && migrate(s, why, why_size) != 0)
         return -1;
-    if (!s->prepared) {
-        char sql[800] = "INSERT INTO events (" EVENT_PG_COLUMNS ") VALUES (";
-        for (int i = 0; i < INSERT_PARAMS; i++) {
-            size_t used = strlen(sql);
-            snprintf(sql + used, sizeof sql - used, "%s$%d%s", i ? "," : "", i + 1,
-                     i >= EVF_COUNT ? "::jsonb" : "");
-        }
-        /* A replayed event (its uid stored already) is skipped. */
-        strcat(sql, ") ON CONFLICT DO NOTHING");
-        PGresult *res = PQprepare(s->link.conn, "insert_event", sql, INSERT_PARAMS, NULL);
-        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            pg_result_error(res, "prepare", why, why_size);
-        PQclear(res);
-        if (!ok)
-            return -1;
-        s->prepared = true;
-    }
     return 0;
 }
 
@@ -224,13 +205,11 @@ static void put_strbuf(void *ctx, const char *bytes, size_t len)
     strbuf_append(ctx, bytes, len);
 }
 
-/* A record's parameters: offsets into s->values, or -1 for NULL. The text
- * is made valid UTF-8 as the JSON lines make it (pg_text_utf8). */
-static int build_params(pg_store *s, const event_record *r, long offsets[INSERT_PARAMS])
+/* A record's parameters appended to s->values: offsets, or -1 for NULL.
+ * The text is made valid UTF-8 as the JSON lines make it (pg_text_utf8). */
+static void build_params(pg_store *s, const event_record *r, long offsets[INSERT_PARAMS])
 {
     strbuf *v = &s->values;
-    strbuf_clear(v);
-    v->failed = false;
     for (int f = 0; f < EVF_COUNT; f++) {
         offsets[f] = (long)v->len;
         if (f == EVF_TIME) {
@@ -255,39 +234,66 @@ static int build_params(pg_store *s, const event_record *r, long offsets[INSERT_
     offsets[EVF_COUNT + 1] = (long)v->len;
     event_json_recipients(r, put_strbuf, v);
     strbuf_putc(v, '\0');
-    return v->failed ? -1 : 0;
 }
 
+/* The records of a batch in statements of up to INSERT_ROWS rows each
+ * (one round trip per statement, not per row), in one transaction. */
 static int write_batch(pg_store *s, const event_record *const *records, size_t count,
                        char *why, size_t why_size)
 {
     PGconn *c = s->link.conn;
     if (pg_exec(c, "BEGIN", why, why_size) != 0)
         return -1;
-    for (size_t i = 0; i < count; i++) {
-        long offsets[INSERT_PARAMS];
-        const char *params[INSERT_PARAMS];
-        if (build_params(s, records[i], offsets) != 0) {
-            errbuf_set(why, why_size, "insert failed: out of memory");
-            goto fail;
+    long *offsets = malloc(INSERT_ROWS * INSERT_PARAMS * sizeof *offsets);
+    const char **params = malloc(INSERT_ROWS * INSERT_PARAMS * sizeof *params);
+    strbuf sql;
+    strbuf_init(&sql);
+    int rc = -1;
+    if (offsets == NULL || params == NULL) {
+        errbuf_set(why, why_size, "insert failed: out of memory");
+        goto out;
+    }
+    for (size_t done = 0; done < count;) {
+        size_t rows = count - done < INSERT_ROWS ? count - done : INSERT_ROWS;
+        strbuf_clear(&s->values);
+        s->values.failed = false;
+        strbuf_clear(&sql);
+        strbuf_puts(&sql, "INSERT INTO events (" EVENT_PG_COLUMNS ") VALUES ");
+        for (size_t i = 0; i < rows; i++) {
+            build_params(s, records[done + i], offsets + i * INSERT_PARAMS);
+            strbuf_puts(&sql, i ? ",(" : "(");
+            for (int p = 0; p < INSERT_PARAMS; p++)
+                strbuf_printf(&sql, "%s$%zu%s", p ? "," : "", i * INSERT_PARAMS + (size_t)p + 1,
+                              p >= EVF_COUNT ? "::jsonb" : "");
+            strbuf_putc(&sql, ')');
         }
-        for (int p = 0; p < INSERT_PARAMS; p++)
-            params[p] = offsets[p] < 0 ? NULL : s->values.data + offsets[p];
-        PGresult *res = PQexecPrepared(c, "insert_event", INSERT_PARAMS, params, NULL, NULL, 0);
+        /* A replayed event (its uid stored already) is skipped. */
+        strbuf_puts(&sql, " ON CONFLICT DO NOTHING");
+        if (s->values.failed || sql.failed) {
+            errbuf_set(why, why_size, "insert failed: out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < rows * INSERT_PARAMS; k++)
+            params[k] = offsets[k] < 0 ? NULL : s->values.data + offsets[k];
+        PGresult *res = PQexecParams(c, sql.data, (int)(rows * INSERT_PARAMS), NULL, params,
+                                     NULL, NULL, 0);
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok)
             pg_result_error(res, "insert", why, why_size);
         PQclear(res);
         if (!ok)
-            goto fail;
+            goto out;
+        done += rows;
     }
-    if (pg_exec(c, "COMMIT", why, why_size) != 0)
-        goto fail;
-    return 0;
-fail:
-    if (PQstatus(c) == CONNECTION_OK)
+    if (pg_exec(c, "COMMIT", why, why_size) == 0)
+        rc = 0;
+out:
+    if (rc != 0 && PQstatus(c) == CONNECTION_OK)
         pg_exec(c, "ROLLBACK", NULL, 0);
-    return -1;
+    free(offsets);
+    free(params);
+    strbuf_free(&sql);
+    return rc;
 }
 
 static int pg_write(event_store *store, const event_record *const *records, size_t count,

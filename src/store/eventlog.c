@@ -439,6 +439,8 @@ static void db_recovered(eventlog *log)
     report(log, LOG_NOTICE, message);
     log->db_failing = false;
     log->db_lost = 0;
+    if (log->spool_bytes == 0)
+        log->spool_failing = false; /* the next outage's spool trouble is news */
 }
 
 /* ------------------------------------------------------------ spool */
@@ -490,8 +492,9 @@ static bool spool_append(eventlog *log, const event_record *r)
         spool_trouble(log, what);
         return false;
     }
+    /* spool_failing stays until the spool is emptied: a smaller event
+     * that still fits does not end a full spool's outage. */
     log->spool_bytes += log->spool_line.len;
-    log->spool_failing = false;
     return true;
 }
 
@@ -537,6 +540,7 @@ static bool spool_replay(eventlog *log)
         report(log, LOG_ERR, message);
     }
     log->spool_bytes = 0;
+    log->spool_failing = false;
     log->spool_at = (event_spool_result){0};
     uv_mutex_lock(&log->lock);
     log->stats.spool_bytes = 0;

@@ -804,6 +804,11 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
                                   .password_file = o->password_file};
         why[0] = '\0';
         log->store = event_store_open(o->database_path, &so, why, sizeof why);
+        if (log->store != NULL && why[0] != '\0') {
+            /* A server not reached yet: the writer spools until it is. */
+            snprintf(message, sizeof message, "event database %s: %s", o->database_path, why);
+            append_error(err, err_size, message);
+        }
         if (log->store == NULL || (log->db_path = strdup(o->database_path)) == NULL) {
             snprintf(message, sizeof message, "event database %s: %s (database off)",
                      o->database_path, why[0] ? why : "out of memory");

@@ -50,6 +50,20 @@ report "$([ $rc = 66 ] && echo 1 || echo 0)" "check of a missing database: exit 
 out=$("$domauth_bin" store frobnicate 2>&1); rc=$?
 report "$([ $rc = 64 ] && echo 1 || echo 0)" "an unknown verb: exit 64" "exit $rc"
 
+# What domauthd -t says of the keys (no server needed).
+domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
+for bad in "postgresql://domauth:secret@db.example/domauth" "postgresql:///domauth?password=x" \
+           "relative/events.db"; do
+    printf '[daemon]\nsyslog = no\ndatabase = %s\n' "$bad" > "$w/bad.conf"
+    out=$("$domauthd_bin" -t -c "$w/bad.conf" 2>&1); rc=$?
+    report "$([ $rc != 0 ] && printf '%s' "$out" | grep -q 'bad.conf:3: database: ' && echo 1 || echo 0)" \
+        "domauthd -t refuses database = $bad, naming file and line" "$out"
+done
+printf '[daemon]\nsyslog = no\ndatabase = postgresql://domauth@db.example/domauth?sslmode=require\nnode = mx1\nevent_spool_size = 8\n' > "$w/ok.conf"
+out=$("$domauthd_bin" -t -c "$w/ok.conf" 2>&1)
+report "$(printf '%s' "$out" | grep -q ': ok' && echo 1 || echo 0)" \
+    "a postgresql:// URI without a password, node and event_spool_size are taken" "$out"
+
 if ! pg_available; then
     report 1 "# SKIP PostgreSQL: $pg_why"
     tap_done

@@ -11,5 +11,5 @@ if ! pg_available; then
 fi
 trap pg_cleanup EXIT
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
-pg_createdb diff && pg_createdb nodes || { echo "Bail out! createdb"; exit 1; }
-DOMAUTH_PG_URI=$(pg_uri diff) DOMAUTH_PG_URI2=$(pg_uri nodes) "$1"
+pg_createdb diff && pg_createdb nodes && pg_createdb old || { echo "Bail out! createdb"; exit 1; }
+DOMAUTH_PG_URI=$(pg_uri diff) DOMAUTH_PG_URI2=$(pg_uri nodes) DOMAUTH_PG_URI3=$(pg_uri old) "$1"

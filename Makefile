@@ -17,6 +17,8 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
         libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
+# The PostgreSQL store (issue 15): libpq to build it, the server for its tests.
+DEPS += libpq-dev postgresql
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -22,7 +22,7 @@ bench=$repo/bench
 : "${BENCH_BIG_REQUESTS:=20000}"
 : "${BENCH_TIMEOUT:=240}"             # seconds, per driver run
 : "${BENCH_KEEP:=0}"                  # 1: keep the work directory
-: "${BENCH_SCENARIOS:=warm cold inflight policy xmail}" # which scenarios run
+: "${BENCH_SCENARIOS:=warm cold inflight policy xmail store}" # which scenarios run
 : "${BENCH_BUILD:=$repo/build}"       # the meson build tree to measure
 export BENCH_SCENARIOS BENCH_BUILD
 export BENCH_SEED BENCH_DOMAINS BENCH_REQUESTS BENCH_PYSPF_REQUESTS BENCH_INFLIGHT \
@@ -247,6 +247,8 @@ main_inside() {
     if wants inflight; then scenario_inflight; fi
     if wants policy; then scenario_policy; fi
     if wants xmail; then scenario_xmail; fi
+    # The event store on SQLite and a private PostgreSQL (bench/store/).
+    if wants store; then bash "$bench/store/store.sh" "$BENCH_BUILD" >&2 || true; fi
     kill -TERM "$proxy_pid"
     wait "$proxy_pid" || true
 }

@@ -32,6 +32,7 @@ int cmd_arc(int argc, char **argv);
 int cmd_status(int argc, char **argv, bool reload);
 int cmd_senderid(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /* Shared by the commands (domauth.c). */
 struct uv_loop_s;
@@ -86,9 +87,11 @@ void cli_format_time(int64_t t, char *buf, size_t size); /* local "YYYY-MM-DD HH
 /* --database, else the 'database' key of config (or of the default file
  * when it exists), else the default path. *path is the caller's to free;
  * returns 0 or an exit status after printing why. */
-int cli_database_path(const char *database, const char *config, char **path);
+int cli_database_path(const char *database, const char *config, char **path,
+                      char **password_file);
 /* Read-only, or for purging. Returns 0 or an exit status. */
-int cli_open_store(const char *path, bool purging, struct event_store **store);
+int cli_open_store(const char *path, const char *password_file, bool purging,
+                   struct event_store **store);
 void cli_put_safe_n(FILE *out, const char *s, size_t len, bool lines);
 
 #endif

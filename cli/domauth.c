@@ -60,6 +60,7 @@ static const char usage_main[] =
     "  xmail-filter  the SMTP filter of the XMail mail server (domauth xmail-filter --help)\n"
     "  checkauth   the check-auth responder: mails the sender what passed (--help)\n"
     "  log         the decisions domauthd logged (domauth log --help)\n"
+    "  store       the event database: check, migrate to PostgreSQL, import a spool\n"
     "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
     "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
@@ -402,6 +403,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "srs") == 0) return cmd_srs(argc - 1, argv + 1);
     if (strcmp(argv[1], "senderid") == 0) return cmd_senderid(argc - 1, argv + 1);
     if (strcmp(argv[1], "log") == 0) return cmd_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "store") == 0) return cmd_store(argc - 1, argv + 1);
     if (strcmp(argv[1], "quarantine") == 0) return cmd_quarantine(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);

@@ -57,6 +57,7 @@ static const char usage_log[] =
     "                        log's release delete purge (domauth quarantine)\n"
     "  --skip                only messages not checked (authenticated,\n"
     "                        whitelisted, local or trusted clients)\n"
+    "  --node N              only the events node N decided ([daemon] node)\n"
     "  --limit N             at most N events (default 100; 0: all)\n"
     "output:\n"
     "  --json                one JSON object a line: every column, the results\n"
@@ -88,7 +89,7 @@ typedef struct log_options {
     bool have_since, have_until, have_purge;
     int64_t since, until, purge_before;
     char *results, *actions; /* comma lists, as given */
-    const char *ip, *domain, *method;
+    const char *ip, *domain, *method, *node;
     bool skipped, json, summary;
     unsigned long limit;
 } log_options;
@@ -167,6 +168,7 @@ static int query_build(log_query *lq, const log_options *o)
     }
     q->domain = o->domain;
     q->skipped = o->skipped;
+    q->node = o->node;
     q->limit = o->limit;
     if (o->method != NULL) {
         if (!method_name(o->method)) {
@@ -515,7 +517,7 @@ static int purge(event_store *store, int64_t before)
 static int parse_options(int argc, char **argv, log_options *o)
 {
     enum { O_DATABASE = 256, O_CONFIG, O_SINCE, O_UNTIL, O_RESULT, O_IP, O_DOMAIN, O_ACTION,
-           O_SKIP, O_LIMIT, O_JSON, O_SUMMARY, O_PURGE, O_METHOD };
+           O_SKIP, O_LIMIT, O_JSON, O_SUMMARY, O_PURGE, O_METHOD, O_NODE };
     static const struct option options[] = {
         {"database", required_argument, NULL, O_DATABASE},
         {"config", required_argument, NULL, O_CONFIG},
@@ -531,6 +533,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         {"summary", no_argument, NULL, O_SUMMARY},
         {"purge-before", required_argument, NULL, O_PURGE},
         {"method", required_argument, NULL, O_METHOD},
+        {"node", required_argument, NULL, O_NODE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -547,6 +550,7 @@ static int parse_options(int argc, char **argv, log_options *o)
         case O_METHOD: o->method = optarg; break;
         case O_ACTION: o->actions = optarg; break;
         case O_SKIP: o->skipped = true; break;
+        case O_NODE: o->node = optarg; break;
         case O_JSON: o->json = true; break;
         case O_SUMMARY: o->summary = true; break;
         case O_SINCE:
@@ -583,7 +587,8 @@ static int parse_options(int argc, char **argv, log_options *o)
         return CLI_EXIT_USAGE;
     }
     if (o->have_purge && (o->have_since || o->have_until || o->results || o->ip || o->domain ||
-                          o->method || o->actions || o->skipped || o->json || o->summary)) {
+                          o->method || o->actions || o->skipped || o->node || o->json ||
+                          o->summary)) {
         fprintf(stderr, "domauth: --purge-before takes no other options than --database "
                         "and --config\n");
         return CLI_EXIT_USAGE;
@@ -604,8 +609,9 @@ int cmd_log(int argc, char **argv)
     }
     char *path = NULL;
     event_store *store = NULL;
-    if ((status = cli_database_path(o.database, o.config, &path)) == 0 &&
-        (status = cli_open_store(path, o.have_purge, &store)) == 0) {
+    char *password_file = NULL;
+    if ((status = cli_database_path(o.database, o.config, &path, &password_file)) == 0 &&
+        (status = cli_open_store(path, password_file, o.have_purge, &store)) == 0) {
         if (o.have_purge)
             status = purge(store, o.purge_before);
         else if (o.summary)
@@ -619,6 +625,7 @@ int cmd_log(int argc, char **argv)
     }
     event_store_close(store);
     free(path);
+    free(password_file);
     query_free(&lq);
     return status;
 }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -72,6 +73,7 @@ typedef struct q_options {
     bool json;
     /* from the configuration */
     char *cfg_dir, *cfg_database, *cfg_event_log;
+    char *cfg_password_file, *cfg_node; /* NULL: none, the host name */
     unsigned days;
 } q_options;
 
@@ -100,6 +102,10 @@ static int read_config(q_options *o)
     o->cfg_dir = strdup(o->dir ? o->dir : cfg.quarantine_dir);
     o->cfg_database = strdup(o->database ? o->database : cfg.database ? cfg.database : "");
     o->cfg_event_log = cfg.event_log && *cfg.event_log ? strdup(cfg.event_log) : NULL;
+    o->cfg_password_file = cfg.database_password_file && *cfg.database_password_file
+                               ? strdup(cfg.database_password_file)
+                               : NULL;
+    o->cfg_node = cfg.node && *cfg.node ? strdup(cfg.node) : NULL;
     o->days = cfg.quarantine_days;
     config_free(&cfg);
     return o->cfg_dir && o->cfg_database ? 0 : CLI_EXIT_SOFTWARE;
@@ -276,7 +282,7 @@ static int open_q(const q_options *o, bool write, quarantine **q)
 {
     char why[700];
     quarantine_options qo = {.dir = o->cfg_dir, .database = o->cfg_database, .days = o->days,
-                             .write = write};
+                             .write = write, .password_file = o->cfg_password_file};
     *q = quarantine_open(&qo, why, sizeof why);
     if (*q == NULL) {
         fprintf(stderr, "domauth: %s\n", why);
@@ -510,10 +516,23 @@ static void spam_log(const q_options *o, const char *action, const char *mail_fr
         .rcpts = rc,
         .rcpt_count = rcpt_count,
     };
+    /* Its node and a uid of its own, as domauthd's events have. */
+    char host[256] = "localhost", uid[40];
+    unsigned char key[16];
+    if (o->cfg_node == NULL && gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    r.node = o->cfg_node ? o->cfg_node : host;
+    if (getrandom(key, sizeof key, 0) == (ssize_t)sizeof key) {
+        for (size_t i = 0; i < sizeof key; i++)
+            snprintf(uid + 2 * i, 3, "%02x", key[i]);
+        r.uid = uid;
+    }
     if (o->cfg_event_log != NULL)
         spam_log_json(o->cfg_event_log, &r);
     if (o->cfg_database != NULL && *o->cfg_database != '\0') {
-        event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000};
+        event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000,
+                                  .password_file = o->cfg_password_file};
         char why[600];
         event_store *store = event_store_open(o->cfg_database, &so, why, sizeof why);
         const event_record *one[1] = {&r};
@@ -627,10 +646,34 @@ static int do_release(const q_options *o, char **ids, int n)
             result = 1;
             continue;
         }
+        /* Where the index can move a row only from quarantined (every
+         * backend here), the release is claimed first: of two releases of
+         * one message, from two nodes or two users, one sends it and the
+         * other is told; a failed send puts it back. */
+        bool claimed = false;
+        if (x != NULL && x->ops->change_state != NULL) {
+            if (x->ops->change_state(x, ids[i], "quarantined", "released", (int64_t)time(NULL),
+                                     user_name(), &claimed, why, sizeof why) != 0) {
+                fprintf(stderr, "domauth: %s: %s\n", ids[i], why);
+                free(f.path);
+                free(f.state);
+                result = 1;
+                continue;
+            }
+            if (!claimed) {
+                fprintf(stderr, "domauth: %s was released or deleted meanwhile, not sent again\n",
+                        ids[i]);
+                free(f.path);
+                free(f.state);
+                result = 1;
+                continue;
+            }
+        }
         spool_entry e;
         char *message = NULL;
         size_t len = 0;
         bool found = false;
+        bool sent = false;
         if (spool_read(f.path, &e, &message, &len, why, sizeof why) != 0) {
             fprintf(stderr, "domauth: %s\n", why);
             result = 1;
@@ -645,13 +688,15 @@ static int do_release(const q_options *o, char **ids, int n)
                                     sizeof why) != 0) {
                 fprintf(stderr, "domauth: %s: %s; still quarantined\n", ids[i], why);
                 result = 1;
-            } else if (x != NULL &&
+            } else if (!claimed && x != NULL &&
                        x->ops->set_state(x, ids[i], "released", (int64_t)time(NULL),
                                          user_name(), &found, why, sizeof why) != 0) {
+                sent = true;
                 fprintf(stderr, "domauth: %s released, but the index says otherwise: %s\n",
                         ids[i], why);
                 result = 1;
             } else {
+                sent = true;
                 /* The MTA has the message now: the copy goes, the row stays
                  * as the record (who, when). */
                 if (unlink(f.path) != 0 && errno != ENOENT)
@@ -665,6 +710,11 @@ static int do_release(const q_options *o, char **ids, int n)
             free(message);
             spool_entry_free(&e);
         }
+        if (claimed && !sent &&
+            x->ops->change_state(x, ids[i], "released", "quarantined", (int64_t)time(NULL), NULL,
+                                 &found, why, sizeof why) != 0)
+            fprintf(stderr, "domauth: %s not sent, and the index still says released: %s\n",
+                    ids[i], why);
         free(f.path);
         free(f.state);
     }
@@ -835,6 +885,8 @@ int cmd_quarantine(int argc, char **argv)
         status = do_purge(&o);
     free(o.cfg_dir);
     free(o.cfg_database);
+    free(o.cfg_password_file);
+    free(o.cfg_node);
     free(o.cfg_event_log);
     return status;
 }

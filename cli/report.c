@@ -38,6 +38,7 @@ static const char usage_report[] =
     "  --threshold SCORE     a reject_threshold to try (repeatable, at most 8;\n"
     "                        default 3 and 5)\n"
     "  --top N               failing sender domains listed (default 10, at most 50)\n"
+    "  --node N              only the events of node N ([daemon] node)\n"
     "  --json                one JSON object\n"
     "  --html FILE           also write an HTML page with per-day charts\n"
     "  --database PATH       the event database (default: the 'database' key of\n"
@@ -54,6 +55,7 @@ static const char usage_report[] =
 
 typedef struct report_options {
     const char *database, *config, *html;
+    const char *node; /* only this node's events (a database many nodes share) */
     int64_t since, until;
     double thresholds[ROLLOUT_THRESHOLDS_MAX];
     size_t threshold_count;
@@ -348,7 +350,8 @@ static int write_html(const char *path, const rollout_report *r, unsigned top)
 
 static int parse_options(int argc, char **argv, report_options *o)
 {
-    enum { O_SINCE = 256, O_UNTIL, O_THRESHOLD, O_TOP, O_JSON, O_HTML, O_DATABASE, O_CONFIG };
+    enum { O_SINCE = 256, O_UNTIL, O_THRESHOLD, O_TOP, O_JSON, O_HTML, O_DATABASE, O_CONFIG,
+           O_NODE };
     static const struct option options[] = {
         {"since", required_argument, NULL, O_SINCE},
         {"until", required_argument, NULL, O_UNTIL},
@@ -358,6 +361,7 @@ static int parse_options(int argc, char **argv, report_options *o)
         {"html", required_argument, NULL, O_HTML},
         {"database", required_argument, NULL, O_DATABASE},
         {"config", required_argument, NULL, O_CONFIG},
+        {"node", required_argument, NULL, O_NODE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -408,6 +412,7 @@ static int parse_options(int argc, char **argv, report_options *o)
         case O_HTML: o->html = optarg; break;
         case O_DATABASE: o->database = optarg; break;
         case O_CONFIG: o->config = optarg; break;
+        case O_NODE: o->node = optarg; break;
         case 'h': fputs(usage_report, stdout); return -1;
         default: fputs(usage_report, stderr); return CLI_EXIT_USAGE;
         }
@@ -449,10 +454,11 @@ int cmd_report(int argc, char **argv)
     }
     char *path = NULL;
     event_store *store = NULL;
-    if ((status = cli_database_path(o.database, o.config, &path)) == 0 &&
-        (status = cli_open_store(path, false, &store)) == 0) {
+    char *password_file = NULL;
+    if ((status = cli_database_path(o.database, o.config, &path, &password_file)) == 0 &&
+        (status = cli_open_store(path, password_file, false, &store)) == 0) {
         event_query q = {.have_since = true, .since = o.since, .have_until = true,
-                         .until = o.until};
+                         .until = o.until, .node = o.node};
         char qwhy[512];
         if (event_store_query(store, &q, feed, r, qwhy, sizeof qwhy) != 0) {
             fprintf(stderr, "domauth report: %s\n", qwhy);
@@ -475,6 +481,7 @@ int cmd_report(int argc, char **argv)
     if (store != NULL)
         event_store_close(store);
     free(path);
+    free(password_file);
     rollout_free(r);
     free(r);
     return status;

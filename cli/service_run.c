@@ -55,6 +55,8 @@ int cli_service_run_once(const cli_service_run *r)
                            .syslog_facility = cfg->syslog_facility,
                            .json_path = cfg->event_log,
                            .database_path = cfg->database,
+                           .node = cfg->node,
+                           .password_file = cfg->database_password_file,
                            .busy_timeout_ms = 1000,
                            .stderr_lines = r->stderr_events};
     eventlog *events = NULL;
@@ -70,6 +72,7 @@ int cli_service_run_once(const cli_service_run *r)
     if (r->open_quarantine && cfg->quarantine_possible) {
         quarantine_options qo = {.dir = cfg->quarantine_dir,
                                  .database = cfg->database,
+                                 .password_file = cfg->database_password_file,
                                  .days = cfg->quarantine_days,
                                  .purge_per_add = PURGE_PER_ADD,
                                  .write = true};

@@ -101,10 +101,15 @@ void cli_format_time(int64_t t, char *buf, size_t size)
 }
 
 /* The database path: --database, else the configuration's 'database' key,
- * else the default. Sets *path (to free) or returns an exit status. */
-int cli_database_path(const char *database, const char *config, char **path)
+ * else the default. Sets *path (to free) or returns an exit status. With
+ * password_file, also the configuration's database_password_file (NULL
+ * when unset; to free). */
+int cli_database_path(const char *database, const char *config, char **path,
+                      char **password_file)
 {
-    if (database != NULL)
+    if (password_file != NULL)
+        *password_file = NULL;
+    if (database != NULL && config == NULL)
         return (*path = strdup(database)) ? 0 : CLI_EXIT_SOFTWARE;
     const char *file = config ? config : CLI_DEFAULT_CONFIG;
     size_t len = 0;
@@ -131,21 +136,30 @@ int cli_database_path(const char *database, const char *config, char **path)
         return CLI_EXIT_DATAERR;
     }
     free(text);
-    if (cfg.database == NULL || cfg.database[0] == '\0') {
+    if (database != NULL) {
+        if ((*path = strdup(database)) == NULL)
+            status = CLI_EXIT_SOFTWARE;
+    } else if (cfg.database == NULL || cfg.database[0] == '\0') {
         fprintf(stderr, "domauth: %s sets no database (database = ); give --database\n", file);
         status = CLI_EXIT_NOINPUT;
     } else if ((*path = strdup(cfg.database)) == NULL) {
         status = CLI_EXIT_SOFTWARE;
     }
+    if (status == 0 && password_file != NULL && cfg.database_password_file != NULL &&
+        *cfg.database_password_file != '\0' &&
+        (*password_file = strdup(cfg.database_password_file)) == NULL)
+        status = CLI_EXIT_SOFTWARE;
     config_free(&cfg);
     return status;
 }
 
 /* Opens the store (read-only unless purging). Returns 0 or an exit status. */
-int cli_open_store(const char *path, bool purging, event_store **store)
+int cli_open_store(const char *path, const char *password_file, bool purging,
+                   event_store **store)
 {
     event_store_options so = {.access = purging ? EVENT_STORE_PURGE : EVENT_STORE_READ,
-                              .busy_timeout_ms = BUSY_TIMEOUT_MS};
+                              .busy_timeout_ms = BUSY_TIMEOUT_MS,
+                              .password_file = password_file};
     char why[512];
     *store = event_store_open(path, &so, why, sizeof why);
     if (*store == NULL) {

@@ -162,6 +162,11 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "dropped", es.dropped, &first);
     put_u64(sb, "write_errors", es.write_errors, &first);
     put_u64(sb, "purged", es.purged, &first);
+    put_u64(sb, "purge_skipped", es.purge_skipped, &first);
+    put_u64(sb, "spooled", es.spooled, &first);
+    put_u64(sb, "replayed", es.replayed, &first);
+    put_u64(sb, "spool_bytes", es.spool_bytes, &first);
+    put_u64(sb, "spool_bad_lines", es.spool_bad_lines, &first);
     strbuf_puts(sb, "}, \"sessions\": {");
     first = true;
     put_u64(sb, "connections", st->connections, &first);
@@ -243,6 +248,13 @@ static void status_text(domauthd *d, strbuf *sb)
                       "past event_days\n",
                   (unsigned long long)es.written, (unsigned long long)es.dropped,
                   (unsigned long long)es.write_errors, (unsigned long long)es.purged);
+    if (es.spooled || es.spool_bytes || es.replayed || es.purge_skipped)
+        strbuf_printf(sb, "event spool: %llu spooled while the database failed, %llu stored "
+                          "from it, %llu bytes waiting, %llu bad lines; %llu purges left to "
+                          "another node\n",
+                      (unsigned long long)es.spooled, (unsigned long long)es.replayed,
+                      (unsigned long long)es.spool_bytes, (unsigned long long)es.spool_bad_lines,
+                      (unsigned long long)es.purge_skipped);
     strbuf_printf(sb, "sessions:   %llu connections, %llu refused at a limit, %llu idle and %llu "
                       "request timeouts, %llu protocol errors\n",
                   (unsigned long long)st->connections, (unsigned long long)st->sessions_refused,
@@ -273,8 +285,12 @@ static void answer(conn *c, const char *command)
             strbuf_puts(&out, "ok\n");
         else
             strbuf_printf(&out, "refused: %s\n", err);
+    } else if (strcmp(command, "purge") == 0) {
+        daemon_purge_now(c->daemon);
+        strbuf_puts(&out, "ok\n");
     } else {
-        strbuf_puts(&out, "error: unknown command (status, status text, reload, xmail-check)\n");
+        strbuf_puts(&out,
+                    "error: unknown command (status, status text, reload, purge, xmail-check)\n");
     }
     if (!out.failed)
         conn_send(c, out.data, out.len);

@@ -459,7 +459,11 @@ enum {
 
 static void on_purge_timer(uv_timer_t *t)
 {
-    domauthd *d = t->data;
+    daemon_purge_now(t->data);
+}
+
+void daemon_purge_now(domauthd *d)
+{
     uint64_t removed = 0;
     char why[600];
     int64_t now = (int64_t)time(NULL);
@@ -499,6 +503,7 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     char why[600] = "";
     quarantine_options o = {.dir = cfg->quarantine_dir,
                             .database = cfg->database,
+                            .password_file = cfg->database_password_file,
                             .days = cfg->quarantine_days,
                             .purge_per_add = PURGE_PER_ADD,
                             .write = true};
@@ -866,11 +871,24 @@ int main(int argc, char **argv)
     }
 
     /* Created after fork and privilege drop: the log's writer thread and
-     * its files belong to the running user. */
+     * its files belong to the running user. The spool is beside an SQLite
+     * file, in the state directory for a server. */
+    char spool[4096] = "";
+    const char *db = cfg->config.database;
+    if (cfg->config.event_spool && *cfg->config.event_spool)
+        snprintf(spool, sizeof spool, "%s", cfg->config.event_spool);
+    else if (db && strstr(db, "://") != NULL)
+        snprintf(spool, sizeof spool, "/var/lib/domauth/events.spool");
+    else if (db && *db && strlen(db) + 7 < sizeof spool)
+        snprintf(spool, sizeof spool, "%s.spool", db);
     eventlog_options eo = {.syslog = cfg->config.syslog,
                            .syslog_facility = cfg->config.syslog_facility,
                            .json_path = cfg->config.event_log,
                            .database_path = cfg->config.database,
+                           .node = cfg->config.node,
+                           .password_file = cfg->config.database_password_file,
+                           .spool_path = spool,
+                           .spool_max = (uint64_t)cfg->config.event_spool_mb << 20,
                            /* In the foreground, decisions go to stderr too when
                             * syslog is asked for but would lose them (no
                             * /dev/log), or someone watches the terminal; never

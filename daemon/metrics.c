@@ -188,6 +188,15 @@ static void write_metrics(domauthd *d, strbuf *sb)
             "Events some output failed to store (disk full, database locked).",
             es.write_errors);
     counter(sb, "domauth_eventlog_purged_total", "Events deleted past event_days.", es.purged);
+    counter(sb, "domauth_eventlog_spooled_total",
+            "Events kept in event_spool while the database failed.", es.spooled);
+    counter(sb, "domauth_eventlog_replayed_total", "Events stored from event_spool.",
+            es.replayed);
+    gauge(sb, "domauth_eventlog_spool_bytes", "Bytes waiting in event_spool.", es.spool_bytes);
+    counter(sb, "domauth_eventlog_spool_bad_lines_total",
+            "Lines of event_spool that did not read as an event, skipped.", es.spool_bad_lines);
+    counter(sb, "domauth_eventlog_purges_skipped_total",
+            "Daily purges left to the node holding the cluster's purge lease.", es.purge_skipped);
 
     counter(sb, "domauth_connections_total", "Connections accepted, every listener.",
             st->connections);

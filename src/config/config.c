@@ -42,6 +42,7 @@ typedef enum value_type {
     T_DKIMKEY,
     T_FACILITY,   /* a syslog facility name, stored in lower case */
     T_PATH,       /* an absolute path, or empty */
+    T_DATABASE,   /* an absolute path (SQLite), a postgresql:// URI, or empty */
     T_DATASET,    /* an OpenDKIM data set: [file:|refile:]/absolute/path, or empty */
     T_HOSTNAME,   /* a host name (a token in header fields), or empty */
     T_HEADER,     /* a header field name, or empty */
@@ -162,8 +163,25 @@ static const key_spec keys[] = {
            "it). Either way the log names the path and the error."),
     DAEMON("event_log", T_PATH, event_log, "",
            "Also write every decision as a JSON line to this file (empty: no)."),
-    DAEMON("database", T_PATH, database, "/var/lib/domauth/events.db",
-           "SQLite database of decisions, read by `domauth log` (empty: none)."),
+    DAEMON("database", T_DATABASE, database, "/var/lib/domauth/events.db",
+           "The database of decisions, read by `domauth log` (empty: none): an SQLite\n"
+           "file on this host, or a PostgreSQL server that many MTA nodes share, as a\n"
+           "libpq URI: postgresql://domauth@db.example/domauth (no password in it: see\n"
+           "database_password_file)."),
+    DAEMON("database_password_file", T_PATH, database_password_file, "",
+           "A file whose first line is the PostgreSQL password, readable by domauthd's\n"
+           "user (it is read after the drop to user). Empty: libpq's own PGPASSWORD or\n"
+           "~/.pgpass."),
+    DAEMON("node", T_HOSTNAME, node, "",
+           "This node's name in every event, for a database many MTAs share (domauth\n"
+           "log --node). Empty: the host name."),
+    DAEMON("event_spool", T_PATH, event_spool, "",
+           "While the database cannot take events (a server down or too slow, an SQLite\n"
+           "file locked), they are kept in this file, one JSON line each, and stored\n"
+           "from it in order once it can. Empty: the database's path with .spool added,\n"
+           "or /var/lib/domauth/events.spool for a PostgreSQL database."),
+    DAEMON("event_spool_size", T_COUNT, event_spool_mb, "64",
+           "The most MiB event_spool may hold; the events past it are lost, and counted."),
     DAEMON("syslog", T_BOOL, syslog, "yes", "Log every decision to syslog."),
     DAEMON("syslog_facility", T_FACILITY, syslog_facility, "mail",
            "Syslog facility: mail, daemon, user or local0 to local7."),
@@ -596,6 +614,18 @@ static int parse_bool(const char *v, bool *out, char *why, size_t why_size)
     }
     snprintf(why, why_size, "expected yes or no, not '%.200s'", v);
     return -1;
+}
+
+/* Whether a libpq URI holds a password: user:password@ in its authority,
+ * or a password= parameter. */
+static bool uri_has_password(const char *uri)
+{
+    const char *authority = strstr(uri, "://") + 3;
+    size_t n = strcspn(authority, "/?");
+    const char *at = memchr(authority, '@', n);
+    if (at != NULL && memchr(authority, ':', (size_t)(at - authority)) != NULL)
+        return true;
+    return strstr(uri, "password=") != NULL;
 }
 
 enum { UINT_LIMIT = 100000000 };
@@ -1138,6 +1168,18 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         }
         return set_string(slot, value, why, why_size);
     }
+    case T_DATABASE:
+        if (strncmp(value, "postgresql://", 13) == 0 || strncmp(value, "postgres://", 11) == 0) {
+            /* The password goes in database_password_file: this line is
+             * shown by -t and readable by every user of domauth log. */
+            if (uri_has_password(value)) {
+                snprintf(why, why_size,
+                         "a password in the database URI; put it in database_password_file");
+                return -1;
+            }
+            return set_string(slot, value, why, why_size);
+        }
+        /* fall through */
     case T_PATH:
         /* domauthd -d runs in /, and a reload reads the file again there. */
         if (*value != '\0' && *value != '/') {
@@ -1312,6 +1354,7 @@ static bool is_string_type(value_type type)
     case T_CANON:
     case T_FACILITY:
     case T_PATH:
+    case T_DATABASE:
     case T_DATASET:
     case T_HOSTNAME:
     case T_HEADER:

@@ -123,6 +123,8 @@ typedef struct domauth_config {
     char *dns_servers;
     unsigned dns_timeout_ms, dns_tries, spf_deadline_ms, cache_entries;
     char *event_log, *database;
+    char *database_password_file, *node, *event_spool; /* many nodes (issue 15) */
+    unsigned event_spool_mb;
     bool syslog;
     char *syslog_facility;
     char *authserv_id;

@@ -45,6 +45,8 @@ static const member fields[EVF_COUNT] = {
     [EVF_REPLY] = {"reply", offsetof(event_record, reply)},
     [EVF_REASONS] = {"reasons", offsetof(event_record, reasons)},
     [EVF_DMARC] = {"dmarc", offsetof(event_record, dmarc)},
+    [EVF_NODE] = {"node", offsetof(event_record, node)},
+    [EVF_UID] = {"uid", offsetof(event_record, uid)},
 };
 
 const char *event_field_name(int field)

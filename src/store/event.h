@@ -55,6 +55,12 @@ typedef struct event_record {
     /* The DMARC result that counts (the worst over the From: domains), or
      * NULL when DMARC was not checked; the entries are in results. */
     const char *dmarc;
+    /* The node that decided ([daemon] node, the host name by default) and
+     * the event's own key, unique over every node and restart (the node's
+     * random boot key and a sequence number): a replayed event is stored
+     * once. Both NULL in events stored before they existed. */
+    const char *node;
+    const char *uid;
     const event_result *results;
     size_t result_count;
     const event_rcpt *rcpts; /* every recipient and what was done for it */
@@ -68,7 +74,7 @@ enum event_field {
     EVF_TIME, EVF_LISTENER, EVF_QUEUE_ID, EVF_CLIENT_IP, EVF_CLIENT_NAME, EVF_HELO,
     EVF_MAIL_FROM, EVF_RCPT, EVF_HEADER_FROM, EVF_IDENTITY, EVF_DOMAIN, EVF_RESULT,
     EVF_MECHANISM, EVF_PROBLEM, EVF_SKIP_REASON, EVF_SCORE, EVF_ACTION, EVF_HELD_ACTION,
-    EVF_REPLY, EVF_REASONS, EVF_DMARC, EVF_COUNT
+    EVF_REPLY, EVF_REASONS, EVF_DMARC, EVF_NODE, EVF_UID, EVF_COUNT
 };
 
 /* "time", "listener", ... (the JSON keys and column names); "?" out of range. */

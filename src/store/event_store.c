@@ -10,7 +10,19 @@
 
 static const event_store_ops *const backends[] = {
     &event_store_sqlite,
+#ifdef DOMAUTH_HAVE_PG
+    &event_store_pg,
+#endif
 };
+
+bool event_store_have_pg(void)
+{
+#ifdef DOMAUTH_HAVE_PG
+    return true;
+#else
+    return false;
+#endif
+}
 
 event_store *event_store_open(const char *location, const event_store_options *options,
                               char *why, size_t why_size)
@@ -51,6 +63,16 @@ int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, cha
                       size_t why_size)
 {
     return store->ops->purge(store, before, deleted, why, why_size);
+}
+
+int event_store_lease(event_store *store, const char *job, const char *holder, int64_t now,
+                      unsigned seconds, bool *granted, char *why, size_t why_size)
+{
+    if (store->ops->lease == NULL) {
+        *granted = true;
+        return 0;
+    }
+    return store->ops->lease(store, job, holder, now, seconds, granted, why, why_size);
 }
 
 void event_store_close(event_store *store)

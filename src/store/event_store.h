@@ -34,6 +34,9 @@ typedef struct event_store_options {
      * row (seconds per million); a failed one fails that write, and the
      * next write tries again. A new file is always made by the open. */
     bool upgrade_on_write;
+    /* A backend with a server (PostgreSQL): a file whose first line is the
+     * password (NULL or "": none, libpq's own PGPASSWORD or ~/.pgpass). */
+    const char *password_file;
 } event_store_options;
 
 /* Which events: every filter that is set must match. */
@@ -54,6 +57,7 @@ typedef struct event_query {
     const char *const *actions;   /* action or held_action is one of these */
     size_t action_count;
     bool skipped;                 /* only events with a skip_reason */
+    const char *node;             /* only this node's events (exactly) */
     uint64_t limit;               /* at most this many, newest first (0: all) */
 } event_query;
 
@@ -107,6 +111,16 @@ typedef struct event_store_ops {
     int (*purge)(event_store *store, int64_t before, uint64_t *deleted, char *why,
                  size_t why_size);
     void (*close)(event_store *store);
+    /* Optional (NULL: one host, every lease granted). Takes or renews the
+     * lease of a job that one node of a cluster runs at a time (the purge,
+     * the DMARC report sender): *granted when holder now holds job until
+     * now + seconds, because nobody held it, the lease had ended, or holder
+     * held it already. Needs EVENT_STORE_PURGE or EVENT_STORE_WRITE. */
+    int (*lease)(event_store *store, const char *job, const char *holder, int64_t now,
+                 unsigned seconds, bool *granted, char *why, size_t why_size);
+    /* Optional: the schema version of the store as opened (0: not known
+     * yet, a server not reached) and the one this code writes. */
+    void (*schema_version)(event_store *store, int *have, int *current);
 } event_store_ops;
 
 /* The head of every backend's handle. */
@@ -115,6 +129,10 @@ struct event_store {
 };
 
 extern const event_store_ops event_store_sqlite;
+/* In a build with libpq (meson -Dpostgresql, on when libpq is found). */
+extern const event_store_ops event_store_pg;
+/* Whether this build has the PostgreSQL backend. */
+bool event_store_have_pg(void);
 
 /* Opens location with the first backend that claims it. NULL on failure,
  * with why. On success why is empty, or holds a warning (a schema newer
@@ -130,6 +148,9 @@ int event_store_summary(event_store *store, const event_query *query, event_summ
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size);
 void event_store_close(event_store *store);
+/* The backend's lease op, or granted when it has none. */
+int event_store_lease(event_store *store, const char *job, const char *holder, int64_t now,
+                      unsigned seconds, bool *granted, char *why, size_t why_size);
 
 /* Whether text is ADDRESS/PREFIX (IPv4 up to /32, IPv6 up to /128). */
 bool event_query_network_valid(const char *text);

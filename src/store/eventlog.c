@@ -5,9 +5,12 @@
  * backend. Nothing here decides anything. */
 #include "store/eventlog.h"
 #include "util/syslog_facility.h"
+#include "store/event_spool.h"
 #include "store/event_store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -33,11 +37,19 @@
  * load, and a lone event still reaches the store within 100 ms.
  *
  * Errors. An output that fails (ENOSPC, EROFS, SQLITE_FULL, SQLITE_BUSY past
- * the busy timeout) is reported once when the outage starts and once when it
- * ends; meanwhile each lost event is counted in write_errors. The store is
- * tried again at most once per RETRY_NS so a locked file does not cost a busy
- * timeout per batch; the events in between are lost without trying. Mail
- * never waits for any of this. */
+ * the busy timeout, a PostgreSQL server down or past its statement timeout) is
+ * reported once when the outage starts and once when it ends; meanwhile each
+ * lost event is counted in write_errors. The store is tried again at most
+ * once per RETRY_NS so a locked file does not cost a busy timeout per batch.
+ * Mail never waits for any of this.
+ *
+ * The spool. With a spool file (spool_path), the events the store does not
+ * take are appended to it as JSON lines instead of being lost, up to
+ * spool_max bytes; once the store takes a write again the file is stored
+ * from its start, in order, and emptied. While it holds events every new
+ * batch goes after them in the file, so the store gets them in order. Each
+ * event has its uid (node boot key and sequence), so a replay that fails
+ * midway and runs again stores nothing twice. */
 
 enum {
     QUEUE_LIMIT_DEFAULT = 100000,
@@ -50,6 +62,7 @@ enum {
     SUMMARY_MAX = SYSLOG_VALUE_MAX + 8,
 };
 #define QUEUE_BYTES_LIMIT ((size_t)256 << 20)
+#define SPOOL_MAX_DEFAULT ((uint64_t)64 << 20)
 #define BATCH_NS (100ull * 1000 * 1000)
 #define RETRY_NS (1000ull * 1000 * 1000)
 
@@ -90,8 +103,18 @@ struct eventlog {
     uint64_t json_lost;
     strbuf line;          /* the JSON line being built */
 
+    char *node;           /* stamped on every event */
+    uint64_t boot_key;    /* random per open: the first half of each uid */
+    atomic_uint_fast64_t sequence;
+
     char *db_path;
     event_store *store;   /* NULL when off */
+    char *spool_path;     /* NULL when off */
+    int spool_fd;         /* -1 until the first append */
+    uint64_t spool_bytes, spool_max;
+    bool spool_failing;   /* full or unwritable: reported, not yet over */
+    event_spool_result spool_at; /* how far a replay got */
+    strbuf spool_line;
     bool db_failing;
     uint64_t db_lost, db_retry_at;
     /* Events waiting for the store, oldest first, and their records. */
@@ -125,14 +148,22 @@ static void report(eventlog *log, int priority, const char *message)
 /* Counts events the writer is done with, stored or not, and takes them off
  * the queue's limits (an event waiting in the writer's batch still counts
  * against them). */
-static void count(eventlog *log, uint64_t written, uint64_t errors, size_t bytes)
+static void count_spooled(eventlog *log, uint64_t written, uint64_t errors, uint64_t spooled,
+                          size_t bytes)
 {
     uv_mutex_lock(&log->lock);
     log->stats.written += written;
     log->stats.write_errors += errors;
-    log->queued -= written + errors;
+    log->stats.spooled += spooled;
+    log->stats.spool_bytes = log->spool_bytes;
+    log->queued -= written + errors + spooled;
     log->queued_bytes -= bytes;
     uv_mutex_unlock(&log->lock);
+}
+
+static void count(eventlog *log, uint64_t written, uint64_t errors, size_t bytes)
+{
+    count_spooled(log, written, errors, 0, bytes);
 }
 
 /* json_put_fn over a strbuf (a failed allocation sets its failed flag). */
@@ -386,10 +417,15 @@ static void db_outage(eventlog *log, const char *why)
     if (log->db_failing)
         return;
     log->db_failing = true;
-    char message[1024];
-    snprintf(message, sizeof message,
-             "event database %s: %s; decisions are not stored until it works again",
-             log->db_path, why);
+    char message[1200];
+    if (log->spool_path != NULL)
+        snprintf(message, sizeof message,
+                 "event database %s: %s; decisions are kept in %s until it works again",
+                 log->db_path, why, log->spool_path);
+    else
+        snprintf(message, sizeof message,
+                 "event database %s: %s; decisions are not stored until it works again",
+                 log->db_path, why);
     report(log, LOG_ERR, message);
 }
 
@@ -403,10 +439,132 @@ static void db_recovered(eventlog *log)
     report(log, LOG_NOTICE, message);
     log->db_failing = false;
     log->db_lost = 0;
+    if (log->spool_bytes == 0)
+        log->spool_failing = false; /* the next outage's spool trouble is news */
+}
+
+/* ------------------------------------------------------------ spool */
+
+static void spool_trouble(eventlog *log, const char *what)
+{
+    if (log->spool_failing)
+        return;
+    log->spool_failing = true;
+    char message[1200];
+    snprintf(message, sizeof message, "event spool %s: %s; decisions are lost until it has room",
+             log->spool_path, what);
+    report(log, LOG_ERR, message);
+}
+
+/* Appends one event as a JSON line; false when it is lost (the spool full
+ * or unwritable, reported once). A short write is cut off again, so the
+ * file holds whole lines only. */
+static bool spool_append(eventlog *log, const event_record *r)
+{
+    if (log->spool_fd < 0) {
+        log->spool_fd = json_open_file(log->spool_path);
+        if (log->spool_fd < 0) {
+            char what[300];
+            snprintf(what, sizeof what, "cannot open: %s", strerror(errno));
+            spool_trouble(log, what);
+            return false;
+        }
+    }
+    json_build(&log->spool_line, r, false);
+    if (log->spool_line.failed) {
+        spool_trouble(log, "out of memory");
+        return false;
+    }
+    if (log->spool_bytes + log->spool_line.len > log->spool_max) {
+        char what[300];
+        snprintf(what, sizeof what, "full (%llu bytes, spool_max %llu)",
+                 (unsigned long long)log->spool_bytes, (unsigned long long)log->spool_max);
+        spool_trouble(log, what);
+        return false;
+    }
+    size_t done = write_all(log->spool_fd, log->spool_line.data, log->spool_line.len);
+    if (done < log->spool_line.len) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot write: %s", strerror(errno));
+        if (done > 0 && ftruncate(log->spool_fd, (off_t)log->spool_bytes) != 0)
+            snprintf(what, sizeof what, "cannot write, nor cut the line short: %s",
+                     strerror(errno));
+        spool_trouble(log, what);
+        return false;
+    }
+    /* spool_failing stays until the spool is emptied: a smaller event
+     * that still fits does not end a full spool's outage. */
+    log->spool_bytes += log->spool_line.len;
+    return true;
+}
+
+static void spool_bad_line(void *ctx, const char *message)
+{
+    eventlog *log = ctx;
+    uv_mutex_lock(&log->lock);
+    log->stats.spool_bad_lines++;
+    uv_mutex_unlock(&log->lock);
+    report(log, LOG_WARNING, message);
+}
+
+/* Stores the spool file's events, from where the last try stopped, once
+ * the back-off is over. True when the spool is empty afterwards. */
+static bool spool_replay(eventlog *log)
+{
+    if (log->spool_bytes == 0)
+        return true;
+    if (uv_hrtime() < log->db_retry_at)
+        return false;
+    char why[512] = "";
+    uint64_t before = log->spool_at.stored;
+    int rc = event_spool_replay(log->store, log->spool_path, &log->spool_at, spool_bad_line, log,
+                                why, sizeof why);
+    uint64_t stored = log->spool_at.stored - before;
+    uv_mutex_lock(&log->lock);
+    log->stats.replayed += stored;
+    uv_mutex_unlock(&log->lock);
+    if (rc != 0) {
+        db_outage(log, why[0] ? why : "replay failed");
+        return false;
+    }
+    char message[1200];
+    snprintf(message, sizeof message,
+             "event database %s: %llu events stored from %s (%llu lines skipped)", log->db_path,
+             (unsigned long long)log->spool_at.stored, log->spool_path,
+             (unsigned long long)log->spool_at.bad_lines);
+    report(log, LOG_NOTICE, message);
+    /* Every line is stored: the file starts again empty. */
+    if (log->spool_fd >= 0 ? ftruncate(log->spool_fd, 0) : truncate(log->spool_path, 0)) {
+        snprintf(message, sizeof message, "event spool %s: cannot empty it: %s", log->spool_path,
+                 strerror(errno));
+        report(log, LOG_ERR, message);
+    }
+    log->spool_bytes = 0;
+    log->spool_failing = false;
+    log->spool_at = (event_spool_result){0};
+    uv_mutex_lock(&log->lock);
+    log->stats.spool_bytes = 0;
+    uv_mutex_unlock(&log->lock);
+    db_recovered(log);
+    return true;
+}
+
+/* The pending events the store did not take: into the spool when there is
+ * one (counted as spooled), else lost. */
+static void spool_or_lose(eventlog *log, size_t n, uint64_t json_ok, size_t bytes)
+{
+    uint64_t kept = 0;
+    if (log->spool_path != NULL)
+        for (size_t i = 0; i < n; i++)
+            kept += spool_append(log, log->batch[i]);
+    (void)json_ok;
+    count_spooled(log, 0, n - kept, kept, bytes);
+    log->db_lost += n - kept;
 }
 
 /* Hands the pending events to the store as one batch, counts them as
- * written or lost, and frees them. */
+ * written, spooled or lost, and frees them. Events waiting in the spool go
+ * first: while any do, these join them there. */
 static void db_flush(eventlog *log)
 {
     if (log->pending == 0)
@@ -419,13 +577,14 @@ static void db_flush(eventlog *log)
         bytes += e->size;
     }
     char why[512] = "";
-    if (event_store_write(log->store, log->batch, n, why, sizeof why) == 0) {
+    if (!spool_replay(log)) {
+        spool_or_lose(log, n, json_ok, bytes);
+    } else if (event_store_write(log->store, log->batch, n, why, sizeof why) == 0) {
         count(log, json_ok, n - json_ok, bytes);
         db_recovered(log);
     } else {
         db_outage(log, why[0] ? why : "write failed");
-        count(log, 0, n, bytes);
-        log->db_lost += n;
+        spool_or_lose(log, n, json_ok, bytes);
     }
     for (queued_event *e = log->pending_head, *next; e != NULL; e = next) {
         next = e->next;
@@ -439,7 +598,7 @@ static void db_flush(eventlog *log)
  * failing and its back-off is not over. Takes e. */
 static void db_add(eventlog *log, queued_event *e)
 {
-    if (log->db_failing && uv_hrtime() < log->db_retry_at) {
+    if (log->db_failing && log->spool_path == NULL && uv_hrtime() < log->db_retry_at) {
         log->db_lost++;
         count(log, 0, 1, e->size);
         free(e);
@@ -492,6 +651,12 @@ static void write_event(eventlog *log, queued_event *e)
 static void wait_for_work(eventlog *log)
 {
     while (log->head == NULL && !log->closing && !log->reopen_json && log->purge_before == 0) {
+        if (log->pending == 0 && log->spool_bytes > 0) {
+            /* Events wait in the spool: wake up to try the store again. */
+            if (uv_cond_timedwait(&log->wake, &log->lock, RETRY_NS) == UV_ETIMEDOUT)
+                return;
+            continue;
+        }
         if (log->pending == 0) {
             uv_cond_wait(&log->wake, &log->lock);
             continue;
@@ -555,6 +720,8 @@ static void writer_main(void *arg)
         }
         if (log->pending > 0 && (done || uv_hrtime() - log->pending_since >= BATCH_NS))
             db_flush(log);
+        if (log->pending == 0 && log->spool_bytes > 0 && log->store != NULL)
+            spool_replay(log);
         if (purge_before != 0 && log->store != NULL) {
             /* Here, not on the loop: a purge takes seconds on a large store
              * (in short transactions, so the next batch waits little). The
@@ -565,7 +732,20 @@ static void writer_main(void *arg)
             uint64_t deleted = 0;
             char why[512];
             char message[700];
-            if (event_store_purge(log->store, purge_before, &deleted, why, sizeof why) != 0) {
+            /* One node of a cluster purges the shared store: the one that
+             * holds the lease (on one host, the lease is always granted). */
+            bool mine = true;
+            if (event_store_lease(log->store, "purge", log->node, (int64_t)time(NULL),
+                                  EVENTLOG_PURGE_LEASE, &mine, why, sizeof why) != 0) {
+                snprintf(message, sizeof message, "event database %s: purge lease: %s",
+                         log->db_path, why);
+                report(log, LOG_ERR, message);
+            } else if (!mine) {
+                uv_mutex_lock(&log->lock);
+                log->stats.purge_skipped++;
+                uv_mutex_unlock(&log->lock);
+            } else if (event_store_purge(log->store, purge_before, &deleted, why, sizeof why) !=
+                       0) {
                 snprintf(message, sizeof message, "event database %s: purge: %s (%llu deleted)",
                          log->db_path, why, (unsigned long long)deleted);
                 report(log, LOG_ERR, message);
@@ -620,15 +800,34 @@ static void open_outputs(eventlog *log, const eventlog_options *o, char *err, si
          * writer thread's first batch instead. */
         event_store_options so = {.access = EVENT_STORE_WRITE,
                                   .busy_timeout_ms = o->busy_timeout_ms,
-                                  .upgrade_on_write = true};
+                                  .upgrade_on_write = true,
+                                  .password_file = o->password_file};
         why[0] = '\0';
         log->store = event_store_open(o->database_path, &so, why, sizeof why);
+        if (log->store != NULL && why[0] != '\0') {
+            /* A server not reached yet: the writer spools until it is. */
+            snprintf(message, sizeof message, "event database %s: %s", o->database_path, why);
+            append_error(err, err_size, message);
+        }
         if (log->store == NULL || (log->db_path = strdup(o->database_path)) == NULL) {
             snprintf(message, sizeof message, "event database %s: %s (database off)",
                      o->database_path, why[0] ? why : "out of memory");
             append_error(err, err_size, message);
             event_store_close(log->store);
             log->store = NULL;
+        }
+    }
+    if (log->store != NULL && o->spool_path != NULL && *o->spool_path != '\0') {
+        if ((log->spool_path = strdup(o->spool_path)) == NULL) {
+            append_error(err, err_size, "out of memory (event spool off)");
+            return;
+        }
+        log->spool_max = o->spool_max ? o->spool_max : SPOOL_MAX_DEFAULT;
+        /* Events a previous run spooled are stored first. */
+        struct stat sb;
+        if (stat(log->spool_path, &sb) == 0 && sb.st_size > 0) {
+            log->spool_bytes = (uint64_t)sb.st_size;
+            log->stats.spool_bytes = log->spool_bytes;
         }
     }
 }
@@ -640,9 +839,33 @@ static void close_outputs(eventlog *log)
         close(log->json_fd);
     if (log->opened_syslog)
         closelog();
+    if (log->spool_fd >= 0)
+        close(log->spool_fd);
     free(log->json_path);
     free(log->db_path);
+    free(log->spool_path);
+    free(log->node);
     strbuf_free(&log->line);
+    strbuf_free(&log->spool_line);
+}
+
+/* The node's name, and a random key that makes its events' uids differ
+ * from those of its earlier runs and of every other node. */
+static int set_node(eventlog *log, const char *node)
+{
+    char host[256] = "localhost";
+    if (node == NULL || *node == '\0') {
+        if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        node = host;
+    }
+    if ((log->node = strdup(node)) == NULL)
+        return -1;
+    if (getrandom(&log->boot_key, sizeof log->boot_key, 0) != (ssize_t)sizeof log->boot_key)
+        log->boot_key = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid() ^ uv_hrtime();
+    atomic_init(&log->sequence, 0);
+    return 0;
 }
 
 eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *err,
@@ -660,14 +883,22 @@ eventlog *eventlog_open(uv_loop_t *loop, const eventlog_options *options, char *
      * kept so that a later version can report back on it (uv_async). */
     log->loop = loop;
     log->json_fd = -1;
+    log->spool_fd = -1;
     strbuf_init(&log->line);
+    strbuf_init(&log->spool_line);
+    if (set_node(log, options->node) != 0) {
+        free(log);
+        return NULL;
+    }
     log->queue_limit = options->queue_limit ? options->queue_limit : QUEUE_LIMIT_DEFAULT;
     if (uv_mutex_init(&log->lock) != 0) {
+        free(log->node);
         free(log);
         return NULL;
     }
     if (uv_cond_init(&log->wake) != 0) {
         uv_mutex_destroy(&log->lock);
+        free(log->node);
         free(log);
         return NULL;
     }
@@ -689,6 +920,18 @@ void eventlog_write(eventlog *log, const event_record *record)
 {
     if (log == NULL || record == NULL)
         return;
+    /* Each event says which node decided and has its own key. */
+    event_record stamped = *record;
+    char uid[48];
+    if (stamped.node == NULL)
+        stamped.node = log->node;
+    if (stamped.uid == NULL) {
+        uint64_t n = atomic_fetch_add(&log->sequence, 1) + 1;
+        snprintf(uid, sizeof uid, "%016llx-%llu", (unsigned long long)log->boot_key,
+                 (unsigned long long)n);
+        stamped.uid = uid;
+    }
+    record = &stamped;
     size_t size = RECORD_OFFSET + event_record_copy_size(record);
     queued_event *e = malloc(size);
     if (e != NULL) {

@@ -1,9 +1,10 @@
 /* eventlog.h: every decision domauthd makes (one event per message), written
  * as one syslog line, an optional JSON line and a row in the event store
- * (store/event_store.h: SQLite today) that `domauth log` reads. Writing
- * never blocks the event loop and never stops mail: a full or read-only
- * disk, or a locked database, is reported (once per outage) and the event
- * dropped. */
+ * (store/event_store.h: SQLite or PostgreSQL) that `domauth log` reads.
+ * Writing never blocks the event loop and never stops mail: a full or
+ * read-only disk, or a locked or unreachable database, is reported (once
+ * per outage); the event goes to the spool file when there is one (see
+ * store/event_spool.h), else it is dropped. */
 #ifndef DA_STORE_EVENTLOG_H
 #define DA_STORE_EVENTLOG_H
 
@@ -28,6 +29,15 @@ typedef struct eventlog_options {
      * whether syslog is on or not: in the foreground, /dev/log may be
      * missing, and the decisions must still be seen. */
     bool stderr_lines;
+    /* Many nodes (issue 15). node names this host in every event (NULL or
+     * "": the host name). password_file is the database's (see
+     * event_store_options). While the store fails, events go to spool_path
+     * (NULL or "": lost, as before), at most spool_max bytes (0: 64 MiB),
+     * and are stored from it in order once the store works again. */
+    const char *node;
+    const char *password_file;
+    const char *spool_path;
+    uint64_t spool_max;
 } eventlog_options;
 
 /* Opens the outputs; a database or file that cannot be opened is reported
@@ -46,12 +56,20 @@ typedef struct eventlog_stats {
     uint64_t dropped;      /* refused: the queue was full (or no memory) */
     uint64_t write_errors; /* events some output failed to store (disk full, locked) */
     uint64_t purged;       /* events deleted by the retention (eventlog_purge_before) */
+    uint64_t spooled;      /* events put in the spool file while the store failed */
+    uint64_t replayed;     /* events stored from the spool file */
+    uint64_t spool_bytes;  /* in the spool file now (0: empty) */
+    uint64_t spool_bad_lines; /* lines of the spool file that did not read, skipped */
+    uint64_t purge_skipped; /* purges left to the node holding the cluster's lease */
 } eventlog_stats;
 void eventlog_get_stats(eventlog *log, eventlog_stats *stats);
 
 /* Asks the writer thread to delete the stored events older than before
  * (the retention, event_days); returns at once. Not the JSON lines: those
- * are logrotate's. */
+ * are logrotate's. With a store shared by many nodes, the node that takes
+ * the "purge" lease (event_store_lease, for EVENTLOG_PURGE_LEASE seconds)
+ * purges; the others count purge_skipped. */
+enum { EVENTLOG_PURGE_LEASE = 20 * 3600 };
 void eventlog_purge_before(eventlog *log, int64_t before);
 
 /* Reopens the JSON file at its path before the next line (after log

@@ -14,7 +14,20 @@ struct quarantine {
     unsigned days, purge_per_add;
 };
 
-static const quarantine_index_ops *const index_backends[] = {&quarantine_index_sqlite};
+static const quarantine_index_ops *const index_backends[] = {
+    &quarantine_index_sqlite,
+#ifdef DOMAUTH_HAVE_PG
+    &quarantine_index_pg,
+#endif
+};
+
+const quarantine_index_ops *quarantine_index_for(const char *location)
+{
+    for (size_t i = 0; i < sizeof index_backends / sizeof index_backends[0]; i++)
+        if (index_backends[i]->claims(location))
+            return index_backends[i];
+    return NULL;
+}
 
 quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_size)
 {
@@ -34,7 +47,8 @@ quarantine *quarantine_open(const quarantine_options *o, char *why, size_t why_s
         for (size_t i = 0; i < sizeof index_backends / sizeof index_backends[0]; i++) {
             if (!index_backends[i]->claims(o->database))
                 continue;
-            q->index = index_backends[i]->open(o->database, o->write, why, why_size);
+            q->index = index_backends[i]->open(o->database, o->write, o->password_file, why,
+                                               why_size);
             if (q->index == NULL) {
                 quarantine_close(q);
                 return NULL;

@@ -57,7 +57,9 @@ typedef struct quarantine_index quarantine_index;
 typedef struct quarantine_index_ops {
     const char *name;
     bool (*claims)(const char *location);
-    quarantine_index *(*open)(const char *location, bool write, char *why, size_t why_size);
+    /* password_file: the database's (PostgreSQL; NULL: none, SQLite ignores it). */
+    quarantine_index *(*open)(const char *location, bool write, const char *password_file,
+                              char *why, size_t why_size);
     int (*add)(quarantine_index *x, const quarantine_row *row, char *why, size_t why_size);
     int (*query)(quarantine_index *x, const quarantine_query *q, quarantine_row_fn *fn,
                  void *ctx, char *why, size_t why_size);
@@ -71,6 +73,12 @@ typedef struct quarantine_index_ops {
                   quarantine_remove_fn *remove, void *ctx, uint64_t *removed, char *why,
                   size_t why_size);
     void (*close)(quarantine_index *x);
+    /* Optional (NULL: not supported): moves one row from state `from` to
+     * `to` only when it is in `from`, in one statement, so that of two
+     * releases of one message from two nodes one moves it and the other is
+     * told (*moved false). */
+    int (*change_state)(quarantine_index *x, const char *id, const char *from, const char *to,
+                        int64_t when, const char *by, bool *moved, char *why, size_t why_size);
 } quarantine_index_ops;
 
 struct quarantine_index {
@@ -78,12 +86,19 @@ struct quarantine_index {
 };
 
 extern const quarantine_index_ops quarantine_index_sqlite;
+/* The index in the PostgreSQL event database of many nodes (a build with
+ * libpq): the spool files are in a directory every node mounts at the same
+ * path (quarantine_dir), the rows in the database. */
+extern const quarantine_index_ops quarantine_index_pg;
+/* The backend of this build that claims location, or NULL. */
+const quarantine_index_ops *quarantine_index_for(const char *location);
 
 /* ------------------------------------------------- the whole quarantine */
 
 typedef struct quarantine_options {
     const char *dir;        /* the maildir_spool */
     const char *database;   /* the index's location; NULL or "": no index */
+    const char *password_file; /* the database's, for PostgreSQL (NULL: none) */
     unsigned days;          /* retention */
     unsigned purge_per_add; /* at most this many removals per add (0: none) */
     bool write;             /* the daemon (and delete, purge); else read only */

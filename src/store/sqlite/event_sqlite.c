@@ -110,6 +110,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [1] = EVENT_SQLITE_V2_UPGRADE,
         [2] = EVENT_SQLITE_V3_UPGRADE,
         [3] = EVENT_SQLITE_V4_UPGRADE,
+        [4] = EVENT_SQLITE_V5_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;
@@ -159,12 +160,13 @@ static int open_for_writing(sqlite_store *s, const char *path, char *why, size_t
 
 static int prepare_insert(sqlite_store *s, char *why, size_t why_size)
 {
-    char sql[512] = "INSERT INTO events (" EVENT_SQLITE_COLUMNS ") VALUES (";
+    char sql[640] = "INSERT INTO events (" EVENT_SQLITE_COLUMNS ") VALUES (";
     for (int c = 0; c < EVF_COUNT + 2; c++) {
         size_t used = strlen(sql);
         snprintf(sql + used, sizeof sql - used, "%s?%d", c ? "," : "", c + 1);
     }
-    strcat(sql, ")");
+    /* A replayed event (its uid stored already) is skipped, not an error. */
+    strcat(sql, ") ON CONFLICT DO NOTHING");
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL) !=
         SQLITE_OK) {
         errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
@@ -271,7 +273,8 @@ static int check_readable(sqlite_store *s, const char *path, char *why, size_t w
     }
     s->source = s->version == 1   ? EVENT_SQLITE_SOURCE_V1
                 : s->version < 4 ? EVENT_SQLITE_SOURCE_V2
-                                 : EVENT_SQLITE_SOURCE_V4;
+                : s->version < 5 ? EVENT_SQLITE_SOURCE_V4
+                                 : EVENT_SQLITE_SOURCE_V5;
     if (prepare_array_reader(s, event_result_key, EVENT_RESULT_STRINGS, &s->read_results) !=
             SQLITE_OK ||
         prepare_array_reader(s, event_rcpt_key, EVENT_RCPT_STRINGS, &s->read_rcpts) !=
@@ -533,6 +536,10 @@ static void where_walk_query(where_walk *w, const event_query *q)
     if (q->skipped) {
         where_and(w);
         where_sql(w, "skip_reason IS NOT NULL");
+    }
+    if (q->node != NULL) {
+        where_and(w);
+        where_text(w, "node = ?", q->node);
     }
 }
 
@@ -844,6 +851,46 @@ static int sqlite_purge(event_store *store, int64_t before, uint64_t *deleted, c
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* ------------------------------------------------------------ lease */
+
+/* One host may still run two processes on one file (domauthd and a
+ * `domauth log --purge`), so the lease is a row here too. A file older
+ * than version 5 has no cluster_jobs: every lease is granted. */
+static int sqlite_lease(event_store *store, const char *job, const char *holder, int64_t now,
+                        unsigned seconds, bool *granted, char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    *granted = false;
+    if (s->version < 5) {
+        *granted = true;
+        return 0;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO cluster_jobs (job, holder, until) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (job) DO UPDATE SET holder = excluded.holder,"
+                           " until = excluded.until"
+                           " WHERE cluster_jobs.until <= ?4 OR cluster_jobs.holder = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return failed(s, "lease", why, why_size);
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now + (int64_t)seconds);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return failed(s, "lease", why, why_size);
+    *granted = sqlite3_changes(s->db) == 1;
+    return 0;
+}
+
+static void sqlite_schema_version(event_store *store, int *have, int *current)
+{
+    *have = ((sqlite_store *)store)->version;
+    *current = EVENT_SQLITE_SCHEMA_VERSION;
+}
+
 const event_store_ops event_store_sqlite = {
     .name = "sqlite",
     .claims = sqlite_claims,
@@ -853,4 +900,6 @@ const event_store_ops event_store_sqlite = {
     .summary = sqlite_summary,
     .purge = sqlite_purge,
     .close = sqlite_close,
+    .lease = sqlite_lease,
+    .schema_version = sqlite_schema_version,
 };

@@ -51,9 +51,10 @@ static int version_of(sqlite3 *db)
     return v;
 }
 
-static quarantine_index *open_index(const char *location, bool write, char *why,
-                                    size_t why_size)
+static quarantine_index *open_index(const char *location, bool write, const char *password_file,
+                                    char *why, size_t why_size)
 {
+    (void)password_file;
     if (write) {
         /* The event store owns the file's schema: its writer's open makes
          * the file or brings it to version 3. */
@@ -295,6 +296,28 @@ static int set_state(quarantine_index *base, const char *id, const char *state, 
     return rc == SQLITE_DONE ? 0 : fail(x, "update", why, why_size);
 }
 
+static int change_state(quarantine_index *base, const char *id, const char *from,
+                        const char *to, int64_t when, const char *by, bool *moved, char *why,
+                        size_t why_size)
+{
+    sqlite_index *x = (sqlite_index *)base;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(x->db,
+                           "UPDATE quarantine SET state = ?1, state_time = ?2, state_by = ?4"
+                           " WHERE id = ?3 AND state = ?5",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(x, "update", why, why_size);
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, when);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    bind_text(st, 4, by);
+    sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    *moved = rc == SQLITE_DONE && sqlite3_changes(x->db) > 0;
+    return rc == SQLITE_DONE ? 0 : fail(x, "update", why, why_size);
+}
+
 /* In chunks, each one transaction: a chunk's files are removed, then its
  * rows marked; a row whose file could not be removed stays quarantined. */
 static int expire(quarantine_index *base, int64_t before, uint64_t limit, int64_t when,
@@ -386,4 +409,5 @@ const quarantine_index_ops quarantine_index_sqlite = {
     .set_state = set_state,
     .expire = expire,
     .close = close_index,
+    .change_state = change_state,
 };

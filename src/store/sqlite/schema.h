@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 4
+#define EVENT_SQLITE_SCHEMA_VERSION 5
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -78,20 +78,37 @@
     "ALTER TABLE events ADD COLUMN dmarc TEXT;"                                    \
     "CREATE INDEX IF NOT EXISTS events_dmarc ON events (dmarc);"
 
+/* Version 5: many nodes (issue 15). Each event knows the node that decided
+ * and has its own key, unique among all events (NULL, which the unique
+ * index allows many times, in rows from before), so that an event spooled
+ * while the database was away and replayed is stored once
+ * (INSERT ... ON CONFLICT DO NOTHING). cluster_jobs holds the leases of
+ * the jobs one node at a time runs (the purge; the report sender): a row
+ * per job, its holder and the time its lease ends. */
+#define EVENT_SQLITE_V5_UPGRADE                                                     \
+    "ALTER TABLE events ADD COLUMN node TEXT;"                                     \
+    "ALTER TABLE events ADD COLUMN uid TEXT;"                                      \
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_uid ON events (uid);"                \
+    "CREATE INDEX IF NOT EXISTS events_node ON events (node);"                     \
+    "CREATE TABLE IF NOT EXISTS cluster_jobs ("                                    \
+    " job TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);"
+
 /* The columns after id, in the order of enum event_field, then the two
- * arrays. The INSERT binds them as ?1..?23 and queries select them in this
+ * arrays. The INSERT binds them as ?1..?25 and queries select them in this
  * order after id. */
 #define EVENT_SQLITE_COLUMNS                                                        \
     "time, listener, queue_id, client_ip, client_name, helo, mail_from, rcpt, "    \
     "header_from, identity, domain, result, mechanism, problem, skip_reason, "     \
-    "score, action, held_action, reply, reasons, dmarc, results, recipients"
+    "score, action, held_action, reply, reasons, dmarc, node, uid, results, recipients"
 
 /* The events table as a reader sees it, by the version of the file (a
  * reader may not upgrade: it reads an older file through these). */
-#define EVENT_SQLITE_SOURCE_V4 "events"
-#define EVENT_SQLITE_SOURCE_V2 "(SELECT *, NULL AS dmarc FROM events)"
+#define EVENT_SQLITE_SOURCE_V5 "events"
+#define EVENT_SQLITE_SOURCE_V4 "(SELECT *, NULL AS node, NULL AS uid FROM events)"
+#define EVENT_SQLITE_SOURCE_V2 "(SELECT *, NULL AS dmarc, NULL AS node, NULL AS uid FROM events)"
 #define EVENT_SQLITE_SOURCE_V1                                                      \
     "(SELECT *, NULL AS reasons, " EVENT_SQLITE_V1_RESULTS " AS results, "         \
-    EVENT_SQLITE_V1_RECIPIENTS " AS recipients, NULL AS dmarc FROM events)"
+    EVENT_SQLITE_V1_RECIPIENTS " AS recipients, NULL AS dmarc, NULL AS node,"      \
+    " NULL AS uid FROM events)"
 
 #endif

@@ -120,7 +120,7 @@ static const char *const results[] = {"pass", "fail", "softfail", "neutral",
 
 /* What one test record's strings and arrays live in. */
 typedef struct test_event {
-    char text[6][64];
+    char text[7][64];
     event_result results[2];
     event_rcpt rcpts[3];
 } test_event;
@@ -134,6 +134,7 @@ static void make_record(event_record *r, int i, test_event *t)
     snprintf(t->text[3], 64, "example%d.com", i % 7);
     snprintf(t->text[4], 64, "smtp.mailfrom=user%d@example%d.com", i, i % 7);
     snprintf(t->text[5], 64, "spf=%s: %s_action", results[i % 7], results[i % 7]);
+    snprintf(t->text[6], 64, "test-%d", i);
     const char *h = hostile[i % HOSTILE_COUNT];
     bool skipped = i % 11 == 5;
     *r = (event_record){
@@ -157,6 +158,8 @@ static void make_record(event_record *r, int i, test_event *t)
         .held_action = i % 7 == 2 ? "defer" : NULL,
         .reply = i % 7 == 1 ? h : NULL,
         .reasons = i % 4 == 0 ? NULL : i % 4 == 1 ? h : t->text[5],
+        .node = i % 2 ? "mx1" : h,
+        .uid = t->text[6],
     };
     size_t n = 0;
     if (!skipped)
@@ -619,15 +622,17 @@ static void check_database(const char *path, int expected_rows)
     sqlite3 *db = NULL;
     TAP_OK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
            "database opens");
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 4, "schema version 4 in user_version");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 5, "schema version 5 in user_version");
     char *mode = sql_text(db, "PRAGMA journal_mode");
     TAP_STR_EQ(mode, "wal", "the database is in WAL mode");
     free(mode);
     char *indexes = sql_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM "
                                  "sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
                                  "ORDER BY name)");
-    TAP_STR_EQ(indexes, "events_client_ip events_dmarc events_domain events_result events_time",
-               "indexes on time, result, client_ip, domain and dmarc");
+    TAP_STR_EQ(indexes,
+               "events_client_ip events_dmarc events_domain events_node events_result "
+               "events_time events_uid",
+               "indexes on time, result, client_ip, domain, dmarc, node and uid");
     free(indexes);
     TAP_OK(sql_int(db, "SELECT count(*) FROM events WHERE json_valid(results) AND "
                        "json_valid(recipients) AND json_type(results) = 'array' AND "
@@ -983,6 +988,91 @@ static void test_locked_and_overflow(uv_loop_t *loop)
     free(said);
 }
 
+/* The same lock with a spool file: nothing is lost. The events go to the
+ * spool while the lock is held (at most a bound: the ones past it are
+ * lost, and counted), and are stored from it, in order and once, when the
+ * lock goes, then the spool is empty. */
+static void test_locked_with_spool(uv_loop_t *loop)
+{
+    char db_path[128], spool[128], small[128], report[128], err[512];
+    path_in_tmp(db_path, sizeof db_path, "locked-spool.db");
+    path_in_tmp(spool, sizeof spool, "locked.spool");
+    path_in_tmp(small, sizeof small, "small.spool");
+    path_in_tmp(report, sizeof report, "stderr-spool.txt");
+    capture_stderr(report);
+    eventlog_options o = {.database_path = db_path, .busy_timeout_ms = 200,
+                          .spool_path = spool};
+    eventlog *log = eventlog_open(loop, &o, err, sizeof err);
+    sqlite3 *other;
+    sqlite3_open(db_path, &other);
+    int locked = sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    event_record r;
+    test_event text;
+    for (int i = 0; i < 300; i++) {
+        make_record(&r, i, &text);
+        eventlog_write(log, &r);
+    }
+    eventlog_stats st = {0};
+    for (int i = 0; i < 500 && st.spooled < 300; i++) {
+        sleep_ms(10);
+        eventlog_get_stats(log, &st);
+    }
+    TAP_OK(locked == SQLITE_OK && st.spooled == 300 && st.write_errors == 0 && st.spool_bytes > 0,
+           "locked, with a spool: the 300 events are spooled, none lost (%llu spooled, %llu "
+           "bytes)", (unsigned long long)st.spooled, (unsigned long long)st.spool_bytes);
+    sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+    for (int i = 0; i < 500 && st.replayed < 300; i++) {
+        sleep_ms(10);
+        eventlog_get_stats(log, &st);
+    }
+    eventlog_close(log);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(other,
+                       "SELECT count(*), count(DISTINCT uid), min(time = 1780000000 + id - 1)"
+                       " FROM events", -1, &q, NULL);
+    sqlite3_step(q);
+    TAP_OK(st.replayed == 300 && sqlite3_column_int(q, 0) == 300 &&
+               sqlite3_column_int(q, 1) == 300 && sqlite3_column_int(q, 2) == 1,
+           "unlocked: stored from the spool, in order, once each (%d rows)",
+           sqlite3_column_int(q, 0));
+    sqlite3_finalize(q);
+    struct stat sb;
+    TAP_OK(stat(spool, &sb) == 0 && sb.st_size == 0 && st.spool_bytes == 0,
+           "  and the spool file is empty");
+
+    /* A bound of 4 kB: the events past it are lost, and counted. */
+    o.spool_path = small;
+    o.spool_max = 4096;
+    log = eventlog_open(loop, &o, err, sizeof err);
+    sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (int i = 0; i < 100; i++) {
+        make_record(&r, 1000 + i, &text);
+        eventlog_write(log, &r);
+    }
+    st = (eventlog_stats){0};
+    for (int i = 0; i < 500 && st.spooled + st.write_errors < 100; i++) {
+        sleep_ms(10);
+        eventlog_get_stats(log, &st);
+    }
+    TAP_OK(st.spooled > 0 && st.spooled < 100 && st.spooled + st.write_errors == 100 &&
+               st.spool_bytes <= 4096,
+           "a spool of 4096 bytes: %llu spooled, %llu past the bound lost and counted",
+           (unsigned long long)st.spooled, (unsigned long long)st.write_errors);
+    sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+    eventlog_close(log);
+    sqlite3_close(other);
+    restore_stderr();
+    size_t len;
+    char *said = read_whole(report, &len);
+    TAP_OK(count_occurrences(said, "decisions are kept in") == 2 &&
+               count_occurrences(said, "events stored from") >= 1 &&
+               count_occurrences(said, "full (") == 1,
+           "the outages, the replay and the full spool are each reported once");
+    if (said != NULL && count_occurrences(said, "full (") != 1)
+        printf("# %s\n", said);
+    free(said);
+}
+
 static void test_reopen(uv_loop_t *loop)
 {
     char json_path[128], rotated[128], err[256];
@@ -1063,6 +1153,7 @@ int main(void)
     test_counts_without_outputs(&loop);
     test_disk_full(&loop);
     test_locked_and_overflow(&loop);
+    test_locked_with_spool(&loop);
     test_reopen(&loop);
     test_stderr_lines(&loop);
     test_purge_before(&loop);

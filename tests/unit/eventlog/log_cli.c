@@ -143,10 +143,16 @@ static void fill_database(void)
     uv_loop_t loop;
     uv_loop_init(&loop);
     char err[512];
-    eventlog_options o = {.database_path = db_path};
+    /* Every event but the first is this node's, which eventlog stamps on
+     * them; the uids are given so that the JSON below is known. */
+    eventlog_options o = {.database_path = db_path, .node = "mx1"};
     eventlog *log = eventlog_open(&loop, &o, err, sizeof err);
-    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+    static const char *const uids[] = {"u0", "u1", "u2", "u3", "u4", "u5"};
+    events[0].node = "mx2";
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        events[i].uid = uids[i];
         eventlog_write(log, &events[i]);
+    }
     eventlog_close(log);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -355,6 +361,7 @@ static void test_json_results(void)
     out = expect(args, 0, 1, "--json: one event");
     TAP_OK(strstr(out, "\"reply\":\"550 5.7.23 Evil.Example says no\","
                        "\"reasons\":\"spf=fail: fail_action reject\",\"dmarc\":\"fail\","
+                       "\"node\":\"mx1\",\"uid\":\"u1\","
                        "\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"Evil.Example\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=b@Evil.Example\"},"
@@ -370,8 +377,18 @@ static void test_json_results(void)
     free(out);
     snprintf(args, sizeof args, DB "--json --skip", db_path);
     out = expect(args, 0, 1, "--json: a skipped event");
-    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[],\"recipients\":[]}") != NULL,
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"node\":\"mx1\",\"uid\":\"u3\","
+                       "\"results\":[],\"recipients\":[]}") != NULL,
            "--json: no results or recipients are empty arrays");
+    free(out);
+    snprintf(args, sizeof args, DB "--json --node mx2", db_path);
+    out = expect(args, 0, 1, "--node mx2: the one event of that node");
+    TAP_OK(strstr(out, "\"node\":\"mx2\",\"uid\":\"u0\"") != NULL, "  and its node and uid");
+    free(out);
+    snprintf(args, sizeof args, DB "--node mx1", db_path);
+    free(expect(args, 0, 6, "--node mx1: a header and the five others"));
+    snprintf(args, sizeof args, DB "--node mx3", db_path);
+    out = expect(args, 0, 1, "--node mx3: none");
     free(out);
 }
 
@@ -409,7 +426,8 @@ static void test_version_1(void)
     TAP_OK(rc == SQLITE_OK, "a version 1 database");
     snprintf(args, sizeof args, "--database '%s' --json --method spf --result fail", path);
     out = expect(args, 0, 1, "version 1: --method spf --result fail");
-    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
+    TAP_OK(strstr(out, "\"reasons\":null,\"dmarc\":null,\"node\":null,\"uid\":null,"
+                       "\"results\":[{\"method\":\"spf\",\"result\":\"fail\","
                        "\"domain\":\"example.com\",\"detail\":\"-all\",\"reason\":null,"
                        "\"props\":\"smtp.mailfrom=v@example.com\"}],\"recipients\":"
                        "[{\"address\":\"r@example.net\",\"action\":\"reject\","

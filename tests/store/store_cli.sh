@@ -1,0 +1,118 @@
+#!/bin/bash
+# store_cli.sh: domauth store import|check|migrate. JSON lines (with and
+# without uids, a bad line) imported into SQLite and again (kept once);
+# check of SQLite and of PostgreSQL; the SQLite history (events and the
+# quarantine index) migrated into a private PostgreSQL, twice (nothing
+# twice), and read back by domauth log the same. The PostgreSQL part needs
+# root and Debian's postgresql and skips without. TAP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo_root=$(cd "$here/../.." && pwd)
+domauth_bin=${DOMAUTH_BIN:-$repo_root/build/cli/domauth}
+python=/usr/bin/python3
+[ -x "$domauth_bin" ] || { echo "Bail out! build domauth first"; exit 1; }
+. "$here/../lib/tap.sh"
+. "$here/../lib/pg.sh"
+tap_workdir domauth-store-cli
+w=$workdir
+
+"$python" - "$w/events.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(120):
+        e = {"time": 1800000000 + i, "listener": "milter", "client_ip": "192.0.2.%d" % (i % 200),
+             "helo": "h", "mail_from": "a%d@example.com" % i, "domain": "example.com",
+             "result": ["pass", "fail"][i % 2], "identity": "mailfrom", "score": i * 0.25,
+             "action": "accept", "node": "mx%d" % (i % 2) if i % 3 else None,
+             "results": [{"method": "spf", "result": ["pass", "fail"][i % 2],
+                          "domain": "example.com", "detail": None, "reason": None,
+                          "props": "smtp.mailfrom=a%d@example.com" % i}],
+             "recipients": [{"address": "r@example.net", "action": "accept", "reply": None}]}
+        if i % 4:
+            e["uid"] = "u%d" % i  # every fourth has none, as event_log's old lines
+        f.write(json.dumps(e) + "\n")
+        if i == 41:
+            f.write('{"time": 5, "helo": [1, 2\n')
+PY
+out=$("$domauth_bin" store import "$w/events.jsonl" --database "$w/a.db" 2>&1); rc=$?
+report "$([ $rc = 65 ] && printf '%s' "$out" | grep -q "events.jsonl:43: .*skipped" &&
+          printf '%s' "$out" | grep -q "120 events handed" && echo 1 || echo 0)" \
+    "import into SQLite: 120 events, the bad line named (file:43), exit 65" "exit $rc: $out"
+"$domauth_bin" store import "$w/events.jsonl" --database "$w/a.db" >/dev/null 2>&1
+n=$("$domauth_bin" log --database "$w/a.db" --json --limit 0 | wc -l)
+report "$([ "$n" = 120 ] && echo 1 || echo 0)" \
+    "imported again: still 120 (a line without a uid gets one made of its bytes)" "$n"
+out=$("$domauth_bin" store check --database "$w/a.db" 2>&1); rc=$?
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "sqlite, schema version 5 (this domauth writes 5), 120 events" && echo 1 || echo 0)" \
+    "check: SQLite, schema version, events" "exit $rc: $out"
+out=$("$domauth_bin" store check --database "$w/missing.db" 2>&1); rc=$?
+report "$([ $rc = 66 ] && echo 1 || echo 0)" "check of a missing database: exit 66" "exit $rc: $out"
+out=$("$domauth_bin" store frobnicate 2>&1); rc=$?
+report "$([ $rc = 64 ] && echo 1 || echo 0)" "an unknown verb: exit 64" "exit $rc"
+
+# What domauthd -t says of the keys (no server needed).
+domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
+for bad in "postgresql://domauth:secret@db.example/domauth" "postgresql:///domauth?password=x" \
+           "relative/events.db"; do
+    printf '[daemon]\nsyslog = no\ndatabase = %s\n' "$bad" > "$w/bad.conf"
+    out=$("$domauthd_bin" -t -c "$w/bad.conf" 2>&1); rc=$?
+    report "$([ $rc != 0 ] && printf '%s' "$out" | grep -q 'bad.conf:3: database: ' && echo 1 || echo 0)" \
+        "domauthd -t refuses database = $bad, naming file and line" "$out"
+done
+printf '[daemon]\nsyslog = no\ndatabase = postgresql://domauth@db.example/domauth?sslmode=require\nnode = mx1\nevent_spool_size = 8\n' > "$w/ok.conf"
+out=$("$domauthd_bin" -t -c "$w/ok.conf" 2>&1)
+report "$(printf '%s' "$out" | grep -q ': ok' && echo 1 || echo 0)" \
+    "a postgresql:// URI without a password, node and event_spool_size are taken" "$out"
+
+if ! pg_available; then
+    report 1 "# SKIP PostgreSQL: $pg_why"
+    tap_done
+    exit
+fi
+trap 'tap_cleanup; pg_cleanup' EXIT
+pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
+pg_createdb big
+uri=$(pg_uri big)
+"$python" - "$w/a.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for i in range(3):
+    db.execute("INSERT INTO quarantine (id, path, time, sender, rcpts, domain, results, state)"
+               " VALUES (?, ?, ?, 'a@sender.test', '[\"b@dest.test\"]', 'sender.test',"
+               " '[\"spf=fail\"]', 'quarantined')", ("q%d" % i, "/shared/new/q%d" % i, 1800000000 + i))
+db.commit()
+PY
+out=$("$domauth_bin" store migrate --from "$w/a.db" --database "$uri" --node mx9 2>&1); rc=$?
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "120 events" &&
+          printf '%s' "$out" | grep -q "3 quarantine index rows copied" && echo 1 || echo 0)" \
+    "migrate SQLite into PostgreSQL: 120 events, 3 quarantine rows" "exit $rc: $out"
+"$domauth_bin" store migrate --from "$w/a.db" --database "$uri" --node mx9 >/dev/null 2>&1
+report "$([ "$(pg_sql big 'SELECT count(*) FROM events')" = 120 ] &&
+          [ "$(pg_sql big 'SELECT count(*) FROM quarantine')" = 3 ] && echo 1 || echo 0)" \
+    "migrated again: nothing twice" "$(pg_sql big 'SELECT count(*) FROM events')"
+report "$([ "$(pg_sql big "SELECT count(*) FROM events WHERE node = 'mx9'")" = 40 ] && echo 1 || echo 0)" \
+    "events without a node got --node" "$(pg_sql big "SELECT node, count(*) FROM events GROUP BY 1")"
+strip() { sed 's/^{"id":[0-9]*,/{/'; }
+"$domauth_bin" log --database "$w/a.db" --json --limit 0 --node mx1 | strip > "$w/lite.json"
+"$domauth_bin" log --database "$uri" --json --limit 0 --node mx1 | strip > "$w/pg.json"
+report "$([ -s "$w/pg.json" ] && cmp -s "$w/lite.json" "$w/pg.json" && echo 1 || echo 0)" \
+    "domauth log --json reads the same events from both ($(wc -l < "$w/pg.json") of mx1)" \
+    "$(diff "$w/lite.json" "$w/pg.json" | head -5)"
+"$domauth_bin" log --database "$w/a.db" --summary > "$w/lite.sum"
+"$domauth_bin" log --database "$uri" --summary > "$w/pg.sum"
+report "$(cmp -s "$w/lite.sum" "$w/pg.sum" && echo 1 || echo 0)" "  and the same --summary" \
+    "$(diff "$w/lite.sum" "$w/pg.sum" | head -5)"
+mkdir -p "$w/q/tmp" "$w/q/new"
+n=$("$domauth_bin" quarantine list --database "$uri" --dir "$w/q" 2>&1 | grep -c "quarantined")
+report "$([ "$n" = 3 ] && echo 1 || echo 0)" "domauth quarantine list over PostgreSQL: the 3 rows" "$n"
+out=$("$domauth_bin" store check --database "$uri" 2>&1); rc=$?
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "postgresql, schema version 2 (this domauth writes 2), 120 events" && echo 1 || echo 0)" \
+    "check: PostgreSQL" "exit $rc: $out"
+out=$("$domauth_bin" store import "$w/events.jsonl" --database "$uri" 2>/dev/null)
+report "$([ "$(pg_sql big 'SELECT count(*) FROM events')" = 120 ] && echo 1 || echo 0)" \
+    "import of the same lines into PostgreSQL: nothing twice" "$out"
+pg_createdb empty
+out=$("$domauth_bin" store check --database "$(pg_uri empty)" 2>&1); rc=$?
+report "$([ $rc = 66 ] && printf '%s' "$out" | grep -q "no domauth schema" && echo 1 || echo 0)" \
+    "check of an empty PostgreSQL database: exit 66, says so" "exit $rc: $out"
+tap_done

@@ -181,6 +181,12 @@ typedef struct domauth_config {
     struct envelope_rule *srs_envelope_rules; /* per sending domain: beat the global */
     size_t srs_envelope_rule_count;
     unsigned srs_max_sessions, srs_idle_timeout;
+    /* [web]: domauth-web (web/), the administrator's console */
+    char *web_listen;          /* "inet:ADDRESS:PORT" */
+    char *web_cert, *web_key;  /* PEM files, or "" (HTTP) */
+    char *web_users;           /* NAME:ROLE:HASH lines */
+    char *web_user, *web_group;
+    unsigned web_session_minutes, web_max_connections;
     /* [policy] and [domain NAME] */
     policy_settings global;
     domain_policy *domains;

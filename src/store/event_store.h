@@ -54,6 +54,18 @@ typedef struct event_query {
     const char *const *actions;   /* action or held_action is one of these */
     size_t action_count;
     bool skipped;                 /* only events with a skip_reason */
+    /* Searches: the text anywhere in the field, without case (a scan). */
+    const char *sender;           /* in MAIL FROM or in From: */
+    const char *rcpt;             /* in a recipient's address */
+    const char *held_action;      /* held_action is exactly this */
+    int64_t id;                   /* only the event of this id (0: any) */
+    /* Keyset paging: only the events after (before_time, before_id) in the
+     * newest-first order, i.e. time < before_time, or the same time and
+     * id < before_id; the next page starts after the last row shown, at
+     * the same cost at any depth. Optional for a backend: one without it
+     * fails the query ("paging not supported"). */
+    bool have_before;
+    int64_t before_time, before_id;
     uint64_t limit;               /* at most this many, newest first (0: all) */
 } event_query;
 

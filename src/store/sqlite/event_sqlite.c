@@ -534,6 +534,35 @@ static void where_walk_query(where_walk *w, const event_query *q)
         where_and(w);
         where_sql(w, "skip_reason IS NOT NULL");
     }
+    if (q->sender != NULL) {
+        where_and(w);
+        where_text(w, "(instr(lower(mail_from), lower(?))", q->sender);
+        where_text(w, " OR instr(lower(header_from), lower(?)))", q->sender);
+    }
+    if (q->rcpt != NULL) {
+        where_and(w);
+        where_text(w, "(instr(lower(rcpt), lower(?)) OR EXISTS (SELECT 1 FROM "
+                      "json_each(ev.recipients) AS p WHERE instr(lower(json_extract(p.value, "
+                      "'$.address')), lower(?))))",
+                   q->rcpt);
+        if (w->st != NULL)
+            sqlite3_bind_text(w->st, ++w->bound, q->rcpt, -1, SQLITE_STATIC);
+    }
+    if (q->held_action != NULL) {
+        where_and(w);
+        where_text(w, "held_action = ?", q->held_action);
+    }
+    if (q->id != 0) {
+        where_and(w);
+        where_number(w, "id = ?", q->id);
+    }
+    if (q->have_before) {
+        /* time <= T first, so that the time index bounds the scan. */
+        where_and(w);
+        where_number(w, "time <= ?", q->before_time);
+        where_number(w, " AND (time < ?", q->before_time);
+        where_number(w, " OR id < ?)", q->before_id);
+    }
 }
 
 /* Prepares "SELECT head FROM source AS ev" + joins + the query's WHERE

@@ -685,6 +685,60 @@ static const event_result r_dkim_fail = {"dkim", "fail", "Signer.Example", "s2",
                                          "body hash did not verify",
                                          "header.d=signer.example header.s=s2"};
 
+/* Pages of two, by the last row's (time, id), over events that share a
+ * time and whose ids are not in time order: every event once, in order. */
+typedef struct page_state {
+    int64_t last_time, last_id;
+    int rows;
+    char order[64];
+} page_state;
+
+static int page_row(void *ctx, int64_t id, const event_record *e)
+{
+    page_state *p = ctx;
+    p->last_time = e->time;
+    p->last_id = id;
+    p->rows++;
+    size_t n = strlen(p->order);
+    snprintf(p->order + n, sizeof p->order - n, "%lld ", (long long)id);
+    return 0;
+}
+
+static void test_keyset_pages(void)
+{
+    char path[128], why[512];
+    path_in_tmp(path, sizeof path, "pages.db");
+    int64_t times[] = {50, 70, 70, 60, 70, 40, 60};
+    event_record ev[7];
+    const event_record *batch[7];
+    for (int i = 0; i < 7; i++) {
+        ev[i] = (event_record){.time = times[i], .client_ip = "192.0.2.9", .mail_from = "x@y",
+                               .action = "accept"};
+        batch[i] = &ev[i];
+    }
+    event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
+    TAP_OK(s != NULL && event_store_write(s, batch, 7, why, sizeof why) == 0,
+           "seven events written for paging (%s)", why);
+    event_store_close(s);
+    s = open_store(path, EVENT_STORE_READ, why, sizeof why);
+    page_state all = {0};
+    event_query q = {.limit = 2};
+    int pages = 0;
+    for (; pages < 10; pages++) {
+        page_state p = {0};
+        if (event_store_query(s, &q, page_row, &p, why, sizeof why) != 0 || p.rows == 0)
+            break;
+        strcat(all.order, p.order);
+        all.rows += p.rows;
+        q.have_before = true;
+        q.before_time = p.last_time;
+        q.before_id = p.last_id;
+    }
+    TAP_STR_EQ(all.order, "5 3 2 7 4 1 6 ", "pages of 2 by (time, id): each event once, newest first");
+    TAP_OK(pages == 4 && all.rows == 7, "four pages, seven rows (%d, %d)", pages, all.rows);
+    event_store_close(s);
+}
+
 static void test_queries(void)
 {
     char path[128], why[512];
@@ -738,6 +792,18 @@ static void test_queries(void)
         {"--ip", {.client_ip = "192.0.2.1"}, 2},
         {"--since 200 --until 400", {.have_since = true, .since = 200, .have_until = true,
                                      .until = 400}, 2},
+        /* The web console's searches and keyset paging (issue 14). */
+        {"sender contains EVIL", {.sender = "EVIL"}, 1},
+        {"sender contains example.com", {.sender = "example.com"}, 2},
+        {"a recipient contains b@", {.rcpt = "b@"}, 1},
+        {"a recipient contains example.net", {.rcpt = "example.net"}, 2},
+        {"held_action reject", {.held_action = "reject"}, 1},
+        {"id 2", {.id = 2}, 1},
+        {"id 99", {.id = 99}, 0},
+        {"after (300, 3) newest first", {.have_before = true, .before_time = 300,
+                                         .before_id = 3}, 2},
+        {"after (400, 4)", {.have_before = true, .before_time = 400, .before_id = 4}, 3},
+        {"after (100, 1)", {.have_before = true, .before_time = 100, .before_id = 1}, 0},
         {"--limit 3", {.limit = 3}, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -838,6 +904,7 @@ int main(void)
     test_failed_migration();
     test_upgrade_on_write();
     test_queries();
+    test_keyset_pages();
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);
     if (system(command) != 0)

@@ -149,6 +149,9 @@ static const key_spec keys[] = {
            "The quarantine spool (quarantine_mode = folder), Maildir-style: each message\n"
            "is written to tmp/, synced and renamed into new/ before the MTA hears the\n"
            "reply, and indexed in the database. Made (0750) when missing."),
+    DAEMON("sendmail", T_PATH, sendmail, "/usr/sbin/sendmail",
+           "The sendmail(1) that a release from the quarantine through the control\n"
+           "socket (domauth-web) runs: PATH -i -f SENDER -- RECIPIENTS."),
     DAEMON("quarantine_days", T_DAYS, quarantine_days, "30",
            "Days a quarantined message is kept (1 to 36500); older ones are removed\n"
            "when a message is added (a few at a time), daily, and by\n"

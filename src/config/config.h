@@ -133,6 +133,7 @@ typedef struct domauth_config {
     unsigned request_timeout;                            /* seconds for one to arrive */
     char *quarantine_dir;       /* the spool: tmp/ and new/ under it */
     unsigned quarantine_days;   /* retention */
+    char *sendmail;             /* what a release through the control socket runs */
     unsigned event_days;        /* the event store's retention */
     bool quarantine_failure_accept; /* a copy that cannot be stored: accept (else tempfail) */
     /* Computed by config_parse: some settings block (global or a domain)

@@ -17,6 +17,8 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
         libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
+# domauth-web (issue 14): HTTP and Argon2id, and headless Chromium for its browser test.
+DEPS += libmicrohttpd-dev libargon2-dev chromium chromium-driver python3-selenium
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -85,10 +85,18 @@ static void redirect(web_response *r, const char *to)
     strbuf_puts(&r->body, "\">continue</a>");
 }
 
-static void login_page(web_app *app, web_response *r, const char *error, const char *user)
+/* The login form's token: the one the browser already holds (several
+ * tabs, or a request that followed a redirect to /login, must not
+ * invalidate the form on screen), else a new one. */
+static void login_page(web_app *app, const web_request *req, web_response *r, const char *error,
+                       const char *user)
 {
     char token[WEB_TOKEN_LEN + 1];
-    if (web_random_token(token) != 0) {
+    if (req->cookie != NULL &&
+        web_cookie_get(req->cookie, strlen(req->cookie), login_cookie, token, sizeof token) == 1 &&
+        strlen(token) == WEB_TOKEN_LEN) {
+        /* kept */
+    } else if (web_random_token(token) != 0) {
         page_message(r, 503, "No randomness", "The kernel gave no random bytes; try again.",
                      NULL);
         return;
@@ -125,12 +133,12 @@ static void do_login(web_app *app, const web_request *req, const web_form *f, we
         web_cookie_get(req->cookie, strlen(req->cookie), login_cookie, cookie, sizeof cookie) != 1 ||
         token == NULL || strlen(token) != WEB_TOKEN_LEN || strcmp(token, cookie) != 0) {
         r->status = 403;
-        login_page(app, r, "The login form expired; please try again.", NULL);
+        login_page(app, req, r, "The login form expired; please try again.", NULL);
         return;
     }
     if (user == NULL || password == NULL || !web_user_name_valid(user)) {
         r->status = 400;
-        login_page(app, r, "Give a user name and a password.", NULL);
+        login_page(app, req, r, "Give a user name and a password.", NULL);
         return;
     }
     char addr_key[80], user_key[80];
@@ -144,7 +152,7 @@ static void do_login(web_app *app, const web_request *req, const web_form *f, we
         char text[160];
         snprintf(text, sizeof text, "Too many failed logins: wait %lld seconds.", (long long)wait);
         r->status = 429;
-        login_page(app, r, text, user);
+        login_page(app, req, r, text, user);
         return;
     }
     web_role role;
@@ -153,7 +161,7 @@ static void do_login(web_app *app, const web_request *req, const web_form *f, we
         web_throttle_fail(&app->throttle, user_key, req->now);
         syslog(LOG_NOTICE, "login failed for %s from %s", user, req->client_ip);
         r->status = 401;
-        login_page(app, r, "Wrong user name or password.", user);
+        login_page(app, req, r, "Wrong user name or password.", user);
         return;
     }
     web_throttle_clear(&app->throttle, addr_key);
@@ -182,6 +190,10 @@ void web_handle(web_app *app, const web_request *req, web_response *r)
     bool post = strcmp(req->method, "POST") == 0;
     if (!get && !post) {
         page_message(r, 405, "Method not allowed", "GET and POST only.", NULL);
+        return;
+    }
+    if (strcmp(req->path, "/favicon.ico") == 0) {
+        page_message(r, 404, "Not found", "No icon.", NULL);
         return;
     }
     if (strcmp(req->path, "/style.css") == 0) {
@@ -214,7 +226,7 @@ void web_handle(web_app *app, const web_request *req, web_response *r)
         if (post)
             do_login(app, req, &f, r);
         else
-            login_page(app, r, NULL, NULL);
+            login_page(app, req, r, NULL, NULL);
         goto done;
     }
     char sid[WEB_TOKEN_LEN + 1];

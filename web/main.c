@@ -400,6 +400,8 @@ static int drop_privileges(const domauth_config *cfg, char *err, size_t err_size
     return 0;
 }
 
+/* libmicrohttpd's messages, into syslog; its format strings are its own. */
+static void log_mhd(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

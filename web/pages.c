@@ -992,7 +992,7 @@ const char web_style_css[] =
     "h2{font-size:1.1em;margin:1.2em 0 .4em}table{border-collapse:collapse;background:#fff}"
     "th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #e3e3e0;"
     "vertical-align:top}table.events{width:100%}.facts th{color:#555;font-weight:500}"
-    ".cards{display:flex;flex-wrap:wrap;gap:1.5em}.sub{color:#666;font-size:.9em}"
+    ".cards{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.sub{color:#666;font-size:.9em}"
     ".filters{display:flex;flex-wrap:wrap;gap:.5em 1em;margin-bottom:1em}"
     ".filters label{display:flex;flex-direction:column;font-size:.85em;color:#444}"
     ".filters button{align-self:flex-end}input{padding:.25em}.error,.down{color:#a01818}"

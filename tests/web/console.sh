@@ -106,4 +106,24 @@ fi
 # console.py printed its own TAP lines, numbered from 3.
 count=$(( count + $(cat "$workdir/tap-count" 2>/dev/null || echo 0) ))
 failed=$(( failed + $(cat "$workdir/tap-failed" 2>/dev/null || echo 1) ))
+
+# With [web] cert and key: HTTPS only, Secure cookies, HSTS.
+kill "$web_pid"; wait "$web_pid" 2>/dev/null; web_pid=
+if command -v openssl >/dev/null && command -v curl >/dev/null; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$workdir/web.key" -out "$workdir/web.pem" \
+        -days 1 -subj /CN=127.0.0.1 2>/dev/null
+    printf 'cert = %s\nkey = %s\n' "$workdir/web.pem" "$workdir/web.key" >> "$workdir/domauth.conf"
+    "$web_bin" -c "$workdir/domauth.conf" > "$workdir/web-tls.log" 2>&1 &
+    web_pid=$!
+    for _ in $(seq 50); do grep -q started "$workdir/web-tls.log" && break; sleep 0.1; done
+    headers=$(curl -sk -D - -o /dev/null "https://127.0.0.1:$port/login")
+    report "$(yes_if grep -qi '^Set-Cookie: da_login=.*; HttpOnly; SameSite=Strict; Secure' <<<"$headers")" \
+        "with a certificate: HTTPS, and the cookies are Secure" "$headers $(cat "$workdir/web-tls.log")"
+    report "$(yes_if grep -qi '^Strict-Transport-Security: max-age=' <<<"$headers")" \
+        "with a certificate: Strict-Transport-Security"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/login")
+    report "$(yes_if [ "$code" = 000 ])" "with a certificate: no plain HTTP" "$code"
+else
+    echo "# SKIP the TLS checks: no openssl or curl"
+fi
 tap_done

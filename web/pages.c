@@ -17,6 +17,7 @@
 #include "store/quarantine_store.h"
 #include "store/spool.h"
 #include "svg.h"
+#include "util/file.h"
 
 /* ------------------------------------------------------------ the shell */
 
@@ -31,7 +32,7 @@ void page_begin(web_response *r, const char *title, const web_session *s)
                    "<header><span class=\"brand\">domauth</span>");
     if (s != NULL) {
         strbuf_puts(b, "<nav><a href=\"/\">Status</a><a href=\"/history\">History</a>"
-                       "<a href=\"/quarantine\">Quarantine</a></nav><form method=\"post\" "
+                       "<a href=\"/quarantine\">Quarantine</a><a href=\"/settings\">Settings</a></nav><form method=\"post\" "
                        "action=\"/logout\" class=\"logout\">");
         page_csrf(r, s);
         strbuf_puts(b, "<span class=\"who\">");
@@ -981,6 +982,142 @@ void page_quarantine_action(web_app *app, const web_form *f, web_response *r,
     page_end(r);
 }
 
+/* ------------------------------------------------------------ settings */
+
+/* The value written on line `line` of text ("key = value", a comment after
+ * " ;" or " #" dropped), into out. */
+static void value_on_line(const char *text, size_t len, unsigned line, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t i = 0;
+    for (unsigned l = 1; l < line && i < len; i++)
+        if (text[i] == '\n')
+            l++;
+    const char *nl = memchr(text + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - text) : len;
+    const char *eq = memchr(text + i, '=', end - i);
+    if (eq == NULL)
+        return;
+    const char *v = eq + 1;
+    size_t n = (size_t)(text + end - v);
+    for (size_t k = 0; k + 1 < n; k++)
+        if ((v[k] == ' ' || v[k] == '\t') && (v[k + 1] == ';' || v[k + 1] == '#')) {
+            n = k;
+            break;
+        }
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    snprintf(out, size, "%.*s", (int)n, v);
+}
+
+static void setting_row(strbuf *b, const char *name, const char *value, const char *origin,
+                        const char *cls)
+{
+    strbuf_puts(b, "<tr class=\"");
+    html_puts(b, cls);
+    strbuf_puts(b, "\"><td>");
+    html_puts(b, name);
+    strbuf_puts(b, "</td><td><code>");
+    html_puts(b, value);
+    strbuf_puts(b, "</code></td><td>");
+    html_puts(b, origin);
+    strbuf_puts(b, "</td></tr>");
+}
+
+void page_settings(web_app *app, web_response *r, const web_session *s)
+{
+    strbuf *b = &r->body;
+    const char *path = app->cfg->path ? app->cfg->path : "";
+    char why[700] = "no configuration file";
+    size_t len = 0;
+    char *text = *path ? util_read_file(path, 16u << 20, &len, why, sizeof why) : NULL;
+    domauth_config cfg;
+    page_begin(r, "Settings", s);
+    if (text == NULL || config_init(&cfg) != 0 ||
+        config_parse(&cfg, path, text, len, why, sizeof why) != 0) {
+        strbuf_puts(b, "<p class=\"error\">");
+        html_puts(b, why);
+        strbuf_puts(b, "</p>");
+        free(text);
+        page_end(r);
+        return;
+    }
+    strbuf_puts(b, "<p class=\"note\">The effective configuration of <code>");
+    html_puts(b, path);
+    strbuf_puts(b, "</code> as it is on disk now (domauthd reads it at start and on reload), "
+                   "each value with where it comes from: the built-in default, a line of the "
+                   "file, or for a domain, the global [policy] value. Keys given many times "
+                   "(lists) show their default only; the per-result keys ([spf] fail_action, "
+                   "...) are not listed here.</p>");
+    const char *current = NULL;
+    for (size_t i = 0; i < config_key_count(); i++) {
+        const char *section, *name, *def;
+        bool per_domain, multiple;
+        config_key_info(i, &section, &name, &def, &per_domain, &multiple);
+        if (current == NULL || strcmp(current, section) != 0) {
+            if (current != NULL)
+                strbuf_puts(b, "</tbody></table>");
+            strbuf_puts(b, "<h2>[");
+            html_puts(b, section);
+            strbuf_puts(b, "]</h2><table class=\"events settings\" id=\"settings-");
+            html_puts(b, section);
+            strbuf_puts(b, "\"><thead><tr><th>key</th><th>value</th><th>origin</th></tr></thead>"
+                           "<tbody>");
+            current = section;
+        }
+        unsigned line = multiple ? 0 : config_key_line(&cfg, section, name);
+        char value[CONFIG_LINE_MAX + 1], origin[300];
+        if (line > 0) {
+            value_on_line(text, len, line, value, sizeof value);
+            snprintf(origin, sizeof origin, "%s:%u", path, line);
+        } else {
+            snprintf(value, sizeof value, "%s", def);
+            snprintf(origin, sizeof origin, multiple ? "default (a list: see the file)" : "default");
+        }
+        setting_row(b, name, value, origin, line > 0 ? "set" : "default");
+    }
+    if (current != NULL)
+        strbuf_puts(b, "</tbody></table>");
+    for (size_t d = 0; d < cfg.domain_count; d++) {
+        const char *dom = cfg.domains[d].domain;
+        char section[300];
+        snprintf(section, sizeof section, "domain %s", dom);
+        strbuf_puts(b, "<h2>[domain ");
+        html_puts(b, dom);
+        strbuf_puts(b, "]</h2><table class=\"events settings\"><thead><tr><th>key</th>"
+                       "<th>value</th><th>origin</th></tr></thead><tbody>");
+        for (size_t i = 0; i < config_key_count(); i++) {
+            const char *sec, *name, *def;
+            bool per_domain, multiple;
+            config_key_info(i, &sec, &name, &def, &per_domain, &multiple);
+            if (!per_domain || multiple)
+                continue;
+            unsigned line = config_key_line(&cfg, section, name);
+            unsigned global = config_key_line(&cfg, "policy", name);
+            char value[CONFIG_LINE_MAX + 1], origin[300];
+            if (line > 0) {
+                value_on_line(text, len, line, value, sizeof value);
+                snprintf(origin, sizeof origin, "this domain, %s:%u", path, line);
+            } else if (global > 0) {
+                value_on_line(text, len, global, value, sizeof value);
+                snprintf(origin, sizeof origin, "global [policy], %s:%u", path, global);
+            } else {
+                snprintf(value, sizeof value, "%s", def);
+                snprintf(origin, sizeof origin, "global default");
+            }
+            setting_row(b, name, value, origin, line > 0 ? "set" : "inherited");
+        }
+        strbuf_puts(b, "</tbody></table>");
+    }
+    config_free(&cfg);
+    free(text);
+    page_end(r);
+}
+
 /* ------------------------------------------------------------ style */
 
 const char web_style_css[] =
@@ -1003,4 +1140,5 @@ const char web_style_css[] =
     "svg .bar{fill:#3b6ea5}svg .axis{stroke:#999}svg .label{font-size:11px;fill:#333}"
     "figure{margin:.5em 0}figcaption{font-size:.9em;color:#444}"
     ".login{display:flex;flex-direction:column;gap:.6em;max-width:20em}"
+    "tr.default td,tr.inherited td{color:#777}"
     ".login label{display:flex;flex-direction:column}.pager{margin-top:1em}\n";

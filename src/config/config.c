@@ -2579,6 +2579,27 @@ static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, sect
     }
 }
 
+size_t config_key_count(void)
+{
+    return sizeof keys / sizeof keys[0];
+}
+
+bool config_key_info(size_t i, const char **section, const char **name,
+                     const char **default_value, bool *per_domain, bool *multiple)
+{
+    static const char *const names[] = {"daemon", "hosts", "policy", "dkim", "spf",
+                                        "srs", "senderid", "dmarc", "arc", "web"};
+    if (i >= sizeof keys / sizeof keys[0])
+        return false;
+    const key_spec *k = &keys[i];
+    *section = names[k->section];
+    *name = k->name;
+    *default_value = k->default_value;
+    *per_domain = k->section == S_POLICY;
+    *multiple = is_list_key(names[k->section], k->name);
+    return true;
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {

@@ -232,6 +232,15 @@ const policy_settings *config_settings_for(const domauth_config *cfg, const char
  * Returns 0, or -1 with the reason. */
 int config_check_reply(const char *reply, char cls, char *err, size_t err_size);
 
+/* The key table, for a reader that shows the settings (domauth-web): key i
+ * of config_key_count(), its section ("daemon", "policy", ...), its name,
+ * its default as the file would write it, whether a [domain NAME] section
+ * may override it, and whether it may be given many times (a list, whose
+ * lines config_key_line does not note). False past the end. */
+size_t config_key_count(void);
+bool config_key_info(size_t i, const char **section, const char **name,
+                     const char **default_value, bool *per_domain, bool *multiple);
+
 /* Writes the sample configuration, every key commented with its default. */
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);
 

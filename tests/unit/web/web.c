@@ -472,6 +472,30 @@ static void test_requests(const char *dir)
     TAP_OK(login(&app, &right, "alice", "staple", "198.51.100.9") == 303,
            "after the wait the right password works");
 
+    /* Settings: each value with its origin. */
+    char conf[400];
+    snprintf(conf, sizeof conf, "%s/domauth.conf", dir);
+    FILE *cf = fopen(conf, "w");
+    fputs("[daemon]\nmilter = unix:/m ; the milter\n[policy]\ncheck_helo = no\n"
+          "[domain example.org]\nmonitor = no\n", cf);
+    fclose(cf);
+    free(cfg.path);
+    cfg.path = strdup(conf);
+    request(&app, &reader, "GET", "/settings", NULL, NULL, NULL, &page, NULL);
+    char want[600];
+    snprintf(want, sizeof want, "<td>milter</td><td><code>unix:/m</code></td><td>%s:2</td>", conf);
+    TAP_OK(strstr(page.data, want) != NULL, "Settings: a value set in the file, with file:line");
+    TAP_OK(strstr(page.data, "<td>policy</td><td><code>inet:127.0.0.1:10045</code></td>"
+                             "<td>default</td>") != NULL,
+           "Settings: a default shown as the default");
+    snprintf(want, sizeof want, "<td>monitor</td><td><code>no</code></td><td>this domain, %s:6",
+             conf);
+    TAP_OK(strstr(page.data, want) != NULL, "Settings: a domain's own value");
+    snprintf(want, sizeof want,
+             "<td>check_helo</td><td><code>no</code></td><td>global [policy], %s:4", conf);
+    TAP_OK(strstr(page.data, "[domain example.org]") && strstr(page.data, want) != NULL,
+           "Settings: a domain inherits the global value, and says so");
+
     snprintf(body, sizeof body, "csrf=%s", csrf);
     request(&app, &reader, "POST", "/logout", NULL, body, NULL, &page, NULL);
     TAP_OK(request(&app, &reader, "GET", "/", NULL, NULL, NULL, &page, &keep) == 303,

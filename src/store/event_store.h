@@ -114,6 +114,11 @@ typedef struct event_store_ops {
                  char *why, size_t why_size);
     int (*summary)(event_store *store, const event_query *query, event_summary *summary,
                    char *why, size_t why_size);
+    /* Optional (NULL: not supported): how many events the query selects
+     * (its limit does not apply), without the summary's group counts; what
+     * a chart's buckets cost one indexed range count each. */
+    int (*count)(event_store *store, const event_query *query, uint64_t *count, char *why,
+                 size_t why_size);
     /* Deletes the events before a time, in short transactions so that a
      * writer waits little; *deleted counts them, also when it fails midway. */
     int (*purge)(event_store *store, int64_t before, uint64_t *deleted, char *why,
@@ -139,6 +144,9 @@ int event_store_query(event_store *store, const event_query *query, event_row_fn
                       void *ctx, char *why, size_t why_size);
 int event_store_summary(event_store *store, const event_query *query, event_summary *summary,
                         char *why, size_t why_size);
+/* The count op, or the summary's event count for a backend without one. */
+int event_store_count(event_store *store, const event_query *query, uint64_t *count, char *why,
+                      size_t why_size);
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size);
 void event_store_close(event_store *store);

@@ -874,6 +874,22 @@ static int sqlite_purge(event_store *store, int64_t before, uint64_t *deleted, c
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int sqlite_count(event_store *store, const event_query *q, uint64_t *count, char *why,
+                        size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    sqlite3_stmt *st = prepare_query(s, "count(*)", "", q, NULL, NULL, "", NULL, why, why_size);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *count = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
 const event_store_ops event_store_sqlite = {
     .name = "sqlite",
     .claims = sqlite_claims,
@@ -881,6 +897,7 @@ const event_store_ops event_store_sqlite = {
     .write = sqlite_write,
     .query = sqlite_query,
     .summary = sqlite_summary,
+    .count = sqlite_count,
     .purge = sqlite_purge,
     .close = sqlite_close,
 };

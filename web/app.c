@@ -260,6 +260,8 @@ void web_handle(web_app *app, const web_request *req, web_response *r)
         page_event(app, &q, r, s);
     } else if (get && strcmp(req->path, "/quarantine") == 0) {
         page_quarantine(app, &q, r, s);
+    } else if (get && strcmp(req->path, "/rollout") == 0) {
+        page_rollout(app, &q, r, s);
     } else if (get && strcmp(req->path, "/settings") == 0) {
         page_settings(app, r, s);
     } else if (get && strcmp(req->path, "/quarantine/view") == 0) {

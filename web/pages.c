@@ -16,6 +16,7 @@
 #include "json_get.h"
 #include "store/quarantine_store.h"
 #include "store/spool.h"
+#include "report/rollout.h"
 #include "svg.h"
 #include "util/file.h"
 
@@ -32,7 +33,7 @@ void page_begin(web_response *r, const char *title, const web_session *s)
                    "<header><span class=\"brand\">domauth</span>");
     if (s != NULL) {
         strbuf_puts(b, "<nav><a href=\"/\">Status</a><a href=\"/history\">History</a>"
-                       "<a href=\"/quarantine\">Quarantine</a><a href=\"/settings\">Settings</a></nav><form method=\"post\" "
+                       "<a href=\"/quarantine\">Quarantine</a><a href=\"/rollout\">Rollout</a><a href=\"/settings\">Settings</a></nav><form method=\"post\" "
                        "action=\"/logout\" class=\"logout\">");
         page_csrf(r, s);
         strbuf_puts(b, "<span class=\"who\">");
@@ -981,6 +982,121 @@ void page_quarantine_action(web_app *app, const web_form *f, web_response *r,
     if (n == 0)
         strbuf_puts(b, "<p class=\"error\">No message selected.</p>");
     strbuf_puts(b, "<p><a href=\"/quarantine\">Back to the quarantine</a></p>");
+    page_end(r);
+}
+
+/* ------------------------------------------------------------ rollout */
+
+static int rollout_feed(void *ctx, int64_t id, const event_record *e)
+{
+    (void)id;
+    rollout_add(ctx, e);
+    return 0;
+}
+
+/* The rollout report (src/report, as `domauth report` computes it) over the
+ * last DAYS days, for all mail or for mail to one recipient domain: what
+ * turning monitor off would change there ("configured"), and what stricter
+ * policies would block, with the likely false positives. */
+void page_rollout(web_app *app, const web_form *q, web_response *r, const web_session *s)
+{
+    strbuf *b = &r->body;
+    int64_t now = (int64_t)time(NULL);
+    const char *v = nonempty(q, "days");
+    char *end;
+    long days = v ? strtol(v, &end, 10) : 7;
+    if (v != NULL && (*end || days < 1 || days > 90)) {
+        page_message(r, 400, "Bad request", "days: 1 to 90", s);
+        return;
+    }
+    const char *domain = nonempty(q, "domain");
+    char rcpt_at[300] = "";
+    if (domain != NULL)
+        snprintf(rcpt_at, sizeof rcpt_at, "@%s", domain);
+    page_begin(r, "Rollout report", s);
+    strbuf_puts(b, "<form method=\"get\" action=\"/rollout\" class=\"filters\">");
+    filter_input(b, q, "days", "Days", "7");
+    filter_input(b, q, "domain", "Recipient domain", "example.org (empty: all mail)");
+    strbuf_puts(b, "<button type=\"submit\" id=\"rollout-button\">Report</button></form>"
+                   "<p class=\"note\">Before <code>monitor = no</code> for a domain: the "
+                   "\"configured\" line is what its settings would have blocked or "
+                   "quarantined that monitor mode let through, and the SPF-only lines count "
+                   "the forwarded mail (SPF fail with a DKIM pass) they would lose.</p>");
+    char why[600];
+    event_store *st = store(app, why, sizeof why);
+    rollout_report *rep = st ? malloc(sizeof *rep) : NULL;
+    rollout_options ro = {.since = now - days * 86400, .until = now + 1, .threshold_count = 2,
+                          .thresholds = {3, 5}};
+    if (st == NULL || rep == NULL || rollout_init(rep, &ro, why, sizeof why) != 0) {
+        strbuf_puts(b, "<p class=\"error\">");
+        html_puts(b, st == NULL || rep != NULL ? why : "out of memory");
+        strbuf_puts(b, "</p>");
+        free(rep);
+        page_end(r);
+        return;
+    }
+    event_query eq = {.have_since = true, .since = ro.since, .have_until = true,
+                      .until = ro.until, .rcpt = domain ? rcpt_at : NULL};
+    if (event_store_query(st, &eq, rollout_feed, rep, why, sizeof why) != 0) {
+        strbuf_puts(b, "<p class=\"error\">");
+        html_puts(b, why);
+        strbuf_puts(b, "</p>");
+        rollout_free(rep);
+        free(rep);
+        page_end(r);
+        return;
+    }
+    rollout_finish(rep);
+    uint64_t checked = rep->events - rep->not_checked;
+    strbuf_printf(b, "<p id=\"rollout-summary\">%llu events, %llu checked, %llu not checked "
+                     "(whitelists, SMTP AUTH, local: no policy acts on them).</p>",
+                  (unsigned long long)rep->events, (unsigned long long)checked,
+                  (unsigned long long)rep->not_checked);
+    strbuf_puts(b, "<table class=\"events\" id=\"rollout\"><thead><tr><th>policy</th>"
+                   "<th>messages</th><th>%</th><th>domains</th><th>networks</th>"
+                   "<th>forwarded (SPF fail, DKIM pass)</th></tr></thead><tbody>");
+    for (size_t i = 0; i < rep->candidate_count; i++) {
+        const rollout_candidate *c = &rep->candidates[i];
+        strbuf_puts(b, "<tr><td>");
+        html_puts(b, c->name);
+        strbuf_printf(b, "</td><td>%llu</td><td>%.1f</td><td>%zu</td><td>%zu</td><td>%llu</td>"
+                         "</tr>",
+                      (unsigned long long)c->messages,
+                      checked ? 100.0 * (double)c->messages / (double)checked : 0.0,
+                      c->domains.count, c->networks.count, (unsigned long long)c->forwarded);
+    }
+    strbuf_puts(b, "</tbody></table>");
+    if (rep->candidate_count > 0) {
+        const rollout_candidate *c = &rep->candidates[0];
+        char title[160];
+        snprintf(title, sizeof title, "%s, per day", c->name);
+        strbuf_puts(b, "<figure><figcaption>");
+        html_puts(b, title);
+        strbuf_puts(b, "</figcaption>");
+        svg_bars(b, title, c->per_day, rep->days, "first day", "today");
+        strbuf_puts(b, "</figure>");
+    }
+    strbuf_puts(b, "<figure><figcaption>SPF temperror per day (a spike is DNS trouble, not "
+                   "forgery)</figcaption>");
+    svg_bars(b, "SPF temperror per day", rep->temperror_per_day, rep->days, "first day",
+             "today");
+    strbuf_puts(b, "</figure><h2>Sender domains failing SPF most</h2><table class=\"events\" "
+                   "id=\"rollout-domains\"><thead><tr><th>domain</th><th>failures</th>"
+                   "<th>with DKIM pass</th><th>networks</th></tr></thead><tbody>");
+    for (size_t i = 0; i < rep->domain_count && i < 20; i++) {
+        const rollout_domain *d = &rep->domains[i];
+        strbuf_puts(b, "<tr><td>");
+        html_puts(b, d->domain);
+        strbuf_printf(b, "</td><td>%llu</td><td>%llu</td><td>%zu</td></tr>",
+                      (unsigned long long)d->failed, (unsigned long long)d->dkim_pass,
+                      d->networks.count);
+    }
+    strbuf_puts(b, "</tbody></table>");
+    if (rep->failed)
+        strbuf_puts(b, "<p class=\"error\">Out of memory while counting: the figures are "
+                       "incomplete.</p>");
+    rollout_free(rep);
+    free(rep);
     page_end(r);
 }
 

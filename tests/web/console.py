@@ -141,6 +141,17 @@ try:
         go(driver, rows[0].find_element(By.TAG_NAME, "a"))
         report("by web:admin" in driver.find_element(By.ID, "event").text,
                "the audit event names the console user")
+    go(driver, driver.find_element(By.LINK_TEXT, "Rollout"))
+    table = driver.find_element(By.ID, "rollout").text
+    report("the running configuration" in table and "reject SPF fail" in table,
+           "the Rollout report lists the candidate policies", table)
+    report(no_script_ran(driver, "rollout"), "the Rollout report ran no script")
+    shot(driver, "08-rollout")
+    go(driver, driver.find_element(By.LINK_TEXT, "Settings"))
+    daemon_keys = driver.find_element(By.ID, "settings-daemon").text
+    report("domauth.conf:" in daemon_keys and "default" in daemon_keys,
+           "Settings: values with their origin (a file line or the default)", daemon_keys[:300])
+    shot(driver, "09-settings")
     go(driver, driver.find_element(By.ID, "logout"))
     report(driver.current_url.endswith("/login"), "logout returns to the login page")
 finally:
@@ -208,7 +219,7 @@ status, body, _ = http("POST", "/login", {"x": "y" * 70000})
 report(status == 413, "a body over 64 KiB is refused (413)", status)
 report(browser_seconds < 60, "the browser part took %.1f s" % browser_seconds)
 shots = sorted(f for f in os.listdir(artifacts) if f.endswith(".png"))
-report(len(shots) == 7, "seven screenshots kept in %s" % artifacts, shots)
+report(len(shots) == 9, "nine screenshots kept in %s" % artifacts, shots)
 with open(os.path.join(workdir, "tap-count"), "w") as f:
     f.write(str(count - 2))
 with open(os.path.join(workdir, "tap-failed"), "w") as f:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "escape.h"
@@ -358,7 +359,7 @@ static void test_requests(const char *dir)
     const char *xa = "\"><img src=x onerror=alert(2)>";
     event_result res = {"spf", "<b>fail</b>", xa, x, x, xa};
     event_rcpt rc = {"<svg/onload=alert(3)>@x.test", "reject", x};
-    event_record ev = {.time = clock_now - 30, .listener = "milter", .queue_id = x,
+    event_record ev = {.time = (int64_t)time(NULL) - 30, .listener = "milter", .queue_id = x,
                        .client_ip = "192.0.2.66", .client_name = xa, .helo = x,
                        .mail_from = "\"<script>\"@evil.test", .rcpt = rc.address,
                        .header_from = xa, .domain = x, .result = "fail", .problem = x,
@@ -471,6 +472,14 @@ static void test_requests(const char *dir)
     clock_now += WEB_THROTTLE_MAX_WAIT;
     TAP_OK(login(&app, &right, "alice", "staple", "198.51.100.9") == 303,
            "after the wait the right password works");
+
+    status = request(&app, &reader, "GET", "/rollout", "days=3", NULL, NULL, &page, NULL);
+    TAP_OK(status == 200 && strstr(page.data, "id=\"rollout\"") &&
+               strstr(page.data, "1 events, 1 checked"),
+           "Rollout: the report over the stored events");
+    TAP_OK(strstr(page.data, "<script>") == NULL, "Rollout: the hostile domain is escaped");
+    TAP_OK(request(&app, &reader, "GET", "/rollout", "days=400", NULL, NULL, &page, NULL) == 400,
+           "Rollout: days out of range is refused");
 
     /* Settings: each value with its origin. */
     char conf[400];

@@ -133,8 +133,19 @@ static int cmd_passwd(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* A new file goes to domauth-web's group: [web] group, [web] user's
+     * group, else the domauth group its systemd unit runs as, if any. */
+    gid_t group = (gid_t)-1;
+    struct group *gr = cfg.web_group && *cfg.web_group ? getgrnam(cfg.web_group) : NULL;
+    struct passwd *pwent = cfg.web_user && *cfg.web_user ? getpwnam(cfg.web_user) : NULL;
+    if (gr != NULL)
+        group = gr->gr_gid;
+    else if (pwent != NULL)
+        group = pwent->pw_gid;
+    else if (geteuid() == 0 && (gr = getgrnam("domauth")) != NULL)
+        group = gr->gr_gid;
     rc = web_users_set(cfg.web_users, user, strcmp(role, "admin") ? WEB_ROLE_READ : WEB_ROLE_ADMIN,
-                       pw, err, sizeof err);
+                       pw, group, err, sizeof err);
     memset(pw, 0, sizeof pw);
     memset(again, 0, sizeof again);
     if (rc != 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/errbuf.h"
@@ -179,7 +180,7 @@ int web_password_hash(const char *password, char *out, size_t out_size, char *wh
 }
 
 int web_users_set(const char *path, const char *name, web_role role, const char *password,
-                  char *why, size_t why_size)
+                  gid_t group, char *why, size_t why_size)
 {
     if (!web_user_name_valid(name))
         return errbuf_set(why, why_size, "user name '%.64s': 1 to 63 of A-Z a-z 0-9 . _ - @",
@@ -220,6 +221,26 @@ int web_users_set(const char *path, const char *name, web_role role, const char 
     if (fd < 0) {
         strbuf_free(&sb);
         return errbuf_set(why, why_size, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    /* The new file keeps the old one's owner, group and mode, so that
+     * domauth-web (which reads it as its own user) still can. */
+    struct stat old;
+    if (stat(path, &old) == 0) {
+        if ((fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM) ||
+            fchmod(fd, old.st_mode & 0777) != 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            strbuf_free(&sb);
+            return errbuf_set(why, why_size, "cannot give %s the owner and mode of %s: %s", tmp,
+                              path, strerror(e));
+        }
+    } else if (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        strbuf_free(&sb);
+        return errbuf_set(why, why_size, "cannot give %s its group: %s", tmp, strerror(e));
     }
     size_t off = 0;
     while (off < sb.len) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "session.h"
 
@@ -46,8 +47,10 @@ int web_password_hash(const char *password, char *out, size_t out_size, char *wh
                       size_t why_size);
 
 /* Sets (adds or replaces) name's line in the file at path, written to a
- * temporary file beside it and renamed over it (mode 0640). */
+ * temporary file beside it and renamed over it. The file keeps its owner,
+ * group and mode; a new one is 0640 with group `group` ((gid_t)-1: the
+ * writer's), the group domauth-web runs as, so that it can read it. */
 int web_users_set(const char *path, const char *name, web_role role, const char *password,
-                  char *why, size_t why_size);
+                  gid_t group, char *why, size_t why_size);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "escape.h"
@@ -215,12 +216,18 @@ static void test_users(const char *dir)
     snprintf(path, sizeof path, "%s/users", dir);
     TAP_OK(web_users_load(&u, path, why, sizeof why) == 0 && u.count == 0,
            "a missing users file is an empty list");
-    TAP_OK(web_users_set(path, "alice", WEB_ROLE_ADMIN, "correct horse", why, sizeof why) == 0 &&
-               web_users_set(path, "bob", WEB_ROLE_READ, "battery", why, sizeof why) == 0,
+    TAP_OK(web_users_set(path, "alice", WEB_ROLE_ADMIN, "correct horse", (gid_t)-1, why, sizeof why) == 0 &&
+               web_users_set(path, "bob", WEB_ROLE_READ, "battery", (gid_t)-1, why, sizeof why) == 0,
            "passwd writes two users (%s)", why);
-    TAP_OK(web_users_set(path, "alice", WEB_ROLE_ADMIN, "staple", why, sizeof why) == 0,
+    TAP_OK(web_users_set(path, "alice", WEB_ROLE_ADMIN, "staple", (gid_t)-1, why, sizeof why) == 0,
            "and replaces one");
-    TAP_OK(web_users_set(path, "bad name", WEB_ROLE_ADMIN, "x", why, sizeof why) == -1,
+    chmod(path, 0604);
+    TAP_OK(web_users_set(path, "bob", WEB_ROLE_READ, "battery", (gid_t)-1, why, sizeof why) == 0,
+           "rewritten again");
+    struct stat st;
+    TAP_OK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0604,
+           "the rewritten file keeps its mode (%o)", (unsigned)(st.st_mode & 0777));
+    TAP_OK(web_users_set(path, "bad name", WEB_ROLE_ADMIN, "x", (gid_t)-1, why, sizeof why) == -1,
            "an invalid name is refused");
     TAP_OK(web_users_load(&u, path, why, sizeof why) == 0 && u.count == 2 &&
                strncmp(u.items[0].hash, "$argon2id$v=19$", 15) == 0 &&

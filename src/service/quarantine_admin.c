@@ -163,6 +163,10 @@ static int run_sendmail(const char *path, const char *sender, char *const *rcpts
         free(argv);
         return -1;
     }
+    /* domauthd releases on several pool threads at once: another release's
+     * sendmail must not inherit this pipe, or this one never sees its end. */
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {

@@ -262,6 +262,8 @@ void web_handle(web_app *app, const web_request *req, web_response *r)
         page_quarantine(app, &q, r, s);
     } else if (get && strcmp(req->path, "/rollout") == 0) {
         page_rollout(app, &q, r, s);
+    } else if (get && strcmp(req->path, "/records") == 0) {
+        page_records(app, &q, r, s);
     } else if (get && strcmp(req->path, "/settings") == 0) {
         page_settings(app, r, s);
     } else if (get && strcmp(req->path, "/quarantine/view") == 0) {

@@ -16,6 +16,7 @@
 #include "json_get.h"
 #include "store/quarantine_store.h"
 #include "store/spool.h"
+#include "record/wizard.h"
 #include "report/rollout.h"
 #include "svg.h"
 #include "util/file.h"
@@ -33,7 +34,7 @@ void page_begin(web_response *r, const char *title, const web_session *s)
                    "<header><span class=\"brand\">domauth</span>");
     if (s != NULL) {
         strbuf_puts(b, "<nav><a href=\"/\">Status</a><a href=\"/history\">History</a>"
-                       "<a href=\"/quarantine\">Quarantine</a><a href=\"/rollout\">Rollout</a><a href=\"/settings\">Settings</a></nav><form method=\"post\" "
+                       "<a href=\"/quarantine\">Quarantine</a><a href=\"/rollout\">Rollout</a><a href=\"/records\">Records</a><a href=\"/settings\">Settings</a></nav><form method=\"post\" "
                        "action=\"/logout\" class=\"logout\">");
         page_csrf(r, s);
         strbuf_puts(b, "<span class=\"who\">");
@@ -1100,6 +1101,112 @@ void page_rollout(web_app *app, const web_form *q, web_response *r, const web_se
     page_end(r);
 }
 
+/* ------------------------------------------------------------ records */
+
+/* Splits a blank- or comma-separated field into at most max entries,
+ * copied into buf; returns the count (entries past max are refused). */
+static size_t split_list(const char *v, char *buf, size_t size, const char **out, size_t max,
+                         bool *too_many)
+{
+    size_t n = 0;
+    *too_many = false;
+    if (v == NULL)
+        return 0;
+    snprintf(buf, size, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, " \t\r\n,", &save); tok;
+         tok = strtok_r(NULL, " \t\r\n,", &save)) {
+        if (n == max) {
+            *too_many = true;
+            break;
+        }
+        out[n++] = tok;
+    }
+    return n;
+}
+
+static void checkbox(strbuf *b, const web_form *q, const char *name, const char *label)
+{
+    strbuf_puts(b, "<label class=\"check\"><input type=\"checkbox\" name=\"");
+    html_puts(b, name);
+    strbuf_puts(b, "\" value=\"1\"");
+    if (web_form_get(q, name) != NULL)
+        strbuf_puts(b, " checked");
+    strbuf_puts(b, "> ");
+    html_puts(b, label);
+    strbuf_puts(b, "</label>");
+}
+
+/* The SPF record wizard (src/record/wizard.h) as a form: answers in, the
+ * record, its BIND line and its answer size out. Pure: no DNS. */
+void page_records(web_app *app, const web_form *q, web_response *r, const web_session *s)
+{
+    (void)app;
+    strbuf *b = &r->body;
+    page_begin(r, "Records: SPF wizard", s);
+    strbuf_puts(b, "<form method=\"get\" action=\"/records\" class=\"filters\" id=\"wizard\">");
+    filter_input(b, q, "domain", "Domain", "example.org");
+    checkbox(b, q, "mx", "its MX hosts send");
+    checkbox(b, q, "a", "its own address sends");
+    checkbox(b, q, "no_mail", "it sends no mail");
+    filter_input(b, q, "ip4", "IPv4 senders", "192.0.2.0/24 198.51.100.7");
+    filter_input(b, q, "ip6", "IPv6 senders", "2001:db8::/32");
+    filter_input(b, q, "hosts", "Other hosts", "out.example.net");
+    filter_input(b, q, "includes", "Services (include:)", "_spf.example.com");
+    filter_input(b, q, "all", "Others", "~ (softfail), - (fail), ? (neutral)");
+    strbuf_puts(b, "<button type=\"submit\" id=\"wizard-button\">Build the record</button></form>");
+    const char *domain = nonempty(q, "domain");
+    if (domain == NULL) {
+        page_end(r);
+        return;
+    }
+    char b4[2048], b6[2048], bh[2048], bi[2048];
+    const char *ip4[32], *ip6[32], *hosts[32], *inc[32];
+    bool over4, over6, overh, overi;
+    spf_wizard_answers a = {.no_mail = web_form_get(q, "no_mail") != NULL,
+                            .mx = web_form_get(q, "mx") != NULL,
+                            .a = web_form_get(q, "a") != NULL};
+    a.ip4_count = split_list(web_form_get(q, "ip4"), b4, sizeof b4, ip4, 32, &over4);
+    a.ip6_count = split_list(web_form_get(q, "ip6"), b6, sizeof b6, ip6, 32, &over6);
+    a.host_count = split_list(web_form_get(q, "hosts"), bh, sizeof bh, hosts, 32, &overh);
+    a.include_count = split_list(web_form_get(q, "includes"), bi, sizeof bi, inc, 32, &overi);
+    a.ip4 = ip4;
+    a.ip6 = ip6;
+    a.hosts = hosts;
+    a.includes = inc;
+    const char *all = nonempty(q, "all");
+    a.all = all == NULL ? 0 : all[0];
+    char err[300] = "";
+    char *record = NULL;
+    if (over4 || over6 || overh || overi)
+        snprintf(err, sizeof err, "at most 32 entries a field");
+    else if (all != NULL && (strlen(all) != 1 || strchr("-~?", all[0]) == NULL))
+        snprintf(err, sizeof err, "others: -, ~ or ?");
+    else
+        record = spf_wizard_record(&a, err, sizeof err);
+    if (record == NULL) {
+        r->status = 400;
+        strbuf_puts(b, "<p class=\"error\" id=\"wizard-error\">");
+        html_puts(b, err);
+        strbuf_puts(b, "</p>");
+        page_end(r);
+        return;
+    }
+    char *zone = spf_wizard_zone_line(domain, record);
+    size_t size = spf_wizard_answer_size(domain, record);
+    strbuf_puts(b, "<h2>The record</h2><pre class=\"header\" id=\"wizard-record\">");
+    html_puts(b, record);
+    strbuf_puts(b, "</pre><h2>For a BIND zone file</h2><pre class=\"header\" id=\"wizard-zone\">");
+    html_puts(b, zone ? zone : "(out of memory)");
+    strbuf_printf(b, "</pre><p class=\"note\">A DNS answer of %zu bytes%s. Check the published "
+                     "tree with <code>domauth spf lint ", size,
+                  size > 512 ? ": over 512, it needs EDNS0 or TCP" : "");
+    html_puts(b, domain);
+    strbuf_puts(b, "</code>.</p>");
+    free(zone);
+    free(record);
+    page_end(r);
+}
+
 /* ------------------------------------------------------------ settings */
 
 /* The value written on line `line` of text ("key = value", a comment after
@@ -1258,5 +1365,6 @@ const char web_style_css[] =
     "svg .bar{fill:#3b6ea5}svg .axis{stroke:#999}svg .label{font-size:11px;fill:#333}"
     "figure{margin:.5em 0}figcaption{font-size:.9em;color:#444}"
     ".login{display:flex;flex-direction:column;gap:.6em;max-width:20em}"
-    "tr.default td,tr.inherited td{color:#777}"
+    "tr.default td,tr.inherited td{color:#777}.check{flex-direction:row!important;"
+    "align-items:center;gap:.3em}"
     ".login label{display:flex;flex-direction:column}.pager{margin-top:1em}\n";

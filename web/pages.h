@@ -27,6 +27,8 @@ void page_quarantine_action(web_app *app, const web_form *f, web_response *r,
 
 /* GET /rollout?days=N&domain=D: the rollout report (src/report). */
 void page_rollout(web_app *app, const web_form *q, web_response *r, const web_session *s);
+/* GET /records: the SPF record wizard as a form (pure, no DNS). */
+void page_records(web_app *app, const web_form *q, web_response *r, const web_session *s);
 /* GET /settings: the effective configuration with each value's origin. */
 void page_settings(web_app *app, web_response *r, const web_session *s);
 

@@ -147,11 +147,21 @@ try:
            "the Rollout report lists the candidate policies", table)
     report(no_script_ran(driver, "rollout"), "the Rollout report ran no script")
     shot(driver, "08-rollout")
+    go(driver, driver.find_element(By.LINK_TEXT, "Records"))
+    driver.find_element(By.ID, "f-domain").send_keys("example.org")
+    driver.find_element(By.CSS_SELECTOR, "input[name=mx]").click()
+    driver.find_element(By.ID, "f-ip4").send_keys("192.0.2.0/24")
+    driver.find_element(By.ID, "f-all").send_keys("-")
+    go(driver, driver.find_element(By.ID, "wizard-button"))
+    record = driver.find_element(By.ID, "wizard-record").text
+    report(record == "v=spf1 mx ip4:192.0.2.0/24 -all", "Records: the SPF wizard's record",
+           record)
+    shot(driver, "09-records")
     go(driver, driver.find_element(By.LINK_TEXT, "Settings"))
     daemon_keys = driver.find_element(By.ID, "settings-daemon").text
     report("domauth.conf:" in daemon_keys and "default" in daemon_keys,
            "Settings: values with their origin (a file line or the default)", daemon_keys[:300])
-    shot(driver, "09-settings")
+    shot(driver, "10-settings")
     go(driver, driver.find_element(By.ID, "logout"))
     report(driver.current_url.endswith("/login"), "logout returns to the login page")
 finally:
@@ -223,7 +233,7 @@ status, body, _ = http("POST", "/login", {"x": "y" * 70000})
 report(status == 413, "a body over 64 KiB is refused (413)", status)
 report(browser_seconds < 60, "the browser part took %.1f s" % browser_seconds)
 shots = sorted(f for f in os.listdir(artifacts) if f.endswith(".png"))
-report(len(shots) == 9, "nine screenshots kept in %s" % artifacts, shots)
+report(len(shots) == 10, "ten screenshots kept in %s" % artifacts, shots)
 with open(os.path.join(workdir, "tap-count"), "w") as f:
     f.write(str(count - 2))
 with open(os.path.join(workdir, "tap-failed"), "w") as f:

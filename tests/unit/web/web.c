@@ -488,6 +488,20 @@ static void test_requests(const char *dir)
     TAP_OK(request(&app, &reader, "GET", "/rollout", "days=400", NULL, NULL, &page, NULL) == 400,
            "Rollout: days out of range is refused");
 
+    status = request(&app, &reader, "GET", "/records",
+                     "domain=example.org&mx=1&ip4=192.0.2.0%2F24+198.51.100.7&includes=_spf.example.com&all=-",
+                     NULL, NULL, &page, NULL);
+    TAP_OK(status == 200 &&
+               strstr(page.data, "v=spf1 mx ip4:192.0.2.0/24 ip4:198.51.100.7 "
+                                 "include:_spf.example.com -all") != NULL &&
+               strstr(page.data, "example.org.\tIN\tTXT\t") != NULL,
+           "Records: the wizard builds the record and its zone line");
+    status = request(&app, &reader, "GET", "/records",
+                     "domain=x.test&ip4=%3Cscript%3E", NULL, NULL, &page, NULL);
+    TAP_OK(status == 400 && strstr(page.data, "<script>") == NULL &&
+               strstr(page.data, "wizard-error"),
+           "Records: a wrong answer is refused, escaped");
+
     /* Settings: each value with its origin. */
     char conf[400];
     snprintf(conf, sizeof conf, "%s/domauth.conf", dir);

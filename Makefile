@@ -19,6 +19,8 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
         libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
 # The PostgreSQL store (issue 15): libpq to build it, the server for its tests.
 DEPS += libpq-dev postgresql
+# domauth-web (issue 14): HTTP and Argon2id, and headless Chromium for its browser test.
+DEPS += libmicrohttpd-dev libargon2-dev chromium chromium-driver python3-selenium
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which
@@ -42,7 +44,7 @@ STEPS := $(CHECK_DIR)/failed-steps
 
 DEMO := ./build/cli/domauth spf check --zone examples/demo.zone
 
-.PHONY: all deps build demo check bench bench-deps clean fuzz check-build check-clang check-asan \
+.PHONY: all deps build demo demo-web check bench bench-deps clean fuzz check-build check-clang check-asan \
         check-integration check-fuzz install deb
 
 all: build
@@ -162,6 +164,13 @@ demo: deps build
 	@./build/cli/domauth verify --zone examples/demo.zone --ip 203.0.113.99 \
 	    --helo mx.explained.example.org --mail-from carol@explained.example.org \
 	    --rcpt dave@example.com examples/demo.eml; echo "(exit status $$?)"
+	@echo; echo "== the web console on demo data: make demo-web (then http://127.0.0.1:8896/, demo/demo)"
+
+# demo-web: domauthd and domauth-web on a demo store in build/demo-web (20,000
+# events, a quarantined message, user demo / password demo), in the
+# foreground until Ctrl-C (examples/demo-web.sh; DEMO_WEB_PORT=N moves it).
+demo-web: deps build
+	@examples/demo-web.sh
 
 # check: every step runs even when an earlier one failed; failed steps are
 # listed in $(STEPS) and counted by the summary, whose last line is

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <time.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config/config.h"
+#include "service/quarantine_admin.h"
 #include "store/event_store.h"
 #include "store/quarantine_store.h"
 #include "util/file.h"
@@ -469,153 +469,24 @@ static const char *user_name(void)
 
 /* The spam log: release, delete and purge are events in the event store
  * beside the quarantine events domauthd wrote, so `domauth log --action
- * release` answers who let what out, and when. A store that cannot be
+ * release` answers who let what out, and when (service/quarantine_admin.h,
+ * shared with domauthd's control commands). A store that cannot be
  * written is reported; the change itself stands. */
-static void put_line(void *ctx, const char *bytes, size_t len)
+static svc_quarantine_admin admin_of(const q_options *o)
 {
-    strbuf_append(ctx, bytes, len);
+    return (svc_quarantine_admin){.dir = o->cfg_dir, .database = o->cfg_database,
+                                  .event_log = o->cfg_event_log, .sendmail = o->sendmail,
+                                  .days = o->days, .password_file = o->cfg_password_file,
+                                  .node = o->cfg_node};
 }
 
-/* One JSON line, appended whole (O_APPEND, one write), as domauthd's
- * writer appends its own: the JSON file and the store agree. */
-static void spam_log_json(const char *path, const event_record *r)
+static void spam_log(const q_options *o, const char *action, const char *reasons)
 {
-    strbuf line;
-    strbuf_init(&line);
-    event_json_write(r, -1, put_line, &line);
-    strbuf_putc(&line, '\n');
-    int fd = line.failed ? -1 : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0 || write(fd, line.data, line.len) != (ssize_t)line.len)
-        fprintf(stderr, "domauth: %s done, but not in the event log %s: %s\n", r->action, path,
-                line.failed ? "out of memory" : strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    strbuf_free(&line);
-}
-
-static void spam_log(const q_options *o, const char *action, const char *mail_from,
-                     char *const *rcpts, size_t rcpt_count, const char *reasons)
-{
-    if ((o->cfg_database == NULL || *o->cfg_database == '\0') && o->cfg_event_log == NULL)
-        return;
-    event_rcpt *rc = calloc(rcpt_count ? rcpt_count : 1, sizeof *rc);
-    if (rc == NULL)
-        return;
-    for (size_t i = 0; i < rcpt_count; i++)
-        rc[i] = (event_rcpt){.address = rcpts[i], .action = action};
-    event_record r = {
-        .time = (int64_t)time(NULL),
-        .listener = "quarantine",
-        .client_ip = "",
-        .helo = "",
-        .mail_from = mail_from ? mail_from : "",
-        .rcpt = rcpt_count ? rcpts[0] : NULL,
-        .skip_reason = NULL,
-        .action = action,
-        .reasons = reasons,
-        .rcpts = rc,
-        .rcpt_count = rcpt_count,
-    };
-    /* Its node and a uid of its own, as domauthd's events have. */
-    char host[256] = "localhost", uid[40];
-    unsigned char key[16];
-    if (o->cfg_node == NULL && gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
-    r.node = o->cfg_node ? o->cfg_node : host;
-    if (getrandom(key, sizeof key, 0) == (ssize_t)sizeof key) {
-        for (size_t i = 0; i < sizeof key; i++)
-            snprintf(uid + 2 * i, 3, "%02x", key[i]);
-        r.uid = uid;
-    }
-    if (o->cfg_event_log != NULL)
-        spam_log_json(o->cfg_event_log, &r);
-    if (o->cfg_database != NULL && *o->cfg_database != '\0') {
-        event_store_options so = {.access = EVENT_STORE_WRITE, .busy_timeout_ms = 10000,
-                                  .password_file = o->cfg_password_file};
-        char why[600];
-        event_store *store = event_store_open(o->cfg_database, &so, why, sizeof why);
-        const event_record *one[1] = {&r};
-        if (store == NULL || event_store_write(store, one, 1, why, sizeof why) != 0)
-            fprintf(stderr, "domauth: %s done, but not in the event store %s: %s\n", action,
-                    o->cfg_database, why);
-        if (store != NULL)
-            event_store_close(store);
-    }
-    free(rc);
-}
-
-/* Runs sendmail with the envelope and the message (CRLF as LF, as a
- * local submission expects) on its input. 0, or -1 with why. */
-static int run_sendmail(const char *path, const char *sender, char **rcpts, size_t n,
-                        const char *message, size_t len, char *why, size_t why_size)
-{
-    char **argv = calloc(n + 6, sizeof *argv);
-    if (argv == NULL) {
-        snprintf(why, why_size, "out of memory");
-        return -1;
-    }
-    size_t a = 0;
-    argv[a++] = (char *)path;
-    argv[a++] = "-i";
-    argv[a++] = "-f";
-    argv[a++] = (char *)(sender && *sender ? sender : "<>");
-    argv[a++] = "--";
-    for (size_t i = 0; i < n; i++)
-        argv[a++] = rcpts[i];
-    argv[a] = NULL;
-    int fds[2];
-    if (pipe(fds) != 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
-        free(argv);
-        return -1;
-    }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        free(argv);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(path, argv);
-        fprintf(stderr, "domauth: cannot run %s: %s\n", path, strerror(errno));
-        _exit(127);
-    }
-    free(argv);
-    close(fds[0]);
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    bool write_failed = false;
-    for (size_t i = 0; i < len && !write_failed;) {
-        size_t j = i;
-        while (j < len && !(message[j] == '\r' && j + 1 < len && message[j + 1] == '\n'))
-            j++;
-        if (j > i && write(fds[1], message + i, j - i) != (ssize_t)(j - i))
-            write_failed = true;
-        i = j;
-        if (i < len) { /* CRLF: LF */
-            if (write(fds[1], "\n", 1) != 1)
-                write_failed = true;
-            i += 2;
-        }
-    }
-    close(fds[1]);
-    signal(SIGPIPE, old);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
-        snprintf(why, why_size, "%s %s (status %d)", path,
-                 write_failed ? "did not take the whole message" : "failed",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    return 0;
+    svc_quarantine_admin a = admin_of(o);
+    char warn[1500];
+    svc_quarantine_audit(&a, action, NULL, NULL, 0, reasons, warn, sizeof warn);
+    if (warn[0])
+        fprintf(stderr, "domauth: %s done, but %s\n", action, warn);
 }
 
 /* Re-injects each message with its original envelope (or to --to), then
@@ -627,96 +498,23 @@ static int do_release(const q_options *o, char **ids, int n)
     int status = open_q(o, true, &q);
     if (status != 0)
         return status;
-    quarantine_index *x = quarantine_get_index(q);
-    const char *sendmail = o->sendmail ? o->sendmail : "/usr/sbin/sendmail";
+    svc_quarantine_admin a = admin_of(o);
     int result = 0;
     for (int i = 0; i < n; i++) {
-        found_row f;
-        char why[700];
-        int rc = valid_id(ids[i]) ? find(q, o, ids[i], &f) : 1;
-        if (rc != 0) {
-            fprintf(stderr, "domauth: %s is not in the quarantine\n", ids[i]);
-            result = 1;
-            continue;
-        }
-        if (f.state && *f.state && strcmp(f.state, "quarantined") != 0) {
-            fprintf(stderr, "domauth: %s is %s, not quarantined\n", ids[i], f.state);
-            free(f.path);
-            free(f.state);
-            result = 1;
-            continue;
-        }
-        /* Where the index can move a row only from quarantined (every
-         * backend here), the release is claimed first: of two releases of
-         * one message, from two nodes or two users, one sends it and the
-         * other is told; a failed send puts it back. */
-        bool claimed = false;
-        if (x != NULL && x->ops->change_state != NULL) {
-            if (x->ops->change_state(x, ids[i], "quarantined", "released", (int64_t)time(NULL),
-                                     user_name(), &claimed, why, sizeof why) != 0) {
-                fprintf(stderr, "domauth: %s: %s\n", ids[i], why);
-                free(f.path);
-                free(f.state);
-                result = 1;
-                continue;
-            }
-            if (!claimed) {
-                fprintf(stderr, "domauth: %s was released or deleted meanwhile, not sent again\n",
-                        ids[i]);
-                free(f.path);
-                free(f.state);
-                result = 1;
-                continue;
-            }
-        }
-        spool_entry e;
-        char *message = NULL;
-        size_t len = 0;
-        bool found = false;
-        bool sent = false;
-        if (spool_read(f.path, &e, &message, &len, why, sizeof why) != 0) {
+        char why[1500], warn[1500];
+        size_t count = 0;
+        int rc = svc_quarantine_release(&a, q, ids[i], o->to, user_name(), &count, why,
+                                        sizeof why, warn, sizeof warn);
+        if (rc != SVC_Q_DONE) {
             fprintf(stderr, "domauth: %s\n", why);
             result = 1;
-        } else {
-            char *to[1] = {(char *)o->to};
-            char **rcpts = o->to ? to : e.rcpts;
-            size_t count = o->to ? 1 : e.rcpt_count;
-            if (count == 0) {
-                fprintf(stderr, "domauth: %s has no recipients; give --to\n", ids[i]);
-                result = 1;
-            } else if (run_sendmail(sendmail, e.mail_from, rcpts, count, message, len, why,
-                                    sizeof why) != 0) {
-                fprintf(stderr, "domauth: %s: %s; still quarantined\n", ids[i], why);
-                result = 1;
-            } else if (!claimed && x != NULL &&
-                       x->ops->set_state(x, ids[i], "released", (int64_t)time(NULL),
-                                         user_name(), &found, why, sizeof why) != 0) {
-                sent = true;
-                fprintf(stderr, "domauth: %s released, but the index says otherwise: %s\n",
-                        ids[i], why);
-                result = 1;
-            } else {
-                sent = true;
-                /* The MTA has the message now: the copy goes, the row stays
-                 * as the record (who, when). */
-                if (unlink(f.path) != 0 && errno != ENOENT)
-                    fprintf(stderr, "domauth: %s: %s\n", f.path, strerror(errno));
-                printf("released %s to %zu recipient%s\n", ids[i], count, count == 1 ? "" : "s");
-                char reasons[400];
-                snprintf(reasons, sizeof reasons, "released from quarantine %s by %s%s", ids[i],
-                         user_name(), o->to ? " to --to" : "");
-                spam_log(o, "release", e.mail_from, rcpts, count, reasons);
-            }
-            free(message);
-            spool_entry_free(&e);
+            continue;
         }
-        if (claimed && !sent &&
-            x->ops->change_state(x, ids[i], "released", "quarantined", (int64_t)time(NULL), NULL,
-                                 &found, why, sizeof why) != 0)
-            fprintf(stderr, "domauth: %s not sent, and the index still says released: %s\n",
-                    ids[i], why);
-        free(f.path);
-        free(f.state);
+        printf("released %s to %zu recipient%s\n", ids[i], count, count == 1 ? "" : "s");
+        if (warn[0]) {
+            fprintf(stderr, "domauth: %s: %s\n", ids[i], warn);
+            result = 1;
+        }
     }
     quarantine_close(q);
     return result;
@@ -728,38 +526,20 @@ static int do_delete(const q_options *o, char **ids, int n)
     int status = open_q(o, true, &q);
     if (status != 0)
         return status;
-    quarantine_index *x = quarantine_get_index(q);
+    svc_quarantine_admin a = admin_of(o);
     int result = 0;
     for (int i = 0; i < n; i++) {
-        found_row f;
-        char why[700];
-        int rc = valid_id(ids[i]) ? find(q, o, ids[i], &f) : 1;
-        if (rc != 0 || (f.state && strcmp(f.state, "deleted") == 0)) {
-            fprintf(stderr, "domauth: %s is not in the quarantine\n", ids[i]);
-            if (rc == 0) {
-                free(f.path);
-                free(f.state);
-            }
+        char why[1500], warn[1500];
+        int rc = svc_quarantine_delete(&a, q, ids[i], user_name(), why, sizeof why, warn,
+                                       sizeof warn);
+        if (rc != SVC_Q_DONE) {
+            fprintf(stderr, "domauth: %s\n", why);
             result = 1;
             continue;
         }
-        bool found = false;
-        if (unlink(f.path) != 0 && errno != ENOENT) {
-            fprintf(stderr, "domauth: %s: %s\n", f.path, strerror(errno));
-            result = 1;
-        } else if (x != NULL && x->ops->set_state(x, ids[i], "deleted", (int64_t)time(NULL),
-                                                  user_name(), &found, why, sizeof why) != 0) {
-            fprintf(stderr, "domauth: %s\n", why);
-            result = 1;
-        } else {
-            printf("deleted %s\n", ids[i]);
-            char reasons[400];
-            snprintf(reasons, sizeof reasons, "deleted from quarantine %s by %s", ids[i],
-                     user_name());
-            spam_log(o, "delete", NULL, NULL, 0, reasons);
-        }
-        free(f.path);
-        free(f.state);
+        printf("deleted %s\n", ids[i]);
+        if (warn[0])
+            fprintf(stderr, "domauth: %s: %s\n", ids[i], warn);
     }
     quarantine_close(q);
     return result;
@@ -790,7 +570,7 @@ static int do_purge(const q_options *o)
     char reasons[400];
     snprintf(reasons, sizeof reasons, "%llu quarantined messages older than %u days purged by %s",
              (unsigned long long)removed, o->days, user_name());
-    spam_log(o, "purge", NULL, NULL, 0, reasons);
+    spam_log(o, "purge", reasons);
     return 0;
 }
 

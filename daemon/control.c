@@ -9,6 +9,13 @@
  *   reload   reloads as SIGHUP does; "ok" or "refused: why"
  *   xmail-check STAGE LENGTH RCPT AUTH, then the spool file: the XMail
  *            filter's check on the daemon's warm cache (proto/xmail_wire.h)
+ *   quarantine-release ID BY [TO]   release a quarantined message (to its
+ *            recipients, or TO), BY naming who asked ("web:alice")
+ *   quarantine-delete ID BY         delete one
+ *            "ok: ..." or "error: ..."; for domauth-web, which has no write
+ *            rights on the spool. Run on libuv's thread pool (sendmail and
+ *            SQLite block), with the same code as `domauth quarantine`
+ *            (service/quarantine_admin.h).
  * It carries no mail: a control socket that cannot be opened is logged and
  * the daemon runs without it. */
 #include <stdarg.h>
@@ -23,6 +30,7 @@
 #include "domauth_dmarc.h"
 #include "proto/xmail_spool.h"
 #include "proto/xmail_wire.h"
+#include "service/quarantine_admin.h"
 #include "service/xmail_check.h"
 #include "util/json.h"
 #include "util/strbuf.h"
@@ -271,8 +279,158 @@ static void status_text(domauthd *d, strbuf *sb)
                   (unsigned long long)k->errors, (unsigned long long)k->invalid_input);
 }
 
+/* ------------------------------------------------ quarantine-release | -delete */
+
+typedef struct quarantine_work {
+    uv_work_t req;
+    conn *c;
+    bool release;
+    /* Copies: a reload may replace the configuration while this runs. */
+    char *dir, *database, *event_log, *sendmail, *password_file, *node;
+    unsigned days;
+    char *id, *by, *to;
+    int rc;
+    size_t count;
+    char why[1500], warn[1500];
+} quarantine_work;
+
+static void quarantine_work_free(quarantine_work *w)
+{
+    free(w->dir);
+    free(w->database);
+    free(w->event_log);
+    free(w->sendmail);
+    free(w->password_file);
+    free(w->node);
+    free(w->id);
+    free(w->by);
+    free(w->to);
+    free(w);
+}
+
+/* On a pool thread: its own handles on the spool and the index. */
+static void quarantine_work_run(uv_work_t *req)
+{
+    quarantine_work *w = req->data;
+    quarantine_options qo = {.dir = w->dir, .database = w->database, .days = w->days,
+                             .write = true, .password_file = w->password_file};
+    quarantine *q = quarantine_open(&qo, w->why, sizeof w->why);
+    if (q == NULL) {
+        w->rc = SVC_Q_FAILED;
+        return;
+    }
+    svc_quarantine_admin a = {.dir = w->dir, .database = w->database, .event_log = w->event_log,
+                              .sendmail = w->sendmail, .days = w->days,
+                              .password_file = w->password_file, .node = w->node};
+    w->rc = w->release ? svc_quarantine_release(&a, q, w->id, w->to, w->by, &w->count, w->why,
+                                                sizeof w->why, w->warn, sizeof w->warn)
+                       : svc_quarantine_delete(&a, q, w->id, w->by, w->why, sizeof w->why,
+                                               w->warn, sizeof w->warn);
+    quarantine_close(q);
+}
+
+static void quarantine_work_done(uv_work_t *req, int status)
+{
+    quarantine_work *w = req->data;
+    conn *c = w->c;
+    strbuf out;
+    strbuf_init(&out);
+    if (status != 0)
+        strbuf_printf(&out, "error: %s\n", uv_strerror(status));
+    else if (w->rc != SVC_Q_DONE)
+        strbuf_printf(&out, "error: %s\n", w->why);
+    else if (w->release)
+        strbuf_printf(&out, "ok: released %s to %zu recipient%s%s%s\n", w->id, w->count,
+                      w->count == 1 ? "" : "s", w->warn[0] ? "; warning: " : "", w->warn);
+    else
+        strbuf_printf(&out, "ok: deleted %s%s%s\n", w->id, w->warn[0] ? "; warning: " : "",
+                      w->warn);
+    daemon_log(w->rc == SVC_Q_DONE ? LOG_NOTICE : LOG_WARNING, "control %s: %s %s by %s: %.*s",
+               c->peer, w->release ? "release" : "delete", w->id, w->by,
+               out.len > 0 ? (int)out.len - 1 : 0, out.data ? out.data : "");
+    if (!c->closing) {
+        if (!out.failed)
+            conn_send(c, out.data, out.len);
+        conn_resume(c);
+        conn_close_when_written(c);
+    }
+    strbuf_free(&out);
+    conn_unref(c);
+    quarantine_work_free(w);
+}
+
+static char *copy_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static void quarantine_command(conn *c, const char *command, strbuf *out)
+{
+    char words[4][600] = {{0}}; /* an id, a user, an address: each far shorter */
+    int n = 0;
+    for (const char *p = command; *p && n < 4;) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        if (len >= sizeof words[0]) {
+            n = 5;
+            break;
+        }
+        snprintf(words[n++], sizeof words[0], "%.*s", (int)len, p);
+        p += len;
+        if (n == 4 && p[strspn(p, " ")] != '\0')
+            n = 5; /* too many */
+    }
+    bool release = strcmp(words[0], "quarantine-release") == 0;
+    if (n < 3 || n > (release ? 4 : 3) || !svc_quarantine_id_valid(words[1])) {
+        strbuf_puts(out, release ? "error: usage: quarantine-release ID BY [TO]\n"
+                                 : "error: usage: quarantine-delete ID BY\n");
+        return;
+    }
+    const domauth_config *cfg = &c->config->config;
+    quarantine_work *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        strbuf_puts(out, "error: out of memory\n");
+        return;
+    }
+    w->c = c;
+    w->release = release;
+    w->days = cfg->quarantine_days;
+    w->dir = strdup(cfg->quarantine_dir);
+    w->database = copy_or_null(cfg->database);
+    w->event_log = copy_or_null(cfg->event_log);
+    w->sendmail = copy_or_null(cfg->sendmail);
+    w->password_file = copy_or_null(cfg->database_password_file);
+    w->node = copy_or_null(cfg->node);
+    w->id = strdup(words[1]);
+    w->by = strdup(words[2]);
+    w->to = n == 4 ? strdup(words[3]) : NULL;
+    w->req.data = w;
+    if (w->dir == NULL || w->id == NULL || w->by == NULL || (n == 4 && w->to == NULL) ||
+        uv_queue_work(c->daemon->loop, &w->req, quarantine_work_run, quarantine_work_done) != 0) {
+        quarantine_work_free(w);
+        strbuf_puts(out, "error: out of memory\n");
+        return;
+    }
+    conn_ref(c);
+    conn_pause(c);
+}
+
 static void answer(conn *c, const char *command)
 {
+    if (strncmp(command, "quarantine-release ", 19) == 0 ||
+        strncmp(command, "quarantine-delete ", 18) == 0) {
+        strbuf refused;
+        strbuf_init(&refused);
+        quarantine_command(c, command, &refused);
+        if (refused.len > 0) {
+            conn_send(c, refused.data, refused.len);
+            conn_close_when_written(c);
+        }
+        strbuf_free(&refused);
+        return;
+    }
     strbuf out;
     strbuf_init(&out);
     if (strcmp(command, "status text") == 0) {
@@ -289,8 +447,8 @@ static void answer(conn *c, const char *command)
         daemon_purge_now(c->daemon);
         strbuf_puts(&out, "ok\n");
     } else {
-        strbuf_puts(&out,
-                    "error: unknown command (status, status text, reload, purge, xmail-check)\n");
+        strbuf_puts(&out, "error: unknown command (status, status text, reload, purge, "
+                          "xmail-check, quarantine-release, quarantine-delete)\n");
     }
     if (!out.failed)
         conn_send(c, out.data, out.len);

@@ -47,8 +47,15 @@ if ! run_install; then
 fi
 report 1 "meson install --destdir runs"
 
-# Exactly these files (mode), nothing else.
-expected=$(sort <<EOF
+# Exactly these files (mode), nothing else; domauth-web's when it is built
+# (the web option: libmicrohttpd and libargon2 present).
+web_files=
+if [ -x "$build/web/domauth-web" ]; then
+    web_files="0644 $mandir/man8/domauth-web.8
+0644 $unitdir/domauth-web.service
+0755 $sbindir/domauth-web"
+fi
+expected=$(grep -v "^$" <<EOF | sort
 0644 /etc/domauth/domauth.conf
 0644 $docdir/examples/domauth.conf
 0644 $mandir/man1/domauth.1
@@ -60,6 +67,7 @@ expected=$(sort <<EOF
 0755 $bindir/domauth
 0755 $bindir/domauth-xmail-filter
 0755 $sbindir/domauthd
+$web_files
 EOF
 )
 actual=$(cd "$dest" && find . -type f -printf '%#m %p\n' | sed 's| \./| /|; s|^0*\([0-7]\{3\}\) |0\1 |' | sort)

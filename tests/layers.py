@@ -29,13 +29,20 @@ ALLOWED = {
     "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store",
                 "proto"},
 }
+# The front ends that must not reach the mail path: domauth-web (web/) reads
+# the store and talks to domauthd's control socket, so the service (the
+# message check, the signing keys) and the engines that judge mail are not
+# among what it may include; record (the publisher's SPF wizard) is.
+FRONT_ENDS = {
+    "web": {"util", "msg", "config", "store", "report", "proto", "record"},
+}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
     layers = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    print("1..%d" % len(layers))
+    print("1..%d" % (len(layers) + len(FRONT_ENDS)))
     failed = 0
     for n, layer in enumerate(layers, 1):
         problems = []
@@ -64,6 +71,27 @@ def main():
                 print("#   " + p)
         else:
             print("ok %d - src/%s includes only the layers below it" % (n, layer))
+    for k, (front, allowed) in enumerate(sorted(FRONT_ENDS.items()), len(layers) + 1):
+        problems = []
+        top_dir = os.path.join(root, "..", front)
+        for dirpath, _, files in os.walk(top_dir):
+            for name in sorted(files):
+                if not name.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(dirpath, name)
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                for target in INCLUDE.findall(text):
+                    top = target.split("/")[0] if "/" in target else None
+                    if top in layers and top not in allowed:
+                        problems.append('%s/%s includes "%s": %s is not for %s/'
+                                        % (front, name, target, top, front))
+        if problems:
+            print("not ok %d - %s/ stays off the mail path (no service, no mail engines)" % (k, front))
+            for p in problems:
+                print("#   " + p)
+        else:
+            print("ok %d - %s/ stays off the mail path (no service, no mail engines)" % (k, front))
     return 0
 
 

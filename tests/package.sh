@@ -71,11 +71,13 @@ report "$(yes_if [ "$status" = installed ])" "dpkg -i installs it" "$(tail -20 "
 expected=$(sort <<EOF
 /etc/domauth/domauth.conf
 /etc/logrotate.d/domauth
+/lib/systemd/system/domauth-web.service
 /lib/systemd/system/domauthd.service
 /usr/bin/domauth
 /usr/bin/domauth-xmail-filter
 /usr/lib/sysusers.d/domauth.conf
 /usr/lib/tmpfiles.d/domauth.conf
+/usr/sbin/domauth-web
 /usr/sbin/domauthd
 /usr/share/doc/domauth/README.md.gz
 /usr/share/doc/domauth/changelog.gz
@@ -83,6 +85,7 @@ expected=$(sort <<EOF
 /usr/share/doc/domauth/examples/domauth.conf
 /usr/share/man/man1/domauth.1.gz
 /usr/share/man/man5/domauth.conf.5.gz
+/usr/share/man/man8/domauth-web.8.gz
 /usr/share/man/man8/domauthd.8.gz
 EOF
 )

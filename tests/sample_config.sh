@@ -22,13 +22,16 @@ fi
 # Every [daemon] key of the sample is in domauth.conf(5) with its default,
 # as '.BI "key = " "default"' (the man page escapes '-' as '\-').
 printed=$("$bin" --sample-config 2>&1) || printed=
+# Only the [daemon] section of the man page: other sections ([web]) have
+# keys of the same name (user, group).
+daemon_man=$(sed -n '/^\.SH THE \[daemon\] SECTION/,/^\.SH THE \[hosts\] SECTION/p' "$man")
 missing=$(printf '%s\n' "$printed" | awk '/^\[/ { section = $0; next }
     section == "[daemon]" && /^;[a-z_]+ = / { print substr($0, 2) }' |
     while IFS= read -r line; do
         key=${line%% = *}
         value=${line#"$key = "}
-        documented=$(sed -n "s/^\.BI \"$key = \" \"\(.*\)\"\$/\1/p" "$man" | sed 's/\\-/-/g')
-        [ "$(grep -c "^\.BI \"$key = \"" "$man")" = 1 ] && [ "$documented" = "$value" ] ||
+        documented=$(printf '%s\n' "$daemon_man" | sed -n "s/^\.BI \"$key = \" \"\(.*\)\"\$/\1/p" | sed 's/\\-/-/g')
+        [ "$(printf '%s\n' "$daemon_man" | grep -c "^\.BI \"$key = \"")" = 1 ] && [ "$documented" = "$value" ] ||
             echo "$key = $value"
     done)
 if [ -z "$printed" ]; then

@@ -63,7 +63,7 @@ enum {
 };
 
 typedef enum section_kind {
-    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC, S_ARC
+    S_DAEMON, S_HOSTS, S_POLICY, S_DKIM, S_SPF, S_SRS, S_SENDERID, S_DMARC, S_ARC, S_WEB
 } section_kind;
 
 typedef struct key_spec {
@@ -86,6 +86,7 @@ typedef struct key_spec {
 #define ARC(name, type, field, def, doc) \
     {S_ARC, name, type, offsetof(domauth_config, field), def, doc}
 #define SRS(name, type, field, def, doc) {S_SRS, name, type, offsetof(domauth_config, field), def, doc}
+#define WEB(name, type, field, def, doc) {S_WEB, name, type, offsetof(domauth_config, field), def, doc}
 
 static const key_spec keys[] = {
     DAEMON("milter", T_LISTEN, milter_listen, "inet:127.0.0.1:8895",
@@ -149,6 +150,9 @@ static const key_spec keys[] = {
            "The quarantine spool (quarantine_mode = folder), Maildir-style: each message\n"
            "is written to tmp/, synced and renamed into new/ before the MTA hears the\n"
            "reply, and indexed in the database. Made (0750) when missing."),
+    DAEMON("sendmail", T_PATH, sendmail, "/usr/sbin/sendmail",
+           "The sendmail(1) that a release from the quarantine through the control\n"
+           "socket (domauth-web) runs: PATH -i -f SENDER -- RECIPIENTS."),
     DAEMON("quarantine_days", T_DAYS, quarantine_days, "30",
            "Days a quarantined message is kept (1 to 36500); older ones are removed\n"
            "when a message is added (a few at a time), daily, and by\n"
@@ -397,6 +401,24 @@ static const key_spec keys[] = {
            "451 4.7.1 Message scored too high; try again later", "Reply for a score defer."),
     POLICY("reject_threshold_reply", T_REPLY, reject_threshold_reply,
            "550 5.7.1 Message scored too high", "Reply for a score reject."),
+    /* [web]: domauth-web, the administrator's console (its own process). */
+    WEB("listen", T_HTTPLISTEN, web_listen, "127.0.0.1:8896",
+        "Where domauth-web serves the console: ADDRESS:PORT ([IPV6]:PORT). Keep it on\n"
+        "loopback or a management network; with cert and key it speaks HTTPS."),
+    WEB("cert", T_PATH, web_cert, "",
+        "TLS certificate chain (PEM) for the console; with key, HTTPS only (empty: HTTP)."),
+    WEB("key", T_PATH, web_key, "", "The certificate's private key (PEM), read before the user change."),
+    WEB("users", T_PATH, web_users, "/etc/domauth/web-users",
+        "The console's users: NAME:ROLE:ARGON2ID-HASH a line, ROLE admin or read, as\n"
+        "domauth-web passwd writes them."),
+    WEB("user", T_STRING, web_user, "",
+        "Run domauth-web as this user once its socket is open (empty: stay as started).\n"
+        "Give it read access to the database and the quarantine, and the control socket."),
+    WEB("group", T_STRING, web_group, "", "Group to run domauth-web as (empty: the user's group)."),
+    WEB("session_minutes", T_COUNT, web_session_minutes, "480",
+        "Minutes a login lasts without use; then the console asks for the password again."),
+    WEB("max_connections", T_SESSIONS, web_max_connections, "64",
+        "Connections domauth-web serves at once (1 to 1000000)."),
 };
 
 /* Per-result keys: "<result>_<suffix>" in [policy] and [domain] sections. */
@@ -1463,7 +1485,8 @@ void config_free(domauth_config *cfg)
     free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
-             keys[i].section == S_SRS || keys[i].section == S_ARC) &&
+             keys[i].section == S_SRS || keys[i].section == S_ARC ||
+             keys[i].section == S_WEB) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
@@ -1674,7 +1697,7 @@ static bool section_kind_of(const char *section, section_kind *kind)
         section_kind kind;
     } names[] = {{"daemon", S_DAEMON}, {"hosts", S_HOSTS}, {"policy", S_POLICY}, {"dkim", S_DKIM},
                  {"spf", S_SPF},       {"srs", S_SRS},       {"senderid", S_SENDERID},
-                 {"dmarc", S_DMARC},   {"arc", S_ARC}};
+                 {"dmarc", S_DMARC},   {"arc", S_ARC},       {"web", S_WEB}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(section, names[i].name) == 0) {
             *kind = names[i].kind;
@@ -2177,6 +2200,16 @@ static void check_daemon(parse_state *st)
         fail_at(st, config_key_line(cfg, "daemon", "group"),
                 "group = %s needs user: domauthd changes its group only with its user",
                 cfg->group);
+    /* [web]: a certificate is served with its key, and only then. */
+    bool cert = cfg->web_cert && *cfg->web_cert, key = cfg->web_key && *cfg->web_key;
+    if (cert != key)
+        fail_at(st, config_key_line(cfg, "web", cert ? "cert" : "key"),
+                "[web] %s without %s: HTTPS needs both (or neither, for HTTP)",
+                cert ? "cert" : "key", cert ? "key" : "cert");
+    if ((cfg->web_user == NULL || *cfg->web_user == '\0') && cfg->web_group && *cfg->web_group)
+        fail_at(st, config_key_line(cfg, "web", "group"),
+                "[web] group = %s needs user: domauth-web changes its group only with its user",
+                cfg->web_group);
     /* OpenDKIM's tables go together: one names the keys, the other who
      * signs with which. */
     bool kt = cfg->dkim_key_table && *cfg->dkim_key_table;
@@ -2589,6 +2622,27 @@ static void emit_keys(void (*emit)(void *arg, const char *line), void *arg, sect
     }
 }
 
+size_t config_key_count(void)
+{
+    return sizeof keys / sizeof keys[0];
+}
+
+bool config_key_info(size_t i, const char **section, const char **name,
+                     const char **default_value, bool *per_domain, bool *multiple)
+{
+    static const char *const names[] = {"daemon", "hosts", "policy", "dkim", "spf",
+                                        "srs", "senderid", "dmarc", "arc", "web"};
+    if (i >= sizeof keys / sizeof keys[0])
+        return false;
+    const key_spec *k = &keys[i];
+    *section = names[k->section];
+    *name = k->name;
+    *default_value = k->default_value;
+    *per_domain = k->section == S_POLICY;
+    *multiple = is_list_key(names[k->section], k->name);
+    return true;
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {
@@ -2645,6 +2699,12 @@ void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
     emit(arg, "");
     emit(arg, "[arc]");
     emit_keys(emit, arg, S_ARC);
+    emit(arg, "");
+    emit(arg, "[web]");
+    emit(arg, "");
+    emit(arg, "; domauth-web, the administrator's console (domauth-web(8)): a process of its");
+    emit(arg, "; own, which reads the database and acts through the control socket.");
+    emit_keys(emit, arg, S_WEB);
     emit(arg, "");
     emit(arg, "[srs]");
     emit(arg, "");

@@ -135,6 +135,7 @@ typedef struct domauth_config {
     unsigned request_timeout;                            /* seconds for one to arrive */
     char *quarantine_dir;       /* the spool: tmp/ and new/ under it */
     unsigned quarantine_days;   /* retention */
+    char *sendmail;             /* what a release through the control socket runs */
     unsigned event_days;        /* the event store's retention */
     bool quarantine_failure_accept; /* a copy that cannot be stored: accept (else tempfail) */
     /* Computed by config_parse: some settings block (global or a domain)
@@ -183,6 +184,12 @@ typedef struct domauth_config {
     struct envelope_rule *srs_envelope_rules; /* per sending domain: beat the global */
     size_t srs_envelope_rule_count;
     unsigned srs_max_sessions, srs_idle_timeout;
+    /* [web]: domauth-web (web/), the administrator's console */
+    char *web_listen;          /* "inet:ADDRESS:PORT" */
+    char *web_cert, *web_key;  /* PEM files, or "" (HTTP) */
+    char *web_users;           /* NAME:ROLE:HASH lines */
+    char *web_user, *web_group;
+    unsigned web_session_minutes, web_max_connections;
     /* [policy] and [domain NAME] */
     policy_settings global;
     domain_policy *domains;
@@ -226,6 +233,15 @@ const policy_settings *config_settings_for(const domauth_config *cfg, const char
 /* Checks a reply "CODE [X.Y.Z] text" for the class it must have (4 or 5).
  * Returns 0, or -1 with the reason. */
 int config_check_reply(const char *reply, char cls, char *err, size_t err_size);
+
+/* The key table, for a reader that shows the settings (domauth-web): key i
+ * of config_key_count(), its section ("daemon", "policy", ...), its name,
+ * its default as the file would write it, whether a [domain NAME] section
+ * may override it, and whether it may be given many times (a list, whose
+ * lines config_key_line does not note). False past the end. */
+size_t config_key_count(void);
+bool config_key_info(size_t i, const char **section, const char **name,
+                     const char **default_value, bool *per_domain, bool *multiple);
 
 /* Writes the sample configuration, every key commented with its default. */
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);

@@ -59,6 +59,19 @@ int event_store_summary(event_store *store, const event_query *query, event_summ
     return store->ops->summary(store, query, summary, why, why_size);
 }
 
+int event_store_count(event_store *store, const event_query *query, uint64_t *count, char *why,
+                      size_t why_size)
+{
+    if (store->ops->count != NULL)
+        return store->ops->count(store, query, count, why, why_size);
+    event_summary summary;
+    if (store->ops->summary(store, query, &summary, why, why_size) != 0)
+        return -1;
+    *count = summary.events;
+    event_summary_free(&summary);
+    return 0;
+}
+
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size)
 {

@@ -58,6 +58,18 @@ typedef struct event_query {
     size_t action_count;
     bool skipped;                 /* only events with a skip_reason */
     const char *node;             /* only this node's events (exactly) */
+    /* Searches: the text anywhere in the field, without case (a scan). */
+    const char *sender;           /* in MAIL FROM or in From: */
+    const char *rcpt;             /* in a recipient's address */
+    const char *held_action;      /* held_action is exactly this */
+    int64_t id;                   /* only the event of this id (0: any) */
+    /* Keyset paging: only the events after (before_time, before_id) in the
+     * newest-first order, i.e. time < before_time, or the same time and
+     * id < before_id; the next page starts after the last row shown, at
+     * the same cost at any depth. Optional for a backend: one without it
+     * fails the query ("paging not supported"). */
+    bool have_before;
+    int64_t before_time, before_id;
     uint64_t limit;               /* at most this many, newest first (0: all) */
 } event_query;
 
@@ -106,6 +118,11 @@ typedef struct event_store_ops {
                  char *why, size_t why_size);
     int (*summary)(event_store *store, const event_query *query, event_summary *summary,
                    char *why, size_t why_size);
+    /* Optional (NULL: not supported): how many events the query selects
+     * (its limit does not apply), without the summary's group counts; what
+     * a chart's buckets cost one indexed range count each. */
+    int (*count)(event_store *store, const event_query *query, uint64_t *count, char *why,
+                 size_t why_size);
     /* Deletes the events before a time, in short transactions so that a
      * writer waits little; *deleted counts them, also when it fails midway. */
     int (*purge)(event_store *store, int64_t before, uint64_t *deleted, char *why,
@@ -145,6 +162,9 @@ int event_store_query(event_store *store, const event_query *query, event_row_fn
                       void *ctx, char *why, size_t why_size);
 int event_store_summary(event_store *store, const event_query *query, event_summary *summary,
                         char *why, size_t why_size);
+/* The count op, or the summary's event count for a backend without one. */
+int event_store_count(event_store *store, const event_query *query, uint64_t *count, char *why,
+                      size_t why_size);
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size);
 void event_store_close(event_store *store);

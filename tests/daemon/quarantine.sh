@@ -199,6 +199,59 @@ out=$("$domauth_bin" quarantine release "$fid" --to postmaster@dest.test --sendm
 report "$([ $rc = 1 ] && [ -f "$q/new/$fid" ] && printf '%s' "$out" | grep -q "failed (status 75); still quarantined" && echo 1 || echo 0)" \
     "a sendmail that fails leaves the message quarantined" "rc $rc: $out"
 
+# The control socket's quarantine-release and quarantine-delete (what
+# domauth-web uses): the same release, its audit event naming BY, refusals.
+cq="$workdir/cq"
+write_conf "$cq"
+sed -i "s|^control =\$|control = unix:$workdir/ctl.sock|" "$workdir/domauth.conf"
+cat >> "$workdir/domauth.conf" <<CONF
+[daemon]
+sendmail = $workdir/ctl-sendmail
+CONF
+printf '#!/bin/sh\n{ echo "ARGS: $*"; cat; } > %s/ctl-released\n' "$workdir" > "$workdir/ctl-sendmail"
+chmod +x "$workdir/ctl-sendmail"
+start_daemon
+send "$workdir/m1.eml" "" > /dev/null 2>&1
+send "$workdir/m1.eml" "" > /dev/null 2>&1
+ctl() { "$python" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2] + "\n").encode())
+out = b""
+while True:
+    d = s.recv(4096)
+    if not d: break
+    out += d
+print(out.decode(), end="")' "$workdir/ctl.sock" "$1"; }
+ids=$(ls "$cq/new")
+id1=$(echo "$ids" | head -1); id2=$(echo "$ids" | tail -1)
+out=$(ctl "quarantine-release $id1 web:alice")
+report "$(yes_if [ "$out" = "ok: released $id1 to 1 recipient" ])" \
+    "control quarantine-release: released" "$out"
+report "$(yes_if grep -q '^ARGS: -i -f a@sender.test -- b@dest.test' "$workdir/ctl-released")" \
+    "control quarantine-release runs [daemon] sendmail with the original envelope" \
+    "$(head -3 "$workdir/ctl-released" 2>&1)"
+out=$(ctl "quarantine-release $id1 web:alice")
+report "$(yes_if grep -q "^error: $id1 is released, not quarantined" <<<"$out")" \
+    "control: a second release is refused" "$out"
+out=$(ctl "quarantine-release $id2 web:bob postmaster@dest.test")
+report "$(yes_if [ "$out" = "ok: released $id2 to 1 recipient" ] &&
+          grep -q -- '-- postmaster@dest.test$' "$workdir/ctl-released")" \
+    "control quarantine-release ID BY TO: to another recipient" "$out"
+send "$workdir/m1.eml" "" > /dev/null 2>&1
+id3=$(ls "$cq/new" | head -1)
+out=$(ctl "quarantine-delete $id3 web:alice")
+report "$(yes_if [ "$out" = "ok: deleted $id3" ] && [ ! -e "$cq/new/$id3" ])" \
+    "control quarantine-delete: the copy is gone" "$out"
+for bad in "quarantine-delete ../x web:a" "quarantine-delete $id3" "quarantine-release a b c d"; do
+    out=$(ctl "$bad")
+    report "$(yes_if grep -q '^error: ' <<<"$out")" "control refuses '$bad'" "$out"
+done
+kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
+audit=$("$domauth_bin" log --database "$workdir/events.db" --action release,delete --json 2>&1)
+report "$(yes_if grep -q "released from quarantine $id1 by web:alice" <<<"$audit" &&
+          grep -q "released from quarantine $id2 by web:bob to postmaster@dest.test" <<<"$audit" &&
+          grep -q "deleted from quarantine $id3 by web:alice" <<<"$audit")" \
+    "control: each release and delete is an audit event naming who asked" "$audit"
+
 # A full spool (a 64 KiB tmpfs, with root): tempfail and the log line.
 if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
     mkdir -p "$workdir/full"

@@ -114,7 +114,7 @@ start_node mx1 pid1 & start_node mx2 pid2 & wait
 pid1=$(pgrep -f "domauthd -f -c $workdir/mx1/" | head -1)
 pid2=$(pgrep -f "domauthd -f -c $workdir/mx2/" | head -1)
 report "$([ -n "$pid1" ] && [ -n "$pid2" ] && echo 1 || echo 0)" "two nodes start together on one empty database"
-report "$([ "$(pg_sql cluster 'SELECT count(*) FROM schema_version')" = 2 ] && echo 1 || echo 0)" \
+report "$([ "$(pg_sql cluster 'SELECT count(*) FROM schema_version')" = 3 ] && echo 1 || echo 0)" \
     "  the schema steps applied once each" "$(pg_sql cluster 'SELECT * FROM schema_version')"
 
 # ---- one history -----------------------------------------------------------

@@ -43,7 +43,7 @@ n=$("$domauth_bin" log --database "$w/a.db" --json --limit 0 | wc -l)
 report "$([ "$n" = 120 ] && echo 1 || echo 0)" \
     "imported again: still 120 (a line without a uid gets one made of its bytes)" "$n"
 out=$("$domauth_bin" store check --database "$w/a.db" 2>&1); rc=$?
-report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "sqlite, schema version 5 (this domauth writes 5), 120 events" && echo 1 || echo 0)" \
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "sqlite, schema version 6 (this domauth writes 6), 120 events" && echo 1 || echo 0)" \
     "check: SQLite, schema version, events" "exit $rc: $out"
 out=$("$domauth_bin" store check --database "$w/missing.db" 2>&1); rc=$?
 report "$([ $rc = 66 ] && echo 1 || echo 0)" "check of a missing database: exit 66" "exit $rc: $out"
@@ -106,7 +106,7 @@ mkdir -p "$w/q/tmp" "$w/q/new"
 n=$("$domauth_bin" quarantine list --database "$uri" --dir "$w/q" 2>&1 | grep -c "quarantined")
 report "$([ "$n" = 3 ] && echo 1 || echo 0)" "domauth quarantine list over PostgreSQL: the 3 rows" "$n"
 out=$("$domauth_bin" store check --database "$uri" 2>&1); rc=$?
-report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "postgresql, schema version 2 (this domauth writes 2), 120 events" && echo 1 || echo 0)" \
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "postgresql, schema version 3 (this domauth writes 3), 120 events" && echo 1 || echo 0)" \
     "check: PostgreSQL" "exit $rc: $out"
 out=$("$domauth_bin" store import "$w/events.jsonl" --database "$uri" 2>/dev/null)
 report "$([ "$(pg_sql big 'SELECT count(*) FROM events')" = 120 ] && echo 1 || echo 0)" \

@@ -71,6 +71,7 @@ static int migrate(pg_store *s, char *why, size_t why_size)
     static const char *const upgrades[EVENT_PG_SCHEMA_VERSION] = {
         [0] = EVENT_PG_V1_SQL,
         [1] = EVENT_PG_V2_UPGRADE,
+        [2] = EVENT_PG_V3_UPGRADE,
     };
     PGconn *c = s->link.conn;
     if (pg_exec(c, "SELECT pg_advisory_lock(" PG_SCHEMA_LOCK ")", why, why_size) != 0)
@@ -325,7 +326,7 @@ static int pg_write(event_store *store, const event_record *const *records, size
 typedef struct where_walk {
     strbuf *sql;
     const char *params[QUERY_PARAMS_MAX];
-    char numbers[4][24];
+    char numbers[8][24]; /* since, until, id, and the paging key's three */
     int count, numbers_used, conditions;
     bool overflow;
 } where_walk;
@@ -429,6 +430,34 @@ static void where_walk_query(where_walk *w, const event_query *q)
     if (q->node != NULL) {
         where_and(w);
         where_value(w, "node = ?", q->node);
+    }
+    /* The searches and the paging key, as SQLite's backend reads them. */
+    if (q->sender != NULL) {
+        where_and(w);
+        where_value(w, "(strpos(lower(mail_from), lower(?)) > 0", q->sender);
+        where_value(w, " OR strpos(lower(header_from), lower(?)) > 0)", q->sender);
+    }
+    if (q->rcpt != NULL) {
+        where_and(w);
+        where_value(w, "(strpos(lower(rcpt), lower(?)) > 0", q->rcpt);
+        where_value(w, " OR EXISTS (SELECT 1 FROM jsonb_array_elements(ev.recipients) AS p(value)"
+                       " WHERE strpos(lower(p.value->>'address'), lower(?)) > 0))",
+                    q->rcpt);
+    }
+    if (q->held_action != NULL) {
+        where_and(w);
+        where_value(w, "held_action = ?", q->held_action);
+    }
+    if (q->id != 0) {
+        where_and(w);
+        where_number(w, "ev.id = ?", q->id);
+    }
+    if (q->have_before) {
+        /* time <= T first, so that the time index bounds the scan. */
+        where_and(w);
+        where_number(w, "ev.time <= ?", q->before_time);
+        where_number(w, " AND (ev.time < ?", q->before_time);
+        where_number(w, " OR ev.id < ?)", q->before_id);
     }
 }
 
@@ -611,6 +640,23 @@ static int count_by(pg_store *s, const char *head, const char *joins, const even
     return res == NULL ? -1 : read_counts(res, out, why, why_size);
 }
 
+static int pg_count(event_store *store, const event_query *q, uint64_t *count, char *why,
+                    size_t why_size)
+{
+    pg_store *s = (pg_store *)store;
+    if (s->source == NULL) {
+        errbuf_set(why, why_size, "the event store was not opened for reading");
+        return -1;
+    }
+    PGresult *res =
+        run_query(s, "count(*)", "", q, NULL, NULL, "", NULL, false, false, why, why_size);
+    if (res == NULL)
+        return -1;
+    *count = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
 static int pg_summary(event_store *store, const event_query *q, event_summary *out, char *why,
                       size_t why_size)
 {
@@ -710,6 +756,7 @@ const event_store_ops event_store_pg = {
     .write = pg_write,
     .query = pg_query,
     .summary = pg_summary,
+    .count = pg_count,
     .purge = pg_purge,
     .close = pg_close,
     .lease = pg_lease,

@@ -1,6 +1,6 @@
 /* schema_pg.h: the PostgreSQL event store's schema, every version of it and
  * the steps between them. Only the files of store/pg/ include this. The
- * logical schema is SQLite's (store/sqlite/schema.h, version 5): the same
+ * logical schema is SQLite's (store/sqlite/schema.h, version 6): the same
  * tables, columns and meanings, so that every reader answers the same on
  * both; the types are PostgreSQL's (bigint times, jsonb arrays, a lower()
  * index where SQLite has COLLATE NOCASE). The version is the highest row of
@@ -10,7 +10,7 @@
 #ifndef DA_STORE_PG_SCHEMA_H
 #define DA_STORE_PG_SCHEMA_H
 
-#define EVENT_PG_SCHEMA_VERSION 2
+#define EVENT_PG_SCHEMA_VERSION 3
 
 /* pg_advisory_lock keys: the schema steps, and the cluster jobs' table. */
 #define PG_SCHEMA_LOCK "7233012415"
@@ -63,6 +63,14 @@
     "CREATE INDEX events_node ON events (node);"                                   \
     "CREATE TABLE cluster_jobs ("                                                  \
     " job text PRIMARY KEY, holder text NOT NULL, until bigint NOT NULL);"
+
+/* Version 3: as SQLite's version 6, the newest events of one result or one
+ * domain from an index in time order. */
+#define EVENT_PG_V3_UPGRADE                                                         \
+    "CREATE INDEX events_result_time ON events (result, time);"                    \
+    "CREATE INDEX events_domain_time ON events (lower(domain), time);"             \
+    "DROP INDEX IF EXISTS events_result;"                                          \
+    "DROP INDEX IF EXISTS events_domain;"
 
 /* As EVENT_SQLITE_COLUMNS: after id, in the order of enum event_field, then
  * the two arrays ($1..$25 in the INSERT). */

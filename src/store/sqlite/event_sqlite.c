@@ -111,6 +111,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [2] = EVENT_SQLITE_V3_UPGRADE,
         [3] = EVENT_SQLITE_V4_UPGRADE,
         [4] = EVENT_SQLITE_V5_UPGRADE,
+        [5] = EVENT_SQLITE_V6_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;
@@ -541,6 +542,35 @@ static void where_walk_query(where_walk *w, const event_query *q)
         where_and(w);
         where_text(w, "node = ?", q->node);
     }
+    if (q->sender != NULL) {
+        where_and(w);
+        where_text(w, "(instr(lower(mail_from), lower(?))", q->sender);
+        where_text(w, " OR instr(lower(header_from), lower(?)))", q->sender);
+    }
+    if (q->rcpt != NULL) {
+        where_and(w);
+        where_text(w, "(instr(lower(rcpt), lower(?)) OR EXISTS (SELECT 1 FROM "
+                      "json_each(ev.recipients) AS p WHERE instr(lower(json_extract(p.value, "
+                      "'$.address')), lower(?))))",
+                   q->rcpt);
+        if (w->st != NULL)
+            sqlite3_bind_text(w->st, ++w->bound, q->rcpt, -1, SQLITE_STATIC);
+    }
+    if (q->held_action != NULL) {
+        where_and(w);
+        where_text(w, "held_action = ?", q->held_action);
+    }
+    if (q->id != 0) {
+        where_and(w);
+        where_number(w, "ev.id = ?", q->id);
+    }
+    if (q->have_before) {
+        /* time <= T first, so that the time index bounds the scan. */
+        where_and(w);
+        where_number(w, "ev.time <= ?", q->before_time);
+        where_number(w, " AND (ev.time < ?", q->before_time);
+        where_number(w, " OR ev.id < ?)", q->before_id);
+    }
 }
 
 /* Prepares "SELECT head FROM source AS ev" + joins + the query's WHERE
@@ -891,6 +921,22 @@ static void sqlite_schema_version(event_store *store, int *have, int *current)
     *current = EVENT_SQLITE_SCHEMA_VERSION;
 }
 
+static int sqlite_count(event_store *store, const event_query *q, uint64_t *count, char *why,
+                        size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    sqlite3_stmt *st = prepare_query(s, "count(*)", "", q, NULL, NULL, "", NULL, why, why_size);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *count = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
 const event_store_ops event_store_sqlite = {
     .name = "sqlite",
     .claims = sqlite_claims,
@@ -898,6 +944,7 @@ const event_store_ops event_store_sqlite = {
     .write = sqlite_write,
     .query = sqlite_query,
     .summary = sqlite_summary,
+    .count = sqlite_count,
     .purge = sqlite_purge,
     .close = sqlite_close,
     .lease = sqlite_lease,

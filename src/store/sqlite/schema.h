@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 5
+#define EVENT_SQLITE_SCHEMA_VERSION 6
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -92,6 +92,16 @@
     "CREATE INDEX IF NOT EXISTS events_node ON events (node);"                     \
     "CREATE TABLE IF NOT EXISTS cluster_jobs ("                                    \
     " job TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);"
+/* Version 6: the newest events of one result or one domain come from an
+ * index in time order (the web console's History, `domauth log --result`),
+ * instead of every matching row sorted: (result, time) and (domain, time)
+ * replace the single-column indexes, whose lookups they also serve. The
+ * events table is unchanged. */
+#define EVENT_SQLITE_V6_UPGRADE                                                     \
+    "CREATE INDEX IF NOT EXISTS events_result_time ON events (result, time);"      \
+    "CREATE INDEX IF NOT EXISTS events_domain_time ON events (domain, time);"      \
+    "DROP INDEX IF EXISTS events_result;"                                           \
+    "DROP INDEX IF EXISTS events_domain;"
 
 /* The columns after id, in the order of enum event_field, then the two
  * arrays. The INSERT binds them as ?1..?25 and queries select them in this

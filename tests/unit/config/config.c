@@ -528,5 +528,30 @@ int main(void)
         config_free(&defaults);
         free(sample);
     }
+    /* [web]: domauth-web's section (issue 14). */
+    {
+        domauth_config w;
+        int rc = parse(&w, "[daemon]\nmilter = unix:/m\n[web]\nlisten = [::1]:9443\n"
+                           "cert = /etc/domauth/web.pem\nkey = /etc/domauth/web.key\n"
+                           "users = /srv/users\nsession_minutes = 30\n", err);
+        TAP_OK(rc == 0 && strcmp(w.web_listen, "inet:[::1]:9443") == 0 &&
+                   strcmp(w.web_cert, "/etc/domauth/web.pem") == 0 &&
+                   strcmp(w.web_users, "/srv/users") == 0 && w.web_session_minutes == 30,
+               "[web] listen, cert, key, users, session_minutes are read");
+        if (rc == 0)
+            config_free(&w);
+        rc = parse(&w, "[daemon]\nmilter = unix:/m\n", err);
+        TAP_OK(rc == 0 && strcmp(w.web_listen, "inet:127.0.0.1:8896") == 0 &&
+                   strcmp(w.web_users, "/etc/domauth/web-users") == 0 && w.web_cert[0] == '\0',
+               "[web] defaults: 127.0.0.1:8896, /etc/domauth/web-users, no TLS");
+        if (rc == 0)
+            config_free(&w);
+    }
+    expect_error("[daemon]\nmilter = unix:/m\n[web]\ncert = /etc/c.pem\n",
+                 "test.conf:4: [web] cert without key");
+    expect_error("[daemon]\nmilter = unix:/m\n[web]\nlisten = localhost:80\n", "test.conf:4:");
+    expect_error("[daemon]\nmilter = unix:/m\n[web]\ngroup = www\n",
+                 "test.conf:4: [web] group = www needs user");
+    expect_error("[daemon]\nmilter = unix:/m\n[web]\nport = 1\n", "unknown key 'port' in [web]");
     return tap_done();
 }

@@ -622,7 +622,7 @@ static void check_database(const char *path, int expected_rows)
     sqlite3 *db = NULL;
     TAP_OK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
            "database opens");
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 5, "schema version 5 in user_version");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 6, "schema version 6 in user_version");
     char *mode = sql_text(db, "PRAGMA journal_mode");
     TAP_STR_EQ(mode, "wal", "the database is in WAL mode");
     free(mode);
@@ -630,9 +630,9 @@ static void check_database(const char *path, int expected_rows)
                                  "sqlite_master WHERE type = 'index' AND tbl_name = 'events' "
                                  "ORDER BY name)");
     TAP_STR_EQ(indexes,
-               "events_client_ip events_dmarc events_domain events_node events_result "
-               "events_time events_uid",
-               "indexes on time, result, client_ip, domain, dmarc, node and uid");
+               "events_client_ip events_dmarc events_domain_time events_node "
+               "events_result_time events_time events_uid",
+               "indexes on time, (result, time), client_ip, (domain, time), dmarc, node and uid");
     free(indexes);
     TAP_OK(sql_int(db, "SELECT count(*) FROM events WHERE json_valid(results) AND "
                        "json_valid(recipients) AND json_type(results) = 'array' AND "

@@ -373,7 +373,7 @@ static void test_migration(void)
     event_store_close(s);
 
     sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 5, "migrated: schema version 5");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 6, "migrated: schema version 6");
     char *after = dump(db, v1_select);
     TAP_OK(before != NULL && after != NULL && strcmp(before, after) == 0,
            "migrated: every row, id and value of version 1 is still there, byte for byte, "
@@ -382,7 +382,8 @@ static void test_migration(void)
     free(after);
     /* Version 3 adds the quarantine table's two (its key and state_time),
      * version 4 the dmarc column's, version 5 uid's, node's and the key of
-     * cluster_jobs. */
+     * cluster_jobs; version 6 replaces two by two (result, time and domain,
+     * time). */
     TAP_OK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'") ==
                indexes_before + 6 && indexes_before == 4,
            "migrated: the indexes are kept");
@@ -468,8 +469,8 @@ static void test_migration(void)
     char *a = dump(db, columns), *b = dump(fresh, columns);
     char *c = dump(db, index_list), *d = dump(fresh, index_list);
     TAP_OK(a && b && strcmp(a, b) == 0 && c && d && strcmp(c, d) == 0 &&
-               sql_int(fresh, "PRAGMA user_version") == 5,
-           "migrated: the same columns and indexes as a new version 5 file");
+               sql_int(fresh, "PRAGMA user_version") == 6,
+           "migrated: the same columns and indexes as a new version 6 file");
     free(a);
     free(b);
     free(c);
@@ -483,7 +484,7 @@ static void test_migration(void)
 }
 
 
-/* Opening a current (version 5) file for writing changes nothing in it. */
+/* Opening a current (version 6) file for writing changes nothing in it. */
 static void test_reopen_is_a_no_op(void)
 {
     char path[128], why[512];
@@ -504,8 +505,8 @@ static void test_reopen_is_a_no_op(void)
     char *schema_after = dump(watch, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(before && after && strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0 &&
-               sql_int(watch, "PRAGMA user_version") == 5,
-           "version 5: rows and schema unchanged");
+               sql_int(watch, "PRAGMA user_version") == 6,
+           "version 6: rows and schema unchanged");
     free(before);
     free(after);
     free(schema_before);
@@ -540,23 +541,23 @@ static void test_newer_is_refused(void)
                  "ALTER TABLE events ADD COLUMN uid TEXT;"
                  "ALTER TABLE events ADD COLUMN from_the_future TEXT;"
                  "INSERT INTO events (time, client_ip, from_the_future) VALUES (1, '192.0.2.1', 'x');"
-                 "PRAGMA user_version = 6",
+                 "PRAGMA user_version = 7",
                  NULL, NULL, NULL);
     char *before = dump(db, "SELECT * FROM events");
     char *schema_before = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     int data_version = sql_int(db, "PRAGMA data_version");
 
     event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
-    TAP_OK(s == NULL && strstr(why, "schema version 6 is newer than this domauth's (5)") != NULL,
-           "version 6: the writer refuses it: %s", why);
+    TAP_OK(s == NULL && strstr(why, "schema version 7 is newer than this domauth's (6)") != NULL,
+           "version 7: the writer refuses it: %s", why);
     event_store_close(s);
     char *after = dump(db, "SELECT * FROM events");
     char *schema_after = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(sql_int(db, "PRAGMA data_version") == data_version &&
-               sql_int(db, "PRAGMA user_version") == 6 && before && after &&
+               sql_int(db, "PRAGMA user_version") == 7 && before && after &&
                strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0,
-           "version 6: the file is not modified");
+           "version 7: the file is not modified");
     free(before);
     free(after);
     free(schema_before);
@@ -568,7 +569,7 @@ static void test_newer_is_refused(void)
     if (s != NULL)
         event_store_query(s, &all, count_event, &rows, NULL, 0);
     TAP_OK(s != NULL && strstr(why, "newer") != NULL && rows == 1,
-           "version 6: a reader reads it, with a warning: %s", why);
+           "version 7: a reader reads it, with a warning: %s", why);
     event_store_close(s);
     sqlite3_close(db);
 }
@@ -669,7 +670,7 @@ static void test_upgrade_on_write(void)
     TAP_OK(locked != 0 && strstr(why, "upgrade") != NULL && sql_int(db, "PRAGMA user_version") == 1,
            "upgrade on write: a locked file fails the write, unchanged (%s)", why);
     int rc = s ? event_store_write(s, one, 1, why, sizeof why) : -1;
-    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 5 &&
+    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 6 &&
                sql_int(db, "SELECT count(*) FROM events") == V1_ROWS + 1,
            "upgrade on write: the next write upgrades, then appends (%s)", why);
     event_store_close(s);
@@ -687,6 +688,60 @@ static const event_result r_dkim_pass = {"dkim", "pass", "example.org", "s1", NU
 static const event_result r_dkim_fail = {"dkim", "fail", "Signer.Example", "s2",
                                          "body hash did not verify",
                                          "header.d=signer.example header.s=s2"};
+
+/* Pages of two, by the last row's (time, id), over events that share a
+ * time and whose ids are not in time order: every event once, in order. */
+typedef struct page_state {
+    int64_t last_time, last_id;
+    int rows;
+    char order[64];
+} page_state;
+
+static int page_row(void *ctx, int64_t id, const event_record *e)
+{
+    page_state *p = ctx;
+    p->last_time = e->time;
+    p->last_id = id;
+    p->rows++;
+    size_t n = strlen(p->order);
+    snprintf(p->order + n, sizeof p->order - n, "%lld ", (long long)id);
+    return 0;
+}
+
+static void test_keyset_pages(void)
+{
+    char path[128], why[512];
+    path_in_tmp(path, sizeof path, "pages.db");
+    int64_t times[] = {50, 70, 70, 60, 70, 40, 60};
+    event_record ev[7];
+    const event_record *batch[7];
+    for (int i = 0; i < 7; i++) {
+        ev[i] = (event_record){.time = times[i], .client_ip = "192.0.2.9", .mail_from = "x@y",
+                               .action = "accept"};
+        batch[i] = &ev[i];
+    }
+    event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
+    TAP_OK(s != NULL && event_store_write(s, batch, 7, why, sizeof why) == 0,
+           "seven events written for paging (%s)", why);
+    event_store_close(s);
+    s = open_store(path, EVENT_STORE_READ, why, sizeof why);
+    page_state all = {0};
+    event_query q = {.limit = 2};
+    int pages = 0;
+    for (; pages < 10; pages++) {
+        page_state p = {0};
+        if (event_store_query(s, &q, page_row, &p, why, sizeof why) != 0 || p.rows == 0)
+            break;
+        strcat(all.order, p.order);
+        all.rows += p.rows;
+        q.have_before = true;
+        q.before_time = p.last_time;
+        q.before_id = p.last_id;
+    }
+    TAP_STR_EQ(all.order, "5 3 2 7 4 1 6 ", "pages of 2 by (time, id): each event once, newest first");
+    TAP_OK(pages == 4 && all.rows == 7, "four pages, seven rows (%d, %d)", pages, all.rows);
+    event_store_close(s);
+}
 
 static void test_queries(void)
 {
@@ -741,6 +796,18 @@ static void test_queries(void)
         {"--ip", {.client_ip = "192.0.2.1"}, 2},
         {"--since 200 --until 400", {.have_since = true, .since = 200, .have_until = true,
                                      .until = 400}, 2},
+        /* The web console's searches and keyset paging (issue 14). */
+        {"sender contains EVIL", {.sender = "EVIL"}, 1},
+        {"sender contains example.com", {.sender = "example.com"}, 2},
+        {"a recipient contains b@", {.rcpt = "b@"}, 1},
+        {"a recipient contains example.net", {.rcpt = "example.net"}, 2},
+        {"held_action reject", {.held_action = "reject"}, 1},
+        {"id 2", {.id = 2}, 1},
+        {"id 99", {.id = 99}, 0},
+        {"after (300, 3) newest first", {.have_before = true, .before_time = 300,
+                                         .before_id = 3}, 2},
+        {"after (400, 4)", {.have_before = true, .before_time = 400, .before_id = 4}, 3},
+        {"after (100, 1)", {.have_before = true, .before_time = 100, .before_id = 1}, 0},
         {"--limit 3", {.limit = 3}, 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -748,6 +815,12 @@ static void test_queries(void)
         int rc = event_store_query(s, &cases[i].q, count_event, &rows, why, sizeof why);
         TAP_OK(rc == 0 && rows == cases[i].want, "query %s: %d events (want %d) %s",
                cases[i].what, rows, cases[i].want, rc ? why : "");
+        if (cases[i].q.limit != 0)
+            continue; /* a count has no limit */
+        uint64_t n = 99;
+        rc = event_store_count(s, &cases[i].q, &n, why, sizeof why);
+        TAP_OK(rc == 0 && n == (uint64_t)cases[i].want, "count %s: %llu", cases[i].what,
+               (unsigned long long)n);
     }
 
     /* The second event whole, as the store gives it back. */
@@ -842,6 +915,7 @@ int main(void)
     test_failed_migration();
     test_upgrade_on_write();
     test_queries();
+    test_keyset_pages();
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);
     if (system(command) != 0)

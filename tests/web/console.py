@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""console.py: the browser half of tests/web/console.sh. Headless Chromium
+through Selenium against a running domauth-web (URL), with domauthd's
+capturing sendmail writing WORKDIR/released.eml; screenshots go to
+ARTIFACTS. Prints TAP lines numbered from 3 and leaves the count and the
+failures in WORKDIR/tap-count and WORKDIR/tap-failed."""
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+base, workdir, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
+count = 2
+failed = 0
+
+
+def report(ok, what, diag=""):
+    global count, failed
+    count += 1
+    print("%s %d - %s" % ("ok" if ok else "not ok", count, what))
+    if not ok:
+        failed += 1
+        for line in str(diag).splitlines()[:15]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def no_script_ran(driver, page):
+    """No alert opened and no element came from a payload."""
+    try:
+        driver.switch_to.alert.text
+        return False
+    except NoAlertPresentException:
+        pass
+    scripts = driver.find_elements(By.TAG_NAME, "script")
+    imgs = driver.find_elements(By.TAG_NAME, "img")
+    return not scripts and not imgs
+
+
+def go(driver, element):
+    """Clicks a link or button and waits for the next page."""
+    element.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def shot(driver, name):
+    driver.save_screenshot(os.path.join(artifacts, name + ".png"))
+
+
+options = webdriver.ChromeOptions()
+for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+    options.add_argument(arg)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(20)
+started = time.monotonic()
+try:
+    driver.get(base + "/")
+    report(driver.current_url.endswith("/login"), "an anonymous visit goes to the login page",
+           driver.current_url)
+    driver.find_element(By.ID, "user").send_keys("admin")
+    driver.find_element(By.ID, "password").send_keys("admin-pass")
+    shot(driver, "01-login")
+    go(driver, driver.find_element(By.ID, "login"))
+    report(driver.find_element(By.TAG_NAME, "h1").text == "Status",
+           "admin logs in and sees the Status page", driver.page_source[:400])
+    daemon = driver.find_element(By.ID, "daemon").text
+    report("domauthd up" in daemon and "quarantine 1 messages" in daemon,
+           "Status: domauthd up, the quarantine holds one message", daemon)
+    report(len(driver.find_elements(By.CSS_SELECTOR, "svg.chart")) == 5,
+           "Status: five server-drawn SVG charts")
+    shot(driver, "02-status")
+
+    go(driver, driver.find_element(By.LINK_TEXT, "History"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+    report(len(rows) == 2, "History lists both events", len(rows))
+    report(no_script_ran(driver, "history"), "History: the hostile sender ran no script")
+    field = driver.find_element(By.ID, "f-sender")
+    field.send_keys("sender.test")
+    go(driver, driver.find_element(By.ID, "search-button"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+    report(len(rows) == 1 and "192.0.2.66" in rows[0].text,
+           "History search by sender finds the one message", [r.text for r in rows])
+    report("<script>alert(4)</script>" in rows[0].text if rows else False,
+           "the hostile sender shows as text", rows[0].text if rows else "")
+    shot(driver, "03-history-search")
+    go(driver, rows[0].find_element(By.TAG_NAME, "a"))
+    report(driver.find_element(By.TAG_NAME, "h1").text.startswith("Event "),
+           "the message's own page opens")
+    results = driver.find_element(By.ID, "results").text
+    report("temperror" in results and "spf" in results,
+           "its page lists every result with its reason", results)
+    report(no_script_ran(driver, "event"), "the event page ran no script")
+    shot(driver, "04-event")
+
+    go(driver, driver.find_element(By.LINK_TEXT, "Quarantine"))
+    links = driver.find_elements(By.CSS_SELECTOR, "a.qview")
+    report(len(links) == 1, "the quarantine lists one message")
+    shot(driver, "05-quarantine")
+    go(driver, links[0])
+    headers = driver.find_element(By.ID, "headers").text
+    body = driver.find_element(By.ID, "body").text
+    report('Subject: <script>alert("xss")</script> invoice' in headers,
+           "the hostile Subject shows as text", headers)
+    report("<script>alert(3)</script>pay now" in body, "the HTML body shows as plain text", body)
+    report(no_script_ran(driver, "view"), "viewing the message ran no script")
+    shot(driver, "06-quarantine-view")
+    qid = driver.find_element(By.CSS_SELECTOR, "input[name=id]").get_attribute("value")
+    go(driver, driver.find_element(By.ID, "release"))
+    outcome = driver.find_element(By.ID, "action-results").text
+    report("ok: released" in outcome, "Release: domauthd released it", outcome)
+    shot(driver, "07-released")
+    released = ""
+    for _ in range(50):
+        if os.path.exists(os.path.join(workdir, "released.eml")):
+            released = open(os.path.join(workdir, "released.eml"), errors="replace").read()
+            if "pay now" in released:
+                break
+        time.sleep(0.1)
+    report(released.startswith("ARGS: -i -f ") and "-- bob@dest.test" in released.splitlines()[0]
+           and "pay now" in released,
+           "the message reached sendmail with its original envelope", released[:300])
+    driver.get(base + "/quarantine?state=all")
+    report("released" in driver.find_element(By.ID, "quarantine").text,
+           "the quarantine shows it released")
+    driver.get(base + "/history?action=release")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+    report(len(rows) == 1, "the release is an audit event in the History", len(rows))
+    if rows:
+        go(driver, rows[0].find_element(By.TAG_NAME, "a"))
+        report("by web:admin" in driver.find_element(By.ID, "event").text,
+               "the audit event names the console user")
+    go(driver, driver.find_element(By.LINK_TEXT, "Rollout"))
+    table = driver.find_element(By.ID, "rollout").text
+    report("the running configuration" in table and "reject SPF fail" in table,
+           "the Rollout report lists the candidate policies", table)
+    report(no_script_ran(driver, "rollout"), "the Rollout report ran no script")
+    shot(driver, "08-rollout")
+    go(driver, driver.find_element(By.LINK_TEXT, "Records"))
+    driver.find_element(By.ID, "f-domain").send_keys("example.org")
+    driver.find_element(By.CSS_SELECTOR, "input[name=mx]").click()
+    driver.find_element(By.ID, "f-ip4").send_keys("192.0.2.0/24")
+    driver.find_element(By.ID, "f-all").send_keys("-")
+    go(driver, driver.find_element(By.ID, "wizard-button"))
+    record = driver.find_element(By.ID, "wizard-record").text
+    report(record == "v=spf1 mx ip4:192.0.2.0/24 -all", "Records: the SPF wizard's record",
+           record)
+    shot(driver, "09-records")
+    go(driver, driver.find_element(By.LINK_TEXT, "Settings"))
+    daemon_keys = driver.find_element(By.ID, "settings-daemon").text
+    report("domauth.conf:" in daemon_keys and "default" in daemon_keys,
+           "Settings: values with their origin (a file line or the default)", daemon_keys[:300])
+    shot(driver, "10-settings")
+    go(driver, driver.find_element(By.ID, "logout"))
+    report(driver.current_url.endswith("/login"), "logout returns to the login page")
+finally:
+    driver.quit()
+browser_seconds = time.monotonic() - started
+
+# --- the same checks at the HTTP level, for what a browser would not send.
+jar = {}
+
+
+def http(method, path, data=None, cookies=None):
+    req = urllib.request.Request(base + path, method=method)
+    if data is not None:
+        req.data = urllib.parse.urlencode(data).encode()
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    if cookies:
+        req.add_header("Cookie", "; ".join("%s=%s" % kv for kv in cookies.items()))
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        resp = opener.open(req, timeout=10)
+        status, headers, body = resp.status, resp.headers, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        status, headers, body = e.code, e.headers, e.read().decode()
+    found = {}
+    for h in headers.get_all("Set-Cookie") or []:
+        name, _, rest = h.partition("=")
+        found[name] = rest.split(";")[0]
+    return status, body, found
+
+
+def log_in(user, password, ip_note=""):
+    status, body, c = http("GET", "/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', body).group(1)
+    status, body, c2 = http("POST", "/login", {"login_token": token, "user": user,
+                                               "password": password}, c)
+    c.update(c2)
+    return status, body, c
+
+
+status, _, reader = log_in("reader", "reader-pass")
+report(status == 303 and "da_session" in reader, "the read-only user logs in")
+status, body, _ = http("GET", "/quarantine?state=all", cookies=reader)
+token = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+report("release-selected" not in body, "a reader gets no release or delete buttons")
+status, body, _ = http("POST", "/quarantine/action", {"action": "delete", "id": "x",
+                                                      "csrf": token}, reader)
+report(status == 403 and "admin role" in body, "a reader's delete is refused (403)", status)
+status, _, admin = log_in("admin", "admin-pass")
+status, body, _ = http("POST", "/quarantine/action", {"action": "delete", "id": "x"}, admin)
+report(status == 403 and "CSRF" in body, "an admin POST without the CSRF token is refused",
+       status)
+status, body, _ = http("POST", "/quarantine/action", {"action": "delete", "id": "x",
+                                                      "csrf": token}, admin)
+report(status == 403, "another session's CSRF token is refused too", status)
+# Each wait doubles from 1 s; a slow build (the sanitizers: a hash takes
+# longer than the first waits) sees the 429 a few attempts later.
+statuses = []
+while len(statuses) < 10 and 429 not in statuses:
+    statuses.append(log_in("admin", "wrong")[0])
+report(statuses[:4] == [401, 401, 401, 401] and statuses[-1] == 429,
+       "wrong passwords: throttled (429) after the fourth", statuses)
+status, body, _ = log_in("admin", "admin-pass")
+report(status == 429 and "wait" in body, "while throttled, the right password waits too", status)
+status, body, _ = http("POST", "/login", {"x": "y" * 70000})
+report(status == 413, "a body over 64 KiB is refused (413)", status)
+report(browser_seconds < 60, "the browser part took %.1f s" % browser_seconds)
+shots = sorted(f for f in os.listdir(artifacts) if f.endswith(".png"))
+report(len(shots) == 10, "ten screenshots kept in %s" % artifacts, shots)
+with open(os.path.join(workdir, "tap-count"), "w") as f:
+    f.write(str(count - 2))
+with open(os.path.join(workdir, "tap-failed"), "w") as f:
+    f.write(str(failed))
+sys.exit(1 if failed else 0)

@@ -17,6 +17,8 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
         iproute2 util-linux postfix swaks \
         python3-dkim python3-nacl opendkim-tools opendkim \
         libmail-srs-perl python3-srs postsrsd spf-tools-perl opendmarc miltertest
+# DMARC aggregate reports: gzip (zlib), and xmllint for the report tests.
+DEPS += zlib1g-dev libxml2-utils
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -110,6 +110,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [1] = EVENT_SQLITE_V2_UPGRADE,
         [2] = EVENT_SQLITE_V3_UPGRADE,
         [3] = EVENT_SQLITE_V4_UPGRADE,
+        [4] = EVENT_SQLITE_V5_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;

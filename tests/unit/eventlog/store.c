@@ -373,7 +373,7 @@ static void test_migration(void)
     event_store_close(s);
 
     sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 4, "migrated: schema version 4");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 5, "migrated: schema version 5");
     char *after = dump(db, v1_select);
     TAP_OK(before != NULL && after != NULL && strcmp(before, after) == 0,
            "migrated: every row, id and value of version 1 is still there, byte for byte, "
@@ -381,9 +381,9 @@ static void test_migration(void)
     free(before);
     free(after);
     /* Version 3 adds the quarantine table's two (its key and state_time),
-     * version 4 the dmarc column's. */
+     * version 4 the dmarc column's, version 5 the report ledger's two. */
     TAP_OK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'") ==
-               indexes_before + 3 && indexes_before == 4,
+               indexes_before + 5 && indexes_before == 4,
            "migrated: the indexes are kept");
     TAP_OK(sql_int(db, "SELECT count(*) FROM events WHERE reasons IS NULL") == V1_ROWS,
            "migrated: reasons is NULL (version 1 had none)");
@@ -467,8 +467,8 @@ static void test_migration(void)
     char *a = dump(db, columns), *b = dump(fresh, columns);
     char *c = dump(db, index_list), *d = dump(fresh, index_list);
     TAP_OK(a && b && strcmp(a, b) == 0 && c && d && strcmp(c, d) == 0 &&
-               sql_int(fresh, "PRAGMA user_version") == 4,
-           "migrated: the same columns and indexes as a new version 4 file");
+               sql_int(fresh, "PRAGMA user_version") == 5,
+           "migrated: the same columns and indexes as a new version 5 file");
     free(a);
     free(b);
     free(c);
@@ -482,7 +482,7 @@ static void test_migration(void)
 }
 
 
-/* Opening a current (version 4) file for writing changes nothing in it. */
+/* Opening a current (version 5) file for writing changes nothing in it. */
 static void test_reopen_is_a_no_op(void)
 {
     char path[128], why[512];
@@ -503,7 +503,7 @@ static void test_reopen_is_a_no_op(void)
     char *schema_after = dump(watch, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(before && after && strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0 &&
-               sql_int(watch, "PRAGMA user_version") == 4,
+               sql_int(watch, "PRAGMA user_version") == 5,
            "version 4: rows and schema unchanged");
     free(before);
     free(after);
@@ -537,23 +537,23 @@ static void test_newer_is_refused(void)
                  "ALTER TABLE events ADD COLUMN dmarc TEXT;"
                  "ALTER TABLE events ADD COLUMN from_the_future TEXT;"
                  "INSERT INTO events (time, client_ip, from_the_future) VALUES (1, '192.0.2.1', 'x');"
-                 "PRAGMA user_version = 5",
+                 "PRAGMA user_version = 6",
                  NULL, NULL, NULL);
     char *before = dump(db, "SELECT * FROM events");
     char *schema_before = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     int data_version = sql_int(db, "PRAGMA data_version");
 
     event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
-    TAP_OK(s == NULL && strstr(why, "schema version 5 is newer than this domauth's (4)") != NULL,
-           "version 5: the writer refuses it: %s", why);
+    TAP_OK(s == NULL && strstr(why, "schema version 6 is newer than this domauth's (5)") != NULL,
+           "version 6: the writer refuses it: %s", why);
     event_store_close(s);
     char *after = dump(db, "SELECT * FROM events");
     char *schema_after = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(sql_int(db, "PRAGMA data_version") == data_version &&
-               sql_int(db, "PRAGMA user_version") == 5 && before && after &&
+               sql_int(db, "PRAGMA user_version") == 6 && before && after &&
                strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0,
-           "version 5: the file is not modified");
+           "version 6: the file is not modified");
     free(before);
     free(after);
     free(schema_before);
@@ -565,7 +565,7 @@ static void test_newer_is_refused(void)
     if (s != NULL)
         event_store_query(s, &all, count_event, &rows, NULL, 0);
     TAP_OK(s != NULL && strstr(why, "newer") != NULL && rows == 1,
-           "version 5: a reader reads it, with a warning: %s", why);
+           "version 6: a reader reads it, with a warning: %s", why);
     event_store_close(s);
     sqlite3_close(db);
 }
@@ -666,7 +666,7 @@ static void test_upgrade_on_write(void)
     TAP_OK(locked != 0 && strstr(why, "upgrade") != NULL && sql_int(db, "PRAGMA user_version") == 1,
            "upgrade on write: a locked file fails the write, unchanged (%s)", why);
     int rc = s ? event_store_write(s, one, 1, why, sizeof why) : -1;
-    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 4 &&
+    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 5 &&
                sql_int(db, "SELECT count(*) FROM events") == V1_ROWS + 1,
            "upgrade on write: the next write upgrades, then appends (%s)", why);
     event_store_close(s);

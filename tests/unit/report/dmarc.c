@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "report/dmarc_report.h"
+#include "store/report_store.h"
 #include "tap.h"
 
 enum { BEGIN = 1796083200 /* 2026-12-01 00:00 UTC */, DAY = 86400 };
@@ -326,8 +327,63 @@ static void test_rua(void)
            "domain names");
 }
 
+static int count_rows(void *ctx, const report_ledger_row *row)
+{
+    (void)row;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* The sent-report ledger (store/sqlite/report_sqlite.c, schema version 5). */
+static void test_ledger(void)
+{
+    char dir[] = "/tmp/dmarc-ledger-XXXXXX", path[64], why[300] = "";
+    if (mkdtemp(dir) == NULL) {
+        TAP_OK(0, "a temporary directory");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    report_ledger *l = report_ledger_open(path, false, why, sizeof why);
+    TAP_OK(l == NULL && strstr(why, "no database") != NULL, "a reader of no file: %s", why);
+    l = report_ledger_open(path, true, why, sizeof why);
+    TAP_OK(l != NULL, "the writer makes the database with the ledger (%s)", why);
+    if (l == NULL)
+        return;
+    bool found, sent;
+    unsigned attempts;
+    report_ledger_row a = {"bank.test.1.2@r.test", "bank.test", "d@bank.test", 1, 2, "failed", 0,
+                           "sendmail exited 75", 100};
+    TAP_OK(l->ops->get(l, a.report_id, a.destination, &found, &sent, &attempts, why, sizeof why) == 0 &&
+               !found,
+           "not in the ledger yet");
+    l->ops->record(l, &a, why, sizeof why);
+    l->ops->record(l, &a, why, sizeof why);
+    l->ops->get(l, a.report_id, a.destination, &found, &sent, &attempts, why, sizeof why);
+    TAP_OK(found && !sent && attempts == 2, "two failed attempts counted (%u)", attempts);
+    a.state = "sent";
+    a.last_error = NULL;
+    l->ops->record(l, &a, why, sizeof why);
+    a.state = "failed";
+    a.last_error = "late";
+    l->ops->record(l, &a, why, sizeof why);
+    l->ops->get(l, a.report_id, "D@BANK.test", &found, &sent, &attempts, why, sizeof why);
+    TAP_OK(found && sent && attempts == 3, "sent stays sent; the destination compares without case");
+    int rows = 0;
+    l->ops->list(l, 0, count_rows, &rows, why, sizeof why);
+    TAP_OK(rows == 1, "one row per (report, destination)");
+    report_ledger_close(l);
+    unlink(path);
+    char side[80];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
+}
+
 int main(void)
 {
+    test_ledger();
     test_grouping();
     test_hostile();
     test_reasons();

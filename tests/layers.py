@@ -27,7 +27,7 @@ ALLOWED = {
     "store": {"util", "msg", "authres", "config", "policy"},
     "report": {"util", "store"},
     "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store",
-                "proto"},
+                "proto", "report"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

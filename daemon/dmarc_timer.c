@@ -17,7 +17,8 @@
 #include "domauthd.h"
 #include "service/dmarc_reports.h"
 
-enum { FIRST_LOOK_MS = 5000, LOOK_EVERY_MS = 60000, DAY = 86400 };
+/* While a run is under way the timer looks every second, to log its end. */
+enum { FIRST_LOOK_MS = 5000, LOOK_EVERY_MS = 60000, LOOK_RUNNING_MS = 1000, DAY = 86400 };
 
 typedef struct report_job {
     pthread_t thread;
@@ -101,6 +102,7 @@ static void on_look(uv_timer_t *t)
         report_job *j = dt->job;
         pthread_join(j->thread, NULL);
         dt->job = NULL;
+        uv_timer_start(t, on_look, LOOK_EVERY_MS, LOOK_EVERY_MS);
         if (j->status != 0)
             daemon_log(LOG_ERR, "DMARC reports of the day at %lld: %s", (long long)j->day, j->why);
         else
@@ -149,6 +151,8 @@ static void on_look(uv_timer_t *t)
     }
     daemon_log(LOG_INFO, "DMARC reports of the UTC day at %lld: started", (long long)yesterday);
     dt->job = j;
+    /* A repeat set in the callback would wait one old period first. */
+    uv_timer_start(t, on_look, LOOK_RUNNING_MS, LOOK_RUNNING_MS);
 }
 
 void dmarc_timer_start(domauthd *d)

@@ -18,7 +18,11 @@
 #include "service/dmarc_reports.h"
 
 /* While a run is under way the timer looks every second, to log its end. */
-enum { FIRST_LOOK_MS = 5000, LOOK_EVERY_MS = 60000, LOOK_RUNNING_MS = 1000, DAY = 86400 };
+enum {
+    FIRST_LOOK_MS = 5000, LOOK_EVERY_MS = 60000, LOOK_RUNNING_MS = 1000, DAY = 86400,
+    RETRY_AFTER_S = 3600, /* a run with failed sends runs again an hour later */
+    RETRY_DAYS_MAX = 7,
+};
 
 typedef struct report_job {
     pthread_t thread;
@@ -34,7 +38,8 @@ typedef struct report_job {
 struct dmarc_timer {
     uv_timer_t timer;
     report_job *job;
-    int64_t last_day; /* reported by this process, or 0 */
+    int64_t last_day;    /* reported by this process, or 0 */
+    int64_t retry_after; /* when sends of last_day failed: the time to try again, or 0 */
 };
 
 static void job_free(report_job *j)
@@ -79,6 +84,28 @@ static void *job_run(void *arg)
         .log = job_log,
     };
     j->status = dmarc_report_run(&o, &j->totals, j->why, sizeof j->why);
+    /* Earlier days with a send that failed and attempts left (this
+     * process may have stopped before trying again, or the failure came
+     * at the day's last try): tried again as well, at most a week back. */
+    int64_t days[RETRY_DAYS_MAX];
+    size_t n = 0;
+    if (j->status == 0 &&
+        dmarc_report_failed_periods(j->database, o.now - RETRY_DAYS_MAX * DAY, j->attempts, days,
+                                    RETRY_DAYS_MAX, &n, err, sizeof err) != 0)
+        daemon_log(LOG_ERR, "DMARC reports: the ledger: %s", err);
+    for (size_t i = 0; j->status == 0 && i < n; i++) {
+        if (days[i] == j->day)
+            continue;
+        dmarc_report_totals t;
+        o.begin = days[i];
+        o.end = days[i] + DAY;
+        char why[300];
+        if (dmarc_report_run(&o, &t, why, sizeof why) != 0)
+            daemon_log(LOG_ERR, "DMARC reports of the day at %lld, again: %s", (long long)days[i],
+                       why);
+        j->totals.sent += t.sent;
+        j->totals.failed += t.failed;
+    }
     da_resolver_free(resolver);
     atomic_store(&j->finished, true);
     return NULL;
@@ -112,8 +139,12 @@ static void on_look(uv_timer_t *t)
                        (long long)j->day, j->totals.reports, (unsigned long long)j->totals.events,
                        j->totals.sent, j->totals.failed, j->totals.already_sent,
                        j->totals.gave_up, j->totals.unauthorized);
-        /* A failed send is tried again tomorrow's run: the day is done. */
+        /* Failed sends are tried again in an hour (each try counts
+         * against report_attempts), and by the next days' runs. */
         dt->last_day = j->day;
+        dt->retry_after = j->status == 0 && j->totals.failed > 0
+                              ? (int64_t)time(NULL) + RETRY_AFTER_S
+                              : 0;
         job_free(j);
         return;
     }
@@ -122,7 +153,9 @@ static void on_look(uv_timer_t *t)
         return;
     int64_t now = (int64_t)time(NULL);
     int64_t yesterday = now - now % DAY - DAY;
-    if (dt->last_day == yesterday || (unsigned)((now % DAY) / 3600) < cfg->dmarc_report_hour)
+    if ((unsigned)((now % DAY) / 3600) < cfg->dmarc_report_hour)
+        return;
+    if (dt->last_day == yesterday && (dt->retry_after == 0 || now < dt->retry_after))
         return;
     report_job *j = calloc(1, sizeof *j);
     bool failed = j == NULL;

@@ -521,3 +521,45 @@ int dmarc_report_run(const dmarc_report_run_options *o, dmarc_report_totals *tot
     dmarc_report_set_free(r.set);
     return 0;
 }
+
+typedef struct failed_scan {
+    unsigned max_attempts;
+    int64_t *days;
+    size_t max, count;
+} failed_scan;
+
+static int note_failed(void *ctx, const report_ledger_row *row)
+{
+    failed_scan *f = ctx;
+    if (row->state == NULL || strcmp(row->state, "failed") != 0 || row->attempts >= f->max_attempts)
+        return 0;
+    size_t i = 0;
+    while (i < f->count && f->days[i] < row->begin)
+        i++;
+    if ((i < f->count && f->days[i] == row->begin) || f->count >= f->max)
+        return 0;
+    memmove(f->days + i + 1, f->days + i, (f->count - i) * sizeof *f->days);
+    f->days[i] = row->begin;
+    f->count++;
+    return 0;
+}
+
+int dmarc_report_failed_periods(const char *database, int64_t since, unsigned max_attempts,
+                                int64_t *days, size_t max, size_t *count, char *why,
+                                size_t why_size)
+{
+    *count = 0;
+    char lwhy[300];
+    report_ledger *l = report_ledger_open(database, false, lwhy, sizeof lwhy);
+    if (l == NULL)
+        return 0; /* no database or no ledger yet: nothing failed */
+    failed_scan f = {max_attempts ? max_attempts : DEFAULT_ATTEMPTS, days, max, 0};
+    int rc = l->ops->list(l, since, note_failed, &f, lwhy, sizeof lwhy);
+    report_ledger_close(l);
+    if (rc != 0) {
+        snprintf(why, why_size, "%s", lwhy);
+        return -1;
+    }
+    *count = f.count;
+    return 0;
+}

@@ -61,6 +61,14 @@ typedef struct dmarc_report_totals {
 int dmarc_report_run(const dmarc_report_run_options *o, dmarc_report_totals *totals, char *why,
                      size_t why_size);
 
+/* The reporting periods (their begins, ascending, at most max in days)
+ * with a send that failed at or after since and still has attempts left:
+ * what a daily run tries again besides the day before. 0, or -1 with why
+ * (no ledger yet is no periods, not an error). */
+int dmarc_report_failed_periods(const char *database, int64_t since, unsigned max_attempts,
+                                int64_t *days, size_t max, size_t *count, char *why,
+                                size_t why_size);
+
 /* The UTC day of "YYYY-MM-DD" as [begin, begin + 86400). -1 when the
  * text is not a date. */
 int dmarc_report_day(const char *text, int64_t *begin);

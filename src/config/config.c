@@ -1464,7 +1464,8 @@ void config_free(domauth_config *cfg)
     free(cfg->warnings);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
-             keys[i].section == S_SRS || keys[i].section == S_ARC) &&
+             keys[i].section == S_SRS || keys[i].section == S_ARC ||
+             keys[i].section == S_DMARC) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }

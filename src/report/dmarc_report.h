@@ -57,7 +57,8 @@ void dmarc_report_set_free(dmarc_report_set *set);
  * entries the event does not describe well enough for a report (no client
  * address, stored before the report data was kept) are counted in
  * *skipped and not added. 0, or -1 with why when a bound or memory ran
- * out (the set is then unchanged by this event). */
+ * out (the rows of this event added before it stay; the caller gives up
+ * the run rather than send a report short of rows). */
 int dmarc_report_set_add(dmarc_report_set *set, const event_record *event, uint64_t *skipped,
                          char *why, size_t why_size);
 

@@ -21,6 +21,8 @@ DEPS := build-essential meson ninja-build pkg-config clang libclang-rt-dev dpkg-
 DEPS += libpq-dev postgresql
 # domauth-web (issue 14): HTTP and Argon2id, and headless Chromium for its browser test.
 DEPS += libmicrohttpd-dev libargon2-dev chromium chromium-driver python3-selenium
+# DMARC aggregate reports: gzip (zlib), and xmllint for the report tests.
+DEPS += zlib1g-dev libxml2-utils
 
 # Debian packages only `make bench` needs (so `make check` does not grow):
 # the peers (libspf2, pyspf over dnspython, postfix-policyd-spf-python, which

@@ -33,6 +33,7 @@ int cmd_status(int argc, char **argv, bool reload);
 int cmd_senderid(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_store(int argc, char **argv);
+int cmd_dmarc(int argc, char **argv);
 
 /* Shared by the commands (domauth.c). */
 struct uv_loop_s;

@@ -62,6 +62,7 @@ static const char usage_main[] =
     "  log         the decisions domauthd logged (domauth log --help)\n"
     "  store       the event database: check, migrate to PostgreSQL, import a spool\n"
     "  quarantine  the messages domauthd kept: list, show, release, delete, purge\n"
+    "  dmarc report  the DMARC aggregate reports (RFC 9990) of a day: build, send\n"
     "  report      what enforcement would cost, from the log (domauth report --help)\n"
     "  import      carry over an OpenDKIM or policyd-spf configuration (domauth import --help)\n"
     "  status      the running domauthd: uptime, reloads, listeners, counters\n"
@@ -406,6 +407,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "store") == 0) return cmd_store(argc - 1, argv + 1);
     if (strcmp(argv[1], "quarantine") == 0) return cmd_quarantine(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return cmd_report(argc - 1, argv + 1);
+    if (strcmp(argv[1], "dmarc") == 0) return cmd_dmarc(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0) return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0) return cmd_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "xmail-filter") == 0) return cmd_xmail_filter(argc - 1, argv + 1);

@@ -88,6 +88,7 @@ typedef struct domauthd {
     eventlog *events;
     quarantine *quarantine; /* the folder, when a configuration can quarantine to it */
     uv_timer_t purge_timer; /* quarantine retention, daily */
+    struct dmarc_timer *dmarc_timer; /* the daily DMARC reports (dmarc_timer.c) */
     bool purge_timer_ready;
     svc_env env;          /* what every message check shares */
     svc_counters counters;
@@ -227,5 +228,14 @@ void daemon_purge_now(domauthd *d);
 /* ---- logging of the daemon itself (main.c) ---- */
 
 void daemon_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the daily DMARC aggregate reports (dmarc_timer.c) ---- */
+
+/* Starts the timer (it looks at [dmarc] report each time, so a reload
+ * turns the reports on or off); stop closes it at exit (a run under way is
+ * left to end with the process), free after the loop's last run. */
+void dmarc_timer_start(domauthd *d);
+void dmarc_timer_stop(domauthd *d);
+void dmarc_timer_free(domauthd *d);
 
 #endif

@@ -933,6 +933,7 @@ int main(int argc, char **argv)
     quarantine_start(&d, &cfg->config);
     if (d.events != NULL)
         purge_timer_start(&d);
+    dmarc_timer_start(&d);
 
     uv_signal_init(d.loop, &d.sighup);
     uv_signal_init(d.loop, &d.sigterm);
@@ -978,9 +979,11 @@ out:
     if (d.events != NULL)
         eventlog_close(d.events);
     quarantine_close(d.quarantine);
+    dmarc_timer_stop(&d);
     uv_walk(d.loop, close_handle, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
+    dmarc_timer_free(&d);
     remove_pidfile(pidfile);
     free(pidfile);
     config_ref_put(d.config);

@@ -27,7 +27,7 @@ ALLOWED = {
     "store": {"util", "msg", "authres", "config", "policy"},
     "report": {"util", "store"},
     "service": {"util", "msg", "dns", "authres", "spf", "dkim", "dmarc", "config", "policy", "store",
-                "proto"},
+                "proto", "report"},
 }
 # The front ends that must not reach the mail path: domauth-web (web/) reads
 # the store and talks to domauthd's control socket, so the service (the

@@ -43,6 +43,11 @@ typedef struct auth_result {
      * says otherwise (a trusted ARC sealer vouched for the message), or
      * NULL; the caller owns the text (not in the header). */
     const char *overridden;
+    /* More "name=value" properties, space-separated, for the event only
+     * (not in the header): what DMARC's aggregate reports need (the
+     * published record, alignment, the report URIs), or NULL. Owned by
+     * the vector's arena. */
+    const char *event_props;
     auth_prop props[AUTH_RESULT_MAX_PROPS];
     size_t prop_count;
 } auth_result;

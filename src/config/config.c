@@ -54,12 +54,16 @@ typedef enum value_type {
     T_DMARCMODE, /* [dmarc] mode: rfc9989 or rfc7489 (stored as da_dmarc_mode) */
     T_QREPLY,   /* quarantine_reply: accept or reply (stored as bool: reply) */
     T_QFAILURE, /* quarantine_failure: tempfail or accept (stored as bool: accept) */
+    T_HOUR,     /* an hour of the day, 0 to 23 */
+    T_ATTEMPTS, /* a number of tries, 1 to MAX_ATTEMPTS */
+    T_MAILBOX,  /* local@domain fit for a header field and sendmail's argument, or empty */
 } value_type;
 
 enum {
     MAX_SESSION_LIMIT = 1000000, /* far beyond any file descriptor limit */
     MAX_TIMEOUT_SECONDS = 86400, /* a day */
     MAX_RETENTION_DAYS = 36500,  /* a century: beyond it a typo, not a policy */
+    MAX_ATTEMPTS = 100,          /* report sends: beyond it a loop, not a retry */
 };
 
 typedef enum section_kind {
@@ -264,6 +268,28 @@ static const key_spec keys[] = {
           "rfc9989: policy and organizational domains by the DNS tree walk (psd=,\n"
           "np=, t=). rfc7489: by the public suffix list (libpsl), with pct=, for a\n"
           "site that must judge as an older peer (OpenDMARC) does."),
+    DMARC("report", T_BOOL, dmarc_report, "no",
+          "Send DMARC aggregate reports (RFC 9990) once a day: for the UTC day\n"
+          "before, one report per policy domain whose record asks for them (rua=\n"
+          "mailto:), from the events in database, to each destination (one outside\n"
+          "the domain only when it publishes the authorization record), with\n"
+          "report_sendmail. Needs report_org_name and report_email. A report sent is\n"
+          "not sent again; a failed one is tried again at the next run. `domauth\n"
+          "dmarc report` does the same by hand."),
+    DMARC("report_org_name", T_STRING, dmarc_report_org_name, "",
+          "The reporting organization's name (report_metadata org_name)."),
+    DMARC("report_email", T_MAILBOX, dmarc_report_email, "",
+          "The reports' contact address and From: (its domain must pass DMARC with\n"
+          "the mail the reports go out with: RFC 9990 section 3.2.2)."),
+    DMARC("report_domain", T_HOSTNAME, dmarc_report_domain, "",
+          "The reporting domain, in the file names and the Subject's Submitter\n"
+          "(empty: the domain of report_email)."),
+    DMARC("report_sendmail", T_PATH, dmarc_report_sendmail, "/usr/sbin/sendmail",
+          "The sendmail(1) the reports are sent with (-i -f report_email -- to)."),
+    DMARC("report_hour", T_HOUR, dmarc_report_hour, "1",
+          "The UTC hour (0-23) after which domauthd sends the day before's reports."),
+    DMARC("report_attempts", T_ATTEMPTS, dmarc_report_attempts, "5",
+          "How many times a report that failed to go out is tried (once per run)."),
     DMARC("honor_policy", T_BOOL, dmarc_honor_policy, "no",
           "Apply the domain's published policy to a DMARC fail: p=reject (or sp=,\n"
           "np=) rejects with fail_reply, p=quarantine quarantines, t=y one step\n"
@@ -1092,6 +1118,23 @@ static int set_value(domauth_config *cfg, void *base, value_type type, size_t of
         return parse_uint_range(value, 1, MAX_TIMEOUT_SECONDS, " seconds", slot, why, why_size);
     case T_DAYS:
         return parse_uint_range(value, 1, MAX_RETENTION_DAYS, " days", slot, why, why_size);
+    case T_HOUR:
+        return parse_uint_range(value, 0, 23, " (an hour of the day, UTC)", slot, why, why_size);
+    case T_ATTEMPTS:
+        return parse_uint_range(value, 1, MAX_ATTEMPTS, " attempts", slot, why, why_size);
+    case T_MAILBOX: {
+        const char *at = strrchr(value, '@');
+        bool ok = *value == '\0' || (at != NULL && at != value && strchr(value, '@') == at &&
+                                     is_domain_name(at + 1));
+        for (const unsigned char *c = (const unsigned char *)value; ok && *c; c++)
+            ok = *c > 0x20 && *c < 0x7f && strchr("<>,;:\"()[]\\", *c) == NULL;
+        if (!ok) {
+            snprintf(why, why_size, "expected an address such as dmarc@example.org, not '%.200s'",
+                     value);
+            return -1;
+        }
+        return set_string(slot, value, why, why_size);
+    }
     case T_DMARCMODE: {
         static const char *const modes[] = {"rfc9989", "rfc7489"};
         if (parse_choice(value, modes, 2, &choice, why, why_size) != 0)
@@ -1382,6 +1425,7 @@ static bool is_string_type(value_type type)
     case T_HEADER:
     case T_HEADERLIST:
     case T_REPLY:
+    case T_MAILBOX:
         return true;
     default:
         return false;
@@ -1486,7 +1530,7 @@ void config_free(domauth_config *cfg)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if ((keys[i].section == S_DAEMON || keys[i].section == S_DKIM ||
              keys[i].section == S_SRS || keys[i].section == S_ARC ||
-             keys[i].section == S_WEB) &&
+             keys[i].section == S_WEB || keys[i].section == S_DMARC) &&
             is_string_type(keys[i].type))
             free(*(char **)((char *)cfg + keys[i].offset));
     }
@@ -2495,6 +2539,11 @@ int config_parse(domauth_config *cfg, const char *path, const char *text, size_t
         if (cfg->dmarc_mode == DA_DMARC_RFC7489 && !da_dmarc_have_psl())
             fail_at(st, 0, "[dmarc] mode = rfc7489 needs the public suffix list: this domauth "
                            "was built without libpsl");
+        else if (cfg->dmarc_report &&
+                 (cfg->dmarc_report_org_name == NULL || !*cfg->dmarc_report_org_name ||
+                  cfg->dmarc_report_email == NULL || !*cfg->dmarc_report_email))
+            fail_at(st, 0, "[dmarc] report = yes needs report_org_name and report_email (the "
+                           "report's metadata and From:)");
         else if (cfg->arc_seal && !cfg->arc_check)
             fail_at(st, 0, "[arc] seal = yes needs check = yes: a seal records the chain's "
                            "status as this host validated it");

@@ -162,6 +162,13 @@ typedef struct domauth_config {
     bool dmarc_check;        /* DMARC where the header is seen, after SPF and DKIM */
     int dmarc_mode;          /* da_dmarc_mode: 0 rfc9989, 1 rfc7489 */
     bool dmarc_honor_policy; /* a fail gets the action its domain's policy asks */
+    bool dmarc_report;            /* send the daily aggregate reports (RFC 9990) */
+    char *dmarc_report_org_name;  /* report_metadata org_name */
+    char *dmarc_report_email;     /* its contact and the mail's From: */
+    char *dmarc_report_domain;    /* the Submitter; "" for report_email's domain */
+    char *dmarc_report_sendmail;  /* the sendmail(1) to run */
+    unsigned dmarc_report_hour;   /* UTC hour after which the day before is sent */
+    unsigned dmarc_report_attempts; /* tries of a failing send */
     /* [arc] */
     bool arc_check;                 /* validate ARC chains where the body is seen */
     name_list arc_trusted_sealers;  /* seals that may vouch for a forwarded message */

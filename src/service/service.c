@@ -8,6 +8,7 @@
  * event. */
 #include "service.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1297,6 +1298,87 @@ static void dmarc_comment(const da_dmarc_eval *ev, char *out, size_t out_size)
     strbuf_free(&sb);
 }
 
+/* The report URIs as one property value: the rua list without the blanks
+ * RFC 9989 allows around its commas, and any byte a property value cannot
+ * hold (a blank, a control, non-ASCII) as %XX, so it stays one word. */
+static void put_uri_list(strbuf *sb, const char *list)
+{
+    bool first = true;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n > 0) {
+            if (!first)
+                strbuf_putc(sb, ',');
+            first = false;
+            for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c <= 0x20 || c >= 0x7f)
+                    strbuf_printf(sb, "%%%02X", c);
+                else
+                    strbuf_putc(sb, (char)c);
+            }
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+}
+
+/* What an aggregate report (RFC 9990) needs of one DMARC evaluation that
+ * the header does not carry: the record as it applies (defaults filled
+ * in), how it was found, the organizational domain, which identifiers
+ * aligned and the report URIs. Kept in the event's props of the entry. */
+static const char *dmarc_event_props(auth_results *rs, const da_dmarc_eval *ev)
+{
+    const da_dmarc_record *rec = da_dmarc_eval_record(ev);
+    strbuf sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "dmarc.align.spf=%s dmarc.align.dkim=%s",
+                  da_dmarc_eval_spf_aligned(ev) ? "pass" : "fail",
+                  da_dmarc_eval_dkim_aligned(ev) ? "pass" : "fail");
+    const char *org = da_dmarc_eval_org_domain(ev);
+    if (org != NULL && *org)
+        strbuf_printf(&sb, " dmarc.org=%s", org);
+    strbuf_printf(&sb, " dmarc.discovery=%s", da_dmarc_eval_discovery(ev));
+    if (rec != NULL) {
+        da_dmarc_policy sp = rec->has_sp ? rec->sp : rec->p;
+        da_dmarc_policy np = rec->has_np ? rec->np : sp;
+        strbuf_printf(&sb, " dmarc.p=%s dmarc.sp=%s dmarc.np=%s dmarc.adkim=%s dmarc.aspf=%s",
+                      da_dmarc_policy_name(rec->p), da_dmarc_policy_name(sp),
+                      da_dmarc_policy_name(np), rec->adkim_strict ? "s" : "r",
+                      rec->aspf_strict ? "s" : "r");
+        strbuf_printf(&sb, " dmarc.t=%s dmarc.psd=%s", rec->testing ? "y" : "n",
+                      rec->psd == DA_DMARC_PSD_Y   ? "y"
+                      : rec->psd == DA_DMARC_PSD_N ? "n"
+                                                   : "u");
+        if (rec->has_pct)
+            strbuf_printf(&sb, " dmarc.pct=%u", rec->pct);
+        /* fo is a colon list of 0, 1, d, s: one word as published. */
+        bool fo_ok = rec->fo[0] != '\0';
+        for (const char *f = rec->fo; *f; f++)
+            fo_ok = fo_ok && (isalnum((unsigned char)*f) || *f == ':');
+        if (fo_ok)
+            strbuf_printf(&sb, " dmarc.fo=%s", rec->fo);
+        const char *tag = da_dmarc_eval_policy_tag(ev);
+        strbuf_printf(&sb, " dmarc.policy=%s dmarc.applied=%s", tag ? tag : "p",
+                      da_dmarc_policy_name(da_dmarc_eval_policy(ev)));
+        if (da_dmarc_eval_softened(ev))
+            strbuf_printf(&sb, " dmarc.softened=%s", rec->testing ? "testing" : "sampled");
+        if (rec->rua[0]) {
+            strbuf_puts(&sb, " dmarc.rua=");
+            put_uri_list(&sb, rec->rua);
+        }
+    }
+    const char *out = sb.failed || sb.data == NULL ? NULL : arena_strdup(&rs->memory, sb.data);
+    strbuf_free(&sb);
+    return out;
+}
+
 /* dmarc=RESULT (comment) header.from=DOMAIN policy.dmarc=... for each From:
  * domain; a message without one From: domain is a permerror naming why. */
 static void add_dmarc_results(svc_msg *m)
@@ -1322,6 +1404,8 @@ static void add_dmarc_results(svc_msg *m)
         auth_result_comment(rs, e, comment);
         auth_result_explanation(rs, e, da_dmarc_eval_problem(ev));
         auth_result_prop(rs, e, "header.from", job->domain);
+        if (e != NULL)
+            e->event_props = dmarc_event_props(rs, ev);
         if (rec != NULL) {
             const char *applied = da_dmarc_policy_name(da_dmarc_eval_policy(ev));
             auth_result_prop(rs, e, "policy.dmarc", applied);
@@ -2365,6 +2449,12 @@ static void write_event(svc_msg *m)
         strbuf_init(&sb);
         for (size_t k = 0; k < e->prop_count; k++)
             strbuf_printf(&sb, "%s%s=%s", k ? " " : "", e->props[k].name, e->props[k].value);
+        if (e->event_props != NULL)
+            strbuf_printf(&sb, "%s%s", sb.len ? " " : "", e->event_props);
+        /* Why the entry took no action (a trusted ARC sealer vouched), for
+         * the report's override reason. */
+        if (e->overridden != NULL)
+            strbuf_printf(&sb, "%soverride=trusted_forwarder", sb.len ? " " : "");
         props[i] = strbuf_take(&sb);
         res[i] = (event_result){e->method, e->result, e->domain, e->detail,
                                 e->explanation ? e->explanation : e->comment, props[i]};

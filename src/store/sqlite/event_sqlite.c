@@ -112,6 +112,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [3] = EVENT_SQLITE_V4_UPGRADE,
         [4] = EVENT_SQLITE_V5_UPGRADE,
         [5] = EVENT_SQLITE_V6_UPGRADE,
+        [6] = EVENT_SQLITE_V7_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;

@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 6
+#define EVENT_SQLITE_SCHEMA_VERSION 7
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -102,6 +102,19 @@
     "CREATE INDEX IF NOT EXISTS events_domain_time ON events (domain, time);"      \
     "DROP INDEX IF EXISTS events_result;"                                           \
     "DROP INDEX IF EXISTS events_domain;"
+/* Version 7: the ledger of DMARC aggregate reports sent
+ * (store/report_store.h): one row per (report, destination), so that a
+ * report sent is never sent again and a failed one is retried a bounded
+ * number of times. state is sent or failed; attempts counts the tries;
+ * time is the last one's. The events table is unchanged. */
+#define EVENT_SQLITE_V7_UPGRADE                                                     \
+    "CREATE TABLE IF NOT EXISTS dmarc_reports ("                                   \
+    " report_id TEXT NOT NULL, destination TEXT NOT NULL COLLATE NOCASE,"          \
+    " policy_domain TEXT NOT NULL COLLATE NOCASE, period_begin INTEGER NOT NULL,"  \
+    " period_end INTEGER NOT NULL, state TEXT NOT NULL,"                           \
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, time INTEGER NOT NULL," \
+    " PRIMARY KEY (report_id, destination));"                                      \
+    "CREATE INDEX IF NOT EXISTS dmarc_reports_time ON dmarc_reports (time);"
 
 /* The columns after id, in the order of enum event_field, then the two
  * arrays. The INSERT binds them as ?1..?25 and queries select them in this

@@ -373,7 +373,7 @@ static void test_migration(void)
     event_store_close(s);
 
     sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 6, "migrated: schema version 6");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 7, "migrated: schema version 7");
     char *after = dump(db, v1_select);
     TAP_OK(before != NULL && after != NULL && strcmp(before, after) == 0,
            "migrated: every row, id and value of version 1 is still there, byte for byte, "
@@ -382,10 +382,10 @@ static void test_migration(void)
     free(after);
     /* Version 3 adds the quarantine table's two (its key and state_time),
      * version 4 the dmarc column's, version 5 uid's, node's and the key of
-     * cluster_jobs; version 6 replaces two by two (result, time and domain,
-     * time). */
+     * cluster_jobs; version 7 replaces two by two (result, time and domain,
+     * time); version 7 the report ledger's two. */
     TAP_OK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'") ==
-               indexes_before + 6 && indexes_before == 4,
+               indexes_before + 8 && indexes_before == 4,
            "migrated: the indexes are kept");
     TAP_OK(sql_int(db, "SELECT count(*) FROM events WHERE reasons IS NULL") == V1_ROWS,
            "migrated: reasons is NULL (version 1 had none)");
@@ -469,8 +469,8 @@ static void test_migration(void)
     char *a = dump(db, columns), *b = dump(fresh, columns);
     char *c = dump(db, index_list), *d = dump(fresh, index_list);
     TAP_OK(a && b && strcmp(a, b) == 0 && c && d && strcmp(c, d) == 0 &&
-               sql_int(fresh, "PRAGMA user_version") == 6,
-           "migrated: the same columns and indexes as a new version 6 file");
+               sql_int(fresh, "PRAGMA user_version") == 7,
+           "migrated: the same columns and indexes as a new version 7 file");
     free(a);
     free(b);
     free(c);
@@ -484,7 +484,7 @@ static void test_migration(void)
 }
 
 
-/* Opening a current (version 6) file for writing changes nothing in it. */
+/* Opening a current (version 7) file for writing changes nothing in it. */
 static void test_reopen_is_a_no_op(void)
 {
     char path[128], why[512];
@@ -505,8 +505,8 @@ static void test_reopen_is_a_no_op(void)
     char *schema_after = dump(watch, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(before && after && strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0 &&
-               sql_int(watch, "PRAGMA user_version") == 6,
-           "version 6: rows and schema unchanged");
+               sql_int(watch, "PRAGMA user_version") == 7,
+           "version 7: rows and schema unchanged");
     free(before);
     free(after);
     free(schema_before);
@@ -541,23 +541,23 @@ static void test_newer_is_refused(void)
                  "ALTER TABLE events ADD COLUMN uid TEXT;"
                  "ALTER TABLE events ADD COLUMN from_the_future TEXT;"
                  "INSERT INTO events (time, client_ip, from_the_future) VALUES (1, '192.0.2.1', 'x');"
-                 "PRAGMA user_version = 7",
+                 "PRAGMA user_version = 8",
                  NULL, NULL, NULL);
     char *before = dump(db, "SELECT * FROM events");
     char *schema_before = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     int data_version = sql_int(db, "PRAGMA data_version");
 
     event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
-    TAP_OK(s == NULL && strstr(why, "schema version 7 is newer than this domauth's (6)") != NULL,
-           "version 7: the writer refuses it: %s", why);
+    TAP_OK(s == NULL && strstr(why, "schema version 8 is newer than this domauth's (7)") != NULL,
+           "version 8: the writer refuses it: %s", why);
     event_store_close(s);
     char *after = dump(db, "SELECT * FROM events");
     char *schema_after = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(sql_int(db, "PRAGMA data_version") == data_version &&
-               sql_int(db, "PRAGMA user_version") == 7 && before && after &&
+               sql_int(db, "PRAGMA user_version") == 8 && before && after &&
                strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0,
-           "version 7: the file is not modified");
+           "version 8: the file is not modified");
     free(before);
     free(after);
     free(schema_before);
@@ -569,7 +569,7 @@ static void test_newer_is_refused(void)
     if (s != NULL)
         event_store_query(s, &all, count_event, &rows, NULL, 0);
     TAP_OK(s != NULL && strstr(why, "newer") != NULL && rows == 1,
-           "version 7: a reader reads it, with a warning: %s", why);
+           "version 8: a reader reads it, with a warning: %s", why);
     event_store_close(s);
     sqlite3_close(db);
 }
@@ -670,7 +670,7 @@ static void test_upgrade_on_write(void)
     TAP_OK(locked != 0 && strstr(why, "upgrade") != NULL && sql_int(db, "PRAGMA user_version") == 1,
            "upgrade on write: a locked file fails the write, unchanged (%s)", why);
     int rc = s ? event_store_write(s, one, 1, why, sizeof why) : -1;
-    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 6 &&
+    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 7 &&
                sql_int(db, "SELECT count(*) FROM events") == V1_ROWS + 1,
            "upgrade on write: the next write upgrades, then appends (%s)", why);
     event_store_close(s);

@@ -268,7 +268,7 @@ scenario_milter() {
                 peers) port=$MILTER_PEER_SMTP ;;
             esac
             "$PY" "$bench/milter/milter_latency.py" "$m/plan.tsv" "$port" "$stack" \
-                "$m/out/lat.$stack.$r" --rounds 1 || log "milter latency $stack failed"
+                "$m/out/lat.$stack.$r" --rounds 1 --first-round "$r" || log "milter latency $stack failed"
         done
     done
     milter_wait_queue "$pf"

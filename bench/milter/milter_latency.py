@@ -24,12 +24,13 @@ def main():
     ap.add_argument('stack')
     ap.add_argument('out')
     ap.add_argument('--rounds', type=int, default=1)
+    ap.add_argument('--first-round', type=int, default=0, help='the number of the first round')
     a = ap.parse_args()
     plan = [line.rstrip('\n').split('\t') for line in open(a.plan)]
     msgs = [open(row[3], 'rb').read().replace(b'\n', b'\r\n') for row in plan]
     rcpt = 'lat-%s@box.bench.example' % a.stack
     with open(a.out, 'w') as out:
-        for r in range(a.rounds):
+        for r in range(a.first_round, a.first_round + a.rounds):
             for i, (ip, sender, helo, _, _, _) in enumerate(plan):
                 tag = b'X-Bench: %s %d %d\r\n' % (a.stack.encode(), r, i)
                 t0 = time.perf_counter()

@@ -118,9 +118,9 @@ def main():
             print('!! %s: %d latency messages not accepted with 250' % (s, lat_errors[s]))
     if 'peers' in runs and runs['peers']:
         r = runs['peers']
-        print('   peers CPU = OpenDKIM + OpenDMARC (/proc/PID/stat) + policyd-spf '
-              '(%s processes started so far; those running read from /proc, those exited from their times)' %
-              '/'.join(str(x['spf_procs']) for x in r))
+        print('   peers CPU = OpenDKIM + OpenDMARC (/proc/PID/stat) + policyd-spf (those '
+              'running read from /proc, those that exited from their times; %s had exited '
+              'after each run)' % '/'.join(str(x['spf_procs']) for x in r))
     print('   msgs/s: median over runs of messages / wall-clock time of the run (all '
           'smtp-source processes done); CPU: the checking processes only, and with '
           "unbound's CPU added (+unbound); latency: one message at a time, connect to "
@@ -135,7 +135,7 @@ def main():
     agree = differ = 0
     examples = []
     for (stack, r, i), res in sorted(mail.items()):
-        if stack != 'domauth':
+        if stack != 'domauth' or r == 0:
             continue
         peer = mail.get(('peers', r, i))
         if peer is None:
@@ -149,7 +149,8 @@ def main():
             if len(examples) < 3:
                 examples.append('stream %d: domauth spf/dkim/dmarc=%s, peers %s' % (
                     i, '/'.join(a), '/'.join(b)))
-    print('   agreement (delivered latency messages, spf/dkim/dmarc): %d agree, %d differ'
+    print('   agreement (the measured latency messages as delivered, spf/dkim/dmarc): '
+          '%d agree, %d differ'
           % (agree, differ))
     for e in examples:
         print('     ' + e)

@@ -166,6 +166,8 @@ struct conn {
      * bytes arrive (length prefixes, empty lines), not decoded. */
     bool reading;           /* uv_read_start is in effect */
     size_t unsent;          /* bytes of replies queued, write requests included */
+    uint64_t sends;         /* replies queued so far (conn_send calls) */
+    bool tcp;               /* a TCP connection (TCP_QUICKACK applies) */
     bool mid_request;       /* part of a frame or request has arrived */
     uint8_t length_have;    /* milter: bytes of the length prefix received */
     uint8_t line_state;     /* policy: 0 at a line start, 1 after a lone CR, 2 in text */

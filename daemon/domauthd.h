@@ -139,6 +139,10 @@ typedef struct listener_kind {
     const char *refused_what; /* "milter connections refused", for counted logs */
     bool serves_mail;      /* one such listener is needed to start */
     bool inet;             /* carries no mail yet may be TCP (metrics; control is unix only) */
+    /* Replies are written at once from the handler when nothing is queued
+     * (conn_send). Only for handlers that never close a session after a
+     * reply (conn_close_when_written would then close under them). */
+    bool direct_write;
 } listener_kind;
 
 extern const listener_kind milter_listener, policy_listener, control_listener,

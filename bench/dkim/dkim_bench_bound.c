@@ -63,7 +63,7 @@ static unsigned char *relaxed_body(const unsigned char *m, size_t len, size_t *o
             if (is_wsp(m[k])) {
                 space = true;
             } else {
-                if (space && n > line_start)
+                if (space) /* leading blanks too become one SP */
                     out[n++] = ' ';
                 space = false;
                 out[n++] = m[k];

@@ -33,6 +33,10 @@ BENCH_DEPS := libspf2-dev python3-spf python3-dnspython unbound iproute2 util-li
 # The DKIM benchmark (bench/dkim) also builds against libopendkim; its other
 # peers (python3-dkim, python3-nacl) are in DEPS already.
 BENCH_DEPS += libopendkim-dev
+# The milter scenario (bench/milter): a private Postfix (smtp-source comes
+# with it) and the usual stack it is set against (OpenDKIM, OpenDMARC,
+# postfix-policyd-spf-python).
+BENCH_DEPS += postfix opendkim opendmarc postfix-policyd-spf-python
 
 # Not root: use sudo when there is one.
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)

@@ -346,6 +346,11 @@ def main():
     if os.path.exists(xmail):
         print()
         print(open(xmail).read().rstrip())
+    # The milter scenario (bench/milter): its own table and lines.
+    milter = os.path.join(out, 'milter.report')
+    if os.path.exists(milter):
+        print()
+        print(open(milter).read().rstrip())
     # The DKIM benchmark (bench/dkim): its own report, from WORK/dkim.
     dkim_work = os.path.join(work, 'dkim')
     if os.path.exists(os.path.join(dkim_work, 'out', 'results.txt')):

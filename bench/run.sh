@@ -22,7 +22,7 @@ bench=$repo/bench
 : "${BENCH_BIG_REQUESTS:=20000}"
 : "${BENCH_TIMEOUT:=240}"             # seconds, per driver run
 : "${BENCH_KEEP:=0}"                  # 1: keep the work directory
-: "${BENCH_SCENARIOS:=warm cold inflight policy xmail store}" # which scenarios run
+: "${BENCH_SCENARIOS:=warm cold inflight policy xmail store milter}" # which scenarios run
 : "${BENCH_BUILD:=$repo/build}"       # the meson build tree to measure
 export BENCH_SCENARIOS BENCH_BUILD
 export BENCH_SEED BENCH_DOMAINS BENCH_REQUESTS BENCH_PYSPF_REQUESTS BENCH_INFLIGHT \
@@ -42,6 +42,10 @@ die() { log "$*"; exit 1; }
 # The xmail scenario (domauth xmail-filter, warm and cold, against spfquery).
 # shellcheck source=bench/xmail/xmail.sh
 . "$bench/xmail/xmail.sh"
+# The milter scenario (one Postfix: domauthd's milter against OpenDKIM,
+# OpenDMARC and policyd-spf).
+# shellcheck source=bench/milter/milter.sh
+. "$bench/milter/milter.sh"
 
 wants() { [[ " $BENCH_SCENARIOS " == *" $1 "* ]]; }
 
@@ -59,6 +63,7 @@ preflight() {
     [ -f "$BENCH_BUILD/src/libdomauth-net.a" ] || die "build first (make build)"
     if wants policy; then policy_preflight; fi
     if wants xmail; then xmail_preflight; fi
+    if wants milter; then milter_preflight; fi
 }
 
 build_drivers() { # bin-dir
@@ -85,6 +90,7 @@ main_outside() {
     "$PY" "$bench/gen_world.py" "$work/world" --seed "$BENCH_SEED" \
         --domains "$BENCH_DOMAINS" --requests "$BENCH_REQUESTS"
     if wants policy; then policy_prepare "$work/bin"; fi
+    if wants milter; then milter_prepare; fi
     BENCH_INSIDE=1 BENCH_WORK=$work unshare -n -m -- bash "${BASH_SOURCE[0]}"
     # The DKIM benchmark (bench/dkim/run.sh): in-process, no DNS, so it runs
     # here, outside the namespace; report.py prints its section last.
@@ -103,6 +109,7 @@ pids=()
 
 cleanup_inside() {
     local pid
+    if [ -n "${milter_postfix:-}" ]; then postfix -c "$milter_postfix" stop >/dev/null 2>&1; fi
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -249,6 +256,7 @@ main_inside() {
     if wants xmail; then scenario_xmail; fi
     # The event store on SQLite and a private PostgreSQL (bench/store/).
     if wants store; then bash "$bench/store/store.sh" "$BENCH_BUILD" >&2 || true; fi
+    if wants milter; then scenario_milter; fi
     kill -TERM "$proxy_pid"
     wait "$proxy_pid" || true
 }

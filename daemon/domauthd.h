@@ -140,6 +140,10 @@ typedef struct listener_kind {
     const char *refused_what; /* "milter connections refused", for counted logs */
     bool serves_mail;      /* one such listener is needed to start */
     bool inet;             /* carries no mail yet may be TCP (metrics; control is unix only) */
+    /* Replies are written at once from the handler when nothing is queued
+     * (conn_send). Only for handlers that never close a session after a
+     * reply (conn_close_when_written would then close under them). */
+    bool direct_write;
 } listener_kind;
 
 extern const listener_kind milter_listener, policy_listener, control_listener,
@@ -167,6 +171,8 @@ struct conn {
      * bytes arrive (length prefixes, empty lines), not decoded. */
     bool reading;           /* uv_read_start is in effect */
     size_t unsent;          /* bytes of replies queued, write requests included */
+    uint64_t sends;         /* replies queued so far (conn_send calls) */
+    bool tcp;               /* a TCP connection (TCP_QUICKACK applies) */
     bool mid_request;       /* part of a frame or request has arrived */
     uint8_t length_have;    /* milter: bytes of the length prefix received */
     uint8_t line_state;     /* policy: 0 at a line start, 1 after a lone CR, 2 in text */

@@ -568,4 +568,5 @@ const listener_kind milter_listener = {
     .idle_timeout_key = "milter_idle_timeout",
     .refused_what = "milter connections refused",
     .serves_mail = true,
+    .direct_write = true,
 };

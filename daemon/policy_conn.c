@@ -297,4 +297,5 @@ const listener_kind policy_listener = {
     .idle_timeout_key = "policy_idle_timeout",
     .refused_what = "policy connections refused",
     .serves_mail = true,
+    .direct_write = true,
 };

@@ -6,10 +6,13 @@ WORK/corpus/manifest.tsv). Measures nothing itself.
 Rates are messages per CPU second of the measuring process (user + system),
 as `openssl speed` reports its own figures; MB is 10^6 bytes of message.
 
-The openssl bound of one message of B bytes is
-    1 / (t_keyop + B / sha256_bytes_per_s)
-with t_keyop = 1 / (RSA-2048 or Ed25519 sign or verify ops/s) and the
-SHA-256 rate of `openssl speed -evp sha256` at 16 KiB blocks (its fastest)."""
+The bound is measured in the same run by dkim_bench_bound (impl=bound):
+per message, SHA-256 over the relaxed-canonicalized body and one key
+operation (RSA-2048 or Ed25519, verify or sign) on that digest, with the
+contexts, digest and key set up once: what no verifier can avoid, so no
+ratio against it exceeds 1.0 but by noise. `openssl speed`'s figures are
+printed for reference only (its Ed25519 loop and its SHA-256 rate at 16 KiB
+blocks were measured differently, which let a ratio reach 1.57)."""
 import collections
 import os
 import statistics
@@ -18,7 +21,7 @@ import sys
 CLASSES = ('2k', '20k', '100k', '1m')
 ALGS = (('rsa', 'rsa-sha256'), ('ed25519', 'ed25519-sha256'))
 IMPLS = ('domauth', 'opendkim', 'dkimpy')
-TARGET_BOUND = 0.7      # verify: domauth >= 0.7 x the openssl bound
+TARGET_BOUND = 0.85     # verify: domauth >= 0.85 x the bound (issue 16)
 TARGET_OPENDKIM = 5.0   # verify: domauth >= 5 x OpenDKIM
 
 
@@ -86,16 +89,13 @@ def main():
         return int(r['msgs']) / float(r['cpu'])
 
     def bound(op, alg, cls):
-        try:
-            return 1.0 / (1.0 / ossl[alg, op] + sizes[cls] / ossl['sha256'])
-        except (KeyError, ZeroDivisionError):
-            return None
+        return rate('bound', op, alg, cls)
 
     def ratio(a, b):
         return a / b if a is not None and b else None
 
     print('== DKIM: sign and verify, relaxed/relaxed, per CPU second (bench/dkim)')
-    print('openssl: %s; RSA-2048 sign %.0f/s verify %.0f/s; Ed25519 sign %.0f/s verify %.0f/s;'
+    print('openssl speed (reference, not the bound): %s; RSA-2048 sign %.0f/s verify %.0f/s; Ed25519 sign %.0f/s verify %.0f/s;'
           ' SHA-256 %.0f MB/s (16 KiB blocks)' % (
               ossl.get('version', '?'), ossl.get(('rsa', 'sign'), 0),
               ossl.get(('rsa', 'verify'), 0), ossl.get(('ed25519', 'sign'), 0),
@@ -118,10 +118,11 @@ def main():
                 mb = sizes[cls] / 1e6
                 cells = []
                 rates = {}
-                for impl in IMPLS:
+                for impl in IMPLS + ('bound',):
                     r = rate(impl, op, alg, cls)
                     rates[impl] = r
-                    cells += [fmt_rate(r), fmt_rate(r * mb if r else None)]
+                    if impl != 'bound':
+                        cells += [fmt_rate(r), fmt_rate(r * mb if r else None)]
                     kv = res.get((impl, op, alg, cls))
                     if kv is None:
                         problems.append('%s %s %s %s: no result' % (impl, op, alg, cls))
@@ -142,7 +143,8 @@ def main():
                          fmt_ratio(rs['dkimpy']), fmt_ratio(rs['openssl_bound'])))
         print()
     print('msgs/s columns: messages per CPU second; MB/s = msgs/s x mean size (10^6 bytes);')
-    print('bound = 1 / (t_keyop + bytes / SHA-256 rate); d/x = domauth msgs/s over x.')
+    print('bound = measured here: SHA-256 of the canonical body + one key operation per message;')
+    print('d/x = domauth msgs/s over x.')
     for p in problems:
         print('PROBLEM %s' % p)
     print()

@@ -94,6 +94,7 @@ typedef struct policyd_parser {
     policyd_slot *slots;  /* limits.max_attributes of them */
     size_t count;
     uint64_t known_seen;  /* bit k: known attribute k was given */
+    int last_known;       /* the last known attribute given, -1 before any */
     bool complete;        /* the last feed returned a request: reset first */
     bool skipping;        /* after an error: discard to the end of the request */
     bool skip_line_empty; /* while skipping: the current line is empty so far */

@@ -262,6 +262,17 @@ static void wait_end(svc_msg *m)
     m->wait_began = 0;
 }
 
+/* snprintf(dst, size, "%s", src) without printf's cost per message (some
+ * 600 instructions each, callgrind): cut at size - 1 bytes as it would be. */
+static void copy_name(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *caps,
                      const svc_session *s)
 {
@@ -278,10 +289,10 @@ svc_msg *svc_msg_new(const svc_env *env, const svc_config *cfg, const svc_caps *
     m->mta_name = s->mta_name && *s->mta_name ? dup_or_null(s->mta_name) : NULL;
     const domauth_config *c = cfg->config;
     const char *fallback = m->mta_name ? m->mta_name : cfg->host_name ? cfg->host_name : "localhost";
-    snprintf(m->authserv_id, sizeof m->authserv_id, "%s",
-             c->authserv_id && *c->authserv_id ? c->authserv_id : fallback);
-    snprintf(m->receiver, sizeof m->receiver, "%s",
-             c->receiver && *c->receiver ? c->receiver : fallback);
+    copy_name(m->authserv_id, sizeof m->authserv_id,
+              c->authserv_id && *c->authserv_id ? c->authserv_id : fallback);
+    copy_name(m->receiver, sizeof m->receiver,
+              c->receiver && *c->receiver ? c->receiver : fallback);
     m->mail_from = dup_or_null("");
     if (m->client_ip != NULL && ip_parse(m->client_ip, strlen(m->client_ip), &m->client)) {
         ip_unmap(&m->client);

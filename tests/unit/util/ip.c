@@ -1,5 +1,6 @@
 /* Unit tests for util/ip: strict parsing, IPv4-mapped addresses, prefix
  * matching at every boundary, and the text forms SPF macros use. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -81,5 +82,22 @@ int main(void)
         y[15] = 1;
         TAP_OK(ip_prefix_equal(x, y, 127) && !ip_prefix_equal(x, y, 128), "IPv6 /127 and /128");
     }
+    /* ip_format writes IPv4 by hand: every value of every octet, against
+     * printf's rendering. */
+    bool all_same = true;
+    for (unsigned pos = 0; pos < 4 && all_same; pos++)
+        for (unsigned v = 0; v < 256; v++) {
+            ip_addr a = {.family = 4, .bytes = {198, 51, 100, 7}};
+            a.bytes[pos] = (uint8_t)v;
+            char want[IP_TEXT_MAX], got[IP_TEXT_MAX];
+            snprintf(want, sizeof want, "%u.%u.%u.%u", a.bytes[0], a.bytes[1], a.bytes[2],
+                     a.bytes[3]);
+            ip_format(&a, got);
+            if (strcmp(want, got) != 0) {
+                all_same = false;
+                break;
+            }
+        }
+    TAP_OK(all_same, "IPv4 text equals printf's for every octet value in every position");
     return tap_done();
 }

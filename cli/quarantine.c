@@ -334,47 +334,9 @@ static int do_list(const q_options *o)
     return st.problems > 0 ? 1 : 0;
 }
 
-static bool valid_id(const char *id)
-{
-    return *id && id[0] != '.' && strchr(id, '/') == NULL && strlen(id) < SPOOL_ID_MAX;
-}
-
-typedef struct found_row {
-    char *path, *state;
-} found_row;
-
-static int keep_row(void *ctx, const quarantine_row *r)
-{
-    found_row *f = ctx;
-    f->path = strdup(r->path ? r->path : "");
-    f->state = strdup(r->state ? r->state : "");
-    return 1;
-}
-
-/* Where an id's file is: the index's path, else new/ID. */
-static int find(quarantine *q, const q_options *o, const char *id, found_row *f)
-{
-    memset(f, 0, sizeof *f);
-    quarantine_index *x = quarantine_get_index(q);
-    char why[700];
-    quarantine_query qq = {.id = id, .state = "all", .limit = 1};
-    if (x != NULL && x->ops->query(x, &qq, keep_row, f, why, sizeof why) != 0) {
-        fprintf(stderr, "domauth: %s\n", why);
-        return -1;
-    }
-    if (f->path == NULL) {
-        char path[4096 + 256];
-        snprintf(path, sizeof path, "%s/new/%s", o->cfg_dir, id);
-        if (access(path, F_OK) != 0)
-            return 1;
-        f->path = strdup(path);
-    }
-    return f->path ? 0 : -1;
-}
-
 static int do_show(const q_options *o, const char *id)
 {
-    if (!valid_id(id)) {
+    if (!svc_quarantine_id_valid(id)) {
         fprintf(stderr, "domauth: '%s' is not a quarantine id\n", id);
         return CLI_EXIT_USAGE;
     }
@@ -382,18 +344,20 @@ static int do_show(const q_options *o, const char *id)
     int status = open_q(o, false, &q);
     if (status != 0)
         return status;
-    found_row f;
-    int rc = find(q, o, id, &f);
+    svc_quarantine_file f;
+    char why[700];
+    int rc = svc_quarantine_find(q, o->cfg_dir, id, &f, why, sizeof why);
     quarantine_close(q);
     if (rc != 0) {
         if (rc > 0)
             fprintf(stderr, "domauth: %s is not in the quarantine\n", id);
+        else
+            fprintf(stderr, "domauth: %s\n", why);
         return rc > 0 ? 1 : CLI_EXIT_NOINPUT;
     }
     spool_entry e;
     char *message = NULL;
     size_t len = 0;
-    char why[700];
     if (spool_read(f.path, &e, &message, &len, why, sizeof why) != 0) {
         fprintf(stderr, "domauth: %s (state %s)\n", why, f.state ? f.state : "unindexed");
         free(f.path);

@@ -23,22 +23,16 @@ bool svc_quarantine_id_valid(const char *id)
     return id && *id && id[0] != '.' && strchr(id, '/') == NULL && strlen(id) < SPOOL_ID_MAX;
 }
 
-typedef struct found_row {
-    char *path, *state;
-} found_row;
-
 static int keep_row(void *ctx, const quarantine_row *r)
 {
-    found_row *f = ctx;
+    svc_quarantine_file *f = ctx;
     f->path = strdup(r->path ? r->path : "");
     f->state = strdup(r->state ? r->state : "");
     return 1;
 }
 
-/* Where an id's file is: the index's path, else new/ID. 0, 1 when it is
- * unknown, -1 with why. */
-static int find(quarantine *q, const char *dir, const char *id, found_row *f, char *why,
-                size_t why_size)
+int svc_quarantine_find(quarantine *q, const char *dir, const char *id, svc_quarantine_file *f,
+                        char *why, size_t why_size)
 {
     memset(f, 0, sizeof *f);
     quarantine_index *x = quarantine_get_index(q);
@@ -242,8 +236,8 @@ int svc_quarantine_release(const svc_quarantine_admin *a, quarantine *q, const c
     if (warn_size > 0)
         warn[0] = '\0';
     *count = 0;
-    found_row f;
-    int rc = svc_quarantine_id_valid(id) ? find(q, a->dir, id, &f, why, why_size) : 1;
+    svc_quarantine_file f;
+    int rc = svc_quarantine_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
     if (rc != 0) {
         if (rc > 0)
             snprintf(why, why_size, "%s is not in the quarantine", id);
@@ -345,8 +339,8 @@ int svc_quarantine_delete(const svc_quarantine_admin *a, quarantine *q, const ch
 {
     if (warn_size > 0)
         warn[0] = '\0';
-    found_row f;
-    int rc = svc_quarantine_id_valid(id) ? find(q, a->dir, id, &f, why, why_size) : 1;
+    svc_quarantine_file f;
+    int rc = svc_quarantine_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
     if (rc < 0)
         return SVC_Q_FAILED;
     if (rc > 0 || (f.state && strcmp(f.state, "deleted") == 0)) {

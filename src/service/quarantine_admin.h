@@ -34,6 +34,15 @@ enum {
 /* Whether id can be a spool id (no path separators, not hidden). */
 bool svc_quarantine_id_valid(const char *id);
 
+/* Where an id's spool file is, and its index state: the index's row, else
+ * DIR/new/ID with state NULL (unindexed). 0 with f filled (free both
+ * strings), 1 when the id is unknown, -1 with why. */
+typedef struct svc_quarantine_file {
+    char *path, *state;
+} svc_quarantine_file;
+int svc_quarantine_find(quarantine *q, const char *dir, const char *id, svc_quarantine_file *f,
+                        char *why, size_t why_size);
+
 /* Releases id from q (opened for writing): sendmail -i -f SENDER --
  * RECIPIENTS (or to), then the index row becomes "released" by `by`, the
  * copy is removed and the audit event written. *count is the number of

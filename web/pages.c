@@ -286,7 +286,7 @@ void page_status(web_app *app, const web_request *req, web_response *r, const we
     }
     long long qn = quarantine_size(app, why, sizeof why);
     char qtext[64];
-    snprintf(qtext, sizeof qtext, "%lld messages", qn);
+    snprintf(qtext, sizeof qtext, "%lld message%s", qn, qn == 1 ? "" : "s");
     status_row(b, "quarantine", qn >= 0 ? qtext : "unreadable");
     strbuf_puts(b, "</table>");
     if (up) {

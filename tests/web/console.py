@@ -76,7 +76,7 @@ try:
     report(driver.find_element(By.TAG_NAME, "h1").text == "Status",
            "admin logs in and sees the Status page", driver.page_source[:400])
     daemon = driver.find_element(By.ID, "daemon").text
-    report("domauthd up" in daemon and "quarantine 1 messages" in daemon,
+    report("domauthd up" in daemon and "quarantine 1 message" in daemon,
            "Status: domauthd up, the quarantine holds one message", daemon)
     report(len(driver.find_elements(By.CSS_SELECTOR, "svg.chart")) == 5,
            "Status: five server-drawn SVG charts")

@@ -199,6 +199,9 @@ static int cmd_dmarc_report(int argc, char **argv)
                                                                                  : "";
     dmarc_report_run_options o = {
         .database = database ? database : cfg.database,
+        /* No lease here (an administrator's command): the ledger alone
+         * keeps a report a node sent from going twice. */
+        .password_file = cfg.database_password_file,
         .begin = begin,
         .end = begin + 86400,
         .only_domain = domain,

@@ -5,33 +5,45 @@
  * (src/service/dmarc_reports.c) goes on a thread of its own, since it
  * blocks on the store, the DNS and sendmail. The run copies what it needs
  * of the configuration, so a reload does not pull it from under it. A
- * restart runs the day again: the ledger keeps that from sending twice. */
+ * restart runs the day again: the ledger keeps that from sending twice.
+ * Many nodes on one PostgreSQL store: the run takes the cluster's
+ * "dmarc-report" lease first (as the daily purge takes "purge"), so one
+ * node at a time reports; the others log it, count it and look again an
+ * hour later (the holder may have stopped). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "domauth_net.h"
 #include "domauthd.h"
 #include "service/dmarc_reports.h"
+#include "store/event_store.h"
 
 /* While a run is under way the timer looks every second, to log its end. */
 enum {
     FIRST_LOOK_MS = 5000, LOOK_EVERY_MS = 60000, LOOK_RUNNING_MS = 1000, DAY = 86400,
     RETRY_AFTER_S = 3600, /* a run with failed sends runs again an hour later */
     RETRY_DAYS_MAX = 7,
+    /* Longer than a run (its sends are bounded by sendmail's timeout); a
+     * run an hour later by the holder renews it. */
+    LEASE_S = 6 * 3600,
 };
 
 typedef struct report_job {
     pthread_t thread;
     atomic_bool finished;
     int64_t day; /* the day's begin */
-    char *database, *org_name, *email, *receiver, *sendmail, *dns_servers;
+    char *database, *password_file, *node, *org_name, *email, *receiver, *sendmail,
+        *dns_servers;
     unsigned attempts, dns_timeout_ms, dns_tries;
     dmarc_report_totals totals;
     int status;
+    bool not_mine; /* another node holds the lease: nothing was run */
     char why[300];
 } report_job;
 
@@ -40,6 +52,7 @@ struct dmarc_timer {
     report_job *job;
     int64_t last_day;    /* reported by this process, or 0 */
     int64_t retry_after; /* when sends of last_day failed: the time to try again, or 0 */
+    uint64_t lease_skipped; /* runs left to the node holding the cluster's lease */
 };
 
 static void job_free(report_job *j)
@@ -47,6 +60,8 @@ static void job_free(report_job *j)
     if (j == NULL)
         return;
     free(j->database);
+    free(j->password_file);
+    free(j->node);
     free(j->org_name);
     free(j->email);
     free(j->receiver);
@@ -61,10 +76,47 @@ static void job_log(void *ctx, int priority, const char *line)
     daemon_log(priority, "%s", line);
 }
 
+/* Takes or renews the cluster's lease of the report job: 0 with *mine,
+ * or -1 with why (the store cannot be reached: no run either). One host's
+ * SQLite store grants it always. */
+static int take_lease(report_job *j, bool *mine, char *why, size_t why_size)
+{
+    *mine = false;
+    event_store_options so = {.access = EVENT_STORE_WRITE, .password_file = j->password_file};
+    char swhy[300] = "";
+    event_store *store = event_store_open(j->database, &so, swhy, sizeof swhy);
+    if (store == NULL) {
+        snprintf(why, why_size, "%s", swhy);
+        return -1;
+    }
+    char host[256] = "";
+    const char *holder = j->node;
+    if (holder == NULL) {
+        if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+            snprintf(host, sizeof host, "localhost");
+        holder = host;
+    }
+    int rc = event_store_lease(store, "dmarc-report", holder, (int64_t)time(NULL), LEASE_S, mine,
+                               why, why_size);
+    event_store_close(store);
+    return rc;
+}
+
 static void *job_run(void *arg)
 {
     report_job *j = arg;
     char err[300] = "";
+    bool mine = false;
+    char lwhy[300] = "";
+    int lrc = take_lease(j, &mine, lwhy, sizeof lwhy);
+    if (lrc != 0 || !mine) {
+        /* Not run: on_look logs why, or that another node holds it. */
+        j->status = lrc;
+        j->not_mine = lrc == 0;
+        snprintf(j->why, sizeof j->why, "the cluster's report lease: %s", lwhy);
+        atomic_store(&j->finished, true);
+        return NULL;
+    }
     da_resolver_options ro = {.servers = j->dns_servers, .timeout_ms = j->dns_timeout_ms,
                               .tries = j->dns_tries};
     da_resolver *resolver = da_resolver_new_cares(&ro, err, sizeof err);
@@ -73,6 +125,7 @@ static void *job_run(void *arg)
                                 "cannot be authorized", err);
     dmarc_report_run_options o = {
         .database = j->database,
+        .password_file = j->password_file,
         .begin = j->day,
         .end = j->day + DAY,
         .meta = {.org_name = j->org_name, .email = j->email, .receiver = j->receiver,
@@ -90,8 +143,9 @@ static void *job_run(void *arg)
     int64_t days[RETRY_DAYS_MAX];
     size_t n = 0;
     if (j->status == 0 &&
-        dmarc_report_failed_periods(j->database, o.now - RETRY_DAYS_MAX * DAY, j->attempts, days,
-                                    RETRY_DAYS_MAX, &n, err, sizeof err) != 0)
+        dmarc_report_failed_periods(j->database, j->password_file, o.now - RETRY_DAYS_MAX * DAY,
+                                    j->attempts, days, RETRY_DAYS_MAX, &n, err,
+                                    sizeof err) != 0)
         daemon_log(LOG_ERR, "DMARC reports: the ledger: %s", err);
     for (size_t i = 0; j->status == 0 && i < n; i++) {
         if (days[i] == j->day)
@@ -130,6 +184,17 @@ static void on_look(uv_timer_t *t)
         pthread_join(j->thread, NULL);
         dt->job = NULL;
         uv_timer_start(t, on_look, LOOK_EVERY_MS, LOOK_EVERY_MS);
+        if (j->not_mine) {
+            dt->lease_skipped++;
+            daemon_log(LOG_INFO,
+                       "DMARC reports of the day at %lld: another node holds the cluster's "
+                       "report lease; looking again in an hour (%llu runs left to it)",
+                       (long long)j->day, (unsigned long long)dt->lease_skipped);
+            dt->last_day = j->day;
+            dt->retry_after = (int64_t)time(NULL) + RETRY_AFTER_S;
+            job_free(j);
+            return;
+        }
         if (j->status != 0)
             daemon_log(LOG_ERR, "DMARC reports of the day at %lld: %s", (long long)j->day, j->why);
         else
@@ -163,6 +228,8 @@ static void on_look(uv_timer_t *t)
         const char *at = cfg->dmarc_report_email ? strrchr(cfg->dmarc_report_email, '@') : NULL;
         j->day = yesterday;
         j->database = dup_or_null(cfg->database, &failed);
+        j->password_file = dup_or_null(cfg->database_password_file, &failed);
+        j->node = dup_or_null(cfg->node, &failed);
         j->org_name = dup_or_null(cfg->dmarc_report_org_name, &failed);
         j->email = dup_or_null(cfg->dmarc_report_email, &failed);
         j->receiver = dup_or_null(cfg->dmarc_report_domain && *cfg->dmarc_report_domain
@@ -224,6 +291,11 @@ void dmarc_timer_stop(domauthd *d)
         }
     }
     /* The timer handle is part of dt: freed after the loop closed it. */
+}
+
+uint64_t dmarc_timer_lease_skipped(const domauthd *d)
+{
+    return d->dmarc_timer != NULL ? d->dmarc_timer->lease_skipped : 0;
 }
 
 void dmarc_timer_free(domauthd *d)

@@ -243,5 +243,8 @@ void daemon_log(int priority, const char *fmt, ...) __attribute__((format(printf
 void dmarc_timer_start(domauthd *d);
 void dmarc_timer_stop(domauthd *d);
 void dmarc_timer_free(domauthd *d);
+/* Daily runs left to the node holding the cluster's report lease (read on
+ * the loop, as the timer writes it). */
+uint64_t dmarc_timer_lease_skipped(const domauthd *d);
 
 #endif

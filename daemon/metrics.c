@@ -197,6 +197,9 @@ static void write_metrics(domauthd *d, strbuf *sb)
             "Lines of event_spool that did not read as an event, skipped.", es.spool_bad_lines);
     counter(sb, "domauth_eventlog_purges_skipped_total",
             "Daily purges left to the node holding the cluster's purge lease.", es.purge_skipped);
+    counter(sb, "domauth_dmarc_report_runs_skipped_total",
+            "Daily DMARC report runs left to the node holding the cluster's report lease.",
+            dmarc_timer_lease_skipped(d));
 
     counter(sb, "domauth_connections_total", "Connections accepted, every listener.",
             st->connections);

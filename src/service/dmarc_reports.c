@@ -478,7 +478,7 @@ int dmarc_report_run(const dmarc_report_run_options *o, dmarc_report_totals *tot
         snprintf(why, why_size, "no database to read the events from");
         return -1;
     }
-    event_store_options so = {.access = EVENT_STORE_READ};
+    event_store_options so = {.access = EVENT_STORE_READ, .password_file = o->password_file};
     char swhy[300] = "";
     event_store *store = event_store_open(o->database, &so, swhy, sizeof swhy);
     if (store == NULL) {
@@ -508,7 +508,8 @@ int dmarc_report_run(const dmarc_report_run_options *o, dmarc_report_totals *tot
      * there is one) to say what went already. */
     report_ledger *ledger = NULL;
     if (dmarc_report_set_count(r.set) > 0) {
-        ledger = report_ledger_open(o->database, !o->dry_run, swhy, sizeof swhy);
+        ledger = report_ledger_open(o->database, !o->dry_run, o->password_file, swhy,
+                                    sizeof swhy);
         if (ledger == NULL && !o->dry_run) {
             snprintf(why, why_size, "%s", swhy);
             dmarc_report_set_free(r.set);
@@ -544,13 +545,13 @@ static int note_failed(void *ctx, const report_ledger_row *row)
     return 0;
 }
 
-int dmarc_report_failed_periods(const char *database, int64_t since, unsigned max_attempts,
-                                int64_t *days, size_t max, size_t *count, char *why,
-                                size_t why_size)
+int dmarc_report_failed_periods(const char *database, const char *password_file, int64_t since,
+                                unsigned max_attempts, int64_t *days, size_t max, size_t *count,
+                                char *why, size_t why_size)
 {
     *count = 0;
     char lwhy[300];
-    report_ledger *l = report_ledger_open(database, false, lwhy, sizeof lwhy);
+    report_ledger *l = report_ledger_open(database, false, password_file, lwhy, sizeof lwhy);
     if (l == NULL)
         return 0; /* no database or no ledger yet: nothing failed */
     failed_scan f = {max_attempts ? max_attempts : DEFAULT_ATTEMPTS, days, max, 0};

@@ -33,6 +33,7 @@ typedef struct dmarc_report_outcome {
 
 typedef struct dmarc_report_run_options {
     const char *database;   /* the event store (and its ledger) */
+    const char *password_file; /* the database's password ([daemon]); NULL: none */
     int64_t begin, end;     /* the period [begin, end) */
     const char *only_domain; /* one policy domain, or NULL */
     dmarc_report_meta meta;
@@ -65,9 +66,9 @@ int dmarc_report_run(const dmarc_report_run_options *o, dmarc_report_totals *tot
  * with a send that failed at or after since and still has attempts left:
  * what a daily run tries again besides the day before. 0, or -1 with why
  * (no ledger yet is no periods, not an error). */
-int dmarc_report_failed_periods(const char *database, int64_t since, unsigned max_attempts,
-                                int64_t *days, size_t max, size_t *count, char *why,
-                                size_t why_size);
+int dmarc_report_failed_periods(const char *database, const char *password_file, int64_t since,
+                                unsigned max_attempts, int64_t *days, size_t max, size_t *count,
+                                char *why, size_t why_size);
 
 /* The UTC day of "YYYY-MM-DD" as [begin, begin + 86400). -1 when the
  * text is not a date. */

@@ -1,7 +1,8 @@
 /* report_store.h: the ledger of DMARC aggregate reports sent (RFC 9990),
  * one row per (Report-ID, destination). An interface with backends, as
- * event_store.h and quarantine_store.h are: SQLite's is the dmarc_reports
- * table of the event database (schema version 5). The report run asks it
+ * event_store.h and quarantine_store.h are: the dmarc_reports table of the
+ * event database, SQLite's (schema version 7) or PostgreSQL's (version 4,
+ * shared by the nodes of a cluster). The report run asks it
  * before each send, so a report already sent is never sent twice, and a
  * failed send is tried again by the next run until max attempts.
  *
@@ -33,7 +34,9 @@ typedef struct report_ledger report_ledger;
 typedef struct report_ledger_ops {
     const char *name;
     bool (*claims)(const char *location);
-    report_ledger *(*open)(const char *location, bool write, char *why, size_t why_size);
+    /* password_file: the database's password ([daemon]); NULL: none. */
+    report_ledger *(*open)(const char *location, bool write, const char *password_file,
+                           char *why, size_t why_size);
     /* The row of (report_id, destination): *found, and when found its
      * state (sent) and attempts. */
     int (*get)(report_ledger *l, const char *report_id, const char *destination, bool *found,
@@ -53,11 +56,13 @@ struct report_ledger {
 };
 
 extern const report_ledger_ops report_ledger_sqlite;
+extern const report_ledger_ops report_ledger_pg; /* in a build with libpq */
 
 /* Opens the ledger at location (the event database) with the first
  * backend that claims it; with write, the database is made or upgraded
  * to hold it. NULL with why. */
-report_ledger *report_ledger_open(const char *location, bool write, char *why, size_t why_size);
+report_ledger *report_ledger_open(const char *location, bool write, const char *password_file,
+                                  char *why, size_t why_size);
 void report_ledger_close(report_ledger *l);
 
 #endif

@@ -5,7 +5,10 @@
 # restarted (events spooled, then stored: none lost, none twice), the
 # connections killed with pg_terminate_backend, a table lock held past the
 # statement timeout; the daily purge run by one node; a spool file with a
-# bad line replayed at start. Needs root (the server runs as postgres) and
+# bad line replayed at start; the daily DMARC report run taken by one node
+# (its lease); `domauth dmarc report` on the shared store
+# (the ledger in PostgreSQL: a second run sends nothing; the configured
+# password file is read). Needs root (the server runs as postgres) and
 # Debian's postgresql; skips without. TAP.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +57,12 @@ verify = no
 monitor = no
 [spf]
 temperror_action = quarantine
+[dmarc]
+report = yes
+report_hour = 0
+report_org_name = Receiver
+report_email = dmarc-reports@receiver.test
+report_sendmail = /bin/false
 CONF
 }
 start_node() { # node pid-variable
@@ -114,7 +123,7 @@ start_node mx1 pid1 & start_node mx2 pid2 & wait
 pid1=$(pgrep -f "domauthd -f -c $workdir/mx1/" | head -1)
 pid2=$(pgrep -f "domauthd -f -c $workdir/mx2/" | head -1)
 report "$([ -n "$pid1" ] && [ -n "$pid2" ] && echo 1 || echo 0)" "two nodes start together on one empty database"
-report "$([ "$(pg_sql cluster 'SELECT count(*) FROM schema_version')" = 3 ] && echo 1 || echo 0)" \
+report "$([ "$(pg_sql cluster 'SELECT count(*) FROM schema_version')" = 4 ] && echo 1 || echo 0)" \
     "  the schema steps applied once each" "$(pg_sql cluster 'SELECT * FROM schema_version')"
 
 # ---- one history -----------------------------------------------------------
@@ -131,6 +140,20 @@ ev=$("$domauth_bin" report --database "$uri" --node mx2 --since 1d --until "@$((
 report "$([ "$ev" = 100 ] && echo 1 || echo 0)" "domauth report --node mx2 counts mx2's 100 events" "$ev"
 out=$("$domauth_bin" log --database "$uri" --summary)
 report "$(printf '%s' "$out" | grep -q '200' && echo 1 || echo 0)" "domauth log --summary over PostgreSQL" "$out"
+
+# ---- the daily DMARC report run, on one node ----------------------------------
+# Both nodes look 5 seconds after start; one takes the lease and runs, the
+# other logs that it holds it and leaves the day.
+for _ in $(seq 100); do
+    [ "$(cat "$workdir"/mx*/daemon.log | grep -c 'DMARC reports of the day at [0-9]*: \(0 reports\|another node\)')" -ge 2 ] && break
+    sleep 0.1
+done
+ran=$(cat "$workdir"/mx*/daemon.log | grep -c 'DMARC reports of the day at [0-9]*: 0 reports')
+left=$(cat "$workdir"/mx*/daemon.log | grep -c "another node holds the cluster's report lease")
+report "$([ "$ran" = 1 ] && [ "$left" = 1 ] &&
+          [ "$(pg_sql cluster "SELECT count(*) FROM cluster_jobs WHERE job = 'dmarc-report'")" = 1 ] && echo 1 || echo 0)" \
+    "the daily DMARC report run: one node runs it, the other leaves it to the lease holder" \
+    "ran $ran, left $left: $(grep -h 'DMARC' "$workdir"/mx*/daemon.log)"
 
 # ---- the server stopped while mail flows ------------------------------------
 pg_stop
@@ -233,6 +256,44 @@ wait_rows $((before + 3)) 5
 report "$([ "$(rows)" = $((before + 3)) ] && grep -q 'events.spool:2: .*the line is skipped' "$workdir/mx2/daemon.log" && echo 1 || echo 0)" \
     "a spool file left by the last run is stored at start; its bad line named (file:2) and skipped" \
     "rows $(rows); $(grep spool "$workdir/mx2/daemon.log")"
+
+# ---- DMARC aggregate reports from the shared store ---------------------------
+# Events with a DMARC result written to PostgreSQL by the real pipeline
+# (domauth xmail-filter, [dmarc] check), then reported by hand.
+py=$python
+. "$here/../lib/xmail_spool.sh"
+R=$workdir/dmarc
+mkdir -p "$R/sent"
+printf '%s\n' 'bank.test TXT "v=spf1 ip4:192.0.2.0/24 -all"' \
+    '_dmarc.bank.test TXT "v=DMARC1; p=reject; rua=mailto:dmarc@bank.test"' > "$R/zone"
+printf '#!/bin/sh\nn=$(ls "%s/sent" | grep -c eml)\ncat > "%s/sent/$n.eml"\n' "$R" "$R" > "$R/sendmail"
+chmod +x "$R/sendmail"
+dmarc_conf() { # extra [daemon] line
+    printf '%s\n' "[daemon]" "database = $uri" "$1" "syslog = no" "[policy]" "monitor = no" \
+        "[dmarc]" "check = yes" "report_org_name = Receiver" \
+        "report_email = dmarc-reports@receiver.test" "report_sendmail = $R/sendmail"
+}
+dmarc_conf "" > "$R/c.conf"
+msg=$'From: CEO <ceo@bank.test>\r\nTo: bob@dest.test\r\nSubject: m\r\n\r\nbody\r\n'
+for i in 1 2 3; do
+    mkspool "$R/s$i" post-data "[192.0.2.7]:25" mx.sender.test "MAIL FROM:<x@bank.test>" bob@dest.test -- "$msg"
+    "$domauth_bin" xmail-filter --config "$R/c.conf" --zone "$R/zone" --stage post-data "$R/s$i" > /dev/null 2>&1
+done
+day=$(date -u +%F)
+dr() { "$domauth_bin" dmarc report --config "$1" --zone "$R/zone" --date "$day"; }
+out=$(dr "$R/c.conf" 2>&1); rc=$?
+report "$([ $rc = 0 ] && [ "$(ls "$R/sent" | grep -c eml)" = 1 ] &&
+          [ "$(pg_sql cluster "SELECT state || ' ' || attempts FROM dmarc_reports")" = "sent 1" ] && echo 1 || echo 0)" \
+    "domauth dmarc report on PostgreSQL: one report sent, its ledger row in the shared database" \
+    "exit $rc: $out; $(pg_sql cluster 'SELECT * FROM dmarc_reports')"
+out=$(dr "$R/c.conf" 2>&1); rc=$?
+report "$([ $rc = 0 ] && [ "$(ls "$R/sent" | grep -c eml)" = 1 ] &&
+          [ "$(pg_sql cluster "SELECT count(*) FROM dmarc_reports")" = 1 ] && echo 1 || echo 0)" \
+    "  a second run sends nothing: the shared ledger says sent" "exit $rc: $out"
+dmarc_conf "database_password_file = $R/no-such-password" > "$R/p.conf"
+out=$(dr "$R/p.conf" 2>&1); rc=$?
+report "$([ $rc != 0 ] && printf '%s' "$out" | grep -q 'no-such-password' && echo 1 || echo 0)" \
+    "  the run reads [daemon] database_password_file (a missing one is named)" "exit $rc: $out"
 
 kill -TERM "$pid1" "$pid2"; wait "$pid1" "$pid2" 2>/dev/null; pid1= pid2=
 report "$(! grep -q 'ERROR: AddressSanitizer\|runtime error' "$workdir"/mx*/daemon.log && echo 1 || echo 0)" \

@@ -106,7 +106,7 @@ mkdir -p "$w/q/tmp" "$w/q/new"
 n=$("$domauth_bin" quarantine list --database "$uri" --dir "$w/q" 2>&1 | grep -c "quarantined")
 report "$([ "$n" = 3 ] && echo 1 || echo 0)" "domauth quarantine list over PostgreSQL: the 3 rows" "$n"
 out=$("$domauth_bin" store check --database "$uri" 2>&1); rc=$?
-report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "postgresql, schema version 3 (this domauth writes 3), 120 events" && echo 1 || echo 0)" \
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "postgresql, schema version 4 (this domauth writes 4), 120 events" && echo 1 || echo 0)" \
     "check: PostgreSQL" "exit $rc: $out"
 out=$("$domauth_bin" store import "$w/events.jsonl" --database "$uri" 2>/dev/null)
 report "$([ "$(pg_sql big 'SELECT count(*) FROM events')" = 120 ] && echo 1 || echo 0)" \

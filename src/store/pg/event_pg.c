@@ -72,6 +72,7 @@ static int migrate(pg_store *s, char *why, size_t why_size)
         [0] = EVENT_PG_V1_SQL,
         [1] = EVENT_PG_V2_UPGRADE,
         [2] = EVENT_PG_V3_UPGRADE,
+        [3] = EVENT_PG_V4_UPGRADE,
     };
     PGconn *c = s->link.conn;
     if (pg_exec(c, "SELECT pg_advisory_lock(" PG_SCHEMA_LOCK ")", why, why_size) != 0)

@@ -1,6 +1,6 @@
 /* schema_pg.h: the PostgreSQL event store's schema, every version of it and
  * the steps between them. Only the files of store/pg/ include this. The
- * logical schema is SQLite's (store/sqlite/schema.h, version 6): the same
+ * logical schema is SQLite's (store/sqlite/schema.h, version 7): the same
  * tables, columns and meanings, so that every reader answers the same on
  * both; the types are PostgreSQL's (bigint times, jsonb arrays, a lower()
  * index where SQLite has COLLATE NOCASE). The version is the highest row of
@@ -10,7 +10,7 @@
 #ifndef DA_STORE_PG_SCHEMA_H
 #define DA_STORE_PG_SCHEMA_H
 
-#define EVENT_PG_SCHEMA_VERSION 3
+#define EVENT_PG_SCHEMA_VERSION 4
 
 /* pg_advisory_lock keys: the schema steps, and the cluster jobs' table. */
 #define PG_SCHEMA_LOCK "7233012415"
@@ -71,6 +71,20 @@
     "CREATE INDEX events_domain_time ON events (lower(domain), time);"             \
     "DROP INDEX IF EXISTS events_result;"                                          \
     "DROP INDEX IF EXISTS events_domain;"
+
+/* Version 4: as SQLite's version 7, the ledger of DMARC aggregate reports
+ * (report_store.h), one row per (report, destination), shared by the nodes.
+ * The destination and policy domain compare without case there (COLLATE
+ * NOCASE): here the key is on lower(destination). */
+#define EVENT_PG_V4_UPGRADE                                                         \
+    "CREATE TABLE dmarc_reports ("                                                 \
+    " report_id text NOT NULL, destination text NOT NULL,"                         \
+    " policy_domain text NOT NULL, period_begin bigint NOT NULL,"                  \
+    " period_end bigint NOT NULL, state text NOT NULL,"                            \
+    " attempts integer NOT NULL DEFAULT 0, last_error text, time bigint NOT NULL);" \
+    "CREATE UNIQUE INDEX dmarc_reports_key ON dmarc_reports"                       \
+    " (report_id, lower(destination));"                                            \
+    "CREATE INDEX dmarc_reports_time ON dmarc_reports (time);"
 
 /* As EVENT_SQLITE_COLUMNS: after id, in the order of enum event_field, then
  * the two arrays ($1..$25 in the INSERT). */

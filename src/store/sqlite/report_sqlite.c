@@ -1,5 +1,5 @@
 /* report_sqlite.c: the ledger of DMARC aggregate reports in the SQLite
- * event database (the dmarc_reports table of schema version 5, schema.h).
+ * event database (the dmarc_reports table of schema version 7, schema.h).
  * The event store's open makes and migrates the file; this file only
  * reads and writes the table, every value a bound parameter. */
 #include <sqlite3.h>
@@ -41,8 +41,10 @@ static void close_ledger(report_ledger *base)
     free(l);
 }
 
-static report_ledger *open_ledger(const char *location, bool write, char *why, size_t why_size)
+static report_ledger *open_ledger(const char *location, bool write, const char *password_file,
+                                  char *why, size_t why_size)
 {
+    (void)password_file; /* a file has none */
     if (write) {
         /* The event store owns the schema: its writer's open makes the
          * file or brings it to the version that has the ledger. */
@@ -78,7 +80,7 @@ static report_ledger *open_ledger(const char *location, bool write, char *why, s
         sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (v < 5) {
+    if (v < 7) { /* the version that made dmarc_reports */
         errbuf_set(why, why_size,
                    "%s has no report ledger (schema version %d; a write by domauthd or "
                    "domauth dmarc report makes it)",
@@ -193,20 +195,3 @@ const report_ledger_ops report_ledger_sqlite = {
     .list = list_rows,
     .close = close_ledger,
 };
-
-static const report_ledger_ops *const backends[] = {&report_ledger_sqlite};
-
-report_ledger *report_ledger_open(const char *location, bool write, char *why, size_t why_size)
-{
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (backends[i]->claims(location))
-            return backends[i]->open(location, write, why, why_size);
-    errbuf_set(why, why_size, "no report ledger backend for %s", location);
-    return NULL;
-}
-
-void report_ledger_close(report_ledger *l)
-{
-    if (l != NULL)
-        l->ops->close(l);
-}

@@ -5,7 +5,9 @@
  * and purges (a differential test); nodes starting together apply the
  * schema once; a replayed event is stored once; the lease goes to one
  * holder at a time; a lost connection is made again; a held lock fails a
- * write after the timeout instead of hanging. Skips without the variables. */
+ * write after the timeout instead of hanging; the DMARC report ledger
+ * answers as SQLite's, and concurrent recorders leave one sent row. Skips
+ * without the variables. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "store/event_store.h"
 #include "store/quarantine_store.h"
+#include "store/report_store.h"
 #include "tap.h"
 #include "util/strbuf.h"
 
@@ -367,8 +370,8 @@ static void test_concurrent_schema(const char *uri)
         ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
     }
     TAP_OK(ok == NODES, "%d nodes opening an empty database at once all write", ok);
-    TAP_OK(psql_number(uri, "SELECT count(*) FROM schema_version") == 3 &&
-               psql_number(uri, "SELECT max(version) FROM schema_version") == 3,
+    TAP_OK(psql_number(uri, "SELECT count(*) FROM schema_version") == 4 &&
+               psql_number(uri, "SELECT max(version) FROM schema_version") == 4,
            "  and the schema steps were applied once each");
     TAP_OK(psql_number(uri, "SELECT count(*) FROM events") == NODES * 50,
            "  with every event stored (%ld)", psql_number(uri, "SELECT count(*) FROM events"));
@@ -539,14 +542,169 @@ static void test_upgrade(const char *uri)
     strbuf_free(&got);
     event_store *w = open_as(uri, EVENT_STORE_WRITE, why, sizeof why);
     int rc = w ? write_events(w, 0, 3, "up", why, sizeof why) : -1;
-    TAP_OK(w != NULL && rc == 0 && psql_number(uri, "SELECT max(version) FROM schema_version") == 3 &&
+    TAP_OK(w != NULL && rc == 0 && psql_number(uri, "SELECT max(version) FROM schema_version") == 4 &&
                psql_number(uri, "SELECT count(*) FROM events") == 5 &&
                psql_number(uri, "SELECT count(*) FROM events WHERE uid IS NULL") == 2,
-           "the first writer upgrades it to version 3, the old rows kept (%s)", rc ? why : "ok");
+           "the first writer upgrades it to version 4, the old rows kept (%s)", rc ? why : "ok");
     bool granted = false;
     TAP_OK(w && event_store_lease(w, "purge", "mx1", 1, 60, &granted, why, sizeof why) == 0 &&
                granted, "  and the lease works on it (%s)", why);
     event_store_close(w);
+}
+
+
+/* ------------------------------------------------ the report ledger */
+
+static int ledger_line(void *ctx, const report_ledger_row *row)
+{
+    strbuf_printf(ctx, "%s|%s|%s|%lld|%lld|%s|%u|%s|%lld\n", row->report_id, row->policy_domain,
+                  row->destination, (long long)row->begin, (long long)row->end, row->state,
+                  row->attempts, row->last_error ? row->last_error : "(null)",
+                  (long long)row->time);
+    return 0;
+}
+
+/* One attempt: report id, destination, state, error, time. */
+typedef struct ledger_step {
+    const char *id, *dest, *state, *error;
+    int64_t time;
+} ledger_step;
+
+static const ledger_step ledger_steps[] = {
+    {"r1", "mailto:a@example.org", "failed", "sendmail exit 75", 100},
+    {"r1", "mailto:a@example.org", "failed", "sendmail exit 75", 200},
+    {"r1", "mailto:a@example.org", "sent", NULL, 300},
+    {"r1", "mailto:a@example.org", "failed", "would be a second send", 400}, /* refused */
+    {"r1", "mailto:A@EXAMPLE.ORG", "sent", NULL, 450},   /* the same destination: refused */
+    {"r1", "mailto:b@example.net", "sent", NULL, 300},   /* a second destination */
+    {"r2", "mailto:a@example.org", "failed", "timeout", 500},
+    {"r3", "mailto:c@example.com", "sent", NULL, 500},
+};
+
+/* The steps on one ledger: after each, get's answer into out; then the
+ * listing since 250 and since 0. */
+static int ledger_run(report_ledger *l, strbuf *out, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < sizeof ledger_steps / sizeof ledger_steps[0]; i++) {
+        const ledger_step *st = &ledger_steps[i];
+        report_ledger_row a = {.report_id = st->id, .policy_domain = "example.com",
+                               .destination = st->dest, .begin = 86400, .end = 2 * 86400,
+                               .state = st->state, .last_error = st->error, .time = st->time};
+        bool found, sent;
+        unsigned attempts;
+        if (l->ops->record(l, &a, why, why_size) != 0 ||
+            l->ops->get(l, st->id, st->dest, &found, &sent, &attempts, why, why_size) != 0)
+            return -1;
+        strbuf_printf(out, "step %zu: found %d sent %d attempts %u\n", i, found, sent, attempts);
+    }
+    bool found = true, sent = true;
+    unsigned attempts = 9;
+    if (l->ops->get(l, "r9", "mailto:a@example.org", &found, &sent, &attempts, why, why_size) != 0)
+        return -1;
+    strbuf_printf(out, "unknown: found %d sent %d attempts %u\n", found, sent, attempts);
+    strbuf_puts(out, "since 250:\n");
+    if (l->ops->list(l, 250, ledger_line, out, why, why_size) != 0)
+        return -1;
+    strbuf_puts(out, "all:\n");
+    return l->ops->list(l, 0, ledger_line, out, why, why_size);
+}
+
+/* uri holds the schema; empty is a database without one. */
+static void test_ledger(const char *uri, const char *empty, const char *dir)
+{
+    char why[512], path[256];
+    snprintf(path, sizeof path, "%s/ledger.db", dir);
+    report_ledger *pg = report_ledger_open(empty, false, NULL, why, sizeof why);
+    TAP_OK(pg == NULL && strstr(why, "dmarc_reports") != NULL,
+           "ledger: a reader before the schema has it: %s", why);
+    report_ledger_close(pg);
+    report_ledger *lite = report_ledger_open(path, true, NULL, why, sizeof why);
+    TAP_OK(lite != NULL, "ledger: SQLite opens (%s)", lite ? "ok" : why);
+    pg = report_ledger_open(uri, true, NULL, why, sizeof why);
+    TAP_OK(pg != NULL && strcmp(pg->ops->name, "postgresql") == 0,
+           "ledger: PostgreSQL's claims the URI and opens (%s)", pg ? "ok" : why);
+    if (lite == NULL || pg == NULL) {
+        report_ledger_close(lite);
+        report_ledger_close(pg);
+        return;
+    }
+    strbuf a, b;
+    strbuf_init(&a);
+    strbuf_init(&b);
+    int ra = ledger_run(lite, &a, why, sizeof why);
+    TAP_OK(ra == 0, "ledger: the steps on SQLite (%s)", ra ? why : "ok");
+    int rb = ledger_run(pg, &b, why, sizeof why);
+    TAP_OK(rb == 0, "ledger: the steps on PostgreSQL (%s)", rb ? why : "ok");
+    bool same = ra == 0 && rb == 0 && a.data && b.data && strcmp(a.data, b.data) == 0;
+    TAP_OK(same, "ledger: the same answers on both (%zu bytes)", a.len);
+    if (!same)
+        printf("# sqlite:\n%s# postgresql:\n%s", a.data ? a.data : "", b.data ? b.data : "");
+    /* What the sequence must give, so that two equal wrong answers fail. */
+    TAP_OK(a.data && strstr(a.data, "step 2: found 1 sent 1 attempts 3\n") &&
+               strstr(a.data, "step 3: found 1 sent 1 attempts 3\n") &&
+               strstr(a.data, "step 4: found 1 sent 1 attempts 3\n") &&
+               strstr(a.data, "step 6: found 1 sent 0 attempts 1\n") &&
+               strstr(a.data, "unknown: found 0 sent 0 attempts 0\n") &&
+               strstr(a.data,
+                      "r1|example.com|mailto:a@example.org|86400|172800|sent|3|(null)|300\n"),
+           "ledger: sent after two failures, then a failure and a send again refused");
+    report_ledger_close(lite);
+    strbuf_free(&a);
+    strbuf_free(&b);
+
+    /* Recorders on many connections at once (as nodes would be): for one
+     * (report, destination), half record sent, half failed; one row that
+     * says sent remains, and "sent" was written once. */
+    enum { RECORDERS = 8 };
+    int gate[2];
+    if (pipe(gate) != 0) {
+        report_ledger_close(pg);
+        return;
+    }
+    pid_t pids[RECORDERS];
+    for (int i = 0; i < RECORDERS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            close(gate[1]);
+            char cwhy[512];
+            report_ledger *l = report_ledger_open(uri, true, NULL, cwhy, sizeof cwhy);
+            char c;
+            ssize_t got = read(gate[0], &c, 1); /* 0 when the parent opens the gate */
+            (void)got;
+            report_ledger_row row = {.report_id = "race", .policy_domain = "example.com",
+                                     .destination = "mailto:race@example.org", .begin = 0,
+                                     .end = 86400, .state = i % 2 ? "failed" : "sent",
+                                     .last_error = i % 2 ? "lost" : NULL, .time = 1000 + i};
+            int rc = l ? l->ops->record(l, &row, cwhy, sizeof cwhy) : -1;
+            if (rc != 0)
+                fprintf(stderr, "# recorder %d: %s\n", i, cwhy);
+            report_ledger_close(l);
+            _exit(rc ? 1 : 0);
+        }
+    }
+    close(gate[0]);
+    usleep(300000); /* every child connected and waiting */
+    close(gate[1]);
+    int ok = 0;
+    for (int i = 0; i < RECORDERS; i++) {
+        int st;
+        waitpid(pids[i], &st, 0);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    TAP_OK(ok == RECORDERS, "ledger: %d concurrent recorders all succeed", ok);
+    bool found, sent;
+    unsigned attempts;
+    int rc = pg->ops->get(pg, "race", "mailto:race@example.org", &found, &sent, &attempts, why,
+                          sizeof why);
+    long rows = psql_number(uri, "SELECT count(*) FROM dmarc_reports WHERE report_id = 'race'");
+    long sends = psql_number(uri, "SELECT count(*) FROM dmarc_reports WHERE report_id = 'race'"
+                                  " AND state = 'sent' AND last_error IS NULL");
+    /* Sent was recorded by the first sender; every later attempt was
+     * refused, so attempts counts the failures before it, plus one. */
+    TAP_OK(rc == 0 && found && sent && rows == 1 && sends == 1 && attempts >= 1 &&
+               attempts <= RECORDERS / 2 + 1,
+           "  one row, sent, after %u attempts (%ld rows)", attempts, rows);
+    report_ledger_close(pg);
 }
 
 int main(void)
@@ -570,6 +728,7 @@ int main(void)
     test_concurrent_schema(uri2);
     test_faults(uri);
     test_quarantine(uri);
+    test_ledger(uri2, uri3, dir);
     test_upgrade(uri3);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

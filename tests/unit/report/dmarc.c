@@ -343,9 +343,9 @@ static void test_ledger(void)
         return;
     }
     snprintf(path, sizeof path, "%s/events.db", dir);
-    report_ledger *l = report_ledger_open(path, false, why, sizeof why);
+    report_ledger *l = report_ledger_open(path, false, NULL, why, sizeof why);
     TAP_OK(l == NULL && strstr(why, "no database") != NULL, "a reader of no file: %s", why);
-    l = report_ledger_open(path, true, why, sizeof why);
+    l = report_ledger_open(path, true, NULL, why, sizeof why);
     TAP_OK(l != NULL, "the writer makes the database with the ledger (%s)", why);
     if (l == NULL)
         return;

@@ -194,12 +194,6 @@ static event_store *pg_open(const char *location, const event_store_options *o, 
     return &s->base;
 }
 
-static bool pg_claims(const char *location)
-{
-    return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||
-                                 strncmp(location, "postgres://", 11) == 0);
-}
-
 /* ---------------------------------------------------------- writing */
 
 static void put_strbuf(void *ctx, const char *bytes, size_t len)
@@ -752,7 +746,7 @@ static void pg_schema_version(event_store *store, int *have, int *current)
 
 const event_store_ops event_store_pg = {
     .name = "postgresql",
-    .claims = pg_claims,
+    .claims = pg_claims_location,
     .open = pg_open,
     .write = pg_write,
     .query = pg_query,

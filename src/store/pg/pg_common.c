@@ -191,3 +191,40 @@ int pg_lease_row(PGconn *c, const char *job, const char *holder, int64_t now,
     PQclear(res);
     return 0;
 }
+
+bool pg_claims_location(const char *location)
+{
+    return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||
+                                 strncmp(location, "postgres://", 11) == 0);
+}
+
+int pg_link_connect(pg_link *l, const char *prefix, char *why, size_t why_size)
+{
+    bool fresh;
+    char message[512];
+    if (pg_link_ensure(l, &fresh, message, sizeof message) != 0)
+        return errbuf_set(why, why_size, "%s: connect: %s", prefix, message);
+    return 0;
+}
+
+int pg_fail_result(PGresult *res, const char *prefix, const char *what, char *why,
+                   size_t why_size)
+{
+    char message[512];
+    pg_result_error(res, NULL, message, sizeof message);
+    PQclear(res);
+    return errbuf_set(why, why_size, "%s: %s: %s", prefix, what, message);
+}
+
+const char *pg_param_text(strbuf *sb, const char *v, bool *oom)
+{
+    if (v == NULL)
+        return NULL;
+    strbuf_clear(sb);
+    pg_text_utf8(sb, v, strlen(v));
+    if (sb->failed || sb->data == NULL) {
+        *oom = true;
+        return NULL;
+    }
+    return sb->data;
+}

@@ -37,6 +37,18 @@ int pg_exec(PGconn *c, const char *sql, char *why, size_t why_size);
 int pg_result_error(const PGresult *res, const char *what, char *why, size_t why_size);
 int pg_conn_error(PGconn *c, const char *what, char *why, size_t why_size);
 
+/* Whether location is a libpq URI (postgresql:// or postgres://): what
+ * every PostgreSQL backend claims. */
+bool pg_claims_location(const char *location);
+/* pg_link_ensure, failing as "PREFIX: connect: MESSAGE". */
+int pg_link_connect(pg_link *l, const char *prefix, char *why, size_t why_size);
+/* "PREFIX: what: MESSAGE" from res, which is cleared. Returns -1. */
+int pg_fail_result(PGresult *res, const char *prefix, const char *what, char *why,
+                   size_t why_size);
+/* A text parameter: v made valid UTF-8 in sb (cleared first), or NULL when
+ * v is NULL; *oom set when the buffer failed. */
+const char *pg_param_text(strbuf *sb, const char *v, bool *oom);
+
 /* Appends len bytes of s, each byte that is not part of well-formed UTF-8
  * as its Latin-1 reading (as the JSON lines write it), control characters
  * kept: a text column must be valid UTF-8. */

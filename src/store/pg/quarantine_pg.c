@@ -33,19 +33,12 @@ static int fail(const char *what, const char *message, char *why, size_t why_siz
 
 static int result_fail(PGresult *res, const char *what, char *why, size_t why_size)
 {
-    char message[512];
-    pg_result_error(res, NULL, message, sizeof message);
-    PQclear(res);
-    return fail(what, message, why, why_size);
+    return pg_fail_result(res, "quarantine index", what, why, why_size);
 }
 
 static int connected(pg_index *x, char *why, size_t why_size)
 {
-    bool fresh;
-    char message[512];
-    if (pg_link_ensure(&x->link, &fresh, message, sizeof message) != 0)
-        return fail("connect", message, why, why_size);
-    return 0;
+    return pg_link_connect(&x->link, "quarantine index", why, why_size);
 }
 
 static void close_index(quarantine_index *base)
@@ -111,16 +104,6 @@ static void json_array(strbuf *sb, const char *const *items, size_t n)
     strbuf_putc(sb, ']');
 }
 
-/* Text parameters valid UTF-8, as the event store makes them. */
-static const char *utf8(strbuf *sb, const char *v)
-{
-    if (v == NULL)
-        return NULL;
-    strbuf_clear(sb);
-    pg_text_utf8(sb, v, strlen(v));
-    return sb->data ? sb->data : "";
-}
-
 static int add_row(quarantine_index *base, const quarantine_row *r, char *why, size_t why_size)
 {
     pg_index *x = (pg_index *)base;
@@ -135,16 +118,24 @@ static int add_row(quarantine_index *base, const quarantine_row *r, char *why, s
     snprintf(size, sizeof size, "%llu", (unsigned long long)r->size);
     snprintf(state_time, sizeof state_time, "%lld",
              (long long)(r->state_time ? r->state_time : r->time));
+    bool oom = false;
     json_array(&text[4], r->rcpts, r->rcpt_count);
     json_array(&text[6], r->results, r->result_count);
     const char *params[N] = {
-        utf8(&text[0], r->id),        utf8(&text[1], r->path),     when,
-        utf8(&text[3], r->sender),    text[4].data,                utf8(&text[5], r->domain),
-        text[6].data,                 utf8(&text[7], r->reasons),  utf8(&text[8], r->told),
-        utf8(&text[9], r->queue_id),  utf8(&text[10], r->client_ip), size,
+        pg_param_text(&text[0], r->id, &oom),
+        pg_param_text(&text[1], r->path, &oom),
+        when,
+        pg_param_text(&text[3], r->sender, &oom),
+        text[4].data,
+        pg_param_text(&text[5], r->domain, &oom),
+        text[6].data,
+        pg_param_text(&text[7], r->reasons, &oom),
+        pg_param_text(&text[8], r->told, &oom),
+        pg_param_text(&text[9], r->queue_id, &oom),
+        pg_param_text(&text[10], r->client_ip, &oom),
+        size,
         r->state ? r->state : "quarantined", state_time,
     };
-    bool oom = false;
     for (int i = 0; i < N; i++)
         oom |= text[i].failed;
     int rc = 0;
@@ -361,15 +352,9 @@ static int expire(quarantine_index *base, int64_t before, uint64_t limit, int64_
     }
 }
 
-static bool claims(const char *location)
-{
-    return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||
-                                strncmp(location, "postgres://", 11) == 0);
-}
-
 const quarantine_index_ops quarantine_index_pg = {
     .name = "postgresql",
-    .claims = claims,
+    .claims = pg_claims_location,
     .open = open_index,
     .add = add_row,
     .query = query_rows,

@@ -22,48 +22,14 @@ typedef struct pg_ledger {
     pg_link link;
 } pg_ledger;
 
-static int fail(const char *what, const char *message, char *why, size_t why_size)
-{
-    return errbuf_set(why, why_size, "report ledger: %s: %s", what, message);
-}
-
 static int result_fail(PGresult *res, const char *what, char *why, size_t why_size)
 {
-    char message[512];
-    pg_result_error(res, NULL, message, sizeof message);
-    PQclear(res);
-    return fail(what, message, why, why_size);
+    return pg_fail_result(res, "report ledger", what, why, why_size);
 }
 
-/* A connection, made again when it was lost. */
 static int connected(pg_ledger *l, char *why, size_t why_size)
 {
-    bool fresh;
-    char message[512];
-    if (pg_link_ensure(&l->link, &fresh, message, sizeof message) != 0)
-        return fail("connect", message, why, why_size);
-    return 0;
-}
-
-/* v as valid UTF-8 in sb (the text columns must be): its text, or NULL
- * when v is NULL; *oom when the buffer failed. */
-static const char *utf8(strbuf *sb, const char *v, bool *oom)
-{
-    if (v == NULL)
-        return NULL;
-    strbuf_clear(sb);
-    pg_text_utf8(sb, v, strlen(v));
-    if (sb->failed || sb->data == NULL) {
-        *oom = true;
-        return NULL;
-    }
-    return sb->data;
-}
-
-static bool claims(const char *location)
-{
-    return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||
-                                 strncmp(location, "postgres://", 11) == 0);
+    return pg_link_connect(&l->link, "report ledger", why, why_size);
 }
 
 static void close_ledger(report_ledger *base)
@@ -130,7 +96,7 @@ static int get_row(report_ledger *base, const char *report_id, const char *desti
     strbuf_init(&id);
     strbuf_init(&dest);
     bool oom = false;
-    const char *params[2] = {utf8(&id, report_id, &oom), utf8(&dest, destination, &oom)};
+    const char *params[2] = {pg_param_text(&id, report_id, &oom), pg_param_text(&dest, destination, &oom)};
     int rc = 0;
     if (oom || params[0] == NULL || params[1] == NULL) {
         rc = errbuf_set(why, why_size, "out of memory");
@@ -174,7 +140,7 @@ static int record_attempt(report_ledger *base, const report_ledger_row *a, char 
     bool oom = false;
     for (int i = 0; i < N; i++) {
         strbuf_init(&text[i]);
-        params[i] = utf8(&text[i], in[i], &oom);
+        params[i] = pg_param_text(&text[i], in[i], &oom);
     }
     params[3] = begin;
     params[4] = end;
@@ -252,7 +218,7 @@ static int list_rows(report_ledger *base, int64_t since, report_ledger_fn *fn, v
 
 const report_ledger_ops report_ledger_pg = {
     .name = "postgresql",
-    .claims = claims,
+    .claims = pg_claims_location,
     .open = open_ledger,
     .get = get_row,
     .record = record_attempt,

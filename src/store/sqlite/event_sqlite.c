@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "schema.h"
+#include "sqlite_common.h"
 #include "store/event_store.h"
 #include "util/errbuf.h"
 #include "util/strbuf.h"
@@ -352,12 +353,6 @@ static event_store *sqlite_open(const char *path, const event_store_options *o, 
         return NULL;
     }
     return &s->base;
-}
-
-static bool sqlite_claims(const char *location)
-{
-    /* A path; URIs (postgresql://, file:) are for other backends. */
-    return location != NULL && *location != '\0' && strstr(location, "://") == NULL;
 }
 
 /* ---------------------------------------------------------- writing */
@@ -940,7 +935,7 @@ static int sqlite_count(event_store *store, const event_query *q, uint64_t *coun
 
 const event_store_ops event_store_sqlite = {
     .name = "sqlite",
-    .claims = sqlite_claims,
+    .claims = sqlite_claims_location,
     .open = sqlite_open,
     .write = sqlite_write,
     .query = sqlite_query,

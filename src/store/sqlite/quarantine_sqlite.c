@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "schema.h"
+#include "sqlite_common.h"
 #include "store/event_store.h"
 #include "store/quarantine_store.h"
 #include "util/errbuf.h"
@@ -40,57 +40,22 @@ static void close_index(quarantine_index *base)
     free(x);
 }
 
-static int version_of(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static quarantine_index *open_index(const char *location, bool write, const char *password_file,
                                     char *why, size_t why_size)
 {
     (void)password_file;
-    if (write) {
-        /* The event store owns the file's schema: its writer's open makes
-         * the file or brings it to version 3. */
-        event_store_options o = {.access = EVENT_STORE_WRITE};
-        event_store *es = event_store_open(location, &o, why, why_size);
-        if (es == NULL)
-            return NULL;
-        event_store_close(es);
-    } else {
-        struct stat sb;
-        if (stat(location, &sb) != 0) {
-            errbuf_set(why, why_size, "no database at %s", location);
-            return NULL;
-        }
-    }
+    sqlite3 *db = sqlite_open_table(location, write, 3, "quarantine index", "domauthd makes it",
+                                    BUSY_MS, why, why_size);
+    if (db == NULL)
+        return NULL;
     sqlite_index *x = calloc(1, sizeof *x);
     if (x == NULL) {
+        sqlite3_close(db);
         errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     x->base.ops = &quarantine_index_sqlite;
-    if (sqlite3_open_v2(location, &x->db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
-                        NULL) != SQLITE_OK) {
-        errbuf_set(why, why_size, "cannot open %s: %s", location,
-            x->db ? sqlite3_errmsg(x->db) : "out of memory");
-        close_index(&x->base);
-        return NULL;
-    }
-    sqlite3_busy_timeout(x->db, BUSY_MS);
-    int v = version_of(x->db);
-    if (v < 3) {
-        errbuf_set(why, why_size, "%s has no quarantine index (schema version %d; domauthd makes it)",
-            location, v);
-        close_index(&x->base);
-        return NULL;
-    }
+    x->db = db;
     /* The spool file is what must survive a power cut (it is synced); the
      * index can be rebuilt from it, so NORMAL is enough here too. */
     if (write && (sqlite3_exec(x->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
@@ -395,14 +360,9 @@ out:
     return result;
 }
 
-static bool claims(const char *location)
-{
-    return location != NULL && *location != '\0' && strstr(location, "://") == NULL;
-}
-
 const quarantine_index_ops quarantine_index_sqlite = {
     .name = "sqlite",
-    .claims = claims,
+    .claims = sqlite_claims_location,
     .open = open_index,
     .add = add_row,
     .query = query_rows,

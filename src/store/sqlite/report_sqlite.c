@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "schema.h"
+#include "sqlite_common.h"
 #include "store/event_store.h"
 #include "store/report_store.h"
 #include "util/errbuf.h"
@@ -26,12 +26,6 @@ static int fail(sqlite_ledger *l, const char *what, char *why, size_t why_size)
     return -1;
 }
 
-static bool claims(const char *location)
-{
-    /* A path, as the event store's SQLite backend claims. */
-    return location != NULL && *location != '\0' && strstr(location, "://") == NULL;
-}
-
 static void close_ledger(report_ledger *base)
 {
     sqlite_ledger *l = (sqlite_ledger *)base;
@@ -45,49 +39,20 @@ static report_ledger *open_ledger(const char *location, bool write, const char *
                                   char *why, size_t why_size)
 {
     (void)password_file; /* a file has none */
-    if (write) {
-        /* The event store owns the schema: its writer's open makes the
-         * file or brings it to the version that has the ledger. */
-        event_store_options o = {.access = EVENT_STORE_WRITE};
-        event_store *es = event_store_open(location, &o, why, why_size);
-        if (es == NULL)
-            return NULL;
-        event_store_close(es);
-    } else {
-        struct stat sb;
-        if (stat(location, &sb) != 0) {
-            errbuf_set(why, why_size, "no database at %s", location);
-            return NULL;
-        }
-    }
+    sqlite3 *db = sqlite_open_table(location, write, 7 /* the version that made dmarc_reports */,
+                                    "report ledger",
+                                    "a write by domauthd or domauth dmarc report makes it",
+                                    BUSY_MS, why, why_size);
+    if (db == NULL)
+        return NULL;
     sqlite_ledger *l = calloc(1, sizeof *l);
     if (l == NULL) {
+        sqlite3_close(db);
         errbuf_set(why, why_size, "out of memory");
         return NULL;
     }
     l->base.ops = &report_ledger_sqlite;
-    if (sqlite3_open_v2(location, &l->db, write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
-                        NULL) != SQLITE_OK) {
-        errbuf_set(why, why_size, "cannot open %s: %s", location,
-                   l->db ? sqlite3_errmsg(l->db) : "out of memory");
-        close_ledger(&l->base);
-        return NULL;
-    }
-    sqlite3_busy_timeout(l->db, BUSY_MS);
-    sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (v < 7) { /* the version that made dmarc_reports */
-        errbuf_set(why, why_size,
-                   "%s has no report ledger (schema version %d; a write by domauthd or "
-                   "domauth dmarc report makes it)",
-                   location, v);
-        close_ledger(&l->base);
-        return NULL;
-    }
+    l->db = db;
     return &l->base;
 }
 
@@ -188,7 +153,7 @@ static int list_rows(report_ledger *base, int64_t since, report_ledger_fn *fn, v
 
 const report_ledger_ops report_ledger_sqlite = {
     .name = "sqlite",
-    .claims = claims,
+    .claims = sqlite_claims_location,
     .open = open_ledger,
     .get = get_row,
     .record = record_attempt,

@@ -222,9 +222,9 @@ const char *pg_param_text(strbuf *sb, const char *v, bool *oom)
         return NULL;
     strbuf_clear(sb);
     pg_text_utf8(sb, v, strlen(v));
-    if (sb->failed || sb->data == NULL) {
+    if (sb->failed) {
         *oom = true;
         return NULL;
     }
-    return sb->data;
+    return sb->data ? sb->data : ""; /* "" appends nothing: no buffer yet */
 }

@@ -579,6 +579,7 @@ static const ledger_step ledger_steps[] = {
     {"r1", "mailto:b@example.net", "sent", NULL, 300},   /* a second destination */
     {"r2", "mailto:a@example.org", "failed", "timeout", 500},
     {"r3", "mailto:c@example.com", "sent", NULL, 500},
+    {"r4", "mailto:d@example.com", "failed", "", 600}, /* an empty text is a text */
 };
 
 /* The steps on one ledger: after each, get's answer into out; then the
@@ -645,6 +646,7 @@ static void test_ledger(const char *uri, const char *empty, const char *dir)
                strstr(a.data, "step 4: found 1 sent 1 attempts 3\n") &&
                strstr(a.data, "step 6: found 1 sent 0 attempts 1\n") &&
                strstr(a.data, "unknown: found 0 sent 0 attempts 0\n") &&
+               strstr(a.data, "step 8: found 1 sent 0 attempts 1\n") &&
                strstr(a.data,
                       "r1|example.com|mailto:a@example.org|86400|172800|sent|3|(null)|300\n"),
            "ledger: sent after two failures, then a failure and a send again refused");

@@ -116,9 +116,9 @@ static int each_line(import *im, const char *file, line_fn *fn, void *ctx)
     char why[300];
     char *text = util_read_file(file, FILE_MAX, &len, why, sizeof why);
     if (text == NULL) {
+        im->missing |= errno == ENOENT; /* before fprintf, which may change errno */
         fprintf(stderr, "domauth import: %s\n", why);
         im->failed = true;
-        im->missing |= errno == ENOENT;
         return -1;
     }
     if (memchr(text, '\0', len) != NULL) {
@@ -256,9 +256,9 @@ static int read_table(import *im, opendkim_tables *t, const char *file, bool sig
     char why[300];
     char *text = util_read_file(file, FILE_MAX, &len, why, sizeof why);
     if (text == NULL) {
+        im->missing |= errno == ENOENT; /* before fprintf, which may change errno */
         fprintf(stderr, "domauth import: %s\n", why);
         im->failed = true;
-        im->missing |= errno == ENOENT;
         return -1;
     }
     int rc = signing ? opendkim_read_signing_table(t, file, text, len, refile, table_note, im)

@@ -205,9 +205,11 @@ static void on_look(uv_timer_t *t)
                        j->totals.sent, j->totals.failed, j->totals.already_sent,
                        j->totals.gave_up, j->totals.unauthorized);
         /* Failed sends are tried again in an hour (each try counts
-         * against report_attempts), and by the next days' runs. */
+         * against report_attempts), and by the next days' runs. So is a
+         * run that failed as a whole (the store could not be read): it
+         * left no failed rows for the next days' runs to find. */
         dt->last_day = j->day;
-        dt->retry_after = j->status == 0 && j->totals.failed > 0
+        dt->retry_after = j->status != 0 || j->totals.failed > 0
                               ? (int64_t)time(NULL) + RETRY_AFTER_S
                               : 0;
         job_free(j);

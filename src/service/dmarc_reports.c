@@ -177,6 +177,11 @@ static int run_sendmail(const char *path, const char *from, const char *to, cons
         snprintf(why, why_size, "pipe: %s", strerror(errno));
         return -1;
     }
+    /* domauthd runs other sendmails on pool threads meanwhile (quarantine
+     * releases): none may inherit this pipe, or this one never sees its
+     * end and is killed at the deadline. */
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(why, why_size, "fork: %s", strerror(errno));
@@ -193,6 +198,9 @@ static int run_sendmail(const char *path, const char *from, const char *to, cons
     }
     close(fds[0]);
     fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    /* A sendmail that exits early must not kill the CLI (the daemon
+     * ignores SIGPIPE always). */
+    void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
     time_t deadline = time(NULL) + (time_t)timeout_s;
     size_t off = 0;
     bool write_failed = false, timed_out = false;
@@ -216,6 +224,8 @@ static int run_sendmail(const char *path, const char *from, const char *to, cons
             write_failed = true; /* EPIPE: it exited early (SIGPIPE is ignored) */
     }
     close(fds[1]);
+    if (old_sigpipe != SIG_IGN)
+        signal(SIGPIPE, old_sigpipe);
     int status = 0;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -254,13 +264,18 @@ static int run_sendmail(const char *path, const char *from, const char *to, cons
 static int write_file(const char *dir, const char *name, const void *data, size_t len,
                       char *why, size_t why_size)
 {
+    /* The .eml names hold a rua address, which the DNS gave: one file in
+     * dir, never a path. */
+    if (strchr(name, '/') != NULL) {
+        snprintf(why, why_size, "%.300s: not a file name (a '/')", name);
+        return -1;
+    }
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path) {
         snprintf(why, why_size, "%s/%s: the path is too long", dir, name);
         return -1;
     }
-    /* The name is built of checked domain names and digits: no '/'. */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         snprintf(why, why_size, "%.300s: %s", path, strerror(errno));
@@ -369,8 +384,11 @@ static void one_destination(run *r, const dmarc_report *rep, report_ledger *ledg
         r->t->would_send++;
         if (o->output_dir != NULL) {
             char name[800];
-            snprintf(name, sizeof name, "%s.%s.eml", file, u->address);
-            if (write_file(o->output_dir, name, mail.data, mail.len, lwhy, sizeof lwhy) != 0)
+            int n = snprintf(name, sizeof name, "%s.%s.eml", file, u->address);
+            if (n < 0 || (size_t)n >= sizeof name)
+                say(r, LOG_ERR, "DMARC report %s: the file name for %s is too long", id,
+                    u->address);
+            else if (write_file(o->output_dir, name, mail.data, mail.len, lwhy, sizeof lwhy) != 0)
                 say(r, LOG_ERR, "DMARC report %s: %s", id, lwhy);
         }
         if (ok < 0)

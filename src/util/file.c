@@ -29,6 +29,7 @@ char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
         }
         if (n > max_bytes) {
             snprintf(err, err_size, "cannot read %s: larger than %zu bytes", path, max_bytes);
+            errno = EFBIG;
             free(buf);
             buf = NULL;
             break;

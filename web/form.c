@@ -6,17 +6,7 @@
 #include <string.h>
 
 #include "util/errbuf.h"
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "util/hex.h"
 
 /* Decodes text[0..len) into out (room for len + 1 bytes). Returns the
  * decoded length, or -1 with why. at is the piece's offset, for messages. */
@@ -29,8 +19,8 @@ static long decode(const char *text, size_t len, char *out, size_t at, char *why
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 1 < len ? hex_value(text[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(text[i + 2]) : -1;
+            int hi = i + 1 < len ? util_hex_digit(text[i + 1]) : -1;
+            int lo = i + 2 < len ? util_hex_digit(text[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 errbuf_set(why, why_size, "malformed %%-escape at byte %zu", at + i);
                 return -1;

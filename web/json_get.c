@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
+
 enum { MAX_DEPTH = 32 };
 
 typedef struct cursor {
@@ -172,14 +174,6 @@ bool json_get_number(const char *text, size_t len, const char *path, double *out
     return *endp == '\0';
 }
 
-static int hexv(char ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                    : -1;
-}
-
 /* Decodes the string at c->p into out. */
 static bool read_string(cursor *c, char *out, size_t out_size)
 {
@@ -207,7 +201,7 @@ static bool read_string(cursor *c, char *out, size_t out_size)
                     return false;
                 int v = 0;
                 for (int k = 1; k <= 4; k++) {
-                    int h = hexv(c->p[k]);
+                    int h = util_hex_digit(c->p[k]);
                     if (h < 0)
                         return false;
                     v = v << 4 | h;

@@ -336,7 +336,7 @@ static int do_list(const q_options *o)
 
 static int do_show(const q_options *o, const char *id)
 {
-    if (!svc_quarantine_id_valid(id)) {
+    if (!spool_id_valid(id)) {
         fprintf(stderr, "domauth: '%s' is not a quarantine id\n", id);
         return CLI_EXIT_USAGE;
     }

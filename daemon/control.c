@@ -383,7 +383,7 @@ static void quarantine_command(conn *c, const char *command, strbuf *out)
             n = 5; /* too many */
     }
     bool release = strcmp(words[0], "quarantine-release") == 0;
-    if (n < 3 || n > (release ? 4 : 3) || !svc_quarantine_id_valid(words[1])) {
+    if (n < 3 || n > (release ? 4 : 3) || !spool_id_valid(words[1])) {
         strbuf_puts(out, release ? "error: usage: quarantine-release ID BY [TO]\n"
                                  : "error: usage: quarantine-delete ID BY\n");
         return;

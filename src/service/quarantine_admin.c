@@ -18,11 +18,6 @@
 #include "store/event_store.h"
 #include "util/strbuf.h"
 
-bool svc_quarantine_id_valid(const char *id)
-{
-    return id && *id && id[0] != '.' && strchr(id, '/') == NULL && strlen(id) < SPOOL_ID_MAX;
-}
-
 static int keep_row(void *ctx, const quarantine_row *r)
 {
     svc_quarantine_file *f = ctx;
@@ -237,7 +232,7 @@ int svc_quarantine_release(const svc_quarantine_admin *a, quarantine *q, const c
         warn[0] = '\0';
     *count = 0;
     svc_quarantine_file f;
-    int rc = svc_quarantine_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
+    int rc = spool_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
     if (rc != 0) {
         if (rc > 0)
             snprintf(why, why_size, "%s is not in the quarantine", id);
@@ -340,7 +335,7 @@ int svc_quarantine_delete(const svc_quarantine_admin *a, quarantine *q, const ch
     if (warn_size > 0)
         warn[0] = '\0';
     svc_quarantine_file f;
-    int rc = svc_quarantine_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
+    int rc = spool_id_valid(id) ? svc_quarantine_find(q, a->dir, id, &f, why, why_size) : 1;
     if (rc < 0)
         return SVC_Q_FAILED;
     if (rc > 0 || (f.state && strcmp(f.state, "deleted") == 0)) {

@@ -31,9 +31,6 @@ enum {
     SVC_Q_FAILED = -1,          /* why says what; the message is where it was */
 };
 
-/* Whether id can be a spool id (no path separators, not hidden). */
-bool svc_quarantine_id_valid(const char *id);
-
 /* Where an id's spool file is, and its index state: the index's row, else
  * DIR/new/ID with state NULL (unindexed). 0 with f filled (free both
  * strings), 1 when the id is unknown, -1 with why. */

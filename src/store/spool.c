@@ -11,6 +11,7 @@
 #include "store/spool.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -54,6 +55,17 @@ static ssize_t do_write(const maildir_spool *s, int fd, const void *buf, size_t 
 static int do_fsync(const maildir_spool *s, int fd)
 {
     return s->io.fsync ? s->io.fsync(s->io.ctx, fd) : fsync(fd);
+}
+
+bool spool_id_valid(const char *id)
+{
+    if (id == NULL || !*id || id[0] == '.' || strlen(id) >= SPOOL_ID_MAX)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-' && *p != ',' &&
+            *p != '=' && *p != ':')
+            return false;
+    return true;
 }
 
 static int do_rename(const maildir_spool *s, const char *from, const char *to)

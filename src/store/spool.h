@@ -26,6 +26,11 @@ enum {
     SPOOL_HEADER_MAX = 1 << 20, /* the facts block; more is a corrupt file */
 };
 
+/* Whether id can name a spool file: not empty, not hidden, shorter than
+ * SPOOL_ID_MAX, of letters, digits and ._-,=: only (Maildir's alphabet,
+ * which the writer's names keep to): never a path. */
+bool spool_id_valid(const char *id);
+
 /* The system calls the writer makes, injectable for fault tests (a full
  * disk, a failing fsync or rename). A NULL member is the system's own. */
 typedef struct spool_io {

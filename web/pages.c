@@ -93,7 +93,8 @@ static event_store *store(web_app *app, char *why, size_t why_size)
         snprintf(why, why_size, "no database in the configuration ([daemon] database)");
         return NULL;
     }
-    event_store_options o = {.access = EVENT_STORE_READ, .busy_timeout_ms = 2000};
+    event_store_options o = {.access = EVENT_STORE_READ, .busy_timeout_ms = 2000,
+                             .password_file = app->cfg->database_password_file};
     app->store = event_store_open(app->cfg->database, &o, why, why_size);
     return app->store;
 }
@@ -216,12 +217,19 @@ static int count_row(void *ctx, const quarantine_row *row)
     return 0;
 }
 
+/* The quarantine, read only, as domauthd's configuration names it. */
+static quarantine *open_quarantine(const web_app *app, char *why, size_t why_size)
+{
+    quarantine_options o = {.dir = app->cfg->quarantine_dir, .database = app->cfg->database,
+                            .days = app->cfg->quarantine_days,
+                            .password_file = app->cfg->database_password_file};
+    return quarantine_open(&o, why, why_size);
+}
+
 /* Quarantined messages, -1 when the index cannot be read. */
 static long long quarantine_size(const web_app *app, char *why, size_t why_size)
 {
-    quarantine_options o = {.dir = app->cfg->quarantine_dir, .database = app->cfg->database,
-                            .days = app->cfg->quarantine_days};
-    quarantine *q = quarantine_open(&o, why, why_size);
+    quarantine *q = open_quarantine(app, why, why_size);
     if (q == NULL)
         return -1;
     uint64_t n = 0;
@@ -667,13 +675,6 @@ void page_event(web_app *app, const web_form *q, web_response *r, const web_sess
 
 /* ------------------------------------------------------------ quarantine */
 
-static quarantine *open_quarantine(const web_app *app, char *why, size_t why_size)
-{
-    quarantine_options o = {.dir = app->cfg->quarantine_dir, .database = app->cfg->database,
-                            .days = app->cfg->quarantine_days};
-    return quarantine_open(&o, why, why_size);
-}
-
 typedef struct qlist_state {
     strbuf *b;
     size_t rows;
@@ -811,17 +812,6 @@ static int qfind_row(void *ctx, const quarantine_row *row)
     return 1;
 }
 
-static bool valid_id(const char *id)
-{
-    if (id == NULL || !*id || id[0] == '.' || strlen(id) >= SPOOL_ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-' && *p != ',' &&
-            *p != '=' && *p != ':')
-            return false;
-    return true;
-}
-
 /* The end of the header block (after its blank line), or len. */
 static size_t header_end(const char *m, size_t len)
 {
@@ -838,7 +828,7 @@ void page_quarantine_view(web_app *app, const web_form *q, web_response *r,
                           const web_session *s)
 {
     const char *id = web_form_get(q, "id");
-    if (!valid_id(id)) {
+    if (!spool_id_valid(id)) {
         page_message(r, 400, "Bad request", "id: a quarantine id", s);
         return;
     }
@@ -957,7 +947,7 @@ void page_quarantine_action(web_app *app, const web_form *f, web_response *r,
         strbuf_puts(b, "<li>");
         html_puts(b, id);
         strbuf_puts(b, ": ");
-        if (!valid_id(id)) {
+        if (!spool_id_valid(id)) {
             strbuf_puts(b, "not a quarantine id</li>");
             continue;
         }

@@ -551,13 +551,12 @@ static bool spool_replay(eventlog *log)
 
 /* The pending events the store did not take: into the spool when there is
  * one (counted as spooled), else lost. */
-static void spool_or_lose(eventlog *log, size_t n, uint64_t json_ok, size_t bytes)
+static void spool_or_lose(eventlog *log, size_t n, size_t bytes)
 {
     uint64_t kept = 0;
     if (log->spool_path != NULL)
         for (size_t i = 0; i < n; i++)
             kept += spool_append(log, log->batch[i]);
-    (void)json_ok;
     count_spooled(log, 0, n - kept, kept, bytes);
     log->db_lost += n - kept;
 }
@@ -577,14 +576,16 @@ static void db_flush(eventlog *log)
         bytes += e->size;
     }
     char why[512] = "";
-    if (!spool_replay(log)) {
-        spool_or_lose(log, n, json_ok, bytes);
+    /* While the store fails, it is asked again only after the back-off,
+     * whether or not the spool took the last events. */
+    if ((log->db_failing && uv_hrtime() < log->db_retry_at) || !spool_replay(log)) {
+        spool_or_lose(log, n, bytes);
     } else if (event_store_write(log->store, log->batch, n, why, sizeof why) == 0) {
         count(log, json_ok, n - json_ok, bytes);
         db_recovered(log);
     } else {
         db_outage(log, why[0] ? why : "write failed");
-        spool_or_lose(log, n, json_ok, bytes);
+        spool_or_lose(log, n, bytes);
     }
     for (queued_event *e = log->pending_head, *next; e != NULL; e = next) {
         next = e->next;

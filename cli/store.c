@@ -13,6 +13,7 @@
 #include "store/event_spool.h"
 #include "store/event_store.h"
 #include "store/quarantine_store.h"
+#include "util/node.h"
 
 enum { MIGRATE_BATCH = 500, BUSY_TIMEOUT_MS = 10000 };
 
@@ -103,7 +104,6 @@ typedef struct copier {
     event_store *to;
     const char *node;
     event_record *batch[MIGRATE_BATCH];
-    char *uids[MIGRATE_BATCH];
     size_t n;
     uint64_t copied;
     int failed;
@@ -119,10 +119,8 @@ static int flush(copier *c)
         rc = -1;
     else
         c->copied += c->n;
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; i < c->n; i++)
         free(c->batch[i]);
-        free(c->uids[i]);
-    }
     c->n = 0;
     return rc;
 }
@@ -141,17 +139,14 @@ static int copy_event(void *ctx, int64_t id, const event_record *r)
         snprintf(made, sizeof made, "migrated:%s:%lld", e.node, (long long)id);
         e.uid = made;
     }
+    /* The copy holds every string, the made uid too, in its one allocation. */
     event_record *copy = event_record_copy(&e, NULL);
-    char *uid = copy ? strdup(copy->uid) : NULL;
-    if (copy == NULL || uid == NULL) {
-        free(copy);
+    if (copy == NULL) {
         snprintf(c->why, sizeof c->why, "out of memory");
         c->failed = 1;
         return 1;
     }
-    copy->uid = uid; /* the copy pointed into made */
-    c->batch[c->n] = copy;
-    c->uids[c->n++] = uid;
+    c->batch[c->n++] = copy;
     if (c->n == MIGRATE_BATCH && flush(c) != 0) {
         c->failed = 1;
         return 1;
@@ -235,10 +230,8 @@ static int do_migrate(const store_options *o)
         free(location);
         return status;
     }
-    char host[256] = "localhost";
-    if (o->node == NULL && gethostname(host, sizeof host) != 0)
-        snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
+    char host[UTIL_HOST_NAME_MAX];
+    const char *node = util_node_name(o->node, host);
     copier *c = calloc(1, sizeof *c);
     if (c == NULL) {
         event_store_close(from);
@@ -247,7 +240,7 @@ static int do_migrate(const store_options *o)
         return CLI_EXIT_SOFTWARE;
     }
     c->to = to;
-    c->node = o->node ? o->node : host;
+    c->node = node;
     event_query all = {0};
     if (event_store_query(from, &all, copy_event, c, why, sizeof why) != 0) {
         fprintf(stderr, "domauth: reading %s: %s\n", o->from, why);
@@ -258,10 +251,8 @@ static int do_migrate(const store_options *o)
     }
     printf("%llu events of %s handed to %s (those it had already are kept once)\n",
            (unsigned long long)c->copied, o->from, location);
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0; i < c->n; i++)
         free(c->batch[i]);
-        free(c->uids[i]);
-    }
     free(c);
     event_store_close(from);
     event_store_close(to);

@@ -23,6 +23,7 @@
 #include "domauthd.h"
 #include "service/dmarc_reports.h"
 #include "store/event_store.h"
+#include "util/node.h"
 
 /* While a run is under way the timer looks every second, to log its end. */
 enum {
@@ -89,13 +90,8 @@ static int take_lease(report_job *j, bool *mine, char *why, size_t why_size)
         snprintf(why, why_size, "%s", swhy);
         return -1;
     }
-    char host[256] = "";
-    const char *holder = j->node;
-    if (holder == NULL) {
-        if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
-            snprintf(host, sizeof host, "localhost");
-        holder = host;
-    }
+    char host[UTIL_HOST_NAME_MAX];
+    const char *holder = util_node_name(j->node, host);
     int rc = event_store_lease(store, "dmarc-report", holder, (int64_t)time(NULL), LEASE_S, mine,
                                why, why_size);
     event_store_close(store);

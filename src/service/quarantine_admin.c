@@ -16,6 +16,7 @@
 
 #include "store/event.h"
 #include "store/event_store.h"
+#include "util/node.h"
 #include "util/strbuf.h"
 
 static int keep_row(void *ctx, const quarantine_row *r)
@@ -112,12 +113,9 @@ void svc_quarantine_audit(const svc_quarantine_admin *a, const char *action,
     };
     /* Its node and a key of its own, as domauthd's events have, so that a
      * shared database tells the nodes apart and a replay stores it once. */
-    char host[256] = "localhost", uid[2 * 16 + 1];
+    char host[UTIL_HOST_NAME_MAX], uid[2 * 16 + 1];
     unsigned char key[16];
-    if (a->node == NULL && (gethostname(host, sizeof host) != 0 || host[0] == '\0'))
-        snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
-    r.node = a->node ? a->node : host;
+    r.node = util_node_name(a->node, host);
     if (getrandom(key, sizeof key, 0) == (ssize_t)sizeof key) {
         for (size_t i = 0; i < sizeof key; i++)
             snprintf(uid + 2 * i, 3, "%02x", key[i]);

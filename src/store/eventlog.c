@@ -4,6 +4,7 @@
  * through the store's interface (store/event_store.h) without knowing the
  * backend. Nothing here decides anything. */
 #include "store/eventlog.h"
+#include "util/node.h"
 #include "util/syslog_facility.h"
 #include "store/event_spool.h"
 #include "store/event_store.h"
@@ -854,14 +855,8 @@ static void close_outputs(eventlog *log)
  * from those of its earlier runs and of every other node. */
 static int set_node(eventlog *log, const char *node)
 {
-    char host[256] = "localhost";
-    if (node == NULL || *node == '\0') {
-        if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
-            snprintf(host, sizeof host, "localhost");
-        host[sizeof host - 1] = '\0';
-        node = host;
-    }
-    if ((log->node = strdup(node)) == NULL)
+    char host[UTIL_HOST_NAME_MAX];
+    if ((log->node = strdup(util_node_name(node, host))) == NULL)
         return -1;
     if (getrandom(&log->boot_key, sizeof log->boot_key, 0) != (ssize_t)sizeof log->boot_key)
         log->boot_key = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid() ^ uv_hrtime();

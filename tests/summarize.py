@@ -19,7 +19,7 @@ OK_RESULTS = {'OK', 'EXPECTEDFAIL'}
 class Counts:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
-        self.failures = []  # (where, line)
+        self.failures = []  # (where, line) or (where, line, the output's last lines)
 
     def add(self, other):
         self.passed += other.passed
@@ -81,6 +81,13 @@ def read_testlog(tree):
     return entries
 
 
+def last_lines(out, n=12):
+    """What a test printed last, for a failure no "not ok" line explains
+    (a crash, a timeout, a traceback on stderr)."""
+    lines = [l for l in out.splitlines() if l.strip()]
+    return lines[-n:]
+
+
 def summarize_tree(tree, failed_steps):
     total = Counts()
     lines = []
@@ -112,7 +119,7 @@ def summarize_tree(tree, failed_steps):
             # Printed only passing lines, then crashed or timed out.
             c.failed += 1
             c.failures.append((where, '%s (exit %s) after its TAP lines'
-                               % (result, e.get('returncode'))))
+                               % (result, e.get('returncode')), last_lines(out)))
         for s in suites:
             lines.append('# %s: %s' % (where, s))
         total.add(c)
@@ -166,8 +173,10 @@ def main():
 
     if total.failures:
         print('# failures:')
-        for where, line in total.failures[:args.max_failures]:
-            print('#   [%s] %s' % (where, line))
+        for failure in total.failures[:args.max_failures]:
+            print('#   [%s] %s' % failure[:2])
+            for tail in (failure[2] if len(failure) > 2 else []):
+                print('#       | %s' % tail[:200])
         if len(total.failures) > args.max_failures:
             print('#   ... and %d more' % (len(total.failures) - args.max_failures))
     if args.elapsed is not None:

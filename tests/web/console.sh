@@ -64,7 +64,7 @@ users = $workdir/web-users
 CONF
 "$domauthd_bin" -f -c "$workdir/domauth.conf" > "$workdir/daemon.log" 2>&1 &
 daemon_pid=$!
-for _ in $(seq 50); do grep -q started "$workdir/daemon.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q started "$workdir/daemon.log" && break; sleep 0.1; done
 
 send() { # client-ip from message-file
     "$python" "$here/../daemon/milter_client.py" "$("$python" -c 'import json, sys
@@ -80,7 +80,7 @@ printf '%s\n' 'From: "<img src=x onerror=alert(1)>" <mallory@sender.test>' \
     'Subject: <script>alert("xss")</script> invoice' '' \
     '<html><body onload=alert(2)><script>alert(3)</script>pay now</body></html>' > "$workdir/m2.eml"
 send 192.0.2.66 'x"><script>alert(4)</script>@sender.test' "$workdir/m2.eml"
-for _ in $(seq 50); do [ -n "$(ls "$workdir/q/new" 2>/dev/null)" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -n "$(ls "$workdir/q/new" 2>/dev/null)" ] && break; sleep 0.1; done
 report "$(yes_if [ -n "$(ls "$workdir/q/new" 2>/dev/null)" ])" "a message is quarantined" \
     "$(cat "$workdir/daemon.log")"
 
@@ -88,11 +88,11 @@ echo admin-pass | "$web_bin" passwd admin --role admin -c "$workdir/domauth.conf
 echo reader-pass | "$web_bin" passwd reader --role read -c "$workdir/domauth.conf" > /dev/null
 "$web_bin" -c "$workdir/domauth.conf" > "$workdir/web.log" 2>&1 &
 web_pid=$!
-for _ in $(seq 50); do grep -q started "$workdir/web.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q started "$workdir/web.log" && break; sleep 0.1; done
 report "$(yes_if grep -q started "$workdir/web.log")" "domauth-web starts" "$(cat "$workdir/web.log")"
 
 # The events reach the store in the writer's next batch.
-for _ in $(seq 50); do
+for _ in $(seq 300); do
     [ "$("$domauth_bin" log --json --database "$workdir/events.db" 2>/dev/null | wc -l)" = 2 ] && break
     sleep 0.1
 done
@@ -115,7 +115,7 @@ if command -v openssl >/dev/null && command -v curl >/dev/null; then
     printf 'cert = %s\nkey = %s\n' "$workdir/web.pem" "$workdir/web.key" >> "$workdir/domauth.conf"
     "$web_bin" -c "$workdir/domauth.conf" > "$workdir/web-tls.log" 2>&1 &
     web_pid=$!
-    for _ in $(seq 50); do grep -q started "$workdir/web-tls.log" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q started "$workdir/web-tls.log" && break; sleep 0.1; done
     headers=$(curl -sk -D - -o /dev/null "https://127.0.0.1:$port/login")
     report "$(yes_if grep -qi '^Set-Cookie: da_login=.*; HttpOnly; SameSite=Strict; Secure' <<<"$headers")" \
         "with a certificate: HTTPS, and the cookies are Secure" "$headers $(cat "$workdir/web-tls.log")"

@@ -123,7 +123,9 @@ static body_hasher *hasher_for(da_arc_verify *v, const dkim_signature *s)
     if (h == NULL)
         return NULL;
     h->md = EVP_MD_CTX_new();
-    if (h->md == NULL || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+    if (h->md == NULL ||
+        EVP_DigestInit_ex2(h->md, dkim_key_cache_md(v->options.key_cache, DA_DKIM_RSA_SHA256),
+                           NULL) != 1) {
         EVP_MD_CTX_free(h->md);
         free(h);
         return NULL;
@@ -205,7 +207,8 @@ static int start_ams(da_arc_verify *v, unsigned j, set_state *st)
     sig_check *c = &st->ams_check;
     c->digest_len = dkim_header_digest(&v->message, st->ams.headers, st->ams.header_lens,
                                        st->ams.header_count, st->ams.header_canon,
-                                       st->ams.algorithm, field_text(v, f), f->len,
+                                       dkim_key_cache_md(v->options.key_cache, st->ams.algorithm),
+                                       field_text(v, f), f->len,
                                        st->ams.b_value_start, st->ams.b_value_end, c->digest);
     st->body = hasher_for(v, &st->ams);
     if (c->digest_len == 0 || st->body == NULL)
@@ -420,7 +423,7 @@ static void decide_ams(const da_arc_verify *v, set_state *st)
         check_done(c, DA_DKIM_FAIL, "the body is shorter than l= says");
     else if (h->hash_len != s->body_hash_len || memcmp(h->hash, s->body_hash, h->hash_len) != 0)
         check_done(c, DA_DKIM_FAIL, "body hash did not verify");
-    else if (!dkim_crypto_verify(rec.key, s->algorithm, c->digest, c->digest_len, s->signature,
+    else if (!dkim_crypto_verify(&rec, s->algorithm, c->digest, c->digest_len, s->signature,
                                  s->signature_len))
         check_done(c, DA_DKIM_FAIL, "signature did not verify");
     else
@@ -444,7 +447,7 @@ static void decide_seal(const da_arc_verify *v, set_state *st)
     if (dkim_key_check_fits(&rec, s->algorithm, s->algorithm_text, identity, s->domain,
                             v->options.min_rsa_bits, why, sizeof why) != 0)
         check_done(c, DA_DKIM_PERMERROR, why);
-    else if (!dkim_crypto_verify(rec.key, s->algorithm, c->digest, c->digest_len, s->signature,
+    else if (!dkim_crypto_verify(&rec, s->algorithm, c->digest, c->digest_len, s->signature,
                                  s->signature_len))
         check_done(c, DA_DKIM_FAIL, "seal did not verify");
     else

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dkim_internal.h"
+#include "vec16.h"
 
 static bool is_wsp(char c)
 {
@@ -194,6 +195,50 @@ static uint64_t zero_bytes(uint64_t w)
     return ~(((w & low7) + low7) | w | low7);
 }
 
+#ifdef DKIM_VEC16
+#define RELAXED_VECTOR_SCAN 1
+static v16 word16(v16 v)
+{
+    return ~(is16(v, ' ') | is16(v, '\t') | is16(v, '\r') | is16(v, '\n'));
+}
+
+/* The offset of the first byte of p[0..15] that a relaxed run must stop
+ * at, or 16. Reads p[-1] to p[20]. A byte goes through as it is when the
+ * output would be that same byte: a word byte; a SP before a word byte;
+ * a CR LF that ends a line with content (a stop would have come at a
+ * trailing blank) and starts one whose first byte, or a single SP before
+ * it, is a word byte, so it is neither trailing nor an empty line, or
+ * starts one empty line (a paragraph break) before such a line; the LF of
+ * such a pair. The SWAR loop of plain_run cost about 8 instructions a
+ * byte on a 1 MB body, more than SHA-256 itself (bench/dkim/README.md). */
+static size_t relaxed_stop16(const unsigned char *p)
+{
+    v16 b0 = load16(p), b1 = load16(p + 1);
+    v16 sp0 = is16(b0, ' ');
+    /* Most blocks hold words and single spaces only: no byte at or below
+     * SP but a space, and no space before one. Three comparisons say so. */
+    v16 low0 = at_most16(b0, ' '), low1 = at_most16(b1, ' ');
+    if (first_set16((low0 & ~sp0) | (sp0 & low1)) == 16)
+        return 16;
+    v16 prev = load16(p - 1), b2 = load16(p + 2), b3 = load16(p + 3), b4 = load16(p + 4),
+        b5 = load16(p + 5);
+    v16 sp1 = is16(b1, ' '), sp2 = is16(b2, ' '), sp4 = is16(b4, ' ');
+    v16 special1 = sp1 | is16(b1, '\t') | is16(b1, '\r');
+    v16 word2 = word16(b2), word3 = word16(b3), word4 = word16(b4), word5 = word16(b5);
+    v16 line_goes_on =
+        is16(b1, '\n') & (word2 | (sp2 & word3) |
+                          (is16(b2, '\r') & is16(b3, '\n') & (word4 | (sp4 & word5))));
+    v16 stop = is16(b0, '\t') | (sp0 & special1) | (is16(b0, '\r') & ~line_goes_on) |
+               (is16(b0, '\n') & ~is16(prev, '\r'));
+    return first_set16(stop);
+}
+
+static bool is_word_byte(unsigned char c)
+{
+    return c != ' ' && c != '\t' && c != '\r' && c != '\n';
+}
+#endif
+
 /* Bytes that need no decision (not CR; for relaxed, not SP or TAB either)
  * are handled a run at a time: that is almost all of a body. */
 static size_t plain_run(const dkim_body_canon *bc, const unsigned char *p, size_t n)
@@ -205,6 +250,19 @@ static size_t plain_run(const dkim_body_canon *bc, const unsigned char *p, size_
          * held already) and stops before a tab, a second blank or a CR. */
         if (n > 0 && p[0] == ' ')
             return 0;
+#ifdef RELAXED_VECTOR_SCAN
+        /* From a word byte on, whole lines go through while their output
+         * is their input; the loops below take the last bytes. */
+        if (n >= 22 && is_word_byte(p[0])) {
+            i = 1;
+            while (i + 21 <= n) {
+                size_t stop = relaxed_stop16(p + i);
+                if (stop < 16)
+                    return i + stop;
+                i += 16;
+            }
+        }
+#endif
         /* Eight bytes at a time while a word holds no CR, no TAB and no
          * two blanks in a row (a space in its last byte is checked
          * against the byte after it); the byte loop below decides the
@@ -255,6 +313,21 @@ void dkim_body_canon_feed(dkim_body_canon *bc, const unsigned char *data, size_t
                 bc->any_content = true;
                 put_bytes(bc, data + i, run);
                 i += run;
+                continue;
+            }
+            /* What feed_byte would do, a pair or a run at a time: blanks
+             * (relaxed) become one held space; a CRLF is one held line end. */
+            if (bc->canon == DA_DKIM_RELAXED && (data[i] == ' ' || data[i] == '\t')) {
+                do
+                    i++;
+                while (i < len && (data[i] == ' ' || data[i] == '\t'));
+                bc->held_space = true;
+                continue;
+            }
+            if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n') {
+                bc->held_space = false;
+                bc->held_crlf++;
+                i += 2;
                 continue;
             }
         }

@@ -16,6 +16,7 @@
 struct da_dkim_key {
     EVP_PKEY *pkey;
     da_dkim_key_type type;
+    dkim_digests digests; /* a signing key signs many messages: fetched once */
 };
 
 enum { MIN_RSA_BITS = 1024 };
@@ -25,13 +26,35 @@ EVP_PKEY *dkim_key_pkey(const da_dkim_key *key)
     return key->pkey;
 }
 
+const EVP_MD *dkim_key_md(const da_dkim_key *key, da_dkim_algorithm algorithm)
+{
+    return dkim_digests_md(key ? &key->digests : NULL, algorithm);
+}
+
 /* ------------------------------------------------------- sign and verify */
 
-bool dkim_crypto_verify(EVP_PKEY *key, da_dkim_algorithm algorithm, const unsigned char *digest,
-                        size_t digest_len, const unsigned char *sig, size_t sig_len)
+EVP_PKEY_CTX *dkim_crypto_rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *sha256)
 {
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx, sha256) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        ctx = NULL;
+    }
+    ERR_clear_error();
+    return ctx;
+}
+
+bool dkim_crypto_verify(const dkim_key_record *rec, da_dkim_algorithm algorithm,
+                        const unsigned char *digest, size_t digest_len, const unsigned char *sig,
+                        size_t sig_len)
+{
+    EVP_PKEY *key = rec->key;
     int ok = 0;
-    if (algorithm == DA_DKIM_ED25519_SHA256) {
+    if (algorithm == DA_DKIM_RSA_SHA256 && rec->rsa_sha256_verify != NULL) {
+        ok = EVP_PKEY_verify(rec->rsa_sha256_verify, sig, sig_len, digest, digest_len) == 1;
+    } else if (algorithm == DA_DKIM_ED25519_SHA256) {
         EVP_MD_CTX *mctx = EVP_MD_CTX_new();
         ok = mctx != NULL && EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, key) == 1 &&
              EVP_DigestVerify(mctx, sig, sig_len, digest, digest_len) == 1;
@@ -97,6 +120,7 @@ static da_dkim_key *wrap_key(EVP_PKEY *pkey, char *err, size_t err_size)
     }
     key->pkey = pkey;
     key->type = id == EVP_PKEY_RSA ? DA_DKIM_KEY_RSA : DA_DKIM_KEY_ED25519;
+    dkim_digests_fetch(&key->digests);
     return key;
 }
 
@@ -174,6 +198,7 @@ void da_dkim_key_free(da_dkim_key *key)
     if (key == NULL)
         return;
     EVP_PKEY_free(key->pkey);
+    dkim_digests_free(&key->digests);
     free(key);
 }
 

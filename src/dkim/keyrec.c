@@ -163,6 +163,10 @@ int dkim_key_record_parse(const char *text, size_t len, dkim_key_record *rec, ch
 
 void dkim_key_record_clear(dkim_key_record *rec)
 {
+    if (rec->owns_verify_ctx)
+        EVP_PKEY_CTX_free(rec->rsa_sha256_verify);
+    rec->rsa_sha256_verify = NULL;
+    rec->owns_verify_ctx = false;
     EVP_PKEY_free(rec->key);
     rec->key = NULL;
 }
@@ -200,6 +204,7 @@ struct da_dkim_key_cache {
     key_slot *slots;
     size_t count;
     uint64_t hits, decodes;
+    dkim_digests digests; /* the cache outlives messages: fetched once here */
 };
 
 da_dkim_key_cache *da_dkim_key_cache_new(size_t slots)
@@ -213,6 +218,7 @@ da_dkim_key_cache *da_dkim_key_cache_new(size_t slots)
         free(c);
         return NULL;
     }
+    dkim_digests_fetch(&c->digests);
     return c;
 }
 
@@ -229,6 +235,7 @@ void da_dkim_key_cache_free(da_dkim_key_cache *c)
         return;
     for (size_t i = 0; i < c->count; i++)
         slot_clear(&c->slots[i]);
+    dkim_digests_free(&c->digests);
     free(c->slots);
     free(c);
 }
@@ -237,6 +244,11 @@ void da_dkim_key_cache_stats(const da_dkim_key_cache *c, uint64_t *hits, uint64_
 {
     *hits = c->hits;
     *decodes = c->decodes;
+}
+
+const EVP_MD *dkim_key_cache_md(const da_dkim_key_cache *c, da_dkim_algorithm algorithm)
+{
+    return dkim_digests_md(c ? &c->digests : NULL, algorithm);
 }
 
 static uint64_t record_hash(const char *s, size_t len)
@@ -253,8 +265,10 @@ static uint64_t record_hash(const char *s, size_t len)
 static int record_share(dkim_key_record *dst, const dkim_key_record *src)
 {
     *dst = *src;
+    dst->owns_verify_ctx = false;
     if (src->key != NULL && EVP_PKEY_up_ref(src->key) != 1) {
         dst->key = NULL;
+        dst->rsa_sha256_verify = NULL;
         return -1;
     }
     return 0;
@@ -284,6 +298,12 @@ int dkim_key_record_parse_cached(da_dkim_key_cache *c, const char *text, size_t 
         slot->len = len;
         slot->hash = h;
         slot->rec = shared;
+        if (shared.key != NULL && !shared.is_ed25519) {
+            slot->rec.rsa_sha256_verify =
+                dkim_crypto_rsa_verify_ctx(shared.key, c->digests.sha256 ? c->digests.sha256
+                                                                         : EVP_sha256());
+            slot->rec.owns_verify_ctx = slot->rec.rsa_sha256_verify != NULL;
+        }
     } else {
         free(copy);
     }

@@ -104,7 +104,7 @@ da_dkim_sign *da_dkim_sign_new(const da_dkim_sign_options *options, char *err,
     s->header_list = strdup(options->headers ? options->headers : default_headers);
     s->body_md = EVP_MD_CTX_new();
     if (s->header_list == NULL || s->body_md == NULL ||
-        EVP_DigestInit_ex(s->body_md, EVP_sha256(), NULL) != 1) {
+        EVP_DigestInit_ex2(s->body_md, dkim_key_md(options->key, s->algorithm), NULL) != 1) {
         snprintf(err, err_size, "out of memory");
         da_dkim_sign_free(s);
         return NULL;
@@ -325,7 +325,8 @@ static char *sign_field(da_dkim_sign *s, dkim_folder *f, const name_list *l, cha
     size_t len = f->out.len;
     /* The field as hashed starts at its name, like any other header field. */
     size_t digest_len = dkim_header_digest(&s->message, l->names, l->lens, l->count,
-                                           s->options.header_canon, s->algorithm, field, len, len,
+                                           s->options.header_canon,
+                                           dkim_key_md(s->options.key, s->algorithm), field, len, len,
                                            len, digest);
     unsigned char sig[DKIM_MAX_SIGNATURE_BYTES];
     size_t sig_len = digest_len ? dkim_crypto_sign(dkim_key_pkey(s->options.key), s->algorithm,

@@ -106,11 +106,13 @@ static void start_signature(da_dkim_verify *v, verify_sig *vs, const dkim_field 
         return;
     }
     vs->header_digest_len = dkim_header_digest(
-        &v->message, s->headers, s->header_lens, s->header_count, s->header_canon, s->algorithm,
+        &v->message, s->headers, s->header_lens, s->header_count, s->header_canon,
+        dkim_key_cache_md(v->options.key_cache, s->algorithm),
         field, f->len, s->b_value_start, s->b_value_end, vs->header_digest);
     vs->body_md = EVP_MD_CTX_new();
     if (vs->header_digest_len == 0 || vs->body_md == NULL ||
-        EVP_DigestInit_ex(vs->body_md, dkim_algorithm_md(s->algorithm), NULL) != 1) {
+        EVP_DigestInit_ex2(vs->body_md, dkim_key_cache_md(v->options.key_cache, s->algorithm),
+                           NULL) != 1) {
         conclude(vs, DA_DKIM_TEMPERROR, "out of memory or a hash failure");
         return;
     }
@@ -304,7 +306,7 @@ static void decide_with_key(const da_dkim_verify *v, verify_sig *vs, const dkim_
         conclude(vs, DA_DKIM_FAIL, "body hash did not verify");
         return;
     }
-    if (!dkim_crypto_verify(rec->key, s->algorithm, vs->header_digest, vs->header_digest_len,
+    if (!dkim_crypto_verify(rec, s->algorithm, vs->header_digest, vs->header_digest_len,
                             s->signature, s->signature_len)) {
         conclude(vs, DA_DKIM_FAIL, "signature did not verify");
         return;

@@ -292,6 +292,85 @@ static void test_body_differential(void)
                      "in random chunks (%zu differ)", cases, bad);
 }
 
+/* Differential over bodies made of lines, as mail is: text lines with
+ * single spaces (the 16-byte scanner's path through whole lines), empty
+ * lines alone and in pairs, lines that start with one SP, several blanks
+ * or a TAB, trailing blanks, whitespace-only lines, a bare CR, a line
+ * longer than a block; fed whole and in random chunks (a chunk may end
+ * anywhere in a CR LF or before the scanner's lookahead), and with an l=
+ * limit, whose output must be the first l bytes of the unlimited one. */
+static void test_body_lines_differential(void)
+{
+    static const char *const pieces[] = {
+        "the quick brown fox", "jumps over", "a", "lazy dog.", "", "", " indented once",
+        "   indented thrice", "\tafter a tab", "trailing blank ", "trailing tab\t", "  ",
+        " \t ", "bare\rcr inside", "x", "0123456789abcdef0123456789abcdef0123456789", "double  space",
+    };
+    uint32_t x = 0x9e3779b9u;
+    static unsigned char body[4000], want[4100];
+    size_t bad = 0, bad_limit = 0, cases = 4000;
+    for (size_t n = 0; n < cases; n++) {
+        size_t len = 0;
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t lines = x % 40;
+        for (size_t l = 0; l < lines; l++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            const char *piece = pieces[x % (sizeof pieces / sizeof pieces[0])];
+            size_t plen = strlen(piece);
+            if (len + plen + 2 > sizeof body)
+                break;
+            memcpy(body + len, piece, plen);
+            len += plen;
+            body[len++] = '\r';
+            body[len++] = '\n';
+        }
+        /* A tail of blank lines, long enough to lie in the scanner's
+         * lookahead: the canonical body ends before it. */
+        static const char *const blank[] = {"", " ", "  ", " \t ", "\t"};
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        for (size_t t = x % 3 == 0 ? 3 + x % 6 : 0; t > 0 && len + 5 < sizeof body; t--) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            const char *b = blank[x % 5];
+            memcpy(body + len, b, strlen(b));
+            len += strlen(b);
+            body[len++] = '\r';
+            body[len++] = '\n';
+        }
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        if (len > 0 && x % 4 == 0)
+            len -= 1 + x % 2; /* no final CRLF, or a lone CR at the end */
+        size_t wlen = reference_relaxed_body(body, len, want);
+        for (int pass = 0; pass < 3; pass++) {
+            strbuf got;
+            strbuf_init(&got);
+            dkim_body_canon bc;
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            int64_t limit = pass == 2 ? (int64_t)(x % (wlen + 2)) : -1;
+            dkim_body_canon_init(&bc, DA_DKIM_RELAXED, limit, collect, &got);
+            for (size_t off = 0; off < len;) {
+                x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                size_t chunk = pass == 0 ? len : 1 + x % 90;
+                if (chunk > len - off)
+                    chunk = len - off;
+                dkim_body_canon_feed(&bc, body + off, chunk);
+                off += chunk;
+            }
+            dkim_body_canon_finish(&bc);
+            size_t expect = limit >= 0 && (size_t)limit < wlen ? (size_t)limit : wlen;
+            bool same = got.len == expect && (expect == 0 || memcmp(got.data, want, expect) == 0);
+            if (!same && pass < 2)
+                bad++;
+            if (!same && pass == 2)
+                bad_limit++;
+            strbuf_free(&got);
+        }
+    }
+    TAP_OK(bad == 0, "relaxed canonicalization of %zu line-structured bodies, whole and in "
+                     "chunks, equals RFC 6376's (%zu differ)", cases, bad);
+    TAP_OK(bad_limit == 0, "with an l= limit the output is the first l canonical bytes "
+                           "(%zu differ)", bad_limit);
+}
+
 static void test_header_limits(void)
 {
     dkim_message m;
@@ -321,6 +400,7 @@ int main(void)
     test_headers();
     test_header_differential();
     test_body_differential();
+    test_body_lines_differential();
     test_header_limits();
     return tap_done();
 }

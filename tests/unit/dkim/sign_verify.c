@@ -342,7 +342,8 @@ static char *sign_sha1(void)
     static const char *const names[] = {"from", "to", "subject"};
     static const size_t lens[] = {4, 2, 7};
     unsigned char digest[64], sig[1024];
-    size_t dlen = dkim_header_digest(&m, names, lens, 3, DA_DKIM_SIMPLE, DA_DKIM_RSA_SHA1,
+    size_t dlen = dkim_header_digest(&m, names, lens, 3, DA_DKIM_SIMPLE,
+                                     dkim_algorithm_md(DA_DKIM_RSA_SHA1),
                                      field.data, field.len, field.len, field.len, digest);
     size_t slen = dkim_crypto_sign(dkim_key_pkey(rsa_key), DA_DKIM_RSA_SHA1, digest, dlen, sig,
                                    sizeof sig);

@@ -121,40 +121,48 @@ const dkim_tag *dkim_tags_find(const dkim_tag_list *list, const char *name)
 
 /* --------------------------------------------------------------- base64 */
 
-static int base64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* Each byte's meaning in base64 text: 1 + its value, B64_SKIP for the
+ * whitespace FWS may leave, B64_PAD for '=', 0 for anything else. A table,
+ * because the decoder runs over every b=, bh= and p= (a few percent of a
+ * small message's verification when it branched per range). */
+enum { B64_SKIP = 65, B64_PAD = 66 };
+static const unsigned char base64_table[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0, 65, 65,  0,  0, 65,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    65,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,
+    53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0, 66,  0,  0,
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,
+     0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
+    42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+};
 
 long dkim_base64_decode(const char *text, size_t len, unsigned char *out, size_t out_size)
 {
     size_t n = 0, padding = 0;
     unsigned group = 0, in_group = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+        unsigned v = base64_table[(unsigned char)text[i]];
+        if (v == B64_SKIP)
             continue;
-        if (c == '=') {
+        if (v == B64_PAD) {
             padding++;
             in_group++;
             if (padding > 2)
                 return -1;
             continue;
         }
-        int v = base64_value(c);
-        if (v < 0 || padding > 0)
+        if (v == 0 || padding > 0)
             return -1; /* a bad character, or data after padding */
-        group = (group << 6) | (unsigned)v;
+        group = (group << 6) | (v - 1);
         if (++in_group == 4) {
             if (n + 3 > out_size)
                 return -1;

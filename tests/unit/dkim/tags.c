@@ -98,6 +98,37 @@ static void test_base64(void)
     dkim_base64_encode(&sb, (const unsigned char *)"hello", 5);
     TAP_STR_EQ(sb.data, "aGVsbG8=", "encoding round-trips");
     strbuf_free(&sb);
+    /* Every length and every byte value through encode, then decode. */
+    unsigned char data[48], back[64];
+    size_t round_trip_bad = 0;
+    for (size_t len = 0; len <= sizeof data; len++) {
+        for (size_t i = 0; i < len; i++)
+            data[i] = (unsigned char)(len * 37 + i * 101);
+        strbuf_init(&sb);
+        dkim_base64_encode(&sb, data, len);
+        long n = dkim_base64_decode(sb.data ? sb.data : "", sb.len, back, sizeof back);
+        if (n != (long)len || memcmp(back, data, len) != 0)
+            round_trip_bad++;
+        strbuf_free(&sb);
+    }
+    TAP_OK(round_trip_bad == 0, "0 to 48 bytes round-trip through encode and decode (%zu differ)",
+           round_trip_bad);
+    size_t wrong = 0;
+    for (int c = 0; c < 256; c++) {
+        /* "aG?k" is three bytes when ? is a symbol; "aG?k=" two when ? is
+         * skipped; refused otherwise. */
+        char text[6] = {'a', 'G', (char)c, 'k', '=', 0};
+        bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '+' || c == '/';
+        bool blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+        long as_symbol = dkim_base64_decode(text, 4, out, sizeof out);
+        long as_blank = dkim_base64_decode(text, 5, out, sizeof out);
+        if ((as_symbol == 3) != alphabet || (as_blank == 2) != blank ||
+            (!alphabet && as_symbol != -1) || (!blank && as_blank != -1))
+            wrong++;
+    }
+    TAP_OK(wrong == 0, "each of the 256 byte values is a symbol, skipped or refused as it "
+                       "should be (%zu wrong)", wrong);
 }
 
 static const char rsa_1024[] =

@@ -35,6 +35,7 @@ static const char usage_quarantine[] =
     "       domauth quarantine delete ID... [OPTIONS]\n"
     "       domauth quarantine release ID... [--to ADDRESS] [--sendmail PATH] [OPTIONS]\n"
     "       domauth quarantine purge [--now TIME] [OPTIONS]\n"
+    "       domauth quarantine reindex [OPTIONS]\n"
     "The messages domauthd kept in its quarantine folder (quarantine_mode =\n"
     "folder), from its index in the database, newest first.\n"
     "where:\n"
@@ -58,6 +59,9 @@ static const char usage_quarantine[] =
     "purge:\n"
     "  --now TIME        the time to count the retention back from (default:\n"
     "                    now); a message younger than quarantine_days stays\n"
+    "reindex:\n"
+    "  gives each file in new/ that the index lacks (stored while the database\n"
+    "  was down) its row from the file's own facts; never changes a row\n"
     "Exit status: 0, 1 when an ID is not in the quarantine or a spool file is\n"
     "missing or corrupt, 64 for usage, 65 for a configuration that does not\n"
     "parse, 66 for a spool or index that cannot be opened.\n";
@@ -162,9 +166,6 @@ static void check_file(const char *path, char *problem, size_t size)
 typedef struct list_state {
     const q_options *o;
     unsigned problems;
-    char **ids; /* every indexed id, for the unindexed scan */
-    size_t id_count;
-    bool collecting;
 } list_state;
 
 static void print_row(const q_options *o, const quarantine_row *r, const char *problem)
@@ -215,15 +216,6 @@ static void print_row(const q_options *o, const quarantine_row *r, const char *p
 static int list_row(void *ctx, const quarantine_row *r)
 {
     list_state *st = ctx;
-    if (st->collecting) {
-        char **n = realloc(st->ids, (st->id_count + 1) * sizeof *n);
-        if (n == NULL)
-            return 1;
-        st->ids = n;
-        if ((n[st->id_count] = strdup(r->id ? r->id : "")) != NULL)
-            st->id_count++;
-        return 0;
-    }
     char problem[700] = "";
     if (strcmp(r->state ? r->state : "", "quarantined") == 0) {
         check_file(r->path, problem, sizeof problem);
@@ -234,48 +226,14 @@ static int list_row(void *ctx, const quarantine_row *r)
     return 0;
 }
 
-static int by_string(const void *a, const void *b)
+/* A file in new/ the index does not know, listed from its own facts. */
+static int list_unindexed_row(void *ctx, const quarantine_row *r, const char *problem)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Files in new/ the index does not know: listed from their own facts. */
-static void list_unindexed(list_state *st, const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/new", dir);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return;
-    qsort(st->ids, st->id_count, sizeof *st->ids, by_string);
-    for (struct dirent *de; (de = readdir(d)) != NULL;) {
-        char *name = de->d_name;
-        if (name[0] == '.' || bsearch(&name, st->ids, st->id_count, sizeof *st->ids, by_string))
-            continue;
-        char file[4096 + 256], problem[700] = "";
-        snprintf(file, sizeof file, "%s/%s", path, name);
-        spool_entry e;
-        quarantine_row r = {.id = name, .path = file, .state = "unindexed"};
-        if (spool_read(file, &e, NULL, NULL, problem, sizeof problem) == 0) {
-            r.time = e.time;
-            r.sender = e.mail_from;
-            r.rcpts = (const char *const *)e.rcpts;
-            r.rcpt_count = e.rcpt_count;
-            r.domain = e.domain;
-            r.results = (const char *const *)e.results;
-            r.result_count = e.result_count;
-            r.told = e.told;
-            r.queue_id = e.queue_id;
-            r.client_ip = e.client_ip;
-            r.size = e.size;
-            print_row(st->o, &r, "not in the index");
-            spool_entry_free(&e);
-        } else {
-            st->problems++;
-            print_row(st->o, &r, problem);
-        }
-    }
-    closedir(d);
+    list_state *st = ctx;
+    if (problem != NULL)
+        st->problems++;
+    print_row(st->o, r, problem ? problem : "not in the index");
+    return 0;
 }
 
 static int open_q(const q_options *o, bool write, quarantine **q)
@@ -317,16 +275,8 @@ static int do_list(const q_options *o)
     /* Unfiltered: also what the index does not know. */
     bool filtered = o->since || o->domain || o->result || o->rcpt ||
                     (o->state && strcmp(o->state, "quarantined") != 0);
-    if (!filtered) {
-        quarantine_query every = {.state = "all"};
-        st.collecting = true;
-        if (x == NULL || x->ops->query(x, &every, list_row, &st, why, sizeof why) == 0)
-            list_unindexed(&st, o->cfg_dir);
-        st.collecting = false;
-    }
-    for (size_t i = 0; i < st.id_count; i++)
-        free(st.ids[i]);
-    free(st.ids);
+    if (!filtered && quarantine_scan_unindexed(q, list_unindexed_row, &st, why, sizeof why) != 0)
+        fprintf(stderr, "domauth: %s\n", why);
     quarantine_close(q);
     if (st.problems > 0)
         fprintf(stderr, "domauth: %u spool files missing or corrupt (see 'problem')\n",
@@ -509,6 +459,40 @@ static int do_delete(const q_options *o, char **ids, int n)
     return result;
 }
 
+static int report_unreadable(void *ctx, const quarantine_row *r, const char *problem)
+{
+    (void)ctx;
+    fprintf(stderr, "domauth: %s: not indexed: ", r->path);
+    cli_put_safe(stderr, problem, false);
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* Rows for the files the index lacks; never touches a row that exists. */
+static int do_reindex(const q_options *o)
+{
+    quarantine *q;
+    int status = open_q(o, true, &q);
+    if (status != 0)
+        return status;
+    uint64_t added = 0, unreadable = 0;
+    char why[700];
+    int rc = quarantine_reindex(q, report_unreadable, NULL, &added, &unreadable, why, sizeof why);
+    quarantine_close(q);
+    if (rc != 0) {
+        fprintf(stderr, "domauth: reindex: %s (%llu rows added)\n", why,
+                (unsigned long long)added);
+        return CLI_EXIT_NOINPUT;
+    }
+    if (o->json)
+        printf("{\"added\":%llu,\"unreadable\":%llu}\n", (unsigned long long)added,
+               (unsigned long long)unreadable);
+    else
+        printf("reindex: %llu rows added for files the index lacked; %llu files unreadable\n",
+               (unsigned long long)added, (unsigned long long)unreadable);
+    return unreadable > 0 ? 1 : 0;
+}
+
 static int do_purge(const q_options *o)
 {
     int64_t now = (int64_t)time(NULL);
@@ -603,7 +587,7 @@ int cmd_quarantine(int argc, char **argv)
     int nrest = argc - 1 - optind;
     int status;
     bool known = !strcmp(verb, "list") || !strcmp(verb, "show") || !strcmp(verb, "delete") ||
-                 !strcmp(verb, "purge") || !strcmp(verb, "release");
+                 !strcmp(verb, "purge") || !strcmp(verb, "release") || !strcmp(verb, "reindex");
     if (!known) {
         fprintf(stderr, "domauth: unknown quarantine command '%s'\n\n%s", verb,
                 usage_quarantine);
@@ -611,7 +595,8 @@ int cmd_quarantine(int argc, char **argv)
     }
     if ((!strcmp(verb, "show") && nrest != 1) ||
         ((!strcmp(verb, "delete") || !strcmp(verb, "release")) && nrest < 1) ||
-        ((!strcmp(verb, "list") || !strcmp(verb, "purge")) && nrest != 0)) {
+        ((!strcmp(verb, "list") || !strcmp(verb, "purge") || !strcmp(verb, "reindex")) &&
+         nrest != 0)) {
         fputs(usage_quarantine, stderr);
         return CLI_EXIT_USAGE;
     }
@@ -625,6 +610,8 @@ int cmd_quarantine(int argc, char **argv)
         status = do_delete(&o, rest, nrest);
     else if (!strcmp(verb, "release"))
         status = do_release(&o, rest, nrest);
+    else if (!strcmp(verb, "reindex"))
+        status = do_reindex(&o);
     else
         status = do_purge(&o);
     free(o.cfg_dir);

@@ -457,6 +457,32 @@ enum {
     TMP_MAX_AGE = 36 * 3600,          /* Maildir's rule for files left in tmp/ */
 };
 
+static int log_unreadable(void *ctx, const quarantine_row *row, const char *problem)
+{
+    (void)ctx;
+    daemon_log(LOG_ERR, "quarantine: %s is not indexed and cannot be read: %s", row->path,
+               problem);
+    return 0;
+}
+
+/* Rows for the spool files the index lacks: stored while the database was
+ * down (quarantine_commit said "stored but not indexed"), or left by a crash
+ * between the file and its row. At start and with the daily purge. */
+static void quarantine_reindex_now(domauthd *d)
+{
+    uint64_t added = 0, unreadable = 0;
+    char why[700];
+    if (quarantine_get_index(d->quarantine) == NULL)
+        return;
+    if (quarantine_reindex(d->quarantine, log_unreadable, NULL, &added, &unreadable, why,
+                           sizeof why) != 0)
+        daemon_log(LOG_ERR, "quarantine reindex: %s (%llu rows added; retried with the daily "
+                            "purge)", why, (unsigned long long)added);
+    else if (added > 0)
+        daemon_log(LOG_NOTICE, "quarantine reindex: %llu messages stored without an index row "
+                               "now have one", (unsigned long long)added);
+}
+
 static void on_purge_timer(uv_timer_t *t)
 {
     daemon_purge_now(t->data);
@@ -477,6 +503,7 @@ void daemon_purge_now(domauthd *d)
         daemon_log(LOG_INFO, "quarantine purge: %llu messages older than %u days removed",
                    (unsigned long long)removed, d->config->config.quarantine_days);
     spool_clean_tmp(quarantine_spool(d->quarantine), now, TMP_MAX_AGE);
+    quarantine_reindex_now(d);
 }
 
 /* The daily retention: the event store (event_days) and the quarantine
@@ -516,6 +543,7 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     }
     d->env.quarantine = d->quarantine;
     spool_clean_tmp(quarantine_spool(d->quarantine), (int64_t)time(NULL), TMP_MAX_AGE);
+    quarantine_reindex_now(d);
     purge_timer_start(d);
 }
 

@@ -79,6 +79,11 @@ typedef struct quarantine_index_ops {
      * told (*moved false). */
     int (*change_state)(quarantine_index *x, const char *id, const char *from, const char *to,
                         int64_t when, const char *by, bool *moved, char *why, size_t why_size);
+    /* Optional: adds the row only when its id has none, and never changes
+     * one (*added says which), so rebuilding the index from the spool
+     * cannot undo a release made meanwhile. */
+    int (*add_missing)(quarantine_index *x, const quarantine_row *row, bool *added, char *why,
+                       size_t why_size);
 } quarantine_index_ops;
 
 struct quarantine_index {
@@ -126,5 +131,21 @@ int quarantine_commit(quarantine *q, spool_file *f, const spool_facts *facts, ch
  * most limit (0: all). Never one younger: time >= now - days * 86400 stays. */
 int quarantine_purge(quarantine *q, int64_t now, uint64_t limit, uint64_t *removed, char *why,
                      size_t why_size);
+
+/* A file in new/ that the index lacks (stored while the database was down,
+ * or by a crash between the file and its row): row is made from the file's
+ * own facts (state "unindexed"); when the file cannot be read, row has its
+ * id and path only and problem says why. Nonzero stops the scan. */
+typedef int quarantine_unindexed_fn(void *ctx, const quarantine_row *row, const char *problem);
+/* Calls fn for every such file, in no order. With no index every file is
+ * one. */
+int quarantine_scan_unindexed(quarantine *q, quarantine_unindexed_fn *fn, void *ctx, char *why,
+                              size_t why_size);
+/* Gives every unindexed file that reads its row (state quarantined, at its
+ * own time), never changing a row that exists by then (add_missing):
+ * *added rows written, *unreadable files that could not be read (each
+ * named in the log by the caller's fn, when given; NULL: quiet). */
+int quarantine_reindex(quarantine *q, quarantine_unindexed_fn *unreadable_fn, void *ctx,
+                       uint64_t *added, uint64_t *unreadable, char *why, size_t why_size);
 
 #endif

@@ -144,6 +144,19 @@ truncate -s +3 "$q/new/$1"
 list=$("$domauth_bin" quarantine list --config "$workdir/domauth.conf" 2>&1)
 report "$(printf '%s' "$list" | grep -q "1.P1Q1R00000000  unindexed" && echo 1 || echo 0)" \
     "a file in new/ missing from the index is listed as unindexed" "$list"
+# reindex gives a whole unindexed file its row (as domauthd does at start
+# and daily, for messages stored while the database was down) and names the
+# one it cannot read.
+cp "$q/new/$1" "$q/new/2.P1Q1R00000000"
+out=$("$domauth_bin" quarantine reindex --config "$workdir/domauth.conf" 2>&1); rc=$?
+list=$("$domauth_bin" quarantine list --config "$workdir/domauth.conf" 2>&1)
+report "$([ $rc = 1 ] && printf '%s' "$out" | grep -q "1 rows added for files the index lacked; 1 files unreadable" &&
+          printf '%s' "$out" | grep -q "$q/new/1.P1Q1R00000000: not indexed: " &&
+          printf '%s' "$list" | grep -q "2.P1Q1R00000000  quarantined" && echo 1 || echo 0)" \
+    "reindex indexes the whole file and names the unreadable one (exit 1)" "rc $rc: $out $list"
+out=$("$domauth_bin" quarantine reindex --json --config "$workdir/domauth.conf" 2>/dev/null)
+report "$(yes_if [ "$out" = '{"added":0,"unreadable":1}' ])" "a second reindex adds nothing" "$out"
+"$domauth_bin" quarantine delete 2.P1Q1R00000000 --config "$workdir/domauth.conf" > /dev/null 2>&1
 del=$("$domauth_bin" quarantine delete "$1" --config "$workdir/domauth.conf" 2>&1)
 report "$([ ! -f "$q/new/$1" ] && printf '%s' "$del" | grep -q "deleted $1" && echo 1 || echo 0)" \
     "delete removes the file and marks it" "$del"

@@ -104,9 +104,16 @@ static void json_array(strbuf *sb, const char *const *items, size_t n)
     strbuf_putc(sb, ']');
 }
 
-static int add_row(quarantine_index *base, const quarantine_row *r, char *why, size_t why_size)
+#define INSERT_COLUMNS                                                                    \
+    "INSERT INTO quarantine (id, path, time, sender, rcpts, domain, results, reasons,"    \
+    " told, queue_id, client_ip, size, state, state_time) VALUES ($1, $2, $3, $4,"        \
+    " $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14)"
+
+/* sql: INSERT_COLUMNS and its ON CONFLICT clause; *added (when not NULL):
+ * a row was written. */
+static int insert_row(pg_index *x, const char *sql, const quarantine_row *r, bool *added,
+                      char *why, size_t why_size)
 {
-    pg_index *x = (pg_index *)base;
     if (connected(x, why, why_size) != 0)
         return -1;
     enum { N = 14 };
@@ -142,26 +149,38 @@ static int add_row(quarantine_index *base, const quarantine_row *r, char *why, s
     if (oom) {
         rc = errbuf_set(why, why_size, "out of memory");
     } else {
-        PGresult *res = PQexecParams(
-            x->link.conn,
-            "INSERT INTO quarantine (id, path, time, sender, rcpts, domain, results, reasons,"
-            " told, queue_id, client_ip, size, state, state_time) VALUES ($1, $2, $3, $4,"
-            " $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14)"
-            " ON CONFLICT (id) DO UPDATE SET path = excluded.path, time = excluded.time,"
-            " sender = excluded.sender, rcpts = excluded.rcpts, domain = excluded.domain,"
-            " results = excluded.results, reasons = excluded.reasons, told = excluded.told,"
-            " queue_id = excluded.queue_id, client_ip = excluded.client_ip,"
-            " size = excluded.size, state = excluded.state, state_time = excluded.state_time,"
-            " state_by = NULL",
-            N, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        PGresult *res = PQexecParams(x->link.conn, sql, N, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             rc = result_fail(res, "insert", why, why_size);
-        else
+        } else {
+            if (added != NULL)
+                *added = strcmp(PQcmdTuples(res), "0") != 0;
             PQclear(res);
+        }
     }
     for (int i = 0; i < N; i++)
         strbuf_free(&text[i]);
     return rc;
+}
+
+static int add_row(quarantine_index *base, const quarantine_row *r, char *why, size_t why_size)
+{
+    return insert_row((pg_index *)base,
+                      INSERT_COLUMNS
+                      " ON CONFLICT (id) DO UPDATE SET path = excluded.path, time = excluded.time,"
+                      " sender = excluded.sender, rcpts = excluded.rcpts, domain = excluded.domain,"
+                      " results = excluded.results, reasons = excluded.reasons, told = excluded.told,"
+                      " queue_id = excluded.queue_id, client_ip = excluded.client_ip,"
+                      " size = excluded.size, state = excluded.state,"
+                      " state_time = excluded.state_time, state_by = NULL",
+                      r, NULL, why, why_size);
+}
+
+static int add_missing(quarantine_index *base, const quarantine_row *r, bool *added, char *why,
+                       size_t why_size)
+{
+    return insert_row((pg_index *)base, INSERT_COLUMNS " ON CONFLICT (id) DO NOTHING", r, added,
+                      why, why_size);
 }
 
 static void free_list(char **list, size_t n)
@@ -362,4 +381,5 @@ const quarantine_index_ops quarantine_index_pg = {
     .expire = expire,
     .close = close_index,
     .change_state = change_state,
+    .add_missing = add_missing,
 };

@@ -22,6 +22,7 @@ typedef struct sqlite_index {
     quarantine_index base;
     sqlite3 *db;
     sqlite3_stmt *insert;
+    sqlite3_stmt *insert_missing; /* the same, or nothing when the id has a row */
 } sqlite_index;
 
 static int fail(sqlite_index *x, const char *what, char *why, size_t why_size)
@@ -36,9 +37,15 @@ static void close_index(quarantine_index *base)
     if (x == NULL)
         return;
     sqlite3_finalize(x->insert);
+    sqlite3_finalize(x->insert_missing);
     sqlite3_close(x->db);
     free(x);
 }
+
+#define INSERT_COLUMNS                                                                    \
+    " INTO quarantine (id, path, time, sender, rcpts, domain, results, reasons, told,"    \
+    " queue_id, client_ip, size, state, state_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"  \
+    " ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 
 static quarantine_index *open_index(const char *location, bool write, const char *password_file,
                                     char *why, size_t why_size)
@@ -60,12 +67,10 @@ static quarantine_index *open_index(const char *location, bool write, const char
      * index can be rebuilt from it, so NORMAL is enough here too. */
     if (write && (sqlite3_exec(x->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
                                NULL, NULL, NULL) != SQLITE_OK ||
-                  sqlite3_prepare_v3(x->db,
-                                     "INSERT OR REPLACE INTO quarantine (id, path, time, sender,"
-                                     " rcpts, domain, results, reasons, told, queue_id,"
-                                     " client_ip, size, state, state_time) VALUES (?1, ?2, ?3,"
-                                     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                                     -1, SQLITE_PREPARE_PERSISTENT, &x->insert,
+                  sqlite3_prepare_v3(x->db, "INSERT OR REPLACE" INSERT_COLUMNS, -1,
+                                     SQLITE_PREPARE_PERSISTENT, &x->insert, NULL) != SQLITE_OK ||
+                  sqlite3_prepare_v3(x->db, "INSERT OR IGNORE" INSERT_COLUMNS, -1,
+                                     SQLITE_PREPARE_PERSISTENT, &x->insert_missing,
                                      NULL) != SQLITE_OK)) {
         fail(x, "prepare", why, why_size);
         close_index(&x->base);
@@ -94,9 +99,9 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-static int add_row(quarantine_index *base, const quarantine_row *r, char *why, size_t why_size)
+static int insert_row(sqlite_index *x, sqlite3_stmt *st, const quarantine_row *r, bool *added,
+                      char *why, size_t why_size)
 {
-    sqlite_index *x = (sqlite_index *)base;
     strbuf rcpts, results;
     strbuf_init(&rcpts);
     strbuf_init(&results);
@@ -108,7 +113,6 @@ static int add_row(quarantine_index *base, const quarantine_row *r, char *why, s
         errbuf_set(why, why_size, "out of memory");
         return -1;
     }
-    sqlite3_stmt *st = x->insert;
     bind_text(st, 1, r->id);
     bind_text(st, 2, r->path);
     sqlite3_bind_int64(st, 3, r->time);
@@ -124,11 +128,26 @@ static int add_row(quarantine_index *base, const quarantine_row *r, char *why, s
     bind_text(st, 13, r->state ? r->state : "quarantined");
     sqlite3_bind_int64(st, 14, r->state_time ? r->state_time : r->time);
     int rc = sqlite3_step(st);
+    if (added != NULL)
+        *added = rc == SQLITE_DONE && sqlite3_changes(x->db) > 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     strbuf_free(&rcpts);
     strbuf_free(&results);
     return rc == SQLITE_DONE ? 0 : fail(x, "insert", why, why_size);
+}
+
+static int add_row(quarantine_index *base, const quarantine_row *r, char *why, size_t why_size)
+{
+    sqlite_index *x = (sqlite_index *)base;
+    return insert_row(x, x->insert, r, NULL, why, why_size);
+}
+
+static int add_missing(quarantine_index *base, const quarantine_row *r, bool *added, char *why,
+                       size_t why_size)
+{
+    sqlite_index *x = (sqlite_index *)base;
+    return insert_row(x, x->insert_missing, r, added, why, why_size);
 }
 
 /* A JSON array of strings, as add_row wrote it, into a list. */
@@ -370,4 +389,5 @@ const quarantine_index_ops quarantine_index_sqlite = {
     .expire = expire,
     .close = close_index,
     .change_state = change_state,
+    .add_missing = add_missing,
 };

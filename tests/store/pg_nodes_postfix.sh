@@ -13,8 +13,10 @@
 # queue ids of its own Postfix; every event agrees with the SMTP reply and
 # the node's own JSON line; a message quarantined through A is listed from B,
 # released from B through B's Postfix into B's mailbox, and not again from A;
-# the purge asked of both nodes at once runs on one. Needs root, unshare,
-# unbound, postfix, swaks, Debian's postgresql; skips without. TAP.
+# the purge asked of both nodes at once runs on one, and domauth log
+# --purge-before on the other node is refused while it holds the lease.
+# Needs root, unshare, unbound, postfix, swaks, Debian's postgresql; skips
+# without. TAP.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
@@ -276,6 +278,18 @@ p1=$(stat mx1 purged) p2=$(stat mx2 purged) k1=$(stat mx1 purge_skipped) k2=$(st
 report "$([ $((p1 + p2)) = 30 ] && [ $((k1 + k2)) = 1 ] && [ "$(pg_sql cluster 'SELECT count(*) FROM events')" = "$kept" ] && echo 1 || echo 0)" \
     "the purge asked of both nodes at once: one deletes the 30 old events, the other leaves it" \
     "purged $p1 $p2, skipped $k1 $k2; $(pg_sql cluster 'SELECT count(*) FROM events') events, $kept before"
+
+# domauth log --purge-before takes the same lease: refused on the other
+# node while the daemon's purge holds it, run on the holder's.
+holder=$(pg_sql cluster "SELECT holder FROM cluster_jobs WHERE job = 'purge'")
+other=mx1
+[ "$holder" = mx1 ] && other=mx2
+out=$("$domauth_bin" log --config "$workdir/$other/domauth.conf" --purge-before 30d 2>&1); rc=$?
+outh=$("$domauth_bin" log --config "$workdir/$holder/domauth.conf" --purge-before 30d 2>&1); rch=$?
+report "$([ $rc = 75 ] && printf '%s' "$out" | grep -q "node '$holder' holds the cluster's purge lease" &&
+          [ $rch = 0 ] && echo 1 || echo 0)" \
+    "domauth log --purge-before on $other: refused while $holder's daemon holds the lease (exit 75); on $holder it runs" \
+    "exit $rc: $out; exit $rch: $outh"
 
 kill -TERM "$pid1" "$pid2"; wait "$pid1" "$pid2" 2>/dev/null; pid1= pid2=
 report "$(! grep -q 'ERROR: AddressSanitizer\|runtime error' "$workdir"/mx*/daemon.log &&

@@ -783,6 +783,17 @@ static int pg_lease(event_store *store, const char *job, const char *holder, int
     return pg_lease_row(s->link.conn, job, holder, now, seconds, granted, why, why_size);
 }
 
+static int pg_lease_holder(event_store *store, const char *job, char *holder,
+                           size_t holder_size, int64_t *until, char *why, size_t why_size)
+{
+    pg_store *s = (pg_store *)store;
+    if (s->access == EVENT_STORE_WRITE && ensure_writer(s, why, why_size) != 0)
+        return -1;
+    if (s->version < 2)
+        return 0; /* no cluster_jobs: nobody holds anything */
+    return pg_lease_holder_row(s->link.conn, job, holder, holder_size, until, why, why_size);
+}
+
 static void pg_schema_version(event_store *store, int *have, int *current)
 {
     *have = ((pg_store *)store)->version;
@@ -801,4 +812,5 @@ const event_store_ops event_store_pg = {
     .close = pg_close,
     .lease = pg_lease,
     .schema_version = pg_schema_version,
+    .lease_holder = pg_lease_holder,
 };

@@ -343,6 +343,16 @@ static void test_differential(const char *uri, const char *dir)
     TAP_OK(g1 && !g2 && g3 && g4, "lease (PostgreSQL): mx1 gets it, mx2 not, mx1 renews, mx2 "
                                   "after it ended");
     TAP_OK(l1 && !l2, "lease (SQLite): the same");
+    char h1[64], h2[64], h3[64];
+    int64_t u1 = 0, u2 = 0, u3 = -1;
+    int r1 = event_store_lease_holder(pg, "purge", h1, sizeof h1, &u1, why, sizeof why);
+    int r2 = event_store_lease_holder(lite, "purge", h2, sizeof h2, &u2, why, sizeof why);
+    int r3 = event_store_lease_holder(pg, "never-taken", h3, sizeof h3, &u3, why, sizeof why);
+    TAP_OK(r1 == 0 && r2 == 0 && r3 == 0 && strcmp(h1, "mx2") == 0 && u1 == 8202 &&
+               strcmp(h2, "mx1") == 0 && u2 == 4600 && h3[0] == '\0' && u3 == 0,
+           "lease holder: mx2 until 8202 (PostgreSQL), mx1 until 4600 (SQLite), none for a job "
+           "never taken (%s %lld, %s %lld, '%s' %lld)", h1, (long long)u1, h2, (long long)u2, h3,
+           (long long)u3);
     event_store_close(lite);
     event_store_close(lite_writer);
     event_store_close(pg);

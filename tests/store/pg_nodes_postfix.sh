@@ -172,13 +172,13 @@ qids() { events "$1" | "$python" -c 'import json, sys
 print("\n".join(sorted({json.loads(l).get("queue_id") or "-" for l in sys.stdin} - {"-"})))'; }
 pf_qids() { sed -n 's/.* \([0-9A-F]\{6,\}\): client=.*/\1/p' "$1/maillog" | sort -u; }
 for _ in $(seq 100); do
-    [ "$(ls "$workdir/pfa.mail/box/new" | wc -l)" -ge 43 ] && [ "$(ls "$workdir/pfb.mail/box/new" | wc -l)" -ge 43 ] && break
+    [ "$(ls "$workdir/pfa.mail/box/new" 2>/dev/null | wc -l)" -ge 43 ] && [ "$(ls "$workdir/pfb.mail/box/new" 2>/dev/null | wc -l)" -ge 43 ] && break
     sleep 0.1
 done
 accepted_a=$(qids mx1 | comm -12 - <(pf_qids "$workdir/pfa") | wc -l)
 accepted_b=$(qids mx2 | comm -12 - <(pf_qids "$workdir/pfb") | wc -l)
 cross=$(qids mx1 | comm -12 - <(pf_qids "$workdir/pfb") | wc -l)
-delivered_a=$(ls "$workdir/pfa.mail/box/new" | wc -l) delivered_b=$(ls "$workdir/pfb.mail/box/new" | wc -l)
+delivered_a=$(ls "$workdir/pfa.mail/box/new" 2>/dev/null | wc -l) delivered_b=$(ls "$workdir/pfb.mail/box/new" 2>/dev/null | wc -l)
 report "$([ "$accepted_a" -ge 44 ] && [ "$accepted_b" -ge 43 ] && [ "$cross" = 0 ] && echo 1 || echo 0)" \
     "  mx1's events carry Postfix A's queue ids ($accepted_a), mx2's Postfix B's ($accepted_b), none crossed ($cross)" \
     "$(qids mx1 | head -5) / $(pf_qids "$workdir/pfa" | head -5)"

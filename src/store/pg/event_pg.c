@@ -29,6 +29,7 @@ enum {
     TIMEOUT_DEFAULT_MS = 5000,
     PURGE_CHUNK = 10000,
     INSERT_PARAMS = EVF_COUNT + 2, /* a column's array each (the two jsonb ones last) */
+    COLUMN_KEEP = 4 << 20, /* bytes of a column's buffer kept between batches */
     QUERY_PARAMS_MAX = 64 + 2 * 64, /* filters, and each listed result and action */
 };
 
@@ -334,6 +335,11 @@ static int write_batch(pg_store *s, const event_record *const *records, size_t c
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_result_error(res, "insert", why, why_size);
     PQclear(res);
+    /* The buffers are kept for the next batch, but not the size of a rare
+     * huge one (a thousand events of a thousand recipients each). */
+    for (int p = 0; p < INSERT_PARAMS; p++)
+        if (s->columns[p].cap > COLUMN_KEEP)
+            strbuf_free(&s->columns[p]);
     return rc;
 }
 

@@ -15,6 +15,7 @@ enum {
     CLI_EXIT_DATAERR = 65,  /* EX_DATAERR: input that does not parse */
     CLI_EXIT_NOINPUT = 66,  /* EX_NOINPUT: a file that cannot be read */
     CLI_EXIT_SOFTWARE = 70, /* EX_SOFTWARE: setup failed, out of memory */
+    CLI_EXIT_TEMPFAIL = 75, /* EX_TEMPFAIL: another node holds the job's lease */
 };
 
 int cmd_spf_batch(int argc, char **argv);
@@ -90,6 +91,10 @@ void cli_format_time(int64_t t, char *buf, size_t size); /* local "YYYY-MM-DD HH
  * returns 0 or an exit status after printing why. */
 int cli_database_path(const char *database, const char *config, char **path,
                       char **password_file);
+/* cli_database_path, and with node the [daemon] node of the configuration
+ * read (NULL when none was read or it sets none; to free). */
+int cli_database_config(const char *database, const char *config, char **path,
+                        char **password_file, char **node);
 /* Read-only, or for purging. Returns 0 or an exit status. */
 int cli_open_store(const char *path, const char *password_file, bool purging,
                    struct event_store **store);

@@ -17,8 +17,10 @@
 #include "commands.h"
 #include "config/config.h"
 #include "store/event_store.h"
+#include "store/eventlog.h"
 #include "util/file.h"
 #include "util/json.h"
+#include "util/node.h"
 
 #define DEFAULT_CONFIG CLI_DEFAULT_CONFIG
 #define DEFAULT_DATABASE CLI_DEFAULT_DATABASE
@@ -66,14 +68,17 @@ static const char usage_log[] =
     "                        result over the events selected (--limit does not\n"
     "                        apply)\n"
     "maintenance:\n"
-    "  --purge-before TIME   delete the events before TIME and exit\n"
+    "  --purge-before TIME   delete the events before TIME and exit; one node of\n"
+    "                        a cluster at a time (the daily purge's lease, taken\n"
+    "                        as [daemon] node): exit 75 when another holds it\n"
     "  -h, --help            this text\n"
     "\n"
     "TIME is local time as 2026-11-22, 2026-11-22T10:00 or 2026-11-22T10:00:30\n"
     "(a space may replace the T), @SECONDS since the epoch, or an age: 90s, 30m,\n"
     "1h, 7d, 2w. --since 2026-11-22 --until 2026-11-23 is that whole day.\n"
     "\n"
-    "The columns are the time, the SPF result (- when skipped), the action with\n"
+    "The columns are the time, the node (only when the events listed come from\n"
+    "more than one), the SPF result (- when skipped), the action with\n"
     "what monitor mode held back in parentheses, the client address, the\n"
     "envelope sender (<> when empty), the checked domain and the matched\n"
     "mechanism or why the check was skipped. With --method M, the result,\n"
@@ -82,7 +87,8 @@ static const char usage_log[] =
     "\n"
     "Exit status: 0 (also when nothing matches), 64 for a usage error, 65 for a\n"
     "configuration file that does not parse, 66 for a database that is missing\n"
-    "or cannot be read, 70 for an internal error.\n";
+    "or cannot be read, 70 for an internal error, 75 when --purge-before finds\n"
+    "another node holding the cluster's purge lease.\n";
 
 typedef struct log_options {
     const char *database, *config;
@@ -251,7 +257,8 @@ static char *display_copy(const char *s, size_t *width)
     return out;
 }
 
-enum { COL_TIME, COL_RESULT, COL_ACTION, COL_CLIENT, COL_SENDER, COL_DOMAIN, COL_WHY, COLS };
+enum { COL_TIME, COL_NODE, COL_RESULT, COL_ACTION, COL_CLIENT, COL_SENDER, COL_DOMAIN, COL_WHY,
+       COLS };
 
 typedef struct table_row {
     char *cell[COLS];
@@ -300,6 +307,7 @@ static bool row_fill(table_row *row, const event_record *r, const event_query *q
     else
         snprintf(why, sizeof why, "%.500s", why_text ? why_text : "-");
     v[COL_TIME] = when;
+    v[COL_NODE] = r->node;
     v[COL_RESULT] = result ? result : "-";
     v[COL_ACTION] = action_cell;
     v[COL_CLIENT] = r->client_ip;
@@ -312,12 +320,25 @@ static bool row_fill(table_row *row, const event_record *r, const event_query *q
     return true;
 }
 
+/* Whether the rows come from more than one node (an event without one
+ * counts as node "-"): then the table has a NODE column. */
+static bool many_nodes(const table_row *rows, size_t n)
+{
+    for (size_t r = 1; r < n; r++)
+        if (strcmp(rows[r].cell[COL_NODE], rows[0].cell[COL_NODE]) != 0)
+            return true;
+    return false;
+}
+
 /* With a method, its name (upper case) heads the result column and the
  * last one is its detail. */
 static void print_table(table_row *rows, size_t n, const char *method)
 {
-    const char *titles[COLS] = {"TIME",   "RESULT", "ACTION(HELD)", "CLIENT",
+    const char *titles[COLS] = {"TIME",   "NODE",   "RESULT", "ACTION(HELD)", "CLIENT",
                                 "SENDER", "DOMAIN", "MECHANISM"};
+    bool shown[COLS];
+    for (int c = 0; c < COLS; c++)
+        shown[c] = c != COL_NODE || many_nodes(rows, n);
     char method_title[MAX_METHOD + 1];
     if (method != NULL) {
         size_t i = 0;
@@ -335,10 +356,13 @@ static void print_table(table_row *rows, size_t n, const char *method)
                 width[c] = rows[r].width[c];
     }
     for (int c = 0; c < COLS - 1; c++)
-        printf("%-*s  ", (int)width[c], titles[c]);
+        if (shown[c])
+            printf("%-*s  ", (int)width[c], titles[c]);
     printf("%s\n", titles[COLS - 1]);
     for (size_t r = 0; r < n; r++) {
         for (int c = 0; c < COLS - 1; c++) {
+            if (!shown[c])
+                continue;
             size_t pad = rows[r].width[c] < width[c] ? width[c] - rows[r].width[c] : 0;
             printf("%s%*s  ", rows[r].cell[c], (int)pad, "");
         }
@@ -495,10 +519,33 @@ static int summarize(event_store *store, const event_query *q, const log_options
     return 0;
 }
 
-static int purge(event_store *store, int64_t before)
+/* The purge takes the cluster's "purge" lease first, as domauthd's daily
+ * purge does (store/eventlog.c), under the same holder name, this node's:
+ * two nodes never purge the shared store at once, and a node's own daemon
+ * does not stand in its way. */
+static int purge(event_store *store, int64_t before, const char *configured_node)
 {
     uint64_t deleted = 0;
-    char why[512] = "";
+    char why[512] = "", host[UTIL_HOST_NAME_MAX];
+    const char *node = util_node_name(configured_node, host);
+    bool mine = false;
+    if (event_store_lease(store, "purge", node, (int64_t)time(NULL), EVENTLOG_PURGE_LEASE, &mine,
+                          why, sizeof why) != 0) {
+        fprintf(stderr, "domauth: the cluster's purge lease: %s; nothing deleted\n", why);
+        return CLI_EXIT_SOFTWARE;
+    }
+    if (!mine) {
+        char holder[256] = "", until[64] = "?";
+        int64_t end = 0;
+        if (event_store_lease_holder(store, "purge", holder, sizeof holder, &end, why,
+                                     sizeof why) == 0 && end > 0)
+            cli_format_time(end, until, sizeof until);
+        fprintf(stderr, "domauth: node %s%s%s holds the cluster's purge lease until %s: it runs "
+                        "the purge; nothing deleted here (this is node %s)\n",
+                holder[0] ? "'" : "", holder[0] ? holder : "(unknown)", holder[0] ? "'" : "",
+                until, node);
+        return CLI_EXIT_TEMPFAIL;
+    }
     if (event_store_purge(store, before, &deleted, why, sizeof why) != 0) {
         fprintf(stderr, "domauth: purge stopped after %llu events: %s\n",
                 (unsigned long long)deleted, why);
@@ -607,13 +654,13 @@ int cmd_log(int argc, char **argv)
         query_free(&lq);
         return status;
     }
-    char *path = NULL;
+    char *path = NULL, *node = NULL;
     event_store *store = NULL;
     char *password_file = NULL;
-    if ((status = cli_database_path(o.database, o.config, &path, &password_file)) == 0 &&
+    if ((status = cli_database_config(o.database, o.config, &path, &password_file, &node)) == 0 &&
         (status = cli_open_store(path, password_file, o.have_purge, &store)) == 0) {
         if (o.have_purge)
-            status = purge(store, o.purge_before);
+            status = purge(store, o.purge_before, node);
         else if (o.summary)
             status = summarize(store, &lq.q, &o);
         else
@@ -625,6 +672,7 @@ int cmd_log(int argc, char **argv)
     }
     event_store_close(store);
     free(path);
+    free(node);
     free(password_file);
     query_free(&lq);
     return status;

@@ -26,7 +26,8 @@ static const char usage_store[] =
     "         domauthd has yet to upgrade it, or it is newer than this domauth)\n"
     "migrate  copy every event and quarantine index row of an SQLite database into\n"
     "         the configured one (PostgreSQL, for many nodes); events without a node\n"
-    "         get --node (default: this host's name); run again, nothing is copied twice\n"
+    "         get --node (default: the configuration's [daemon] node, else this host's\n"
+    "         name); run again, nothing is copied twice\n"
     "import   store the events of event_spool files or event_log JSON lines, in order;\n"
     "         a line that is not an event is named (FILE:LINE) and skipped (exit 65)\n"
     "where:\n"
@@ -39,12 +40,13 @@ typedef struct store_options {
     const char *database, *config, *from, *node;
 } store_options;
 
+/* With node, also the [daemon] node of the configuration read (or NULL). */
 static int open_target(const store_options *o, event_store_access access, char **location,
-                       event_store **store)
+                       event_store **store, char **node)
 {
     char *password_file = NULL;
     *store = NULL;
-    int status = cli_database_path(o->database, o->config, location, &password_file);
+    int status = cli_database_config(o->database, o->config, location, &password_file, node);
     if (status != 0)
         return status;
     event_store_options so = {.access = access, .busy_timeout_ms = BUSY_TIMEOUT_MS,
@@ -72,7 +74,7 @@ static int do_check(const store_options *o)
 {
     char *location = NULL;
     event_store *store;
-    int status = open_target(o, EVENT_STORE_READ, &location, &store);
+    int status = open_target(o, EVENT_STORE_READ, &location, &store, NULL);
     if (status == 0) {
         int have = 0, current = 0;
         if (store->ops->schema_version != NULL)
@@ -222,21 +224,26 @@ static int do_migrate(const store_options *o)
         event_store_close(from);
         return CLI_EXIT_NOINPUT;
     }
-    char *location = NULL;
+    char *location = NULL, *configured = NULL;
     event_store *to;
-    int status = open_target(o, EVENT_STORE_WRITE, &location, &to);
+    int status = open_target(o, EVENT_STORE_WRITE, &location, &to, &configured);
     if (status != 0) {
         event_store_close(from);
         free(location);
+        free(configured);
         return status;
     }
+    /* Events without a node are this node's: --node, else the [daemon]
+     * node of the configuration (the name its domauthd stamps), else the
+     * host name, as domauthd would choose. */
     char host[UTIL_HOST_NAME_MAX];
-    const char *node = util_node_name(o->node, host);
+    const char *node = util_node_name(o->node ? o->node : configured, host);
     copier *c = calloc(1, sizeof *c);
     if (c == NULL) {
         event_store_close(from);
         event_store_close(to);
         free(location);
+        free(configured);
         return CLI_EXIT_SOFTWARE;
     }
     c->to = to;
@@ -249,13 +256,15 @@ static int do_migrate(const store_options *o)
         fprintf(stderr, "domauth: writing %s: %s\n", location, c->why);
         status = 1;
     }
-    printf("%llu events of %s handed to %s (those it had already are kept once)\n",
-           (unsigned long long)c->copied, o->from, location);
+    printf("%llu events of %s handed to %s (those it had already are kept once; "
+           "those without a node are %s's)\n",
+           (unsigned long long)c->copied, o->from, location, node);
     for (size_t i = 0; i < c->n; i++)
         free(c->batch[i]);
     free(c);
     event_store_close(from);
     event_store_close(to);
+    free(configured); /* node pointed into it */
     if (status == 0)
         status = migrate_quarantine(o, location);
     free(location);
@@ -278,7 +287,7 @@ static int do_import(const store_options *o, char **files, int n)
     }
     char *location = NULL;
     event_store *to;
-    int status = open_target(o, EVENT_STORE_WRITE, &location, &to);
+    int status = open_target(o, EVENT_STORE_WRITE, &location, &to, NULL);
     for (int i = 0; status == 0 && i < n; i++) {
         if (access(files[i], R_OK) != 0) {
             fprintf(stderr, "domauth: %s: cannot be read\n", files[i]);

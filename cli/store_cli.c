@@ -107,8 +107,16 @@ void cli_format_time(int64_t t, char *buf, size_t size)
 int cli_database_path(const char *database, const char *config, char **path,
                       char **password_file)
 {
+    return cli_database_config(database, config, path, password_file, NULL);
+}
+
+int cli_database_config(const char *database, const char *config, char **path,
+                        char **password_file, char **node)
+{
     if (password_file != NULL)
         *password_file = NULL;
+    if (node != NULL)
+        *node = NULL;
     if (database != NULL && config == NULL)
         return (*path = strdup(database)) ? 0 : CLI_EXIT_SOFTWARE;
     const char *file = config ? config : CLI_DEFAULT_CONFIG;
@@ -148,6 +156,9 @@ int cli_database_path(const char *database, const char *config, char **path,
     if (status == 0 && password_file != NULL && cfg.database_password_file != NULL &&
         *cfg.database_password_file != '\0' &&
         (*password_file = strdup(cfg.database_password_file)) == NULL)
+        status = CLI_EXIT_SOFTWARE;
+    if (status == 0 && node != NULL && cfg.node != NULL && *cfg.node != '\0' &&
+        (*node = strdup(cfg.node)) == NULL)
         status = CLI_EXIT_SOFTWARE;
     config_free(&cfg);
     return status;

@@ -88,6 +88,17 @@ int event_store_lease(event_store *store, const char *job, const char *holder, i
     return store->ops->lease(store, job, holder, now, seconds, granted, why, why_size);
 }
 
+int event_store_lease_holder(event_store *store, const char *job, char *holder,
+                             size_t holder_size, int64_t *until, char *why, size_t why_size)
+{
+    if (holder_size > 0)
+        holder[0] = '\0';
+    *until = 0;
+    if (store->ops->lease_holder == NULL)
+        return 0;
+    return store->ops->lease_holder(store, job, holder, holder_size, until, why, why_size);
+}
+
 void event_store_close(event_store *store)
 {
     if (store != NULL)

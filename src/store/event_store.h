@@ -138,6 +138,11 @@ typedef struct event_store_ops {
     /* Optional: the schema version of the store as opened (0: not known
      * yet, a server not reached) and the one this code writes. */
     void (*schema_version)(event_store *store, int *have, int *current);
+    /* Optional (NULL: not known): who holds the lease of job and until
+     * when, to say so to whom it was refused; holder "" (and *until 0)
+     * when nobody ever took it. At most holder_size bytes, NUL-terminated. */
+    int (*lease_holder)(event_store *store, const char *job, char *holder, size_t holder_size,
+                        int64_t *until, char *why, size_t why_size);
 } event_store_ops;
 
 /* The head of every backend's handle. */
@@ -171,6 +176,10 @@ void event_store_close(event_store *store);
 /* The backend's lease op, or granted when it has none. */
 int event_store_lease(event_store *store, const char *job, const char *holder, int64_t now,
                       unsigned seconds, bool *granted, char *why, size_t why_size);
+
+/* The backend's lease_holder op; holder "" when it has none. */
+int event_store_lease_holder(event_store *store, const char *job, char *holder,
+                             size_t holder_size, int64_t *until, char *why, size_t why_size);
 
 /* Whether text is ADDRESS/PREFIX (IPv4 up to /32, IPv6 up to /128). */
 bool event_query_network_valid(const char *text);

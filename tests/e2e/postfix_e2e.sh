@@ -33,6 +33,7 @@ domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 helper=$here/e2e_helper.py
 metrics_client=$here/../daemon/metrics_client.py
 loader=$here/smtp_load.py
+. "$here/../lib/postfix.sh"
 
 skip_all() {
     echo "1..0 # SKIP $*"
@@ -293,51 +294,15 @@ srscleanup unix n - n - 0 cleanup
   -o sender_canonical_classes=envelope_sender
   -o recipient_canonical_maps=socketmap:unix:$W/da/srs.sock:reverse
   -o recipient_canonical_classes=envelope_recipient
-smtp       unix  -       -       n       -       -       smtp
-pickup     unix  n       -       n       60      1       pickup
-cleanup    unix  n       -       n       -       0       cleanup
-qmgr       unix  n       -       n       300     1       qmgr
-rewrite    unix  -       -       n       -       -       trivial-rewrite
-bounce     unix  -       -       n       -       0       bounce
-defer      unix  -       -       n       -       0       bounce
-trace      unix  -       -       n       -       0       bounce
-verify     unix  -       -       n       -       1       verify
-flush      unix  n       -       n       1000?   0       flush
-proxymap   unix  -       -       n       -       -       proxymap
-proxywrite unix  -       -       n       -       1       proxymap
-showq      unix  n       -       n       -       -       showq
-error      unix  -       -       n       -       -       error
-retry      unix  -       -       n       -       -       error
-discard    unix  -       -       n       -       -       discard
-virtual    unix  -       n       n       -       -       virtual
-anvil      unix  -       -       n       -       1       anvil
-scache     unix  -       -       n       -       1       scache
-postlog    unix-dgram n  -       n       -       1       postlogd
+$(pf_master_services)
 EOF
-    if ! postfix -c "$pf" start > "$W/pf/start.log" 2>&1; then
-        echo "# postfix did not start:"
-        cat "$W/pf/start.log" "$pf/maillog" 2>/dev/null | tail -n 20 | diag
-        return 1
-    fi
     postfix_up=1
-    local p
-    for p in $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP $SRS_SMTP $PLAIN_SMTP; do
-        if ! wait_for 100 port_open "$p"; then
-            echo "# postfix does not listen on $p:"
-            tail -n 20 "$pf/maillog" 2>/dev/null | diag
-            return 1
-        fi
-    done
+    pf_start "$pf" $MILTER_SMTP $POLICY_SMTP $TEMPFAIL_SMTP $SRS_SMTP $PLAIN_SMTP
 }
 
 stop_postfix() {
     [ -n "$postfix_up" ] || return 0
-    postfix -c "$W/pf" stop >/dev/null 2>&1
-    local pid
-    pid=$(tr -d ' ' < "$W/pf/queue/pid/master.pid" 2>/dev/null)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        wait_for 50 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-    fi
+    pf_stop "$W/pf"
     postfix_up=
 }
 

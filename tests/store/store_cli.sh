@@ -50,6 +50,37 @@ report "$([ $rc = 66 ] && echo 1 || echo 0)" "check of a missing database: exit 
 out=$("$domauth_bin" store frobnicate 2>&1); rc=$?
 report "$([ $rc = 64 ] && echo 1 || echo 0)" "an unknown verb: exit 64" "exit $rc"
 
+# The table's NODE column: shown when the events listed come from more than
+# one node, not for one node's.
+out=$("$domauth_bin" log --database "$w/a.db" --limit 6 2>/dev/null)
+one=$("$domauth_bin" log --database "$w/a.db" --limit 6 --node mx1 2>/dev/null)
+report "$(printf '%s\n' "$out" | head -1 | grep -q '^TIME  *NODE  *RESULT' &&
+          printf '%s\n' "$out" | grep -q ' mx0  ' && printf '%s\n' "$out" | grep -q ' mx1  ' &&
+          printf '%s\n' "$one" | head -1 | grep -q '^TIME  *RESULT' && echo 1 || echo 0)" \
+    "domauth log: a NODE column when the events come from more than one node, none for one" \
+    "$out"$'\n'"$one"
+
+# --purge-before takes the cluster's purge lease, as [daemon] node: refused
+# (exit 75, naming the holder) while another node holds it.
+cp "$w/a.db" "$w/p.db"
+"$python" - "$w/p.db" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO cluster_jobs (job, holder, until) VALUES ('purge', 'mx-other', ?)",
+           (int(time.time()) + 3600,))
+db.commit()
+PY
+printf '[daemon]\nsyslog = no\ndatabase = %s\nnode = %s\n' "$w/p.db" mx-self > "$w/self.conf"
+printf '[daemon]\nsyslog = no\ndatabase = %s\nnode = %s\n' "$w/p.db" mx-other > "$w/other.conf"
+out=$("$domauth_bin" log --config "$w/self.conf" --purge-before @1800000060 2>&1); rc=$?
+n=$("$domauth_bin" log --database "$w/p.db" --json --limit 0 | wc -l)
+report "$([ $rc = 75 ] && [ "$n" = 120 ] && printf '%s' "$out" | grep -q "node 'mx-other' holds the cluster's purge lease until .*nothing deleted here (this is node mx-self)" && echo 1 || echo 0)" \
+    "--purge-before while another node holds the purge lease: exit 75, it is named, nothing deleted" "exit $rc: $out; $n events"
+out=$("$domauth_bin" log --config "$w/other.conf" --purge-before @1800000060 2>&1); rc=$?
+n=$("$domauth_bin" log --database "$w/p.db" --json --limit 0 | wc -l)
+report "$([ $rc = 0 ] && [ "$n" = 60 ] && echo 1 || echo 0)" \
+    "  as the holder ([daemon] node = mx-other): the purge runs (60 left)" "exit $rc: $out; $n events"
+
 # What domauthd -t says of the keys (no server needed).
 domauthd_bin=${DOMAUTHD_BIN:-$repo_root/build/daemon/domauthd}
 for bad in "postgresql://domauth:secret@db.example/domauth" "postgresql:///domauth?password=x" \
@@ -92,6 +123,24 @@ report "$([ "$(pg_sql big 'SELECT count(*) FROM events')" = 120 ] &&
     "migrated again: nothing twice" "$(pg_sql big 'SELECT count(*) FROM events')"
 report "$([ "$(pg_sql big "SELECT count(*) FROM events WHERE node = 'mx9'")" = 40 ] && echo 1 || echo 0)" \
     "events without a node got --node" "$(pg_sql big "SELECT node, count(*) FROM events GROUP BY 1")"
+# With a configuration and no --node: its [daemon] node, not the host name.
+pg_createdb big2
+printf '[daemon]\nsyslog = no\ndatabase = %s\nnode = mx7\n' "$(pg_uri big2)" > "$w/mx7.conf"
+out=$("$domauth_bin" store migrate --from "$w/a.db" --config "$w/mx7.conf" 2>&1); rc=$?
+report "$([ $rc = 0 ] && [ "$(pg_sql big2 "SELECT count(*) FROM events WHERE node = 'mx7'")" = 40 ] &&
+          printf '%s' "$out" | grep -q "without a node are mx7's" && echo 1 || echo 0)" \
+    "migrate --config: events without a node get its [daemon] node (mx7)" \
+    "exit $rc: $out; $(pg_sql big2 "SELECT node, count(*) FROM events GROUP BY 1")"
+# --purge-before on PostgreSQL: the lease row is shared by the nodes.
+printf '[daemon]\nsyslog = no\ndatabase = %s\nnode = %s\n' "$(pg_uri big2)" mxa > "$w/mxa.conf"
+printf '[daemon]\nsyslog = no\ndatabase = %s\nnode = %s\n' "$(pg_uri big2)" mxb > "$w/mxb.conf"
+out=$("$domauth_bin" log --config "$w/mxa.conf" --purge-before @1800000030 2>&1); rc=$?
+outb=$("$domauth_bin" log --config "$w/mxb.conf" --purge-before @1800000090 2>&1); rcb=$?
+report "$([ $rc = 0 ] && [ $rcb = 75 ] && [ "$(pg_sql big2 'SELECT count(*) FROM events')" = 90 ] &&
+          [ "$(pg_sql big2 "SELECT holder FROM cluster_jobs WHERE job = 'purge'")" = mxa ] &&
+          printf '%s' "$outb" | grep -q "node 'mxa' holds" && echo 1 || echo 0)" \
+    "--purge-before on PostgreSQL: mxa takes the lease and purges; mxb is refused (exit 75), naming mxa" \
+    "exit $rc: $out; exit $rcb: $outb; $(pg_sql big2 'SELECT count(*) FROM events') events"
 strip() { sed 's/^{"id":[0-9]*,/{/'; }
 "$domauth_bin" log --database "$w/a.db" --json --limit 0 --node mx1 | strip > "$w/lite.json"
 "$domauth_bin" log --database "$uri" --json --limit 0 --node mx1 | strip > "$w/pg.json"

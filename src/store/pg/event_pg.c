@@ -9,7 +9,7 @@
  * database is away, its first write fails, and the event log spools (see
  * eventlog.c). The schema is then made by the first write that connects.
  * A lost connection (a restart, pg_terminate_backend) is made again once
- * within the write that found it lost. */
+ * within the write that found it lost, and the insert prepared again on it. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -28,8 +28,8 @@
 enum {
     TIMEOUT_DEFAULT_MS = 5000,
     PURGE_CHUNK = 10000,
-    INSERT_PARAMS = EVF_COUNT + 2,
-    INSERT_ROWS = 200, /* rows per INSERT: 5000 parameters, of libpq's 65535 */
+    INSERT_PARAMS = EVF_COUNT + 2, /* a column's array each (the two jsonb ones last) */
+    COLUMN_KEEP = 4 << 20, /* bytes of a column's buffer kept between batches */
     QUERY_PARAMS_MAX = 64 + 2 * 64, /* filters, and each listed result and action */
 };
 
@@ -40,7 +40,9 @@ typedef struct pg_store {
     int version;            /* 0 until known (the writer before its first connection) */
     const char *source;
     event_reader *reader;
-    strbuf values;          /* an insert's parameters, NUL-separated */
+    bool prepared;          /* the insert is prepared on this connection */
+    strbuf columns[INSERT_PARAMS]; /* a batch's array literals, one per column */
+    strbuf scratch;         /* a value before it is quoted into its array */
 } pg_store;
 
 /* ---------------------------------------------------------- schema */
@@ -136,7 +138,8 @@ static int ensure_writer(pg_store *s, char *why, size_t why_size)
     bool fresh = false;
     if (pg_link_ensure(&s->link, &fresh, why, why_size) != 0)
         return -1;
-    (void)fresh;
+    if (fresh)
+        s->prepared = false; /* a new session has no prepared statements */
     if (s->version != EVENT_PG_SCHEMA_VERSION && migrate(s, why, why_size) != 0)
         return -1;
     return 0;
@@ -149,7 +152,9 @@ static void pg_close(event_store *store)
         return;
     pg_link_close(&s->link);
     event_reader_free(s->reader);
-    strbuf_free(&s->values);
+    for (int p = 0; p < INSERT_PARAMS; p++)
+        strbuf_free(&s->columns[p]);
+    strbuf_free(&s->scratch);
     free(s);
 }
 
@@ -164,7 +169,9 @@ static event_store *pg_open(const char *location, const event_store_options *o, 
     }
     s->base.ops = &event_store_pg;
     s->access = o->access;
-    strbuf_init(&s->values);
+    for (int p = 0; p < INSERT_PARAMS; p++)
+        strbuf_init(&s->columns[p]);
+    strbuf_init(&s->scratch);
     errbuf_set(why, why_size, "%s", "");
     unsigned timeout = o->busy_timeout_ms ? o->busy_timeout_ms : TIMEOUT_DEFAULT_MS;
     if (pg_link_init(&s->link, location, o->password_file, timeout, why, why_size) != 0) {
@@ -201,94 +208,138 @@ static void put_strbuf(void *ctx, const char *bytes, size_t len)
     strbuf_append(ctx, bytes, len);
 }
 
-/* A record's parameters appended to s->values: offsets, or -1 for NULL.
- * The text is made valid UTF-8 as the JSON lines make it (pg_text_utf8). */
-static void build_params(pg_store *s, const event_record *r, long offsets[INSERT_PARAMS])
+/* The batch goes as one statement: a column's values are one array
+ * parameter, and unnest() turns the arrays back into rows. The statement is
+ * prepared once per connection (its plan made once), it is the same for any
+ * number of rows, and a single statement is atomic without BEGIN and
+ * COMMIT: one round trip per batch. A replayed event (its uid stored
+ * already, or twice in the batch) is skipped by ON CONFLICT (uid). */
+#define INSERT_STATEMENT "domauth_insert_events"
+
+/* The type of a column's array parameter. */
+static const char *param_type(int p)
 {
-    strbuf *v = &s->values;
-    for (int f = 0; f < EVF_COUNT; f++) {
-        offsets[f] = (long)v->len;
-        if (f == EVF_TIME) {
-            strbuf_printf(v, "%lld", (long long)r->time);
-        } else if (f == EVF_SCORE) {
-            char number[JSON_NUMBER_MAX];
-            json_format_number(r->score, number);
-            strbuf_puts(v, strcmp(number, "null") == 0 ? "0" : number);
-        } else {
-            const char *text = event_field_string(r, f);
-            if (text == NULL) {
-                offsets[f] = -1;
-                continue;
-            }
-            pg_text_utf8(v, text, event_kept_length(text));
-        }
-        strbuf_putc(v, '\0');
-    }
-    offsets[EVF_COUNT] = (long)v->len;
-    event_json_results(r, put_strbuf, v);
-    strbuf_putc(v, '\0');
-    offsets[EVF_COUNT + 1] = (long)v->len;
-    event_json_recipients(r, put_strbuf, v);
-    strbuf_putc(v, '\0');
+    if (p == EVF_TIME)
+        return "bigint[]";
+    if (p == EVF_SCORE)
+        return "double precision[]";
+    return p < EVF_COUNT ? "text[]" : "jsonb[]";
 }
 
-/* The records of a batch in statements of up to INSERT_ROWS rows each
- * (one round trip per statement, not per row), in one transaction. */
+static int prepare_insert(pg_store *s, char *why, size_t why_size)
+{
+    strbuf sql;
+    strbuf_init(&sql);
+    strbuf_puts(&sql, "INSERT INTO events (" EVENT_PG_COLUMNS ") SELECT * FROM unnest(");
+    for (int p = 0; p < INSERT_PARAMS; p++)
+        strbuf_printf(&sql, "%s$%d::%s", p ? ", " : "", p + 1, param_type(p));
+    strbuf_puts(&sql, ") ON CONFLICT (uid) DO NOTHING");
+    if (sql.failed) {
+        strbuf_free(&sql);
+        return errbuf_set(why, why_size, "insert failed: out of memory");
+    }
+    PGresult *res = PQprepare(s->link.conn, INSERT_STATEMENT, sql.data, INSERT_PARAMS, NULL);
+    strbuf_free(&sql);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_result_error(res, "prepare insert", why, why_size);
+    else
+        s->prepared = true;
+    PQclear(res);
+    return rc;
+}
+
+/* Appends len bytes of text as an element of an array literal: quoted,
+ * with '"' and the backslash escaped, so that no value can end the element. */
+static void array_text(strbuf *col, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    strbuf_putc(col, '"');
+    while (p < end) {
+        const char *q = p;
+        while (q < end && *q != '"' && *q != '\\')
+            q++;
+        strbuf_append(col, p, (size_t)(q - p));
+        if (q < end) {
+            char esc[2] = {'\\', *q};
+            strbuf_append(col, esc, 2);
+            q++;
+        }
+        p = q;
+    }
+    strbuf_putc(col, '"');
+}
+
+/* Appends a record's value of every column to that column's array; the
+ * text made valid UTF-8 as the JSON lines make it (pg_text_utf8). */
+static void add_row(pg_store *s, const event_record *r, bool first)
+{
+    strbuf *tmp = &s->scratch;
+    for (int p = 0; p < INSERT_PARAMS; p++) {
+        strbuf *col = &s->columns[p];
+        strbuf_putc(col, first ? '{' : ',');
+        if (p == EVF_TIME) {
+            strbuf_printf(col, "%lld", (long long)r->time);
+            continue;
+        }
+        if (p == EVF_SCORE) {
+            char number[JSON_NUMBER_MAX];
+            json_format_number(r->score, number);
+            strbuf_puts(col, strcmp(number, "null") == 0 ? "0" : number);
+            continue;
+        }
+        strbuf_clear(tmp);
+        if (p == EVF_COUNT) {
+            event_json_results(r, put_strbuf, tmp);
+        } else if (p == EVF_COUNT + 1) {
+            event_json_recipients(r, put_strbuf, tmp);
+        } else {
+            const char *text = event_field_string(r, p);
+            if (text == NULL) {
+                strbuf_puts(col, "NULL");
+                continue;
+            }
+            pg_text_utf8(tmp, text, event_kept_length(text));
+        }
+        if (tmp->failed)
+            col->failed = true;
+        array_text(col, tmp->data ? tmp->data : "", tmp->len);
+    }
+}
+
+/* The records of a batch in one execution of the prepared statement. */
 static int write_batch(pg_store *s, const event_record *const *records, size_t count,
                        char *why, size_t why_size)
 {
-    PGconn *c = s->link.conn;
-    if (pg_exec(c, "BEGIN", why, why_size) != 0)
+    const char *params[INSERT_PARAMS];
+    bool failed = false;
+    for (int p = 0; p < INSERT_PARAMS; p++) {
+        strbuf_clear(&s->columns[p]);
+        s->columns[p].failed = false;
+    }
+    s->scratch.failed = false;
+    for (size_t i = 0; i < count; i++)
+        add_row(s, records[i], i == 0);
+    for (int p = 0; p < INSERT_PARAMS; p++) {
+        strbuf_putc(&s->columns[p], '}');
+        failed |= s->columns[p].failed;
+        params[p] = s->columns[p].data;
+    }
+    if (failed)
+        return errbuf_set(why, why_size, "insert failed: out of memory");
+    if (!s->prepared && prepare_insert(s, why, why_size) != 0)
         return -1;
-    long *offsets = malloc(INSERT_ROWS * INSERT_PARAMS * sizeof *offsets);
-    const char **params = malloc(INSERT_ROWS * INSERT_PARAMS * sizeof *params);
-    strbuf sql;
-    strbuf_init(&sql);
-    int rc = -1;
-    if (offsets == NULL || params == NULL) {
-        errbuf_set(why, why_size, "insert failed: out of memory");
-        goto out;
-    }
-    for (size_t done = 0; done < count;) {
-        size_t rows = count - done < INSERT_ROWS ? count - done : INSERT_ROWS;
-        strbuf_clear(&s->values);
-        s->values.failed = false;
-        strbuf_clear(&sql);
-        strbuf_puts(&sql, "INSERT INTO events (" EVENT_PG_COLUMNS ") VALUES ");
-        for (size_t i = 0; i < rows; i++) {
-            build_params(s, records[done + i], offsets + i * INSERT_PARAMS);
-            strbuf_puts(&sql, i ? ",(" : "(");
-            for (int p = 0; p < INSERT_PARAMS; p++)
-                strbuf_printf(&sql, "%s$%zu%s", p ? "," : "", i * INSERT_PARAMS + (size_t)p + 1,
-                              p >= EVF_COUNT ? "::jsonb" : "");
-            strbuf_putc(&sql, ')');
-        }
-        /* A replayed event (its uid stored already) is skipped. */
-        strbuf_puts(&sql, " ON CONFLICT DO NOTHING");
-        if (s->values.failed || sql.failed) {
-            errbuf_set(why, why_size, "insert failed: out of memory");
-            goto out;
-        }
-        for (size_t k = 0; k < rows * INSERT_PARAMS; k++)
-            params[k] = offsets[k] < 0 ? NULL : s->values.data + offsets[k];
-        PGresult *res = PQexecParams(c, sql.data, (int)(rows * INSERT_PARAMS), NULL, params,
-                                     NULL, NULL, 0);
-        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            pg_result_error(res, "insert", why, why_size);
-        PQclear(res);
-        if (!ok)
-            goto out;
-        done += rows;
-    }
-    if (pg_exec(c, "COMMIT", why, why_size) == 0)
-        rc = 0;
-out:
-    if (rc != 0 && PQstatus(c) == CONNECTION_OK)
-        pg_exec(c, "ROLLBACK", NULL, 0);
-    free(offsets);
-    free(params);
-    strbuf_free(&sql);
+    PGresult *res =
+        PQexecPrepared(s->link.conn, INSERT_STATEMENT, INSERT_PARAMS, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_result_error(res, "insert", why, why_size);
+    PQclear(res);
+    /* The buffers are kept for the next batch, but not the size of a rare
+     * huge one (a thousand events of a thousand recipients each). */
+    for (int p = 0; p < INSERT_PARAMS; p++)
+        if (s->columns[p].cap > COLUMN_KEEP)
+            strbuf_free(&s->columns[p]);
     return rc;
 }
 
@@ -738,6 +789,17 @@ static int pg_lease(event_store *store, const char *job, const char *holder, int
     return pg_lease_row(s->link.conn, job, holder, now, seconds, granted, why, why_size);
 }
 
+static int pg_lease_holder(event_store *store, const char *job, char *holder,
+                           size_t holder_size, int64_t *until, char *why, size_t why_size)
+{
+    pg_store *s = (pg_store *)store;
+    if (s->access == EVENT_STORE_WRITE && ensure_writer(s, why, why_size) != 0)
+        return -1;
+    if (s->version < 2)
+        return 0; /* no cluster_jobs: nobody holds anything */
+    return pg_lease_holder_row(s->link.conn, job, holder, holder_size, until, why, why_size);
+}
+
 static void pg_schema_version(event_store *store, int *have, int *current)
 {
     *have = ((pg_store *)store)->version;
@@ -756,4 +818,5 @@ const event_store_ops event_store_pg = {
     .close = pg_close,
     .lease = pg_lease,
     .schema_version = pg_schema_version,
+    .lease_holder = pg_lease_holder,
 };

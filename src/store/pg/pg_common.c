@@ -192,6 +192,25 @@ int pg_lease_row(PGconn *c, const char *job, const char *holder, int64_t now,
     return 0;
 }
 
+int pg_lease_holder_row(PGconn *c, const char *job, char *holder, size_t holder_size,
+                        int64_t *until, char *why, size_t why_size)
+{
+    const char *params[1] = {job};
+    PGresult *res = PQexecParams(c, "SELECT holder, until FROM cluster_jobs WHERE job = $1", 1,
+                                 NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_result_error(res, "lease holder", why, why_size);
+        PQclear(res);
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        snprintf(holder, holder_size, "%s", PQgetvalue(res, 0, 0));
+        *until = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return 0;
+}
+
 bool pg_claims_location(const char *location)
 {
     return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||

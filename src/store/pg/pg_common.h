@@ -57,5 +57,8 @@ void pg_text_utf8(strbuf *out, const char *s, size_t len);
 /* The lease of a cluster job (event_store.h, lease) in cluster_jobs. */
 int pg_lease_row(PGconn *c, const char *job, const char *holder, int64_t now,
                  unsigned seconds, bool *granted, char *why, size_t why_size);
+/* Who holds it (event_store.h, lease_holder). */
+int pg_lease_holder_row(PGconn *c, const char *job, char *holder, size_t holder_size,
+                        int64_t *until, char *why, size_t why_size);
 
 #endif

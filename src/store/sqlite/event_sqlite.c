@@ -911,6 +911,29 @@ static int sqlite_lease(event_store *store, const char *job, const char *holder,
     return 0;
 }
 
+static int sqlite_lease_holder(event_store *store, const char *job, char *holder,
+                               size_t holder_size, int64_t *until, char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    if (s->version < 5)
+        return 0; /* no cluster_jobs: nobody holds anything */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT holder, until FROM cluster_jobs WHERE job = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return failed(s, "lease holder", why, why_size);
+    sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        snprintf(holder, holder_size, "%s", h ? h : "");
+        *until = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return failed(s, "lease holder", why, why_size);
+    return 0;
+}
+
 static void sqlite_schema_version(event_store *store, int *have, int *current)
 {
     *have = ((sqlite_store *)store)->version;
@@ -945,4 +968,5 @@ const event_store_ops event_store_sqlite = {
     .close = sqlite_close,
     .lease = sqlite_lease,
     .schema_version = sqlite_schema_version,
+    .lease_holder = sqlite_lease_holder,
 };

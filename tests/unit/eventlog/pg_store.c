@@ -51,7 +51,12 @@ static void make_event(made *m, int i, const char *uid_prefix)
     r->queue_id = i % 5 ? m->queue_id : NULL;
     r->client_ip = ips[i % 7];
     r->client_name = i % 4 ? "mail.example" : NULL;
-    r->helo = "helo.example";
+    /* Values an array literal or a CSV-like encoding must quote (the
+     * writer sends each column as one array): both stores give them back
+     * the same. */
+    static const char *const helos[] = {"helo.example", "a\"b\\c,{d} e", "NULL", "",
+                                        "{\"x\": [1]}", " lead,trail\t"};
+    r->helo = helos[i % 6];
     snprintf(m->mail_from, sizeof m->mail_from, "user%d@%s", i % 13, domains[i % 5]);
     r->mail_from = i % 11 ? m->mail_from : "";
     r->header_from = i % 2 ? m->mail_from : NULL;
@@ -100,7 +105,7 @@ static void make_event(made *m, int i, const char *uid_prefix)
 static int write_events(event_store *s, int from, int to, const char *prefix, char *why,
                         size_t why_size)
 {
-    enum { BATCH = 200 };
+    enum { BATCH = 1000 }; /* the event log's batch under load */
     static made m[BATCH];
     const event_record *batch[BATCH];
     for (int i = from; i < to;) {
@@ -162,6 +167,26 @@ static char *answers(event_store *s, const event_query *q)
     else
         strbuf_printf(&b, "count=%llu\n", (unsigned long long)n);
     return strbuf_take(&b);
+}
+
+/* The answers without the rows' ids: PostgreSQL's sequence also counts the
+ * rows ON CONFLICT skipped (a replay leaves a gap), SQLite's rowid not. */
+static char *strip_ids(char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *out = s;
+    for (const char *p = s; *p;) {
+        if (strncmp(p, "\"id\":", 5) == 0 && p[5] >= '0' && p[5] <= '9') {
+            p += 5;
+            while (*p >= '0' && *p <= '9')
+                p++;
+            continue;
+        }
+        *out++ = *p++;
+    }
+    *out = '\0';
+    return s;
 }
 
 static size_t count_lines(const char *s)
@@ -265,12 +290,27 @@ static void test_differential(const char *uri, const char *dir)
     free(x);
     free(y);
 
+    /* One uid twice in one batch (a spool replayed while the same events
+     * were queued): stored once, the batch not refused. */
+    made twice[2];
+    make_event(&twice[0], 700000, "dup");
+    make_event(&twice[1], 700000, "dup");
+    const event_record *pair[] = {&twice[0].r, &twice[1].r};
+    b = event_store_write(pg, pair, 2, why, sizeof why);
+    a = event_store_write(lite_writer, pair, 2, why, sizeof why);
+    x = strip_ids(answers(lite, &all));
+    y = strip_ids(answers(pg, &all));
+    TAP_OK(a == 0 && b == 0 && x && y && strcmp(x, y) == 0 && count_lines(x) == EVENTS + 7,
+           "a batch holding one uid twice: stored once by both (%s)", why);
+    free(x);
+    free(y);
+
     /* The purge deletes the same events. */
     uint64_t da = 0, db = 0;
     a = event_store_purge(lite, 1800030000, &da, why, sizeof why);
     b = event_store_purge(pg, 1800030000, &db, why, sizeof why);
-    x = answers(lite, &all);
-    y = answers(pg, &all);
+    x = strip_ids(answers(lite, &all));
+    y = strip_ids(answers(pg, &all));
     TAP_OK(a == 0 && b == 0 && da == db && da > 400 && x && y && strcmp(x, y) == 0,
            "purge: the same %llu events deleted, the same left", (unsigned long long)db);
     free(x);
@@ -303,6 +343,16 @@ static void test_differential(const char *uri, const char *dir)
     TAP_OK(g1 && !g2 && g3 && g4, "lease (PostgreSQL): mx1 gets it, mx2 not, mx1 renews, mx2 "
                                   "after it ended");
     TAP_OK(l1 && !l2, "lease (SQLite): the same");
+    char h1[64], h2[64], h3[64];
+    int64_t u1 = 0, u2 = 0, u3 = -1;
+    int r1 = event_store_lease_holder(pg, "purge", h1, sizeof h1, &u1, why, sizeof why);
+    int r2 = event_store_lease_holder(lite, "purge", h2, sizeof h2, &u2, why, sizeof why);
+    int r3 = event_store_lease_holder(pg, "never-taken", h3, sizeof h3, &u3, why, sizeof why);
+    TAP_OK(r1 == 0 && r2 == 0 && r3 == 0 && strcmp(h1, "mx2") == 0 && u1 == 8202 &&
+               strcmp(h2, "mx1") == 0 && u2 == 4600 && h3[0] == '\0' && u3 == 0,
+           "lease holder: mx2 until 8202 (PostgreSQL), mx1 until 4600 (SQLite), none for a job "
+           "never taken (%s %lld, %s %lld, '%s' %lld)", h1, (long long)u1, h2, (long long)u2, h3,
+           (long long)u3);
     event_store_close(lite);
     event_store_close(lite_writer);
     event_store_close(pg);

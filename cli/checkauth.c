@@ -36,6 +36,7 @@
 #include "msg/address.h"
 #include "msg/header_block.h"
 #include "service/batch.h"
+#include "service/sendmail.h"
 #include "service_run.h"
 #include "util/file.h"
 #include "util/strbuf.h"
@@ -45,6 +46,8 @@
 #define DEFAULT_SENDMAIL "/usr/sbin/sendmail"
 #define DEFAULT_STATE "/var/lib/domauth/checkauth"
 #define LOOP_MARK "X-Domauth-Checkauth"
+/* A local submission takes seconds; past this sendmail is stuck. */
+#define REPORT_SENDMAIL_TIMEOUT 120
 
 enum {
     MESSAGE_MAX = 32 * 1024 * 1024,
@@ -530,48 +533,15 @@ static void compose(strbuf *out, const report *rp, const char *from, const char 
     strbuf_free(&body);
 }
 
-/* Runs sendmail with the report on its standard input. 0, or -1 (logged). */
+/* Runs sendmail with the report on its standard input, from the null
+ * envelope sender (a reply to the report cannot loop). 0, or -1 (logged). */
 static int send_report(const char *sendmail, const char *to, const strbuf *msg)
 {
-    int pipefd[2];
-    if (pipe(pipefd) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(pipefd[0], STDIN_FILENO);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        /* The null envelope sender: a reply to the report cannot loop. */
-        execl(sendmail, sendmail, "-i", "-f", "<>", "--", to, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[0]);
-    const char *p = msg->data;
-    size_t left = msg->len;
-    bool ok = true;
-    while (left > 0) {
-        ssize_t w = write(pipefd[1], p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ok = false;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    close(pipefd[1]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        ca_log(LOG_ERR, "report to <%s> not sent: %s exited %d", to, sendmail,
-               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    const char *rcpt[1] = {to};
+    char why[600];
+    if (svc_sendmail(sendmail, "<>", rcpt, 1, msg->data, msg->len, false, REPORT_SENDMAIL_TIMEOUT,
+                     why, sizeof why) != 0) {
+        ca_log(LOG_ERR, "report to <%s> not sent: %s", to, why);
         return -1;
     }
     return 0;

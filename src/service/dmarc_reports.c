@@ -3,6 +3,7 @@
  * here is the I/O around it: the store, the DNS check of external
  * destinations (RFC 9990 section 4), the ledger and sendmail(1). */
 #include "service/dmarc_reports.h"
+#include "service/sendmail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,100 +166,6 @@ static int authorized(const run *r, const dmarc_report *rep, dmarc_rua *u, char 
     return 1;
 }
 
-/* ------------------------------------------------------------ sendmail */
-
-/* Runs sendmail -i -f FROM -- TO with the message on its input, within
- * timeout_s (a stuck sendmail is killed). 0, or -1 with why. */
-static int run_sendmail(const char *path, const char *from, const char *to, const char *msg,
-                        size_t len, unsigned timeout_s, char *why, size_t why_size)
-{
-    int fds[2];
-    if (pipe(fds) != 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    /* domauthd runs other sendmails on pool threads meanwhile (quarantine
-     * releases): none may inherit this pipe, or this one never sees its
-     * end and is killed at the deadline. */
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl(path, path, "-i", "-f", from, "--", to, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[0]);
-    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
-    /* A sendmail that exits early must not kill the CLI (the daemon
-     * ignores SIGPIPE always). */
-    void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
-    time_t deadline = time(NULL) + (time_t)timeout_s;
-    size_t off = 0;
-    bool write_failed = false, timed_out = false;
-    while (off < len && !write_failed) {
-        struct pollfd p = {.fd = fds[1], .events = POLLOUT};
-        int left = (int)(deadline - time(NULL));
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        if (poll(&p, 1, left * 1000) <= 0) {
-            if (errno == EINTR)
-                continue;
-            timed_out = true;
-            break;
-        }
-        ssize_t w = write(fds[1], msg + off, len - off);
-        if (w > 0)
-            off += (size_t)w;
-        else if (w < 0 && errno != EAGAIN && errno != EINTR)
-            write_failed = true; /* EPIPE: it exited early (SIGPIPE is ignored) */
-    }
-    close(fds[1]);
-    if (old_sigpipe != SIG_IGN)
-        signal(SIGPIPE, old_sigpipe);
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            status = -1;
-            break;
-        }
-        if (timed_out || time(NULL) >= deadline) {
-            timed_out = true;
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        usleep(20 * 1000);
-    }
-    if (timed_out) {
-        snprintf(why, why_size, "%s did not finish within %u seconds (killed)", path, timeout_s);
-        return -1;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-            snprintf(why, why_size, "%s could not be run", path);
-        else
-            snprintf(why, why_size, "%s %s (exit status %d)", path,
-                     write_failed ? "did not take the whole message" : "failed",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    return 0;
-}
-
 /* -------------------------------------------------------------- files */
 
 static int write_file(const char *dir, const char *name, const void *data, size_t len,
@@ -399,7 +306,8 @@ static void one_destination(run *r, const dmarc_report *rep, report_ledger *ledg
     } else {
         const char *sendmail = o->sendmail && *o->sendmail ? o->sendmail : "/usr/sbin/sendmail";
         unsigned timeout = o->sendmail_timeout_s ? o->sendmail_timeout_s : DEFAULT_SENDMAIL_TIMEOUT;
-        out.status = run_sendmail(sendmail, o->meta.email, u->address, mail.data, mail.len,
+        const char *to[1] = {u->address};
+        out.status = svc_sendmail(sendmail, o->meta.email, to, 1, mail.data, mail.len, false,
                                   timeout, detail, sizeof detail) == 0
                          ? "sent"
                          : "failed";

@@ -2,6 +2,7 @@
  * from cli/quarantine.c so that domauthd's control socket does exactly
  * what the command line does. */
 #include "service/quarantine_admin.h"
+#include "service/sendmail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,87 +141,9 @@ void svc_quarantine_audit(const svc_quarantine_admin *a, const char *action,
     free(rc);
 }
 
-/* Runs sendmail with the envelope and the message (CRLF as LF, as a
- * local submission expects) on its input. 0, or -1 with why. */
-static int run_sendmail(const char *path, const char *sender, char *const *rcpts, size_t n,
-                        const char *message, size_t len, char *why, size_t why_size)
-{
-    char **argv = calloc(n + 6, sizeof *argv);
-    if (argv == NULL) {
-        snprintf(why, why_size, "out of memory");
-        return -1;
-    }
-    size_t a = 0;
-    argv[a++] = (char *)path;
-    argv[a++] = "-i";
-    argv[a++] = "-f";
-    argv[a++] = (char *)(sender && *sender ? sender : "<>");
-    argv[a++] = "--";
-    for (size_t i = 0; i < n; i++)
-        argv[a++] = rcpts[i];
-    argv[a] = NULL;
-    int fds[2];
-    if (pipe(fds) != 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
-        free(argv);
-        return -1;
-    }
-    /* domauthd releases on several pool threads at once: another release's
-     * sendmail must not inherit this pipe, or this one never sees its end. */
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        free(argv);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(path, argv);
-        _exit(127);
-    }
-    free(argv);
-    close(fds[0]);
-    /* A sendmail that exits early must not kill the caller: MSG-less
-     * pipes raise SIGPIPE, which the daemon and the CLI both ignore while
-     * writing here (the daemon always does). */
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    bool write_failed = false;
-    for (size_t i = 0; i < len && !write_failed;) {
-        size_t j = i;
-        while (j < len && !(message[j] == '\r' && j + 1 < len && message[j + 1] == '\n'))
-            j++;
-        if (j > i && write(fds[1], message + i, j - i) != (ssize_t)(j - i))
-            write_failed = true;
-        i = j;
-        if (i < len) { /* CRLF: LF */
-            if (write(fds[1], "\n", 1) != 1)
-                write_failed = true;
-            i += 2;
-        }
-    }
-    close(fds[1]);
-    if (old != SIG_IGN)
-        signal(SIGPIPE, old);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || write_failed) {
-        snprintf(why, why_size, "%s %s (status %d)", path,
-                 write_failed                                        ? "did not take the whole message"
-                 : WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "could not be run"
-                                                                   : "failed",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    return 0;
-}
+/* A local submission takes seconds; past this the sendmail is stuck, and
+ * the message stays quarantined rather than hold a pool thread. */
+enum { RELEASE_SENDMAIL_TIMEOUT = 120 };
 
 int svc_quarantine_release(const svc_quarantine_admin *a, quarantine *q, const char *id,
                            const char *to, const char *by, size_t *count, char *why,
@@ -283,8 +206,9 @@ int svc_quarantine_release(const svc_quarantine_admin *a, quarantine *q, const c
     if (n == 0) {
         snprintf(why, why_size, "%s has no recipients; give another recipient", id);
         result = SVC_Q_FAILED;
-    } else if (run_sendmail(a->sendmail ? a->sendmail : "/usr/sbin/sendmail", e.mail_from,
-                            rcpts, n, message, len, err, sizeof err) != 0) {
+    } else if (svc_sendmail(a->sendmail ? a->sendmail : "/usr/sbin/sendmail", e.mail_from,
+                            (const char *const *)rcpts, n, message, len, true,
+                            RELEASE_SENDMAIL_TIMEOUT, err, sizeof err) != 0) {
         snprintf(why, why_size, "%s: %s; still quarantined", id, err);
         result = SVC_Q_FAILED;
     } else {

@@ -209,7 +209,7 @@ send "$workdir/m1.eml" "" > /dev/null 2>&1
 kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null; daemon_pid=
 fid=$(ls -t "$q/new" | head -1)
 out=$("$domauth_bin" quarantine release "$fid" --to postmaster@dest.test --sendmail "$workdir/sendmail-fails" --config "$workdir/domauth.conf" 2>&1); rc=$?
-report "$([ $rc = 1 ] && [ -f "$q/new/$fid" ] && printf '%s' "$out" | grep -q "failed (status 75); still quarantined" && echo 1 || echo 0)" \
+report "$([ $rc = 1 ] && [ -f "$q/new/$fid" ] && printf '%s' "$out" | grep -q "failed (exit status 75); still quarantined" && echo 1 || echo 0)" \
     "a sendmail that fails leaves the message quarantined" "rc $rc: $out"
 
 # The control socket's quarantine-release and quarantine-delete (what

@@ -92,21 +92,8 @@ for i in range(n):
 print(answered, int(slowest))
 PY
 }
-control() { # node command
-    "$python" - "$workdir/$1/control.sock" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.decode())
-PY
-}
+. "$here/../lib/control.sh"
+control() { control_send "$workdir/$1/control.sock" "$2"; } # node command
 stat() { # node field: the event log's counter
     control "$1" status | "$python" -c 'import json,sys; print(json.load(sys.stdin)["event_log"][sys.argv[1]])' "$2"
 }

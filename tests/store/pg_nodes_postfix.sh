@@ -249,21 +249,8 @@ report "$([ $rc != 0 ] && [ "$(pg_sql cluster "SELECT state FROM quarantine WHER
     "  a release from A afterwards is refused; the shared row says released" "exit $rc: $again"
 
 # ---- the purge, asked of both nodes at once, runs on one -------------------------------
-control() { # node command
-    "$python" - "$workdir/$1/control.sock" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.decode())
-PY
-}
+. "$here/../lib/control.sh"
+control() { control_send "$workdir/$1/control.sock" "$2"; } # node command
 stat() { control "$1" status | "$python" -c 'import json,sys; print(json.load(sys.stdin)["event_log"][sys.argv[1]])' "$2"; }
 kept=$(pg_sql cluster 'SELECT count(*) FROM events')
 pg_sql cluster "INSERT INTO events (time, client_ip, action, node, uid) SELECT 1000, '192.0.2.1', 'accept', 'mx1', 'old-' || g FROM generate_series(1, 30) AS g"

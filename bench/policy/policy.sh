@@ -49,16 +49,18 @@ policy_prepare() { # bin-dir
 }
 
 # Waits until something listens on 127.0.0.1:PORT (without connecting:
-# policyd-spf behind socat serves exactly one connection).
-policy_wait_listen() { # port pid what
+# policyd-spf behind socat serves exactly one connection), at most SECONDS
+# (default 10; the whitelist row loads a million entries first, which took
+# over 10 s on the loaded 2-core guest).
+policy_wait_listen() { # port pid what [seconds]
     local hex _
     hex=$(printf '%04X' "$1")
-    for _ in $(seq 100); do
+    for _ in $(seq $(( ${4:-10} * 10 ))); do
         grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp && return 0
         kill -0 "$2" 2>/dev/null || break
         sleep 0.1
     done
-    die "$3 did not start listening on port $1"
+    die "$3 did not start listening on port $1 within ${4:-10} s"
 }
 
 policy_row() { [[ " $BENCH_POLICY_ROWS " == *" $1 "* ]]; }
@@ -130,7 +132,7 @@ scenario_policy() {
             > "$work/out/domauthd-wl.stdout" 2> "$work/out/domauthd-wl.stderr" &
         d_pid=$!
         pids+=("$d_pid")
-        policy_wait_listen "$POLICY_DOMAUTHD_PORT" "$d_pid" "domauthd (whitelist)"
+        policy_wait_listen "$POLICY_DOMAUTHD_PORT" "$d_pid" "domauthd (whitelist)" 120
         run_driver policy.domauth-wl 0 "$client" --connect "127.0.0.1:$POLICY_DOMAUTHD_PORT" \
             --server-pid "$d_pid" --stream "$stream" --count "$BENCH_POLICY_PEER_REQUESTS" \
             --warm 1 --reps "$BENCH_POLICY_WL_REPS" --tag 0xd6

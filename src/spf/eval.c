@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiled.h"
 #include "dns/resolver.h"
 #include "domauth.h"
 #include "macro.h"
@@ -82,6 +83,9 @@ struct da_spf_eval {
 
     da_spf_record_cache *records; /* shared parsed records, or NULL */
     da_resolver *peek;            /* spf_eval_peek_at: cached answers to take, or NULL */
+    bool walk_only;               /* da_spf_request.walk_only */
+    bool compiled_tried;          /* the first step looked for a compiled policy */
+    spf_policy *policy;           /* the policy that answered: results point into it */
 
     /* Asynchronous driving (da_spf_eval_start). */
     da_resolver *resolver;
@@ -299,7 +303,7 @@ static const da_dns_answer *need(pass *ps, unsigned depth, const char *name, da_
 /* ---------------------------------------------------- names and limits */
 
 /* A name we may put in a query: labels of 1..63 octets, at most 253 in all. */
-static bool name_is_queryable(const char *name)
+bool spf_name_is_queryable(const char *name)
 {
     size_t len = strlen(name);
     if (len > 0 && name[len - 1] == '.')
@@ -319,8 +323,13 @@ static bool name_is_queryable(const char *name)
     return label > 0;
 }
 
+static bool name_is_queryable(const char *name)
+{
+    return spf_name_is_queryable(name);
+}
+
 /* Section 4.3: a <domain> that is malformed or not multi-label gives "none". */
-static bool domain_is_checkable(const char *domain)
+bool spf_domain_is_checkable(const char *domain)
 {
     return domain[0] != '[' && name_is_queryable(domain) && strchr(domain, '.') != NULL &&
            strchr(domain, '.') != domain + strlen(domain) - 1;
@@ -776,7 +785,7 @@ static int evaluate_term(pass *ps, const spf_term *t, const char *domain, unsign
     return waiting ? SPF_BLOCKED : TERM_NO_MATCH;
 }
 
-static da_spf_result qualifier_result(char q)
+da_spf_result spf_qualifier_result(char q)
 {
     switch (q) {
     case '-': return DA_SPF_FAIL;
@@ -786,7 +795,7 @@ static da_spf_result qualifier_result(char q)
     }
 }
 
-static const char default_explanation[] = "%{d} does not designate %{c} as a permitted sender";
+const char spf_default_explanation[] = "%{d} does not designate %{c} as a permitted sender";
 
 /* Section 6.2: the explanation for a fail. Problems with exp= never change
  * the result; they only fall back to the default text. */
@@ -794,8 +803,8 @@ static int compute_explanation(pass *ps, const spf_record *rec, const char *doma
                                unsigned depth)
 {
     da_spf_eval *ev = ps->ev;
-    const char *text = default_explanation;
-    size_t text_len = sizeof default_explanation - 1;
+    const char *text = spf_default_explanation;
+    size_t text_len = sizeof spf_default_explanation - 1;
     if (rec->exp != NULL) {
         const char *target = NULL;
         int rc = expand_target(ps, depth, rec->exp, domain, &target);
@@ -839,7 +848,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
     da_spf_eval *ev = ps->ev;
     if (depth > MAX_DEPTH)
         return fail_with(ps, DA_SPF_PERMERROR, "includes nested more than %d deep", MAX_DEPTH);
-    if (!domain_is_checkable(domain)) {
+    if (!spf_domain_is_checkable(domain)) {
         trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = none: not a usable domain name",
               domain);
         return DA_SPF_NONE;
@@ -904,7 +913,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
                   da_spf_result_name((da_spf_result)outcome));
             return outcome;
         }
-        da_spf_result r = qualifier_result(t->qualifier);
+        da_spf_result r = spf_qualifier_result(t->qualifier);
         trace(ps, DA_SPF_TRACE_TERM, depth, "%s: match -> %s", t->text, da_spf_result_name(r));
         ps->mechanism = t->text;
         if (r == DA_SPF_FAIL && !in_include) {
@@ -982,6 +991,7 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     ev->now = req->now;
     ev->tracing = req->trace;
     ev->records = req->records;
+    ev->walk_only = req->walk_only;
     ev->max_dns_terms = or_default(req->max_dns_terms, 10);
     ev->max_void = or_default(req->max_void_lookups, 2);
     ev->max_mx = or_default(req->max_mx_names, 10);
@@ -1044,6 +1054,7 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
 
 static void eval_destroy(da_spf_eval *ev)
 {
+    spf_policy_release(ev->policy);
     for (size_t i = 0; i < ev->memo_count; i++)
         spf_record_cache_release(ev->memo[i]->shared);
     arena_free(&ev->memory);
@@ -1072,10 +1083,88 @@ static const char *keep(da_spf_eval *ev, const char *s)
     return s ? arena_strdup(&ev->memory, s) : NULL;
 }
 
+/* ------------------------------------------------- compiled policies */
+
+/* The cache whose compiled policies this evaluation may use, with the
+ * resolver they were compiled from; NULL for a traced check (the trace is
+ * the walk's), Sender ID scopes, walk_only, or without a holding cache. */
+static spf_policy_table *compiled_table(const da_spf_eval *ev, da_resolver **resolver)
+{
+    if (ev->records == NULL || ev->walk_only || ev->tracing || ev->scope != DA_SPF_SCOPE_SPF)
+        return NULL;
+    *resolver = ev->resolver != NULL ? ev->resolver : ev->peek;
+    return *resolver != NULL ? spf_record_cache_policies(ev->records) : NULL;
+}
+
+static spf_policy_key policy_key(const da_spf_eval *ev)
+{
+    return (spf_policy_key){.domain = ev->domain, .family = ev->ip.family,
+                            .max_dns_terms = ev->max_dns_terms, .max_void = ev->max_void,
+                            .max_mx = ev->max_mx};
+}
+
+/* Answers the check from a compiled policy when one is valid and the
+ * client reaches no hole in it; the result is the walk's, by construction
+ * (and by tests/unit/spf/compiled.c). */
+static bool answer_compiled(da_spf_eval *ev)
+{
+    da_resolver *resolver = NULL;
+    spf_policy_table *table = compiled_table(ev, &resolver);
+    resolver_hold hold;
+    if (table == NULL || resolver_hold_state(resolver, &hold) != 0)
+        return false;
+    spf_policy_key key = policy_key(ev);
+    spf_policy *policy = spf_policy_find(table, &hold, &key);
+    if (policy == NULL)
+        return false;
+    spf_policy_outcome o;
+    if (spf_policy_match(table, policy, &ev->ip, &o) != 0) {
+        spf_policy_release(policy);
+        return false;
+    }
+    ev->policy = policy;
+    ev->done = true;
+    ev->result = o.result;
+    ev->mechanism = o.mechanism;
+    ev->problem = o.problem;
+    ev->explanation = NULL;
+    if (o.result == DA_SPF_FAIL && o.exp_text != NULL) {
+        /* As compute_explanation: an expansion that fails leaves none. */
+        spf_macro_context ctx;
+        macro_context(ev, o.exp_domain, NULL, &ctx);
+        char err[256], *expanded;
+        if (spf_macro_expand(&ev->memory, o.exp_text, o.exp_len, SPF_MACRO_EXPLANATION, &ctx,
+                             &expanded, err, sizeof err) == 0)
+            ev->explanation = expanded;
+    }
+    ev->dns_terms = o.dns_terms;
+    ev->void_lookups = o.void_lookups;
+    ev->queries_used = o.queries;
+    ev->trace_count = 0;
+    return true;
+}
+
+/* After a walk: (re)compiles the domain's policy when there is none yet,
+ * it went stale, or the cache now holds what its holes lacked. */
+static void update_compiled(da_spf_eval *ev)
+{
+    da_resolver *resolver = NULL;
+    spf_policy_table *table = compiled_table(ev, &resolver);
+    if (table == NULL)
+        return;
+    spf_policy_key key = policy_key(ev);
+    spf_policy_update(table, ev->records, resolver, &key);
+}
+
 da_spf_step da_spf_eval_step(da_spf_eval *ev)
 {
     if (ev->done)
         return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
+    if (!ev->compiled_tried) {
+        ev->compiled_tried = true;
+        if (answer_compiled(ev))
+            return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
+    }
     arena_reset(&ev->scratch);
     ev->trace_count = 0;
     pass ps = {.ev = ev};
@@ -1117,6 +1206,8 @@ finished:
     ev->dns_terms = ps.dns_terms;
     ev->void_lookups = ps.void_lookups;
     ev->queries_used = ps.queries_used;
+    if (!ps.out_of_memory)
+        update_compiled(ev);
     /* The trace text lives in scratch, which no further pass will reset. */
     return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
 }

@@ -51,6 +51,8 @@ typedef enum op_kind {
     OP_VOID,    /* a void lookup, no match */
     OP_RESULT,  /* ends the check (temperror, permerror) */
     OP_HOLE,    /* the walk must answer */
+    OP_TABLE,   /* a run of ip4/ip6 terms: entries with their own term */
+    OP_EXISTS,  /* exists with macros: expanded and looked up per client */
 } op_kind;
 
 typedef enum entry_kind {
@@ -59,10 +61,13 @@ typedef enum entry_kind {
     ENT_ERROR, /* that lookup failed: temperror here */
 } entry_kind;
 
+/* A network as two 64-bit halves and masks, so a match is two ANDs;
+ * an IPv4 network sits in the top 32 bits of hi. */
 typedef struct addr_entry {
-    uint8_t kind, bits;
-    uint8_t addr[16];
-    const char *problem; /* ENT_ERROR */
+    uint64_t hi, lo, mask_hi, mask_lo;
+    uint8_t kind;
+    char qualifier;      /* OP_TABLE: the entry's term */
+    const char *text;    /* OP_TABLE: the entry's term; ENT_ERROR: the problem */
 } addr_entry;
 
 typedef struct op {
@@ -73,7 +78,8 @@ typedef struct op {
     uint32_t first, count; /* OP_ADDRS: entries; OP_INCLUDE: first is the program */
     da_spf_result result;  /* OP_RESULT */
     const char *text;      /* the term as written: the mechanism */
-    const char *problem;   /* OP_RESULT; OP_INCLUDE: the target has no record */
+    const char *problem;   /* OP_RESULT; OP_INCLUDE: the target has no record;
+                            * OP_EXISTS: the domain-spec */
 } op;
 
 typedef enum redirect_kind { REDIRECT_NONE, REDIRECT_PROGRAM, REDIRECT_HOLE } redirect_kind;
@@ -96,17 +102,21 @@ typedef struct program {
     const char *domain;   /* <domain>, for %{d} */
 } program;
 
+typedef struct hole_question {
+    char name[256];
+    da_dns_type type;
+} hole_question;
+
 struct spf_policy {
     spf_policy *hash_next;
-    lru_node lru;
     uint64_t hash;
-    unsigned refs; /* the table's own reference counts as one */
-    /* The key. */
-    char *domain;
+    /* The key (domain at the end). */
     int family;
     unsigned max_dns_terms, max_void, max_mx;
     const void *cache;
     uint64_t source;
+    unsigned refs; /* the table's own reference counts as one */
+    lru_node lru;
     /* Validity. */
     uint64_t generation, expires_ms;
     bool declined;     /* too large: no program; compile again after retry_ms */
@@ -117,10 +127,10 @@ struct spf_policy {
     addr_entry *entries;
     const char *limit_terms_problem, *limit_void_problem;
     /* Questions the cache did not hold: when one is held, recompile. */
-    char holes[MAX_HOLES][256];
-    da_dns_type hole_types[MAX_HOLES];
+    hole_question *holes; /* MAX_HOLES, in memory, or NULL */
     size_t hole_count;
     arena memory;
+    char domain[];
 };
 
 struct spf_policy_table {
@@ -262,10 +272,11 @@ static void table_insert(spf_policy_table *t, spf_policy *p)
 
 typedef struct run_state {
     const spf_policy *p;
-    const ip_addr *ip;
+    const spf_policy_client *client;
     unsigned dns_terms, void_lookups, queries;
     const char *mechanism, *problem;
     const program *exp; /* the program whose explanation a fail takes */
+    uint64_t hi, lo;    /* the client's address (IPv4: the top 32 bits of hi) */
 } run_state;
 
 static int fail_at(run_state *st, da_spf_result result, const char *problem)
@@ -275,20 +286,89 @@ static int fail_at(run_state *st, da_spf_result result, const char *problem)
     return result;
 }
 
+static uint64_t load_be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+/* The halves and masks of a network of bits bits (a prefix of 16 bytes). */
+static addr_entry network(const uint8_t addr[16], unsigned bits)
+{
+    addr_entry e = {.kind = ENT_ADDR};
+    e.mask_hi = bits >= 64 ? ~0ull : bits == 0 ? 0 : ~0ull << (64 - bits);
+    e.mask_lo = bits <= 64 ? 0 : bits >= 128 ? ~0ull : ~0ull << (128 - bits);
+    e.hi = load_be64(addr) & e.mask_hi;
+    e.lo = load_be64(addr + 8) & e.mask_lo;
+    return e;
+}
+
 static bool addrs_match(const spf_policy *p, const op *o, run_state *st, int *error)
 {
     const addr_entry *e = &p->entries[o->first], *end = e + o->count;
-    const uint8_t *ip = st->ip->bytes;
     for (; e < end; e++) {
         switch (e->kind) {
         case ENT_HOST: st->queries++; break;
-        case ENT_ERROR: *error = fail_at(st, DA_SPF_TEMPERROR, e->problem); return false;
+        case ENT_ERROR: *error = fail_at(st, DA_SPF_TEMPERROR, e->text); return false;
         default:
-            if (ip_prefix_equal(e->addr, ip, e->bits))
+            if ((st->hi & e->mask_hi) == e->hi && (st->lo & e->mask_lo) == e->lo)
                 return true;
         }
     }
     return false;
+}
+
+/* An exists term whose target has macros, as evaluate_term() does it for
+ * this client: TERM_MATCH, TERM_NO_MATCH, a result, or HOLE. */
+enum { TERM_NO_MATCH = 100, TERM_MATCH };
+
+static bool kept_nonempty(const da_dns_answer *a, da_dns_type type);
+
+static int run_exists(run_state *st, const op *o, const program *pg)
+{
+    const spf_policy_client *c = st->client;
+    spf_macro_context ctx = c->macros;
+    ctx.domain = pg->domain;
+    char err[256], *target;
+    /* A failed expansion is a permerror whose text the walk makes. */
+    if (spf_macro_expand(c->scratch, o->problem, strlen(o->problem), SPF_MACRO_DOMAIN, &ctx,
+                         &target, err, sizeof err) != 0)
+        return HOLE;
+    size_t len = strlen(target);
+    if (len > 0 && target[len - 1] == '.')
+        target[len - 1] = '\0';
+    if (!spf_name_is_queryable(target)) {
+        if (++st->void_lookups > st->p->max_void)
+            return fail_at(st, DA_SPF_PERMERROR, st->p->limit_void_problem);
+        return TERM_NO_MATCH;
+    }
+    char norm[256];
+    if (dns_name_normalize(target, norm, sizeof norm) != 0 || norm[0] == '\0')
+        return HOLE;
+    const da_dns_answer *a = resolver_peek(c->resolver, &(da_dns_question){norm, DA_DNS_A});
+    if (a == NULL)
+        return HOLE; /* the walk asks */
+    st->queries++;
+    if (a->status == DA_DNS_SERVFAIL || a->status == DA_DNS_TIMEOUT) {
+        char why[512];
+        snprintf(why, sizeof why, "DNS %s looking up %s %s", da_dns_status_name(a->status),
+                 da_dns_type_name(DA_DNS_A), target);
+        for (char *q = why; *q; q++)
+            if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+                *q = '?';
+        const char *kept = arena_strdup(c->scratch, why);
+        if (kept == NULL)
+            return HOLE;
+        return fail_at(st, DA_SPF_TEMPERROR, kept);
+    }
+    if (a->status == DA_DNS_NXDOMAIN || (a->status == DA_DNS_NOERROR && !kept_nonempty(a, DA_DNS_A))) {
+        if (++st->void_lookups > st->p->max_void)
+            return fail_at(st, DA_SPF_PERMERROR, st->p->limit_void_problem);
+        return TERM_NO_MATCH;
+    }
+    return TERM_MATCH;
 }
 
 /* check_host() over program index: a result, or HOLE. */
@@ -307,8 +387,30 @@ static int run_program(run_state *st, uint32_t index)
             return fail_at(st, DA_SPF_PERMERROR, p->limit_terms_problem);
         st->queries += o->queries;
         bool matched = false;
+        char qualifier = o->qualifier;
+        const char *text = o->text;
         switch (o->kind) {
         case OP_MATCH: matched = true; break;
+        case OP_TABLE: {
+            const addr_entry *e = &p->entries[o->first], *last = e + o->count;
+            for (; e < last; e++)
+                if ((st->hi & e->mask_hi) == e->hi && (st->lo & e->mask_lo) == e->lo)
+                    break;
+            if (e < last) {
+                matched = true;
+                qualifier = e->qualifier;
+                text = e->text;
+            }
+            break;
+        }
+        case OP_EXISTS: {
+            int r = run_exists(st, o, pg);
+            if (r == TERM_MATCH)
+                matched = true;
+            else if (r != TERM_NO_MATCH)
+                return r;
+            break;
+        }
         case OP_HOLE: return HOLE;
         case OP_RESULT: return fail_at(st, o->result, o->problem);
         case OP_VOID:
@@ -339,8 +441,8 @@ static int run_program(run_state *st, uint32_t index)
         }
         if (!matched)
             continue;
-        da_spf_result r = spf_qualifier_result(o->qualifier);
-        st->mechanism = o->text;
+        da_spf_result r = spf_qualifier_result(qualifier);
+        st->mechanism = text;
         if (r == DA_SPF_FAIL && !pg->in_include) {
             if (pg->exp == EXP_HOLE)
                 return HOLE;
@@ -361,10 +463,13 @@ static int run_program(run_state *st, uint32_t index)
     return r;
 }
 
-int spf_policy_match(spf_policy_table *t, const spf_policy *p, const ip_addr *ip,
+int spf_policy_match(spf_policy_table *t, const spf_policy *p, const spf_policy_client *client,
                      spf_policy_outcome *out)
 {
-    run_state st = {.p = p, .ip = ip};
+    const ip_addr *ip = client->ip;
+    uint8_t bytes[16] = {0};
+    memcpy(bytes, ip->bytes, ip->family == 4 ? 4 : 16);
+    run_state st = {.p = p, .client = client, .hi = load_be64(bytes), .lo = load_be64(bytes + 8)};
     int r = ip->family == p->family ? run_program(&st, 0) : HOLE;
     if (r == HOLE) {
         t->stats.fallbacks++;
@@ -460,12 +565,16 @@ static void note_hole(compiler *cc, const char *norm, da_dns_type type)
 {
     spf_policy *p = cc->p;
     for (size_t i = 0; i < p->hole_count; i++)
-        if (p->hole_types[i] == type && strcmp(p->holes[i], norm) == 0)
+        if (p->holes[i].type == type && strcmp(p->holes[i].name, norm) == 0)
             return;
     if (p->hole_count == MAX_HOLES)
         return;
-    snprintf(p->holes[p->hole_count], sizeof p->holes[0], "%s", norm);
-    p->hole_types[p->hole_count++] = type;
+    if (p->holes == NULL && (p->holes = arena_alloc(&p->memory, MAX_HOLES * sizeof *p->holes)) == NULL) {
+        cc->failed = true;
+        return;
+    }
+    snprintf(p->holes[p->hole_count].name, sizeof p->holes[0].name, "%s", norm);
+    p->holes[p->hole_count++].type = type;
 }
 
 /* The answer the walk's need() would find in the cache: pinned, or NULL
@@ -509,6 +618,15 @@ static const da_dns_rr *kept_record(const da_dns_answer *a, da_dns_type type, si
         if (a->records[i].type == type && index-- == 0)
             return &a->records[i];
     return NULL;
+}
+
+static bool kept_nonempty(const da_dns_answer *a, da_dns_type type)
+{
+    size_t n = a->count > 4096 ? 4096 : a->count;
+    for (size_t i = 0; i < n; i++)
+        if (a->records[i].type == type)
+            return true;
+    return false;
 }
 
 static bool is_void(const da_dns_answer *a, da_dns_type type)
@@ -576,9 +694,7 @@ static void add_addresses(compiler *cc, const da_dns_answer *a, unsigned bits)
     size_t n = kept_count(a, type);
     for (size_t i = 0; i < n; i++) {
         const da_dns_rr *rr = kept_record(a, type, i);
-        addr_entry e = {.kind = ENT_ADDR, .bits = (uint8_t)bits};
-        memcpy(e.addr, rr->addr, 16);
-        if (!add_entry(cc, e))
+        if (!add_entry(cc, network(rr->addr, bits)))
             return;
     }
 }
@@ -627,7 +743,7 @@ static void compile_mx(compiler *cc, op *o, const da_dns_answer *mx, unsigned bi
         if (is_dns_error(a)) {
             const char *why = problem(cc, "DNS %s looking up %s %s", da_dns_status_name(a->status),
                                       da_dns_type_name(address_type(cc)), host);
-            add_entry(cc, (addr_entry){.kind = ENT_ERROR, .problem = why});
+            add_entry(cc, (addr_entry){.kind = ENT_ERROR, .text = why});
             break; /* the walk stops there */
         }
         add_addresses(cc, a, bits);
@@ -656,9 +772,7 @@ static bool compile_term(compiler *cc, const spf_term *t, const char *domain, un
     case SPF_IP6: {
         if ((t->mechanism == SPF_IP4) != (family == 4))
             return false;
-        addr_entry e = {.kind = ENT_ADDR,
-                        .bits = (uint8_t)(family == 4 ? t->cidr4 : t->cidr6)};
-        memcpy(e.addr, t->addr, 16);
+        addr_entry e = network(t->addr, family == 4 ? t->cidr4 : t->cidr6);
         o->kind = OP_ADDRS;
         o->first = (uint32_t)cc->entry_count;
         o->count = 1;
@@ -668,9 +782,15 @@ static bool compile_term(compiler *cc, const spf_term *t, const char *domain, un
     case SPF_PTR: o->kind = OP_HOLE; return true; /* depends on the client's names */
     default: break;
     }
-    /* A macro makes the target depend on the client: the walk expands it. */
+    /* A macro makes the target depend on the client. An exists is
+     * expanded and looked up per check (unless it needs %{p}, the
+     * validated name: the walk finds it); any other such term walks. */
     if (t->domain_spec != NULL && strchr(t->domain_spec, '%') != NULL) {
         o->kind = OP_HOLE;
+        if (t->mechanism == SPF_EXISTS && !spf_macro_uses_ptr(t->domain_spec, strlen(t->domain_spec))) {
+            o->kind = OP_EXISTS;
+            o->problem = keep_text(cc, t->domain_spec, strlen(t->domain_spec));
+        }
         return true;
     }
     const char *target = plain_target(cc, t->domain_spec, domain);
@@ -817,6 +937,40 @@ static const spf_record *select_record(compiler *cc, const da_dns_answer *a, con
     return rec;
 }
 
+/* Turns each run of two or more ip4/ip6 ops (one entry, no count, no
+ * answer used) into one OP_TABLE, whose entries carry their own term:
+ * first match wins, as it would term by term. Their entries are adjacent,
+ * since nothing between adjacent ops adds any. Returns the new count. */
+static uint32_t merge_tables(compiler *cc, uint32_t first, uint32_t count)
+{
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < count;) {
+        op *o = &cc->ops[first + i];
+        uint32_t j = i;
+        while (j < count) {
+            const op *q = &cc->ops[first + j];
+            if (q->kind != OP_ADDRS || q->counts || q->queries != 0 || q->count != 1 ||
+                (j > i && q->first != cc->ops[first + j - 1].first + 1))
+                break;
+            j++;
+        }
+        if (j - i >= 2) {
+            op table = {.kind = OP_TABLE, .first = o->first, .count = j - i};
+            for (uint32_t k = i; k < j; k++) {
+                const op *q = &cc->ops[first + k];
+                cc->entries[q->first].qualifier = q->qualifier;
+                cc->entries[q->first].text = q->text;
+            }
+            cc->ops[first + out++] = table;
+            i = j;
+        } else {
+            cc->ops[first + out++] = *o;
+            i++;
+        }
+    }
+    return out;
+}
+
 /* check_host(<domain>) for every client of the family at once. counted:
  * DNS-querying terms every path to here has already counted. */
 static uint32_t compile_host(compiler *cc, const char *domain, unsigned depth, bool in_include,
@@ -880,7 +1034,7 @@ static uint32_t compile_host(compiler *cc, const char *domain, unsigned depth, b
         if (compile_term(cc, t, domain, depth, counted, &o))
             cc->ops[first + used++] = o;
     }
-    cc->programs[index].op_count = used;
+    cc->programs[index].op_count = merge_tables(cc, first, used);
     if (!beyond && rec->redirect != NULL) {
         if (strchr(rec->redirect, '%') != NULL || ++counted > cc->key->max_dns_terms) {
             cc->programs[index].redirect = REDIRECT_HOLE;
@@ -906,15 +1060,11 @@ static spf_policy *policy_new(const spf_policy_key *key, const resolver_hold *ho
                               uint64_t hash)
 {
     size_t len = strlen(key->domain);
-    spf_policy *p = calloc(1, sizeof *p);
+    spf_policy *p = calloc(1, sizeof *p + len + 1);
     if (p == NULL)
         return NULL;
     arena_init(&p->memory);
-    p->domain = arena_strndup(&p->memory, key->domain, len);
-    if (p->domain == NULL) {
-        policy_destroy(p);
-        return NULL;
-    }
+    memcpy(p->domain, key->domain, len + 1);
     p->hash = hash;
     p->family = key->family;
     p->max_dns_terms = key->max_dns_terms;
@@ -930,7 +1080,8 @@ static spf_policy *policy_new(const spf_policy_key *key, const resolver_hold *ho
 static bool holes_fillable(const spf_policy *p, da_resolver *resolver)
 {
     for (size_t i = 0; i < p->hole_count; i++)
-        if (resolver_peek(resolver, &(da_dns_question){p->holes[i], p->hole_types[i]}) != NULL)
+        if (resolver_peek(resolver, &(da_dns_question){p->holes[i].name, p->holes[i].type}) !=
+            NULL)
             return true;
     return false;
 }

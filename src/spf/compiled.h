@@ -16,7 +16,9 @@
 
 #include "dns/resolver.h"
 #include "domauth.h"
+#include "macro.h"
 #include "record.h"
+#include "util/arena.h"
 #include "util/ip.h"
 
 typedef struct spf_policy spf_policy;
@@ -51,10 +53,21 @@ void spf_policy_table_stats(const spf_policy_table *table, da_spf_compiled_stats
  * No allocation. */
 spf_policy *spf_policy_find(spf_policy_table *table, const resolver_hold *hold,
                             const spf_policy_key *key);
-/* Runs the policy for ip (family key->family). Returns 0 with *out set, or
- * -1: a hole was reached, the walk must answer. No allocation. */
-int spf_policy_match(spf_policy_table *table, const spf_policy *policy, const ip_addr *ip,
-                     spf_policy_outcome *out);
+/* The client, for the terms that depend on more than its address: an
+ * exists whose target has macros is expanded for it and looked up in the
+ * cache as the walk would (held: answered here; not held: the walk). */
+typedef struct spf_policy_client {
+    const ip_addr *ip;
+    spf_macro_context macros; /* all but .domain, which each record sets */
+    da_resolver *resolver;    /* the cache the policy was found valid in */
+    arena *scratch;           /* for those expansions */
+} spf_policy_client;
+
+/* Runs the policy for the client (of family key->family). Returns 0 with
+ * *out set, or -1: a hole was reached, the walk must answer. Allocates
+ * nothing unless an exists with macros is reached (its expansion). */
+int spf_policy_match(spf_policy_table *table, const spf_policy *policy,
+                     const spf_policy_client *client, spf_policy_outcome *out);
 void spf_policy_release(spf_policy *policy);
 
 /* After a walk through resolver (which must offer hold_state and pin):

@@ -946,14 +946,19 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
 
 /* ------------------------------------------------------------- the API */
 
-static char *copy_or_empty(arena *a, const char *s)
-{
-    return arena_strdup(a, s ? s : "");
-}
-
 static unsigned or_default(unsigned value, unsigned fallback)
 {
     return value ? value : fallback;
+}
+
+/* Copies len bytes of s to *at as a string and moves *at past it. */
+static char *put_string(char **at, const char *s, size_t len)
+{
+    char *out = *at;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    *at += len + 1;
+    return out;
 }
 
 da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_size)
@@ -962,32 +967,78 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
         snprintf(err, err_size, "no client IP address given");
         return NULL;
     }
-    da_spf_eval *ev = calloc(1, sizeof *ev);
+    ip_addr ip;
+    if (!ip_parse(req->client_ip, strlen(req->client_ip), &ip)) {
+        snprintf(err, err_size, "'%.64s' is not an IPv4 or IPv6 address", req->client_ip);
+        return NULL;
+    }
+    ip_unmap(&ip);
+    da_spf_scope scope = req->scope;
+    if (scope != DA_SPF_SCOPE_SPF && scope != DA_SPF_SCOPE_MFROM && scope != DA_SPF_SCOPE_PRA) {
+        snprintf(err, err_size, "unknown scope %d", (int)req->scope);
+        return NULL;
+    }
+    if (scope == DA_SPF_SCOPE_PRA && (req->pra == NULL || strchr(req->pra, '@') == NULL)) {
+        snprintf(err, err_size, "a check of scope pra needs the PRA, an address with an '@'");
+        return NULL;
+    }
+
+    const char *helo = req->helo ? req->helo : "";
+    const char *receiver = req->receiver && *req->receiver ? req->receiver : "unknown";
+    /* For scope pra the <sender> is the PRA (RFC 4406): %{s}, %{l}, %{o}
+     * and the checked domain come from it; HELO stays %{h}. */
+    const char *from = scope == DA_SPF_SCOPE_PRA ? req->pra
+                       : req->mail_from         ? req->mail_from
+                                                : "";
+    /* A MAIL FROM given as <addr> is accepted too. */
+    size_t from_len = strlen(from);
+    if (from_len >= 2 && from[0] == '<' && from[from_len - 1] == '>') {
+        from++;
+        from_len -= 2;
+    }
+    static const char postmaster[] = "postmaster";
+    const char *identity, *local = postmaster, *domain;
+    size_t local_len = sizeof postmaster - 1, domain_len;
+    if (scope != DA_SPF_SCOPE_PRA && (from_len == 0 || req->helo_identity)) {
+        identity = "helo";
+        domain = helo;
+        domain_len = strlen(helo);
+    } else {
+        identity = scope == DA_SPF_SCOPE_PRA ? "pra" : "mailfrom";
+        const char *at = NULL;
+        for (size_t i = 0; i < from_len; i++)
+            if (from[i] == '@')
+                at = from + i;
+        if (at == NULL) {
+            domain = from;
+            domain_len = from_len;
+        } else {
+            /* Section 4.3: an empty local-part becomes "postmaster". */
+            if (at != from) {
+                local = from;
+                local_len = (size_t)(at - from);
+            }
+            domain = at + 1;
+            domain_len = from_len - (size_t)(at - from) - 1;
+        }
+    }
+    if (domain_len > 0 && domain[domain_len - 1] == '.')
+        domain_len--;
+
+    /* One allocation holds the evaluation and the request's strings; the
+     * arenas stay empty until a walk or a result needs them. */
+    size_t helo_len = strlen(helo), receiver_len = strlen(receiver);
+    size_t strings = helo_len + 1 + receiver_len + 1 + local_len + 1 + domain_len + 1 +
+                     local_len + 1 + domain_len + 1;
+    da_spf_eval *ev = calloc(1, sizeof *ev + strings);
     if (ev == NULL) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
     arena_init(&ev->memory);
     arena_init(&ev->scratch);
-    if (!ip_parse(req->client_ip, strlen(req->client_ip), &ev->ip)) {
-        snprintf(err, err_size, "'%.64s' is not an IPv4 or IPv6 address", req->client_ip);
-        da_spf_eval_free(ev);
-        return NULL;
-    }
-    ip_unmap(&ev->ip);
-    ip_format(&ev->ip, ev->ip_text);
-    ev->scope = req->scope;
-    if (ev->scope != DA_SPF_SCOPE_SPF && ev->scope != DA_SPF_SCOPE_MFROM &&
-        ev->scope != DA_SPF_SCOPE_PRA) {
-        snprintf(err, err_size, "unknown scope %d", (int)req->scope);
-        da_spf_eval_free(ev);
-        return NULL;
-    }
-    if (ev->scope == DA_SPF_SCOPE_PRA && (req->pra == NULL || strchr(req->pra, '@') == NULL)) {
-        snprintf(err, err_size, "a check of scope pra needs the PRA, an address with an '@'");
-        da_spf_eval_free(ev);
-        return NULL;
-    }
+    ev->ip = ip;
+    ev->scope = scope;
     ev->now = req->now;
     ev->tracing = req->trace;
     ev->records = req->records;
@@ -996,59 +1047,17 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
     ev->max_void = or_default(req->max_void_lookups, 2);
     ev->max_mx = or_default(req->max_mx_names, 10);
     ev->max_ptr = or_default(req->max_ptr_names, 10);
-
-    arena *m = &ev->memory;
-    ev->helo = copy_or_empty(m, req->helo);
-    ev->receiver = copy_or_empty(m, req->receiver && *req->receiver ? req->receiver : "unknown");
-    /* For scope pra the <sender> is the PRA (RFC 4406): %{s}, %{l}, %{o}
-     * and the checked domain come from it; HELO stays %{h}. */
-    const char *from = ev->scope == DA_SPF_SCOPE_PRA ? req->pra
-                       : req->mail_from             ? req->mail_from
-                                                    : "";
-    /* A MAIL FROM given as <addr> is accepted too. */
-    size_t from_len = strlen(from);
-    if (from_len >= 2 && from[0] == '<' && from[from_len - 1] == '>') {
-        from++;
-        from_len -= 2;
-    }
-    if (ev->scope != DA_SPF_SCOPE_PRA && (from_len == 0 || req->helo_identity)) {
-        ev->identity = "helo";
-        ev->local_part = copy_or_empty(m, "postmaster");
-        ev->sender_domain = copy_or_empty(m, ev->helo);
-    } else {
-        ev->identity = ev->scope == DA_SPF_SCOPE_PRA ? "pra" : "mailfrom";
-        const char *at = NULL;
-        for (size_t i = 0; i < from_len; i++)
-            if (from[i] == '@')
-                at = from + i;
-        if (at == NULL) {
-            ev->local_part = copy_or_empty(m, "postmaster");
-            ev->sender_domain = arena_strndup(m, from, from_len);
-        } else {
-            /* Section 4.3: an empty local-part becomes "postmaster". */
-            ev->local_part = at == from ? copy_or_empty(m, "postmaster")
-                                        : arena_strndup(m, from, (size_t)(at - from));
-            ev->sender_domain = arena_strndup(m, at + 1, from_len - (size_t)(at - from) - 1);
-        }
-    }
-    if (ev->local_part == NULL || ev->sender_domain == NULL || ev->helo == NULL ||
-        ev->receiver == NULL) {
-        snprintf(err, err_size, "out of memory");
-        da_spf_eval_free(ev);
-        return NULL;
-    }
-    size_t dlen = strlen(ev->sender_domain);
-    if (dlen > 0 && ev->sender_domain[dlen - 1] == '.')
-        ev->sender_domain[dlen - 1] = '\0';
-    size_t slen = strlen(ev->local_part) + strlen(ev->sender_domain) + 2;
-    ev->sender = arena_alloc(m, slen);
+    ev->identity = identity;
+    char *at = (char *)(ev + 1);
+    ev->helo = put_string(&at, helo, helo_len);
+    ev->receiver = put_string(&at, receiver, receiver_len);
+    ev->local_part = put_string(&at, local, local_len);
+    ev->sender_domain = put_string(&at, domain, domain_len);
     ev->domain = ev->sender_domain;
-    if (ev->sender == NULL) {
-        snprintf(err, err_size, "out of memory");
-        da_spf_eval_free(ev);
-        return NULL;
-    }
-    snprintf(ev->sender, slen, "%s@%s", ev->local_part, ev->sender_domain);
+    ev->sender = at;
+    memcpy(at, local, local_len);
+    at[local_len] = '@';
+    put_string(&(char *){at + local_len + 1}, domain, domain_len);
     return ev;
 }
 
@@ -1117,8 +1126,10 @@ static bool answer_compiled(da_spf_eval *ev)
     spf_policy *policy = spf_policy_find(table, &hold, &key);
     if (policy == NULL)
         return false;
+    spf_policy_client client = {.ip = &ev->ip, .resolver = resolver, .scratch = &ev->memory};
+    macro_context(ev, NULL, NULL, &client.macros);
     spf_policy_outcome o;
-    if (spf_policy_match(table, policy, &ev->ip, &o) != 0) {
+    if (spf_policy_match(table, policy, &client, &o) != 0) {
         spf_policy_release(policy);
         return false;
     }
@@ -1338,7 +1349,14 @@ const char *da_spf_eval_problem(const da_spf_eval *ev) { return ev->problem; }
 unsigned da_spf_eval_dns_terms(const da_spf_eval *ev) { return ev->dns_terms; }
 unsigned da_spf_eval_void_lookups(const da_spf_eval *ev) { return ev->void_lookups; }
 unsigned da_spf_eval_queries(const da_spf_eval *ev) { return ev->queries_used; }
-const char *spf_eval_client_ip_text(const da_spf_eval *ev) { return ev->ip_text; }
+const char *spf_eval_client_ip_text(const da_spf_eval *ev)
+{
+    /* Formatted on first use: most checks never need the text. */
+    da_spf_eval *m = (da_spf_eval *)ev;
+    if (m->ip_text[0] == '\0')
+        ip_format(&m->ip, m->ip_text);
+    return m->ip_text;
+}
 const char *spf_eval_helo(const da_spf_eval *ev) { return ev->helo; }
 const char *spf_eval_receiver(const da_spf_eval *ev) { return ev->receiver; }
 void spf_eval_peek_at(da_spf_eval *ev, da_resolver *resolver) { ev->peek = resolver; }

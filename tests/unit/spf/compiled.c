@@ -416,7 +416,12 @@ static void random_term(char *buf, size_t size)
     case 13: snprintf(out, room, " %sa:nx%u.test", q, rnd(4)); break; /* void */
     case 14: snprintf(out, room, " %sinclude:nx%u.test", q, rnd(2)); break;
     case 15: snprintf(out, room, " %smx:nx%u.test", q, rnd(4)); break;
-    case 16: snprintf(out, room, " %sa:%%{l}.h%u.test", q, rnd(HOSTS)); break;
+    case 16:
+        if (rnd(2))
+            snprintf(out, room, " %sa:%%{l}.h%u.test", q, rnd(HOSTS));
+        else
+            snprintf(out, room, " %sexists:%%{ir}.%%{v}.%%{d2}.x.test", q);
+        break;
     default: snprintf(out, room, " %sptr:test", q); break;
     }
 }
@@ -439,6 +444,18 @@ static da_zone *random_world(void)
             add_addr(z, name, false, rnd(4), rnd(16));
         for (unsigned i = rnd(3); i > 0; i--)
             add_addr(z, name, true, rnd(4), rnd(16));
+    }
+    /* Names that exists:%{i}.x.test finds for some clients, or fails on. */
+    for (unsigned i = 0; i < 8; i++) {
+        char ip[64];
+        unsigned a = rnd(4), b = rnd(16);
+        snprintf(ip, sizeof ip, "10.0.%u.%u.x.test", a, b);
+        if (i < 2)
+            da_zone_add_failure(z, ip, 0, DA_DNS_TIMEOUT);
+        else
+            add_addr(z, ip, false, 9, 9);
+        snprintf(ip, sizeof ip, "%u.%u.0.10.in-addr.d%u.test.x.test", b, a, rnd(DOMAINS));
+        add_addr(z, ip, false, 9, 9);
     }
     static const char *const exps[] = {
         "%{i} is not one of %{d}'s servers", "no: %{s} via %{c} at %{h} (%{l}@%{o}) %{v} %{r}",

@@ -60,12 +60,12 @@ typedef struct spf_policy_client {
     const ip_addr *ip;
     spf_macro_context macros; /* all but .domain, which each record sets */
     da_resolver *resolver;    /* the cache the policy was found valid in */
-    arena *scratch;           /* for those expansions */
+    arena *scratch;           /* for the problem text of a DNS error there */
 } spf_policy_client;
 
 /* Runs the policy for the client (of family key->family). Returns 0 with
  * *out set, or -1: a hole was reached, the walk must answer. Allocates
- * nothing unless an exists with macros is reached (its expansion). */
+ * nothing, but the problem text of a DNS error met by such an exists. */
 int spf_policy_match(spf_policy_table *table, const spf_policy *policy,
                      const spf_policy_client *client, spf_policy_outcome *out);
 void spf_policy_release(spf_policy *policy);

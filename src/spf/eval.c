@@ -85,6 +85,7 @@ struct da_spf_eval {
     da_resolver *peek;            /* spf_eval_peek_at: cached answers to take, or NULL */
     bool walk_only;               /* da_spf_request.walk_only */
     bool compiled_tried;          /* the first step looked for a compiled policy */
+    char exp_inline[256];         /* a compiled answer's explanation, when it fits */
     spf_policy *policy;           /* the policy that answered: results point into it */
 
     /* Asynchronous driving (da_spf_eval_start). */
@@ -1140,12 +1141,20 @@ static bool answer_compiled(da_spf_eval *ev)
     ev->problem = o.problem;
     ev->explanation = NULL;
     if (o.result == DA_SPF_FAIL && o.exp_text != NULL) {
-        /* As compute_explanation: an expansion that fails leaves none. */
+        /* As compute_explanation: an expansion that fails leaves none. A
+         * short one stays in the evaluation itself. */
         spf_macro_context ctx;
         macro_context(ev, o.exp_domain, NULL, &ctx);
         char err[256], *expanded;
-        if (spf_macro_expand(&ev->memory, o.exp_text, o.exp_len, SPF_MACRO_EXPLANATION, &ctx,
-                             &expanded, err, sizeof err) == 0)
+        size_t len;
+        int rc = spf_macro_expand_into(o.exp_text, o.exp_len, SPF_MACRO_EXPLANATION, &ctx,
+                                       ev->exp_inline, sizeof ev->exp_inline, &len, err,
+                                       sizeof err);
+        if (rc == 0)
+            ev->explanation = ev->exp_inline;
+        else if (rc == -2 && spf_macro_expand(&ev->memory, o.exp_text, o.exp_len,
+                                              SPF_MACRO_EXPLANATION, &ctx, &expanded, err,
+                                              sizeof err) == 0)
             ev->explanation = expanded;
     }
     ev->dns_terms = o.dns_terms;

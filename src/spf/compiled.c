@@ -107,6 +107,8 @@ typedef struct hole_question {
     da_dns_type type;
 } hole_question;
 
+/* What a warm check reads comes first: two cache lines, then the domain
+ * and the program block. */
 struct spf_policy {
     spf_policy *hash_next;
     uint64_t hash;
@@ -115,17 +117,18 @@ struct spf_policy {
     unsigned max_dns_terms, max_void, max_mx;
     const void *cache;
     uint64_t source;
-    unsigned refs; /* the table's own reference counts as one */
-    lru_node lru;
     /* Validity. */
     uint64_t generation, expires_ms;
-    bool declined;     /* too large: no program; compile again after retry_ms */
-    uint64_t retry_ms;
     /* The program; programs[0] is check_host(<domain>). */
     program *programs;
     op *ops;
     addr_entry *entries;
     const char *limit_terms_problem, *limit_void_problem;
+    unsigned refs; /* the table's own reference counts as one */
+    bool used;     /* found since the eviction scan last passed (second chance) */
+    bool declined; /* too large: no program; compile again after retry_ms */
+    uint64_t retry_ms;
+    lru_node lru;  /* insertion order, for eviction */
     /* Questions the cache did not hold: when one is held, recompile. */
     hole_question *holes; /* MAX_HOLES, in memory, or NULL */
     size_t hole_count;
@@ -256,7 +259,9 @@ spf_policy *spf_policy_find(spf_policy_table *t, const resolver_hold *hold,
         table_remove(t, p);
         return NULL;
     }
-    lru_touch(&t->lru, &p->lru);
+    /* No LRU move here: it would write to two neighbours' headers on
+     * every warm check. Eviction gives used policies a second chance. */
+    p->used = true;
     p->refs++;
     return p;
 }
@@ -269,8 +274,15 @@ static void table_insert(spf_policy_table *t, spf_policy *p)
     lru_push_front(&t->lru, &p->lru);
     p->refs = 1;
     t->count++;
-    while (t->count > t->max && t->lru.tail != NULL && t->lru.tail != &p->lru)
-        table_remove(t, LRU_ENTRY(t->lru.tail, spf_policy, lru));
+    while (t->count > t->max && t->lru.tail != NULL && t->lru.tail != &p->lru) {
+        spf_policy *old = LRU_ENTRY(t->lru.tail, spf_policy, lru);
+        if (old->used) {
+            old->used = false;
+            lru_touch(&t->lru, &old->lru);
+            continue;
+        }
+        table_remove(t, old);
+    }
 }
 
 /* ---------------------------------------------------------- running */

@@ -251,10 +251,14 @@ static void expand_expr(void *arg, const macro_expr *e)
     const char *starts[MACRO_MAX_PARTS];
     size_t lens[MACRO_MAX_PARTS];
     size_t parts = 0;
+    /* The delimiter set as a table: this loop runs per character. */
+    bool is_delim[256] = {false};
+    for (const char *d = delims; *d; d++)
+        is_delim[(unsigned char)*d] = true;
     const char *p = value;
     for (;;) {
         const char *q = p;
-        while (*q && strchr(delims, *q) == NULL)
+        while (*q && !is_delim[(unsigned char)*q])
             q++;
         if (parts < MACRO_MAX_PARTS) {
             starts[parts] = p;

@@ -13,9 +13,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'policy'))
 import report_policy  # noqa: E402  (bench/policy/report_policy.py)
 
-IMPLS = ('domauth', 'domauth-gentle', 'libspf2', 'libspf2-cache16', 'pyspf')
+IMPLS = ('domauth', 'domauth-gentle', 'domauth-walk', 'libspf2', 'libspf2-cache16', 'pyspf')
 SCENARIOS = ('warm', 'cold', 'inflight10k')
-TARGETS = {('warm', 'libspf2'): 5.0, ('warm', 'pyspf'): 50.0}
+TARGETS = {('warm', 'libspf2'): 5.0, ('warm', 'libspf2-cache16'): 20.0,
+           ('warm', 'pyspf'): 50.0}
 
 
 def parse_kv(line):
@@ -216,6 +217,26 @@ def cold_analysis(out, stream, latency_ms):
     return rows
 
 
+def compiled_agreement(out, run):
+    """warm.domauth (compiled policies) against warm.domauth-walk, request by
+    request: the same results are required, as in tests/unit/spf/compiled.c."""
+    ours, walk = load_results(out, 'warm.domauth'), load_results(out, 'warm.domauth-walk')
+    if not ours or not walk:
+        return
+    common = sorted(set(ours) & set(walk))
+    differ = [i for i in common if ours[i][0] != walk[i][0]]
+    print()
+    print('compiled policies vs the walk (warm pass 2): same result on %d of %d requests' % (
+        len(common) - len(differ), len(common)))
+    for i in differ[:5]:
+        print('    #%d: compiled %s, walk %s' % (i, ours[i][0], walk[i][0]))
+    if run and 'policy_answers' in run:
+        print('  warm.domauth, both passes: %s policies, %s compiles, %s checks answered by a '
+              'policy, %s fell back to the walk' % (run.get('policies'), run.get('policy_compiles'),
+                                                    run['policy_answers'],
+                                                    run.get('policy_fallbacks')))
+
+
 def agreement(out, stream, txt):
     warm = {impl: load_results(out, 'warm.' + impl) for impl in ('domauth', 'libspf2', 'pyspf')}
     common = sorted(set.intersection(*(set(r) for r in warm.values())) if all(warm.values())
@@ -259,7 +280,14 @@ def ratio_lines(figs, cold):
     keys = (('checks_per_s', 'checks_per_s'), ('cpu_us_per_check', 'cpu_per_check'),
             ('p50_ms', 'p50_latency'), ('p99_ms', 'p99_latency'),
             ('dns_per_check', 'dns_queries_per_check'), ('peak_rss_mib', 'peak_rss_mib'))
-    for ours in ('domauth', 'domauth-gentle'):
+    # Compiled policies against the walk alone, same driver, same run.
+    d, w = figs.get('warm.domauth'), figs.get('warm.domauth-walk')
+    if d and w:
+        lines.append('RATIO spf-warm cpu_per_check domauth-walk/domauth = %s' % fnum(
+            w['cpu_us_per_check'] / d['cpu_us_per_check'], 2))
+        lines.append('RATIO spf-warm checks_per_s domauth/domauth-walk = %s' % fnum(
+            d['checks_per_s'] / w['checks_per_s'], 2))
+    for ours in ('domauth', 'domauth-gentle', 'domauth-walk'):
         d = figs.get('warm.' + ours)
         for peer in ('libspf2', 'libspf2-cache16', 'pyspf'):
             p = figs.get('warm.' + peer)
@@ -302,6 +330,10 @@ def targets(figs, cold):
                 got = d['checks_per_s'] / p['checks_per_s']
                 print('  warm checks/s %s >= %gx %s: %.1fx %s' % (
                     ours, want, peer, got, 'met' if got >= want else 'MISSED'))
+    d = figs.get('warm.domauth')
+    if d:
+        print('  warm CPU per check <= 0.5 us (issue 16): %.2f us %s' % (
+            d['cpu_us_per_check'], 'met' if d['cpu_us_per_check'] <= 0.5 else 'MISSED'))
     if 'domauth' in cold:
         got = cold['domauth']['p50'] / cold['domauth']['crit']
         print('  cold p50 latency <= 1.2 x critical path: %.2f %s' % (
@@ -336,6 +368,7 @@ def main():
         print_table(figs, latency_ms)
         cold = cold_analysis(out, stream, latency_ms)
         agreement(out, stream, txt)
+        compiled_agreement(out, runs.get('warm.domauth'))
         targets(figs, cold)
     policy_lines = report_policy.report(out, world, marks, stream, txt)
     print()

@@ -213,6 +213,10 @@ scenario_warm() {
     run_driver warm.domauth-gentle 0 "$work/bin/spf_bench_domauth" --server "$DIRECT" \
         --stream "$stream" --count "$BENCH_REQUESTS" --passes 2 --reps 5 \
         --inflight "$BENCH_INFLIGHT" --warm-inflight 50
+    # The same as warm.domauth with compiled policies off: the walk alone.
+    run_driver warm.domauth-walk 0 "$work/bin/spf_bench_domauth" --server "$DIRECT" \
+        --stream "$stream" --count "$BENCH_REQUESTS" --passes 2 --reps 5 \
+        --inflight "$BENCH_INFLIGHT" --walk-only
     run_driver warm.libspf2 0 "$work/bin/spf_bench_libspf2" --stream "$stream" \
         --count "$BENCH_REQUESTS" --passes 2 --reps 3
     run_driver warm.libspf2-cache16 0 "$work/bin/spf_bench_libspf2" --stream "$stream" \

@@ -17,7 +17,7 @@ typedef struct options {
     const char *server, *stream, *hook, *results, *label;
     size_t first, count, inflight, warm_inflight, reps;
     int passes;
-    bool no_cache;
+    bool no_cache, walk_only;
 } options;
 
 typedef struct bench bench;
@@ -38,16 +38,17 @@ struct bench {
     check *checks;
     size_t total, next, done, in_flight, max_in_flight, limit;
     unsigned long long queries_used;
-    bool pumping;
+    bool pumping, walk_only;
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: spf_bench_domauth --server ADDR[:PORT] --stream FILE [--first N] "
                     "[--count N] [--passes P] [--reps R] [--inflight K] [--warm-inflight K] "
-                    "[--no-cache] [--hook CMD] [--results FILE] [--label NAME]\n"
+                    "[--no-cache] [--walk-only] [--hook CMD] [--results FILE] [--label NAME]\n"
                     "(the last pass goes over the stream R times; passes before it keep "
-                    "--warm-inflight checks in flight, default K)\n");
+                    "--warm-inflight checks in flight, default K; --walk-only never answers "
+                    "from a compiled policy)\n");
     exit(2);
 }
 
@@ -58,7 +59,7 @@ static options parse_options(int argc, char **argv)
         {"count", 1, 0, 'n'},  {"passes", 1, 0, 'p'},  {"inflight", 1, 0, 'k'},
         {"hook", 1, 0, 'H'},   {"results", 1, 0, 'r'}, {"label", 1, 0, 'l'},
         {"no-cache", 0, 0, 'C'}, {"reps", 1, 0, 'R'},
-        {"warm-inflight", 1, 0, 'w'}, {0, 0, 0, 0}};
+        {"warm-inflight", 1, 0, 'w'}, {"walk-only", 0, 0, 'W'}, {0, 0, 0, 0}};
     options o = {.server = "127.0.0.1", .label = "domauth", .passes = 1, .inflight = 1000,
                  .reps = 1};
     int c;
@@ -76,6 +77,7 @@ static options parse_options(int argc, char **argv)
         case 'C': o.no_cache = true; break;
         case 'R': o.reps = strtoul(optarg, NULL, 10); break;
         case 'w': o.warm_inflight = strtoul(optarg, NULL, 10); break;
+        case 'W': o.walk_only = true; break;
         default: usage();
         }
     }
@@ -115,7 +117,8 @@ static void launch(bench *b, size_t index)
     const bench_request *r = &b->stream.requests[index % b->stream.count];
     da_spf_request request = {
         .client_ip = r->ip, .mail_from = r->mail_from, .helo = r->helo,
-        .receiver = "mx.bench.example", .now = 1700000000, .records = b->records};
+        .receiver = "mx.bench.example", .now = 1700000000, .records = b->records,
+        .walk_only = b->walk_only};
     check *c = &b->checks[index];
     *c = (check){b, index, uv_hrtime()};
     b->in_flight++;
@@ -202,13 +205,18 @@ static void describe(const bench *b, char *out, size_t size)
         da_dns_cache_get_stats(b->cache, &cs);
     uint64_t hits = 0, parses = 0;
     da_spf_record_cache_stats(b->records, &hits, &parses);
+    da_spf_compiled_stats ps;
+    da_spf_record_cache_compiled_stats(b->records, &ps);
     snprintf(out, size,
              "max_in_flight=%zu answers_used=%llu cache_hits=%llu cache_misses=%llu "
              "cache_coalesced=%llu cache_entries=%zu cache_bytes=%zu record_hits=%llu "
-             "record_parses=%llu",
+             "record_parses=%llu policies=%zu policy_compiles=%llu policy_answers=%llu "
+             "policy_fallbacks=%llu",
              b->max_in_flight, b->queries_used, (unsigned long long)cs.hits,
              (unsigned long long)cs.misses, (unsigned long long)cs.coalesced, cs.entries,
-             cs.bytes, (unsigned long long)hits, (unsigned long long)parses);
+             cs.bytes, (unsigned long long)hits, (unsigned long long)parses, ps.policies,
+             (unsigned long long)ps.compiles, (unsigned long long)ps.answered,
+             (unsigned long long)ps.fallbacks);
 }
 
 int main(int argc, char **argv)
@@ -217,6 +225,7 @@ int main(int argc, char **argv)
     static bench b;
     bench_stream_load(&b.stream, o.stream, o.first, o.count);
     setup(&b, &o);
+    b.walk_only = o.walk_only;
     bench_hook(o.hook, "start");
     for (int p = 1; p <= o.passes; p++) {
         bool last = p == o.passes;

@@ -223,6 +223,9 @@ typedef struct da_spf_request {
     /* Sender ID (see da_spf_scope); 0 is SPF as RFC 7208 says. */
     da_spf_scope scope;
     const char *pra;          /* the PRA, for DA_SPF_SCOPE_PRA (required there) */
+    /* Never answer from a compiled policy (see da_spf_record_cache): the
+     * walk only, as a reference for tests and debugging. */
+    bool walk_only;
 } da_spf_request;
 
 typedef struct da_spf_eval da_spf_eval;
@@ -308,6 +311,24 @@ da_spf_record_cache *da_spf_record_cache_new(size_t max_records);
 void da_spf_record_cache_free(da_spf_record_cache *cache);
 void da_spf_record_cache_stats(const da_spf_record_cache *cache, uint64_t *hits,
                                uint64_t *parses);
+/* Compiled policies (on by default): once a domain's record tree is held
+ * in the DNS cache of the resolver an evaluation uses (da_resolver_new_cached),
+ * the cache compiles it into prefix tests that answer later checks of that
+ * domain without walking the records, exactly as the walk would, until the
+ * first answer in it expires or the DNS cache drops one. Traced checks,
+ * Sender ID scopes and checks reaching a term that depends on the client
+ * (macros, ptr) walk. */
+void da_spf_record_cache_set_compiled(da_spf_record_cache *cache, bool enabled);
+typedef struct da_spf_compiled_stats {
+    uint64_t compiles;      /* policies compiled (or recompiled) */
+    uint64_t answered;      /* checks answered by a policy */
+    uint64_t fallbacks;     /* checks that reached a hole and walked */
+    uint64_t invalidated;   /* policies dropped: expired or the DNS cache changed */
+    uint64_t declined;      /* trees too large to compile */
+    size_t policies;        /* held now */
+} da_spf_compiled_stats;
+void da_spf_record_cache_compiled_stats(const da_spf_record_cache *cache,
+                                        da_spf_compiled_stats *out);
 
 /* Header field values (without "Name: " and without a line ending), made
  * safe for a header whatever the inputs held. Caller frees with free(). */

@@ -201,6 +201,21 @@ const da_dns_answer *resolver_peek(da_resolver *resolver, const da_dns_question 
     return resolver->ops->peek(resolver->impl, question);
 }
 
+int resolver_hold_state(da_resolver *resolver, resolver_hold *out)
+{
+    if (resolver->ops->hold_state == NULL)
+        return -1;
+    return resolver->ops->hold_state(resolver->impl, out);
+}
+
+const da_dns_answer *resolver_pin(da_resolver *resolver, const da_dns_question *question,
+                                  uint64_t *expires_ms)
+{
+    if (resolver->ops->pin == NULL)
+        return NULL;
+    return resolver->ops->pin(resolver->impl, question, expires_ms);
+}
+
 int da_resolver_run(da_resolver *resolver)
 {
     return resolver->ops->run(resolver->impl);

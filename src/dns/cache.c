@@ -20,6 +20,7 @@ typedef struct cache_entry {
     da_dns_type type;
     uint64_t expires_ms;
     size_t bytes;
+    bool pinned; /* a compiled result depends on it (resolver_pin) */
     da_dns_answer *answer;
     char name[]; /* normalized */
 } cache_entry;
@@ -53,6 +54,8 @@ struct da_dns_cache {
     inflight *queue_head, *queue_tail;
     size_t upstream_active;
     da_dns_cache_stats stats;
+    /* For results derived from held answers (resolver_hold). */
+    uint64_t birth_ns, generation, stores;
 };
 
 static uint64_t monotonic_ms(void *arg)
@@ -112,11 +115,21 @@ da_dns_cache *da_dns_cache_new(const da_dns_cache_options *options)
         return NULL;
     }
     c->bucket_mask = buckets - 1;
+    /* With the address, tells this cache from any later one at the same
+     * address: results keyed to it can never apply to a successor. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c->birth_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return c;
 }
 
 static void entry_remove(da_dns_cache *c, cache_entry *e)
 {
+    /* A pinned answer dropped before its time (evicted, replaced): results
+     * compiled from it are no longer what a lookup would give. Dropping it
+     * at or after expiry needs nothing: those results expired with it. */
+    if (e->pinned && e->expires_ms > cache_now(c))
+        c->generation++;
     cache_entry **slot = &c->buckets[e->hash & c->bucket_mask];
     while (*slot != e)
         slot = &(*slot)->hash_next;
@@ -200,6 +213,7 @@ static void cache_store(da_dns_cache *c, const char *name, da_dns_type type, uin
     lru_push_front(&c->lru, &e->lru);
     c->stats.entries++;
     c->stats.bytes += e->bytes;
+    c->stores++;
     while (c->stats.entries > c->options.max_entries && c->lru.tail != NULL) {
         entry_remove(c, LRU_ENTRY(c->lru.tail, cache_entry, lru));
         c->stats.evictions++;
@@ -346,6 +360,31 @@ static const da_dns_answer *cached_peek(void *impl, const da_dns_question *q)
     return e != NULL ? e->answer : NULL;
 }
 
+static int cached_hold_state(void *impl, resolver_hold *out)
+{
+    cached_resolver *cr = impl;
+    da_dns_cache *c = cr->cache;
+    *out = (resolver_hold){.cache = c, .source = c->birth_ns, .generation = c->generation,
+                           .stores = c->stores, .now_ms = cache_now(c)};
+    return 0;
+}
+
+static const da_dns_answer *cached_pin(void *impl, const da_dns_question *q,
+                                       uint64_t *expires_ms)
+{
+    cached_resolver *cr = impl;
+    da_dns_cache *c = cr->cache;
+    char name[256];
+    if (dns_name_normalize(q->name, name, sizeof name) != 0)
+        return NULL;
+    cache_entry *e = entry_find(c, name, q->type, key_hash(name, q->type));
+    if (e == NULL || e->expires_ms <= cache_now(c))
+        return NULL;
+    e->pinned = true;
+    *expires_ms = e->expires_ms;
+    return e->answer;
+}
+
 static int cached_submit(void *impl, const da_dns_question *q, da_resolver_callback callback,
                          void *arg)
 {
@@ -424,7 +463,8 @@ static void cached_destroy(void *impl)
 }
 
 static const resolver_ops cached_resolver_ops = {
-    .submit = cached_submit, .run = cached_run, .destroy = cached_destroy, .peek = cached_peek};
+    .submit = cached_submit, .run = cached_run, .destroy = cached_destroy, .peek = cached_peek,
+    .hold_state = cached_hold_state, .pin = cached_pin};
 
 da_resolver *da_resolver_new_cached(da_dns_cache *cache, da_resolver *upstream)
 {

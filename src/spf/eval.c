@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiled.h"
 #include "dns/resolver.h"
 #include "domauth.h"
 #include "macro.h"
@@ -82,6 +83,10 @@ struct da_spf_eval {
 
     da_spf_record_cache *records; /* shared parsed records, or NULL */
     da_resolver *peek;            /* spf_eval_peek_at: cached answers to take, or NULL */
+    bool walk_only;               /* da_spf_request.walk_only */
+    bool compiled_tried;          /* the first step looked for a compiled policy */
+    char exp_inline[256];         /* a compiled answer's explanation, when it fits */
+    spf_policy *policy;           /* the policy that answered: results point into it */
 
     /* Asynchronous driving (da_spf_eval_start). */
     da_resolver *resolver;
@@ -299,7 +304,7 @@ static const da_dns_answer *need(pass *ps, unsigned depth, const char *name, da_
 /* ---------------------------------------------------- names and limits */
 
 /* A name we may put in a query: labels of 1..63 octets, at most 253 in all. */
-static bool name_is_queryable(const char *name)
+bool spf_name_is_queryable(const char *name)
 {
     size_t len = strlen(name);
     if (len > 0 && name[len - 1] == '.')
@@ -319,8 +324,13 @@ static bool name_is_queryable(const char *name)
     return label > 0;
 }
 
+static bool name_is_queryable(const char *name)
+{
+    return spf_name_is_queryable(name);
+}
+
 /* Section 4.3: a <domain> that is malformed or not multi-label gives "none". */
-static bool domain_is_checkable(const char *domain)
+bool spf_domain_is_checkable(const char *domain)
 {
     return domain[0] != '[' && name_is_queryable(domain) && strchr(domain, '.') != NULL &&
            strchr(domain, '.') != domain + strlen(domain) - 1;
@@ -776,7 +786,7 @@ static int evaluate_term(pass *ps, const spf_term *t, const char *domain, unsign
     return waiting ? SPF_BLOCKED : TERM_NO_MATCH;
 }
 
-static da_spf_result qualifier_result(char q)
+da_spf_result spf_qualifier_result(char q)
 {
     switch (q) {
     case '-': return DA_SPF_FAIL;
@@ -786,7 +796,7 @@ static da_spf_result qualifier_result(char q)
     }
 }
 
-static const char default_explanation[] = "%{d} does not designate %{c} as a permitted sender";
+const char spf_default_explanation[] = "%{d} does not designate %{c} as a permitted sender";
 
 /* Section 6.2: the explanation for a fail. Problems with exp= never change
  * the result; they only fall back to the default text. */
@@ -794,8 +804,8 @@ static int compute_explanation(pass *ps, const spf_record *rec, const char *doma
                                unsigned depth)
 {
     da_spf_eval *ev = ps->ev;
-    const char *text = default_explanation;
-    size_t text_len = sizeof default_explanation - 1;
+    const char *text = spf_default_explanation;
+    size_t text_len = sizeof spf_default_explanation - 1;
     if (rec->exp != NULL) {
         const char *target = NULL;
         int rc = expand_target(ps, depth, rec->exp, domain, &target);
@@ -839,7 +849,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
     da_spf_eval *ev = ps->ev;
     if (depth > MAX_DEPTH)
         return fail_with(ps, DA_SPF_PERMERROR, "includes nested more than %d deep", MAX_DEPTH);
-    if (!domain_is_checkable(domain)) {
+    if (!spf_domain_is_checkable(domain)) {
         trace(ps, DA_SPF_TRACE_RESULT, depth, "check_host(%s) = none: not a usable domain name",
               domain);
         return DA_SPF_NONE;
@@ -904,7 +914,7 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
                   da_spf_result_name((da_spf_result)outcome));
             return outcome;
         }
-        da_spf_result r = qualifier_result(t->qualifier);
+        da_spf_result r = spf_qualifier_result(t->qualifier);
         trace(ps, DA_SPF_TRACE_TERM, depth, "%s: match -> %s", t->text, da_spf_result_name(r));
         ps->mechanism = t->text;
         if (r == DA_SPF_FAIL && !in_include) {
@@ -937,14 +947,19 @@ static int check_host(pass *ps, const char *domain, unsigned depth, bool in_incl
 
 /* ------------------------------------------------------------- the API */
 
-static char *copy_or_empty(arena *a, const char *s)
-{
-    return arena_strdup(a, s ? s : "");
-}
-
 static unsigned or_default(unsigned value, unsigned fallback)
 {
     return value ? value : fallback;
+}
+
+/* Copies len bytes of s to *at as a string and moves *at past it. */
+static char *put_string(char **at, const char *s, size_t len)
+{
+    char *out = *at;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    *at += len + 1;
+    return out;
 }
 
 da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_size)
@@ -953,97 +968,103 @@ da_spf_eval *da_spf_eval_new(const da_spf_request *req, char *err, size_t err_si
         snprintf(err, err_size, "no client IP address given");
         return NULL;
     }
-    da_spf_eval *ev = calloc(1, sizeof *ev);
-    if (ev == NULL) {
-        snprintf(err, err_size, "out of memory");
-        return NULL;
-    }
-    arena_init(&ev->memory);
-    arena_init(&ev->scratch);
-    if (!ip_parse(req->client_ip, strlen(req->client_ip), &ev->ip)) {
+    ip_addr ip;
+    if (!ip_parse(req->client_ip, strlen(req->client_ip), &ip)) {
         snprintf(err, err_size, "'%.64s' is not an IPv4 or IPv6 address", req->client_ip);
-        da_spf_eval_free(ev);
         return NULL;
     }
-    ip_unmap(&ev->ip);
-    ip_format(&ev->ip, ev->ip_text);
-    ev->scope = req->scope;
-    if (ev->scope != DA_SPF_SCOPE_SPF && ev->scope != DA_SPF_SCOPE_MFROM &&
-        ev->scope != DA_SPF_SCOPE_PRA) {
+    ip_unmap(&ip);
+    da_spf_scope scope = req->scope;
+    if (scope != DA_SPF_SCOPE_SPF && scope != DA_SPF_SCOPE_MFROM && scope != DA_SPF_SCOPE_PRA) {
         snprintf(err, err_size, "unknown scope %d", (int)req->scope);
-        da_spf_eval_free(ev);
         return NULL;
     }
-    if (ev->scope == DA_SPF_SCOPE_PRA && (req->pra == NULL || strchr(req->pra, '@') == NULL)) {
+    if (scope == DA_SPF_SCOPE_PRA && (req->pra == NULL || strchr(req->pra, '@') == NULL)) {
         snprintf(err, err_size, "a check of scope pra needs the PRA, an address with an '@'");
-        da_spf_eval_free(ev);
         return NULL;
     }
-    ev->now = req->now;
-    ev->tracing = req->trace;
-    ev->records = req->records;
-    ev->max_dns_terms = or_default(req->max_dns_terms, 10);
-    ev->max_void = or_default(req->max_void_lookups, 2);
-    ev->max_mx = or_default(req->max_mx_names, 10);
-    ev->max_ptr = or_default(req->max_ptr_names, 10);
 
-    arena *m = &ev->memory;
-    ev->helo = copy_or_empty(m, req->helo);
-    ev->receiver = copy_or_empty(m, req->receiver && *req->receiver ? req->receiver : "unknown");
+    const char *helo = req->helo ? req->helo : "";
+    const char *receiver = req->receiver && *req->receiver ? req->receiver : "unknown";
     /* For scope pra the <sender> is the PRA (RFC 4406): %{s}, %{l}, %{o}
      * and the checked domain come from it; HELO stays %{h}. */
-    const char *from = ev->scope == DA_SPF_SCOPE_PRA ? req->pra
-                       : req->mail_from             ? req->mail_from
-                                                    : "";
+    const char *from = scope == DA_SPF_SCOPE_PRA ? req->pra
+                       : req->mail_from         ? req->mail_from
+                                                : "";
     /* A MAIL FROM given as <addr> is accepted too. */
     size_t from_len = strlen(from);
     if (from_len >= 2 && from[0] == '<' && from[from_len - 1] == '>') {
         from++;
         from_len -= 2;
     }
-    if (ev->scope != DA_SPF_SCOPE_PRA && (from_len == 0 || req->helo_identity)) {
-        ev->identity = "helo";
-        ev->local_part = copy_or_empty(m, "postmaster");
-        ev->sender_domain = copy_or_empty(m, ev->helo);
+    static const char postmaster[] = "postmaster";
+    const char *identity, *local = postmaster, *domain;
+    size_t local_len = sizeof postmaster - 1, domain_len;
+    if (scope != DA_SPF_SCOPE_PRA && (from_len == 0 || req->helo_identity)) {
+        identity = "helo";
+        domain = helo;
+        domain_len = strlen(helo);
     } else {
-        ev->identity = ev->scope == DA_SPF_SCOPE_PRA ? "pra" : "mailfrom";
+        identity = scope == DA_SPF_SCOPE_PRA ? "pra" : "mailfrom";
         const char *at = NULL;
         for (size_t i = 0; i < from_len; i++)
             if (from[i] == '@')
                 at = from + i;
         if (at == NULL) {
-            ev->local_part = copy_or_empty(m, "postmaster");
-            ev->sender_domain = arena_strndup(m, from, from_len);
+            domain = from;
+            domain_len = from_len;
         } else {
             /* Section 4.3: an empty local-part becomes "postmaster". */
-            ev->local_part = at == from ? copy_or_empty(m, "postmaster")
-                                        : arena_strndup(m, from, (size_t)(at - from));
-            ev->sender_domain = arena_strndup(m, at + 1, from_len - (size_t)(at - from) - 1);
+            if (at != from) {
+                local = from;
+                local_len = (size_t)(at - from);
+            }
+            domain = at + 1;
+            domain_len = from_len - (size_t)(at - from) - 1;
         }
     }
-    if (ev->local_part == NULL || ev->sender_domain == NULL || ev->helo == NULL ||
-        ev->receiver == NULL) {
+    if (domain_len > 0 && domain[domain_len - 1] == '.')
+        domain_len--;
+
+    /* One allocation holds the evaluation and the request's strings; the
+     * arenas stay empty until a walk or a result needs them. */
+    size_t helo_len = strlen(helo), receiver_len = strlen(receiver);
+    size_t strings = helo_len + 1 + receiver_len + 1 + local_len + 1 + domain_len + 1 +
+                     local_len + 1 + domain_len + 1;
+    da_spf_eval *ev = calloc(1, sizeof *ev + strings);
+    if (ev == NULL) {
         snprintf(err, err_size, "out of memory");
-        da_spf_eval_free(ev);
         return NULL;
     }
-    size_t dlen = strlen(ev->sender_domain);
-    if (dlen > 0 && ev->sender_domain[dlen - 1] == '.')
-        ev->sender_domain[dlen - 1] = '\0';
-    size_t slen = strlen(ev->local_part) + strlen(ev->sender_domain) + 2;
-    ev->sender = arena_alloc(m, slen);
+    arena_init(&ev->memory);
+    arena_init(&ev->scratch);
+    ev->ip = ip;
+    ev->scope = scope;
+    ev->now = req->now;
+    ev->tracing = req->trace;
+    ev->records = req->records;
+    ev->walk_only = req->walk_only;
+    ev->max_dns_terms = or_default(req->max_dns_terms, 10);
+    ev->max_void = or_default(req->max_void_lookups, 2);
+    ev->max_mx = or_default(req->max_mx_names, 10);
+    ev->max_ptr = or_default(req->max_ptr_names, 10);
+    ev->identity = identity;
+    char *at = (char *)(ev + 1);
+    ev->helo = put_string(&at, helo, helo_len);
+    ev->receiver = put_string(&at, receiver, receiver_len);
+    ev->local_part = put_string(&at, local, local_len);
+    ev->sender_domain = put_string(&at, domain, domain_len);
     ev->domain = ev->sender_domain;
-    if (ev->sender == NULL) {
-        snprintf(err, err_size, "out of memory");
-        da_spf_eval_free(ev);
-        return NULL;
-    }
-    snprintf(ev->sender, slen, "%s@%s", ev->local_part, ev->sender_domain);
+    ev->sender = at;
+    memcpy(at, local, local_len);
+    at[local_len] = '@';
+    put_string(&(char *){at + local_len + 1}, domain, domain_len);
     return ev;
 }
 
 static void eval_destroy(da_spf_eval *ev)
 {
+    spf_policy_release(ev->policy);
     for (size_t i = 0; i < ev->memo_count; i++)
         spf_record_cache_release(ev->memo[i]->shared);
     arena_free(&ev->memory);
@@ -1072,10 +1093,98 @@ static const char *keep(da_spf_eval *ev, const char *s)
     return s ? arena_strdup(&ev->memory, s) : NULL;
 }
 
+/* ------------------------------------------------- compiled policies */
+
+/* The cache whose compiled policies this evaluation may use, with the
+ * resolver they were compiled from; NULL for a traced check (the trace is
+ * the walk's), Sender ID scopes, walk_only, or without a holding cache. */
+static spf_policy_table *compiled_table(const da_spf_eval *ev, da_resolver **resolver)
+{
+    if (ev->records == NULL || ev->walk_only || ev->tracing || ev->scope != DA_SPF_SCOPE_SPF)
+        return NULL;
+    *resolver = ev->resolver != NULL ? ev->resolver : ev->peek;
+    return *resolver != NULL ? spf_record_cache_policies(ev->records) : NULL;
+}
+
+static spf_policy_key policy_key(const da_spf_eval *ev)
+{
+    return (spf_policy_key){.domain = ev->domain, .family = ev->ip.family,
+                            .max_dns_terms = ev->max_dns_terms, .max_void = ev->max_void,
+                            .max_mx = ev->max_mx};
+}
+
+/* Answers the check from a compiled policy when one is valid and the
+ * client reaches no hole in it; the result is the walk's, by construction
+ * (and by tests/unit/spf/compiled.c). */
+static bool answer_compiled(da_spf_eval *ev)
+{
+    da_resolver *resolver = NULL;
+    spf_policy_table *table = compiled_table(ev, &resolver);
+    resolver_hold hold;
+    if (table == NULL || resolver_hold_state(resolver, &hold) != 0)
+        return false;
+    spf_policy_key key = policy_key(ev);
+    spf_policy *policy = spf_policy_find(table, &hold, &key);
+    if (policy == NULL)
+        return false;
+    spf_policy_client client = {.ip = &ev->ip, .resolver = resolver, .scratch = &ev->memory};
+    macro_context(ev, NULL, NULL, &client.macros);
+    spf_policy_outcome o;
+    if (spf_policy_match(table, policy, &client, &o) != 0) {
+        spf_policy_release(policy);
+        return false;
+    }
+    ev->policy = policy;
+    ev->done = true;
+    ev->result = o.result;
+    ev->mechanism = o.mechanism;
+    ev->problem = o.problem;
+    ev->explanation = NULL;
+    if (o.result == DA_SPF_FAIL && o.exp_text != NULL) {
+        /* As compute_explanation: an expansion that fails leaves none. A
+         * short one stays in the evaluation itself. */
+        spf_macro_context ctx;
+        macro_context(ev, o.exp_domain, NULL, &ctx);
+        char err[256], *expanded;
+        size_t len;
+        int rc = spf_macro_expand_into(o.exp_text, o.exp_len, SPF_MACRO_EXPLANATION, &ctx,
+                                       ev->exp_inline, sizeof ev->exp_inline, &len, err,
+                                       sizeof err);
+        if (rc == 0)
+            ev->explanation = ev->exp_inline;
+        else if (rc == -2 && spf_macro_expand(&ev->memory, o.exp_text, o.exp_len,
+                                              SPF_MACRO_EXPLANATION, &ctx, &expanded, err,
+                                              sizeof err) == 0)
+            ev->explanation = expanded;
+    }
+    ev->dns_terms = o.dns_terms;
+    ev->void_lookups = o.void_lookups;
+    ev->queries_used = o.queries;
+    ev->trace_count = 0;
+    return true;
+}
+
+/* After a walk: (re)compiles the domain's policy when there is none yet,
+ * it went stale, or the cache now holds what its holes lacked. */
+static void update_compiled(da_spf_eval *ev)
+{
+    da_resolver *resolver = NULL;
+    spf_policy_table *table = compiled_table(ev, &resolver);
+    if (table == NULL)
+        return;
+    spf_policy_key key = policy_key(ev);
+    spf_policy_update(table, ev->records, resolver, &key);
+}
+
 da_spf_step da_spf_eval_step(da_spf_eval *ev)
 {
     if (ev->done)
         return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
+    if (!ev->compiled_tried) {
+        ev->compiled_tried = true;
+        if (answer_compiled(ev))
+            return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
+    }
     arena_reset(&ev->scratch);
     ev->trace_count = 0;
     pass ps = {.ev = ev};
@@ -1117,6 +1226,8 @@ finished:
     ev->dns_terms = ps.dns_terms;
     ev->void_lookups = ps.void_lookups;
     ev->queries_used = ps.queries_used;
+    if (!ps.out_of_memory)
+        update_compiled(ev);
     /* The trace text lives in scratch, which no further pass will reset. */
     return (da_spf_step){DA_SPF_STEP_DONE, 0, NULL};
 }
@@ -1247,7 +1358,14 @@ const char *da_spf_eval_problem(const da_spf_eval *ev) { return ev->problem; }
 unsigned da_spf_eval_dns_terms(const da_spf_eval *ev) { return ev->dns_terms; }
 unsigned da_spf_eval_void_lookups(const da_spf_eval *ev) { return ev->void_lookups; }
 unsigned da_spf_eval_queries(const da_spf_eval *ev) { return ev->queries_used; }
-const char *spf_eval_client_ip_text(const da_spf_eval *ev) { return ev->ip_text; }
+const char *spf_eval_client_ip_text(const da_spf_eval *ev)
+{
+    /* Formatted on first use: most checks never need the text. */
+    da_spf_eval *m = (da_spf_eval *)ev;
+    if (m->ip_text[0] == '\0')
+        ip_format(&m->ip, m->ip_text);
+    return m->ip_text;
+}
 const char *spf_eval_helo(const da_spf_eval *ev) { return ev->helo; }
 const char *spf_eval_receiver(const da_spf_eval *ev) { return ev->receiver; }
 void spf_eval_peek_at(da_spf_eval *ev, da_resolver *resolver) { ev->peek = resolver; }

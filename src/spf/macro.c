@@ -158,25 +158,51 @@ bool spf_macro_uses_ptr(const char *text, size_t len)
     return macro_walk(text, len, SPF_MACRO_EXPLANATION, &w, err, sizeof err) == 0 && uses;
 }
 
+/* Where an expansion goes: a growing strbuf, or a fixed buffer that
+ * notes overflow (spf_macro_expand_into). */
+typedef struct sink {
+    strbuf *sb;
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+} sink;
+
+static void sink_append(sink *k, const char *s, size_t n)
+{
+    if (k->sb != NULL) {
+        strbuf_append(k->sb, s, n);
+        return;
+    }
+    if (k->overflow || n >= k->cap - k->len) {
+        k->overflow = true;
+        return;
+    }
+    memcpy(k->buf + k->len, s, n);
+    k->len += n;
+}
+
 typedef struct expand_state {
-    strbuf out;
+    sink out;
     const spf_macro_context *ctx;
 } expand_state;
 
 static void expand_literal(void *arg, const char *s, size_t len)
 {
-    strbuf_append(&((expand_state *)arg)->out, s, len);
+    sink_append(&((expand_state *)arg)->out, s, len);
 }
 
 /* RFC 3986 unreserved characters stay; everything else is %XX. */
-static void url_escape(strbuf *out, const char *s, size_t len)
+static void url_escape(sink *out, const char *s, size_t len)
 {
+    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-            strbuf_putc(out, (char)c);
-        else
-            strbuf_printf(out, "%%%02X", c);
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            sink_append(out, (const char *)&s[i], 1);
+        } else {
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            sink_append(out, esc, 3);
+        }
     }
 }
 
@@ -225,10 +251,14 @@ static void expand_expr(void *arg, const macro_expr *e)
     const char *starts[MACRO_MAX_PARTS];
     size_t lens[MACRO_MAX_PARTS];
     size_t parts = 0;
+    /* The delimiter set as a table: this loop runs per character. */
+    bool is_delim[256] = {false};
+    for (const char *d = delims; *d; d++)
+        is_delim[(unsigned char)*d] = true;
     const char *p = value;
     for (;;) {
         const char *q = p;
-        while (*q && strchr(delims, *q) == NULL)
+        while (*q && !is_delim[(unsigned char)*q])
             q++;
         if (parts < MACRO_MAX_PARTS) {
             starts[parts] = p;
@@ -253,60 +283,85 @@ static void expand_expr(void *arg, const macro_expr *e)
             lens[parts - 1 - i] = tl;
         }
     }
+    /* Joined with dots; escaping the parts one by one is escaping the
+     * whole, since a dot is unreserved. */
     size_t first = e->keep > 0 && e->keep < parts ? parts - e->keep : 0;
-    strbuf joined;
-    strbuf_init(&joined);
+    bool escape = isupper((unsigned char)e->letter);
     for (size_t i = first; i < parts; i++) {
         if (i > first)
-            strbuf_putc(&joined, '.');
-        strbuf_append(&joined, starts[i], lens[i]);
+            sink_append(&st->out, ".", 1);
+        if (escape)
+            url_escape(&st->out, starts[i], lens[i]);
+        else
+            sink_append(&st->out, starts[i], lens[i]);
     }
-    if (joined.failed) {
-        st->out.failed = true;
-    } else if (isupper((unsigned char)e->letter)) {
-        url_escape(&st->out, joined.data ? joined.data : "", joined.len);
-    } else {
-        strbuf_append(&st->out, joined.data ? joined.data : "", joined.len);
+}
+
+/* Section 7.3: drops whole labels from the left until it fits. */
+static void shorten_domain(const char **result, size_t *result_len)
+{
+    while (*result_len > 253) {
+        const char *dot = memchr(*result, '.', *result_len);
+        if (dot == NULL) {
+            *result += *result_len;
+            *result_len = 0;
+            break;
+        }
+        *result_len -= (size_t)(dot + 1 - *result);
+        *result = dot + 1;
     }
-    strbuf_free(&joined);
 }
 
 int spf_macro_expand(arena *a, const char *text, size_t len, spf_macro_use use,
                      const spf_macro_context *ctx, char **out, char *err, size_t err_size)
 {
     *out = NULL;
-    expand_state st = {.ctx = ctx};
-    strbuf_init(&st.out);
+    strbuf sb;
+    strbuf_init(&sb);
+    expand_state st = {.out = {.sb = &sb}, .ctx = ctx};
     macro_walker w = {expand_literal, expand_expr, &st};
     if (macro_walk(text, len, use, &w, err, err_size) != 0) {
-        strbuf_free(&st.out);
+        strbuf_free(&sb);
         return -1;
     }
-    if (st.out.failed) {
-        strbuf_free(&st.out);
+    if (sb.failed) {
+        strbuf_free(&sb);
         snprintf(err, err_size, "out of memory expanding a macro");
         return -1;
     }
-    const char *result = st.out.data ? st.out.data : "";
-    size_t result_len = st.out.len;
-    if (use == SPF_MACRO_DOMAIN) {
-        /* Section 7.3: drop whole labels from the left until it fits. */
-        while (result_len > 253) {
-            const char *dot = memchr(result, '.', result_len);
-            if (dot == NULL) {
-                result += result_len;
-                result_len = 0;
-                break;
-            }
-            result_len -= (size_t)(dot + 1 - result);
-            result = dot + 1;
-        }
-    }
+    const char *result = sb.data ? sb.data : "";
+    size_t result_len = sb.len;
+    if (use == SPF_MACRO_DOMAIN)
+        shorten_domain(&result, &result_len);
     *out = arena_strndup(a, result, result_len);
-    strbuf_free(&st.out);
+    strbuf_free(&sb);
     if (*out == NULL) {
         snprintf(err, err_size, "out of memory expanding a macro");
         return -1;
     }
+    return 0;
+}
+
+int spf_macro_expand_into(const char *text, size_t len, spf_macro_use use,
+                          const spf_macro_context *ctx, char *out, size_t out_size,
+                          size_t *out_len, char *err, size_t err_size)
+{
+    if (out_size == 0)
+        return -2;
+    expand_state st = {.out = {.buf = out, .cap = out_size}, .ctx = ctx};
+    macro_walker w = {expand_literal, expand_expr, &st};
+    if (macro_walk(text, len, use, &w, err, err_size) != 0)
+        return -1;
+    if (st.out.overflow) {
+        snprintf(err, err_size, "expansion longer than %zu bytes", out_size - 1);
+        return -2;
+    }
+    const char *result = out;
+    size_t result_len = st.out.len;
+    if (use == SPF_MACRO_DOMAIN)
+        shorten_domain(&result, &result_len);
+    memmove(out, result, result_len);
+    out[result_len] = '\0';
+    *out_len = result_len;
     return 0;
 }

@@ -33,6 +33,13 @@ typedef enum spf_macro_use {
 int spf_macro_expand(arena *a, const char *text, size_t len, spf_macro_use use,
                      const spf_macro_context *ctx, char **out, char *err, size_t err_size);
 
+/* The same into out (out_size bytes, NUL-terminated), allocating nothing:
+ * returns 0 with *out_len, -1 on a syntax error (reason in err), -2 when
+ * the expansion does not fit. The result is spf_macro_expand's. */
+int spf_macro_expand_into(const char *text, size_t len, spf_macro_use use,
+                          const spf_macro_context *ctx, char *out, size_t out_size,
+                          size_t *out_len, char *err, size_t err_size);
+
 /* Syntax check only (no values needed). */
 int spf_macro_check(const char *text, size_t len, spf_macro_use use, char *err,
                     size_t err_size);

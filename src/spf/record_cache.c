@@ -3,6 +3,8 @@
  * reference-counted: eviction only unlinks them; the last reference frees. */
 #include "record_cache.h"
 
+#include "compiled.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,8 @@ struct da_spf_record_cache {
     size_t mask, count, max;
     lru_list lru;
     uint64_t hits, parses;
+    spf_policy_table *policies; /* compiled policies, keyed by domain */
+    bool compiled;              /* da_spf_record_cache_set_compiled */
 };
 
 static uint64_t text_hash(const char *s, size_t len)
@@ -53,6 +57,13 @@ da_spf_record_cache *da_spf_record_cache_new(size_t max_records)
         return NULL;
     }
     c->mask = n - 1;
+    c->policies = spf_policy_table_new(c->max);
+    if (c->policies == NULL) {
+        free(c->buckets);
+        free(c);
+        return NULL;
+    }
+    c->compiled = true;
     return c;
 }
 
@@ -86,6 +97,7 @@ void da_spf_record_cache_free(da_spf_record_cache *c)
         return;
     while (c->lru.head != NULL)
         evict(c, LRU_ENTRY(c->lru.head, spf_cached_record, lru));
+    spf_policy_table_free(c->policies);
     free(c->buckets);
     free(c);
 }
@@ -94,6 +106,21 @@ void da_spf_record_cache_stats(const da_spf_record_cache *c, uint64_t *hits, uin
 {
     *hits = c->hits;
     *parses = c->parses;
+}
+
+void da_spf_record_cache_set_compiled(da_spf_record_cache *c, bool enabled)
+{
+    c->compiled = enabled;
+}
+
+void da_spf_record_cache_compiled_stats(const da_spf_record_cache *c, da_spf_compiled_stats *out)
+{
+    spf_policy_table_stats(c->policies, out);
+}
+
+struct spf_policy_table *spf_record_cache_policies(da_spf_record_cache *c)
+{
+    return c->compiled ? c->policies : NULL;
 }
 
 spf_cached_record *spf_record_cache_get(da_spf_record_cache *c, const char *text, size_t len,

@@ -16,4 +16,7 @@ spf_cached_record *spf_record_cache_get(da_spf_record_cache *cache, const char *
                                         const char **problem);
 void spf_record_cache_release(spf_cached_record *ref);
 
+/* The cache's compiled policies, or NULL when they are turned off. */
+struct spf_policy_table *spf_record_cache_policies(da_spf_record_cache *cache);
+
 #endif

@@ -608,6 +608,15 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
     return 0;
 }
 
+int daemon_check_config(const char *path, char *err, size_t err_size)
+{
+    config_ref *ref = config_load(path, true, err, err_size);
+    if (ref == NULL)
+        return -1;
+    config_ref_put(ref);
+    return 0;
+}
+
 static void on_sighup(uv_signal_t *handle, int signum)
 {
     (void)signum;

@@ -357,6 +357,100 @@ static int login(web_app *app, client *c, const char *user, const char *password
     return status;
 }
 
+/* The admin's Settings forms without a domauthd: every refusal leaves the
+ * file byte for byte as it was and no new file beside it. (The whole
+ * change, with domauthd's check and reload, is tests/web/console.py.) */
+static bool file_is(const char *path, const char *want)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return f != NULL && strcmp(buf, want) == 0;
+}
+
+static bool no_temp_files(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q '^\\.domauth\\.conf\\.'", dir);
+    return system(cmd) != 0;
+}
+
+static void test_settings_changes(web_app *app, client *admin, client *reader, const char *conf,
+                                  const char *dir)
+{
+    const char *text = "[daemon]\nmilter = unix:/m ; the milter\n[policy]\ncheck_helo = no\n"
+                       "[domain example.org]\nmonitor = no\n";
+    strbuf page;
+    strbuf_init(&page);
+    char csrf[64] = "", version[40] = "", body[1200];
+    request(app, admin, "GET", "/settings", NULL, NULL, NULL, &page, NULL);
+    field_value(&page, "name=\"csrf\"", csrf, sizeof csrf);
+    field_value(&page, "name=\"version\"", version, sizeof version);
+    TAP_OK(strstr(page.data, "id=\"edit-spf-fail_action\" href=\"/settings/edit?section=spf&amp;"
+                             "key=fail_action\"") &&
+               strstr(page.data, "id=\"edit-domain_example_org-spf_fail_action\"") &&
+               strstr(page.data, "id=\"reset-example_org\"") && strlen(version) == 16,
+           "Settings for an admin: change links, a reset button, the file's version");
+    TAP_OK(strstr(page.data, "id=\"edit-daemon-sendmail\"") == NULL &&
+               strstr(page.data, "id=\"edit-daemon-milter\"") == NULL,
+           "no change link for programs and sockets");
+    int status = request(app, admin, "GET", "/settings/edit", "section=spf&key=fail_action", NULL,
+                         NULL, &page, NULL);
+    TAP_OK(status == 200 && strstr(page.data, "id=\"f-value\" size=\"60\" value=\"reject\""),
+           "the change form holds the value now");
+    TAP_OK(request(app, reader, "GET", "/settings/edit", "section=spf&key=fail_action", NULL,
+                   NULL, &page, NULL) == 403,
+           "a reader cannot open the change form");
+    char rcsrf[64] = "";
+    request(app, reader, "GET", "/settings", NULL, NULL, NULL, &page, NULL);
+    field_value(&page, "name=\"csrf\"", rcsrf, sizeof rcsrf);
+    snprintf(body, sizeof body, "csrf=%s&version=%s&section=spf&key=fail_action&value=accept",
+             rcsrf, version);
+    TAP_OK(request(app, reader, "POST", "/settings/change", NULL, body, NULL, &page, NULL) == 403 &&
+               strstr(page.data, "admin role"),
+           "a reader's change, CSRF token and all, is refused");
+    snprintf(body, sizeof body, "csrf=%s&domain=example.org&version=%s", rcsrf, version);
+    TAP_OK(request(app, reader, "POST", "/settings/reset", NULL, body, NULL, &page, NULL) == 403,
+           "a reader's reset is refused");
+    snprintf(body, sizeof body, "version=%s&section=spf&key=fail_action&value=accept", version);
+    TAP_OK(request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL) == 403 &&
+               strstr(page.data, "CSRF"),
+           "a change without the CSRF token is refused");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=%s&section=spf&key=fail_action&value=reject%%0A%%5Bdaemon%%5D",
+             csrf, version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 400 && strstr(page.data, "fail_action: the value has a line break"),
+           "a value with a line break is refused, naming the key");
+    snprintf(body, sizeof body, "csrf=%s&version=%s&section=daemon&key=sendmail&value=/bin/sh",
+             csrf, version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 400 && strstr(page.data, "cannot be changed from the console"),
+           "[daemon] sendmail cannot be changed from the console");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=0123456789abcdef&section=spf&key=fail_action&value=accept", csrf);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 409 && strstr(page.data, "changed since that page was shown"),
+           "a change from a stale page is refused (409)");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=%s&section=spf&key=fail_action&value=%%3Cscript%%3Ex", csrf,
+             version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 503 && strstr(page.data, "no-daemon.sock") &&
+               strstr(page.data, "<script>") == NULL && strstr(page.data, "&lt;script&gt;x"),
+           "without domauthd nothing is written (it must check), the value shown escaped");
+    snprintf(body, sizeof body, "csrf=%s&domain=example.org&version=%s", csrf, version);
+    status = request(app, admin, "POST", "/settings/reset", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 503 && strstr(page.data, "no-daemon.sock"),
+           "a reset without domauthd is refused too");
+    TAP_OK(file_is(conf, text) && no_temp_files(dir),
+           "after every refusal the file is byte for byte as it was, no new file beside it");
+    strbuf_free(&page);
+}
+
 static void test_requests(const char *dir)
 {
     char path[300], why[600];
@@ -522,9 +616,17 @@ static void test_requests(const char *dir)
              conf);
     TAP_OK(strstr(page.data, want) != NULL, "Settings: a domain's own value");
     snprintf(want, sizeof want,
-             "<td>check_helo</td><td><code>no</code></td><td>global [policy], %s:4", conf);
+             "<td>check_helo</td><td><code>no</code></td><td>global [policy] check_helo, %s:4",
+             conf);
     TAP_OK(strstr(page.data, "[domain example.org]") && strstr(page.data, want) != NULL,
            "Settings: a domain inherits the global value, and says so");
+    TAP_OK(strstr(page.data, "<td>fail_action</td><td><code>reject</code></td><td>default") &&
+               strstr(page.data, "<td>spf_fail_action</td><td><code>reject</code></td>"
+                                 "<td>global default"),
+           "Settings: the per-result keys, global and per domain");
+    TAP_OK(strstr(page.data, "/settings/edit") == NULL && strstr(page.data, "/settings/reset") == NULL,
+           "Settings: a reader gets no change links or reset buttons");
+    test_settings_changes(&app, &admin, &reader, conf, dir);
 
     snprintf(body, sizeof body, "csrf=%s", csrf);
     request(&app, &reader, "POST", "/logout", NULL, body, NULL, &page, NULL);

@@ -14,6 +14,7 @@
 #include "control_client.h"
 #include "escape.h"
 #include "json_get.h"
+#include "msg/mime.h"
 #include "store/quarantine_store.h"
 #include "store/spool.h"
 #include "record/wizard.h"
@@ -823,6 +824,70 @@ static size_t header_end(const char *m, size_t len)
     return len;
 }
 
+enum { VIEW_TEXT_MAX = 256 * 1024 }; /* the text shown of one message, at most */
+
+/* The body as stored (transfer encoding and all), as text. */
+static void raw_body(strbuf *b, const char *id, const char *body, size_t len)
+{
+    size_t shown = len > VIEW_TEXT_MAX ? VIEW_TEXT_MAX : len;
+    strbuf_puts(b, "<h2>Body as stored</h2><p class=\"note\"><a href=\"/quarantine/view?id=");
+    url_escape(b, id);
+    strbuf_puts(b, "\">The text part, decoded</a></p><pre class=\"message\" id=\"body\">");
+    html_escape(b, body, shown);
+    strbuf_puts(b, "</pre>");
+    if (shown < len)
+        strbuf_printf(b, "<p class=\"note\" id=\"truncated\">Truncated at %zu bytes (%zu more "
+                         "not shown).</p>", shown, len - shown);
+}
+
+/* The first text/plain part (else text/html, as its source), decoded and
+ * made UTF-8 where its charset allows, escaped: never rendered. */
+static void text_part(strbuf *b, const char *id, const char *message, size_t len)
+{
+    mime_text t;
+    int rc = mime_text_extract(message, len, VIEW_TEXT_MAX, &t);
+    strbuf_puts(b, "<h2>Text</h2><p class=\"note\" id=\"text-about\">");
+    if (rc != 0) {
+        strbuf_puts(b, "Out of memory while decoding.");
+    } else if (!t.found) {
+        strbuf_puts(b, "The message has no text part (attachments only, or parts that could "
+                       "not be read).");
+    } else {
+        html_puts(b, t.type);
+        strbuf_puts(b, ", charset ");
+        html_puts(b, t.charset);
+        strbuf_puts(b, ", ");
+        html_puts(b, t.encoding);
+        strbuf_printf(b, ", part %zu", t.part);
+        if (strcmp(t.type, "text/html") == 0)
+            strbuf_puts(b, ": no text/plain part, the HTML is shown as its source text, never "
+                           "rendered");
+    }
+    strbuf_puts(b, ". <a href=\"/quarantine/view?raw=1&amp;id=");
+    url_escape(b, id);
+    strbuf_puts(b, "\">The body as stored</a></p>");
+    if (rc == 0 && t.note_count > 0) {
+        strbuf_puts(b, "<ul class=\"notes\" id=\"text-notes\">");
+        for (size_t i = 0; i < t.note_count && i < MIME_NOTES_MAX; i++) {
+            strbuf_puts(b, "<li>");
+            html_puts(b, t.notes[i]);
+            strbuf_puts(b, "</li>");
+        }
+        if (t.note_count > MIME_NOTES_MAX)
+            strbuf_printf(b, "<li>and %zu more</li>", t.note_count - MIME_NOTES_MAX);
+        strbuf_puts(b, "</ul>");
+    }
+    if (rc == 0 && t.found) {
+        strbuf_puts(b, "<pre class=\"message\" id=\"body\">");
+        html_escape(b, t.text.data ? t.text.data : "", t.text.len);
+        strbuf_puts(b, "</pre>");
+        if (t.truncated)
+            strbuf_printf(b, "<p class=\"note\" id=\"truncated\">Truncated at %zu bytes: the "
+                             "rest of the text is not shown.</p>", t.text.len);
+    }
+    mime_text_free(&t);
+}
+
 void page_quarantine_view(web_app *app, const web_form *q, web_response *r,
                           const web_session *s)
 {
@@ -890,16 +955,16 @@ void page_quarantine_view(web_app *app, const web_form *q, web_response *r,
                            "type=\"submit\" name=\"action\" value=\"delete\" id=\"delete\">Delete"
                            "</button></form>");
         }
-        /* The message as text, never as HTML: headers, then the body. */
+        /* The message as text, never as HTML: headers, then its text part
+         * decoded (msg/mime.h), or with raw=1 the body as it is stored. */
         size_t he = header_end(message, len);
-        size_t shown = len - he > 256 * 1024 ? 256 * 1024 : len - he;
         strbuf_puts(b, "<h2>Headers</h2><pre class=\"message\" id=\"headers\">");
         html_escape(b, message, he);
-        strbuf_puts(b, "</pre><h2>Body (as plain text)</h2><pre class=\"message\" id=\"body\">");
-        html_escape(b, message + he, shown);
         strbuf_puts(b, "</pre>");
-        if (shown < len - he)
-            strbuf_printf(b, "<p class=\"note\">(%zu more bytes not shown)</p>", len - he - shown);
+        if (web_form_get(q, "raw") != NULL)
+            raw_body(b, id, message + he, len - he);
+        else
+            text_part(b, id, message, len);
         free(message);
         spool_entry_free(&e);
     }

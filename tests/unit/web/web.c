@@ -15,6 +15,8 @@
 #include "json_get.h"
 #include "session.h"
 #include "store/event_store.h"
+#include "store/quarantine_store.h"
+#include "store/spool.h"
 #include "tap.h"
 #include "users.h"
 #include "web.h"
@@ -451,6 +453,91 @@ static void test_settings_changes(web_app *app, client *admin, client *reader, c
     strbuf_free(&page);
 }
 
+/* A quarantined MIME message in the view: its text part decoded (base64,
+ * latin-1), the HTML part never rendered, the body as stored on request,
+ * a long text cut with a note. */
+static bool quarantine_one(const domauth_config *cfg, const char *message, char *id)
+{
+    char why[600];
+    quarantine_options o = {.dir = cfg->quarantine_dir, .database = cfg->database, .days = 30,
+                            .write = true};
+    quarantine *q = quarantine_open(&o, why, sizeof why);
+    spool_file *f = q ? quarantine_begin(q, (int64_t)time(NULL), why, sizeof why) : NULL;
+    if (f == NULL) {
+        printf("# quarantine: %s\n", why);
+        if (q)
+            quarantine_close(q);
+        return false;
+    }
+    spool_file_write(f, message, strlen(message));
+    const char *rcpt = "bob@example.org", *result = "spf=fail";
+    spool_facts facts = {.time = (int64_t)time(NULL), .mail_from = "a@example.com",
+                         .rcpts = &rcpt, .rcpt_count = 1, .client_ip = "192.0.2.9",
+                         .helo = "h", .domain = "example.com", .results = &result,
+                         .result_count = 1, .verdict = "quarantine", .told = "accept",
+                         .reasons = "test"};
+    int rc = quarantine_commit(q, f, &facts, id, SPOOL_ID_MAX + 1, why, sizeof why);
+    if (rc != 0)
+        printf("# commit: %s\n", why);
+    quarantine_close(q);
+    return rc == 0;
+}
+
+static void test_quarantine_text(web_app *app, client *admin, const domauth_config *cfg)
+{
+    const char *m =
+        "From: <a@example.com>\nSubject: =?utf-8?q?x?=\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/alternative; boundary=\"b1\"\n\n"
+        "--b1\nContent-Type: text/html\n\n<p onclick=x>html <script>alert(9)</script></p>\n"
+        "--b1\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n"
+        "Y2Fm6SA8Yj5ib2xkPC9iPg==\n--b1--\n";
+    char id[SPOOL_ID_MAX + 1] = "", query[300];
+    TAP_OK(quarantine_one(cfg, m, id), "a MIME message quarantined (%s)", id);
+    snprintf(query, sizeof query, "id=%s", id);
+    strbuf page;
+    strbuf_init(&page);
+    int status = request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(status == 200 && strstr(page.data, "id=\"body\">caf\xc3\xa9 &lt;b&gt;bold&lt;/b&gt;</pre>"),
+           "the view shows the text/plain part decoded (base64, latin-1 to UTF-8), escaped");
+    TAP_OK(strstr(page.data, "text/plain, charset iso-8859-1, base64, part 3") &&
+               strstr(page.data, "alert(9)") == NULL,
+           "it says which part and how it was decoded; the HTML part is not shown");
+    snprintf(query, sizeof query, "raw=1&id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "Y2Fm6SA8Yj5ib2xkPC9iPg==") &&
+               strstr(page.data, "&lt;script&gt;alert(9)") && strstr(page.data, "<script>") == NULL,
+           "raw=1: the body as stored, as text");
+
+    const char *h = "Content-Type: multipart/mixed; boundary=z\n\n--z\nContent-Type: text/html"
+                    "\n\n<img src=x onerror=alert(8)>only html\n--z--\n";
+    TAP_OK(quarantine_one(cfg, h, id), "an HTML-only message quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "&lt;img src=x onerror=alert(8)&gt;only html") &&
+               strstr(page.data, "<img") == NULL && strstr(page.data, "never rendered"),
+           "no text/plain: the HTML as escaped text, said so");
+
+    strbuf big;
+    strbuf_init(&big);
+    strbuf_puts(&big, "Subject: big\n\n");
+    for (int i = 0; i < 300 * 1024 / 64; i++)
+        strbuf_puts(&big, "0123456789012345678901234567890123456789012345678901234567890\n");
+    TAP_OK(quarantine_one(cfg, big.data, id), "a 300 KiB message quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "id=\"truncated\">Truncated at 262144 bytes") != NULL,
+           "a long text is cut at 256 KiB, with a visible note");
+    strbuf_free(&big);
+
+    TAP_OK(quarantine_one(cfg, "Content-Type: multipart/mixed\n\n--q\n\nno boundary\n", id),
+           "a multipart without a boundary quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "id=\"text-notes\"><li>a multipart/mixed without a boundary"),
+           "what could not be read is noted on the page");
+    strbuf_free(&page);
+}
+
 static void test_requests(const char *dir)
 {
     char path[300], why[600];
@@ -627,6 +714,7 @@ static void test_requests(const char *dir)
     TAP_OK(strstr(page.data, "/settings/edit") == NULL && strstr(page.data, "/settings/reset") == NULL,
            "Settings: a reader gets no change links or reset buttons");
     test_settings_changes(&app, &admin, &reader, conf, dir);
+    test_quarantine_text(&app, &admin, &cfg);
 
     snprintf(body, sizeof body, "csrf=%s", csrf);
     request(&app, &reader, "POST", "/logout", NULL, body, NULL, &page, NULL);

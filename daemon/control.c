@@ -3,8 +3,8 @@
  * `domauth status` and `domauth reload` ask:
  *   status   one JSON object: uptime, configuration and its last reload,
  *            listeners, and every counter (checks, results per method,
- *            actions, DNS cache, event log, sessions, errors, the SRS
- *            socketmap's lookups by reply)
+ *            actions, DNS cache, event log, the quarantine's last and next
+ *            purge, sessions, errors, the SRS socketmap's lookups by reply)
  *   status text   the same for a person
  *   reload   reloads as SIGHUP does; "ok" or "refused: why"
  *   xmail-check STAGE LENGTH RCPT AUTH, then the spool file: the XMail
@@ -184,6 +184,17 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "replayed", es.replayed, &first);
     put_u64(sb, "spool_bytes", es.spool_bytes, &first);
     put_u64(sb, "spool_bad_lines", es.spool_bad_lines, &first);
+    /* The quarantine's daily purge: the last one and when the next runs. */
+    strbuf_puts(sb, "}, \"quarantine_purge\": {");
+    first = true;
+    put_u64(sb, "last_time", (uint64_t)d->purged_at, &first);
+    put_u64(sb, "last_removed", d->purged_count, &first);
+    put_str(sb, "last_error", d->purge_error[0] ? d->purge_error : NULL, &first);
+    put_u64(sb, "next_time",
+            d->purge_timer_ready ? (uint64_t)now + uv_timer_get_due_in(&d->purge_timer) / 1000
+                                 : 0,
+            &first);
+    put_u64(sb, "days", d->config->config.quarantine_days, &first);
     strbuf_puts(sb, "}, \"sessions\": {");
     first = true;
     put_u64(sb, "connections", st->connections, &first);

@@ -100,6 +100,10 @@ typedef struct domauthd {
     log_limit refusal_log[CONN_KINDS], timeout_log[CONN_KINDS]; /* indexed by conn_kind */
     int64_t started_at, reloaded_at;   /* seconds since the epoch */
     char last_reload[600];             /* "ok", or why the last reload was refused */
+    /* The last quarantine purge (daemon_purge_now), for the status. */
+    int64_t purged_at;                 /* 0: none since start */
+    uint64_t purged_count;
+    char purge_error[600];             /* "" when it went well */
     uint64_t reloads, reloads_refused;
 } domauthd;
 

@@ -720,6 +720,73 @@ static int qlist_row(void *ctx, const quarantine_row *row)
     return 0;
 }
 
+static int newest_purge(void *ctx, int64_t id, const event_record *e)
+{
+    strbuf *b = ctx;
+    (void)id;
+    strbuf_puts(b, " The last purge recorded: ");
+    put_time(b, e->time);
+    strbuf_puts(b, " UTC, ");
+    html_puts(b, e->reasons ? e->reasons : "");
+    if (e->node && *e->node) {
+        strbuf_puts(b, " (node ");
+        html_puts(b, e->node);
+        strbuf_putc(b, ')');
+    }
+    strbuf_putc(b, '.');
+    return 1;
+}
+
+/* The retention at work: domauthd's last purge and its next one (the
+ * status), and the newest purge event in the store, by domauthd or
+ * `domauth quarantine purge` on any node. domauthd's purge runs on its
+ * loop and gives no progress; it is shown once done. */
+static void purge_status(web_app *app, strbuf *b)
+{
+    strbuf st;
+    strbuf_init(&st);
+    char why[600], text[700];
+    strbuf_printf(b, "<p class=\"note\" id=\"purge\">Kept %u days, then purged by domauthd.",
+                  app->cfg->quarantine_days);
+    if (control_call(app->cfg->control_listen, "status", &st, why, sizeof why) == 0) {
+        const char *j = st.data ? st.data : "";
+        double last = 0, removed = 0, next = 0;
+        json_get_number(j, st.len, "quarantine_purge.last_time", &last);
+        json_get_number(j, st.len, "quarantine_purge.last_removed", &removed);
+        json_get_number(j, st.len, "quarantine_purge.next_time", &next);
+        if (last > 0) {
+            strbuf_puts(b, " domauthd's last purge: ");
+            put_time(b, (int64_t)last);
+            if (json_get_string(j, st.len, "quarantine_purge.last_error", text, sizeof text)) {
+                strbuf_puts(b, " UTC, failed: ");
+                html_puts(b, text);
+                strbuf_putc(b, '.');
+            } else {
+                strbuf_printf(b, " UTC, %.0f message%s removed.", removed,
+                              removed == 1 ? "" : "s");
+            }
+        } else {
+            strbuf_puts(b, " domauthd has not purged since it started.");
+        }
+        if (next > 0) {
+            strbuf_puts(b, " Next: ");
+            put_time(b, (int64_t)next);
+            strbuf_puts(b, " UTC.");
+        }
+    } else {
+        strbuf_puts(b, " domauthd: ");
+        html_puts(b, why);
+        strbuf_putc(b, '.');
+    }
+    strbuf_free(&st);
+    event_store *es = store(app, why, sizeof why);
+    const char *purge = "purge";
+    event_query eq = {.limit = 1, .actions = &purge, .action_count = 1};
+    if (es != NULL)
+        event_store_query(es, &eq, newest_purge, b, why, sizeof why);
+    strbuf_puts(b, "</p>");
+}
+
 void page_quarantine(web_app *app, const web_form *q, web_response *r, const web_session *s)
 {
     strbuf *b = &r->body;
@@ -746,9 +813,8 @@ void page_quarantine(web_app *app, const web_form *q, web_response *r, const web
     filter_input(b, q, "result", "Result", "fail or spf=fail");
     filter_input(b, q, "rcpt", "Recipient", "bob@example.org");
     filter_input(b, q, "state", "State", "quarantined, released, deleted, all");
-    strbuf_printf(b, "<button type=\"submit\">Filter</button></form><p class=\"note\">Kept %u "
-                     "days, then purged by domauthd.</p>",
-                  app->cfg->quarantine_days);
+    strbuf_puts(b, "<button type=\"submit\">Filter</button></form>");
+    purge_status(app, b);
     if (err != NULL) {
         r->status = 400;
         strbuf_puts(b, "<p class=\"error\">");

@@ -62,6 +62,12 @@ o = json.load(sys.stdin)
 print(o["messages"]["events"], o["messages"]["skipped"], o["messages"]["accepted"],
       o["sessions"]["connections"], len(o["listeners"]), o["monitor"],
       o["messages"]["skipped_by"]["whitelisted"], o["messages"]["skipped_by"]["local"])')
+purge=$(printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+p = json.load(sys.stdin)["quarantine_purge"]
+print(p["last_time"], p["last_removed"], p["last_error"], p["next_time"], p["days"])')
+report "$([ "$purge" = "0 0 None 0 30" ] && echo 1 || echo 0)" \
+    "status --json: the quarantine purge (none: this configuration quarantines nothing)" "$purge"
 report "$([ "$got" = "1 1 1 3 3 yes 1 0" ] && echo 1 || echo 0)" \
     "status --json counts the message (1 event, skipped as whitelisted, accepted), sessions and listeners" \
     "got: $got; $json"

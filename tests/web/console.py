@@ -174,6 +174,23 @@ try:
         go(driver, rows[0].find_element(By.TAG_NAME, "a"))
         report("by web:admin" in driver.find_element(By.ID, "event").text,
                "the audit event names the console user")
+    # The purge: not yet since the start, the next one scheduled; after
+    # domauthd's purge (the control socket's purge), its time and count.
+    driver.get(base + "/quarantine")
+    purge = driver.find_element(By.ID, "purge").text
+    report("has not purged since it started" in purge and "Next: " in purge,
+           "Quarantine: no purge yet, the next one's time", purge)
+    import socket
+    ctl = socket.socket(socket.AF_UNIX)
+    ctl.connect(os.path.join(workdir, "ctl.sock"))
+    ctl.sendall(b"purge\n")
+    said = ctl.recv(100)
+    ctl.close()
+    driver.get(base + "/quarantine")
+    purge = driver.find_element(By.ID, "purge").text
+    report(said == b"ok\n" and "domauthd's last purge: " in purge and
+           "0 messages removed" in purge and "Next: " in purge,
+           "Quarantine: domauthd's last purge with its count, and the next", purge)
     go(driver, driver.find_element(By.LINK_TEXT, "Rollout"))
     table = driver.find_element(By.ID, "rollout").text
     report("the running configuration" in table and "reject SPF fail" in table,

@@ -535,6 +535,26 @@ static void test_quarantine_text(web_app *app, client *admin, const domauth_conf
     request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
     TAP_OK(strstr(page.data, "id=\"text-notes\"><li>a multipart/mixed without a boundary"),
            "what could not be read is noted on the page");
+
+    /* The Quarantine page: the newest purge event in the store. */
+    event_record purge = {.time = (int64_t)time(NULL) - 5, .listener = "quarantine",
+                          .client_ip = "", .helo = "", .mail_from = "", .action = "purge",
+                          .reasons = "purged 3 messages older than 30 days by <b>x</b>",
+                          .node = "mx2"};
+    const event_record *one[1] = {&purge};
+    char why[600];
+    event_store_options so = {.access = EVENT_STORE_WRITE};
+    event_store *st = event_store_open(cfg->database, &so, why, sizeof why);
+    TAP_OK(st && event_store_write(st, one, 1, why, sizeof why) == 0, "a purge event stored");
+    if (st)
+        event_store_close(st);
+    request(app, admin, "GET", "/quarantine", NULL, NULL, NULL, &page, NULL);
+    const char *p = strstr(page.data, "id=\"purge\"");
+    TAP_OK(p && strstr(p, "no-daemon.sock") &&
+               strstr(p, "The last purge recorded: ") &&
+               strstr(p, "UTC, purged 3 messages older than 30 days by &lt;b&gt;x&lt;/b&gt; "
+                         "(node mx2)."),
+           "Quarantine: domauthd unreachable said, the newest purge event shown, escaped");
     strbuf_free(&page);
 }
 

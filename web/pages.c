@@ -146,15 +146,15 @@ static int chart_window(event_store *st, int64_t end, int64_t step, size_t n, co
     if (!methods)
         return 0;
     event_query q = {.have_since = true, .since = end - (int64_t)n * step};
-    event_summary sum;
-    if (event_store_summary(st, &q, &sum, why, why_size) != 0)
+    event_counts per;
+    if (event_store_methods(st, &q, &per, why, why_size) != 0)
         return -1;
-    size_t m = sum.methods.count < 16 ? sum.methods.count : 16;
+    size_t m = per.count < 16 ? per.count : 16;
     const char *labels[16];
     uint64_t counts[16];
     for (size_t i = 0; i < m; i++) {
-        labels[i] = sum.methods.items[i].label;
-        counts[i] = sum.methods.items[i].count;
+        labels[i] = per.items[i].label;
+        counts[i] = per.items[i].count;
     }
     snprintf(title, sizeof title, "Results per method, since %s", first);
     strbuf_puts(b, "<figure><figcaption>");
@@ -162,7 +162,7 @@ static int chart_window(event_store *st, int64_t end, int64_t step, size_t n, co
     strbuf_puts(b, "</figcaption>");
     svg_hbars(b, title, labels, counts, m);
     strbuf_puts(b, "</figure>");
-    event_summary_free(&sum);
+    event_counts_free(&per);
     return 0;
 }
 

@@ -26,6 +26,7 @@
  *            the reload; "ok: reloaded" or "refused: why"
  * It carries no mail: a control socket that cannot be opened is logged and
  * the daemon runs without it. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "domauthd.h"
@@ -478,11 +480,27 @@ static void config_check(domauthd *d, const char *path, strbuf *out)
                       d->config_path, prefix);
         return;
     }
+    /* A plain file of one name: not a link to a file domauthd may read and
+     * the client may not (an error quotes a line of what it read). The
+     * file is the same before and after the load, or nothing is said. */
+    struct stat before, after;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) || before.st_nlink != 1) {
+        strbuf_printf(out, "refused: %s is not a plain file of its own\n", path);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
     char err[1200];
-    if (daemon_check_config(path, err, sizeof err) != 0)
+    int rc = daemon_check_config(path, err, sizeof err);
+    if (lstat(path, &after) != 0 || !S_ISREG(after.st_mode) || after.st_ino != before.st_ino ||
+        after.st_dev != before.st_dev)
+        strbuf_printf(out, "refused: %s changed while it was checked\n", path);
+    else if (rc != 0)
         strbuf_printf(out, "refused: %s\n", err);
     else
         strbuf_puts(out, "ok\n");
+    close(fd);
 }
 
 /* "BY ACTION DOMAIN TEXT": the audit event of a change domauth-web made

@@ -117,6 +117,11 @@ printf '[daemon]\nuser = no-such-user-here\n' > "$workdir/.domauth.conf.web-a"
 out=$(ctl "config-check $workdir/.domauth.conf.web-a")
 report "$(grep -q "^refused: $workdir/.domauth.conf.web-a:2: user: no user 'no-such-user-here'" <<<"$out" && echo 1 || echo 0)" \
     "config-check: what -t refuses beyond the parser (a user that does not exist), with its line" "$out"
+printf 'secret line one\n' > "$workdir/secret"
+ln -s "$workdir/secret" "$workdir/.domauth.conf.web-link"
+out=$(ctl "config-check $workdir/.domauth.conf.web-link")
+report "$(grep -q '^refused: .* is not a plain file of its own$' <<<"$out" && ! grep -q secret <<<"${out#*web-link}" && echo 1 || echo 0)" \
+    "config-check refuses a symbolic link (and quotes nothing of its target)" "$out"
 cp "$workdir/domauth.conf" "$workdir/.domauth.conf.web-b"
 sed -i '/this is not a key/d' "$workdir/.domauth.conf.web-b"
 out=$(ctl "config-check $workdir/.domauth.conf.web-b")

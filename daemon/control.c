@@ -3,8 +3,8 @@
  * `domauth status` and `domauth reload` ask:
  *   status   one JSON object: uptime, configuration and its last reload,
  *            listeners, and every counter (checks, results per method,
- *            actions, DNS cache, event log, sessions, errors, the SRS
- *            socketmap's lookups by reply)
+ *            actions, DNS cache, event log, the quarantine's last and next
+ *            purge, sessions, errors, the SRS socketmap's lookups by reply)
  *   status text   the same for a person
  *   reload   reloads as SIGHUP does; "ok" or "refused: why"
  *   xmail-check STAGE LENGTH RCPT AUTH, then the spool file: the XMail
@@ -16,14 +16,25 @@
  *            rights on the spool. Run on libuv's thread pool (sendmail and
  *            SQLite block), with the same code as `domauth quarantine`
  *            (service/quarantine_admin.h).
+ *   config-check PATH   loads PATH as a reload would (domauthd -t's checks,
+ *            with domauthd's rights: its keys and files), "ok" or
+ *            "refused: why"; PATH must be a file beside the configuration
+ *            named .NAME.* (domauth-web's new file before it replaces NAME)
+ *   config-changed BY ACTION DOMAIN TEXT   domauth-web changed the file:
+ *            an audit event (listener settings, action config-set or
+ *            config-reset, DOMAIN or "-", TEXT and BY in its reasons), then
+ *            the reload; "ok: reloaded" or "refused: why"
  * It carries no mail: a control socket that cannot be opened is logged and
  * the daemon runs without it. */
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "domauthd.h"
@@ -175,6 +186,17 @@ static void status_json(domauthd *d, strbuf *sb)
     put_u64(sb, "replayed", es.replayed, &first);
     put_u64(sb, "spool_bytes", es.spool_bytes, &first);
     put_u64(sb, "spool_bad_lines", es.spool_bad_lines, &first);
+    /* The quarantine's daily purge: the last one and when the next runs. */
+    strbuf_puts(sb, "}, \"quarantine_purge\": {");
+    first = true;
+    put_u64(sb, "last_time", (uint64_t)d->purged_at, &first);
+    put_u64(sb, "last_removed", d->purged_count, &first);
+    put_str(sb, "last_error", d->purge_error[0] ? d->purge_error : NULL, &first);
+    put_u64(sb, "next_time",
+            d->purge_timer_ready ? (uint64_t)now + uv_timer_get_due_in(&d->purge_timer) / 1000
+                                 : 0,
+            &first);
+    put_u64(sb, "days", d->config->config.quarantine_days, &first);
     strbuf_puts(sb, "}, \"sessions\": {");
     first = true;
     put_u64(sb, "connections", st->connections, &first);
@@ -417,6 +439,107 @@ static void quarantine_command(conn *c, const char *command, strbuf *out)
     conn_pause(c);
 }
 
+/* ------------------------------------------------ config-check | config-changed */
+
+/* The directory part of path ("." without one), resolved. */
+static bool real_dir_of(const char *path, char *out, size_t size)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char resolved[PATH_MAX];
+    if (realpath(dir, resolved) == NULL || strlen(resolved) >= size)
+        return false;
+    snprintf(out, size, "%s", resolved);
+    return true;
+}
+
+static const char *base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Only a candidate for the configuration may be checked: a file in its
+ * directory named ".NAME." something. Anything else would let a client
+ * of the socket have domauthd read any file and quote its lines back. */
+static void config_check(domauthd *d, const char *path, strbuf *out)
+{
+    char want[PATH_MAX], have[PATH_MAX], prefix[300];
+    const char *name = base_of(d->config_path);
+    snprintf(prefix, sizeof prefix, ".%s.", name);
+    if (*path == '\0' || !real_dir_of(d->config_path, want, sizeof want) ||
+        !real_dir_of(path, have, sizeof have) || strcmp(want, have) != 0 ||
+        strncmp(base_of(path), prefix, strlen(prefix)) != 0 || strchr(base_of(path), '/')) {
+        strbuf_printf(out, "refused: config-check takes a file beside %s named %s*\n",
+                      d->config_path, prefix);
+        return;
+    }
+    /* A plain file of one name: not a link to a file domauthd may read and
+     * the client may not (an error quotes a line of what it read). The
+     * file is the same before and after the load, or nothing is said. */
+    struct stat before, after;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) || before.st_nlink != 1) {
+        strbuf_printf(out, "refused: %s is not a plain file of its own\n", path);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    char err[1200];
+    int rc = daemon_check_config(path, err, sizeof err);
+    if (lstat(path, &after) != 0 || !S_ISREG(after.st_mode) || after.st_ino != before.st_ino ||
+        after.st_dev != before.st_dev)
+        strbuf_printf(out, "refused: %s changed while it was checked\n", path);
+    else if (rc != 0)
+        strbuf_printf(out, "refused: %s\n", err);
+    else
+        strbuf_puts(out, "ok\n");
+    close(fd);
+}
+
+/* "BY ACTION DOMAIN TEXT": the audit event of a change domauth-web made
+ * to the file, then the reload it asks for. The event goes through the
+ * event log like every event (store, JSON lines, syslog, spool). */
+static void config_changed(conn *c, const char *args, strbuf *out)
+{
+    char by[200], action[16], domain[300];
+    int used = 0;
+    if (sscanf(args, "%199s %15s %299s %n", by, action, domain, &used) != 3 || used == 0 ||
+        (strcmp(action, "set") != 0 && strcmp(action, "reset") != 0) || args[used] == '\0') {
+        strbuf_puts(out, "error: usage: config-changed BY set|reset DOMAIN|- TEXT\n");
+        return;
+    }
+    domauthd *d = c->daemon;
+    char err[900], reasons[CONTROL_LINE_MAX + 1200];
+    int rc = daemon_reload(d, err, sizeof err);
+    snprintf(reasons, sizeof reasons, "%s, by %s; %s%s", args + used, by,
+             rc == 0 ? "reloaded" : "reload refused: ", rc == 0 ? "" : err);
+    event_record r = {
+        .time = (int64_t)time(NULL),
+        .listener = "settings",
+        .client_ip = "",
+        .helo = "",
+        .mail_from = "",
+        .domain = strcmp(domain, "-") == 0 ? NULL : domain,
+        .action = strcmp(action, "set") == 0 ? "config-set" : "config-reset",
+        .reasons = reasons,
+    };
+    if (d->events != NULL)
+        eventlog_write(d->events, &r);
+    daemon_log(LOG_NOTICE, "control %s: configuration changed by %s: %s", c->peer, by,
+               args + used);
+    if (rc == 0)
+        strbuf_puts(out, "ok: reloaded\n");
+    else
+        strbuf_printf(out, "refused: %s\n", err);
+}
+
 static void answer(conn *c, const char *command)
 {
     if (strncmp(command, "quarantine-release ", 19) == 0 ||
@@ -446,9 +569,14 @@ static void answer(conn *c, const char *command)
     } else if (strcmp(command, "purge") == 0) {
         daemon_purge_now(c->daemon);
         strbuf_puts(&out, "ok\n");
+    } else if (strncmp(command, "config-check ", 13) == 0) {
+        config_check(c->daemon, command + 13, &out);
+    } else if (strncmp(command, "config-changed ", 15) == 0) {
+        config_changed(c, command + 15, &out);
     } else {
         strbuf_puts(&out, "error: unknown command (status, status text, reload, purge, "
-                          "xmail-check, quarantine-release, quarantine-delete)\n");
+                          "xmail-check, quarantine-release, quarantine-delete, config-check, "
+                          "config-changed)\n");
     }
     if (!out.failed)
         conn_send(c, out.data, out.len);

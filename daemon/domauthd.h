@@ -100,6 +100,10 @@ typedef struct domauthd {
     log_limit refusal_log[CONN_KINDS], timeout_log[CONN_KINDS]; /* indexed by conn_kind */
     int64_t started_at, reloaded_at;   /* seconds since the epoch */
     char last_reload[600];             /* "ok", or why the last reload was refused */
+    /* The last quarantine purge (daemon_purge_now), for the status. */
+    int64_t purged_at;                 /* 0: none since start */
+    uint64_t purged_count;
+    char purge_error[600];             /* "" when it went well */
     uint64_t reloads, reloads_refused;
 } domauthd;
 
@@ -227,6 +231,10 @@ struct srs *socketmap_srs_new(const domauth_config *cfg, const char *secrets, si
 /* Reloads the configuration as SIGHUP does. Returns 0, or -1 with why the
  * reload was refused in err (the running configuration stays). */
 int daemon_reload(domauthd *d, char *err, size_t err_size);
+/* Loads path as a reload would load the configuration (the same checks as
+ * -t, with this process's rights: its keys and files), and drops it.
+ * Returns 0, or -1 with why in err. */
+int daemon_check_config(const char *path, char *err, size_t err_size);
 /* The daily retention now (the control socket's purge): the event store's
  * on its writer thread (under the cluster's lease), the quarantine's. */
 void daemon_purge_now(domauthd *d);

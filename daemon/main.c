@@ -497,11 +497,26 @@ void daemon_purge_now(domauthd *d)
     eventlog_purge_before(d->events, now - (int64_t)d->config->config.event_days * 86400);
     if (d->quarantine == NULL)
         return;
-    if (quarantine_purge(d->quarantine, now, 0, &removed, why, sizeof why) != 0)
+    int rc = quarantine_purge(d->quarantine, now, 0, &removed, why, sizeof why);
+    d->purged_at = now;
+    d->purged_count = removed;
+    snprintf(d->purge_error, sizeof d->purge_error, "%s", rc != 0 ? why : "");
+    if (rc != 0)
         daemon_log(LOG_ERR, "quarantine purge: %s", why);
     else if (removed > 0)
         daemon_log(LOG_INFO, "quarantine purge: %llu messages older than %u days removed",
                    (unsigned long long)removed, d->config->config.quarantine_days);
+    if (removed > 0 || rc != 0) {
+        /* An audit event, as `domauth quarantine purge` leaves one. */
+        char reasons[800];
+        snprintf(reasons, sizeof reasons, "purged %llu messages older than %u days by "
+                 "domauthd%s%s", (unsigned long long)removed, d->config->config.quarantine_days,
+                 rc != 0 ? "; failed: " : "", rc != 0 ? why : "");
+        event_record r = {.time = now, .listener = "quarantine", .client_ip = "", .helo = "",
+                          .mail_from = "", .action = "purge", .reasons = reasons};
+        if (d->events != NULL)
+            eventlog_write(d->events, &r);
+    }
     spool_clean_tmp(quarantine_spool(d->quarantine), now, TMP_MAX_AGE);
     quarantine_reindex_now(d);
 }
@@ -633,6 +648,15 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
     tell_admin(&fresh->config, say_log, &priority);
     daemon_log(LOG_INFO, "configuration reloaded from %s (monitor %s)", d->config_path,
                cfg->global.monitor ? "on" : "off");
+    return 0;
+}
+
+int daemon_check_config(const char *path, char *err, size_t err_size)
+{
+    config_ref *ref = config_load(path, true, err, err_size);
+    if (ref == NULL)
+        return -1;
+    config_ref_put(ref);
     return 0;
 }
 

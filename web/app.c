@@ -266,6 +266,21 @@ void web_handle(web_app *app, const web_request *req, web_response *r)
         page_records(app, &q, r, s);
     } else if (get && strcmp(req->path, "/settings") == 0) {
         page_settings(app, r, s);
+    } else if (get && strcmp(req->path, "/settings/edit") == 0) {
+        if (s->role != WEB_ROLE_ADMIN)
+            page_message(r, 403, "Refused", "Changing settings needs the admin role.", s);
+        else
+            page_settings_edit(app, &q, r, s);
+    } else if (post && (strcmp(req->path, "/settings/change") == 0 ||
+                        strcmp(req->path, "/settings/reset") == 0)) {
+        if (s->role != WEB_ROLE_ADMIN) {
+            syslog(LOG_WARNING, "%s (read only) refused a settings change", s->user);
+            page_message(r, 403, "Refused", "Changing settings needs the admin role.", s);
+        } else if (strcmp(req->path, "/settings/change") == 0) {
+            page_settings_change(app, &f, r, s);
+        } else {
+            page_settings_reset(app, &f, r, s);
+        }
     } else if (get && strcmp(req->path, "/quarantine/view") == 0) {
         page_quarantine_view(app, &q, r, s);
     } else if (post && strcmp(req->path, "/quarantine/action") == 0) {

@@ -14,12 +14,12 @@
 #include "control_client.h"
 #include "escape.h"
 #include "json_get.h"
+#include "msg/mime.h"
 #include "store/quarantine_store.h"
 #include "store/spool.h"
 #include "record/wizard.h"
 #include "report/rollout.h"
 #include "svg.h"
-#include "util/file.h"
 
 /* ------------------------------------------------------------ the shell */
 
@@ -146,15 +146,15 @@ static int chart_window(event_store *st, int64_t end, int64_t step, size_t n, co
     if (!methods)
         return 0;
     event_query q = {.have_since = true, .since = end - (int64_t)n * step};
-    event_summary sum;
-    if (event_store_summary(st, &q, &sum, why, why_size) != 0)
+    event_counts per;
+    if (event_store_methods(st, &q, &per, why, why_size) != 0)
         return -1;
-    size_t m = sum.methods.count < 16 ? sum.methods.count : 16;
+    size_t m = per.count < 16 ? per.count : 16;
     const char *labels[16];
     uint64_t counts[16];
     for (size_t i = 0; i < m; i++) {
-        labels[i] = sum.methods.items[i].label;
-        counts[i] = sum.methods.items[i].count;
+        labels[i] = per.items[i].label;
+        counts[i] = per.items[i].count;
     }
     snprintf(title, sizeof title, "Results per method, since %s", first);
     strbuf_puts(b, "<figure><figcaption>");
@@ -162,7 +162,7 @@ static int chart_window(event_store *st, int64_t end, int64_t step, size_t n, co
     strbuf_puts(b, "</figcaption>");
     svg_hbars(b, title, labels, counts, m);
     strbuf_puts(b, "</figure>");
-    event_summary_free(&sum);
+    event_counts_free(&per);
     return 0;
 }
 
@@ -720,6 +720,73 @@ static int qlist_row(void *ctx, const quarantine_row *row)
     return 0;
 }
 
+static int newest_purge(void *ctx, int64_t id, const event_record *e)
+{
+    strbuf *b = ctx;
+    (void)id;
+    strbuf_puts(b, " The last purge recorded: ");
+    put_time(b, e->time);
+    strbuf_puts(b, " UTC, ");
+    html_puts(b, e->reasons ? e->reasons : "");
+    if (e->node && *e->node) {
+        strbuf_puts(b, " (node ");
+        html_puts(b, e->node);
+        strbuf_putc(b, ')');
+    }
+    strbuf_putc(b, '.');
+    return 1;
+}
+
+/* The retention at work: domauthd's last purge and its next one (the
+ * status), and the newest purge event in the store, by domauthd or
+ * `domauth quarantine purge` on any node. domauthd's purge runs on its
+ * loop and gives no progress; it is shown once done. */
+static void purge_status(web_app *app, strbuf *b)
+{
+    strbuf st;
+    strbuf_init(&st);
+    char why[600], text[700];
+    strbuf_printf(b, "<p class=\"note\" id=\"purge\">Kept %u days, then purged by domauthd.",
+                  app->cfg->quarantine_days);
+    if (control_call(app->cfg->control_listen, "status", &st, why, sizeof why) == 0) {
+        const char *j = st.data ? st.data : "";
+        double last = 0, removed = 0, next = 0;
+        json_get_number(j, st.len, "quarantine_purge.last_time", &last);
+        json_get_number(j, st.len, "quarantine_purge.last_removed", &removed);
+        json_get_number(j, st.len, "quarantine_purge.next_time", &next);
+        if (last > 0) {
+            strbuf_puts(b, " domauthd's last purge: ");
+            put_time(b, (int64_t)last);
+            if (json_get_string(j, st.len, "quarantine_purge.last_error", text, sizeof text)) {
+                strbuf_puts(b, " UTC, failed: ");
+                html_puts(b, text);
+                strbuf_putc(b, '.');
+            } else {
+                strbuf_printf(b, " UTC, %.0f message%s removed.", removed,
+                              removed == 1 ? "" : "s");
+            }
+        } else {
+            strbuf_puts(b, " domauthd has not purged since it started.");
+        }
+        if (next > 0) {
+            strbuf_puts(b, " Next: ");
+            put_time(b, (int64_t)next);
+            strbuf_puts(b, " UTC.");
+        }
+    } else {
+        strbuf_puts(b, " domauthd: ");
+        html_puts(b, why);
+        strbuf_putc(b, '.');
+    }
+    strbuf_free(&st);
+    event_store *es = store(app, why, sizeof why);
+    const char *purge = "purge";
+    event_query eq = {.limit = 1, .actions = &purge, .action_count = 1};
+    if (es != NULL)
+        event_store_query(es, &eq, newest_purge, b, why, sizeof why);
+    strbuf_puts(b, "</p>");
+}
+
 void page_quarantine(web_app *app, const web_form *q, web_response *r, const web_session *s)
 {
     strbuf *b = &r->body;
@@ -746,9 +813,8 @@ void page_quarantine(web_app *app, const web_form *q, web_response *r, const web
     filter_input(b, q, "result", "Result", "fail or spf=fail");
     filter_input(b, q, "rcpt", "Recipient", "bob@example.org");
     filter_input(b, q, "state", "State", "quarantined, released, deleted, all");
-    strbuf_printf(b, "<button type=\"submit\">Filter</button></form><p class=\"note\">Kept %u "
-                     "days, then purged by domauthd.</p>",
-                  app->cfg->quarantine_days);
+    strbuf_puts(b, "<button type=\"submit\">Filter</button></form>");
+    purge_status(app, b);
     if (err != NULL) {
         r->status = 400;
         strbuf_puts(b, "<p class=\"error\">");
@@ -824,6 +890,70 @@ static size_t header_end(const char *m, size_t len)
     return len;
 }
 
+enum { VIEW_TEXT_MAX = 256 * 1024 }; /* the text shown of one message, at most */
+
+/* The body as stored (transfer encoding and all), as text. */
+static void raw_body(strbuf *b, const char *id, const char *body, size_t len)
+{
+    size_t shown = len > VIEW_TEXT_MAX ? VIEW_TEXT_MAX : len;
+    strbuf_puts(b, "<h2>Body as stored</h2><p class=\"note\"><a href=\"/quarantine/view?id=");
+    url_escape(b, id);
+    strbuf_puts(b, "\">The text part, decoded</a></p><pre class=\"message\" id=\"body\">");
+    html_escape(b, body, shown);
+    strbuf_puts(b, "</pre>");
+    if (shown < len)
+        strbuf_printf(b, "<p class=\"note\" id=\"truncated\">Truncated at %zu bytes (%zu more "
+                         "not shown).</p>", shown, len - shown);
+}
+
+/* The first text/plain part (else text/html, as its source), decoded and
+ * made UTF-8 where its charset allows, escaped: never rendered. */
+static void text_part(strbuf *b, const char *id, const char *message, size_t len)
+{
+    mime_text t;
+    int rc = mime_text_extract(message, len, VIEW_TEXT_MAX, &t);
+    strbuf_puts(b, "<h2>Text</h2><p class=\"note\" id=\"text-about\">");
+    if (rc != 0) {
+        strbuf_puts(b, "Out of memory while decoding.");
+    } else if (!t.found) {
+        strbuf_puts(b, "The message has no text part (attachments only, or parts that could "
+                       "not be read).");
+    } else {
+        html_puts(b, t.type);
+        strbuf_puts(b, ", charset ");
+        html_puts(b, t.charset);
+        strbuf_puts(b, ", ");
+        html_puts(b, t.encoding);
+        strbuf_printf(b, ", part %zu", t.part);
+        if (strcmp(t.type, "text/html") == 0)
+            strbuf_puts(b, ": no text/plain part, the HTML is shown as its source text, never "
+                           "rendered");
+    }
+    strbuf_puts(b, ". <a href=\"/quarantine/view?raw=1&amp;id=");
+    url_escape(b, id);
+    strbuf_puts(b, "\">The body as stored</a></p>");
+    if (rc == 0 && t.note_count > 0) {
+        strbuf_puts(b, "<ul class=\"notes\" id=\"text-notes\">");
+        for (size_t i = 0; i < t.note_count && i < MIME_NOTES_MAX; i++) {
+            strbuf_puts(b, "<li>");
+            html_puts(b, t.notes[i]);
+            strbuf_puts(b, "</li>");
+        }
+        if (t.note_count > MIME_NOTES_MAX)
+            strbuf_printf(b, "<li>and %zu more</li>", t.note_count - MIME_NOTES_MAX);
+        strbuf_puts(b, "</ul>");
+    }
+    if (rc == 0 && t.found) {
+        strbuf_puts(b, "<pre class=\"message\" id=\"body\">");
+        html_escape(b, t.text.data ? t.text.data : "", t.text.len);
+        strbuf_puts(b, "</pre>");
+        if (t.truncated)
+            strbuf_printf(b, "<p class=\"note\" id=\"truncated\">Truncated at %zu bytes: the "
+                             "rest of the text is not shown.</p>", t.text.len);
+    }
+    mime_text_free(&t);
+}
+
 void page_quarantine_view(web_app *app, const web_form *q, web_response *r,
                           const web_session *s)
 {
@@ -891,16 +1021,16 @@ void page_quarantine_view(web_app *app, const web_form *q, web_response *r,
                            "type=\"submit\" name=\"action\" value=\"delete\" id=\"delete\">Delete"
                            "</button></form>");
         }
-        /* The message as text, never as HTML: headers, then the body. */
+        /* The message as text, never as HTML: headers, then its text part
+         * decoded (msg/mime.h), or with raw=1 the body as it is stored. */
         size_t he = header_end(message, len);
-        size_t shown = len - he > 256 * 1024 ? 256 * 1024 : len - he;
         strbuf_puts(b, "<h2>Headers</h2><pre class=\"message\" id=\"headers\">");
         html_escape(b, message, he);
-        strbuf_puts(b, "</pre><h2>Body (as plain text)</h2><pre class=\"message\" id=\"body\">");
-        html_escape(b, message + he, shown);
         strbuf_puts(b, "</pre>");
-        if (shown < len - he)
-            strbuf_printf(b, "<p class=\"note\">(%zu more bytes not shown)</p>", len - he - shown);
+        if (web_form_get(q, "raw") != NULL)
+            raw_body(b, id, message + he, len - he);
+        else
+            text_part(b, id, message, len);
         free(message);
         spool_entry_free(&e);
     }
@@ -1194,142 +1324,6 @@ void page_records(web_app *app, const web_form *q, web_response *r, const web_se
     strbuf_puts(b, "</code>.</p>");
     free(zone);
     free(record);
-    page_end(r);
-}
-
-/* ------------------------------------------------------------ settings */
-
-/* The value written on line `line` of text ("key = value", a comment after
- * " ;" or " #" dropped), into out. */
-static void value_on_line(const char *text, size_t len, unsigned line, char *out, size_t size)
-{
-    out[0] = '\0';
-    size_t i = 0;
-    for (unsigned l = 1; l < line && i < len; i++)
-        if (text[i] == '\n')
-            l++;
-    const char *nl = memchr(text + i, '\n', len - i);
-    size_t end = nl ? (size_t)(nl - text) : len;
-    const char *eq = memchr(text + i, '=', end - i);
-    if (eq == NULL)
-        return;
-    const char *v = eq + 1;
-    size_t n = (size_t)(text + end - v);
-    for (size_t k = 0; k + 1 < n; k++)
-        if ((v[k] == ' ' || v[k] == '\t') && (v[k + 1] == ';' || v[k + 1] == '#')) {
-            n = k;
-            break;
-        }
-    while (n > 0 && (*v == ' ' || *v == '\t')) {
-        v++;
-        n--;
-    }
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
-        n--;
-    snprintf(out, size, "%.*s", (int)n, v);
-}
-
-static void setting_row(strbuf *b, const char *name, const char *value, const char *origin,
-                        const char *cls)
-{
-    strbuf_puts(b, "<tr class=\"");
-    html_puts(b, cls);
-    strbuf_puts(b, "\"><td>");
-    html_puts(b, name);
-    strbuf_puts(b, "</td><td><code>");
-    html_puts(b, value);
-    strbuf_puts(b, "</code></td><td>");
-    html_puts(b, origin);
-    strbuf_puts(b, "</td></tr>");
-}
-
-void page_settings(web_app *app, web_response *r, const web_session *s)
-{
-    strbuf *b = &r->body;
-    const char *path = app->cfg->path ? app->cfg->path : "";
-    char why[700] = "no configuration file";
-    size_t len = 0;
-    char *text = *path ? util_read_file(path, 16u << 20, &len, why, sizeof why) : NULL;
-    domauth_config cfg;
-    page_begin(r, "Settings", s);
-    if (text == NULL || config_init(&cfg) != 0 ||
-        config_parse(&cfg, path, text, len, why, sizeof why) != 0) {
-        strbuf_puts(b, "<p class=\"error\">");
-        html_puts(b, why);
-        strbuf_puts(b, "</p>");
-        free(text);
-        page_end(r);
-        return;
-    }
-    strbuf_puts(b, "<p class=\"note\">The effective configuration of <code>");
-    html_puts(b, path);
-    strbuf_puts(b, "</code> as it is on disk now (domauthd reads it at start and on reload), "
-                   "each value with where it comes from: the built-in default, a line of the "
-                   "file, or for a domain, the global [policy] value. Keys given many times "
-                   "(lists) show their default only; the per-result keys ([spf] fail_action, "
-                   "...) are not listed here.</p>");
-    const char *current = NULL;
-    for (size_t i = 0; i < config_key_count(); i++) {
-        const char *section, *name, *def;
-        bool per_domain, multiple;
-        config_key_info(i, &section, &name, &def, &per_domain, &multiple);
-        if (current == NULL || strcmp(current, section) != 0) {
-            if (current != NULL)
-                strbuf_puts(b, "</tbody></table>");
-            strbuf_puts(b, "<h2>[");
-            html_puts(b, section);
-            strbuf_puts(b, "]</h2><table class=\"events settings\" id=\"settings-");
-            html_puts(b, section);
-            strbuf_puts(b, "\"><thead><tr><th>key</th><th>value</th><th>origin</th></tr></thead>"
-                           "<tbody>");
-            current = section;
-        }
-        unsigned line = multiple ? 0 : config_key_line(&cfg, section, name);
-        char value[CONFIG_LINE_MAX + 1], origin[300];
-        if (line > 0) {
-            value_on_line(text, len, line, value, sizeof value);
-            snprintf(origin, sizeof origin, "%s:%u", path, line);
-        } else {
-            snprintf(value, sizeof value, "%s", def);
-            snprintf(origin, sizeof origin, multiple ? "default (a list: see the file)" : "default");
-        }
-        setting_row(b, name, value, origin, line > 0 ? "set" : "default");
-    }
-    if (current != NULL)
-        strbuf_puts(b, "</tbody></table>");
-    for (size_t d = 0; d < cfg.domain_count; d++) {
-        const char *dom = cfg.domains[d].domain;
-        char section[300];
-        snprintf(section, sizeof section, "domain %s", dom);
-        strbuf_puts(b, "<h2>[domain ");
-        html_puts(b, dom);
-        strbuf_puts(b, "]</h2><table class=\"events settings\"><thead><tr><th>key</th>"
-                       "<th>value</th><th>origin</th></tr></thead><tbody>");
-        for (size_t i = 0; i < config_key_count(); i++) {
-            const char *sec, *name, *def;
-            bool per_domain, multiple;
-            config_key_info(i, &sec, &name, &def, &per_domain, &multiple);
-            if (!per_domain || multiple)
-                continue;
-            unsigned line = config_key_line(&cfg, section, name);
-            unsigned global = config_key_line(&cfg, "policy", name);
-            char value[CONFIG_LINE_MAX + 1], origin[300];
-            if (line > 0) {
-                value_on_line(text, len, line, value, sizeof value);
-                snprintf(origin, sizeof origin, "this domain, %s:%u", path, line);
-            } else if (global > 0) {
-                value_on_line(text, len, global, value, sizeof value);
-                snprintf(origin, sizeof origin, "global [policy], %s:%u", path, global);
-            } else {
-                snprintf(value, sizeof value, "%s", def);
-                snprintf(origin, sizeof origin, "global default");
-            }
-            setting_row(b, name, value, origin, line > 0 ? "set" : "inherited");
-        }
-        strbuf_puts(b, "</tbody></table>");
-    }
-    config_free(&cfg);
-    free(text);
     page_end(r);
 }
 

@@ -29,8 +29,16 @@ void page_quarantine_action(web_app *app, const web_form *f, web_response *r,
 void page_rollout(web_app *app, const web_form *q, web_response *r, const web_session *s);
 /* GET /records: the SPF record wizard as a form (pure, no DNS). */
 void page_records(web_app *app, const web_form *q, web_response *r, const web_session *s);
-/* GET /settings: the effective configuration with each value's origin. */
+/* Settings (settings.c). GET /settings: the effective configuration with
+ * each value's origin; GET /settings/edit?section=S&key=K: the form for
+ * one value; POST /settings/change and /settings/reset (admin): a new
+ * value, or a [domain NAME] section's overrides removed, checked by
+ * domauthd before the file is replaced and domauthd reloads. */
 void page_settings(web_app *app, web_response *r, const web_session *s);
+void page_settings_edit(web_app *app, const web_form *q, web_response *r, const web_session *s);
+void page_settings_change(web_app *app, const web_form *f, web_response *r,
+                          const web_session *s);
+void page_settings_reset(web_app *app, const web_form *f, web_response *r, const web_session *s);
 
 /* The stylesheet, served as /style.css. */
 extern const char web_style_css[];

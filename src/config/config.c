@@ -2692,6 +2692,79 @@ bool config_key_info(size_t i, const char **section, const char **name,
     return true;
 }
 
+size_t config_result_key_count(void)
+{
+    size_t n = 0;
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+        n += (size_t)methods[m]->count;
+    return (n + 1) * (sizeof result_keys / sizeof result_keys[0]); /* + invalid_from */
+}
+
+static const char *result_default_value(const result_defaults *d, size_t k)
+{
+    const char *values[] = {d->action, d->reply, d->tag_subject, d->tag, d->score};
+    return values[k];
+}
+
+bool config_result_key(size_t i, config_result_key_info *out)
+{
+    const size_t per = sizeof result_keys / sizeof result_keys[0];
+    size_t row = i / per, k = i % per;
+    memset(out, 0, sizeof *out);
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        const result_method *rm = methods[m];
+        if (row < (size_t)rm->count) {
+            out->section = rm->section;
+            snprintf(out->name, sizeof out->name, "%s_%s", rm->name((int)row),
+                     result_keys[k].suffix);
+            snprintf(out->domain_name, sizeof out->domain_name, "%s_%s", rm->section, out->name);
+            out->default_value = result_default_value(&rm->defaults[row], k);
+            return true;
+        }
+        row -= (size_t)rm->count;
+    }
+    if (row > 0)
+        return false;
+    out->section = "policy";
+    snprintf(out->name, sizeof out->name, "invalid_from_%s", result_keys[k].suffix);
+    snprintf(out->domain_name, sizeof out->domain_name, "%s", out->name);
+    out->default_value = result_default_value(&invalid_from_default, k);
+    return true;
+}
+
+static bool type_editable(value_type type)
+{
+    switch (type) {
+    case T_PATH: case T_DATASET: case T_DATABASE: case T_LISTEN: case T_HTTPLISTEN:
+    case T_MODE: case T_IPLIST: case T_NAMELIST: case T_LOCALNETS: case T_ENVRULE:
+    case T_FILELIST: case T_DKIMKEY: case T_FACILITY:
+        return false;
+    default:
+        return true;
+    }
+}
+
+bool config_key_editable(const char *section, const char *name)
+{
+    bool domain = strncmp(section, "domain ", 7) == 0;
+    section_kind kind = S_POLICY;
+    if (!domain && !section_kind_of(section, &kind))
+        return false;
+    if (kind != S_POLICY && kind != S_SPF && kind != S_DKIM && kind != S_SENDERID &&
+        kind != S_DMARC && kind != S_ARC)
+        return false;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].section == kind && strcmp(keys[i].name, name) == 0)
+            return type_editable(keys[i].type) && !is_list_key(section, name);
+    config_result_key_info r;
+    for (size_t i = 0; config_result_key(i, &r); i++) {
+        if (domain ? strcmp(r.domain_name, name) == 0
+                   : strcmp(r.section, section) == 0 && strcmp(r.name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg)
 {
     static const struct {

@@ -250,6 +250,28 @@ size_t config_key_count(void);
 bool config_key_info(size_t i, const char **section, const char **name,
                      const char **default_value, bool *per_domain, bool *multiple);
 
+/* The per-result keys, for a reader that shows or edits them: key i of
+ * config_result_key_count(), e.g. section "spf", name "fail_action",
+ * domain_name "spf_fail_action" (as a [domain NAME] section writes it);
+ * invalid_from_* are section "policy" with the same name in both. */
+typedef struct config_result_key_info {
+    const char *section;
+    char name[48];
+    char domain_name[64];
+    const char *default_value;
+} config_result_key_info;
+size_t config_result_key_count(void);
+bool config_result_key(size_t i, config_result_key_info *out);
+
+/* Whether domauth-web may change key `name` of `section` (named as
+ * config_key_line names them; "domain NAME" with a result key's
+ * domain_name): the keys of the site's policy ([policy], [domain NAME],
+ * the result keys and the switches of [spf], [dkim], [senderid], [dmarc],
+ * [arc]), single-valued. Never what names a program, a file, a socket, a
+ * user or the database: a console that could set [daemon] sendmail could
+ * run a program as domauthd. */
+bool config_key_editable(const char *section, const char *name);
+
 /* Writes the sample configuration, every key commented with its default. */
 void config_write_sample(void (*emit)(void *arg, const char *line), void *arg);
 

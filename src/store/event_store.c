@@ -72,6 +72,30 @@ int event_store_count(event_store *store, const event_query *query, uint64_t *co
     return 0;
 }
 
+int event_store_methods(event_store *store, const event_query *query, event_counts *methods,
+                        char *why, size_t why_size)
+{
+    *methods = (event_counts){0};
+    if (store->ops->methods != NULL)
+        return store->ops->methods(store, query, methods, why, why_size);
+    event_summary summary;
+    if (store->ops->summary(store, query, &summary, why, why_size) != 0)
+        return -1;
+    *methods = summary.methods; /* taken: the summary no longer holds it */
+    summary.methods = (event_counts){0};
+    event_summary_free(&summary);
+    return 0;
+}
+
+void event_counts_free(event_counts *counts)
+{
+    for (size_t i = 0; i < counts->count; i++)
+        free(counts->items[i].label);
+    free(counts->items);
+    counts->items = NULL;
+    counts->count = 0;
+}
+
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size)
 {
@@ -109,13 +133,8 @@ void event_summary_free(event_summary *summary)
 {
     event_counts *lists[] = {&summary->results, &summary->actions, &summary->held,
                              &summary->methods};
-    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
-        for (size_t i = 0; i < lists[l]->count; i++)
-            free(lists[l]->items[i].label);
-        free(lists[l]->items);
-        lists[l]->items = NULL;
-        lists[l]->count = 0;
-    }
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        event_counts_free(lists[l]);
 }
 
 /* "ADDRESS/PREFIX" into its address and prefix length. */

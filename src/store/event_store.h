@@ -143,6 +143,10 @@ typedef struct event_store_ops {
      * when nobody ever took it. At most holder_size bytes, NUL-terminated. */
     int (*lease_holder)(event_store *store, const char *job, char *holder, size_t holder_size,
                         int64_t *until, char *why, size_t why_size);
+    /* Optional (NULL: the summary's): the summary's methods counts alone,
+     * without its other group counts (a chart of results per method). */
+    int (*methods)(event_store *store, const event_query *query, event_counts *methods,
+                   char *why, size_t why_size);
 } event_store_ops;
 
 /* The head of every backend's handle. */
@@ -170,6 +174,11 @@ int event_store_summary(event_store *store, const event_query *query, event_summ
 /* The count op, or the summary's event count for a backend without one. */
 int event_store_count(event_store *store, const event_query *query, uint64_t *count, char *why,
                       size_t why_size);
+/* The methods op, or the summary's methods counts for a backend without
+ * one; free with event_counts_free. */
+int event_store_methods(event_store *store, const event_query *query, event_counts *methods,
+                        char *why, size_t why_size);
+void event_counts_free(event_counts *counts);
 int event_store_purge(event_store *store, int64_t before, uint64_t *deleted, char *why,
                       size_t why_size);
 void event_store_close(event_store *store);

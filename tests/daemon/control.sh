@@ -2,7 +2,8 @@
 # control.sh: domauthd's control socket through `domauth status` and
 # `domauth reload` (issue 8 item 8, issue 18 item 12): the counters after a
 # message, a reload that takes (exit 0) and one that is refused (exit 1, the
-# reason shown, and kept in status), JSON for scripts. No root, no DNS: unix
+# reason shown, and kept in status), JSON for scripts; domauth-web's
+# config-check (only a candidate beside the file) and config-changed. No root, no DNS: unix
 # sockets in a temporary directory and a whitelisted client. TAP.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,6 +62,12 @@ o = json.load(sys.stdin)
 print(o["messages"]["events"], o["messages"]["skipped"], o["messages"]["accepted"],
       o["sessions"]["connections"], len(o["listeners"]), o["monitor"],
       o["messages"]["skipped_by"]["whitelisted"], o["messages"]["skipped_by"]["local"])')
+purge=$(printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+p = json.load(sys.stdin)["quarantine_purge"]
+print(p["last_time"], p["last_removed"], p["last_error"], p["next_time"], p["days"])')
+report "$([ "$purge" = "0 0 None 0 30" ] && echo 1 || echo 0)" \
+    "status --json: the quarantine purge (none: this configuration quarantines nothing)" "$purge"
 report "$([ "$got" = "1 1 1 3 3 yes 1 0" ] && echo 1 || echo 0)" \
     "status --json counts the message (1 event, skipped as whitelisted, accepted), sessions and listeners" \
     "got: $got; $json"
@@ -82,6 +89,52 @@ report "$([ $rc = 1 ] && grep -q '^refused: .*domauth.conf:10' "$workdir/reload.
 out=$(st 2>/dev/null)
 report "$(printf '%s' "$out" | grep -q "^reload: *refused: .*(1 ok, 1 refused)" && echo 1 || echo 0)" \
     "status shows the refused reload and the counts" "$out"
+
+# domauth-web's verbs: config-check loads a candidate beside the file (and
+# nothing else), config-changed reloads (and writes the audit event).
+ctl() { /usr/bin/python3 - "$workdir/run/control.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    out += b
+print(out.decode().strip())
+PY
+}
+out=$(ctl "config-check /etc/passwd")
+report "$(grep -q '^refused: config-check takes a file beside .*domauth.conf named .domauth.conf.\*' <<<"$out" && echo 1 || echo 0)" \
+    "config-check refuses a file that is not beside the configuration" "$out"
+printf '[policy]\nmonitor = no\n' > "$workdir/other.conf"
+out=$(ctl "config-check $workdir/other.conf")
+report "$(grep -q '^refused: config-check takes' <<<"$out" && echo 1 || echo 0)" \
+    "config-check refuses a file beside it under another name" "$out"
+printf '[daemon]\nuser = no-such-user-here\n' > "$workdir/.domauth.conf.web-a"
+out=$(ctl "config-check $workdir/.domauth.conf.web-a")
+report "$(grep -q "^refused: $workdir/.domauth.conf.web-a:2: user: no user 'no-such-user-here'" <<<"$out" && echo 1 || echo 0)" \
+    "config-check: what -t refuses beyond the parser (a user that does not exist), with its line" "$out"
+printf 'secret line one\n' > "$workdir/secret"
+ln -s "$workdir/secret" "$workdir/.domauth.conf.web-link"
+out=$(ctl "config-check $workdir/.domauth.conf.web-link")
+report "$(grep -q '^refused: .* is not a plain file of its own$' <<<"$out" && ! grep -q secret <<<"${out#*web-link}" && echo 1 || echo 0)" \
+    "config-check refuses a symbolic link (and quotes nothing of its target)" "$out"
+cp "$workdir/domauth.conf" "$workdir/.domauth.conf.web-b"
+sed -i '/this is not a key/d' "$workdir/.domauth.conf.web-b"
+out=$(ctl "config-check $workdir/.domauth.conf.web-b")
+report "$([ "$out" = ok ] && echo 1 || echo 0)" "config-check: a good candidate is ok" "$out"
+out=$(ctl "config-changed web:tester set - [policy] monitor = no")
+report "$(grep -q '^refused: .*domauth.conf:10' <<<"$out" && echo 1 || echo 0)" \
+    "config-changed reloads: refused while the file is broken" "$out"
+mv "$workdir/.domauth.conf.web-b" "$workdir/domauth.conf"
+out=$(ctl "config-changed web:tester set - [policy] monitor = no")
+report "$([ "$out" = "ok: reloaded" ] && echo 1 || echo 0)" "config-changed: ok: reloaded" "$out"
+out=$(ctl "config-changed web:tester")
+report "$(grep -q '^error: usage: config-changed' <<<"$out" && echo 1 || echo 0)" \
+    "config-changed without its words: usage" "$out"
 report "$(kill -0 $daemon_pid 2>/dev/null && echo 1 || echo 0)" "the daemon runs on"
 
 kill -TERM $daemon_pid

@@ -43,7 +43,7 @@ n=$("$domauth_bin" log --database "$w/a.db" --json --limit 0 | wc -l)
 report "$([ "$n" = 120 ] && echo 1 || echo 0)" \
     "imported again: still 120 (a line without a uid gets one made of its bytes)" "$n"
 out=$("$domauth_bin" store check --database "$w/a.db" 2>&1); rc=$?
-report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "sqlite, schema version 7 (this domauth writes 7), 120 events" && echo 1 || echo 0)" \
+report "$([ $rc = 0 ] && printf '%s' "$out" | grep -q "sqlite, schema version 8 (this domauth writes 8), 120 events" && echo 1 || echo 0)" \
     "check: SQLite, schema version, events" "exit $rc: $out"
 out=$("$domauth_bin" store check --database "$w/missing.db" 2>&1); rc=$?
 report "$([ $rc = 66 ] && echo 1 || echo 0)" "check of a missing database: exit 66" "exit $rc: $out"

@@ -76,6 +76,18 @@ def go(driver, element):
         lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def history_rows(driver, query, want=1):
+    """The History rows of a search, waiting (up to 10 s) for want of them:
+    domauthd's event log stores in batches, a tenth of a second apart."""
+    for _ in range(50):
+        driver.get(base + "/history?" + query)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#events tbody tr")
+        if len(rows) >= want:
+            break
+        time.sleep(0.2)
+    return rows
+
+
 def shot(driver, name):
     driver.save_screenshot(os.path.join(artifacts, name + ".png"))
 
@@ -162,6 +174,23 @@ try:
         go(driver, rows[0].find_element(By.TAG_NAME, "a"))
         report("by web:admin" in driver.find_element(By.ID, "event").text,
                "the audit event names the console user")
+    # The purge: not yet since the start, the next one scheduled; after
+    # domauthd's purge (the control socket's purge), its time and count.
+    driver.get(base + "/quarantine")
+    purge = driver.find_element(By.ID, "purge").text
+    report("has not purged since it started" in purge and "Next: " in purge,
+           "Quarantine: no purge yet, the next one's time", purge)
+    import socket
+    ctl = socket.socket(socket.AF_UNIX)
+    ctl.connect(os.path.join(workdir, "ctl.sock"))
+    ctl.sendall(b"purge\n")
+    said = ctl.recv(100)
+    ctl.close()
+    driver.get(base + "/quarantine")
+    purge = driver.find_element(By.ID, "purge").text
+    report(said == b"ok\n" and "domauthd's last purge: " in purge and
+           "0 messages removed" in purge and "Next: " in purge,
+           "Quarantine: domauthd's last purge with its count, and the next", purge)
     go(driver, driver.find_element(By.LINK_TEXT, "Rollout"))
     table = driver.find_element(By.ID, "rollout").text
     report("the running configuration" in table and "reject SPF fail" in table,
@@ -183,6 +212,84 @@ try:
     report("domauth.conf:" in daemon_keys and "default" in daemon_keys,
            "Settings: values with their origin (a file line or the default)", daemon_keys[:300])
     shot(driver, "10-settings")
+
+    # Settings editing: domauthd checks the new file, the console renames it
+    # over the old one, domauthd reloads and writes the audit event.
+    conf_path = os.path.join(workdir, "domauth.conf")
+    with open(conf_path, "rb") as f:
+        conf_before = f.read()
+    driver.get(base + "/")
+    reload_before = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#daemon tr")
+                     if r.text.startswith("last reload")]
+    go(driver, driver.find_element(By.LINK_TEXT, "Settings"))
+    go(driver, driver.find_element(By.ID, "edit-spf-temperror_action"))
+    field = driver.find_element(By.ID, "f-value")
+    report(field.get_attribute("value") == "quarantine",
+           "Settings: the change form holds the value from the file", field.get_attribute("value"))
+    field.clear()
+    field.send_keys("accept")
+    go(driver, driver.find_element(By.ID, "change-button"))
+    result = driver.find_element(By.ID, "settings-result").text
+    report("domauthd: ok: reloaded" in result, "a setting changed in the browser: domauthd "
+           "reloaded", result)
+    now = driver.find_element(By.ID, "settings-now").text
+    report("temperror_action = accept" in now and "domauth.conf:" in now,
+           "the page shows the new effective value with its origin", now)
+    with open(conf_path, "rb") as f:
+        conf_after = f.read()
+    report(conf_after == conf_before.replace(b"temperror_action = quarantine",
+                                             b"temperror_action = accept"),
+           "the file changed in that one line only", conf_after.decode(errors="replace"))
+    report(not [n for n in os.listdir(workdir) if n.startswith(".domauth.conf.")],
+           "no temporary file is left beside it")
+    shot(driver, "11-settings-changed")
+    driver.get(base + "/")
+    reload_after = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#daemon tr")
+                    if r.text.startswith("last reload")]
+    report(reload_after and reload_after != reload_before and reload_after[0].endswith(": ok"),
+           "Status: the last reload is the change's", (reload_before, reload_after))
+    rows = history_rows(driver, "action=config-set")
+    report(len(rows) == 1, "the change is an audit event in the History", len(rows))
+    if rows:
+        go(driver, rows[0].find_element(By.TAG_NAME, "a"))
+        event = driver.find_element(By.ID, "event").text
+        report("[spf] temperror_action = accept (was quarantine" in event and
+               "by web:admin" in event and "settings" in event,
+               "the audit event names the user, the key, the old and the new value", event)
+
+    # A value domauthd's check refuses: the file stays byte for byte.
+    driver.get(base + "/settings/edit?section=spf&key=fail_action")
+    field = driver.find_element(By.ID, "f-value")
+    field.clear()
+    field.send_keys("bogus")
+    go(driver, driver.find_element(By.ID, "change-button"))
+    result = driver.find_element(By.ID, "settings-result").text
+    with open(conf_path, "rb") as f:
+        unchanged = f.read() == conf_after
+    report("domauthd's check of the changed file: refused:" in result and "fail_action" in result
+           and "domauth.conf:" in result and unchanged,
+           "a value domauthd refuses: the error shown, the file byte for byte as it was", result)
+
+    # A domain override, then "reset this domain to the global settings".
+    driver.get(base + "/settings/edit?section=domain+dest.test&key=spf_fail_action")
+    field = driver.find_element(By.ID, "f-value")
+    field.clear()
+    field.send_keys("quarantine")
+    go(driver, driver.find_element(By.ID, "change-button"))
+    result = driver.find_element(By.ID, "settings-result").text
+    report("ok: reloaded" in result and "[domain dest.test]" in open(conf_path).read(),
+           "a domain override in a new [domain dest.test] section", result)
+    row = driver.find_element(By.ID, "k-domain_dest_test-spf_fail_action").text
+    report("quarantine" in row and "this domain" in row, "the domain's own value shows", row)
+    go(driver, driver.find_element(By.ID, "reset-dest_test"))
+    result = driver.find_element(By.ID, "settings-result").text
+    row = driver.find_element(By.ID, "k-domain_dest_test-spf_fail_action").text \
+        if driver.find_elements(By.ID, "k-domain_dest_test-spf_fail_action") else ""
+    report("reset to the global settings" in result and "ok: reloaded" in result and
+           "spf_fail_action = quarantine" not in open(conf_path).read(),
+           "reset: the override removed, domauthd reloaded", result)
+    rows = history_rows(driver, "action=config-reset&domain=dest.test")
+    report(len(rows) == 1, "the reset is an audit event for that domain", len(rows))
     go(driver, driver.find_element(By.ID, "logout"))
     report(driver.current_url.endswith("/login"), "logout returns to the login page")
 finally:
@@ -234,6 +341,10 @@ report("release-selected" not in body, "a reader gets no release or delete butto
 status, body, _ = http("POST", "/quarantine/action", {"action": "delete", "id": "x",
                                                       "csrf": token}, reader)
 report(status == 403 and "admin role" in body, "a reader's delete is refused (403)", status)
+status, body, _ = http("POST", "/settings/change", {"section": "policy", "key": "monitor",
+                                                    "value": "yes", "csrf": token}, reader)
+report(status == 403 and "admin role" in body, "a reader's settings change is refused (403)",
+       status)
 status, _, admin = log_in("admin", "admin-pass")
 status, body, _ = http("POST", "/quarantine/action", {"action": "delete", "id": "x"}, admin)
 report(status == 403 and "CSRF" in body, "an admin POST without the CSRF token is refused",
@@ -254,5 +365,5 @@ status, body, _ = http("POST", "/login", {"x": "y" * 70000})
 report(status == 413, "a body over 64 KiB is refused (413)", status)
 print("# the browser part took %.1f s" % browser_seconds)
 shots = sorted(f for f in os.listdir(artifacts) if f.endswith(".png"))
-report(len(shots) == 10, "ten screenshots kept in %s" % artifacts, shots)
+report(len(shots) == 11, "eleven screenshots kept in %s" % artifacts, shots)
 sys.exit(1 if failed else 0)

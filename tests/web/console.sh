@@ -8,7 +8,10 @@
 # screenshots each page into ARTIFACTS (default build/web-screenshots).
 # Security over plain HTTP: XSS payloads never become elements, a POST
 # without the CSRF token and a read-only user's release are refused, wrong
-# passwords are throttled. Skips (with a message) without Chromium. TAP.
+# passwords are throttled. Settings: a change in the browser is checked by
+# domauthd, replaces the file, reloads domauthd and is an audit event; a
+# value domauthd refuses leaves the file as it was; a domain override is
+# reset. Skips (with a message) without Chromium. TAP.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo_root=$(cd "$here/../.." && pwd)
@@ -112,7 +115,8 @@ kill "$web_pid"; wait "$web_pid" 2>/dev/null; web_pid=
 if command -v openssl >/dev/null && command -v curl >/dev/null; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$workdir/web.key" -out "$workdir/web.pem" \
         -days 1 -subj /CN=127.0.0.1 2>/dev/null
-    printf 'cert = %s\nkey = %s\n' "$workdir/web.pem" "$workdir/web.key" >> "$workdir/domauth.conf"
+    # Under a [web] header of its own: the settings tests left a [domain] section last.
+    printf '[web]\ncert = %s\nkey = %s\n' "$workdir/web.pem" "$workdir/web.key" >> "$workdir/domauth.conf"
     "$web_bin" -c "$workdir/domauth.conf" > "$workdir/web-tls.log" 2>&1 &
     web_pid=$!
     for _ in $(seq 300); do grep -q started "$workdir/web-tls.log" && break; sleep 0.1; done

@@ -114,6 +114,7 @@ static int migrate(sqlite_store *s, char *why, size_t why_size)
         [4] = EVENT_SQLITE_V5_UPGRADE,
         [5] = EVENT_SQLITE_V6_UPGRADE,
         [6] = EVENT_SQLITE_V7_UPGRADE,
+        [7] = EVENT_SQLITE_V8_UPGRADE,
     };
     if (exec(s->db, "BEGIN IMMEDIATE", why, why_size) != 0)
         return -1;
@@ -393,9 +394,72 @@ static int bind_record(sqlite_store *s, const event_record *r)
     return 0;
 }
 
+/* One batch's entries per hour, method and result (version 8), added to
+ * event_result_hours with one upsert each before the batch commits. */
+typedef struct hour_count {
+    int64_t hour;
+    const char *method, *result; /* the records', valid during the write */
+    int64_t n;
+} hour_count;
+
+typedef struct hour_counts {
+    hour_count *items;
+    size_t count, cap;
+} hour_counts;
+
+static int count_results(hour_counts *c, const event_record *r)
+{
+    int64_t hour = r->time - r->time % 3600; /* as the upgrade and the trigger compute it */
+    for (size_t i = 0; i < r->result_count; i++) {
+        const char *m = r->results[i].method ? r->results[i].method : "-";
+        const char *v = r->results[i].result ? r->results[i].result : "-";
+        size_t k = 0;
+        while (k < c->count && (c->items[k].hour != hour || strcmp(c->items[k].method, m) ||
+                                strcmp(c->items[k].result, v)))
+            k++;
+        if (k == c->count) {
+            if (c->count == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 32;
+                hour_count *n = realloc(c->items, cap * sizeof *n);
+                if (n == NULL)
+                    return -1;
+                c->items = n;
+                c->cap = cap;
+            }
+            c->items[c->count++] = (hour_count){hour, m, v, 0};
+        }
+        c->items[k].n++;
+    }
+    return 0;
+}
+
+static int store_counts(sqlite_store *s, const hour_counts *c, char *why, size_t why_size)
+{
+    if (c->count == 0)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, EVENT_SQLITE_COUNT_RESULTS, -1, &st, NULL) != SQLITE_OK)
+        return failed(s, "counting results", why, why_size);
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < c->count && rc == SQLITE_DONE; i++) {
+        sqlite3_bind_int64(st, 1, c->items[i].hour);
+        sqlite3_bind_text(st, 2, c->items[i].method, (int)event_kept_length(c->items[i].method),
+                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->items[i].result, (int)event_kept_length(c->items[i].result),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, c->items[i].n);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : failed(s, "counting results", why, why_size);
+}
+
 static int sqlite_write(event_store *store, const event_record *const *records, size_t count,
                         char *why, size_t why_size)
 {
+    hour_counts counts = {0};
+    int status = -1;
     sqlite_store *s = (sqlite_store *)store;
     if (s->upgrade_pending && upgrade_now(s, why, why_size) != 0)
         return -1;
@@ -419,16 +483,27 @@ static int sqlite_write(event_store *store, const event_record *const *records, 
             failed(s, "insert", why, why_size);
             goto fail;
         }
+        /* A replay stored nothing, and is not counted. */
+        if (s->version >= 8 && sqlite3_changes(s->db) == 1 &&
+            count_results(&counts, records[i]) != 0) {
+            errbuf_set(why, why_size, "insert failed: out of memory");
+            goto fail;
+        }
     }
+    if (store_counts(s, &counts, why, why_size) != 0)
+        goto fail;
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         failed(s, "commit", why, why_size);
         goto fail;
     }
-    return 0;
+    status = 0;
+    goto done;
 fail:
     if (!sqlite3_get_autocommit(s->db)) /* SQLite may have rolled back already */
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return -1;
+done:
+    free(counts.items);
+    return status;
 }
 
 /* ---------------------------------------------------------- queries */
@@ -800,6 +875,71 @@ static int count_by(sqlite_store *s, const char *head, const char *joins, const 
     return st == NULL ? -1 : read_counts(s, st, out, why, why_size);
 }
 
+/* Whether the results per method of q can come from the hourly counts
+ * (version 8): a window of whole hours and no other filter. */
+static bool hours_only(const sqlite_store *s, const event_query *q)
+{
+    return s->version >= 8 && s->version <= EVENT_SQLITE_SCHEMA_VERSION && q->have_since && q->since % 3600 == 0 &&
+           (!q->have_until || q->until % 3600 == 0) && q->method == NULL &&
+           q->result_count == 0 && q->domain == NULL && q->client_ip == NULL &&
+           q->client_net == NULL && q->action_count == 0 && !q->skipped && q->node == NULL &&
+           q->sender == NULL && q->rcpt == NULL && q->held_action == NULL && q->id == 0 &&
+           !q->have_before;
+}
+
+/* The same counts as the json_each query of sqlite_summary, from
+ * event_result_hours. */
+static int methods_by_hour(sqlite_store *s, const event_query *q, event_counts *out, char *why,
+                           size_t why_size)
+{
+    sqlite3_stmt *st;
+    const char *sql = q->have_until
+                          ? "SELECT method || '=' || result, sum(events) FROM event_result_hours"
+                            " WHERE hour >= ?1 AND hour < ?2 GROUP BY 1 HAVING sum(events) > 0"
+                            " ORDER BY 2 DESC, 1"
+                          : "SELECT method || '=' || result, sum(events) FROM event_result_hours"
+                            " WHERE hour >= ?1 GROUP BY 1 HAVING sum(events) > 0"
+                            " ORDER BY 2 DESC, 1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        errbuf_set(why, why_size, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, q->since);
+    if (q->have_until)
+        sqlite3_bind_int64(st, 2, q->until);
+    return read_counts(s, st, out, why, why_size);
+}
+
+/* The entries of the results vectors per method=result: from the hourly
+ * counts when the window allows, else from every event's vector. */
+static int methods_of(sqlite_store *s, const event_query *q, event_counts *out, char *why,
+                      size_t why_size)
+{
+    if (hours_only(s, q))
+        return methods_by_hour(s, q, out, why, why_size);
+    return count_by(s,
+                    "coalesce(" ENTRY_METHOD ", '-') || '=' || coalesce(" ENTRY_RESULT
+                    ", '-'), count(*)",
+                    ", json_each(ev.results) AS r", q,
+                    q->method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, q->method, out, why,
+                    why_size);
+}
+
+static int sqlite_methods(event_store *store, const event_query *q, event_counts *out,
+                          char *why, size_t why_size)
+{
+    sqlite_store *s = (sqlite_store *)store;
+    *out = (event_counts){0};
+    if (s->read_results == NULL) {
+        errbuf_set(why, why_size, "the event store was not opened for reading");
+        return -1;
+    }
+    int rc = methods_of(s, q, out, why, why_size);
+    if (rc != 0)
+        event_counts_free(out);
+    return rc;
+}
+
 static int sqlite_summary(event_store *store, const event_query *q, event_summary *out,
                           char *why, size_t why_size)
 {
@@ -833,12 +973,7 @@ static int sqlite_summary(event_store *store, const event_query *q, event_summar
         rc = count_by(s, "held_action, count(*)", "", q, "held_action IS NOT NULL", NULL,
                       &out->held, why, why_size);
     if (rc == 0)
-        rc = count_by(s,
-                      "coalesce(" ENTRY_METHOD ", '-') || '=' || coalesce(" ENTRY_RESULT
-                      ", '-'), count(*)",
-                      ", json_each(ev.results) AS r", q,
-                      q->method ? ENTRY_METHOD " = ? COLLATE NOCASE" : NULL, q->method,
-                      &out->methods, why, why_size);
+        rc = methods_of(s, q, &out->methods, why, why_size);
     if (rc != 0)
         event_summary_free(out);
     return rc;
@@ -969,4 +1104,5 @@ const event_store_ops event_store_sqlite = {
     .lease = sqlite_lease,
     .schema_version = sqlite_schema_version,
     .lease_holder = sqlite_lease_holder,
+    .methods = sqlite_methods,
 };

@@ -7,7 +7,7 @@
 /* PRAGMA user_version of the databases this code writes. Raise it with every
  * change to the table and add the step that upgrades the previous version to
  * the upgrades in event_sqlite.c; readers accept older versions. */
-#define EVENT_SQLITE_SCHEMA_VERSION 7
+#define EVENT_SQLITE_SCHEMA_VERSION 8
 
 /* Version 1 (domauth 0.1): one row per decision, the SPF result as columns.
  * domain compares without case (and its index follows), so `domauth log
@@ -115,6 +115,38 @@
     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, time INTEGER NOT NULL," \
     " PRIMARY KEY (report_id, destination));"                                      \
     "CREATE INDEX IF NOT EXISTS dmarc_reports_time ON dmarc_reports (time);"
+
+/* Version 8: the entries of the results vectors counted per hour, method
+ * and result: added by the writer once per batch (sqlite_write, from the
+ * records in hand: a trigger parsing each row's JSON doubled the cost of
+ * a write), taken off by a trigger as events are deleted (so a purge, or
+ * an administrator's DELETE, keeps it exact), and filled from the events
+ * already stored by the upgrade (about 30 s per million events). "Results per method over the
+ * last day" (the console's Status page, event_store_summary over whole
+ * hours) then sums a few hundred rows instead of parsing every event's
+ * results vector (3.4 s for a day of 140,000 events). The events table is
+ * unchanged. */
+#define EVENT_SQLITE_ENTRY_METHOD "coalesce(json_extract(j.value, '$.method'), '-')"
+#define EVENT_SQLITE_ENTRY_RESULT "coalesce(json_extract(j.value, '$.result'), '-')"
+#define EVENT_SQLITE_COUNT_RESULTS                                                  \
+    "INSERT INTO event_result_hours (hour, method, result, events) VALUES (?1, ?2, ?3, ?4)" \
+    " ON CONFLICT (hour, method, result) DO UPDATE SET events = events + excluded.events"
+#define EVENT_SQLITE_V8_UPGRADE                                                     \
+    "CREATE TABLE IF NOT EXISTS event_result_hours ("                              \
+    " hour INTEGER NOT NULL, method TEXT NOT NULL, result TEXT NOT NULL,"          \
+    " events INTEGER NOT NULL, PRIMARY KEY (hour, method, result)) WITHOUT ROWID;" \
+    "INSERT INTO event_result_hours (hour, method, result, events)"                \
+    " SELECT ev.time - ev.time % 3600, " EVENT_SQLITE_ENTRY_METHOD ", "            \
+    EVENT_SQLITE_ENTRY_RESULT ", count(*) FROM events AS ev, json_each(ev.results) AS j" \
+    " WHERE true GROUP BY 1, 2, 3;"                                                \
+    "CREATE TRIGGER IF NOT EXISTS events_uncount_results AFTER DELETE ON events BEGIN" \
+    " UPDATE event_result_hours SET events = events - d.n FROM"                    \
+    " (SELECT " EVENT_SQLITE_ENTRY_METHOD " AS m, " EVENT_SQLITE_ENTRY_RESULT " AS r," \
+    " count(*) AS n FROM json_each(OLD.results) AS j GROUP BY 1, 2) AS d"          \
+    " WHERE hour = OLD.time - OLD.time % 3600 AND method = d.m AND result = d.r;"  \
+    " DELETE FROM event_result_hours WHERE hour = OLD.time - OLD.time % 3600"      \
+    " AND events <= 0;"                                                            \
+    " END;"
 
 /* The columns after id, in the order of enum event_field, then the two
  * arrays. The INSERT binds them as ?1..?25 and queries select them in this

@@ -622,7 +622,7 @@ static void check_database(const char *path, int expected_rows)
     sqlite3 *db = NULL;
     TAP_OK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK,
            "database opens");
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 7, "schema version 7 in user_version");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 8, "schema version 8 in user_version");
     char *mode = sql_text(db, "PRAGMA journal_mode");
     TAP_STR_EQ(mode, "wal", "the database is in WAL mode");
     free(mode);

@@ -373,7 +373,7 @@ static void test_migration(void)
     event_store_close(s);
 
     sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    TAP_OK(sql_int(db, "PRAGMA user_version") == 7, "migrated: schema version 7");
+    TAP_OK(sql_int(db, "PRAGMA user_version") == 8, "migrated: schema version 8");
     char *after = dump(db, v1_select);
     TAP_OK(before != NULL && after != NULL && strcmp(before, after) == 0,
            "migrated: every row, id and value of version 1 is still there, byte for byte, "
@@ -469,8 +469,8 @@ static void test_migration(void)
     char *a = dump(db, columns), *b = dump(fresh, columns);
     char *c = dump(db, index_list), *d = dump(fresh, index_list);
     TAP_OK(a && b && strcmp(a, b) == 0 && c && d && strcmp(c, d) == 0 &&
-               sql_int(fresh, "PRAGMA user_version") == 7,
-           "migrated: the same columns and indexes as a new version 7 file");
+               sql_int(fresh, "PRAGMA user_version") == 8,
+           "migrated: the same columns and indexes as a new version 8 file");
     free(a);
     free(b);
     free(c);
@@ -484,7 +484,7 @@ static void test_migration(void)
 }
 
 
-/* Opening a current (version 7) file for writing changes nothing in it. */
+/* Opening a current (version 8) file for writing changes nothing in it. */
 static void test_reopen_is_a_no_op(void)
 {
     char path[128], why[512];
@@ -505,8 +505,8 @@ static void test_reopen_is_a_no_op(void)
     char *schema_after = dump(watch, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(before && after && strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0 &&
-               sql_int(watch, "PRAGMA user_version") == 7,
-           "version 7: rows and schema unchanged");
+               sql_int(watch, "PRAGMA user_version") == 8,
+           "version 8: rows and schema unchanged");
     free(before);
     free(after);
     free(schema_before);
@@ -541,23 +541,23 @@ static void test_newer_is_refused(void)
                  "ALTER TABLE events ADD COLUMN uid TEXT;"
                  "ALTER TABLE events ADD COLUMN from_the_future TEXT;"
                  "INSERT INTO events (time, client_ip, from_the_future) VALUES (1, '192.0.2.1', 'x');"
-                 "PRAGMA user_version = 8",
+                 "PRAGMA user_version = 9",
                  NULL, NULL, NULL);
     char *before = dump(db, "SELECT * FROM events");
     char *schema_before = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     int data_version = sql_int(db, "PRAGMA data_version");
 
     event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
-    TAP_OK(s == NULL && strstr(why, "schema version 8 is newer than this domauth's (7)") != NULL,
-           "version 8: the writer refuses it: %s", why);
+    TAP_OK(s == NULL && strstr(why, "schema version 9 is newer than this domauth's (8)") != NULL,
+           "version 9: the writer refuses it: %s", why);
     event_store_close(s);
     char *after = dump(db, "SELECT * FROM events");
     char *schema_after = dump(db, "SELECT * FROM sqlite_master ORDER BY name");
     TAP_OK(sql_int(db, "PRAGMA data_version") == data_version &&
-               sql_int(db, "PRAGMA user_version") == 8 && before && after &&
+               sql_int(db, "PRAGMA user_version") == 9 && before && after &&
                strcmp(before, after) == 0 && schema_before && schema_after &&
                strcmp(schema_before, schema_after) == 0,
-           "version 8: the file is not modified");
+           "version 9: the file is not modified");
     free(before);
     free(after);
     free(schema_before);
@@ -569,7 +569,7 @@ static void test_newer_is_refused(void)
     if (s != NULL)
         event_store_query(s, &all, count_event, &rows, NULL, 0);
     TAP_OK(s != NULL && strstr(why, "newer") != NULL && rows == 1,
-           "version 8: a reader reads it, with a warning: %s", why);
+           "version 9: a reader reads it, with a warning: %s", why);
     event_store_close(s);
     sqlite3_close(db);
 }
@@ -670,7 +670,7 @@ static void test_upgrade_on_write(void)
     TAP_OK(locked != 0 && strstr(why, "upgrade") != NULL && sql_int(db, "PRAGMA user_version") == 1,
            "upgrade on write: a locked file fails the write, unchanged (%s)", why);
     int rc = s ? event_store_write(s, one, 1, why, sizeof why) : -1;
-    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 7 &&
+    TAP_OK(rc == 0 && sql_int(db, "PRAGMA user_version") == 8 &&
                sql_int(db, "SELECT count(*) FROM events") == V1_ROWS + 1,
            "upgrade on write: the next write upgrades, then appends (%s)", why);
     event_store_close(s);
@@ -900,6 +900,110 @@ static void test_queries(void)
     TAP_OK(access(path, F_OK) != 0, "  and no file appeared");
 }
 
+/* Version 8's hourly counts of the results vectors: a summary over whole
+ * hours (from event_result_hours) gives exactly what the same window read
+ * from the events gives (json_each); the triggers keep it through a
+ * replayed event (stored once), a purge and an upgrade. */
+static char *methods_of(event_store *s, int64_t since, bool until, int64_t until_time)
+{
+    event_query q = {.have_since = true, .since = since, .have_until = until,
+                     .until = until_time};
+    event_summary sum;
+    char why[300];
+    if (event_store_summary(s, &q, &sum, why, sizeof why) != 0)
+        return NULL;
+    strbuf b;
+    strbuf_init(&b);
+    for (size_t i = 0; i < sum.methods.count; i++)
+        strbuf_printf(&b, "%s%s:%llu", i ? " " : "", sum.methods.items[i].label,
+                      (unsigned long long)sum.methods.items[i].count);
+    strbuf_putc(&b, '\0');
+    event_summary_free(&sum);
+    return strbuf_take(&b);
+}
+
+static void test_hourly_counts(void)
+{
+    char path[128], why[512];
+    path_in_tmp(path, sizeof path, "hours.db");
+    event_store *s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
+    const int64_t h = 1800000000 / 3600 * 3600; /* a whole hour */
+    event_result spf_pass = {"spf", "pass", "a.example", NULL, NULL, NULL};
+    event_result spf_fail = {"spf", "fail", "b.example", NULL, NULL, NULL};
+    event_result dkim = {"dkim", "pass", "a.example", "s1", NULL, NULL};
+    event_result none = {NULL, NULL, NULL, NULL, NULL, NULL};
+    event_result two[2] = {spf_pass, dkim}, helo_twice[2] = {spf_fail, spf_pass};
+    event_record rs[6] = {
+        {.time = h + 10, .client_ip = "192.0.2.1", .uid = "u1", .results = two, .result_count = 2},
+        {.time = h + 20, .client_ip = "192.0.2.2", .uid = "u2", .results = helo_twice,
+         .result_count = 2},
+        {.time = h + 3599, .client_ip = "192.0.2.3", .uid = "u3", .results = &none,
+         .result_count = 1},
+        {.time = h + 3600, .client_ip = "192.0.2.4", .uid = "u4", .results = two, .result_count = 2},
+        {.time = h + 7300, .client_ip = "192.0.2.5", .uid = "u5", .results = &spf_fail,
+         .result_count = 1},
+        {.time = h + 20, .client_ip = "192.0.2.2", .uid = "u2", .results = helo_twice,
+         .result_count = 2}, /* a replay of u2: stored once */
+    };
+    const event_record *all[6] = {&rs[0], &rs[1], &rs[2], &rs[3], &rs[4], &rs[5]};
+    TAP_OK(s && event_store_write(s, all, 5, why, sizeof why) == 0 &&
+               event_store_write(s, all + 5, 1, why, sizeof why) == 0,
+           "hourly counts: events in three hours written, one replayed (%s)", why);
+    event_store_close(s);
+    s = open_store(path, EVENT_STORE_READ, why, sizeof why);
+    /* since h: whole hours (the counts); since h - 1: not (the events). */
+    char *hours = methods_of(s, h, false, 0), *events = methods_of(s, h - 1, false, 0);
+    TAP_OK(hours && events && strcmp(hours, events) == 0 &&
+               strcmp(hours, "spf=pass:3 dkim=pass:2 spf=fail:2 -=-:1") == 0,
+           "a window of whole hours counts as the events do: %s | %s", hours, events);
+    free(hours);
+    free(events);
+    event_query wq = {.have_since = true, .since = h};
+    event_counts mc;
+    TAP_OK(event_store_methods(s, &wq, &mc, why, sizeof why) == 0 && mc.count == 4 &&
+               strcmp(mc.items[0].label, "spf=pass") == 0 && mc.items[0].count == 3,
+           "event_store_methods: the summary's methods counts alone");
+    event_counts_free(&mc);
+    hours = methods_of(s, h, true, h + 3600);
+    events = methods_of(s, h - 1, true, h + 3600);
+    TAP_OK(hours && events && strcmp(hours, events) == 0 &&
+               strcmp(hours, "spf=pass:2 -=-:1 dkim=pass:1 spf=fail:1") == 0,
+           "one hour, [since, until): %s", hours);
+    free(hours);
+    free(events);
+    event_store_close(s);
+    s = open_store(path, EVENT_STORE_WRITE, why, sizeof why);
+    uint64_t deleted = 0;
+    TAP_OK(s && event_store_purge(s, h + 3600, &deleted, why, sizeof why) == 0 && deleted == 3,
+           "the purge deletes the first hour's three events");
+    event_store_close(s);
+    s = open_store(path, EVENT_STORE_READ, why, sizeof why);
+    hours = s ? methods_of(s, h, false, 0) : NULL;
+    events = s ? methods_of(s, h - 1, false, 0) : NULL;
+    TAP_OK(hours && events && strcmp(hours, events) == 0 &&
+               strcmp(hours, "dkim=pass:1 spf=fail:1 spf=pass:1") == 0,
+           "after the purge the counts still agree: %s", hours);
+    free(hours);
+    free(events);
+    event_store_close(s);
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    TAP_OK(sql_int(db, "SELECT count(*) FROM event_result_hours WHERE hour = 1799996400") == 0,
+           "and the emptied hour has no rows left");
+    sqlite3_close(db);
+
+    /* The version 1 file test_migration upgraded: counted by the upgrade. */
+    path_in_tmp(path, sizeof path, "v1.db");
+    s = open_store(path, EVENT_STORE_READ, why, sizeof why);
+    hours = s ? methods_of(s, 0, false, 0) : NULL;
+    events = s ? methods_of(s, -1, false, 0) : NULL;
+    TAP_OK(hours && events && strcmp(hours, events) == 0 && strstr(hours, "spf=") != NULL,
+           "an upgraded file's counts are its events': %.60s", hours ? hours : "");
+    free(hours);
+    free(events);
+    event_store_close(s);
+}
+
 int main(void)
 {
     strcpy(tmpdir, "/tmp/event-store-test-XXXXXX");
@@ -916,6 +1020,7 @@ int main(void)
     test_upgrade_on_write();
     test_queries();
     test_keyset_pages();
+    test_hourly_counts();
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);
     if (system(command) != 0)

@@ -15,6 +15,8 @@
 #include "json_get.h"
 #include "session.h"
 #include "store/event_store.h"
+#include "store/quarantine_store.h"
+#include "store/spool.h"
 #include "tap.h"
 #include "users.h"
 #include "web.h"
@@ -357,6 +359,205 @@ static int login(web_app *app, client *c, const char *user, const char *password
     return status;
 }
 
+/* The admin's Settings forms without a domauthd: every refusal leaves the
+ * file byte for byte as it was and no new file beside it. (The whole
+ * change, with domauthd's check and reload, is tests/web/console.py.) */
+static bool file_is(const char *path, const char *want)
+{
+    FILE *f = fopen(path, "r");
+    char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return f != NULL && strcmp(buf, want) == 0;
+}
+
+static bool no_temp_files(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q '^\\.domauth\\.conf\\.'", dir);
+    return system(cmd) != 0;
+}
+
+static void test_settings_changes(web_app *app, client *admin, client *reader, const char *conf,
+                                  const char *dir)
+{
+    const char *text = "[daemon]\nmilter = unix:/m ; the milter\n[policy]\ncheck_helo = no\n"
+                       "[domain example.org]\nmonitor = no\n";
+    strbuf page;
+    strbuf_init(&page);
+    char csrf[64] = "", version[40] = "", body[1200];
+    request(app, admin, "GET", "/settings", NULL, NULL, NULL, &page, NULL);
+    field_value(&page, "name=\"csrf\"", csrf, sizeof csrf);
+    field_value(&page, "name=\"version\"", version, sizeof version);
+    TAP_OK(strstr(page.data, "id=\"edit-spf-fail_action\" href=\"/settings/edit?section=spf&amp;"
+                             "key=fail_action\"") &&
+               strstr(page.data, "id=\"edit-domain_example_org-spf_fail_action\"") &&
+               strstr(page.data, "id=\"reset-example_org\"") && strlen(version) == 16,
+           "Settings for an admin: change links, a reset button, the file's version");
+    TAP_OK(strstr(page.data, "id=\"edit-daemon-sendmail\"") == NULL &&
+               strstr(page.data, "id=\"edit-daemon-milter\"") == NULL,
+           "no change link for programs and sockets");
+    int status = request(app, admin, "GET", "/settings/edit", "section=spf&key=fail_action", NULL,
+                         NULL, &page, NULL);
+    TAP_OK(status == 200 && strstr(page.data, "id=\"f-value\" size=\"60\" value=\"reject\""),
+           "the change form holds the value now");
+    TAP_OK(request(app, reader, "GET", "/settings/edit", "section=spf&key=fail_action", NULL,
+                   NULL, &page, NULL) == 403,
+           "a reader cannot open the change form");
+    char rcsrf[64] = "";
+    request(app, reader, "GET", "/settings", NULL, NULL, NULL, &page, NULL);
+    field_value(&page, "name=\"csrf\"", rcsrf, sizeof rcsrf);
+    snprintf(body, sizeof body, "csrf=%s&version=%s&section=spf&key=fail_action&value=accept",
+             rcsrf, version);
+    TAP_OK(request(app, reader, "POST", "/settings/change", NULL, body, NULL, &page, NULL) == 403 &&
+               strstr(page.data, "admin role"),
+           "a reader's change, CSRF token and all, is refused");
+    snprintf(body, sizeof body, "csrf=%s&domain=example.org&version=%s", rcsrf, version);
+    TAP_OK(request(app, reader, "POST", "/settings/reset", NULL, body, NULL, &page, NULL) == 403,
+           "a reader's reset is refused");
+    snprintf(body, sizeof body, "version=%s&section=spf&key=fail_action&value=accept", version);
+    TAP_OK(request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL) == 403 &&
+               strstr(page.data, "CSRF"),
+           "a change without the CSRF token is refused");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=%s&section=spf&key=fail_action&value=reject%%0A%%5Bdaemon%%5D",
+             csrf, version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 400 && strstr(page.data, "fail_action: the value has a line break"),
+           "a value with a line break is refused, naming the key");
+    snprintf(body, sizeof body, "csrf=%s&version=%s&section=daemon&key=sendmail&value=/bin/sh",
+             csrf, version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 400 && strstr(page.data, "cannot be changed from the console"),
+           "[daemon] sendmail cannot be changed from the console");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=0123456789abcdef&section=spf&key=fail_action&value=accept", csrf);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 409 && strstr(page.data, "changed since that page was shown"),
+           "a change from a stale page is refused (409)");
+    snprintf(body, sizeof body,
+             "csrf=%s&version=%s&section=spf&key=fail_action&value=%%3Cscript%%3Ex", csrf,
+             version);
+    status = request(app, admin, "POST", "/settings/change", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 503 && strstr(page.data, "no-daemon.sock") &&
+               strstr(page.data, "<script>") == NULL && strstr(page.data, "&lt;script&gt;x"),
+           "without domauthd nothing is written (it must check), the value shown escaped");
+    snprintf(body, sizeof body, "csrf=%s&domain=example.org&version=%s", csrf, version);
+    status = request(app, admin, "POST", "/settings/reset", NULL, body, NULL, &page, NULL);
+    TAP_OK(status == 503 && strstr(page.data, "no-daemon.sock"),
+           "a reset without domauthd is refused too");
+    TAP_OK(file_is(conf, text) && no_temp_files(dir),
+           "after every refusal the file is byte for byte as it was, no new file beside it");
+    strbuf_free(&page);
+}
+
+/* A quarantined MIME message in the view: its text part decoded (base64,
+ * latin-1), the HTML part never rendered, the body as stored on request,
+ * a long text cut with a note. */
+static bool quarantine_one(const domauth_config *cfg, const char *message, char *id)
+{
+    char why[600];
+    quarantine_options o = {.dir = cfg->quarantine_dir, .database = cfg->database, .days = 30,
+                            .write = true};
+    quarantine *q = quarantine_open(&o, why, sizeof why);
+    spool_file *f = q ? quarantine_begin(q, (int64_t)time(NULL), why, sizeof why) : NULL;
+    if (f == NULL) {
+        printf("# quarantine: %s\n", why);
+        if (q)
+            quarantine_close(q);
+        return false;
+    }
+    spool_file_write(f, message, strlen(message));
+    const char *rcpt = "bob@example.org", *result = "spf=fail";
+    spool_facts facts = {.time = (int64_t)time(NULL), .mail_from = "a@example.com",
+                         .rcpts = &rcpt, .rcpt_count = 1, .client_ip = "192.0.2.9",
+                         .helo = "h", .domain = "example.com", .results = &result,
+                         .result_count = 1, .verdict = "quarantine", .told = "accept",
+                         .reasons = "test"};
+    int rc = quarantine_commit(q, f, &facts, id, SPOOL_ID_MAX + 1, why, sizeof why);
+    if (rc != 0)
+        printf("# commit: %s\n", why);
+    quarantine_close(q);
+    return rc == 0;
+}
+
+static void test_quarantine_text(web_app *app, client *admin, const domauth_config *cfg)
+{
+    const char *m =
+        "From: <a@example.com>\nSubject: =?utf-8?q?x?=\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/alternative; boundary=\"b1\"\n\n"
+        "--b1\nContent-Type: text/html\n\n<p onclick=x>html <script>alert(9)</script></p>\n"
+        "--b1\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: base64\n\n"
+        "Y2Fm6SA8Yj5ib2xkPC9iPg==\n--b1--\n";
+    char id[SPOOL_ID_MAX + 1] = "", query[300];
+    TAP_OK(quarantine_one(cfg, m, id), "a MIME message quarantined (%s)", id);
+    snprintf(query, sizeof query, "id=%s", id);
+    strbuf page;
+    strbuf_init(&page);
+    int status = request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(status == 200 && strstr(page.data, "id=\"body\">caf\xc3\xa9 &lt;b&gt;bold&lt;/b&gt;</pre>"),
+           "the view shows the text/plain part decoded (base64, latin-1 to UTF-8), escaped");
+    TAP_OK(strstr(page.data, "text/plain, charset iso-8859-1, base64, part 3") &&
+               strstr(page.data, "alert(9)") == NULL,
+           "it says which part and how it was decoded; the HTML part is not shown");
+    snprintf(query, sizeof query, "raw=1&id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "Y2Fm6SA8Yj5ib2xkPC9iPg==") &&
+               strstr(page.data, "&lt;script&gt;alert(9)") && strstr(page.data, "<script>") == NULL,
+           "raw=1: the body as stored, as text");
+
+    const char *h = "Content-Type: multipart/mixed; boundary=z\n\n--z\nContent-Type: text/html"
+                    "\n\n<img src=x onerror=alert(8)>only html\n--z--\n";
+    TAP_OK(quarantine_one(cfg, h, id), "an HTML-only message quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "&lt;img src=x onerror=alert(8)&gt;only html") &&
+               strstr(page.data, "<img") == NULL && strstr(page.data, "never rendered"),
+           "no text/plain: the HTML as escaped text, said so");
+
+    strbuf big;
+    strbuf_init(&big);
+    strbuf_puts(&big, "Subject: big\n\n");
+    for (int i = 0; i < 300 * 1024 / 64; i++)
+        strbuf_puts(&big, "0123456789012345678901234567890123456789012345678901234567890\n");
+    TAP_OK(quarantine_one(cfg, big.data, id), "a 300 KiB message quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "id=\"truncated\">Truncated at 262144 bytes") != NULL,
+           "a long text is cut at 256 KiB, with a visible note");
+    strbuf_free(&big);
+
+    TAP_OK(quarantine_one(cfg, "Content-Type: multipart/mixed\n\n--q\n\nno boundary\n", id),
+           "a multipart without a boundary quarantined");
+    snprintf(query, sizeof query, "id=%s", id);
+    request(app, admin, "GET", "/quarantine/view", query, NULL, NULL, &page, NULL);
+    TAP_OK(strstr(page.data, "id=\"text-notes\"><li>a multipart/mixed without a boundary"),
+           "what could not be read is noted on the page");
+
+    /* The Quarantine page: the newest purge event in the store. */
+    event_record purge = {.time = (int64_t)time(NULL) - 5, .listener = "quarantine",
+                          .client_ip = "", .helo = "", .mail_from = "", .action = "purge",
+                          .reasons = "purged 3 messages older than 30 days by <b>x</b>",
+                          .node = "mx2"};
+    const event_record *one[1] = {&purge};
+    char why[600];
+    event_store_options so = {.access = EVENT_STORE_WRITE};
+    event_store *st = event_store_open(cfg->database, &so, why, sizeof why);
+    TAP_OK(st && event_store_write(st, one, 1, why, sizeof why) == 0, "a purge event stored");
+    if (st)
+        event_store_close(st);
+    request(app, admin, "GET", "/quarantine", NULL, NULL, NULL, &page, NULL);
+    const char *p = strstr(page.data, "id=\"purge\"");
+    TAP_OK(p && strstr(p, "no-daemon.sock") &&
+               strstr(p, "The last purge recorded: ") &&
+               strstr(p, "UTC, purged 3 messages older than 30 days by &lt;b&gt;x&lt;/b&gt; "
+                         "(node mx2)."),
+           "Quarantine: domauthd unreachable said, the newest purge event shown, escaped");
+    strbuf_free(&page);
+}
+
 static void test_requests(const char *dir)
 {
     char path[300], why[600];
@@ -522,9 +723,18 @@ static void test_requests(const char *dir)
              conf);
     TAP_OK(strstr(page.data, want) != NULL, "Settings: a domain's own value");
     snprintf(want, sizeof want,
-             "<td>check_helo</td><td><code>no</code></td><td>global [policy], %s:4", conf);
+             "<td>check_helo</td><td><code>no</code></td><td>global [policy] check_helo, %s:4",
+             conf);
     TAP_OK(strstr(page.data, "[domain example.org]") && strstr(page.data, want) != NULL,
            "Settings: a domain inherits the global value, and says so");
+    TAP_OK(strstr(page.data, "<td>fail_action</td><td><code>reject</code></td><td>default") &&
+               strstr(page.data, "<td>spf_fail_action</td><td><code>reject</code></td>"
+                                 "<td>global default"),
+           "Settings: the per-result keys, global and per domain");
+    TAP_OK(strstr(page.data, "/settings/edit") == NULL && strstr(page.data, "/settings/reset") == NULL,
+           "Settings: a reader gets no change links or reset buttons");
+    test_settings_changes(&app, &admin, &reader, conf, dir);
+    test_quarantine_text(&app, &admin, &cfg);
 
     snprintf(body, sizeof body, "csrf=%s", csrf);
     request(&app, &reader, "POST", "/logout", NULL, body, NULL, &page, NULL);

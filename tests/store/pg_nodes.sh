@@ -190,7 +190,7 @@ sleep 0.3
 p1=$(stat mx1 purged) p2=$(stat mx2 purged) k1=$(stat mx1 purge_skipped) k2=$(stat mx2 purge_skipped)
 report "$([ $((p1 + p2)) = 25 ] && [ $((k1 + k2)) = 1 ] && [ "$(rows)" = 600 ] && echo 1 || echo 0)" \
     "purge asked of both nodes at once: one purges the 25 old events, the other leaves it to it" \
-    "purged $p1 $p2, skipped $k1 $k2, rows $(rows)"
+    "purged $p1 $p2, skipped $k1 $k2, rows $(rows): $(pg_sql cluster "SELECT listener, action, reasons FROM events WHERE time >= 2000 AND action NOT IN ('accept', 'reject', 'defer', 'tag', 'quarantine') LIMIT 5")"
 report "$([ "$(pg_sql cluster "SELECT count(*) FROM cluster_jobs WHERE job = 'purge'")" = 1 ] && echo 1 || echo 0)" \
     "  one lease row for the purge"
 

@@ -102,8 +102,17 @@ int pg_exec(PGconn *c, const char *sql, char *why, size_t why_size)
 int pg_link_ensure(pg_link *l, bool *fresh, char *why, size_t why_size)
 {
     *fresh = false;
+    /* A connection the server ended while it sat idle (pg_terminate_backend,
+     * a restart) still says CONNECTION_OK until something reads from it:
+     * reading what is waiting (libpq's socket never blocks) finds the end
+     * here, so the statement about to run gets a new connection instead of
+     * failing. The event writer retries a failed batch; a quarantine purge
+     * or release would not. */
+    /* Twice: a terminated backend sends its FATAL message before it
+     * closes, and the first read takes only the message. */
     if (l->conn != NULL && PQstatus(l->conn) == CONNECTION_OK &&
-        PQtransactionStatus(l->conn) == PQTRANS_IDLE)
+        PQtransactionStatus(l->conn) == PQTRANS_IDLE && PQconsumeInput(l->conn) == 1 &&
+        PQconsumeInput(l->conn) == 1 && PQstatus(l->conn) == CONNECTION_OK)
         return 0;
     if (l->conn != NULL)
         PQfinish(l->conn);

@@ -206,7 +206,8 @@ int quarantine_scan_unindexed(quarantine *q, quarantine_unindexed_fn *fn, void *
             id_set_free(&known);
             return -1;
         }
-        qsort(known.ids, known.count, sizeof *known.ids, by_string);
+        if (known.count > 0)
+            qsort(known.ids, known.count, sizeof *known.ids, by_string);
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/new", spool_dir(q->spool));
@@ -220,7 +221,8 @@ int quarantine_scan_unindexed(quarantine *q, quarantine_unindexed_fn *fn, void *
     for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
         char *name = de->d_name;
         if (name[0] == '.' || !spool_id_valid(name) ||
-            bsearch(&name, known.ids, known.count, sizeof *known.ids, by_string) != NULL)
+            (known.count > 0 &&
+             bsearch(&name, known.ids, known.count, sizeof *known.ids, by_string) != NULL))
             continue;
         char path[4096 + 256], problem[700] = "";
         snprintf(path, sizeof path, "%s/%s", dir, name);

@@ -8,7 +8,7 @@
 : "${BENCH_POLICY_PEER_REQUESTS:=3000}"   # requests policyd-spf gets (about 160/s)
 : "${BENCH_POLICY_SAMPLE_REPS:=10}"       # domauth: rounds over those same requests
 : "${BENCH_POLICY_REPS:=3}"               # domauth: rounds over the whole policy stream
-: "${BENCH_POLICY_WHITELIST:=1000000}"    # entries in the domauth-wl row's whitelist_file
+: "${BENCH_POLICY_WHITELIST:=1000000}"    # entries in the domauth-wl row's whitelist (split into files)
 : "${BENCH_POLICY_WL_REPS:=$BENCH_POLICY_SAMPLE_REPS}" # domauth-wl: rounds over the sample
 : "${BENCH_DOMAUTHD:=$BENCH_BUILD/daemon/domauthd}" # the daemon under test
 # Which rows run (profiling one server needs only its rows; report_policy.py
@@ -43,8 +43,13 @@ policy_prepare() { # bin-dir
     policy_row wl || return 0
     "$PY" "$bench/policy/whitelist.py" "$work/world/whitelist.txt" \
         --entries "$BENCH_POLICY_WHITELIST" --seed "$BENCH_SEED"
+    # A whitelist_file holds at most 16 MiB (domauth.conf(5)); a million
+    # entries are about 20 MB, so they go in files of 400,000 lines, as an
+    # administrator would split them.
+    split -l 400000 -d "$work/world/whitelist.txt" "$work/world/whitelist.part."
     { cat "$bench/policy/domauthd.conf"
-      printf '\n[hosts]\nwhitelist_file = %s\n' "$work/world/whitelist.txt"
+      printf '\n[hosts]\n'
+      for part in "$work"/world/whitelist.part.*; do printf 'whitelist_file = %s\n' "$part"; done
     } > "$work/domauthd-wl.conf"
 }
 

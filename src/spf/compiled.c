@@ -374,9 +374,7 @@ static int run_exists(run_state *st, const op *o, const program *pg)
         /* target is queryable: at most 253 characters, as the precision says */
         snprintf(why, sizeof why, "DNS %s looking up %s %.253s", da_dns_status_name(a->status),
                  da_dns_type_name(DA_DNS_A), target);
-        for (char *q = why; *q; q++)
-            if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-                *q = '?';
+        spf_text_printable(why);
         const char *kept = arena_strdup(c->scratch, why);
         if (kept == NULL)
             return HOLE;
@@ -574,9 +572,7 @@ static const char *problem(compiler *cc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    for (char *q = buf; *q; q++)
-        if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
-            *q = '?';
+    spf_text_printable(buf);
     return keep_text(cc, buf, strlen(buf));
 }
 

@@ -156,10 +156,7 @@ static void trace(pass *ps, da_spf_trace_kind kind, unsigned depth, const char *
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    /* Trace text may quote DNS data: keep it printable. */
-    for (char *p = buf; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-            *p = '?';
+    spf_text_printable(buf); /* trace text may quote DNS data */
     const char *text = arena_strdup(&ev->scratch, buf);
     if (text == NULL)
         return;
@@ -359,9 +356,7 @@ static da_spf_result fail_with(pass *ps, da_spf_result result, const char *fmt, 
         va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
-        for (char *p = buf; *p; p++)
-            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-                *p = '?';
+        spf_text_printable(buf);
         ps->problem = arena_strdup(&ps->ev->scratch, buf);
     }
     return result;

@@ -47,4 +47,14 @@ int spf_macro_check(const char *text, size_t len, spf_macro_use use, char *err,
 /* True when expanding text would need %{p}. */
 bool spf_macro_uses_ptr(const char *text, size_t len);
 
+/* Problem and trace texts quote DNS data (names, records, expansions): each
+ * byte outside printable ASCII becomes '?', in place, before the text can
+ * reach a log line or a header comment. */
+static inline void spf_text_printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
+}
+
 #endif

@@ -406,12 +406,11 @@ static void run_scenario(const options *opt, const char *suite, yaml_document_t 
                          suite_counts *counts, suite_counts *resolver_counts,
                          suite_counts *async_counts, da_spf_record_cache *records)
 {
-    yaml_node_t *root = yaml_document_get_root_node(doc);
-    const char *desc = map_str(doc, root, "description");
-    yaml_node_t *tests = map_get(doc, root, "tests");
-    yaml_node_t *zonedata = map_get(doc, root, "zonedata");
-    if (desc == NULL || tests == NULL || tests->type != YAML_MAPPING_NODE)
+    spf_scenario sc;
+    if (!scenario_read(doc, &sc))
         return;
+    const char *desc = sc.desc;
+    yaml_node_t *tests = sc.tests, *zonedata = sc.zonedata;
     char why[512] = "";
     da_zone *zone = zone_build(doc, zonedata, why, sizeof why);
     /* One DNS cache per scenario: its tests share one zone, so later tests

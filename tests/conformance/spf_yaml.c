@@ -266,3 +266,12 @@ da_zone *zone_build(yaml_document_t *doc, yaml_node_t *zonedata, char *why,
     return zone;
 }
 
+
+bool scenario_read(yaml_document_t *doc, spf_scenario *out)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    out->desc = map_str(doc, root, "description");
+    out->tests = map_get(doc, root, "tests");
+    out->zonedata = map_get(doc, root, "zonedata");
+    return out->desc != NULL && out->tests != NULL && out->tests->type == YAML_MAPPING_NODE;
+}

@@ -4,6 +4,7 @@
 #ifndef DA_TESTS_SPF_YAML_H
 #define DA_TESTS_SPF_YAML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <yaml.h>
@@ -19,5 +20,13 @@ char *text_value(yaml_document_t *doc, yaml_node_t *v, size_t *len);
 /* The zone of one scenario, following the suite's conventions; NULL with a
  * reason in why. */
 da_zone *zone_build(yaml_document_t *doc, yaml_node_t *zonedata, char *why, size_t why_size);
+
+/* One scenario document: its description, tests (a mapping) and zonedata.
+ * false when the document is not a scenario. */
+typedef struct spf_scenario {
+    const char *desc;
+    yaml_node_t *tests, *zonedata;
+} spf_scenario;
+bool scenario_read(yaml_document_t *doc, spf_scenario *out);
 
 #endif

@@ -255,12 +255,11 @@ static void zone_addresses(yaml_document_t *doc, yaml_node_t *zonedata, ip_set *
 static void conformance_scenario(yaml_document_t *doc, da_spf_record_cache *records, tally *t,
                                  unsigned *scenarios)
 {
-    yaml_node_t *root = yaml_document_get_root_node(doc);
-    const char *desc = map_str(doc, root, "description");
-    yaml_node_t *tests = map_get(doc, root, "tests");
-    yaml_node_t *zonedata = map_get(doc, root, "zonedata");
-    if (desc == NULL || tests == NULL || tests->type != YAML_MAPPING_NODE)
+    spf_scenario sc;
+    if (!scenario_read(doc, &sc))
         return;
+    const char *desc = sc.desc;
+    yaml_node_t *tests = sc.tests, *zonedata = sc.zonedata;
     char why[512] = "";
     da_zone *zone = zone_build(doc, zonedata, why, sizeof why);
     if (zone == NULL)

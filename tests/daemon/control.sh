@@ -92,20 +92,8 @@ report "$(printf '%s' "$out" | grep -q "^reload: *refused: .*(1 ok, 1 refused)" 
 
 # domauth-web's verbs: config-check loads a candidate beside the file (and
 # nothing else), config-changed reloads (and writes the audit event).
-ctl() { /usr/bin/python3 - "$workdir/run/control.sock" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-out = b""
-while True:
-    b = s.recv(4096)
-    if not b:
-        break
-    out += b
-print(out.decode().strip())
-PY
-}
+. "$here/../lib/control.sh"
+ctl() { control_send "$workdir/run/control.sock" "$1"; }
 out=$(ctl "config-check /etc/passwd")
 report "$(grep -q '^refused: config-check takes a file beside .*domauth.conf named .domauth.conf.\*' <<<"$out" && echo 1 || echo 0)" \
     "config-check refuses a file that is not beside the configuration" "$out"

@@ -6,6 +6,9 @@
 # postfix-policyd-spf-python as the policy service). smtp-source sends the
 # same stream of signed and unsigned mail through each. See bench/README.md.
 
+# Postfix's own master.cf services, as the tests' private instances have.
+. "$repo/tests/lib/postfix.sh"
+
 : "${BENCH_MILTER_SENDERS:=12}"      # sender domains (each: a signed and an unsigned message)
 : "${BENCH_MILTER_MESSAGES:=2400}"   # messages per saturation run
 : "${BENCH_MILTER_SESSIONS:=2}"      # smtp-source sessions per message stream
@@ -125,26 +128,7 @@ $MILTER_PEER_SMTP inet n - n - 100 smtpd
   -o smtpd_milters=\$peer_milters
 policyd-spf unix - n n - 0 spawn
   user=nobody argv=$work/milter/policyd-spf-wrap
-smtp       unix  -       -       n       -       -       smtp
-pickup     unix  n       -       n       60      1       pickup
-cleanup    unix  n       -       n       -       0       cleanup
-qmgr       unix  n       -       n       300     1       qmgr
-rewrite    unix  -       -       n       -       -       trivial-rewrite
-bounce     unix  -       -       n       -       0       bounce
-defer      unix  -       -       n       -       0       bounce
-trace      unix  -       -       n       -       0       bounce
-verify     unix  -       -       n       -       1       verify
-flush      unix  n       -       n       1000?   0       flush
-proxymap   unix  -       -       n       -       -       proxymap
-proxywrite unix  -       -       n       -       1       proxymap
-showq      unix  n       -       n       -       -       showq
-error      unix  -       -       n       -       -       error
-retry      unix  -       -       n       -       -       error
-discard    unix  -       -       n       -       -       discard
-virtual    unix  -       n       n       -       -       virtual
-anvil      unix  -       -       n       -       1       anvil
-scache     unix  -       -       n       -       1       scache
-postlog    unix-dgram n  -       n       -       1       postlogd
+$(pf_master_services)
 EOF
 }
 

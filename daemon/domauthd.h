@@ -231,10 +231,10 @@ struct srs *socketmap_srs_new(const domauth_config *cfg, const char *secrets, si
 /* Reloads the configuration as SIGHUP does. Returns 0, or -1 with why the
  * reload was refused in err (the running configuration stays). */
 int daemon_reload(domauthd *d, char *err, size_t err_size);
-/* Loads path as a reload would load the configuration (the same checks as
- * -t, with this process's rights: its keys and files), and drops it.
- * Returns 0, or -1 with why in err. */
-int daemon_check_config(const char *path, char *err, size_t err_size);
+/* Loads the configuration read from fd (path names it in messages) as a
+ * reload would (the same checks as -t, with this process's rights: its keys
+ * and files), and drops it. Returns 0, or -1 with why in err. */
+int daemon_check_config(const char *path, int fd, char *err, size_t err_size);
 /* The daily retention now (the control socket's purge): the event store's
  * on its writer thread (under the cluster's lease), the quarantine's. */
 void daemon_purge_now(domauthd *d);

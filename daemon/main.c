@@ -318,24 +318,36 @@ static int check_system(const domauth_config *cfg, char *err, size_t err_size)
 
 /* Loads path into a new config_ref; NULL with a reason in err. A missing
  * default file means the built-in defaults. */
+enum { CONFIG_FILE_MAX = 16u << 20 }; /* a configuration file's bound */
+
+static config_ref *config_load_text(const char *path, char *text, size_t len, char *err,
+                                    size_t err_size);
+
 static config_ref *config_load(const char *path, bool path_given, char *err, size_t err_size)
+{
+    size_t len = 0;
+    char *text = NULL;
+    if (path_given || access(path, F_OK) == 0) {
+        text = util_read_file(path, CONFIG_FILE_MAX, &len, err, err_size);
+        if (text == NULL)
+            return NULL;
+    }
+    return config_load_text(path, text, len, err, err_size);
+}
+
+/* The load itself, from the text of path (NULL: the built-in defaults);
+ * takes text. */
+static config_ref *config_load_text(const char *path, char *text, size_t len, char *err,
+                                    size_t err_size)
 {
     config_ref *ref = calloc(1, sizeof *ref);
     if (ref == NULL || config_init(&ref->config) != 0) {
         free(ref);
+        free(text);
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
     ref->refs = 1;
-    size_t len = 0;
-    char *text = NULL;
-    if (path_given || access(path, F_OK) == 0) {
-        text = util_read_file(path, 16u << 20, &len, err, err_size);
-        if (text == NULL) {
-            config_ref_put(ref);
-            return NULL;
-        }
-    }
     if (config_parse(&ref->config, path, text ? text : "", len, err, err_size) != 0) {
         free(text);
         free(ref);
@@ -651,9 +663,11 @@ int daemon_reload(domauthd *d, char *err, size_t err_size)
     return 0;
 }
 
-int daemon_check_config(const char *path, char *err, size_t err_size)
+int daemon_check_config(const char *path, int fd, char *err, size_t err_size)
 {
-    config_ref *ref = config_load(path, true, err, err_size);
+    size_t len = 0;
+    char *text = util_read_fd(fd, path, CONFIG_FILE_MAX, &len, err, err_size);
+    config_ref *ref = text ? config_load_text(path, text, len, err, err_size) : NULL;
     if (ref == NULL)
         return -1;
     config_ref_put(ref);

@@ -5,18 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
-                     size_t err_size)
+static char *read_stream(FILE *f, const char *path, size_t max_bytes, size_t *len, char *err,
+                         size_t err_size)
 {
-    err[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int saved = errno; /* callers tell a missing file from others by it */
-        snprintf(err, err_size, "cannot read %s: %s", path, strerror(saved));
-        errno = saved;
-        return NULL;
-    }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf != NULL) {
@@ -54,4 +47,35 @@ char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+char *util_read_file(const char *path, size_t max_bytes, size_t *len, char *err,
+                     size_t err_size)
+{
+    err[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int saved = errno; /* callers tell a missing file from others by it */
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(saved));
+        errno = saved;
+        return NULL;
+    }
+    return read_stream(f, path, max_bytes, len, err, err_size);
+}
+
+char *util_read_fd(int fd, const char *path, size_t max_bytes, size_t *len, char *err,
+                   size_t err_size)
+{
+    err[0] = '\0';
+    int own = dup(fd);
+    FILE *f = own >= 0 && lseek(own, 0, SEEK_SET) == 0 ? fdopen(own, "rb") : NULL;
+    if (f == NULL) {
+        int saved = errno;
+        if (own >= 0)
+            close(own);
+        snprintf(err, err_size, "cannot read %s: %s", path, strerror(saved));
+        errno = saved;
+        return NULL;
+    }
+    return read_stream(f, path, max_bytes, len, err, err_size);
 }

@@ -110,6 +110,13 @@ ln -s "$workdir/secret" "$workdir/.domauth.conf.web-link"
 out=$(ctl "config-check $workdir/.domauth.conf.web-link")
 report "$(grep -q '^refused: .* is not a plain file of its own$' <<<"$out" && ! grep -q secret <<<"${out#*web-link}" && echo 1 || echo 0)" \
     "config-check refuses a symbolic link (and quotes nothing of its target)" "$out"
+# A candidate naming another file: that file's text (quoted by a parse
+# error) is domauthd's to read, not the client's; only the log has it.
+printf '[hosts]\nwhitelist_file = %s\n' "$workdir/secret" > "$workdir/.domauth.conf.web-named"
+out=$(ctl "config-check $workdir/.domauth.conf.web-named")
+report "$(grep -q "^refused: $workdir/.domauth.conf.web-named does not load; the reason is in domauthd's log$" <<<"$out" &&
+          ! grep -q secret <<<"${out#*web-named}" && echo 1 || echo 0)" \
+    "config-check quotes nothing of a file the candidate names" "$out"
 cp "$workdir/domauth.conf" "$workdir/.domauth.conf.web-b"
 sed -i '/this is not a key/d' "$workdir/.domauth.conf.web-b"
 out=$(ctl "config-check $workdir/.domauth.conf.web-b")

@@ -355,12 +355,28 @@ report(status == 403, "another session's CSRF token is refused too", status)
 # Each wait doubles from 1 s; a slow build (the sanitizers: a hash takes
 # longer than the first waits) sees the 429 a few attempts later.
 statuses = []
+throttled_body, window_start = "", time.monotonic()
 while len(statuses) < 10 and 429 not in statuses:
-    statuses.append(log_in("admin", "wrong")[0])
+    sent = time.monotonic()
+    status, throttled_body, _ = log_in("admin", "wrong")
+    statuses.append(status)
+    if status == 401:
+        window_start = sent  # the server's window starts no earlier than this
 report(statuses[:4] == [401, 401, 401, 401] and statuses[-1] == 429,
        "wrong passwords: throttled (429) after the fourth", statuses)
 status, body, _ = log_in("admin", "admin-pass")
-report(status == 429 and "wait" in body, "while throttled, the right password waits too", status)
+# The window that answered 429 lasts the seconds it names from the last
+# failure; on a loaded machine the next attempt can arrive after it, and
+# then proves nothing.
+m = re.search(r"wait (\d+) seconds", throttled_body)
+window = int(m.group(1)) if m else 0
+if status != 429 and time.monotonic() - window_start >= window:
+    count += 1
+    print("ok %d - while throttled, the right password waits too # SKIP it arrived after the "
+          "%d s window" % (count, window))
+else:
+    report(status == 429 and "wait" in body, "while throttled, the right password waits too",
+           status)
 status, body, _ = http("POST", "/login", {"x": "y" * 70000})
 report(status == 413, "a body over 64 KiB is refused (413)", status)
 print("# the browser part took %.1f s" % browser_seconds)

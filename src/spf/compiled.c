@@ -616,28 +616,36 @@ static const da_dns_answer *lookup(compiler *cc, const char *name, da_dns_type t
 }
 
 /* What eval.c's memo keeps of an answer: records of the asked type among
- * the first 4096. */
+ * the first 4096. Callers walk them in one pass (a record by index would
+ * make compiling a large answer quadratic, inside the check that compiles). */
+enum { KEPT_RECORDS = 4096 };
+
+static size_t kept_span(const da_dns_answer *a)
+{
+    return a->count > KEPT_RECORDS ? KEPT_RECORDS : a->count;
+}
+
 static size_t kept_count(const da_dns_answer *a, da_dns_type type)
 {
-    size_t n = a->count > 4096 ? 4096 : a->count, kept = 0;
+    size_t n = kept_span(a), kept = 0;
     for (size_t i = 0; i < n; i++)
         if (a->records[i].type == type)
             kept++;
     return kept;
 }
 
-static const da_dns_rr *kept_record(const da_dns_answer *a, da_dns_type type, size_t index)
+static const da_dns_rr *kept_first(const da_dns_answer *a, da_dns_type type)
 {
-    size_t n = a->count > 4096 ? 4096 : a->count;
+    size_t n = kept_span(a);
     for (size_t i = 0; i < n; i++)
-        if (a->records[i].type == type && index-- == 0)
+        if (a->records[i].type == type)
             return &a->records[i];
     return NULL;
 }
 
 static bool kept_nonempty(const da_dns_answer *a, da_dns_type type)
 {
-    size_t n = a->count > 4096 ? 4096 : a->count;
+    size_t n = kept_span(a);
     for (size_t i = 0; i < n; i++)
         if (a->records[i].type == type)
             return true;
@@ -646,7 +654,7 @@ static bool kept_nonempty(const da_dns_answer *a, da_dns_type type)
 
 static bool is_void(const da_dns_answer *a, da_dns_type type)
 {
-    return a->status == DA_DNS_NXDOMAIN || (a->status == DA_DNS_NOERROR && kept_count(a, type) == 0);
+    return a->status == DA_DNS_NXDOMAIN || (a->status == DA_DNS_NOERROR && !kept_nonempty(a, type));
 }
 
 static bool is_dns_error(const da_dns_answer *a)
@@ -706,12 +714,10 @@ static uint32_t compile_host(compiler *cc, const char *domain, unsigned depth, b
 static void add_addresses(compiler *cc, const da_dns_answer *a, unsigned bits)
 {
     da_dns_type type = address_type(cc);
-    size_t n = kept_count(a, type);
-    for (size_t i = 0; i < n; i++) {
-        const da_dns_rr *rr = kept_record(a, type, i);
-        if (!add_entry(cc, network(rr->addr, bits)))
+    size_t n = kept_span(a);
+    for (size_t i = 0; i < n; i++)
+        if (a->records[i].type == type && !add_entry(cc, network(a->records[i].addr, bits)))
             return;
-    }
 }
 
 /* The MX term's entries, mirroring evaluate_term: hosts in preference
@@ -729,9 +735,10 @@ static void compile_mx(compiler *cc, op *o, const da_dns_answer *mx, unsigned bi
     }
     const da_dns_rr *rr[64];
     size_t order[64];
-    size_t n = count < 64 ? count : 64;
-    for (size_t i = 0; i < n; i++)
-        rr[i] = kept_record(mx, DA_DNS_MX, i);
+    size_t n = 0;
+    for (size_t i = 0, span = kept_span(mx); i < span && n < 64; i++)
+        if (mx->records[i].type == DA_DNS_MX)
+            rr[n++] = &mx->records[i];
     for (size_t i = 0; i < n; i++) {
         size_t j = i;
         while (j > 0 && rr[order[j - 1]]->preference > rr[i]->preference) {
@@ -889,7 +896,7 @@ static void compile_exp(compiler *cc, uint32_t index, const spf_record *rec, con
                 return;
             }
             queries = 1;
-            const da_dns_rr *rr = kept_record(a, DA_DNS_TXT, 0);
+            const da_dns_rr *rr = kept_first(a, DA_DNS_TXT);
             if (a->status == DA_DNS_NOERROR && kept_count(a, DA_DNS_TXT) == 1 && rr->text != NULL &&
                 spf_macro_check(rr->text, rr->text_len, SPF_MACRO_EXPLANATION, (char[8]){0}, 8) ==
                     0) {
@@ -915,10 +922,11 @@ static const spf_record *select_record(compiler *cc, const da_dns_answer *a, con
                                        da_spf_result *result, const char **why)
 {
     const da_dns_rr *found = NULL;
-    size_t matches = 0, n = kept_count(a, DA_DNS_TXT);
+    size_t matches = 0, n = kept_span(a);
     for (size_t i = 0; i < n; i++) {
-        const da_dns_rr *rr = kept_record(a, DA_DNS_TXT, i);
-        if (rr->text != NULL && spf_record_is_spf(rr->text, rr->text_len)) {
+        const da_dns_rr *rr = &a->records[i];
+        if (rr->type == DA_DNS_TXT && rr->text != NULL &&
+            spf_record_is_spf(rr->text, rr->text_len)) {
             matches++;
             found = rr;
         }

@@ -33,12 +33,12 @@ const EVP_MD *dkim_key_md(const da_dkim_key *key, da_dkim_algorithm algorithm)
 
 /* ------------------------------------------------------- sign and verify */
 
-EVP_PKEY_CTX *dkim_crypto_rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *sha256)
+EVP_PKEY_CTX *dkim_crypto_rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *md)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
     if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_signature_md(ctx, sha256) != 1) {
+        EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) {
         EVP_PKEY_CTX_free(ctx);
         ctx = NULL;
     }
@@ -60,11 +60,8 @@ bool dkim_crypto_verify(const dkim_key_record *rec, da_dkim_algorithm algorithm,
              EVP_DigestVerify(mctx, sig, sig_len, digest, digest_len) == 1;
         EVP_MD_CTX_free(mctx);
     } else {
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-        ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-             EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_signature_md(ctx, dkim_algorithm_md(algorithm)) == 1 &&
-             EVP_PKEY_verify(ctx, sig, sig_len, digest, digest_len) == 1;
+        EVP_PKEY_CTX *ctx = dkim_crypto_rsa_verify_ctx(key, dkim_algorithm_md(algorithm));
+        ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, sig_len, digest, digest_len) == 1;
         EVP_PKEY_CTX_free(ctx);
     }
     ERR_clear_error();

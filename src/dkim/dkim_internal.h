@@ -257,8 +257,9 @@ const EVP_MD *dkim_key_md(const da_dkim_key *key, da_dkim_algorithm algorithm);
 bool dkim_crypto_verify(const dkim_key_record *rec, da_dkim_algorithm algorithm,
                         const unsigned char *digest, size_t digest_len, const unsigned char *sig,
                         size_t sig_len);
-/* The ready verify context for rec's RSA key, or NULL. */
-EVP_PKEY_CTX *dkim_crypto_rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *sha256);
+/* An RSA PKCS#1 v1.5 verify context for key and the digest md, ready for
+ * EVP_PKEY_verify (again and again), or NULL. */
+EVP_PKEY_CTX *dkim_crypto_rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *md);
 /* Signs a header digest; returns the signature length, or 0. */
 size_t dkim_crypto_sign(EVP_PKEY *key, da_dkim_algorithm algorithm, const unsigned char *digest,
                         size_t digest_len, unsigned char *sig, size_t sig_size);

@@ -300,9 +300,9 @@ int dkim_key_record_parse_cached(da_dkim_key_cache *c, const char *text, size_t 
         slot->rec = shared;
         if (shared.key != NULL && !shared.is_ed25519) {
             slot->rec.rsa_sha256_verify =
-                dkim_crypto_rsa_verify_ctx(shared.key, c->digests.sha256 ? c->digests.sha256
-                                                                         : EVP_sha256());
+                dkim_crypto_rsa_verify_ctx(shared.key, dkim_key_cache_md(c, DA_DKIM_RSA_SHA256));
             slot->rec.owns_verify_ctx = slot->rec.rsa_sha256_verify != NULL;
+            rec->rsa_sha256_verify = slot->rec.rsa_sha256_verify; /* borrowed, as on a hit */
         }
     } else {
         free(copy);

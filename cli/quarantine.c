@@ -4,12 +4,9 @@
  * a crash; a file in new/ the index does not know (domauthd stopped
  * between the two) is listed as "unindexed". release re-injects with
  * sendmail(1) and the original envelope. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

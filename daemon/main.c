@@ -479,7 +479,8 @@ static int log_unreadable(void *ctx, const quarantine_row *row, const char *prob
 
 /* Rows for the spool files the index lacks: stored while the database was
  * down (quarantine_commit said "stored but not indexed"), or left by a crash
- * between the file and its row. At start and with the daily purge. */
+ * between the file and its row. With each purge (a minute after start, then
+ * daily), not at start itself: the scan reads the index and the folder. */
 static void quarantine_reindex_now(domauthd *d)
 {
     uint64_t added = 0, unreadable = 0;
@@ -490,9 +491,10 @@ static void quarantine_reindex_now(domauthd *d)
                            sizeof why) != 0)
         daemon_log(LOG_ERR, "quarantine reindex: %s (%llu rows added; retried with the daily "
                             "purge)", why, (unsigned long long)added);
-    else if (added > 0)
+    else if (added > 0 || unreadable > 0)
         daemon_log(LOG_NOTICE, "quarantine reindex: %llu messages stored without an index row "
-                               "now have one", (unsigned long long)added);
+                               "now have one; %llu files could not be read",
+                   (unsigned long long)added, (unsigned long long)unreadable);
 }
 
 static void on_purge_timer(uv_timer_t *t)
@@ -570,8 +572,7 @@ static void quarantine_start(domauthd *d, const domauth_config *cfg)
     }
     d->env.quarantine = d->quarantine;
     spool_clean_tmp(quarantine_spool(d->quarantine), (int64_t)time(NULL), TMP_MAX_AGE);
-    quarantine_reindex_now(d);
-    purge_timer_start(d);
+    purge_timer_start(d); /* its first run, a minute after start, reindexes too */
 }
 
 static bool ip_set_empty(const ip_set *set)

@@ -249,6 +249,10 @@ int quarantine_scan_unindexed(quarantine *q, quarantine_unindexed_fn *fn, void *
     }
     closedir(d);
     id_set_free(&known);
+    if (rc != 0) {
+        snprintf(why, why_size, "the scan of %s was stopped", dir);
+        return -1;
+    }
     return 0;
 }
 
@@ -293,9 +297,7 @@ int quarantine_reindex(quarantine *q, quarantine_unindexed_fn *unreadable_fn, vo
     int rc = quarantine_scan_unindexed(q, reindex_one, &st, why, why_size);
     *added = st.added;
     *unreadable = st.unreadable;
-    if (rc == 0 && st.failure[0] != '\0') {
-        snprintf(why, why_size, "%s", st.failure);
-        return -1;
-    }
+    if (st.failure[0] != '\0')
+        snprintf(why, why_size, "%s", st.failure); /* what stopped the scan */
     return rc;
 }

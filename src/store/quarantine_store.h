@@ -138,7 +138,8 @@ int quarantine_purge(quarantine *q, int64_t now, uint64_t limit, uint64_t *remov
  * id and path only and problem says why. Nonzero stops the scan. */
 typedef int quarantine_unindexed_fn(void *ctx, const quarantine_row *row, const char *problem);
 /* Calls fn for every such file, in no order. With no index every file is
- * one. */
+ * one. -1 with why when the index or the folder cannot be read, or fn
+ * stopped the scan. */
 int quarantine_scan_unindexed(quarantine *q, quarantine_unindexed_fn *fn, void *ctx, char *why,
                               size_t why_size);
 /* Gives every unindexed file that reads its row (state quarantined, at its

@@ -529,16 +529,16 @@ static int purge(event_store *store, int64_t before, const char *configured_node
     char why[512] = "", host[UTIL_HOST_NAME_MAX];
     const char *node = util_node_name(configured_node, host);
     bool mine = false;
-    if (event_store_lease(store, "purge", node, (int64_t)time(NULL), EVENTLOG_PURGE_LEASE, &mine,
-                          why, sizeof why) != 0) {
+    if (event_store_lease(store, EVENTLOG_PURGE_JOB, node, (int64_t)time(NULL),
+                          EVENTLOG_PURGE_LEASE, &mine, why, sizeof why) != 0) {
         fprintf(stderr, "domauth: the cluster's purge lease: %s; nothing deleted\n", why);
         return CLI_EXIT_SOFTWARE;
     }
     if (!mine) {
         char holder[256] = "", until[64] = "?";
         int64_t end = 0;
-        if (event_store_lease_holder(store, "purge", holder, sizeof holder, &end, why,
-                                     sizeof why) == 0 && end > 0)
+        if (event_store_lease_holder(store, EVENTLOG_PURGE_JOB, holder, sizeof holder, &end,
+                                     why, sizeof why) == 0 && end > 0)
             cli_format_time(end, until, sizeof until);
         fprintf(stderr, "domauth: node %s%s%s holds the cluster's purge lease until %s: it runs "
                         "the purge; nothing deleted here (this is node %s)\n",

@@ -741,7 +741,7 @@ static void writer_main(void *arg)
             /* One node of a cluster purges the shared store: the one that
              * holds the lease (on one host, the lease is always granted). */
             bool mine = true;
-            if (event_store_lease(log->store, "purge", log->node, (int64_t)time(NULL),
+            if (event_store_lease(log->store, EVENTLOG_PURGE_JOB, log->node, (int64_t)time(NULL),
                                   EVENTLOG_PURGE_LEASE, &mine, why, sizeof why) != 0) {
                 snprintf(message, sizeof message, "event database %s: purge lease: %s",
                          log->db_path, why);

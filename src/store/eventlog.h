@@ -70,6 +70,7 @@ void eventlog_get_stats(eventlog *log, eventlog_stats *stats);
  * the "purge" lease (event_store_lease, for EVENTLOG_PURGE_LEASE seconds)
  * purges; the others count purge_skipped. */
 enum { EVENTLOG_PURGE_LEASE = 20 * 3600 };
+#define EVENTLOG_PURGE_JOB "purge" /* the lease's job name: domauthd and domauth log */
 void eventlog_purge_before(eventlog *log, int64_t before);
 
 /* Reopens the JSON file at its path before the next line (after log

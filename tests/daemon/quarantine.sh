@@ -226,14 +226,8 @@ chmod +x "$workdir/ctl-sendmail"
 start_daemon
 send "$workdir/m1.eml" "" > /dev/null 2>&1
 send "$workdir/m1.eml" "" > /dev/null 2>&1
-ctl() { "$python" -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    d = s.recv(4096)
-    if not d: break
-    out += d
-print(out.decode(), end="")' "$workdir/ctl.sock" "$1"; }
+. "$here/../lib/control.sh"
+ctl() { control_send "$workdir/ctl.sock" "$1"; }
 ids=$(ls "$cq/new")
 id1=$(echo "$ids" | head -1); id2=$(echo "$ids" | tail -1)
 out=$(ctl "quarantine-release $id1 web:alice")

@@ -340,6 +340,11 @@ static void test_body_lines_differential(void)
         if (len > 0 && x % 4 == 0)
             len -= 1 + x % 2; /* no final CRLF, or a lone CR at the end */
         size_t wlen = reference_relaxed_body(body, len, want);
+        /* Fed from a buffer of exactly len bytes: a scanner reading past
+         * the data (its lookahead, its 16-byte loads) is an ASan error, not
+         * a read into the rest of a static array. */
+        unsigned char *exact = malloc(len ? len : 1);
+        memcpy(exact, body, len);
         for (int pass = 0; pass < 3; pass++) {
             strbuf got;
             strbuf_init(&got);
@@ -352,7 +357,7 @@ static void test_body_lines_differential(void)
                 size_t chunk = pass == 0 ? len : 1 + x % 90;
                 if (chunk > len - off)
                     chunk = len - off;
-                dkim_body_canon_feed(&bc, body + off, chunk);
+                dkim_body_canon_feed(&bc, exact + off, chunk);
                 off += chunk;
             }
             dkim_body_canon_finish(&bc);
@@ -364,6 +369,7 @@ static void test_body_lines_differential(void)
                 bad_limit++;
             strbuf_free(&got);
         }
+        free(exact);
     }
     TAP_OK(bad == 0, "relaxed canonicalization of %zu line-structured bodies, whole and in "
                      "chunks, equals RFC 6376's (%zu differ)", cases, bad);

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "config/config.h"
+#include "util/json.h"
 
 typedef enum line_kind { L_OTHER, L_SECTION, L_KEY, L_CONTINUATION } line_kind;
 
@@ -145,24 +146,6 @@ static void lines_free(text_lines *t)
 
 /* ------------------------------------------------------------ values */
 
-/* The length of a valid UTF-8 sequence at s (at most n bytes), 0 if none:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || len > n || s[0] > 0xf4)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return len;
-}
-
 int config_edit_check_value(const char *name, const char *value, char *why, size_t why_size)
 {
     size_t n = strlen(value);
@@ -184,7 +167,7 @@ int config_edit_check_value(const char *name, const char *value, char *why, size
                      name, c, i + 1);
             return -1;
         }
-        size_t k = utf8_length((const unsigned char *)value + i, n - i);
+        size_t k = json_utf8_len((const unsigned char *)value + i);
         if (k == 0) {
             snprintf(why, why_size, "%s: the value is not valid UTF-8 (byte %zu)", name, i + 1);
             return -1;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hex.h"
+
 enum { BOUNDARY_MAX = 200 }; /* RFC 2046 allows 70; be generous, still bounded */
 
 typedef struct walk {
@@ -104,14 +106,6 @@ static size_t base64_limited(const char *in, size_t len, strbuf *out, size_t lim
     return bad;
 }
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Quoted-printable (RFC 2045 6.7): =XX a byte (either case), '=' at a
  * line end (blanks allowed before it) a soft break; any other '=' is kept
  * as it is and counted. */
@@ -136,8 +130,8 @@ static size_t qp_limited(const char *in, size_t len, strbuf *out, size_t limit, 
             i = k == len ? k : in[k] == '\r' ? k + 1 : k; /* a soft line break */
             continue;
         }
-        int hi = i + 1 < len ? hex_value((unsigned char)in[i + 1]) : -1;
-        int lo = i + 2 < len ? hex_value((unsigned char)in[i + 2]) : -1;
+        int hi = i + 1 < len ? util_hex_digit(in[i + 1]) : -1;
+        int lo = i + 2 < len ? util_hex_digit(in[i + 2]) : -1;
         if (hi >= 0 && lo >= 0) {
             strbuf_putc(out, (char)(hi * 16 + lo));
             i += 2;

@@ -780,8 +780,12 @@ static void purge_status(web_app *app, strbuf *b)
     }
     strbuf_free(&st);
     event_store *es = store(app, why, sizeof why);
+    /* Bounded by time: no index has the action, so an unbounded newest
+     * match walks back through every event when no purge was recorded.
+     * Purges run daily; one older than a week is not "the last" to show. */
     const char *purge = "purge";
-    event_query eq = {.limit = 1, .actions = &purge, .action_count = 1};
+    event_query eq = {.limit = 1, .actions = &purge, .action_count = 1, .have_since = true,
+                      .since = (int64_t)time(NULL) - 7 * 86400};
     if (es != NULL)
         event_store_query(es, &eq, newest_purge, b, why, sizeof why);
     strbuf_puts(b, "</p>");

@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException, WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -41,8 +41,10 @@ def stopped(kind, value, tb):
     """An exception the checks did not expect (a wait that ran out on a
     loaded machine, a page without the element) is a failed line with its
     traceback, not a silent end of the TAP output."""
+    here = [f for f in traceback.extract_tb(tb) if f.filename == __file__]
+    where = "".join(traceback.format_list(here[-3:]))
     report(False, "console.py ran to its end (stopped by %s)" % kind.__name__,
-           "".join(traceback.format_exception(kind, value, tb))[-1500:])
+           where + str(value).splitlines()[0] if str(value) else where)
 
 
 def leave_counts():
@@ -68,10 +70,28 @@ def no_script_ran(driver, page):
     return not scripts and not imgs
 
 
+def left_document(element):
+    """The page the element was on is gone. chromedriver says so either as a
+    stale reference or, while the next page is loading, as an inspector
+    error ("Node with given id does not belong to the document"), which
+    staleness_of does not take for an answer."""
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+    return check
+
+
 def go(driver, element):
     """Clicks a link or button and waits for the next page."""
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 30).until(left_document(element))
     WebDriverWait(driver, 30).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 
